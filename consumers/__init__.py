@@ -1,0 +1,1 @@
+"""Kafka side of Tocsin: the event contract, the consumer loop, the DLQ."""

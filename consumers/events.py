@@ -1,0 +1,228 @@
+"""Event contract v1 (DESIGN §3): `saas.auth.v1` and `saas.access.v1`.
+
+Messages are parsed straight from bytes with `model_validate_json`. Every rejection is one of
+three typed errors whose `reason` is the DLQ reason code: `invalid_json`, `schema`,
+`too_large`. Nothing else escapes `parse_event`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from ipaddress import IPv4Address, IPv6Address
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from consumers import geo
+from consumers.errors import InvalidJson, SchemaViolation, TooLarge
+
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+class Service(StrEnum):
+    FAXBIS = "faxbis"
+    SMSBIS = "smsbis"
+    DEMAT_MANAGER = "demat_manager"
+    CAMPAIGN_MANAGER = "campaign_manager"
+    TEL4B = "tel4b"
+    CLOUDCONTACT = "cloudcontact"
+
+
+class ActorKind(StrEnum):
+    CUSTOMER_USER = "customer_user"
+    CUSTOMER_ADMIN = "customer_admin"
+    STAFF_SUPPORT = "staff_support"
+    STAFF_MAINTENANCE = "staff_maintenance"
+    STAFF_ADMIN = "staff_admin"
+    API_KEY = "api_key"
+    SYSTEM = "system"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.value.startswith("staff_")
+
+
+class Interface(StrEnum):
+    WEB = "web"
+    API = "api"
+    SFTP = "sftp"
+    SMTP = "smtp"
+    SUPPORT_CONSOLE = "support_console"
+
+
+class AuthAction(StrEnum):
+    LOGIN_SUCCESS = "login_success"
+    LOGIN_FAILURE = "login_failure"
+    LOGOUT = "logout"
+    MFA_SUCCESS = "mfa_success"
+    MFA_FAILURE = "mfa_failure"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"
+    PASSWORD_CHANGED = "password_changed"
+    ACCOUNT_LOCKED = "account_locked"
+    ROLE_CHANGED = "role_changed"
+    API_KEY_CREATED = "api_key_created"
+
+
+class FailureReason(StrEnum):
+    BAD_PASSWORD = "bad_password"
+    UNKNOWN_ACCOUNT = "unknown_account"
+    LOCKED = "locked"
+    EXPIRED = "expired"
+    MFA = "mfa"
+
+
+class Operation(StrEnum):
+    READ = "read"
+    SEARCH = "search"
+    EXPORT = "export"
+    DOWNLOAD = "download"
+    UPDATE = "update"
+    DELETE = "delete"
+    FORWARD = "forward"
+
+
+class ResourceType(StrEnum):
+    CONTACT = "contact"
+    FAX = "fax"
+    SMS = "sms"
+    EMAIL = "email"
+    VOICEMAIL = "voicemail"
+    CALL_RECORD = "call_record"
+    PHONE_NUMBER = "phone_number"
+    DOCUMENT = "document"
+    CAMPAIGN = "campaign"
+    USER_ACCOUNT = "user_account"
+
+
+class DataCategory(StrEnum):
+    IDENTIFICATION = "identification"
+    SECURITY = "security"
+    ELECTRONIC_IDENTIFICATION = "electronic_identification"
+    CONTENT = "content"
+
+
+class Outcome(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+
+
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must carry a UTC offset (naive times are invalid)")
+    return value.astimezone(UTC)
+
+
+AwareUtc = Annotated[datetime, AfterValidator(_aware_utc)]
+TenantId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+IpAddress = IPv4Address | IPv6Address
+
+
+class Actor(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: Annotated[str, Field(min_length=1, max_length=256)]
+    kind: ActorKind
+
+
+class _EventBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=False)
+
+    event_id: uuid.UUID
+    occurred_at: AwareUtc
+    service: Service
+    tenant_id: TenantId
+    actor: Actor
+    source_ip: IpAddress
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    user_agent: Annotated[str, Field(max_length=512)] | None = None
+    interface: Interface
+    tls: bool
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _upper_country(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    def with_country(self) -> _EventBase:
+        """The event with `country` filled from the offline IP database when absent."""
+        if self.country is not None:
+            return self
+        found = geo.country_of(self.source_ip)
+        return self if found is None else self.model_copy(update={"country": found})
+
+
+class AuthEvent(_EventBase):
+    type: Literal["auth"] = Field(default="auth", exclude=True)
+    action: AuthAction
+    failure_reason: FailureReason | None = None
+    new_role: Annotated[str, Field(max_length=64)] | None = None
+
+
+class Resource(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    type: ResourceType
+    tenant_id: TenantId
+    id: Annotated[str, Field(max_length=256)] | None = None
+
+
+class AccessEvent(_EventBase):
+    type: Literal["access"] = Field(default="access", exclude=True)
+    operation: Operation
+    resource: Resource
+    data_categories: Annotated[frozenset[DataCategory], Field(min_length=1)]
+    records: Annotated[int, Field(ge=0)]
+    subjects: Annotated[int, Field(ge=0)] | None = None
+    ticket_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    outcome: Outcome
+
+
+Event = AuthEvent | AccessEvent
+
+EVENT_MODELS: dict[str, type[AuthEvent] | type[AccessEvent]] = {
+    "auth": AuthEvent,
+    "access": AccessEvent,
+}
+
+
+def parse_event(raw: bytes, model: type[AuthEvent] | type[AccessEvent]) -> Event:
+    """Parse one message value. Raises only `InvalidJson`, `SchemaViolation` or `TooLarge`."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise TooLarge(f"message is {len(raw)} bytes, the limit is {MAX_MESSAGE_BYTES}")
+    try:
+        event = model.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise InvalidJson(_json_detail(raw)) from None
+        raise SchemaViolation(_schema_detail(exc)) from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidJson(type(exc).__name__) from None
+    return event.with_country()  # type: ignore[return-value]
+
+
+def _json_detail(raw: bytes) -> str:
+    try:
+        json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        return f"not valid JSON: {type(exc).__name__}"
+    return "not a JSON object"
+
+
+def _schema_detail(exc: ValidationError) -> str:
+    """Field paths and error codes only: the offending values may be personal data."""
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        parts.append(f"{loc}: {err['type']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

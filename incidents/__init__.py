@@ -1,0 +1,1 @@
+"""Incidents: persistence, correlation, clocks, severity, register and audit chain."""

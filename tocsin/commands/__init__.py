@@ -1,0 +1,1 @@
+"""`tocsin` sub-commands, one module per domain. Each exposes `register(subparsers)`."""
