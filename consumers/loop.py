@@ -1,0 +1,368 @@
+"""The consumer loop: poll in batches, parse, DLQ the invalid, hand the rest to a handler.
+
+The loop knows no rule and no table. The handler (`tocsin/pipeline.py`) makes a batch
+durable and tells which offsets are safe to commit; the loop commits only those. On
+partition assignment the handler says where each partition resumes (its checkpoint), so the
+database, not Kafka's committed offsets, is the source of truth for progress.
+
+If handling a batch fails (database down, …) the loop asks the handler to roll its in-memory
+state back to the last checkpoint, seeks there, backs off and carries on: nothing is skipped,
+and replayed findings are idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any, Protocol
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
+from prometheus_client import Counter
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from consumers import metrics
+from consumers.errors import EventRejected
+from consumers.events import AccessEvent, AuthEvent, Event, parse_event
+
+log = logging.getLogger(__name__)
+
+EventModel = type[AuthEvent] | type[AccessEvent]
+
+BATCH_FAILURES = Counter(
+    "tocsin_batch_failures_total",
+    "Batches whose handling failed and were rolled back to the last checkpoint",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidRecord:
+    offset: int
+    key: bytes | None
+    value: bytes
+    event: Event
+    timestamp_ms: int
+
+
+@dataclass
+class Batch:
+    """Valid records per partition, and for every polled partition the offset after the last
+    record polled (valid or not)."""
+
+    records: dict[TopicPartition, list[ValidRecord]]
+    next_offsets: dict[TopicPartition, int]
+    invalid: int = 0
+    polled_at: float = field(default_factory=time.time)
+
+
+class BatchHandler(Protocol):
+    def assigned(self, partitions: Sequence[TopicPartition]) -> Mapping[TopicPartition, int]:
+        """Load state for new partitions; return the offset each resumes from (if known)."""
+
+    def revoked(self, partitions: Sequence[TopicPartition]) -> None:
+        """Checkpoint and drop the state of partitions taken away."""
+
+    def handle(self, batch: Batch) -> Mapping[TopicPartition, int]:
+        """Make the batch durable. Return offsets now safe to commit to Kafka."""
+
+    def idle(self) -> Mapping[TopicPartition, int]:
+        """Periodic work when the loop has time (checkpoints, clocks). Same return value."""
+
+    def flush(self) -> Mapping[TopicPartition, int]:
+        """Checkpoint everything now (graceful stop)."""
+
+    def rollback(self) -> Mapping[TopicPartition, int]:
+        """Forget un-checkpointed work; return the offsets to seek back to."""
+
+
+@dataclass
+class LoopConfig:
+    bootstrap: str
+    group: str
+    topics: Mapping[str, EventModel]
+    dlq_topic: str
+    client_options: Mapping[str, Any] = field(default_factory=dict)
+    max_records: int = 2000
+    poll_timeout_ms: int = 500
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    max_backoff_s: float = 30.0
+
+
+@dataclass
+class RunStats:
+    polled: int = 0
+    valid: int = 0
+    invalid: int = 0
+    failures: int = 0
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, loop: ConsumerLoop) -> None:
+        self.loop = loop
+
+    def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        self.loop._on_revoked(list(revoked))
+
+    def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        self.loop._on_assigned(list(assigned))
+
+
+class ConsumerLoop:
+    def __init__(
+        self,
+        config: LoopConfig,
+        handler: BatchHandler,
+        *,
+        producer: KafkaProducer | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.handler = handler
+        self.stats = RunStats()
+        self._stop = threading.Event()
+        self._clock = clock
+        self._positions: dict[TopicPartition, int] = {}
+        self._consumer: KafkaConsumer | None = None
+        self._producer = producer
+        self._own_producer = producer is None
+        # kafka-python ≥ 3 runs rebalance callbacks on its I/O thread: every handler call
+        # happens under this lock, so handlers need no locking of their own.
+        self._lock = threading.RLock()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def stop(self, *_args: object) -> None:
+        """Ask the loop to finish its batch, checkpoint, commit and leave the group."""
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        def _handler(signum: int, _frame: FrameType | None) -> None:
+            log.info("stop requested", extra={"signal": signum})
+            self.stop()
+
+        signal.signal(signal.SIGTERM, _handler)
+        signal.signal(signal.SIGINT, _handler)
+
+    def _make_consumer(self) -> KafkaConsumer:
+        cfg = self.config
+        return KafkaConsumer(
+            bootstrap_servers=cfg.bootstrap,
+            group_id=cfg.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=cfg.max_records,
+            session_timeout_ms=cfg.session_timeout_ms,
+            heartbeat_interval_ms=cfg.heartbeat_interval_ms,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            **dict(cfg.client_options),
+        )
+
+    def _make_producer(self) -> KafkaProducer:
+        return KafkaProducer(
+            bootstrap_servers=self.config.bootstrap,
+            acks="all",
+            linger_ms=5,
+            **dict(self.config.client_options),
+        )
+
+    def run(self, *, max_idle: float | None = None) -> RunStats:
+        """Consume until `stop()` (or, with `max_idle`, until caught up and idle that long)."""
+        consumer = self._consumer = self._make_consumer()
+        if self._producer is None:
+            self._producer = self._make_producer()
+        consumer.subscribe(list(self.config.topics), listener=_Listener(self))
+        last_activity = self._clock()
+        backoff = 0.0
+        try:
+            while not self._stop.is_set():
+                if backoff:
+                    self._stop.wait(backoff)
+                    if self._stop.is_set():
+                        break
+                polled = consumer.poll(
+                    timeout_ms=self.config.poll_timeout_ms,
+                    max_records=self.config.max_records,
+                )
+                try:
+                    with self._lock:
+                        if polled:
+                            last_activity = self._clock()
+                            with metrics.BATCH_SECONDS.time():
+                                committable = self._process(polled)
+                        else:
+                            committable = self.handler.idle()
+                        self._commit(committable)
+                    self._update_lag()
+                    backoff = 0.0
+                except Exception:
+                    self.stats.failures += 1
+                    BATCH_FAILURES.inc()
+                    backoff = min(max(backoff * 2, 0.5), self.config.max_backoff_s)
+                    log.exception("batch failed; rolling back to checkpoint",
+                                  extra={"backoff_s": backoff})
+                    with self._lock:
+                        self._rollback()
+                    continue
+                idle_for = self._clock() - last_activity
+                if max_idle is not None and idle_for >= max_idle and (
+                    self._caught_up() or idle_for >= 3 * max_idle + 15
+                ):
+                    log.info("caught up and idle; stopping", extra={"max_idle_s": max_idle})
+                    break
+            with self._lock:
+                self._commit(self.handler.flush())
+        finally:
+            try:
+                consumer.close(autocommit=False)
+            finally:
+                if self._own_producer and self._producer is not None:
+                    self._producer.close(timeout=10)
+                self._consumer = None
+        return self.stats
+
+    # -- batches ---------------------------------------------------------------------------
+
+    def _process(self, polled: Mapping[TopicPartition, Sequence[Any]]) -> Mapping[
+        TopicPartition, int
+    ]:
+        batch = Batch(records={}, next_offsets={})
+        futures = []
+        assert self._consumer is not None  # noqa: S101 - set in run()
+        owned = self._consumer.assignment()
+        for tp, messages in polled.items():
+            if tp not in owned:  # revoked since the fetch: its next owner reads it
+                continue
+            model = self.config.topics[tp.topic]
+            valid: list[ValidRecord] = []
+            for msg in messages:
+                self.stats.polled += 1
+                value: bytes = msg.value if msg.value is not None else b""
+                try:
+                    event = parse_event(value, model)
+                except EventRejected as exc:
+                    futures.append(self._dead_letter(tp, msg, exc))
+                    batch.invalid += 1
+                    continue
+                valid.append(ValidRecord(msg.offset, msg.key, value, event, msg.timestamp))
+            batch.records[tp] = valid
+            batch.next_offsets[tp] = messages[-1].offset + 1
+            self.stats.valid += len(valid)
+        if futures:
+            assert self._producer is not None  # noqa: S101 - set in run()
+            self._producer.flush()
+            for fut in futures:
+                fut.get(timeout=30)  # raises: the batch is retried, nothing is skipped
+        self.stats.invalid += batch.invalid
+        committable = self.handler.handle(batch)
+        self._positions.update(batch.next_offsets)
+        return committable
+
+    def _dead_letter(self, tp: TopicPartition, msg: Any, exc: EventRejected) -> Any:
+        metrics.EVENTS_INVALID.labels(topic=tp.topic, reason=exc.reason).inc()
+        log.warning(
+            "invalid event to DLQ",
+            extra={"at": f"{tp.topic}[{tp.partition}]@{msg.offset}", "reason": exc.reason,
+                   "detail": exc.detail},
+        )
+        headers = [
+            ("tocsin-error", f"{exc.reason}: {exc.detail}".encode()),
+            ("tocsin-source", f"{tp.topic}/{tp.partition}/{msg.offset}".encode()),
+            ("tocsin-failed-at", datetime.now(UTC).isoformat().encode()),
+        ]
+        assert self._producer is not None  # noqa: S101 - set in run()
+        return self._producer.send(
+            self.config.dlq_topic, key=msg.key, value=msg.value, headers=headers
+        )
+
+    def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        if not offsets or self._consumer is None:
+            return
+        assigned = self._consumer.assignment()
+        payload = {
+            tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items() if tp in assigned
+        }
+        if not payload:
+            return
+        try:
+            self._consumer.commit(payload)
+        except Exception:  # noqa: BLE001 - the database checkpoint is the source of truth
+            log.warning("kafka offset commit failed (checkpoint in database is kept)")
+
+    def _rollback(self) -> None:
+        offsets = self.handler.rollback()
+        self._seek(offsets)
+
+    def _seek(self, offsets: Mapping[TopicPartition, int]) -> None:
+        if self._consumer is None:
+            return
+        assigned = self._consumer.assignment()
+        for tp, off in offsets.items():
+            if tp in assigned:
+                self._consumer.seek(tp, off)
+                self._positions[tp] = off
+
+    # -- rebalance -------------------------------------------------------------------------
+
+    def _on_revoked(self, revoked: list[TopicPartition]) -> None:
+        if not revoked:
+            return
+        with self._lock:
+            self._revoke(revoked)
+
+    def _revoke(self, revoked: list[TopicPartition]) -> None:
+        log.info("partitions revoked", extra={"partitions": [str(tp) for tp in revoked]})
+        try:
+            self.handler.revoked(revoked)
+        except Exception:
+            log.exception("checkpoint on revoke failed; the next owner replays from the last one")
+        for tp in revoked:
+            self._positions.pop(tp, None)
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(tp.topic, str(tp.partition))
+
+    def _on_assigned(self, assigned: list[TopicPartition]) -> None:
+        with self._lock:
+            self._assign(assigned)
+
+    def _assign(self, assigned: list[TopicPartition]) -> None:
+        log.info("partitions assigned", extra={"partitions": [str(tp) for tp in assigned]})
+        offsets = dict(self.handler.assigned(assigned))
+        assert self._consumer is not None  # noqa: S101 - only called from poll()
+        fresh = [tp for tp in assigned if tp not in offsets]
+        if fresh:
+            self._consumer.seek_to_beginning(*fresh)
+        for tp in assigned:
+            if tp in offsets:
+                self._consumer.seek(tp, offsets[tp])
+                self._positions[tp] = offsets[tp]
+            else:
+                self._positions[tp] = 0
+
+    # -- progress --------------------------------------------------------------------------
+
+    def _update_lag(self) -> None:
+        if self._consumer is None:
+            return
+        for tp, pos in list(self._positions.items()):
+            high = self._consumer.highwater(tp)
+            if high is not None:
+                metrics.CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                    max(high - pos, 0)
+                )
+
+    def _caught_up(self) -> bool:
+        """Every assigned partition has been read up to its high-water mark."""
+        if self._consumer is None or not self._positions:
+            return False
+        for tp, pos in list(self._positions.items()):
+            high = self._consumer.highwater(tp)
+            if high is None or pos < high:
+                return False
+        return True

@@ -1,0 +1,104 @@
+"""Wiring shared by the CLI commands: engines, the ingest pipeline, the consumer loop."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from kafka import KafkaProducer
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from consumers.errors import ConfigError
+from consumers.loop import ConsumerLoop, LoopConfig
+from consumers.topics import ensure_topics
+from detectors.catalogue import load_rules
+from incidents.db import make_engine, session_factory
+from tocsin.dbschema import alembic_config
+from tocsin.pipeline import FindingsSink, IngestPipeline, StreamTopics
+from tocsin.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def bootstrap_of(settings: Settings) -> str:
+    if not settings.kafka_bootstrap:
+        raise ConfigError(
+            "TOCSIN_KAFKA_BOOTSTRAP: not set (host:port of the Kafka cluster; "
+            "`tocsin demo` starts an embedded broker for you)"
+        )
+    return settings.kafka_bootstrap
+
+
+def database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
+    engine = make_engine(settings.database_url)
+    return engine, session_factory(engine)
+
+
+def require_schema(engine: Engine, url: str) -> None:
+    """Refuse to run on a database that `tocsin db upgrade` has not brought to head."""
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        raise ConfigError(
+            f"TOCSIN_DATABASE_URL: schema is at {current or 'nothing'}, expected {head}; "
+            "run `tocsin db upgrade`"
+        )
+
+
+def stream_topics(settings: Settings) -> StreamTopics:
+    return StreamTopics(settings.topic_auth, settings.topic_access, settings.topic_by_ip)
+
+
+def findings_sink(settings: Settings) -> FindingsSink | None:
+    """Incidents and notices for the findings of each batch, in the batch's transaction."""
+    from tocsin import flows
+
+    return flows.make_sink(settings)
+
+
+def build_ingest(
+    settings: Settings,
+    *,
+    session_factory: sessionmaker[Session],
+    consumer_overrides: dict[str, Any] | None = None,
+) -> tuple[ConsumerLoop, IngestPipeline]:
+    bootstrap = bootstrap_of(settings)
+    client = settings.kafka_security.client_options()
+    topics = stream_topics(settings)
+    ensure_topics(
+        bootstrap=bootstrap,
+        topics=[topics.auth, topics.access, topics.by_ip, settings.topic_dlq],
+        partitions=settings.topic_partitions,
+        replication=settings.topic_replication,
+        client_options=client,
+    )
+    rules = load_rules(settings.rules, timezone=settings.timezone)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, **client)
+    pipeline = IngestPipeline(
+        session_factory=session_factory,
+        consumer_group=settings.consumer_group,
+        topics=topics,
+        rules=rules,
+        producer=producer,
+        lateness=timedelta(seconds=settings.allowed_lateness_seconds),
+        dedup_horizon=timedelta(seconds=settings.dedup_horizon_seconds),
+        checkpoint_seconds=settings.checkpoint_seconds,
+        sink=findings_sink(settings),
+    )
+    config = LoopConfig(
+        bootstrap=bootstrap,
+        group=settings.consumer_group,
+        topics=topics.models(),
+        dlq_topic=settings.topic_dlq,
+        client_options=client,
+        max_records=settings.batch_max_records,
+        poll_timeout_ms=settings.poll_timeout_ms,
+        **(consumer_overrides or {}),
+    )
+    loop = ConsumerLoop(config, pipeline, producer=producer)
+    return loop, pipeline
