@@ -66,15 +66,15 @@ class AuthAction(StrEnum):
     LOGOUT = "logout"
     MFA_SUCCESS = "mfa_success"
     MFA_FAILURE = "mfa_failure"
-    PASSWORD_RESET_REQUESTED = "password_reset_requested"
-    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 - an event name
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event name
     ACCOUNT_LOCKED = "account_locked"
     ROLE_CHANGED = "role_changed"
     API_KEY_CREATED = "api_key_created"
 
 
 class FailureReason(StrEnum):
-    BAD_PASSWORD = "bad_password"
+    BAD_PASSWORD = "bad_password"  # noqa: S105 - an event name
     UNKNOWN_ACCOUNT = "unknown_account"
     LOCKED = "locked"
     EXPIRED = "expired"

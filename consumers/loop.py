@@ -24,8 +24,8 @@ from types import FrameType
 from typing import Any, Protocol
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
-from prometheus_client import Counter
 from kafka.structs import OffsetAndMetadata, TopicPartition
+from prometheus_client import Counter
 
 from consumers import metrics
 from consumers.errors import EventRejected

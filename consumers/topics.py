@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -28,13 +29,11 @@ def ensure_topics(
         missing = [t for t in dict.fromkeys(topics) if t not in existing]
         if not missing:
             return []
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another replica was first
             admin.create_topics(
                 [NewTopic(name, partitions, replication) for name in missing],
                 validate_only=False,
             )
-        except TopicAlreadyExistsError:
-            pass  # another replica created it first
         log.info("created topics", extra={"topics": missing, "partitions": partitions})
         return missing
     finally:

@@ -136,7 +136,9 @@ def load_settings(**overrides: Any) -> Settings:
         for err in exc.errors():
             path = "__".join(str(p) for p in err["loc"]).upper()
             lines.append(f"TOCSIN_{path}: {err['msg']}")
-        raise ConfigError("invalid configuration (environment or .env):\n  " + "\n  ".join(lines))
+        raise ConfigError(
+            "invalid configuration (environment or .env):\n  " + "\n  ".join(lines)
+        ) from None
 
 
 @lru_cache(maxsize=1)

@@ -91,7 +91,7 @@ def test_valid_duplicate_and_invalid_messages(broker: EmbeddedBroker, tmp_path: 
     dead = _read_all(broker, dlq, len(invalid))
     assert len(dead) == len(invalid)
     by_value = {m.value(): dict(m.headers()) for m in dead}
-    for topic, key, value, reason in invalid:
+    for topic, _key, value, reason in invalid:
         headers = by_value[value]  # the original bytes, unchanged
         assert headers["tocsin-error"].decode().startswith(reason + ":")
         src_topic, _part, off = headers["tocsin-source"].decode().split("/")
@@ -153,7 +153,7 @@ def test_sigterm_finishes_the_batch_and_leaves(broker: EmbeddedBroker, tmp_path:
         try:
             if len(RecordingHandler(db).processed()) >= 50:
                 break
-        except Exception:  # noqa: BLE001 - not created yet
+        except Exception:  # noqa: BLE001, S112 - not created yet
             continue
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
