@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     retention_days: Annotated[int, Field(ge=1)] = 180
     clocks: Clocks = Clocks()
     draft_on_critical: bool = True
+    notice_language: Literal["fr", "en"] = "fr"
+    notice_override_dir: Path | None = None
     demo: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

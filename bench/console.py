@@ -1,0 +1,128 @@
+"""Queue page render time with N incidents (DESIGN §10: < 200 ms p95 for 10,000).
+
+    .venv/bin/python bench/console.py [--incidents 10000] [--runs 40] [--url DB_URL]
+
+Incidents are made the way the pipeline makes them (finding rows, then
+`incidents.flows.record_findings`), a fifth of them closed. The queue page (`GET /queue`,
+HTML, first page of 50, nearest deadline first) and the API list are requested through the
+full ASGI stack (session cookie, role check, middleware, Jinja2) with an in-process client.
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from incidents import service as incident_service  # noqa: E402
+from incidents.clocks import ClockPolicy  # noqa: E402
+from incidents.db import make_engine, session_factory, transaction  # noqa: E402
+from incidents.findings_store import FindingRow  # noqa: E402
+from incidents.flows import record_findings  # noqa: E402
+from notifiers.customers import CustomerRow, import_rows  # noqa: E402
+from tocsin.console import security  # noqa: E402
+from tocsin.console.app import create_app  # noqa: E402
+from tocsin.dbschema import upgrade  # noqa: E402
+from tocsin.settings import Settings  # noqa: E402
+
+PASSWORD = "bench password 123"
+BATCH = 500
+
+
+def seed(url: str, n: int) -> None:
+    factory = session_factory(make_engine(url))
+    now = datetime.now(UTC)
+    with transaction(factory) as session:
+        import_rows(session=session, rows=[
+            CustomerRow(tenant_id=f"t{i}", name=f"Tenant {i}", contact_email=f"sec@t{i}.test",
+                        language="fr", notify_delay_hours=12 + i % 3 * 12, role="processor")
+            for i in range(50)])
+        security.create_user(session=session, email="rssi@bench.test", password=PASSWORD,
+                             role="rssi")
+    started = time.perf_counter()
+    for base in range(0, n, BATCH):
+        with transaction(factory) as session:
+            rows = []
+            for i in range(base, min(n, base + BATCH)):
+                at = now - timedelta(minutes=i * 7 % 4000)
+                row = FindingRow(
+                    finding_id=f"bench-{i}", rule_id="AUTH-001", severity="high",
+                    nature=["confidentiality"], tenant_ids=[f"t{i % 50}"],
+                    tenants={f"t{i % 50}": {"events": 10, "records": 0, "subjects": 0}},
+                    group_key=f"g{i}", actor_ids=[f"actor-{i}"],
+                    source_ips=[f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"],
+                    data_categories=["identification"], records=0, subjects=0, count=10,
+                    first_seen=at, last_seen=at, evidence=[], summary="bench finding",
+                    stored_at=now, updated_at=now)
+                session.add(row)
+                rows.append(row)
+            session.flush()
+            record_findings(session=session, findings=rows, now=now - timedelta(
+                minutes=base % 3000), policy=ClockPolicy())
+    with transaction(factory) as session:
+        for incident in incident_service.list_incidents(session=session, limit=n // 5,
+                                                        order="ref"):
+            incident_service.transition(session=session, incident=incident, to="dismissed",
+                                        actor_email="bench", reason="bench")
+    print(f"seeded {n} incidents in {time.perf_counter() - started:.1f} s")
+
+
+def timed(client: TestClient, path: str, runs: int) -> list[float]:
+    client.get(path)  # warm-up
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        resp = client.get(path)
+        out.append(time.perf_counter() - t)
+        if resp.status_code != 200:
+            raise SystemExit(f"{path}: HTTP {resp.status_code}")
+    return sorted(out)
+
+
+def report(label: str, times: list[float]) -> None:
+    p95 = times[max(0, int(round(len(times) * 0.95)) - 1)]
+    print(f"{label:<44} median {statistics.median(times) * 1000:7.1f} ms   "
+          f"p95 {p95 * 1000:7.1f} ms   max {times[-1] * 1000:7.1f} ms   (goal p95 < 200 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--incidents", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--url", default=None, help="database URL (default: temp SQLite)")
+    args = parser.parse_args()
+    url = args.url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+    upgrade(url)
+    seed(url, args.incidents)
+    factory = session_factory(make_engine(url))
+    app = create_app(Settings(secret_key="bench-" + "k" * 40, database_url=url),
+                     session_factory=factory)
+    client = TestClient(app, base_url="https://bench")
+    page = client.get("/login").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf is not None
+    client.post("/login", data={"email": "rssi@bench.test", "password": PASSWORD,
+                                "csrf_token": csrf.group(1)})
+    print(f"database: {url.split(':')[0]}, {args.incidents} incidents "
+          f"({args.incidents - args.incidents // 5} open), {args.runs} runs each")
+    report("GET /queue (HTML, page 1 of 50)", timed(client, "/queue", args.runs))
+    report("GET /queue?page=80", timed(client, "/queue?page=80", args.runs))
+    report("GET /queue?tenant=t7 (filtered)", timed(client, "/queue?tenant=t7", args.runs))
+    report("GET /api/v1/incidents (JSON)", timed(client, "/api/v1/incidents", args.runs))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Detector throughput and memory: N events over M actors through the full default catalogue.
+
+    .venv/bin/python bench/detectors_memory.py [--events 1000000] [--actors 100000]
+
+Events are generated in-process (no Kafka), in batches like the ingest loop's, with a little
+out-of-order jitter, spread over `--hours` of event time. Auth events go to an `auth`
+detector, access events to an `access` detector, and the auth events that
+`needs_repartition` selects to a `by_ip` detector (one partition each: the worst case, all
+state in one process). Only `process()` is timed. Prints events/s and RSS (current and peak)
+before and after, plus the detectors' stats and snapshot sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import resource
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address
+from typing import Any
+
+from consumers.events import (
+    AccessEvent,
+    Actor,
+    ActorKind,
+    AuthAction,
+    DataCategory,
+    Event,
+    Interface,
+    Operation,
+    Outcome,
+    Resource,
+    ResourceType,
+    Service,
+)
+from consumers.events import AuthEvent as AuthEv
+from detectors.catalogue import load_rules
+from detectors.engine import PartitionDetector, needs_repartition
+
+START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+COUNTRIES = ["FR"] * 90 + ["BE", "DE", "ES", "IT", "CH", "GB", "US", "MA", "SN", "CA"]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Generator:
+    def __init__(self, *, actors: int, events: int, hours: float, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.actors = actors
+        self.total = events
+        self.step = hours * 3600 / events
+        self.tenants = max(1, actors // 50)
+        self.ids = 0
+        self.actor_objs = [
+            Actor(
+                id=f"u{i:06d}",
+                kind=ActorKind.STAFF_SUPPORT if i % 997 == 0 else ActorKind.CUSTOMER_USER,
+            )
+            for i in range(actors)
+        ]
+        self.country = [self.rng.choice(COUNTRIES) for _ in range(actors)]
+
+    def event(self, n: int) -> Event:
+        rng = self.rng
+        a = rng.randrange(self.actors)
+        actor = self.actor_objs[a]
+        tenant = f"t{a % self.tenants:05d}"
+        at = START + timedelta(seconds=n * self.step + rng.uniform(-5, 0))
+        self.ids += 1
+        common: dict[str, Any] = {
+            "event_id": uuid.UUID(int=self.ids),
+            "occurred_at": at,
+            "service": Service.FAXBIS,
+            "tenant_id": tenant,
+            "actor": actor,
+            "source_ip": IPv4Address(0x0A000000 + a),
+            "country": self.country[a] if rng.random() > 0.01 else rng.choice(COUNTRIES),
+            "interface": Interface.WEB,
+            "tls": rng.random() > 0.001,
+        }
+        if rng.random() < 0.3:
+            roll = rng.random()
+            action = (
+                AuthAction.LOGIN_FAILURE
+                if roll < 0.12
+                else AuthAction.MFA_SUCCESS
+                if roll < 0.2
+                else AuthAction.LOGIN_SUCCESS
+            )
+            return AuthEv.model_construct(**common, action=action)
+        op = rng.choice(
+            (Operation.READ,) * 8
+            + (Operation.SEARCH, Operation.EXPORT, Operation.UPDATE, Operation.DELETE)
+        )
+        records = rng.randint(1, 40) if op is not Operation.EXPORT else rng.randint(50, 400)
+        return AccessEvent.model_construct(
+            **common,
+            operation=op,
+            resource=Resource(type=ResourceType.CONTACT, tenant_id=tenant),
+            data_categories=frozenset({DataCategory.IDENTIFICATION}),
+            records=records,
+            subjects=None,
+            ticket_id="T-1" if actor.kind is ActorKind.STAFF_SUPPORT else None,
+            outcome=Outcome.ALLOWED if rng.random() > 0.02 else Outcome.DENIED,
+            user_agent=None,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--actors", type=int, default=100_000)
+    parser.add_argument("--hours", type=float, default=24.0)
+    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    rules = load_rules()
+    gen = Generator(actors=args.actors, events=args.events, hours=args.hours, seed=args.seed)
+    gc.collect()
+    rss0 = rss_mb()
+    dets = {s: PartitionDetector(rules, stream=s) for s in ("auth", "access", "by_ip")}
+    findings: dict[str, int] = {}
+    busy = 0.0
+    n = 0
+    while n < args.events:
+        size = min(args.batch, args.events - n)
+        batch = [gen.event(n + i) for i in range(size)]
+        n += size
+        auth = [e for e in batch if isinstance(e, AuthEv)]
+        access = [e for e in batch if not isinstance(e, AuthEv)]
+        t0 = time.perf_counter()
+        out = dets["auth"].process(auth)
+        out += dets["access"].process(access)
+        out += dets["by_ip"].process([e for e in auth if needs_repartition(rules, e)])
+        busy += time.perf_counter() - t0
+        for em in out:
+            findings[em.finding.finding_id] = findings.get(em.finding.finding_id, 0) + 1
+        del batch, auth, access, out
+    gc.collect()
+    rss1 = rss_mb()
+    print(f"events:            {n:,} over {args.actors:,} actors, {args.hours:g} h of event time")
+    print(f"process() time:    {busy:.1f} s  ->  {n / busy:,.0f} events/s (one core)")
+    print(f"RSS before/after:  {rss0:.0f} MB / {rss1:.0f} MB  (peak {peak_mb():.0f} MB)")
+    print(f"detector state:    ~{rss1 - rss0:.0f} MB")
+    print(f"distinct findings: {len(findings):,}")
+    for name, det in dets.items():
+        t0 = time.perf_counter()
+        snap = det.snapshot()
+        dt = time.perf_counter() - t0
+        print(f"  {name:6} {det.stats}  snapshot {len(snap) / 1e6:.1f} MB in {dt:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

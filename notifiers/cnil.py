@@ -1,0 +1,100 @@
+"""CNIL export: a printable HTML page and the JSON of the teleservice's form fields.
+
+The CNIL notification is filed by hand on the teleservice (there is no API): the RSSI prints
+or copies these, files the notification, then records the receipt number
+(`service.record_cnil_receipt`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from notifiers.enums import NoticeKind
+from notifiers.exceptions import InvalidNoticeTransition
+from notifiers.models import Notice
+from notifiers.schemas import CnilNoticeContext
+
+NATURE_FR = {
+    "confidentiality": "Perte de confidentialité",
+    "integrity": "Perte d'intégrité",
+    "availability": "Perte de disponibilité",
+}
+CATEGORY_FR = {
+    "identification": "Nom, prénom, civilité, coordonnées (numéro de téléphone)",
+    "security": "Données de connexion : mots de passe",
+    "electronic_identification": "Coordonnées (adresse électronique), adresse IP, cookies",
+    "content": "Contenu des communications et documents (peut comporter des données "
+               "sensibles)",
+}
+
+
+@dataclass(frozen=True)
+class CnilExport:
+    html: str
+    form: dict[str, Any]
+
+
+def form_fields(context: CnilNoticeContext, *, reasons_for_delay: str | None = None,
+                receipt: str | None = None) -> dict[str, Any]:
+    """The teleservice's sections (LEGAL.md), French keys, JSON-ready values."""
+    reasons = reasons_for_delay or context.reasons_for_delay
+    return {
+        "reference_interne": context.incident_ref,
+        "type_notification": "initiale" if context.phase == "initial" else "complementaire",
+        "version": context.version,
+        "numero_notification_initiale": context.previous_receipt,
+        "recepisse": receipt,
+        "echeance_72h": context.cnil_due.isoformat(),
+        "hors_delai": context.late,
+        "motifs_du_retard": reasons,
+        "organisme": {
+            "raison_sociale": context.contacts.organisation,
+            "dpo": context.contacts.dpo_email,
+            "contact": context.contacts.rssi_email,
+        },
+        "faits": {
+            "caractere": "etabli" if context.established else "suppose",
+            "date_decouverte": context.detected_at.isoformat(),
+            "date_prise_de_connaissance": context.aware_at.isoformat(),
+            "date_debut": context.first_seen.isoformat(),
+            "date_fin": None if context.ongoing else context.last_seen.isoformat(),
+            "en_cours": context.ongoing,
+            "circonstances_decouverte": context.circumstances,
+            "regles_de_detection": context.rule_ids,
+        },
+        "origine": context.origin,
+        "nature": [NATURE_FR.get(n, n) for n in context.natures],
+        "cause": context.cause,
+        "sous_traitants_impliques": context.processors_involved,
+        "personnes_concernees": {
+            "categories": context.subject_categories,
+            "nombre_approximatif": context.persons,
+            "directement_identifiables": context.directly_identifiable,
+        },
+        "donnees_concernees": {
+            "categories": [CATEGORY_FR.get(c, c) for c in context.data_categories],
+            "nombre_approximatif_enregistrements": context.records,
+            "services": context.services,
+        },
+        "consequences": context.consequences,
+        "prejudices": context.harms,
+        "gravite_enisa": context.severity_band,
+        "mesures": {
+            "immediates": context.measures_taken,
+            "moyen_terme": context.measures_proposed,
+            "long_terme": context.measures_long_term,
+        },
+        "information_des_personnes": context.data_subjects_informed,
+    }
+
+
+def export(notice: Notice) -> CnilExport:
+    if notice.kind != NoticeKind.CNIL:
+        raise InvalidNoticeTransition(f"notice {notice.id} is not a CNIL notice")
+    context = CnilNoticeContext.model_validate(notice.context)
+    return CnilExport(
+        html=notice.html_body,
+        form=form_fields(context, reasons_for_delay=notice.reasons_for_delay,
+                         receipt=notice.cnil_receipt),
+    )

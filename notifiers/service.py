@@ -1,0 +1,253 @@
+"""Approval workflow (DESIGN §6): `draft → approved → sent`, or `rejected`.
+
+Only a user with role `rssi` approves or rejects. Edits made at approval are stored (the
+drafted parts are kept in `Notice.original`) and their unified diff goes to the audit chain.
+A CNIL notice approved after `cnil_due` needs reasons for the delay. Approving a customer or
+data-subject notice enqueues its outbox row (nothing is sent without approval); a CNIL notice
+is filed by hand on the teleservice and its receipt number recorded with
+`record_cnil_receipt`, which marks it sent and meets the CNIL clock.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from incidents import audit
+from incidents import clocks as incident_clocks
+from incidents.enums import Clock
+from incidents.models import Customer
+from notifiers.enums import NoticeKind, NoticeStatus, OutboxPurpose, OutboxState
+from notifiers.exceptions import (
+    ApprovalDenied,
+    InvalidNoticeTransition,
+    MissingRecipient,
+    NoticeNotFound,
+    ReasonsForDelayRequired,
+)
+from notifiers.mail import validate_address
+from notifiers.models import Notice, OutboxMessage
+from notifiers.render import render_notice, text_to_html
+from notifiers.schemas import CnilNoticeContext, NoticeEdit, one_line, paragraph
+
+APPROVER_ROLE = "rssi"
+RECEIPT_ROLES = frozenset({"rssi", "dpo"})
+DEFAULT_MESSAGE_DOMAIN = "tocsin.avmup.com"
+_RECEIPT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}$")
+
+
+def get(*, session: Session, notice_id: int) -> Notice:
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NoticeNotFound(f"no notice with id {notice_id}")
+    return notice
+
+
+def list_notices(*, session: Session, incident_id: int | None = None,
+                 status: str | None = None, limit: int = 1000) -> list[Notice]:
+    stmt = select(Notice).order_by(Notice.incident_id, Notice.kind, Notice.scope,
+                                   Notice.version)
+    if incident_id is not None:
+        stmt = stmt.where(Notice.incident_id == incident_id)
+    if status is not None:
+        stmt = stmt.where(Notice.status == status)
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def _require_rssi(user_role: str, action: str) -> None:
+    if user_role != APPROVER_ROLE:
+        raise ApprovalDenied(f"only the RSSI may {action} a notice (role {user_role!r})")
+
+
+def _require_draft(notice: Notice, action: str) -> None:
+    if notice.status != NoticeStatus.DRAFT:
+        raise InvalidNoticeTransition(
+            f"notice {notice.id} is {notice.status}: only a draft can be {action}"
+        )
+
+
+def edit_diff(*, before: Notice | dict[str, str], subject: str, text: str) -> str:
+    """Unified diff of subject + text between the draft and the approved version."""
+    if isinstance(before, Notice):
+        old_subject, old_text = before.subject, before.text_body
+    else:
+        old_subject, old_text = before["subject"], before["text"]
+    old = [f"Subject: {old_subject}\n", "\n", *old_text.splitlines(keepends=True)]
+    new = [f"Subject: {subject}\n", "\n", *text.splitlines(keepends=True)]
+    return "".join(difflib.unified_diff(old, new, fromfile="draft", tofile="approved"))
+
+
+def _rerender_cnil(notice: Notice, reasons: str, now: datetime) -> None:
+    context = CnilNoticeContext.model_validate(notice.context)
+    context = context.model_copy(update={"reasons_for_delay": paragraph(reasons), "late": True})
+    rendered = render_notice(context)
+    notice.subject, notice.text_body, notice.html_body = (
+        rendered.subject, rendered.text, rendered.html,
+    )
+    notice.context = context.model_dump(mode="json")
+    notice.updated_at = now
+
+
+def _recipients_for(session: Session, notice: Notice,
+                    recipients: Sequence[str] | None) -> list[str]:
+    if notice.kind == NoticeKind.CUSTOMER:
+        customer = session.get(Customer, notice.tenant_id) if notice.tenant_id else None
+        if customer is None or not customer.contact_email:
+            raise MissingRecipient(
+                f"notice {notice.id}: no contact e-mail for customer {notice.tenant_id!r} "
+                "(tocsin customers import)"
+            )
+        return [validate_address(a) for a in re.split(r"[;,]", customer.contact_email)
+                if a.strip()]
+    return [validate_address(a) for a in recipients or ()]
+
+
+def approve(*, session: Session, notice: Notice, user_email: str, user_role: str,
+            edits: NoticeEdit | None, reasons_for_delay: str | None, now: datetime,
+            cnil_hours: float = 72.0, recipients: Sequence[str] | None = None,
+            message_domain: str = DEFAULT_MESSAGE_DOMAIN) -> Notice:
+    """Approve a draft (RSSI only), applying `edits`; enqueue its e-mail when it has one.
+
+    `recipients` are the data subjects' addresses for a data-subject notice (a customer
+    notice goes to the customer's contact; a CNIL notice is filed by hand). A data-subject
+    notice approved without recipients is communicated by other means (Art. 34(3)(c)).
+    Not committed.
+    """
+    _require_rssi(user_role, "approve")
+    _require_draft(notice, "approved")
+    incident = notice.incident
+    reasons = paragraph(reasons_for_delay) if reasons_for_delay else None
+
+    if notice.kind == NoticeKind.CNIL:
+        due = incident_clocks.cnil_due(
+            aware_at=incident.aware_at,
+            policy=incident_clocks.ClockPolicy(cnil_hours=cnil_hours),
+        )
+        if now > due and not reasons:
+            raise ReasonsForDelayRequired(
+                f"{incident.ref}: the CNIL deadline passed at {due.isoformat()}; Art. 33(1) "
+                "requires the reasons for the delay"
+            )
+        if reasons:
+            notice.reasons_for_delay = reasons
+            _rerender_cnil(notice, reasons, now)
+
+    to = _recipients_for(session, notice, recipients) if notice.kind != NoticeKind.CNIL else []
+
+    if edits is not None and (edits.subject is not None or edits.text is not None):
+        subject = edits.subject if edits.subject is not None else notice.subject
+        text = edits.text if edits.text is not None else notice.text_body
+        diff = edit_diff(before=notice, subject=subject, text=text)
+        if diff:
+            notice.original = {"subject": notice.subject, "text": notice.text_body,
+                               "html": notice.html_body}
+            notice.subject = one_line(subject)[:250]
+            notice.text_body = text if text.endswith("\n") else text + "\n"
+            notice.html_body = text_to_html(notice.text_body, title=notice.subject,
+                                            language=notice.language)
+            notice.edited = True
+            audit.append(session=session, actor=user_email, action="notice.edited",
+                         subject=incident.ref, at=now,
+                         data={"notice_id": notice.id, "kind": notice.kind,
+                               "version": notice.version, "tenant_id": notice.tenant_id,
+                               "diff": diff})
+
+    notice.status = NoticeStatus.APPROVED
+    notice.approved_by = user_email
+    notice.approved_at = now
+    notice.updated_at = now
+    if to:
+        enqueue_notice(session=session, notice=notice, recipients=to, now=now,
+                       message_domain=message_domain)
+    audit.append(session=session, actor=user_email, action="notice.approved",
+                 subject=incident.ref, at=now,
+                 data={"notice_id": notice.id, "kind": notice.kind, "phase": notice.phase,
+                       "version": notice.version, "tenant_id": notice.tenant_id,
+                       "edited": notice.edited, "reasons_for_delay": bool(reasons),
+                       "recipients": len(to)})
+    session.flush()
+    return notice
+
+
+def new_message_id(label: str, domain: str) -> str:
+    return f"<tocsin.{label}.{secrets.token_hex(8)}@{domain}>"
+
+
+def enqueue_notice(*, session: Session, notice: Notice, recipients: Sequence[str],
+                   now: datetime, message_domain: str = DEFAULT_MESSAGE_DOMAIN) -> OutboxMessage:
+    """The outbox row of an approved notice version (one per version: unique `notice_id`)."""
+    existing = session.scalar(select(OutboxMessage).where(OutboxMessage.notice_id == notice.id))
+    if existing is not None:
+        return existing
+    row = OutboxMessage(
+        purpose=OutboxPurpose.NOTICE.value, kind=notice.kind, notice_id=notice.id,
+        incident_id=notice.incident_id, tenant_id=notice.tenant_id,
+        reference=notice.incident.ref,
+        message_id=new_message_id(f"n{notice.id}v{notice.version}", message_domain),
+        recipients=list(recipients), subject=notice.subject, text_body=notice.text_body,
+        html_body=notice.html_body, language=notice.language,
+        state=OutboxState.PENDING.value, attempts=0, next_attempt_at=now, created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def reject(*, session: Session, notice: Notice, user_email: str, user_role: str,
+           reason: str, now: datetime) -> Notice:
+    """Reject a draft (RSSI only) with a reason. A later material change drafts anew."""
+    _require_rssi(user_role, "reject")
+    _require_draft(notice, "rejected")
+    reason = paragraph(reason)
+    if not reason:
+        raise InvalidNoticeTransition("a rejection needs a reason")
+    notice.status = NoticeStatus.REJECTED
+    notice.rejected_by = user_email
+    notice.rejected_at = now
+    notice.rejection_reason = reason
+    notice.updated_at = now
+    audit.append(session=session, actor=user_email, action="notice.rejected",
+                 subject=notice.incident.ref, at=now,
+                 data={"notice_id": notice.id, "kind": notice.kind, "version": notice.version,
+                       "tenant_id": notice.tenant_id, "reason": reason})
+    session.flush()
+    return notice
+
+
+def record_cnil_receipt(*, session: Session, notice: Notice, receipt: str, user_email: str,
+                        user_role: str, filed_at: datetime, now: datetime) -> Notice:
+    """Record the teleservice receipt number of an approved CNIL notice: it is then `sent`
+    (filed at `filed_at`) and the CNIL clock is met. RSSI or DPO."""
+    if user_role not in RECEIPT_ROLES:
+        raise ApprovalDenied(f"role {user_role!r} may not record a CNIL receipt")
+    if notice.kind != NoticeKind.CNIL:
+        raise InvalidNoticeTransition(f"notice {notice.id} is not a CNIL notice")
+    if notice.status != NoticeStatus.APPROVED:
+        raise InvalidNoticeTransition(
+            f"notice {notice.id} is {notice.status}: approve it before filing"
+        )
+    receipt = one_line(receipt)
+    if not _RECEIPT.match(receipt):
+        raise InvalidNoticeTransition("receipt number: 1-64 letters, digits, space . _ / -")
+    if filed_at > now:
+        raise InvalidNoticeTransition("the filing time cannot be in the future")
+    notice.cnil_receipt = receipt
+    notice.cnil_receipt_at = filed_at
+    notice.cnil_receipt_by = user_email
+    notice.status = NoticeStatus.SENT
+    notice.sent_at = filed_at
+    notice.updated_at = now
+    incident_clocks.mark_clock_met(session=session, incident=notice.incident, clock=Clock.CNIL,
+                                   at=filed_at, actor=user_email)
+    audit.append(session=session, actor=user_email, action="notice.cnil_filed",
+                 subject=notice.incident.ref, at=now,
+                 data={"notice_id": notice.id, "version": notice.version, "receipt": receipt,
+                       "filed_at": filed_at})
+    session.flush()
+    return notice

@@ -1,0 +1,168 @@
+"""Drafting: tenant isolation, idempotence, complementary versions, controller notices."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from incidents.findings_store import EvidenceEvent
+from incidents.models import IncidentTenant
+from notifiers import service
+from notifiers.enums import NoticeKind, NoticeStatus
+from notifiers.flows import draft_notices
+from notifiers.models import Notice
+from notifiers.schemas import DraftPolicy
+from tests.notifiers.builders import THREE, TenantSpec, build_incident
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+POLICY = DraftPolicy()
+CONTROLLER = TenantSpec("avm-own", "AVM Informatique", "it@avmup.com", 321, 654, "u-avm-1",
+                        "192.0.2.10", role="controller")
+
+
+def _fmt(n: int) -> str:
+    return f"{n:,}".replace(",", "\u00a0")
+
+
+def test_three_customers_three_isolated_notices(db_session: Session) -> None:
+    built = build_incident(db_session)
+    notices = draft_notices(session=db_session, incident=built.incident, now=NOW,
+                            policy=POLICY)
+    assert sorted(n.tenant_id or "" for n in notices) == sorted(t.tenant_id for t in THREE)
+    assert {n.kind for n in notices} == {"customer"}
+    for notice in notices:
+        own = next(t for t in THREE if t.tenant_id == notice.tenant_id)
+        parts = [notice.subject, notice.text_body, html.unescape(notice.html_body),
+                 str(notice.context)]
+        assert own.name in notice.subject
+        for part in parts[1:3]:
+            assert own.name in part
+            assert _fmt(own.persons) in part and _fmt(own.records) in part
+        assert own.actor in notice.text_body and own.ip in notice.text_body
+        for other in THREE:
+            if other is own:
+                continue
+            for part in parts:
+                for secret in (other.tenant_id, other.name, other.actor, other.ip,
+                               _fmt(other.persons), _fmt(other.records),
+                               str(other.persons), str(other.records)):
+                    assert secret not in part, (notice.tenant_id, secret)
+            for finding in built.findings:
+                if other.tenant_id in finding.tenant_ids:
+                    for event_id in finding.evidence:
+                        assert event_id not in str(notice.context)
+
+
+def test_redrafting_is_idempotent(db_session: Session) -> None:
+    built = build_incident(db_session)
+    first = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
+    again = draft_notices(session=db_session, incident=built.incident,
+                          now=NOW + timedelta(minutes=5), policy=POLICY)
+    assert len(first) == 3
+    assert again == []
+    count = len(list(db_session.scalars(
+        select(Notice).where(Notice.incident_id == built.incident.id))))
+    assert count == 3
+
+
+def test_nothing_drafted_before_confirmation_unless_critical(db_session: Session) -> None:
+    triage = build_incident(db_session, status="triage", severity="high")
+    assert draft_notices(session=db_session, incident=triage.incident, now=NOW,
+                         policy=POLICY) == []
+    critical = build_incident(db_session, status="detected", severity="critical")
+    assert len(draft_notices(session=db_session, incident=critical.incident, now=NOW,
+                             policy=POLICY)) == 3
+    off = DraftPolicy(draft_on_critical=False)
+    other = build_incident(db_session, status="detected", severity="critical")
+    assert draft_notices(session=db_session, incident=other.incident, now=NOW,
+                         policy=off) == []
+    dismissed = build_incident(db_session, status="dismissed")
+    assert draft_notices(session=db_session, incident=dismissed.incident, now=NOW,
+                         policy=POLICY) == []
+
+
+def _share(session: Session, incident_id: int, tenant_id: str) -> IncidentTenant:
+    row = session.get(IncidentTenant, (incident_id, tenant_id))
+    assert row is not None
+    return row
+
+
+def test_changes_refresh_draft_then_make_complementary_version(db_session: Session) -> None:
+    spec = THREE[0]
+    built = build_incident(db_session, tenants=[spec])
+    incident = built.incident
+    [v1] = draft_notices(session=db_session, incident=incident, now=NOW, policy=POLICY)
+    # Still a draft: new numbers refresh it in place.
+    _share(db_session, incident.id, spec.tenant_id).persons = 1500
+    db_session.flush()
+    [same] = draft_notices(session=db_session, incident=incident, now=NOW, policy=POLICY)
+    assert same.id == v1.id and same.version == 1
+    assert "environ 1\u00a0500" in same.text_body
+    # Approved: the next change is a complementary version 2; version 1 is kept as approved.
+    service.approve(session=db_session, notice=v1, user_email="rssi@avmup.com",
+                    user_role="rssi", edits=None, reasons_for_delay=None, now=NOW)
+    _share(db_session, incident.id, spec.tenant_id).persons = 4321
+    db_session.flush()
+    [v2] = draft_notices(session=db_session, incident=incident, now=NOW, policy=POLICY)
+    assert (v2.version, v2.phase, v2.status) == (2, "complementary", "draft")
+    assert "environ 4\u00a0321" in v2.text_body
+    assert "notification complémentaire (version 2)" in v2.subject
+    db_session.refresh(v1)
+    assert v1.status == NoticeStatus.APPROVED and "environ 1\u00a0500" in v1.text_body
+
+
+def test_controller_role_drafts_cnil_and_data_subject(db_session: Session) -> None:
+    built = build_incident(db_session, tenants=[THREE[0], CONTROLLER],
+                           assessment={"notify_cnil": True, "notify_subjects": True})
+    notices = draft_notices(session=db_session, incident=built.incident, now=NOW,
+                            policy=POLICY)
+    kinds = sorted((n.kind, n.tenant_id or "") for n in notices)
+    assert kinds == [("cnil", ""), ("customer", THREE[0].tenant_id), ("data_subject", "")]
+    cnil = next(n for n in notices if n.kind == NoticeKind.CNIL)
+    # Only the controller tenant's numbers feed the CNIL notice.
+    assert "personnes concernées : 321" in cnil.text_body
+    assert "enregistrements concernés : 654" in cnil.text_body
+    assert _fmt(THREE[0].persons) not in cnil.text_body
+
+
+def test_no_cnil_when_assessment_does_not_recommend(db_session: Session) -> None:
+    built = build_incident(db_session, tenants=[CONTROLLER],
+                           assessment={"notify_cnil": False, "notify_subjects": False})
+    assert draft_notices(session=db_session, incident=built.incident, now=NOW,
+                         policy=POLICY) == []
+    exempt = build_incident(db_session, tenants=[CONTROLLER],
+                            assessment={"notify_cnil": True, "notify_subjects": True,
+                                        "art34_exemption": "a_unintelligible",
+                                        "art34_justification": "chiffrement AES-256"})
+    notices = draft_notices(session=db_session, incident=exempt.incident, now=NOW,
+                            policy=POLICY)
+    assert [n.kind for n in notices] == ["cnil"]
+    assert "chiffrement AES-256" in notices[0].text_body
+
+
+def test_staff_and_cross_tenant_evidence_is_redacted(db_session: Session) -> None:
+    built = build_incident(db_session, tenants=[THREE[0]])
+    events = [
+        {"event_id": "e-staff", "service": "faxbis", "tenant_id": THREE[0].tenant_id,
+         "actor": {"id": "staff-jdupont", "kind": "staff_support"},
+         "source_ip": "10.9.9.9", "interface": "support_console", "operation": "read",
+         "records": 3, "resource": {"type": "fax", "tenant_id": THREE[0].tenant_id}},
+        {"event_id": "e-cross", "service": "faxbis", "tenant_id": "other-tenant",
+         "actor": {"id": "u-other-1", "kind": "customer_user"}, "source_ip": "10.8.8.8",
+         "interface": "api", "operation": "read", "records": 4,
+         "resource": {"type": "fax", "tenant_id": THREE[0].tenant_id}},
+    ]
+    for ev in events:
+        db_session.add(EvidenceEvent(event_id=ev["event_id"], stream="t",
+                                     tenant_id=ev["tenant_id"], occurred_at=NOW, payload=ev))
+    built.findings[0].evidence = [*built.findings[0].evidence, "e-staff", "e-cross"]
+    db_session.flush()
+    [notice] = draft_notices(session=db_session, incident=built.incident, now=NOW,
+                             policy=POLICY)
+    for secret in ("staff-jdupont", "10.9.9.9", "other-tenant", "u-other-1", "10.8.8.8"):
+        assert secret not in notice.text_body and secret not in notice.html_body
+    assert "read fax [AVM Up staff]" in notice.text_body
+    assert "4 enregistrement(s)" in notice.text_body  # the event is listed, redacted
