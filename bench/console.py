@@ -38,7 +38,7 @@ from tocsin.console.app import create_app  # noqa: E402
 from tocsin.dbschema import upgrade  # noqa: E402
 from tocsin.settings import Settings  # noqa: E402
 
-PASSWORD = "bench password 123"
+PASSWORD = "bench password 123"  # noqa: S105 - a throwaway bench account
 BATCH = 500
 
 
@@ -103,10 +103,13 @@ def main() -> None:
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--url", default=None, help="database URL (default: temp SQLite)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="the database at --url is already seeded: skip seeding")
     args = parser.parse_args()
     url = args.url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
-    upgrade(url)
-    seed(url, args.incidents)
+    if not args.reuse:
+        upgrade(url)
+        seed(url, args.incidents)
     factory = session_factory(make_engine(url))
     app = create_app(Settings(secret_key="bench-" + "k" * 40, database_url=url),
                      session_factory=factory)

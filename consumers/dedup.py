@@ -16,7 +16,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Deduplicator:
-    def __init__(self, horizon: timedelta) -> None:
+    """`follow_events=False` leaves expiry to `expire_before` (a stream whose watermark comes
+    from elsewhere, like the repartition topic's)."""
+
+    def __init__(self, horizon: timedelta, *, follow_events: bool = True) -> None:
+        self.follow_events = follow_events
         self.horizon_us = int(horizon.total_seconds() * 1_000_000)
         self._seen: dict[str, int] = {}
         self._heap: list[tuple[int, str]] = []
@@ -35,11 +39,16 @@ class Deduplicator:
         heapq.heappush(self._heap, (ts, event_id))
         if ts > self.max_us:
             self.max_us = ts
-            self._expire()
+            if self.follow_events:
+                self._expire(self.max_us - self.horizon_us)
         return True
 
-    def _expire(self) -> None:
-        cutoff = self.max_us - self.horizon_us
+    def expire_before(self, watermark: datetime) -> None:
+        """Forget ids older than `watermark` minus the horizon."""
+        ts = int((watermark - _EPOCH).total_seconds() * 1_000_000)
+        self._expire(ts - self.horizon_us)
+
+    def _expire(self, cutoff: int) -> None:
         heap, seen = self._heap, self._seen
         while heap and heap[0][0] < cutoff:
             _ts, eid = heapq.heappop(heap)
@@ -50,11 +59,14 @@ class Deduplicator:
         return {"horizon_us": self.horizon_us, "max_us": self.max_us, "seen": self._seen}
 
     @classmethod
-    def restore(cls, data: dict[str, Any], horizon: timedelta) -> Deduplicator:
-        dedup = cls(horizon)
+    def restore(
+        cls, data: dict[str, Any], horizon: timedelta, *, follow_events: bool = True
+    ) -> Deduplicator:
+        dedup = cls(horizon, follow_events=follow_events)
         dedup.max_us = int(data.get("max_us", 0))
         dedup._seen = {str(k): int(v) for k, v in data.get("seen", {}).items()}
         dedup._heap = [(ts, eid) for eid, ts in dedup._seen.items()]
         heapq.heapify(dedup._heap)
-        dedup._expire()
+        if follow_events:
+            dedup._expire(dedup.max_us - dedup.horizon_us)
         return dedup

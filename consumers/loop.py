@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 EventModel = type[AuthEvent] | type[AccessEvent]
 
+# First header of a control record that Tocsin itself writes to its repartition topic.
+CONTROL_HEADER = "tocsin-control"
+
 BATCH_FAILURES = Counter(
     "tocsin_batch_failures_total",
     "Batches whose handling failed and were rolled back to the last checkpoint",
@@ -59,6 +62,10 @@ class Batch:
     next_offsets: dict[TopicPartition, int]
     invalid: int = 0
     polled_at: float = field(default_factory=time.time)
+    # control records (offset, headers), in log order, for the partitions that have them
+    controls: dict[TopicPartition, list[tuple[int, dict[str, bytes]]]] = field(
+        default_factory=dict
+    )
 
 
 class BatchHandler(Protocol):
@@ -243,6 +250,10 @@ class ConsumerLoop:
             valid: list[ValidRecord] = []
             for msg in messages:
                 self.stats.polled += 1
+                if msg.headers and msg.headers[0][0] == CONTROL_HEADER:
+                    # Tocsin's own control records (watermarks on the repartition topic)
+                    batch.controls.setdefault(tp, []).append((msg.offset, dict(msg.headers)))
+                    continue
                 value: bytes = msg.value if msg.value is not None else b""
                 try:
                     event = parse_event(value, model)

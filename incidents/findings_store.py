@@ -95,8 +95,14 @@ class PartitionCheckpoint(Base):
 
 def _values(finding: Finding) -> dict[str, Any]:
     data = finding.model_dump(mode="json")
-    data["nature"] = sorted(data["nature"])
-    data["data_categories"] = sorted(data["data_categories"])
+    # Canonical order: a repartitioned stream receives its events in an order that depends
+    # on how upstream partitions interleave, so lists are stored sorted, not as they came.
+    for key in ("nature", "data_categories", "tenant_ids", "actor_ids", "source_ips",
+                "evidence"):
+        data[key] = sorted(data[key])
+    data["tenants"] = dict(sorted(data["tenants"].items()))
+    data["first_seen"] = finding.first_seen
+    data["last_seen"] = finding.last_seen
     return data
 
 
@@ -135,10 +141,7 @@ def upsert_findings(*, session: Session, findings: Sequence[Finding]) -> list[Fi
 
 
 def _column_value(row: FindingRow, key: str) -> Any:
-    value = getattr(row, key)
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return value
+    return getattr(row, key)
 
 
 def store_evidence(*, session: Session, events: Iterable[tuple[str, Event]]) -> int:

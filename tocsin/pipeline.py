@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from consumers import metrics
 from consumers.dedup import Deduplicator
 from consumers.events import AccessEvent, AuthEvent, Event
-from consumers.loop import Batch, EventModel
+from consumers.loop import CONTROL_HEADER, Batch, EventModel, ValidRecord
 from detectors.engine import Emission, PartitionDetector, needs_repartition
 from detectors.finding import Finding
 from incidents.findings_store import (
@@ -90,6 +90,10 @@ class PartitionState:
     checkpoint_offset: int
     checkpoint_blob: bytes | None
     dirty: bool = False
+    # by_ip partitions: the watermark each upstream auth partition last announced
+    origins: dict[str, float] = field(default_factory=dict)
+    # auth partitions: the watermark last announced downstream, and when (wall clock)
+    announced: float = float("-inf")
 
 
 @dataclass
@@ -131,6 +135,8 @@ class IngestPipeline:
         self.sink = sink
         self._clock = clock
         self._last_checkpoint = clock()
+        self.lateness_s = lateness.total_seconds()
+        self._upstream: int | None = None
         self.partitions: dict[TopicPartition, PartitionState] = {}
         self.stats = PipelineStats()
 
@@ -138,20 +144,26 @@ class IngestPipeline:
 
     def _new_state(self, tp: TopicPartition, blob: bytes | None, offset: int) -> PartitionState:
         stream = self.topics.stream_of(tp.topic)
+        follow = stream != "by_ip"
         if blob is None:
-            dedup = Deduplicator(self.dedup_horizon)
+            dedup = Deduplicator(self.dedup_horizon, follow_events=follow)
             detector = PartitionDetector(self.rules, stream=stream, lateness=self.lateness)
         else:
             data = json.loads(zlib.decompress(blob))
             if data.get("v") != STATE_VERSION:
                 raise ValueError(f"unknown checkpoint version {data.get('v')!r}")
-            dedup = Deduplicator.restore(data["dedup"], self.dedup_horizon)
+            dedup = Deduplicator.restore(data["dedup"], self.dedup_horizon,
+                                         follow_events=follow)
+            origins = {str(k): float(v) for k, v in data.get("origins", {}).items()}
             detector = PartitionDetector.restore(
                 base64.b64decode(data["detector"]),
                 self.rules,
                 stream=stream,
                 lateness=self.lateness,
             )
+            state = PartitionState(stream, dedup, detector, offset, offset, blob)
+            state.origins = origins
+            return state
         return PartitionState(stream, dedup, detector, offset, offset, blob)
 
     @staticmethod
@@ -159,6 +171,7 @@ class IngestPipeline:
         data = {
             "v": STATE_VERSION,
             "dedup": state.dedup.snapshot(),
+            "origins": state.origins,
             "detector": base64.b64encode(state.detector.snapshot()).decode("ascii"),
         }
         return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 3)
@@ -211,6 +224,8 @@ class IngestPipeline:
             fresh: list[Event] = []
             dups = 0
             services: Tally[str] = Tally()
+            upstream = state.stream == "auth" and self.producer is not None
+            high = state.detector.max_time
             for rec in records:
                 ev = rec.event
                 if not state.dedup.first_time(str(ev.event_id), ev.occurred_at):
@@ -219,21 +234,32 @@ class IngestPipeline:
                 fresh.append(ev)
                 services[ev.service.value] += 1
                 produced_at[str(ev.event_id)] = rec.timestamp_ms
-                if state.stream == "auth" and self.producer is not None and needs_repartition(
-                    self.rules, ev
-                ):
-                    self.producer.send(
-                        self.topics.by_ip, key=str(ev.source_ip).encode(), value=rec.value
-                    )
-                    self.stats.republished += 1
-                    republish = True
+                if upstream:
+                    # the event's lateness is decided here, where its partition's order is
+                    # known; downstream, by-IP partitions trust the announced watermarks
+                    t = ev.occurred_at.timestamp()
+                    if t > high:
+                        high = t
+                    elif t < high - self.lateness_s:
+                        continue
+                    if needs_repartition(self.rules, ev):
+                        assert self.producer is not None  # noqa: S101 - upstream implies it
+                        self.producer.send(
+                            self.topics.by_ip, key=str(ev.source_ip).encode(), value=rec.value
+                        )
+                        self.stats.republished += 1
+                        republish = True
             for service, n in services.items():
                 metrics.EVENTS_CONSUMED.labels(topic=tp.topic, service=service).inc(n)
             if dups:
                 metrics.EVENTS_DUPLICATE.labels(topic=tp.topic).inc(dups)
                 self.stats.duplicates += dups
             late_before = state.detector.stats.late_events
-            emissions.extend(state.detector.process(fresh))
+            if state.stream == "by_ip":
+                emissions.extend(self._process_by_ip(state, records, fresh,
+                                                     batch.controls.get(tp, [])))
+            else:
+                emissions.extend(state.detector.process(fresh))
             late = state.detector.stats.late_events - late_before
             if late:
                 metrics.EVENTS_LATE.labels(topic=tp.topic).inc(late)
@@ -241,14 +267,18 @@ class IngestPipeline:
             self.stats.by_stream[state.stream] += len(fresh)
             state.next_offset = batch.next_offsets.get(tp, state.next_offset)
             state.dirty = True
-        # offsets of invalid-only partitions advance too
+        # partitions with only invalid or control records advance too
         for tp, nxt in batch.next_offsets.items():
-            if tp in self.partitions and tp not in batch.records:
-                self.partitions[tp].next_offset = nxt
-                self.partitions[tp].dirty = True
+            state = self.partitions.get(tp)
+            if state is not None and tp not in batch.records:
+                if state.stream == "by_ip":
+                    emissions.extend(self._process_by_ip(state, [], [],
+                                                         batch.controls.get(tp, [])))
+                state.next_offset = nxt
+                state.dirty = True
+        checkpoint = batch.invalid > 0 or self._checkpoint_due()
         if republish and self.producer is not None:
             self.producer.flush()
-        checkpoint = batch.invalid > 0 or self._checkpoint_due()
         self.stats.emissions += len(emissions)
         return self._commit(emissions, produced_at, checkpoint=checkpoint)
 
@@ -263,6 +293,100 @@ class IngestPipeline:
         if not self.partitions:
             return {}
         return self._commit([], {}, checkpoint=True)
+
+    # -- watermarks across the repartition topic -------------------------------------------
+    #
+    # A by-IP partition mixes events from every auth partition, each at its own pace (a
+    # replica catching up on one partition runs days ahead of another). Its watermark is
+    # therefore the minimum of the watermarks its upstream partitions announce, as in a
+    # stream processor: after each checkpoint, every auth partition writes a control record
+    # with its checkpointed watermark to every by-IP partition. Announcing only what is
+    # checkpointed means an upstream replay never sends an event older than what it
+    # announced, so its copies are still in the downstream de-duplication set. Until every
+    # upstream partition has spoken, nothing downstream is evicted.
+
+    def _announce(self, tps: Sequence[TopicPartition]) -> None:
+        if self.producer is None:
+            return
+        sent = False
+        for tp in tps:
+            state = self.partitions[tp]
+            if state.stream != "auth":
+                continue
+            wm = state.detector.max_time - self.lateness_s
+            if wm <= state.announced:
+                continue
+            headers = [
+                (CONTROL_HEADER, b"watermark"),
+                ("tocsin-origin", f"{tp.topic}/{tp.partition}".encode()),
+                ("tocsin-watermark", repr(wm).encode()),
+            ]
+            for partition in self._by_ip_partitions():
+                self.producer.send(self.topics.by_ip, value=b"", partition=partition,
+                                   headers=headers)
+            state.announced = wm
+            sent = True
+        if sent:
+            self.producer.flush()
+
+    def _by_ip_partitions(self) -> list[int]:
+        assert self.producer is not None  # noqa: S101 - callers check
+        found = self.producer.partitions_for(self.topics.by_ip)
+        return sorted(found) if found else [0]
+
+    def _upstream_count(self) -> int:
+        if self._upstream is None:
+            assert self.producer is not None  # noqa: S101 - by_ip implies a producer
+            self._upstream = len(self.producer.partitions_for(self.topics.auth) or ())
+        return self._upstream
+
+    def _process_by_ip(
+        self,
+        state: PartitionState,
+        records: Sequence[ValidRecord],
+        fresh: Sequence[Event],
+        controls: Sequence[tuple[int, Mapping[str, bytes]]],
+    ) -> list[Emission]:
+        """Events and watermark records in log order: each segment of events is processed
+        under the watermark announced before it."""
+        if not controls:
+            return state.detector.process(fresh, watermark=self._origin_watermark(state))
+        keep = {id(ev) for ev in fresh}
+        out: list[Emission] = []
+        segment: list[Event] = []
+        pending = list(controls)
+        for rec in records:
+            while pending and pending[0][0] < rec.offset:
+                out += state.detector.process(segment, watermark=self._origin_watermark(state))
+                segment = []
+                self._apply_marker(state, pending.pop(0)[1])
+            if id(rec.event) in keep:
+                segment.append(rec.event)
+        out += state.detector.process(segment, watermark=self._origin_watermark(state))
+        for _offset, headers in pending:
+            self._apply_marker(state, headers)
+        if pending:
+            out += state.detector.process([], watermark=self._origin_watermark(state))
+        return out
+
+    def _apply_marker(self, state: PartitionState, headers: Mapping[str, bytes]) -> None:
+        if headers.get(CONTROL_HEADER) != b"watermark":
+            return
+        origin = headers.get("tocsin-origin", b"").decode()
+        try:
+            wm = float(headers.get("tocsin-watermark", b"").decode())
+        except ValueError:
+            return
+        if wm > state.origins.get(origin, float("-inf")):
+            state.origins[origin] = wm
+            if len(state.origins) >= self._upstream_count():
+                low = min(state.origins.values())
+                state.dedup.expire_before(datetime.fromtimestamp(low, UTC))
+
+    def _origin_watermark(self, state: PartitionState) -> float:
+        if self.producer is None or len(state.origins) < self._upstream_count():
+            return float("-inf")
+        return min(state.origins.values())
 
     def _checkpoint_due(self) -> bool:
         return self._clock() - self._last_checkpoint >= self.checkpoint_seconds
@@ -338,6 +462,7 @@ class IngestPipeline:
             state.checkpoint_offset = state.next_offset
             state.dirty = False
             offsets[tp] = state.next_offset
+        self._announce(list(blobs))
         self._last_checkpoint = self._clock()
         self.stats.checkpoints += 1
         metrics.CHECKPOINTS_TOTAL.inc()

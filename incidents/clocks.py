@@ -1,0 +1,477 @@
+"""Every legal time of an incident is computed here, from stored facts (DESIGN §5).
+
+- `aware_at` is a fact on the incident (defaults to `detected_at`; moved only with a
+  justification by `incidents.service.set_aware_at`).
+- `customer` clock, one per affected tenant: `aware_at` + the customer's contractual delay
+  (`Customer.notify_delay_hours`, else `ClockPolicy.customer_hours_default`).
+- `cnil` clock: `aware_at` + `ClockPolicy.cnil_hours` (72 h; 96 h if the Omnibus passes).
+
+All arithmetic is on aware UTC datetimes: 72 h are 72 real hours whatever the Europe/Paris
+DST changes in between. A clock is overdue strictly *after* its due time ("not later than").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from incidents import audit
+from incidents.enums import OPEN_STATUSES, Clock, ClockFactKind, ClockState
+from incidents.exceptions import InvalidClockChange
+from incidents.models import ClockFact, Customer, Escalation, Incident
+
+SYSTEM_ACTOR = "tocsin"
+
+
+@dataclass(frozen=True)
+class ClockPolicy:
+    """Clock settings, built by the caller (the CLI/pipeline from `Settings.clocks`)."""
+
+    cnil_hours: float = 72.0
+    customer_hours_default: float = 24.0
+    escalate_hours: tuple[float, ...] = (48.0, 24.0, 6.0)
+    due_soon_hours: float = 12.0
+    escalate_overdue: bool = True
+
+    def __post_init__(self) -> None:
+        if self.cnil_hours <= 0 or self.customer_hours_default <= 0 or self.due_soon_hours < 0:
+            raise ValueError("clock delays must be positive")
+        if any(h <= 0 for h in self.escalate_hours):
+            raise ValueError("escalation thresholds must be positive hours")
+
+    @classmethod
+    def from_settings(cls, clocks: Any) -> ClockPolicy:
+        """From any object with the fields of `tocsin.settings.Clocks` (duck-typed: this
+        package never imports `tocsin`)."""
+        return cls(
+            cnil_hours=float(clocks.cnil_hours),
+            customer_hours_default=float(clocks.customer_hours_default),
+            escalate_hours=tuple(float(h) for h in clocks.escalate_hours),
+            due_soon_hours=float(clocks.due_soon_hours),
+        )
+
+    @property
+    def cnil_delay(self) -> timedelta:
+        return timedelta(hours=self.cnil_hours)
+
+    @property
+    def due_soon(self) -> timedelta:
+        return timedelta(hours=self.due_soon_hours)
+
+    def thresholds(self) -> list[float]:
+        """Escalation thresholds in hours left, largest first; 0 means overdue."""
+        found = sorted(set(self.escalate_hours), reverse=True)
+        return [*found, 0.0] if self.escalate_overdue else found
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidClockChange(f"{name}: naive datetime refused")
+    return value.astimezone(UTC)
+
+
+def cnil_due(*, aware_at: datetime, policy: ClockPolicy) -> datetime:
+    return _utc(aware_at, "aware_at") + policy.cnil_delay
+
+
+def customer_delay(*, customer: Customer | None, policy: ClockPolicy) -> timedelta:
+    hours = customer.notify_delay_hours if customer is not None else None
+    return timedelta(hours=hours if hours else policy.customer_hours_default)
+
+
+def customer_due(*, aware_at: datetime, customer: Customer | None,
+                 policy: ClockPolicy) -> datetime:
+    return _utc(aware_at, "aware_at") + customer_delay(customer=customer, policy=policy)
+
+
+def state_of(*, due: datetime, now: datetime, policy: ClockPolicy,
+             met_at: datetime | None = None, stopped: bool = False) -> ClockState:
+    """The state of one clock. Met wins over stopped; overdue strictly after `due`."""
+    if met_at is not None:
+        return ClockState.MET
+    if stopped:
+        return ClockState.STOPPED
+    now = _utc(now, "now")
+    if now > due:
+        return ClockState.OVERDUE
+    if due - now <= policy.due_soon:
+        return ClockState.DUE_SOON
+    return ClockState.RUNNING
+
+
+OPEN_CLOCK_STATES = (ClockState.RUNNING, ClockState.DUE_SOON, ClockState.OVERDUE)
+_URGENCY = {
+    ClockState.OVERDUE: 0,
+    ClockState.DUE_SOON: 1,
+    ClockState.RUNNING: 2,
+    ClockState.MET: 3,
+    ClockState.STOPPED: 4,
+}
+
+
+@dataclass(frozen=True)
+class ClockStatus:
+    clock: Clock
+    tenant_id: str | None
+    started_at: datetime
+    due_at: datetime
+    state: ClockState
+    remaining_seconds: float
+    met_at: datetime | None = None
+    late: bool = False
+    stop_justification: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_CLOCK_STATES
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "clock": self.clock.value,
+            "tenant_id": self.tenant_id,
+            "due_at": self.due_at.isoformat(),
+            "state": self.state.value,
+            "remaining_seconds": round(self.remaining_seconds, 3),
+            "met_at": self.met_at.isoformat() if self.met_at else None,
+            "late": self.late,
+            "stop_justification": self.stop_justification,
+        }
+
+
+@dataclass(frozen=True)
+class IncidentClocks:
+    cnil: ClockStatus
+    customers: tuple[ClockStatus, ...] = field(default_factory=tuple)
+
+    @property
+    def all(self) -> tuple[ClockStatus, ...]:
+        return (self.cnil, *self.customers)
+
+    @property
+    def customer_due(self) -> datetime | None:
+        """The earliest open customer deadline; the earliest one when all are closed."""
+        open_ = [c.due_at for c in self.customers if c.is_open]
+        if open_:
+            return min(open_)
+        return min((c.due_at for c in self.customers), default=None)
+
+    @property
+    def customer_state(self) -> ClockState | None:
+        if not self.customers:
+            return None
+        return min((c.state for c in self.customers), key=_URGENCY.__getitem__)
+
+    @property
+    def state(self) -> ClockState:
+        """The most urgent state over all clocks (overdue > due_soon > running > met >
+        stopped)."""
+        return min((c.state for c in self.all), key=_URGENCY.__getitem__)
+
+    @property
+    def next_due(self) -> datetime | None:
+        open_ = [c.due_at for c in self.all if c.is_open]
+        return min(open_) if open_ else None
+
+
+class FactLike(Protocol):
+    """What the clock computation reads of a `ClockFact` (an ORM row or a light tuple)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def clock(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def justification(self) -> str | None: ...
+
+
+@dataclass
+class _FactState:
+    met_at: datetime | None = None
+    stopped: bool = False
+    justification: str | None = None
+
+
+def _fact_states(facts: Iterable[FactLike]) -> dict[tuple[str, str], _FactState]:
+    states: dict[tuple[str, str], _FactState] = {}
+    for fact in sorted(facts, key=lambda f: (f.id or 0)):
+        st = states.setdefault((fact.clock, fact.tenant_id or ""), _FactState())
+        if fact.kind == ClockFactKind.MET:
+            st.met_at = fact.at if st.met_at is None else min(st.met_at, fact.at)
+        elif fact.kind == ClockFactKind.STOPPED:
+            st.stopped, st.justification = True, fact.justification
+        elif fact.kind == ClockFactKind.RESUMED:
+            st.stopped, st.justification = False, None
+    return states
+
+
+def _status(clock: Clock, tenant_id: str | None, start: datetime, due: datetime,
+            fact: _FactState | None, now: datetime, policy: ClockPolicy) -> ClockStatus:
+    fact = fact or _FactState()
+    state = state_of(due=due, now=now, policy=policy, met_at=fact.met_at, stopped=fact.stopped)
+    return ClockStatus(
+        clock=clock,
+        tenant_id=tenant_id,
+        started_at=start,
+        due_at=due,
+        state=state,
+        remaining_seconds=(due - now).total_seconds(),
+        met_at=fact.met_at,
+        late=fact.met_at is not None and fact.met_at > due,
+        stop_justification=fact.justification if state == ClockState.STOPPED else None,
+    )
+
+
+def incident_clocks(*, incident: Incident, customers: Mapping[str, Customer],
+                    policy: ClockPolicy, now: datetime) -> IncidentClocks:
+    """All clocks of an incident. `customers` maps tenant ids to their `Customer` rows
+    (missing tenants get the default delay)."""
+    return compute_clocks(aware_at=incident.aware_at, tenant_ids=incident.tenant_ids,
+                          facts=incident.clock_facts, customers=customers, policy=policy,
+                          now=now)
+
+
+def compute_clocks(*, aware_at: datetime, tenant_ids: Iterable[str],
+                   facts: Iterable[FactLike], customers: Mapping[str, Customer],
+                   policy: ClockPolicy, now: datetime) -> IncidentClocks:
+    """The clocks from the bare facts (used for queues without loading whole incidents)."""
+    now = _utc(now, "now")
+    aware = _utc(aware_at, "aware_at")
+    states = _fact_states(facts)
+    cnil = _status(Clock.CNIL, None, aware, aware + policy.cnil_delay,
+                   states.get((Clock.CNIL.value, "")), now, policy)
+    per_tenant = tuple(
+        _status(Clock.CUSTOMER, tenant, aware,
+                aware + customer_delay(customer=customers.get(tenant), policy=policy),
+                states.get((Clock.CUSTOMER.value, tenant)), now, policy)
+        for tenant in tenant_ids
+    )
+    return IncidentClocks(cnil=cnil, customers=per_tenant)
+
+
+def customer_delays(*, customers: Mapping[str, Customer], tenant_ids: Iterable[str],
+                    policy: ClockPolicy) -> dict[str, timedelta]:
+    return {t: customer_delay(customer=customers.get(t), policy=policy) for t in tenant_ids}
+
+
+def next_open_due(*, aware_at: datetime, tenant_ids: Sequence[str],
+                  facts: Sequence[FactLike], delays: Mapping[str, timedelta],
+                  policy: ClockPolicy) -> datetime | None:
+    """`compute_clocks(...).next_due` without building the statuses (queue ordering): the
+    earliest due of the clocks neither met nor stopped. `delays` from `customer_delays`."""
+    default = timedelta(hours=policy.customer_hours_default)
+    if not facts:
+        best = policy.cnil_delay
+        for t in tenant_ids:
+            best = min(best, delays.get(t, default))
+        return aware_at + best
+    states = _fact_states(facts)
+
+    def closed(clock: Clock, tenant: str) -> bool:
+        st = states.get((clock.value, tenant))
+        return st is not None and (st.met_at is not None or st.stopped)
+
+    dues = [] if closed(Clock.CNIL, "") else [policy.cnil_delay]
+    dues.extend(delays.get(t, default) for t in tenant_ids if not closed(Clock.CUSTOMER, t))
+    return aware_at + min(dues) if dues else None
+
+
+def load_customers(*, session: Session, tenant_ids: Iterable[str]) -> dict[str, Customer]:
+    ids = sorted(set(tenant_ids))
+    if not ids:
+        return {}
+    rows = session.scalars(select(Customer).where(Customer.tenant_id.in_(ids)))
+    return {c.tenant_id: c for c in rows}
+
+
+def clocks_for(*, session: Session, incident: Incident, policy: ClockPolicy,
+               now: datetime) -> IncidentClocks:
+    customers = load_customers(session=session, tenant_ids=incident.tenant_ids)
+    return incident_clocks(incident=incident, customers=customers, policy=policy, now=now)
+
+
+def _record_fact(*, session: Session, incident: Incident, clock: Clock, tenant_id: str,
+                 kind: ClockFactKind, at: datetime, actor: str,
+                 justification: str | None) -> ClockFact:
+    fact = ClockFact(incident_id=incident.id, clock=clock.value, tenant_id=tenant_id,
+                     kind=kind.value, at=at, actor=actor, justification=justification,
+                     recorded_at=datetime.now(UTC))
+    incident.clock_facts.append(fact)
+    session.flush()
+    audit.append(
+        session=session, actor=actor, action=f"clock.{kind.value}", subject=incident.ref,
+        data={"clock": clock.value, "tenant_id": tenant_id or None, "at": at,
+              "justification": justification},
+    )
+    return fact
+
+
+def _tenants_for(incident: Incident, clock: Clock, tenant_id: str | None) -> list[str]:
+    if clock == Clock.CNIL:
+        if tenant_id:
+            raise InvalidClockChange("the cnil clock is not per tenant")
+        return [""]
+    if tenant_id is None:
+        return incident.tenant_ids
+    if tenant_id not in incident.tenant_ids:
+        raise InvalidClockChange(f"tenant {tenant_id!r} is not affected by {incident.ref}")
+    return [tenant_id]
+
+
+def mark_clock_met(*, session: Session, incident: Incident, clock: Clock | str, at: datetime,
+                   tenant_id: str | None = None, actor: str = SYSTEM_ACTOR) -> list[ClockFact]:
+    """Record that the notice of `clock` was sent at `at` (called by the notifier).
+
+    For the `customer` clock, `tenant_id` names the customer told; None means every tenant
+    of the incident. Idempotent: a clock already met is left as is. Audited; not committed.
+    """
+    clock = Clock(clock)
+    at = _utc(at, "at")
+    states = _fact_states(incident.clock_facts)
+    created = []
+    for tenant in _tenants_for(incident, clock, tenant_id):
+        current = states.get((clock.value, tenant))
+        if current is not None and current.met_at is not None:
+            continue
+        created.append(_record_fact(session=session, incident=incident, clock=clock,
+                                    tenant_id=tenant, kind=ClockFactKind.MET, at=at,
+                                    actor=actor, justification=None))
+    return created
+
+
+def set_clock_stopped(*, session: Session, incident: Incident, clock: Clock | str,
+                      stopped: bool, justification: str | None, actor: str, now: datetime,
+                      tenant_id: str | None = None) -> list[ClockFact]:
+    """Stop (justification required) or resume a clock. Prefer `service.stop_clock`."""
+    clock = Clock(clock)
+    kind = ClockFactKind.STOPPED if stopped else ClockFactKind.RESUMED
+    return [
+        _record_fact(session=session, incident=incident, clock=clock, tenant_id=tenant,
+                     kind=kind, at=_utc(now, "now"), actor=actor, justification=justification)
+        for tenant in _tenants_for(incident, clock, tenant_id)
+    ]
+
+
+def _insert_escalation(session: Session, values: dict[str, Any]) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: concurrent tickers fire once."""
+    dialect = session.get_bind().dialect.name
+    keys = ["incident_id", "clock", "tenant_id", "threshold_hours"]
+    if dialect == "postgresql":
+        pg = postgresql.insert(Escalation).values(**values).on_conflict_do_nothing(
+            index_elements=keys).returning(Escalation.id)
+        return session.execute(pg).scalar_one_or_none()
+    lite = sqlite.insert(Escalation).values(**values).on_conflict_do_nothing(
+        index_elements=keys).returning(Escalation.id)
+    return session.execute(lite).scalar_one_or_none()
+
+
+def due_escalations(*, clocks: IncidentClocks, fired: Sequence[tuple[str, str, float]],
+                    policy: ClockPolicy) -> list[tuple[ClockStatus, float]]:
+    """Pure: which (clock, threshold) must fire now. Only the tightest threshold crossed is
+    fired (no burst of three alerts when an incident opens late); a threshold is skipped
+    once it or a tighter one fired; thresholds at or above the clock's full delay never
+    fire (a 24 h customer clock does not alert '24 h left' at birth)."""
+    out = []
+    for status in clocks.all:
+        if not status.is_open:
+            continue
+        tenant = status.tenant_id or ""
+        total_hours = (status.due_at - status.started_at).total_seconds() / 3600
+        left_hours = status.remaining_seconds / 3600
+        crossed = [
+            t for t in policy.thresholds()
+            if t < total_hours and ((t == 0 and left_hours < 0) or (t > 0 and left_hours <= t))
+        ]
+        if not crossed:
+            continue
+        tightest = min(crossed)
+        done = [t for (c, ten, t) in fired if c == status.clock.value and ten == tenant]
+        if any(t <= tightest for t in done):
+            continue
+        out.append((status, tightest))
+    return out
+
+
+def tick(*, session: Session, now: datetime, policy: ClockPolicy) -> list[Escalation]:
+    """Fire the escalations due at `now` for every open incident. Restart-safe and
+    idempotent (unique per incident, clock, tenant, threshold); not committed here."""
+    now = _utc(now, "now")
+    incidents = list(
+        session.scalars(
+            select(Incident)
+            .where(Incident.status.in_([s.value for s in OPEN_STATUSES]))
+            .options(selectinload(Incident.tenants), selectinload(Incident.clock_facts),
+                     selectinload(Incident.escalations))
+        )
+    )
+    customers = load_customers(
+        session=session, tenant_ids=(t for i in incidents for t in i.tenant_ids)
+    )
+    new_ids: list[int] = []
+    for incident in incidents:
+        clocks = incident_clocks(incident=incident, customers=customers, policy=policy, now=now)
+        fired = [(e.clock, e.tenant_id, e.threshold_hours) for e in incident.escalations]
+        for status, threshold in due_escalations(clocks=clocks, fired=fired, policy=policy):
+            new_id = _insert_escalation(session, {
+                "incident_id": incident.id,
+                "clock": status.clock.value,
+                "tenant_id": status.tenant_id or "",
+                "threshold_hours": threshold,
+                "due_at": status.due_at,
+                "fired_at": now,
+            })
+            if new_id is None:
+                continue
+            new_ids.append(new_id)
+            audit.append(
+                session=session, actor=SYSTEM_ACTOR, action="clock.escalation",
+                subject=incident.ref, at=now,
+                data={"clock": status.clock.value, "tenant_id": status.tenant_id,
+                      "threshold_hours": threshold, "due_at": status.due_at},
+            )
+    if not new_ids:
+        return []
+    session.flush()
+    rows = session.scalars(
+        select(Escalation).where(Escalation.id.in_(new_ids)).order_by(Escalation.id)
+    )
+    return list(rows)
+
+
+def pending_escalations(*, session: Session, limit: int = 100) -> list[Escalation]:
+    """Escalations not delivered yet (for the notifier), oldest first."""
+    return list(
+        session.scalars(
+            select(Escalation).where(Escalation.delivered_at.is_(None))
+            .order_by(Escalation.id).limit(limit)
+        )
+    )
+
+
+def mark_escalation_delivered(*, session: Session, escalation: Escalation, at: datetime,
+                              actor: str = SYSTEM_ACTOR) -> bool:
+    """Record that an escalation reached the RSSI (called by the notifier). Idempotent:
+    returns False when it was already delivered. Audited; not committed."""
+    at = _utc(at, "at")
+    if escalation.delivered_at is not None:
+        return False
+    escalation.delivered_at = at
+    session.flush()
+    ref = session.scalar(select(Incident.ref).where(Incident.id == escalation.incident_id))
+    audit.append(session=session, actor=actor, action="clock.escalation_delivered",
+                 subject=ref or f"incident:{escalation.incident_id}", at=at,
+                 data={"escalation_id": escalation.id, "clock": escalation.clock,
+                       "tenant_id": escalation.tenant_id or None,
+                       "threshold_hours": escalation.threshold_hours})
+    return True

@@ -1,0 +1,33 @@
+"""Domain errors of the incidents package."""
+
+from __future__ import annotations
+
+from consumers.errors import TocsinError
+
+
+class IncidentError(TocsinError):
+    """Root of the incidents domain errors."""
+
+
+class IncidentNotFound(IncidentError):
+    """No incident with that reference or id."""
+
+
+class InvalidTransition(IncidentError):
+    """The lifecycle does not allow this status change (or a required reason is missing)."""
+
+
+class JustificationRequired(IncidentError):
+    """A change that the law asks to justify came without a justification."""
+
+
+class InvalidClockChange(IncidentError):
+    """A clock fact that makes no sense (unknown tenant, naive or future time...)."""
+
+
+class InvalidSeverityInput(IncidentError):
+    """An ENISA input outside the values the method allows."""
+
+
+class AuditChainError(IncidentError):
+    """The audit chain cannot be appended to (missing head row...)."""

@@ -1,0 +1,306 @@
+"""ORM models of the incidents domain (DESIGN §5). Tables only: logic lives in the services.
+
+Legal deadlines are never stored: `incidents.clocks` computes them from the facts kept here
+(`Incident.aware_at`, `Customer.notify_delay_hours`, `ClockFact` rows) and a `ClockPolicy`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from incidents.db import Base, utcnow
+from incidents.enums import CustomerRole, IncidentStatus, Language
+
+# Imported for its table: `IncidentFinding.finding_id` references `findings.finding_id`.
+from incidents.findings_store import FindingRow  # noqa: F401
+
+
+class Customer(Base):
+    """A customer account (tenant) and the contract terms that drive its clock."""
+
+    __tablename__ = "customers"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    contact_email: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(2), default=Language.FR.value)
+    notify_delay_hours: Mapped[float] = mapped_column(Float, default=24.0)
+    role: Mapped[str] = mapped_column(String(16), default=CustomerRole.PROCESSOR.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IncidentCounter(Base):
+    """Last sequence number handed out per year, for `INC-YYYY-NNNN` references."""
+
+    __tablename__ = "incident_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("year", "seq", name="uq_incidents_year_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True, default=IncidentStatus.DETECTED)
+    title: Mapped[str] = mapped_column(Text, default="")
+    title_edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Facts of the breach (event time) and of its handling (wall time).
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    detected_at: Mapped[datetime] = mapped_column(index=True)
+    aware_at: Mapped[datetime] = mapped_column(index=True)
+    aware_justification: Mapped[str | None] = mapped_column(Text, nullable=True)
+    aware_set_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    # Aggregates derived from the linked findings (recomputed, never incremented).
+    rule_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    nature: Mapped[list[str]] = mapped_column(JSON, default=list)
+    data_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    finding_severity: Mapped[str] = mapped_column(String(16), default="low")
+    # Current ENISA assessment (copy of the latest `SeverityAssessment`, for queues/filters).
+    severity_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    severity_band: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    # Register (Art. 33(5)) free text, edited by the RSSI/DPO.
+    consequences: Mapped[str] = mapped_column(Text, default="")
+    measures: Mapped[str] = mapped_column(Text, default="")
+    not_notified_justification: Mapped[str | None] = mapped_column(Text, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    resolution_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tenants: Mapped[list[IncidentTenant]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", order_by="IncidentTenant.tenant_id"
+    )
+    findings: Mapped[list[IncidentFinding]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", order_by="IncidentFinding.id"
+    )
+    keys: Mapped[list[CorrelationKey]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan"
+    )
+    clock_facts: Mapped[list[ClockFact]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", order_by="ClockFact.id"
+    )
+    assessments: Mapped[list[SeverityAssessment]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", order_by="SeverityAssessment.id"
+    )
+    escalations: Mapped[list[Escalation]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", order_by="Escalation.id"
+    )
+    decisions: Mapped[list[Decision]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", order_by="Decision.id"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return IncidentStatus(self.status).is_open
+
+    @property
+    def tenant_ids(self) -> list[str]:
+        return [t.tenant_id for t in self.tenants]
+
+    @property
+    def current_assessment(self) -> SeverityAssessment | None:
+        return self.assessments[-1] if self.assessments else None
+
+
+class IncidentTenant(Base):
+    """An affected customer of an incident and its own approximate numbers."""
+
+    __tablename__ = "incident_tenants"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    events: Mapped[int] = mapped_column(Integer, default=0)
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    persons: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+    incident: Mapped[Incident] = relationship(back_populates="tenants")
+
+
+class IncidentFinding(Base):
+    """A finding belongs to at most one incident."""
+
+    __tablename__ = "incident_findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    finding_id: Mapped[str] = mapped_column(
+        ForeignKey("findings.finding_id", ondelete="RESTRICT"), unique=True
+    )
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    incident: Mapped[Incident] = relationship(back_populates="findings")
+
+
+class CorrelationKey(Base):
+    """An attacker identity seen in an incident: `(tenant, actor)` or a source IP.
+
+    `key` is sha256 of the identity (no personal data in an index); `first_seen`/`last_seen`
+    are event times, for the 24 h correlation window.
+    """
+
+    __tablename__ = "incident_keys"
+    __table_args__ = (UniqueConstraint("incident_id", "key", name="uq_incident_keys_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+    incident: Mapped[Incident] = relationship(back_populates="keys")
+
+
+class ClockFact(Base):
+    """A fact about a clock: notice sent (`met`), clock `stopped` (justified) or `resumed`.
+
+    `tenant_id` is the customer for the `customer` clock and "" for the `cnil` clock.
+    Append-only: the current state is the latest fact of each (clock, tenant).
+    """
+
+    __tablename__ = "clock_facts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    clock: Mapped[str] = mapped_column(String(16))
+    tenant_id: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    justification: Mapped[str | None] = mapped_column(Text, nullable=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    incident: Mapped[Incident] = relationship(back_populates="clock_facts")
+
+
+class SeverityAssessment(Base):
+    """One ENISA 2013 assessment (SE = DPC × EI + CB). Every version is kept."""
+
+    __tablename__ = "severity_assessments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    dpc: Mapped[float] = mapped_column(Float)
+    ei: Mapped[float] = mapped_column(Float)
+    cb_confidentiality: Mapped[float] = mapped_column(Float, default=0.0)
+    cb_integrity: Mapped[float] = mapped_column(Float, default=0.0)
+    cb_availability: Mapped[float] = mapped_column(Float, default=0.0)
+    malicious: Mapped[bool] = mapped_column(Boolean, default=False)
+    score: Mapped[float] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(16))
+    persons: Mapped[int] = mapped_column(Integer, default=0)
+    unintelligible: Mapped[bool] = mapped_column(Boolean, default=False)
+    notify_customer: Mapped[bool] = mapped_column(Boolean, default=True)
+    notify_cnil: Mapped[bool] = mapped_column(Boolean, default=False)
+    notify_subjects: Mapped[bool] = mapped_column(Boolean, default=False)
+    recommendation_overridden: Mapped[bool] = mapped_column(Boolean, default=False)
+    art34_exemption: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    art34_justification: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source: Mapped[str] = mapped_column(String(8))  # "auto" (from findings) | "manual"
+    rationale: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    justification: Mapped[str] = mapped_column(Text, default="")
+    assessed_by: Mapped[str] = mapped_column(String(320))
+    assessed_at: Mapped[datetime]
+
+    incident: Mapped[Incident] = relationship(back_populates="assessments")
+
+
+class Escalation(Base):
+    """A deadline alert for the RSSI, fired once per (incident, clock, tenant, threshold).
+
+    `threshold_hours` is the remaining time that triggered it (0 = overdue). The notifier
+    delivers rows whose `delivered_at` is NULL and sets it.
+    """
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        UniqueConstraint(
+            "incident_id", "clock", "tenant_id", "threshold_hours", name="uq_escalations_once"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    clock: Mapped[str] = mapped_column(String(16))
+    tenant_id: Mapped[str] = mapped_column(String(64), default="")
+    threshold_hours: Mapped[float] = mapped_column(Float)
+    due_at: Mapped[datetime]
+    fired_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+
+    incident: Mapped[Incident] = relationship(back_populates="escalations")
+
+
+class Decision(Base):
+    """A comment or a decision (with its justification) on an incident."""
+
+    __tablename__ = "incident_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    justification: Mapped[str | None] = mapped_column(Text, nullable=True)
+    author: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+
+    incident: Mapped[Incident] = relationship(back_populates="decisions")
+
+
+class AuditHead(Base):
+    """The single chain-head row (`id` = 1): locked by every append to serialise writers."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEntry(Base):
+    """Append-only: `hash` = sha256(prev_hash + canonical JSON of the entry)."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(128), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,198 @@
+"""The breach register (GDPR Art. 33(5)): every incident, notified or not, as CSV or as a
+printable HTML page (Jinja2, autoescaped: finding text and names are never trusted)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from incidents import clocks
+from incidents.clocks import ClockPolicy
+from incidents.enums import DecisionKind
+from incidents.models import Incident
+
+NATURE_LABELS = {"confidentiality": "C", "integrity": "I", "availability": "A"}
+
+
+@dataclass(frozen=True)
+class RegisterRow:
+    ref: str
+    status: str
+    nature: str
+    description: str
+    rules: str
+    data_categories: str
+    tenants: str
+    persons_approx: int
+    records_approx: int
+    first_seen: str
+    last_seen: str
+    detected_at: str
+    aware_at: str
+    aware_justification: str
+    severity_score: str
+    severity_band: str
+    consequences: str
+    measures: str
+    customer_due: str
+    customer_notified_at: str
+    cnil_due: str
+    cnil_notified_at: str
+    cnil_late: str
+    recommendation: str
+    art34_exemption: str
+    not_notified_justification: str
+    decisions: str
+    closed_at: str
+    resolution_reason: str
+
+
+FIELDS = tuple(RegisterRow.__dataclass_fields__)
+
+
+def _iso(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat() if value is not None else ""
+
+
+def build_rows(*, session: Session, policy: ClockPolicy,
+               now: datetime | None = None) -> list[RegisterRow]:
+    """One row per incident (all statuses), oldest reference first."""
+    now = now or datetime.now(UTC)
+    incidents = list(
+        session.scalars(
+            select(Incident).order_by(Incident.year, Incident.seq).options(
+                selectinload(Incident.tenants), selectinload(Incident.clock_facts),
+                selectinload(Incident.assessments), selectinload(Incident.decisions),
+            )
+        )
+    )
+    customers = clocks.load_customers(session=session,
+                                      tenant_ids=(t for i in incidents for t in i.tenant_ids))
+    rows = []
+    for inc in incidents:
+        cl = clocks.incident_clocks(incident=inc, customers=customers, policy=policy, now=now)
+        met = [c.met_at for c in cl.customers if c.met_at is not None]
+        assessment = inc.current_assessment
+        rec = ""
+        if assessment is not None:
+            told = [who for who, yes in (("customer", assessment.notify_customer),
+                                         ("cnil", assessment.notify_cnil),
+                                         ("data subjects", assessment.notify_subjects)) if yes]
+            rec = ", ".join(told) or "register only"
+        decisions = "; ".join(
+            f"{_iso(d.created_at)} {d.author}: {d.text}"
+            + (f" (justification: {d.justification})" if d.justification else "")
+            for d in inc.decisions if d.kind == DecisionKind.DECISION.value
+        )
+        stopped = [f"{c.clock.value}{'/' + c.tenant_id if c.tenant_id else ''}: "
+                   f"{c.stop_justification}" for c in cl.all if c.stop_justification]
+        not_notified = "; ".join(
+            x for x in [inc.not_notified_justification or "", *stopped] if x
+        )
+        rows.append(RegisterRow(
+            ref=inc.ref,
+            status=inc.status,
+            nature="/".join(NATURE_LABELS.get(n, n) for n in inc.nature),
+            description=inc.title,
+            rules=" ".join(inc.rule_ids),
+            data_categories=" ".join(inc.data_categories),
+            tenants="; ".join(
+                f"{t.tenant_id}"
+                + (f" ({customers[t.tenant_id].name})" if t.tenant_id in customers else "")
+                + f": persons≈{t.persons}, records≈{t.records}, events={t.events}"
+                for t in inc.tenants
+            ),
+            persons_approx=sum(t.persons for t in inc.tenants),
+            records_approx=sum(t.records for t in inc.tenants),
+            first_seen=_iso(inc.first_seen),
+            last_seen=_iso(inc.last_seen),
+            detected_at=_iso(inc.detected_at),
+            aware_at=_iso(inc.aware_at),
+            aware_justification=inc.aware_justification or "",
+            severity_score="" if inc.severity_score is None else f"{inc.severity_score:g}",
+            severity_band=inc.severity_band or "",
+            consequences=inc.consequences,
+            measures=inc.measures,
+            customer_due=_iso(cl.customer_due),
+            customer_notified_at=_iso(min(met)) if met else "",
+            cnil_due=_iso(cl.cnil.due_at),
+            cnil_notified_at=_iso(cl.cnil.met_at),
+            cnil_late="yes" if cl.cnil.late else "",
+            recommendation=rec,
+            art34_exemption=(assessment.art34_exemption or "") if assessment else "",
+            not_notified_justification=not_notified,
+            decisions=decisions,
+            closed_at=_iso(inc.closed_at),
+            resolution_reason=inc.resolution_reason or "",
+        ))
+    return rows
+
+
+def _safe_cell(value: object) -> object:
+    """Neutralise spreadsheet formulas (CSV injection): text from findings is untrusted."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def to_csv(rows: Iterable[RegisterRow]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _safe_cell(v) for k, v in asdict(row).items()})
+    return buf.getvalue()
+
+
+_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Breach register (GDPR Art. 33(5)) — AVM Up</title>
+<style>
+body{font-family:system-ui,sans-serif;font-size:11px;margin:1.5em}
+h1{font-size:16px} table{border-collapse:collapse;width:100%}
+th,td{border:1px solid #999;padding:3px 4px;vertical-align:top;text-align:left}
+th{background:#eee} .ref{white-space:nowrap;font-weight:bold}
+@media print{@page{size:A4 landscape;margin:10mm} body{margin:0} tr{page-break-inside:avoid}}
+</style></head><body>
+<h1>Breach register (GDPR Art. 33(5)) — AVM Up</h1>
+<p>Generated {{ generated_at }} · {{ rows|length }} incident(s), notified or not.</p>
+<table><thead><tr>{% for f in fields %}<th>{{ f|replace("_", " ") }}</th>{% endfor %}</tr></thead>
+<tbody>{% for row in rows %}<tr>{% for f in fields %}
+<td{% if f == "ref" %} class="ref"{% endif %}>{{ row[f] }}</td>{% endfor %}</tr>
+{% else %}<tr><td colspan="{{ fields|length }}">No incident recorded.</td></tr>{% endfor %}
+</tbody></table></body></html>
+"""
+
+_ENV = Environment(
+    loader=DictLoader({"register.html": _TEMPLATE}),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+)
+
+
+def to_html(rows: Iterable[RegisterRow], *, generated_at: datetime | None = None) -> str:
+    data = [asdict(r) for r in rows]
+    return _ENV.get_template("register.html").render(
+        rows=data, fields=FIELDS, generated_at=_iso(generated_at or datetime.now(UTC)),
+    )
+
+
+def export(*, session: Session, fmt: str, policy: ClockPolicy,
+           now: datetime | None = None) -> str:
+    """The register as text, `fmt` = "csv" or "html"."""
+    rows = build_rows(session=session, policy=policy, now=now)
+    if fmt == "csv":
+        return to_csv(rows)
+    if fmt == "html":
+        return to_html(rows, generated_at=now)
+    raise ValueError(f"unknown register format {fmt!r}")
+
+
+__all__ = ["FIELDS", "RegisterRow", "build_rows", "export", "to_csv", "to_html"]

@@ -1,0 +1,232 @@
+"""The console in a real browser: headless Chromium (Playwright driving /usr/bin/chromium)
+against uvicorn on loopback, a fresh database and a real SMTP sink (aiosmtpd, STARTTLS
+required, certificate from a test CA).
+
+Story: the RSSI logs in, opens the most urgent incident from the queue, edits and approves
+the customer notice, sends it (the e-mail reaches the SMTP server), then exports the
+register. Screenshots go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+import uvicorn
+from aiosmtpd.controller import Controller
+from playwright.sync_api import Page, expect, sync_playwright
+
+from detectors.finding import Severity
+from notifiers.outbox import SmtpConfig
+from tests.console.support import (
+    PASSWORD,
+    SECRET,
+    build_console,
+    draft_for,
+    email_for,
+    seed_incident,
+)
+from tocsin.console.app import create_app
+from tocsin.settings import Settings
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+SENDER = "Tocsin AVM Up <securite@avmup.com>"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Sink:
+    received: list[bytes] = field(default_factory=list)
+    rcpt: list[list[str]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(bytes(envelope.original_content or envelope.content))
+        self.rcpt.append(list(envelope.rcpt_tos))
+        return "250 2.0.0 queued"
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[tuple[Sink, SmtpConfig]]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    sink = Sink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port, tls_context=server_ctx,
+                            require_starttls=True)
+    controller.start()
+    config = SmtpConfig(host="127.0.0.1", port=port, security="starttls",
+                        from_address=SENDER, ssl_context=client_ctx, timeout=10)
+    try:
+        yield sink, config
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Served:
+    base: str
+    ref_urgent: str
+    ref_other: str
+
+
+@pytest.fixture
+def served(fresh_db_url: str, smtp_sink: tuple[Sink, SmtpConfig]) -> Iterator[Served]:
+    console = build_console(fresh_db_url)  # users of every role, on the real schema
+    now = datetime.now(UTC)
+    other = seed_incident(console.factory, tenant="globex", actor="g-user", ip="198.51.100.9",
+                          severity=Severity.CRITICAL, detected=now - timedelta(hours=2),
+                          customer=("Globex SARL", "securite@globex.test"))
+    urgent = seed_incident(console.factory, tenant="acme", actor="a-user", ip="203.0.113.5",
+                           severity=Severity.CRITICAL, detected=now - timedelta(hours=21),
+                           user_agent="<script>alert('ua')</script>",
+                           customer=("ACME SA", "rssi@acme.test"))
+    draft_for(console.factory, urgent)
+    draft_for(console.factory, other)
+    settings = Settings(secret_key=SECRET, database_url=fresh_db_url)
+    app = create_app(settings, session_factory=console.factory, smtp=smtp_sink[1])
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield Served(base=f"http://127.0.0.1:{port}", ref_urgent=urgent, ref_other=other)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        console.factory.kw["bind"].dispose()
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
+
+
+def test_rssi_approves_and_sends_the_most_urgent_notice(
+    served: Served, smtp_sink: tuple[Sink, SmtpConfig], tmp_path: Path
+) -> None:
+    sink = smtp_sink[0]
+    console_errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(accept_downloads=True, locale="fr-FR")
+            page = context.new_page()
+            page.on("console", lambda m: console_errors.append(m.text)
+                    if m.type == "error" else None)
+            page.on("dialog", lambda d: console_errors.append(f"dialog: {d.message}"))
+
+            # Anonymous → login page.
+            page.goto(served.base + "/queue")
+            expect(page).to_have_url(served.base + "/login")
+            page.get_by_label("Adresse e-mail").fill(email_for("rssi"))
+            page.get_by_label("Mot de passe").fill(PASSWORD)
+            shot(page, "01-login")
+            page.get_by_role("button", name="Se connecter").click()
+            expect(page).to_have_url(served.base + "/queue")
+            cookies = {c["name"]: c for c in context.cookies()}
+            session_cookie = cookies["tocsin_session"]
+            assert session_cookie["httpOnly"] and session_cookie["secure"]
+            assert session_cookie["sameSite"] == "Strict"
+
+            # The queue: most urgent first, live countdown ticking.
+            rows = page.locator("#queue tbody tr")
+            expect(rows).to_have_count(2)
+            first_link = rows.nth(0).get_by_role("link")
+            expect(first_link).to_have_text(served.ref_urgent)
+            countdown = rows.nth(0).locator(".countdown")
+            expect(countdown).to_have_text(re.compile(r"^\d{2}:\d{2}:\d{2}$"))
+            before = countdown.text_content()
+            page.wait_for_timeout(1200)
+            assert countdown.text_content() != before
+            shot(page, "02-queue")
+
+            # The incident: hostile user agent shown as text; the customer notice drafted.
+            first_link.click()
+            expect(page).to_have_url(served.base + f"/incidents/{served.ref_urgent}")
+            expect(page.get_by_role("heading", level=1)).to_contain_text(served.ref_urgent)
+            page.locator("details.evidence").first.locator("summary").click()
+            expect(page.locator("details.evidence").first).to_contain_text(
+                "<script>alert('ua')</script>")
+            card = page.locator("article.notice-card[data-kind='customer']")
+            expect(card).to_have_attribute("data-status", "draft")
+            body = card.locator("textarea[name='text_body']")
+            edited = body.input_value() + "\nNous restons à votre disposition. — Le RSSI\n"
+            body.fill(edited)
+            card.locator("input[name='subject']").fill("Violation de données — ACME SA")
+            shot(page, "03-incident-edit")
+            card.get_by_role("button", name="Approuver").click()
+            expect(page.locator("p.notice[role='status']")).to_be_visible()
+            card = page.locator("article.notice-card[data-kind='customer']")
+            expect(card).to_have_attribute("data-status", "approved")
+            shot(page, "04-approved")
+
+            # Send: the outbox delivers through STARTTLS to the sink.
+            card.get_by_role("button", name="Envoyer").click()
+            card = page.locator("article.notice-card[data-kind='customer']")
+            expect(card).to_have_attribute("data-status", "sent")
+            expect(card.locator(".delivery")).to_have_text("sent")
+            shot(page, "05-sent")
+            assert len(sink.received) == 1
+            mail = message_from_bytes(sink.received[0], policy=policy.default)
+            assert mail["Subject"] == "Violation de données — ACME SA"
+            assert sink.rcpt[0] == ["rssi@acme.test"]
+            text = mail.get_body(preferencelist=("plain",))
+            assert text is not None
+            assert "Nous restons à votre disposition. — Le RSSI" in text.get_content()
+            assert "Globex" not in text.get_content()  # isolation between customers
+            expect(page.locator("#audit")).to_contain_text("notice.approved")
+            expect(page.locator("#audit")).to_contain_text("outbox.sent")
+
+            # The register, and its CSV export as a real download.
+            page.get_by_role("link", name="Registre des violations").click()
+            expect(page.locator("#register tbody tr")).to_have_count(2)
+            shot(page, "06-register")
+            with page.expect_download() as info:
+                page.locator("#export-csv").click()
+            download = info.value
+            target = tmp_path / download.suggested_filename
+            download.save_as(str(target))
+            exported = target.read_text(encoding="utf-8")
+            assert exported.splitlines()[0].startswith("ref,")
+            assert served.ref_urgent in exported and served.ref_other in exported
+
+            # English on request.
+            page.goto(served.base + "/queue?lang=en")
+            expect(page.get_by_role("heading", level=1)).to_contain_text("Incident queue")
+            shot(page, "07-queue-en")
+        finally:
+            browser.close()
+    csp = [e for e in console_errors if "Content Security Policy" in e or "dialog" in e]
+    assert not csp, csp

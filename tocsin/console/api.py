@@ -1,0 +1,252 @@
+"""The JSON API under /api/v1: the console's operations for scripts and integrations.
+
+Same authentication (session cookie + `X-CSRF-Token` header, or `Authorization: Bearer`) and
+the same roles as the pages. Domain errors become JSON errors in `app.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from incidents import audit as audit_chain
+from incidents import register
+from tocsin import __version__ as tocsin_version
+from tocsin.console import actions, notices_view, security, views
+from tocsin.console.audit import audit
+from tocsin.console.deps import (
+    AdminUser,
+    CommenterUser,
+    CurrentUser,
+    DbSession,
+    ReaderUser,
+    ReceiptUser,
+    RegisterUser,
+    RssiUser,
+    TriageUser,
+    cnil_hours_of,
+    draft_policy_of,
+    policy_of,
+)
+from tocsin.console.pages_ops import database_ok
+from tocsin.console.web import csrf_token
+
+router = APIRouter(tags=["tocsin"])
+
+Json = dict[str, Any]
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=254)
+    role: str = Field(max_length=16)
+    password: str = Field(min_length=1, max_length=1024)
+    lang: str = Field(default="fr", pattern="^(fr|en)$")
+
+
+class UserPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: str | None = Field(default=None, max_length=16)
+    active: bool | None = None
+
+
+def user_json(user: Any) -> Json:
+    return {"id": user.id, "email": user.email, "role": user.role, "active": user.active,
+            "lang": user.lang}
+
+
+@router.get("/me")
+def me(request: Request, user: CurrentUser) -> Json:
+    """The caller, and the CSRF token to send as `X-CSRF-Token` with a session cookie."""
+    return {**user_json(user), "csrf_token": csrf_token(request)}
+
+
+class PreferencesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lang: str = Field(pattern="^(fr|en)$")
+
+
+@router.patch("/me")
+def patch_me(request: Request, db: DbSession, user: CurrentUser, body: PreferencesIn) -> Json:
+    """The caller's preferences: the console language (used at each login)."""
+    security.set_lang(session=db, user_id=user.id, lang=body.lang)
+    request.state.session["lang"] = body.lang
+    request.state.session_dirty = True
+    return user_json(user)
+
+
+@router.get("/health")
+def health(db: DbSession, user: CurrentUser) -> Json:
+    return {"database": database_ok(db), "version": tocsin_version}
+
+
+@router.get("/incidents")
+def list_incidents(
+    request: Request,
+    db: DbSession,
+    user: ReaderUser,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    band: Annotated[str | None, Query(max_length=16)] = None,
+    tenant: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    scope: Annotated[str | None, Query(max_length=8)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = views.PER_PAGE,
+) -> Json:
+    """The queue: nearest deadline first."""
+    filters = views.QueueFilters.parse(status=status, band=band, tenant=tenant, q=q,
+                                       scope=scope)
+    items, total = views.queue(session=db, policy=policy_of(request), filters=filters,
+                               page=page, per_page=per_page)
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+@router.get("/incidents/{ref}")
+def get_incident(request: Request, db: DbSession, user: ReaderUser, ref: str) -> Json:
+    incident = actions.incident(session=db, ref=ref)
+    data = views.detail(session=db, incident=incident, policy=policy_of(request))
+    data["notices"] = notices_view.notices_for(session=db, incident=incident)
+    return data
+
+
+@router.get("/incidents/{ref}/audit")
+def get_audit(db: DbSession, user: ReaderUser, ref: str) -> list[Json]:
+    incident = actions.incident(session=db, ref=ref)
+    return [
+        {"seq": a.seq, "at": a.at.isoformat(), "actor": a.actor, "action": a.action,
+         "data": a.data, "hash": a.hash}
+        for a in audit_chain.entries_for(session=db, subject=incident.ref)
+    ]
+
+
+@router.post("/incidents/{ref}/transition")
+def post_transition(request: Request, db: DbSession, user: TriageUser, ref: str,
+                    body: actions.TransitionIn) -> Json:
+    incident = actions.transition(session=db, user=user, ref=ref, data=body,
+                                  policy=draft_policy_of(request))
+    return {"ref": incident.ref, "status": incident.status}
+
+
+@router.post("/incidents/{ref}/comments", status_code=201)
+def post_comment(db: DbSession, user: CommenterUser, ref: str, body: actions.CommentIn) -> Json:
+    actions.comment(session=db, user=user, ref=ref, data=body)
+    return {"ref": ref.upper(), "ok": True}
+
+
+@router.post("/incidents/{ref}/severity")
+def post_severity(request: Request, db: DbSession, user: TriageUser, ref: str,
+                  body: actions.SeverityIn) -> Json:
+    return actions.assess(session=db, user=user, ref=ref, data=body,
+                          policy=draft_policy_of(request))
+
+
+@router.post("/incidents/{ref}/aware-at")
+def post_aware_at(db: DbSession, user: RssiUser, ref: str, body: actions.AwareAtIn) -> Json:
+    actions.set_aware_at(session=db, user=user, ref=ref, data=body)
+    return {"ref": ref.upper(), "aware_at": body.aware_at.astimezone(UTC).isoformat()}
+
+
+@router.post("/incidents/{ref}/clock")
+def post_clock(db: DbSession, user: RssiUser, ref: str, body: actions.ClockIn) -> Json:
+    actions.clock(session=db, user=user, ref=ref, data=body)
+    return {"ref": ref.upper(), "ok": True}
+
+
+@router.post("/incidents/{ref}/decisions", status_code=201)
+def post_decision(db: DbSession, user: RssiUser, ref: str, body: actions.DecisionIn) -> Json:
+    actions.decision(session=db, user=user, ref=ref, data=body)
+    return {"ref": ref.upper(), "ok": True}
+
+
+@router.patch("/incidents/{ref}/register-fields")
+def patch_register_fields(db: DbSession, user: RegisterUser, ref: str,
+                          body: actions.RegisterFieldsIn) -> Json:
+    actions.register_fields(session=db, user=user, ref=ref, data=body)
+    return {"ref": ref.upper(), "ok": True}
+
+
+@router.post("/incidents/{ref}/draft-notices")
+def post_draft_notices(request: Request, db: DbSession, user: RssiUser, ref: str) -> Json:
+    written = actions.draft(session=db, user=user, ref=ref, policy=draft_policy_of(request))
+    return {"ref": ref.upper(), "written": written}
+
+
+@router.get("/notices/{notice_id}")
+def get_notice(db: DbSession, user: ReaderUser, notice_id: int) -> Json:
+    return notices_view.one(session=db, notice=actions.notice(session=db, notice_id=notice_id))
+
+
+@router.post("/notices/{notice_id}/approve")
+def post_approve(request: Request, db: DbSession, user: RssiUser, notice_id: int,
+                 body: actions.ApproveIn) -> Json:
+    notice = actions.approve(session=db, user=user, notice_id=notice_id, data=body,
+                             cnil_hours=cnil_hours_of(request))
+    return notices_view.one(session=db, notice=notice)
+
+
+@router.post("/notices/{notice_id}/reject")
+def post_reject(db: DbSession, user: RssiUser, notice_id: int, body: actions.RejectIn) -> Json:
+    notice = actions.reject(session=db, user=user, notice_id=notice_id, data=body)
+    return notices_view.one(session=db, notice=notice)
+
+
+@router.post("/notices/{notice_id}/send")
+def post_send(request: Request, db: DbSession, user: RssiUser, notice_id: int) -> Json:
+    report = actions.send(session=db, factory=request.app.state.session_factory,
+                          smtp=request.app.state.smtp, user=user, notice_id=notice_id)
+    db.expire_all()
+    notice = actions.notice(session=db, notice_id=notice_id)
+    return {**notices_view.one(session=db, notice=notice),
+            "report": {"sent": report.sent, "retried": report.retried,
+                       "failed": report.failed, "uncertain": report.uncertain}}
+
+
+@router.post("/notices/{notice_id}/cnil-receipt")
+def post_receipt(db: DbSession, user: ReceiptUser, notice_id: int,
+                 body: actions.ReceiptIn) -> Json:
+    notice = actions.cnil_receipt(session=db, user=user, notice_id=notice_id, data=body)
+    return notices_view.one(session=db, notice=notice)
+
+
+@router.get("/register")
+def get_register(request: Request, db: DbSession, user: RegisterUser) -> list[Json]:
+    rows = register.build_rows(session=db, policy=policy_of(request))
+    return [{name: getattr(r, name) for name in register.FIELDS} for r in rows]
+
+
+@router.get("/register.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
+def get_register_csv(request: Request, db: DbSession, user: RegisterUser) -> Response:
+    body = register.export(session=db, fmt="csv", policy=policy_of(request))
+    audit(session=db, actor=user, action="register.exported", subject="register",
+          details={"format": "csv", "via": "api"})
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    return Response(body, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="tocsin-register-{stamp}.csv"'})
+
+
+@router.get("/users")
+def get_users(db: DbSession, user: AdminUser) -> list[Json]:
+    return [user_json(u) for u in security.list_users(session=db)]
+
+
+@router.post("/users", status_code=201)
+def post_user(db: DbSession, admin: AdminUser, body: UserIn) -> Json:
+    created = security.create_user(session=db, email=body.email, password=body.password,
+                                   role=body.role, lang=body.lang)
+    audit(session=db, actor=admin, action="user.created",
+          details={"user_id": created.id, "role": created.role})
+    return user_json(created)
+
+
+@router.patch("/users/{user_id}")
+def patch_user(db: DbSession, admin: AdminUser, user_id: int, body: UserPatch) -> Json:
+    updated = security.update_user(session=db, user_id=user_id, role=body.role,
+                                   active=body.active)
+    audit(session=db, actor=admin, action="user.updated",
+          details={"user_id": updated.id, "role": updated.role, "active": updated.active})
+    return user_json(updated)

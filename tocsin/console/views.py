@@ -1,0 +1,295 @@
+"""Read models shared by the pages and the API: plain dicts built from the services' objects.
+
+Read-only lookups the incidents services do not offer yet (findings and evidence of an
+incident) are small ORM queries here, kept out of the route handlers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from incidents import audit as audit_chain
+from incidents import clocks as clock_service
+from incidents import service as incident_service
+from incidents import severity
+from incidents.clocks import ClockPolicy, IncidentClocks
+from incidents.enums import IncidentStatus, SeverityBand
+from incidents.findings_store import EvidenceEvent, FindingRow
+from incidents.models import Incident, IncidentTenant
+
+PER_PAGE = 50
+MAX_EVIDENCE_SHOWN = 200
+BANDS = tuple(b.value for b in SeverityBand)
+STATUSES = tuple(s.value for s in IncidentStatus)
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    status: str | None = None
+    band: str | None = None
+    tenant: str | None = None
+    q: str | None = None
+    open_only: bool = True
+
+    @classmethod
+    def parse(cls, *, status: str | None, band: str | None, tenant: str | None,
+              q: str | None, scope: str | None) -> QueueFilters:
+        """Unknown values are ignored (never passed to a query)."""
+        return cls(
+            status=status if status in STATUSES else None,
+            band=band if band in BANDS else None,
+            tenant=(tenant or "").strip()[:64] or None,
+            q=(q or "").strip()[:100] or None,
+            open_only=scope != "all",
+        )
+
+
+def clock_dict(status: clock_service.ClockStatus) -> dict[str, Any]:
+    return {
+        "clock": status.clock.value,
+        "tenant_id": status.tenant_id,
+        "due_at": status.due_at.isoformat(),
+        "state": status.state.value,
+        "remaining_seconds": round(status.remaining_seconds),
+        "met_at": status.met_at.isoformat() if status.met_at else None,
+        "late": status.late,
+        "stop_justification": status.stop_justification,
+    }
+
+
+def summary(incident: Incident, clocks: IncidentClocks) -> dict[str, Any]:
+    nxt = clocks.next_due if incident.is_open else None
+    return {
+        "ref": incident.ref,
+        "title": incident.title,
+        "status": incident.status,
+        "severity_band": incident.severity_band,
+        "severity_score": incident.severity_score,
+        "finding_severity": incident.finding_severity,
+        "tenants": [t.tenant_id for t in incident.tenants],
+        "rule_ids": list(incident.rule_ids or []),
+        "detected_at": incident.detected_at.isoformat(),
+        "aware_at": incident.aware_at.isoformat(),
+        "next_due": nxt.isoformat() if nxt else None,
+        "clock_state": clocks.state.value,
+        "cnil_due": clocks.cnil.due_at.isoformat(),
+        "customer_due": clocks.customer_due.isoformat() if clocks.customer_due else None,
+    }
+
+
+def _filtered_ids(session: Session, f: QueueFilters, status: Any) -> list[int]:
+    """Ids of the incidents matching the band/tenant/text filters (bound parameters only;
+    LIKE wildcards in the search text are escaped)."""
+    stmt = select(Incident.id)
+    if status is not None:
+        wanted = [status] if isinstance(status, str) else list(status)
+        stmt = stmt.where(Incident.status.in_([IncidentStatus(s).value for s in wanted]))
+    if f.band is not None:
+        stmt = stmt.where(Incident.severity_band == f.band)
+    if f.tenant is not None:
+        stmt = stmt.where(Incident.id.in_(
+            select(IncidentTenant.incident_id).where(IncidentTenant.tenant_id == f.tenant)))
+    if f.q is not None:
+        needle = f.q.lower()
+        stmt = stmt.where(or_(
+            func.lower(Incident.ref).contains(needle, autoescape=True),
+            func.lower(Incident.title).contains(needle, autoescape=True),
+            Incident.id.in_(select(IncidentTenant.incident_id).where(
+                func.lower(IncidentTenant.tenant_id).contains(needle, autoescape=True))),
+        ))
+    return list(session.scalars(stmt))
+
+
+def _deadline_key(clocks: IncidentClocks, incident: Incident) -> tuple[int, float, float]:
+    """Same order as `incident_service.list_incidents(order="deadline")`: open clocks
+    nearest first, then the rest newest first."""
+    nxt = clocks.next_due if incident.is_open else None
+    if nxt is not None:
+        return (0, nxt.timestamp(), 0.0)
+    return (1, 0.0, -incident.detected_at.timestamp())
+
+
+def queue(*, session: Session, policy: ClockPolicy, filters: QueueFilters, page: int,
+          per_page: int = PER_PAGE, now: datetime | None = None,
+          ) -> tuple[list[dict[str, Any]], int]:
+    """One page of the queue, nearest deadline first, and the total after filtering."""
+    now = now or datetime.now(UTC)
+    if filters.status is not None:
+        status: Any = filters.status
+    elif filters.open_only:
+        status = [s for s in IncidentStatus if s.is_open]
+    else:
+        status = None
+    if filters.band is None and filters.tenant is None and filters.q is None:
+        total = incident_service.count_incidents(session=session, status=status)
+        rows = incident_service.list_incidents(
+            session=session, status=status, limit=per_page, offset=(page - 1) * per_page,
+            order="deadline", policy=policy, now=now)
+        customers = clock_service.load_customers(
+            session=session, tenant_ids=(t for i in rows for t in i.tenant_ids))
+        pairs = [(i, clock_service.incident_clocks(incident=i, customers=customers,
+                                                   policy=policy, now=now)) for i in rows]
+        return [summary(i, c) for i, c in pairs], total
+    ids = _filtered_ids(session, filters, status)
+    found = list(session.scalars(
+        select(Incident).where(Incident.id.in_(ids)).options(
+            selectinload(Incident.tenants), selectinload(Incident.clock_facts),
+            selectinload(Incident.assessments)))) if ids else []
+    customers = clock_service.load_customers(
+        session=session, tenant_ids=(t for i in found for t in i.tenant_ids))
+    pairs = [(i, clock_service.incident_clocks(incident=i, customers=customers,
+                                               policy=policy, now=now)) for i in found]
+    pairs.sort(key=lambda pair: (*_deadline_key(pair[1], pair[0]), pair[0].id))
+    chosen = pairs[(page - 1) * per_page: page * per_page]
+    return [summary(i, c) for i, c in chosen], len(pairs)
+
+
+def findings_of(*, session: Session, incident: Incident) -> list[FindingRow]:
+    ids = [link.finding_id for link in incident.findings]
+    if not ids:
+        return []
+    rows = session.scalars(select(FindingRow).where(FindingRow.finding_id.in_(ids)))
+    return sorted(rows, key=lambda r: (r.first_seen, r.finding_id))
+
+
+def evidence_of(*, session: Session, findings: list[FindingRow]) -> list[EvidenceEvent]:
+    ids: list[str] = []
+    for row in findings:
+        for eid in row.evidence or []:
+            if eid not in ids:
+                ids.append(eid)
+    ids = ids[:MAX_EVIDENCE_SHOWN]
+    if not ids:
+        return []
+    rows = session.scalars(select(EvidenceEvent).where(EvidenceEvent.event_id.in_(ids)))
+    return sorted(rows, key=lambda e: e.occurred_at)
+
+
+def _flatten(payload: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, value in payload.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.extend(_flatten(value, name + "."))
+        elif isinstance(value, list):
+            out.append((name, ", ".join(str(v) for v in value)))
+        elif value is not None:
+            out.append((name, str(value)))
+    return out
+
+
+def severity_form(incident: Incident, findings: list[FindingRow]) -> dict[str, Any]:
+    """The calculator's current inputs: the latest assessment, else pre-filled ones."""
+    current = incident.current_assessment
+    if current is not None:
+        return {
+            "dpc": current.dpc, "ei": current.ei, "cb_confidentiality": current.cb_confidentiality,
+            "cb_integrity": current.cb_integrity, "cb_availability": current.cb_availability,
+            "malicious": current.malicious, "persons": current.persons,
+            "unintelligible": current.unintelligible, "score": current.score,
+            "band": current.band, "justification": current.justification,
+            "source": current.source, "assessed_by": current.assessed_by,
+            "assessed_at": current.assessed_at.isoformat(),
+            "notify_customer": current.notify_customer, "notify_cnil": current.notify_cnil,
+            "notify_subjects": current.notify_subjects,
+            "reasons": list((current.rationale or {}).get("recommendation", [])),
+            "rationale": {k: v for k, v in (current.rationale or {}).items()
+                          if k != "recommendation"},
+        }
+    persons = sum(t.persons for t in incident.tenants)
+    inputs = severity.prefill(
+        [severity.FindingFacts(rule_id=f.rule_id, nature=frozenset(f.nature),
+                               data_categories=frozenset(f.data_categories),
+                               subjects=f.subjects) for f in findings],
+        persons=persons)
+    value = severity.score(inputs)
+    return {
+        "dpc": inputs.dpc, "ei": inputs.ei, "cb_confidentiality": inputs.cb_confidentiality,
+        "cb_integrity": inputs.cb_integrity, "cb_availability": inputs.cb_availability,
+        "malicious": inputs.malicious, "persons": inputs.persons,
+        "unintelligible": inputs.unintelligible, "score": value,
+        "band": severity.band(value).value, "justification": "", "source": "prefill",
+        "assessed_by": None, "assessed_at": None, "notify_customer": None,
+        "notify_cnil": None, "notify_subjects": None, "reasons": [],
+        "rationale": dict(inputs.rationale),
+    }
+
+
+def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
+           now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    clocks = clock_service.clocks_for(session=session, incident=incident, policy=policy,
+                                      now=now)
+    findings = findings_of(session=session, incident=incident)
+    evidence = evidence_of(session=session, findings=findings)
+    audit_rows = audit_chain.entries_for(session=session, subject=incident.ref)
+    timeline: list[dict[str, Any]] = []
+    for f in findings:
+        timeline.append({"at": f.first_seen.isoformat(), "kind": "finding",
+                         "what": f"{f.rule_id}: {f.summary}", "who": "tocsin"})
+    for entry in audit_rows:
+        if entry.action in ("incident.transition", "incident.aware_at", "incident.opened",
+                            "incident.created", "outbox.sent") or entry.action.startswith(
+                                ("notice.", "clock.")):
+            data = entry.data or {}
+            what = entry.action
+            if entry.action == "incident.transition":
+                what = f"{data.get('from')} → {data.get('to')}"
+                if data.get("reason"):
+                    what += f" ({data.get('reason')})"
+            timeline.append({"at": entry.at.isoformat(), "kind": entry.action, "what": what,
+                             "who": entry.actor})
+    timeline.sort(key=lambda item: str(item["at"]))
+    allowed = sorted(s.value for s in incident_service.allowed_transitions(incident.status))
+    return {
+        **summary(incident, clocks),
+        "first_seen": incident.first_seen.isoformat(),
+        "last_seen": incident.last_seen.isoformat(),
+        "aware_justification": incident.aware_justification,
+        "aware_set_by": incident.aware_set_by,
+        "nature": list(incident.nature or []),
+        "data_categories": list(incident.data_categories or []),
+        "consequences": incident.consequences,
+        "measures": incident.measures,
+        "not_notified_justification": incident.not_notified_justification,
+        "resolution_reason": incident.resolution_reason,
+        "allowed_transitions": allowed,
+        "tenant_rows": [
+            {"tenant_id": t.tenant_id, "events": t.events, "records": t.records,
+             "persons": t.persons, "first_seen": t.first_seen.isoformat(),
+             "last_seen": t.last_seen.isoformat()}
+            for t in incident.tenants
+        ],
+        "clocks": [clock_dict(c) for c in clocks.all],
+        "findings": [
+            {"finding_id": f.finding_id, "rule_id": f.rule_id, "severity": f.severity,
+             "count": f.count, "records": f.records, "subjects": f.subjects,
+             "first_seen": f.first_seen.isoformat(), "last_seen": f.last_seen.isoformat(),
+             "summary": f.summary, "actor_ids": list(f.actor_ids or []),
+             "source_ips": list(f.source_ips or []), "tenant_ids": list(f.tenant_ids or [])}
+            for f in findings
+        ],
+        "evidence": [
+            {"event_id": e.event_id, "stream": e.stream, "tenant_id": e.tenant_id,
+             "occurred_at": e.occurred_at.isoformat(),
+             "fields": _flatten(dict(e.payload or {}))}
+            for e in evidence
+        ],
+        "severity": severity_form(incident, findings),
+        "comments": [
+            {"kind": d.kind, "text": d.text, "justification": d.justification,
+             "author": d.author, "at": d.created_at.isoformat()}
+            for d in incident.decisions
+        ],
+        "timeline": timeline,
+        "audit": [
+            {"seq": a.seq, "at": a.at.isoformat(), "actor": a.actor, "action": a.action,
+             "data": a.data, "hash": a.hash}
+            for a in audit_rows
+        ],
+    }

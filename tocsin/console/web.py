@@ -1,0 +1,180 @@
+"""Rendering: one autoescaping Jinja2 environment, the session middleware and security
+headers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from prometheus_client import Histogram
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.types import ASGIApp
+
+from tocsin.console import security
+from tocsin.console.i18n import LANGS, translate
+
+HERE = Path(__file__).resolve().parent
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# The printable register is a standalone document with its own inline <style>: no script.
+EXPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "geolocation=(), camera=(), microphone=()",
+}
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(HERE / "templates")),
+        autoescape=True,  # every template: user agents, actor ids and names are hostile
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["dt"] = format_dt
+    env.filters["pretty_json"] = pretty_json
+    return env
+
+
+def pretty_json(value: Any) -> str:
+    """Readable JSON for the audit trail (escaped by the template like any text)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def format_dt(value: datetime | str | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def current_lang(request: Request) -> str:
+    lang = request.query_params.get("lang")
+    data: dict[str, Any] = request.state.session
+    if lang in LANGS:
+        if data.get("lang") != lang:
+            data["lang"] = lang
+            request.state.session_dirty = True
+        return lang
+    stored = data.get("lang")
+    if stored in LANGS:
+        return str(stored)
+    user = getattr(request.state, "user", None)
+    if user is not None and user.lang in LANGS:
+        return str(user.lang)
+    return "fr"
+
+
+def csrf_token(request: Request) -> str:
+    data: dict[str, Any] = request.state.session
+    token = data.get("csrf")
+    if not isinstance(token, str):
+        token = security.new_csrf_token()
+        data["csrf"] = token
+        request.state.session_dirty = True
+    return token
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> HTMLResponse:
+    env: Environment = request.app.state.jinja
+    lang = current_lang(request)
+    ctx: dict[str, Any] = {
+        "request": request,
+        "user": getattr(request.state, "user", None),
+        "lang": lang,
+        "_": lambda key: translate(lang, key),
+        "csrf_token": csrf_token(request),
+        "path": request.url.path,
+        "error": None,
+    }
+    ctx.update(context or {})
+    return HTMLResponse(env.get_template(name).render(ctx), status_code=status)
+
+
+REQUESTS = Histogram(
+    "tocsin_console_request_seconds",
+    "Console and API request durations, by route template (bounded labels)",
+    ["route", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0),
+)
+
+
+def route_label(request: Request) -> str:
+    """The matched route's template (`/incidents/{ref}`), never the concrete path."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    if request.url.path.startswith("/static/"):
+        return "/static"
+    return "unmatched"
+
+
+class SessionMiddleware(BaseHTTPMiddleware):
+    """Loads the signed session cookie into `request.state.session`; writes it back when
+    changed; adds security headers to every response."""
+
+    def __init__(self, app: ASGIApp, *, codec: security.SessionCodec, secure: bool) -> None:
+        super().__init__(app)
+        self.codec = codec
+        self.secure = secure
+
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        data = self.codec.loads(request.cookies.get(security.SESSION_COOKIE))
+        request.state.session = data if data is not None else {}
+        request.state.session_dirty = False
+        request.state.session_clear = False
+        started = time.perf_counter()
+        response = await call_next(request)
+        REQUESTS.labels(route=route_label(request), method=request.method,
+                        status=str(response.status_code // 100) + "xx").observe(
+            time.perf_counter() - started)
+        if request.state.session_clear:
+            response.delete_cookie(
+                security.SESSION_COOKIE,
+                path="/",
+                secure=self.secure,
+                httponly=True,
+                samesite="strict",
+            )
+        elif request.state.session_dirty:
+            response.set_cookie(
+                security.SESSION_COOKIE,
+                self.codec.dumps(request.state.session),
+                max_age=self.codec.max_age,
+                path="/",
+                secure=self.secure,
+                httponly=True,
+                samesite="strict",
+            )
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        if self.secure:  # served over HTTPS (the only production mode)
+            response.headers.setdefault("Strict-Transport-Security",
+                                        "max-age=31536000; includeSubDomains")
+        if request.url.path.startswith(("/api/", "/incidents", "/register", "/users")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,1261 @@
+"""Realistic synthetic traffic for AVM Up's six services, with labelled attack scenarios.
+
+Pure: no Kafka, no clock, no network. `Simulator(...).events(count=...)` yields `SimEvent`s in
+event-time order (or in a bounded arrival disorder, `disorder=`); `tocsin simulate` sends them
+to Kafka or to a JSONL file (`write_jsonl`). Attack scenarios (`ATTACKS`) cover every rule of
+the default catalogue; their events carry the scenario name (`label`) and instance
+(`attack_id`) as ground truth for `tocsin.evaluation`.
+
+Normal traffic is generated session by session from a non-homogeneous Poisson process
+(thinning) whose intensity follows the Paris working day and week:
+
+* customers (many tenants, mostly French, some Belgian, Spanish, German, Italian; users and
+  admins; office NAT and home addresses; MFA for some; typos on passwords; a few legitimate
+  travellers inside the EU/EEA; occasional bulk-but-normal exports);
+* API keys of the tenants' integrations (servers in France, around the clock, lighter at
+  night); CRM synchronisations read hundreds of records an hour and now and then export a
+  whole contact book (over the 1,000-record floor, under 8x their own hourly baseline);
+* AVM Up staff (support, maintenance, admin) on weekdays, sessions opened 09:05-17:00 Paris
+  and done by ~17:30, always with a ticket id when they reach customer data;
+* system jobs (campaign sending, retention purges, credential audits), day and night.
+
+Normal traffic is deliberately kept below every default threshold of the catalogue (DESIGN §4)
+by per-actor budgets over sliding windows (records read or exported per hour, records deleted
+or updated per 10 minutes, denied accesses per 10 minutes) and by never using `tls: false`,
+never reaching another tenant's data, never reading `security` data except by `system`.
+
+Determinism: the population comes from `Random(f"{seed}:population")`, normal traffic from
+`Random(f"{seed}:traffic")` and each attack instance from its own `Random`, so the same seed
+gives byte-identical output, and adding attacks never changes the normal events.
+Event ids are UUIDs drawn from those generators (never `uuid4`).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from random import Random
+from typing import IO, Any, Literal
+from zoneinfo import ZoneInfo
+
+from consumers.errors import TocsinError
+
+PARIS = ZoneInfo("Europe/Paris")
+STAFF_TENANT = "avmup"
+SERVICES = ("faxbis", "smsbis", "demat_manager", "campaign_manager", "tel4b", "cloudcontact")
+
+Stream = Literal["auth", "access"]
+
+
+class SimulatorError(TocsinError):
+    """A simulator request that cannot be honoured."""
+
+
+class UnknownAttack(SimulatorError):
+    """An attack name that is not in `ATTACKS`."""
+
+
+# --------------------------------------------------------------------------------------------
+# Public records
+
+
+@dataclass(frozen=True)
+class SimEvent:
+    stream: Stream
+    key: str  # tenant_id (Kafka key)
+    value: dict[str, Any]  # JSON-ready event per the contract
+    label: str | None  # attack scenario name, None for normal traffic
+    attack_id: str | None = None  # one injected attack instance ("name#n"), None when normal
+
+    @property
+    def event_id(self) -> str:
+        return str(self.value["event_id"])
+
+    def to_json(self) -> str:
+        """One canonical JSON line (sorted keys, no spaces): byte-identical for a seed."""
+        obj = {
+            "stream": self.stream,
+            "key": self.key,
+            "label": self.label,
+            "attack_id": self.attack_id,
+            "value": self.value,
+        }
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class AttackScenario:
+    name: str
+    rule_ids: tuple[str, ...]  # rules that must find it (recall)
+    description: str
+    also: tuple[str, ...] = ()  # rules that may legitimately fire too (not false positives)
+    min_history: timedelta = timedelta(hours=1)  # event time from `start` before injection
+
+
+def write_jsonl(events: Iterable[SimEvent], fp: IO[str]) -> int:
+    """Write one JSON object per line (`stream`, `key`, `label`, `attack_id`, `value`)."""
+    n = 0
+    for ev in events:
+        fp.write(ev.to_json())
+        fp.write("\n")
+        n += 1
+    return n
+
+
+def read_jsonl(fp: IO[str]) -> Iterator[SimEvent]:
+    """Read back what `write_jsonl` wrote."""
+    for line in fp:
+        if not line.strip():
+            continue
+        obj = json.loads(line)
+        stream = obj["stream"]
+        if stream not in ("auth", "access"):
+            raise SimulatorError(f"unknown stream {stream!r} in JSONL input")
+        yield SimEvent(
+            stream=stream,
+            key=str(obj["key"]),
+            value=dict(obj["value"]),
+            label=obj.get("label"),
+            attack_id=obj.get("attack_id"),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Geography: /16 prefixes checked against the offline geo database (tests verify them).
+
+COUNTRY_PREFIXES: dict[str, tuple[str, ...]] = {
+    "FR": ("90.12", "82.65", "109.220", "86.245", "78.192", "91.170", "2.6", "92.184",
+           "90.45", "86.200", "176.150", "88.170"),
+    "BE": ("81.246", "84.195"),
+    "DE": ("79.192", "91.64"),
+    "ES": ("83.40", "88.0"),
+    "IT": ("93.44", "79.12"),
+    "NL": ("145.53", "84.80"),
+    "PT": ("85.243", "89.152"),
+    "US": ("3.80", "54.210"),
+    "BR": ("189.20",),
+    "NG": ("105.112", "197.210"),
+    "SG": ("13.228",),
+    "RU": ("176.59",),
+    "CN": ("123.112", "36.110"),
+    "VN": ("113.161", "14.161"),
+}
+FR_IPV6 = ("2a01:e0a", "2a01:cb00", "2a02:8428")  # Free, Orange, SFR (country set explicitly)
+TENANT_COUNTRIES = (("FR", 88), ("BE", 5), ("ES", 3), ("DE", 2), ("IT", 2))
+TRAVEL_COUNTRIES = ("BE", "DE", "ES", "IT", "NL", "PT")  # all EU: legit travel is not ACC-007
+SECTORS = ("notaire", "clinique", "transport", "immo", "avocat", "btp", "assur", "mairie",
+           "pharma", "compta", "agence", "ehpad", "garage", "cabinet", "hotel", "ecole")
+
+BROWSERS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/130.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:132.0) Gecko/20100101 Firefox/132.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/18.0 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1",
+)
+API_AGENTS = ("avmup-sdk-python/2.3.1", "avmup-sdk-php/1.9.0", "curl/8.5.0",
+              "Apache-HttpClient/4.5.14 (Java/17.0.9)", "crm-connector/3.2")
+
+# (resource type, data categories, weight) per service
+RESOURCES: dict[str, tuple[tuple[str, tuple[str, ...], int], ...]] = {
+    "faxbis": (("fax", ("identification", "content"), 6), ("phone_number", ("identification",), 1),
+               ("contact", ("identification",), 2)),
+    "smsbis": (("sms", ("identification", "content"), 6), ("contact", ("identification",), 2),
+               ("campaign", ("identification",), 1)),
+    "demat_manager": (("document", ("identification", "content"), 6),
+                      ("email", ("electronic_identification", "content"), 3)),
+    "campaign_manager": (("campaign", ("identification", "electronic_identification"), 3),
+                         ("contact", ("identification", "electronic_identification"), 4),
+                         ("email", ("electronic_identification", "content"), 2)),
+    "tel4b": (("call_record", ("identification",), 5),
+              ("voicemail", ("identification", "content"), 3),
+              ("phone_number", ("identification",), 1)),
+    "cloudcontact": (("contact", ("identification", "electronic_identification"), 6),
+                     ("phone_number", ("identification",), 2)),
+}
+# operations a user performs on each resource type, with weights
+OPERATIONS: dict[str, tuple[tuple[str, int], ...]] = {
+    "fax": (("read", 10), ("download", 4), ("forward", 2), ("delete", 1)),
+    "sms": (("read", 10), ("search", 3), ("delete", 1)),
+    "contact": (("read", 10), ("search", 5), ("update", 3), ("delete", 1)),
+    "document": (("read", 10), ("download", 5), ("update", 1), ("forward", 1), ("delete", 1)),
+    "email": (("read", 10), ("search", 3), ("forward", 2)),
+    "campaign": (("read", 10), ("update", 3)),
+    "call_record": (("read", 10), ("search", 4)),
+    "voicemail": (("read", 10), ("download", 3), ("delete", 2)),
+    "phone_number": (("read", 10), ("update", 2)),
+    "user_account": (("read", 10), ("update", 2)),
+}
+EXPORTABLE = ("contact", "campaign", "call_record")
+
+# Paris-local hour shape of customer activity and weekday factors (Mon..Sun)
+HOUR_SHAPE = (0.02, 0.01, 0.01, 0.01, 0.01, 0.03, 0.10, 0.40, 1.00, 1.40, 1.50, 1.30,
+              0.80, 0.90, 1.30, 1.40, 1.30, 1.00, 0.60, 0.35, 0.25, 0.20, 0.12, 0.05)
+WEEKDAY = (1.0, 1.0, 1.0, 1.0, 0.95, 0.15, 0.08)
+SHAPE_SUM = sum(HOUR_SHAPE)
+
+# per-actor budgets that keep normal traffic under the default thresholds (DESIGN §4)
+READ_BUDGET = (timedelta(hours=1), 900)  # ACC-002: max(1000, 10 x baseline) per hour
+WRITE_BUDGET = (timedelta(minutes=10), 300)  # ACC-006: 500 deleted/updated in 10 min
+DENIED_BUDGET = (timedelta(minutes=10), 4)  # ACC-009: 50 denied in 10 min
+READ_OPS = frozenset({"read", "search", "export", "download", "forward"})
+WRITE_OPS = frozenset({"update", "delete"})
+
+
+# --------------------------------------------------------------------------------------------
+# Population
+
+
+@dataclass
+class _Tenant:
+    id: str
+    country: str
+    services: tuple[str, ...]
+    office_ips: tuple[str, ...]
+    contacts: int
+    users: list[_User] = field(default_factory=list)
+    api_keys: list[_ApiKey] = field(default_factory=list)
+
+
+@dataclass
+class _User:
+    id: str
+    tenant: _Tenant
+    kind: str  # customer_user | customer_admin
+    country: str
+    home_ip: str
+    ua: str
+    mfa: bool
+    typo_rate: float
+    weight: float
+    service: str
+    trip: tuple[datetime, datetime, str, str] | None = None  # start, end, country, ip
+    first_login: datetime | None = None
+    last_login: datetime | None = None
+    last_country: str | None = None
+    logins: int = 0
+    countries: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _ApiKey:
+    id: str
+    tenant: _Tenant
+    ip: str
+    ua: str
+    service: str
+    heavy: bool  # a CRM synchronisation: many records an hour, and full exports now and then
+    rate: float  # sessions an hour in business hours
+
+
+@dataclass
+class _Staff:
+    id: str
+    kind: str  # staff_support | staff_maintenance | staff_admin
+    ip: str
+    ua: str
+
+
+def _ip(rng: Random, country: str) -> str:
+    prefix = rng.choice(COUNTRY_PREFIXES[country])
+    return f"{prefix}.{rng.randint(1, 254)}.{rng.randint(1, 254)}"
+
+
+def _ipv6(rng: Random) -> str:
+    a, b, c = rng.getrandbits(16), rng.getrandbits(16), rng.randint(1, 0xFFFF)
+    return f"{rng.choice(FR_IPV6)}:{a:x}:{b:x}::{c:x}"
+
+
+def _pick(rng: Random, options: Sequence[tuple[str, int]]) -> str:
+    return rng.choices([o for o, _ in options], weights=[w for _, w in options])[0]
+
+
+@dataclass
+class _Population:
+    tenants: list[_Tenant]
+    users: list[_User]
+    user_weights: list[float]
+    api_keys: list[_ApiKey]
+    staff: list[_Staff]
+    attacked: set[str] = field(default_factory=set)  # victims already used by an attack
+
+    @classmethod
+    def build(cls, *, seed: int, start: datetime, tenants: int, users_per_tenant: int,
+              staff: int, travellers: float) -> _Population:
+        rng = Random(f"{seed}:population")
+        all_tenants: list[_Tenant] = []
+        all_users: list[_User] = []
+        all_keys: list[_ApiKey] = []
+        for i in range(tenants):
+            country = _pick(rng, TENANT_COUNTRIES)
+            services = tuple(sorted(rng.sample(SERVICES, rng.choices((1, 2, 3), (5, 4, 2))[0])))
+            tenant = _Tenant(
+                id=f"{rng.choice(SECTORS)}-{i + 1:03d}",
+                country=country,
+                services=services,
+                office_ips=tuple(_ip(rng, country) for _ in range(rng.randint(1, 2))),
+                contacts=int(rng.lognormvariate(6.5, 0.8)) + 50,
+            )
+            n_users = max(2, round(users_per_tenant * rng.uniform(0.5, 1.5)))
+            for j in range(n_users):
+                home_ip = _ipv6(rng) if country == "FR" and rng.random() < 0.2 else _ip(
+                    rng, country)
+                user = _User(
+                    id=f"u-{rng.getrandbits(40):010x}",
+                    tenant=tenant,
+                    kind="customer_admin" if j < 1 + n_users // 15 else "customer_user",
+                    country=country,
+                    home_ip=home_ip,
+                    ua=rng.choice(BROWSERS),
+                    mfa=rng.random() < 0.35,
+                    typo_rate=rng.uniform(0.01, 0.08),
+                    weight=rng.lognormvariate(0.0, 0.7),
+                    service=rng.choice(services),
+                )
+                if rng.random() < travellers:
+                    begin = start + timedelta(days=rng.uniform(0, 45))
+                    trip_country = rng.choice([c for c in TRAVEL_COUNTRIES if c != country])
+                    user.trip = (begin, begin + timedelta(days=rng.uniform(2, 6)), trip_country,
+                                 _ip(rng, trip_country))
+                tenant.users.append(user)
+                all_users.append(user)
+            for _ in range(rng.choices((0, 1, 2), (50, 35, 15))[0]):
+                heavy = rng.random() < (0.7 if tenant.contacts > 900 else 0.15)  # CRM sync
+                key = _ApiKey(id=f"key-{rng.getrandbits(48):012x}", tenant=tenant,
+                              ip=_ip(rng, "FR"), ua=rng.choice(API_AGENTS),
+                              service=rng.choice(services), heavy=heavy,
+                              rate=2.0 if heavy else 0.4)
+                tenant.api_keys.append(key)
+                all_keys.append(key)
+            all_tenants.append(tenant)
+        biggest = max(all_tenants, key=lambda tn: tn.contacts)
+        if not any(k.heavy for k in biggest.api_keys):  # the largest customer syncs its CRM
+            biggest.contacts = max(biggest.contacts, 1500)
+            key = _ApiKey(id=f"key-{rng.getrandbits(48):012x}", tenant=biggest,
+                          ip=_ip(rng, "FR"), ua="crm-connector/3.2",
+                          service=rng.choice(biggest.services), heavy=True, rate=2.0)
+            biggest.api_keys.append(key)
+            all_keys.append(key)
+        kinds = ["staff_support", "staff_maintenance", "staff_admin"]
+        office = [_ip(rng, "FR") for _ in range(2)]
+        members = [
+            _Staff(id=f"staff-{rng.getrandbits(32):08x}",
+                   kind=kinds[0] if k % 4 in (0, 1) else kinds[1] if k % 4 == 2 else kinds[2],
+                   ip=rng.choice(office), ua=rng.choice(BROWSERS[:4]))
+            for k in range(staff)
+        ]
+        return cls(all_tenants, all_users, [u.weight for u in all_users], all_keys, members)
+
+
+# --------------------------------------------------------------------------------------------
+# Event builders
+
+
+def _stamp(t: datetime, service: str) -> str:
+    """RFC 3339 with offset; TEL4B reports Paris local time, the others UTC."""
+    if service == "tel4b":
+        return t.astimezone(PARIS).isoformat(timespec="milliseconds")
+    return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _event_id(rng: Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _common(rng: Random, t: datetime, *, service: str, tenant_id: str, actor_id: str,
+            actor_kind: str, ip: str, country: str, ua: str | None, interface: str,
+            tls: bool) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "event_id": _event_id(rng),
+        "occurred_at": _stamp(t, service),
+        "service": service,
+        "tenant_id": tenant_id,
+        "actor": {"id": actor_id, "kind": actor_kind},
+        "source_ip": ip,
+        "country": country,
+        "interface": interface,
+        "tls": tls,
+    }
+    if ua is not None:
+        value["user_agent"] = ua
+    return value
+
+
+@dataclass(frozen=True)
+class _Who:
+    """Everything an event needs about who acts, from where."""
+
+    tenant_id: str
+    actor_id: str
+    actor_kind: str
+    ip: str
+    country: str
+    ua: str | None
+    interface: str
+    service: str
+    tls: bool = True
+
+
+_Pending = tuple[datetime, Stream, str, dict[str, Any]]
+
+
+def _auth(rng: Random, t: datetime, who: _Who, action: str, *, failure_reason: str | None = None,
+          new_role: str | None = None) -> _Pending:
+    value = _common(rng, t, service=who.service, tenant_id=who.tenant_id, actor_id=who.actor_id,
+                    actor_kind=who.actor_kind, ip=who.ip, country=who.country, ua=who.ua,
+                    interface=who.interface, tls=who.tls)
+    value["action"] = action
+    if failure_reason is not None:
+        value["failure_reason"] = failure_reason
+    if new_role is not None:
+        value["new_role"] = new_role
+    return (t, "auth", who.tenant_id, value)
+
+
+def _access(rng: Random, t: datetime, who: _Who, operation: str, *, rtype: str, rtenant: str,
+            categories: Sequence[str], records: int, subjects: int | None = None,
+            ticket_id: str | None = None, outcome: str = "allowed",
+            rid: str | None = None) -> _Pending:
+    value = _common(rng, t, service=who.service, tenant_id=who.tenant_id, actor_id=who.actor_id,
+                    actor_kind=who.actor_kind, ip=who.ip, country=who.country, ua=who.ua,
+                    interface=who.interface, tls=who.tls)
+    resource: dict[str, Any] = {"type": rtype, "tenant_id": rtenant}
+    if rid is not None or records <= 1:
+        resource["id"] = rid or f"{rtype[:3]}-{rng.getrandbits(36):09x}"
+    value.update({
+        "operation": operation,
+        "resource": resource,
+        "data_categories": sorted(categories),
+        "records": records,
+        "outcome": outcome,
+    })
+    if subjects is not None:
+        value["subjects"] = subjects
+    if ticket_id is not None:
+        value["ticket_id"] = ticket_id
+    return (t, "access", who.tenant_id, value)
+
+
+# --------------------------------------------------------------------------------------------
+# Budgets: sliding windows per actor, robust to sessions generated out of event-time order
+
+
+class _Budget:
+    def __init__(self, window: timedelta, cap: int) -> None:
+        self.window = window
+        self.cap = cap
+        self._entries: dict[str, list[tuple[datetime, int]]] = {}
+
+    def take(self, actor: str, t: datetime, wanted: int, *, cap: int | None = None) -> int:
+        """Grant up to `wanted` so that any window of this length holds at most `cap`
+        (the budget's own cap unless a larger, actor-specific one is given)."""
+        limit = self.cap if cap is None else max(self.cap, cap)
+        entries = self._entries.setdefault(actor, [])
+        horizon = t - self.window - timedelta(hours=3)
+        if entries and entries[0][0] < horizon:
+            entries[:] = [e for e in entries if e[0] >= horizon]
+        near = sum(n for at, n in entries if abs(at - t) < self.window)
+        granted = max(0, min(wanted, limit - near))
+        if granted:
+            entries.append((t, granted))
+        return granted
+
+
+class _Habits:
+    """Each actor's hourly read volume (clock-aligned hours, the last closed non-empty ones),
+    so a habitually heavy actor may read more than the floor, below 8x its own baseline (the
+    default rule says 10x: the margin absorbs a bucket the detector has not folded yet)."""
+
+    HISTORY = 24
+    FACTOR = 8
+
+    def __init__(self) -> None:
+        self._actors: dict[str, tuple[list[float], dict[int, int]]] = {}
+
+    def add(self, actor: str, t: datetime, records: int) -> None:
+        if records <= 0:
+            return
+        history, open_hours = self._actors.setdefault(actor, ([], {}))
+        hour = int(t.timestamp() // 3600)
+        open_hours[hour] = open_hours.get(hour, 0) + records
+        for h in sorted(open_hours):
+            if h >= hour - 1:  # the previous hour may still be open for the detector
+                break
+            history.append(open_hours.pop(h))
+        del history[: max(0, len(history) - self.HISTORY - 2)]
+
+    def cap(self, actor: str, t: datetime) -> int:
+        entry = self._actors.get(actor)
+        if entry is None:
+            return 0
+        history, open_hours = entry
+        hour = int(t.timestamp() // 3600)
+        closed = history + [n for h, n in sorted(open_hours.items()) if h < hour]
+        if not closed:
+            return 0
+        # the detector may or may not have folded the latest closed hours yet: the lowest mean
+        means = [sum(w) / len(w) for w in (closed[-self.HISTORY:], closed[-self.HISTORY - 1:-1],
+                                           closed[-self.HISTORY - 2:-2]) if w]
+        return int(self.FACTOR * min(means))
+
+
+# --------------------------------------------------------------------------------------------
+# Normal traffic
+
+
+class _Traffic:
+    """Generates normal sessions in start-time order (thinning over the weekly rhythm)."""
+
+    def __init__(self, pop: _Population, *, seed: int, start: datetime,
+                 sessions_per_user_day: float) -> None:
+        self.pop = pop
+        self.rng = Random(f"{seed}:traffic")
+        self.t = start
+        self.spu = sessions_per_user_day
+        self.reads = _Budget(*READ_BUDGET)
+        self.writes = _Budget(*WRITE_BUDGET)
+        self.denied = _Budget(*DENIED_BUDGET)
+        n_users = len(pop.users)
+        self.user_peak = n_users * self.spu * max(HOUR_SHAPE) / SHAPE_SUM
+        self.habits = _Habits()
+        self.key_rates = [k.rate for k in pop.api_keys]
+        self.api_peak = sum(self.key_rates)
+        # support tickets: ~2 % of users a working day, handled over ~8 hours by the staff
+        self.staff_peak = min(0.6 * len(pop.staff), 0.02 * n_users / 8) if pop.staff else 0.0
+        self.system_rate = 1.5
+        self.peak = self.user_peak + self.api_peak + self.staff_peak + self.system_rate
+
+    def _rates(self, t: datetime) -> tuple[float, float, float, float]:
+        local = t.astimezone(PARIS)
+        wd, h = local.weekday(), local.hour
+        users = len(self.pop.users) * self.spu * WEEKDAY[wd] * HOUR_SHAPE[h] / SHAPE_SUM
+        business = wd < 5 and 7 <= h < 20
+        api = self.api_peak if business else 0.1 * self.api_peak
+        staff_on = wd < 5 and (h, local.minute) >= (9, 5) and h < 17
+        staff = self.staff_peak if staff_on else 0.0
+        return users, api, staff, self.system_rate
+
+    def next_session(self) -> list[_Pending]:
+        rng = self.rng
+        while True:
+            self.t += timedelta(hours=rng.expovariate(self.peak))
+            rates = self._rates(self.t)
+            total = sum(rates)
+            if rng.random() * self.peak < total:
+                break
+        kind = rng.choices(("user", "api", "staff", "system"), weights=rates)[0]
+        if kind == "user":
+            return self._user_session(self.t)
+        if kind == "api":
+            return self._api_session(self.t)
+        if kind == "staff":
+            return self._staff_session(self.t)
+        return self._system_job(self.t)
+
+    # -- customers --------------------------------------------------------------------------
+
+    def _where(self, user: _User, t: datetime) -> tuple[str, str]:
+        """(ip, country) of a user's login at `t`: office in working hours, else home, abroad
+        on a trip; never a country change faster than a plane (no impossible travel)."""
+        rng = self.rng
+        local = t.astimezone(PARIS)
+        if user.trip and user.trip[0] <= t < user.trip[1]:
+            ip, country = user.trip[3], user.trip[2]
+        elif local.weekday() < 5 and 8 <= local.hour < 19 and rng.random() < 0.8:
+            ip, country = rng.choice(user.tenant.office_ips), user.country
+        else:
+            ip, country = user.home_ip, user.country
+        if (user.last_country and country != user.last_country and user.last_login
+                and t - user.last_login < timedelta(hours=8)):
+            # still where the previous login was: keep the country, use a local address
+            country = user.last_country  # the home country or the trip's
+            ip = user.trip[3] if user.trip and country == user.trip[2] else user.home_ip
+        return ip, country
+
+    def _user_session(self, t0: datetime) -> list[_Pending]:
+        rng = self.rng
+        user = rng.choices(self.pop.users, weights=self.pop.user_weights)[0]
+        tenant = user.tenant
+        ip, country = self._where(user, t0)
+        service = user.service if rng.random() < 0.7 else rng.choice(tenant.services)
+        interface = "web" if rng.random() < 0.93 else "api"
+        who = _Who(tenant.id, user.id, user.kind, ip, country,
+                   user.ua if interface == "web" else rng.choice(API_AGENTS), interface, service)
+        out: list[_Pending] = []
+        t = t0
+        if rng.random() < 0.003:  # forgot the password: a few tries, a reset, a new password
+            for _ in range(rng.randint(2, 3)):
+                out.append(_auth(rng, t, who, "login_failure", failure_reason="bad_password"))
+                t += timedelta(seconds=rng.uniform(6, 25))
+            out.append(_auth(rng, t, who, "password_reset_requested"))
+            t += timedelta(minutes=rng.uniform(2, 9))
+            out.append(_auth(rng, t, who, "password_changed"))
+            t += timedelta(seconds=rng.uniform(10, 60))
+        elif rng.random() < user.typo_rate:
+            for _ in range(1 if rng.random() < 0.85 else 2):
+                out.append(_auth(rng, t, who, "login_failure", failure_reason="bad_password"))
+                t += timedelta(seconds=rng.uniform(4, 20))
+        out.append(_auth(rng, t, who, "login_success"))
+        user.last_login, user.last_country = t, country
+        if user.first_login is None:
+            user.first_login = t
+        user.logins += 1
+        user.countries.add(country)
+        if user.mfa:
+            t += timedelta(seconds=rng.uniform(8, 40))
+            if rng.random() < 0.03:
+                out.append(_auth(rng, t, who, "mfa_failure", failure_reason="mfa"))
+                t += timedelta(seconds=rng.uniform(10, 40))
+            out.append(_auth(rng, t, who, "mfa_success"))
+        n = 1 + min(int(rng.expovariate(1 / 3.5)), 25)
+        for _ in range(n):
+            t += timedelta(seconds=rng.lognormvariate(3.8, 1.0))
+            ev = self._customer_access(rng, t, who, user, service)
+            if ev is not None:
+                out.append(ev)
+        if user.kind == "customer_admin" and rng.random() < 0.01:
+            t += timedelta(seconds=rng.uniform(20, 120))
+            out.append(_auth(rng, t, who, "role_changed",
+                             new_role=rng.choice(("customer_user", "customer_admin"))))
+        if user.kind == "customer_admin" and rng.random() < 0.004:
+            t += timedelta(seconds=rng.uniform(20, 120))
+            out.append(_auth(rng, t, who, "api_key_created"))
+        if rng.random() < 0.7:
+            t += timedelta(seconds=rng.uniform(5, 300))
+            out.append(_auth(rng, t, who, "logout"))
+        return out
+
+    def _customer_access(self, rng: Random, t: datetime, who: _Who, user: _User,
+                         service: str) -> _Pending | None:
+        tenant = user.tenant
+        cats: tuple[str, ...]
+        if user.kind == "customer_admin" and rng.random() < 0.06:
+            rtype, cats = "user_account", ("identification", "electronic_identification")
+        else:
+            rtype, cats, _ = rng.choices(RESOURCES[service],
+                                         weights=[w for *_, w in RESOURCES[service]])[0]
+        export_p = 0.03 if user.kind == "customer_admin" else 0.004
+        if rtype in EXPORTABLE and rng.random() < export_p:
+            op = "export"
+        else:
+            op = _pick(rng, OPERATIONS[rtype])
+        if rng.random() < 0.006:  # a button the user has no right to press
+            if not self.denied.take(user.id, t, 1):
+                return None
+            return _access(rng, t, who, op, rtype=rtype, rtenant=tenant.id, categories=cats,
+                           records=0, outcome="denied")
+        records = self._records(rng, op, rtype, tenant)
+        budget = self.reads if op in READ_OPS else self.writes
+        records = budget.take(user.id, t, records)
+        if records == 0:
+            return None
+        subjects = records if rtype in ("contact", "campaign", "user_account") else max(
+            1, records // rng.randint(1, 3))
+        return _access(rng, t, who, op, rtype=rtype, rtenant=tenant.id, categories=cats,
+                       records=records, subjects=subjects)
+
+    @staticmethod
+    def _records(rng: Random, op: str, rtype: str, tenant: _Tenant) -> int:
+        if op == "export":  # a customer exporting its own contacts: bulk, but normal
+            return rng.randint(min(50, tenant.contacts), min(tenant.contacts, 850))
+        if op == "search":
+            return rng.randint(1, 40)
+        if op == "update":
+            return rng.randint(1, 5)
+        if op == "delete":
+            return rng.randint(1, 25)
+        return 1 if rtype != "fax" or rng.random() < 0.8 else 2
+
+    # -- integrations -----------------------------------------------------------------------
+
+    def _api_session(self, t0: datetime) -> list[_Pending]:
+        """An integration: small reads and updates; a heavy (CRM sync) key reads hundreds of
+        records an hour and now and then exports the tenant's whole contact book, which can
+        exceed 1,000 records but stays under 8x the key's own hourly baseline."""
+        rng = self.rng
+        key = rng.choices(self.pop.api_keys, weights=self.key_rates)[0]
+        tenant = key.tenant
+        who = _Who(tenant.id, key.id, "api_key", key.ip, "FR", key.ua, "api", key.service)
+        out: list[_Pending] = []
+        t = t0
+        for _ in range(rng.randint(1, 3)):
+            rtype, cats, _ = rng.choices(RESOURCES[key.service],
+                                         weights=[w for *_, w in RESOURCES[key.service]])[0]
+            if key.heavy and rng.random() < 0.01:
+                op, rtype, wanted = "export", "contact", tenant.contacts
+                cats = ("identification", "electronic_identification")
+            else:
+                op = rng.choice(("search", "read", "read", "update"))
+                wanted = rng.randint(1, 5) if op == "update" else (
+                    rng.randint(80, 300) if key.heavy else rng.randint(10, 120))
+            if op == "update":
+                records = self.writes.take(key.id, t, wanted)
+            else:
+                cap = self.habits.cap(key.id, t)
+                records = self.reads.take(key.id, t, wanted, cap=cap)
+                self.habits.add(key.id, t, records)
+            if records:
+                out.append(_access(rng, t, who, op, rtype=rtype, rtenant=tenant.id,
+                                   categories=cats, records=records, subjects=records))
+            t += timedelta(seconds=rng.uniform(0.2, 4))
+        return out
+
+    # -- AVM Up staff -----------------------------------------------------------------------
+
+    def _staff_session(self, t0: datetime) -> list[_Pending]:
+        rng = self.rng
+        member = rng.choice(self.pop.staff)
+        tenant = rng.choice(self.pop.tenants)
+        service = rng.choice(tenant.services)
+        prefix = {"staff_support": "SUP", "staff_maintenance": "CHG", "staff_admin": "ADM"}
+        ticket = f"{prefix[member.kind]}-{rng.randint(20000, 89999)}"
+        who = _Who(STAFF_TENANT, member.id, member.kind, member.ip, "FR", member.ua,
+                   "support_console", service)
+        out = [_auth(rng, t0, who, "login_success")]
+        t = t0 + timedelta(seconds=rng.uniform(5, 20))
+        out.append(_auth(rng, t, who, "mfa_success"))
+        for _ in range(rng.randint(1, 6)):
+            t += timedelta(seconds=rng.uniform(20, 240))  # at most 24 min: done by ~17:30
+            rtype, cats, _ = rng.choices(RESOURCES[service],
+                                         weights=[w for *_, w in RESOURCES[service]])[0]
+            op = rng.choice(("read", "read", "search", "update"))
+            wanted = rng.randint(1, 20) if op == "search" else 1
+            budget = self.writes if op == "update" else self.reads
+            records = budget.take(member.id, t, wanted)
+            if records:
+                out.append(_access(rng, t, who, op, rtype=rtype, rtenant=tenant.id,
+                                   categories=cats, records=records, subjects=records,
+                                   ticket_id=ticket))
+        t += timedelta(seconds=rng.uniform(10, 60))
+        out.append(_auth(rng, t, who, "logout"))
+        return out
+
+    # -- system jobs ------------------------------------------------------------------------
+
+    def _system_job(self, t: datetime) -> list[_Pending]:
+        rng = self.rng
+        tenant = rng.choice(self.pop.tenants)
+        service = rng.choice(tenant.services)
+        job = rng.choice(("campaign-send", "purge", "credential-audit"))
+        actor = f"system:{job}"
+        who = _Who(tenant.id, actor, "system", f"10.20.{rng.randint(0, 3)}.{rng.randint(2, 250)}",
+                   "FR", None, "api", service)
+        if job == "campaign-send":
+            records = self.reads.take(actor, t, rng.randint(20, 300))
+            if not records:
+                return []
+            return [_access(rng, t, who, "forward", rtype="campaign", rtenant=tenant.id,
+                            categories=("identification", "electronic_identification"),
+                            records=records, subjects=records)]
+        if job == "purge":
+            rtype, cats, _ = RESOURCES[service][0]
+            records = self.writes.take(actor, t, rng.randint(5, 120))
+            if not records:
+                return []
+            return [_access(rng, t, who, "delete", rtype=rtype, rtenant=tenant.id,
+                            categories=cats, records=records, subjects=records)]
+        records = self.reads.take(actor, t, len(tenant.users))
+        if not records:
+            return []
+        return [_access(rng, t, who, "read", rtype="user_account", rtenant=tenant.id,
+                        categories=("security",), records=records, subjects=records)]
+
+
+# --------------------------------------------------------------------------------------------
+# Attacks
+
+
+_AttackFn = Callable[["_AttackContext"], list[_Pending]]
+
+
+@dataclass
+class _AttackContext:
+    rng: Random
+    t0: datetime
+    pop: _Population
+    instance: int
+
+    def victim(self, *, mfa: bool | None = None, quiet_for: timedelta = timedelta(0),
+               kind: str = "customer_user", home: bool = True,
+               known_for: timedelta = timedelta(0)) -> _User:
+        """A user with a login history (first login at least `known_for` ago), at home so
+        far, idle for `quiet_for`."""
+        candidates = [
+            u for u in self.pop.users
+            if u.kind == kind and u.logins >= 2 and (mfa is None or u.mfa == mfa)
+            and (not home or (u.last_country == u.country and u.countries == {u.country}))
+            and u.last_login is not None and u.last_login <= self.t0 - quiet_for
+            and u.first_login is not None and u.first_login <= self.t0 - known_for
+        ]
+        fresh = [u for u in candidates if u.id not in self.pop.attacked] or candidates
+        if fresh:
+            chosen = self.rng.choice(fresh)
+        else:  # short history or tiny population: the longest-known user, never fail
+            pool = [u for u in self.pop.users if u.kind == kind] or self.pop.users
+            known = [u for u in pool if u.first_login is not None]
+            unused = [u for u in known if u.id not in self.pop.attacked] or known or pool
+            chosen = min(unused, key=lambda u: (u.first_login or self.t0, u.id))
+        self.pop.attacked.add(chosen.id)
+        return chosen
+
+    def who(self, user: _User, *, ip: str | None = None, country: str | None = None,
+            interface: str = "web", ua: str | None = None, service: str | None = None) -> _Who:
+        return _Who(user.tenant.id, user.id, user.kind, ip or user.home_ip,
+                    country or user.country, ua or user.ua, interface, service or user.service)
+
+    def at(self, t: datetime, hour: int, minute: int, *, weekday: bool) -> datetime:
+        """The first Paris-local `hour:minute` after `t` (on a weekday when asked)."""
+        local = t.astimezone(PARIS)
+        cand = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        while cand <= local or (weekday and cand.weekday() >= 5):
+            cand = (cand + timedelta(days=1)).replace(hour=hour, minute=minute)
+        return cand.astimezone(UTC)
+
+
+def _secs(rng: Random, lo: float, hi: float) -> timedelta:
+    return timedelta(seconds=rng.uniform(lo, hi))
+
+
+def _brute_force(c: _AttackContext) -> list[_Pending]:
+    rng, t = c.rng, c.t0
+    user = c.victim()
+    who = c.who(user, ip=_ip(rng, "RU"), country="RU", ua="python-requests/2.31.0")
+    out: list[_Pending] = []
+    for i in range(24):
+        reason = "bad_password" if i < 10 else "locked"
+        out.append(_auth(rng, t, who, "login_failure", failure_reason=reason))
+        if i == 9:
+            out.append(_auth(rng, t + timedelta(milliseconds=300), who, "account_locked"))
+        t += _secs(rng, 3, 9)
+    return out
+
+
+def _password_spraying(c: _AttackContext) -> list[_Pending]:
+    rng, t = c.rng, c.t0
+    ip = _ip(rng, "NG")
+    tenants = rng.sample(c.pop.tenants, min(6, len(c.pop.tenants)))
+    accounts = [u for tn in tenants for u in tn.users]
+    rng.shuffle(accounts)
+    out: list[_Pending] = []
+    for user in accounts[:30]:
+        who = c.who(user, ip=ip, country="NG", ua="Mozilla/5.0 (X11; Linux x86_64)")
+        out.append(_auth(rng, t, who, "login_failure", failure_reason="bad_password"))
+        t += _secs(rng, 4, 12)
+    for k in range(max(0, 24 - len(accounts))):  # tiny populations: guessed account names
+        tenant = tenants[k % len(tenants)]
+        who = _Who(tenant.id, f"guess-{k:02d}", "customer_user", ip, "NG", None, "web",
+                   tenant.services[0])
+        out.append(_auth(rng, t, who, "login_failure", failure_reason="unknown_account"))
+        t += _secs(rng, 4, 12)
+    return out
+
+
+def _account_takeover(c: _AttackContext) -> list[_Pending]:
+    rng, t = c.rng, c.t0
+    user = c.victim(mfa=False, quiet_for=timedelta(hours=1))
+    who = c.who(user, ip=_ip(rng, user.country), ua="Mozilla/5.0 (X11; Linux x86_64)")
+    out: list[_Pending] = []
+    for _ in range(7):
+        out.append(_auth(rng, t, who, "login_failure", failure_reason="bad_password"))
+        t += _secs(rng, 5, 20)
+    out.append(_auth(rng, t, who, "login_success"))
+    rtype, cats, _ = RESOURCES[user.service][0]
+    for _ in range(3):
+        t += _secs(rng, 10, 40)
+        out.append(_access(rng, t, who, "read", rtype=rtype, rtenant=user.tenant.id,
+                           categories=cats, records=1, subjects=1))
+    return out
+
+
+def _new_country(c: _AttackContext) -> list[_Pending]:
+    rng, t = c.rng, c.t0
+    user = c.victim(mfa=False, quiet_for=timedelta(hours=24), known_for=timedelta(days=15))
+    who = c.who(user, ip=_ip(rng, "BR"), country="BR")
+    return [
+        _auth(rng, t, who, "login_success"),
+        _auth(rng, t + _secs(rng, 30, 90), who, "password_changed"),
+        _auth(rng, t + _secs(rng, 100, 200), who, "logout"),
+    ]
+
+
+def _impossible_travel(c: _AttackContext) -> list[_Pending]:
+    rng, t = c.rng, c.t0
+    user = c.victim(mfa=False)
+    home = c.who(user)
+    away = c.who(user, ip=_ip(rng, "SG"), country="SG", ua=BROWSERS[0])
+    return [
+        _auth(rng, t, home, "login_success"),
+        _auth(rng, t + timedelta(minutes=rng.uniform(15, 40)), away, "login_success"),
+    ]
+
+
+def _mfa_fatigue(c: _AttackContext) -> list[_Pending]:
+    rng, t = c.rng, c.t0
+    user = c.victim(mfa=True, quiet_for=timedelta(hours=1))
+    who = c.who(user, ip=_ip(rng, user.country), ua="Mozilla/5.0 (X11; Linux x86_64)")
+    out = [_auth(rng, t, who, "login_success")]
+    for _ in range(8):
+        t += _secs(rng, 20, 50)
+        out.append(_auth(rng, t, who, "mfa_failure", failure_reason="mfa"))
+    t += _secs(rng, 20, 50)
+    out.append(_auth(rng, t, who, "mfa_success"))
+    return out
+
+
+def _cross_tenant_read(c: _AttackContext) -> list[_Pending]:
+    rng, t = c.rng, c.t0
+    user = c.victim()
+    others = [tn for tn in c.pop.tenants if tn is not user.tenant] or c.pop.tenants
+    target = rng.choice(others)
+    service = rng.choice(target.services)
+    rtype, cats, _ = RESOURCES[service][0]
+    who = c.who(user, service=service)
+    out = [_auth(rng, t, who, "login_success")]
+    for _ in range(6):
+        t += _secs(rng, 5, 30)
+        out.append(_access(rng, t, who, "read", rtype=rtype, rtenant=target.id, categories=cats,
+                           records=1, subjects=1))
+    return out
+
+
+def _exfiltration(c: _AttackContext) -> list[_Pending]:
+    rng, t = c.rng, c.t0
+    user = c.victim()
+    tenant = user.tenant
+    service = "cloudcontact" if "cloudcontact" in tenant.services else user.service
+    who = c.who(user, service=service, interface="api", ua="python-requests/2.31.0")
+    cats = ("identification", "electronic_identification")
+    out = [_auth(rng, t, who, "login_success")]
+    for _ in range(8):
+        t += _secs(rng, 60, 300)
+        n = rng.randint(2500, 5000)
+        out.append(_access(rng, t, who, "export", rtype="contact", rtenant=tenant.id,
+                           categories=cats, records=n, subjects=n))
+    return out
+
+
+def _staff(c: _AttackContext, kind: str) -> _Staff:
+    members = [s for s in c.pop.staff if s.kind == kind] or c.pop.staff
+    if not members:
+        return _Staff(id="staff-00000000", kind=kind, ip=_ip(c.rng, "FR"), ua=BROWSERS[0])
+    return c.rng.choice(members)
+
+
+def _staff_reads(c: _AttackContext, member: _Staff, t: datetime, *, n: int,
+                 ticket: str | None) -> list[_Pending]:
+    rng = c.rng
+    tenant = rng.choice(c.pop.tenants)
+    service = rng.choice(tenant.services)
+    rtype, cats, _ = RESOURCES[service][0]
+    who = _Who(STAFF_TENANT, member.id, member.kind, member.ip, "FR", member.ua,
+               "support_console", service)
+    out = [_auth(rng, t, who, "login_success")]
+    for _ in range(n):
+        t += _secs(rng, 10, 60)
+        out.append(_access(rng, t, who, "read", rtype=rtype, rtenant=tenant.id, categories=cats,
+                           records=1, subjects=1, ticket_id=ticket))
+    return out
+
+
+def _staff_without_ticket(c: _AttackContext) -> list[_Pending]:
+    t = c.at(c.t0, 10 + c.rng.randint(0, 5), c.rng.randint(0, 40), weekday=True)
+    return _staff_reads(c, _staff(c, "staff_support"), t, n=12, ticket=None)
+
+
+def _staff_at_night(c: _AttackContext) -> list[_Pending]:
+    t = c.at(c.t0, 2, c.rng.randint(0, 50), weekday=False)
+    ticket = f"CHG-{c.rng.randint(20000, 89999)}"
+    return _staff_reads(c, _staff(c, "staff_maintenance"), t, n=6, ticket=ticket)
+
+
+def _security_read(c: _AttackContext) -> list[_Pending]:
+    rng, t = c.rng, c.t0
+    user = c.victim(kind="customer_admin")
+    who = c.who(user)
+    n = len(user.tenant.users)
+    return [
+        _auth(rng, t, who, "login_success"),
+        _access(rng, t + _secs(rng, 20, 90), who, "export", rtype="user_account",
+                rtenant=user.tenant.id, categories=("security", "electronic_identification"),
+                records=n, subjects=n),
+    ]
+
+
+def _mass_delete(c: _AttackContext) -> list[_Pending]:
+    rng, t = c.rng, c.t0
+    user = c.victim()
+    service = rng.choice(user.tenant.services)
+    rtype, cats, _ = RESOURCES[service][0]
+    who = c.who(user, service=service)
+    out = [_auth(rng, t, who, "login_success")]
+    for _ in range(5):
+        t += _secs(rng, 30, 90)
+        out.append(_access(rng, t, who, "delete", rtype=rtype, rtenant=user.tenant.id,
+                           categories=cats, records=600, subjects=600))
+    return out
+
+
+def _api_key(c: _AttackContext) -> _ApiKey:
+    if c.pop.api_keys:
+        return c.rng.choice(c.pop.api_keys)
+    tenant = c.rng.choice(c.pop.tenants)
+    return _ApiKey(id="key-000000000000", tenant=tenant, ip=_ip(c.rng, "FR"), ua=API_AGENTS[0],
+                   service=tenant.services[0], heavy=False, rate=0.0)
+
+
+def _outside_eu(c: _AttackContext) -> list[_Pending]:
+    rng, t = c.rng, c.t0
+    key = _api_key(c)
+    who = _Who(key.tenant.id, key.id, "api_key", _ip(rng, "US"), "US", "curl/8.5.0", "api",
+               key.service)
+    rtype, cats, _ = RESOURCES[key.service][0]
+    out: list[_Pending] = []
+    for _ in range(5):
+        out.append(_access(rng, t, who, "read", rtype=rtype, rtenant=key.tenant.id,
+                           categories=cats, records=1, subjects=1))
+        t += _secs(rng, 1, 10)
+    return out
+
+
+def _no_tls(c: _AttackContext) -> list[_Pending]:
+    rng, t = c.rng, c.t0
+    tenant = rng.choice([tn for tn in c.pop.tenants if "faxbis" in tn.services] or c.pop.tenants)
+    key = rng.choice(tenant.api_keys) if tenant.api_keys else _api_key(c)
+    who = _Who(tenant.id, key.id, "api_key", key.ip, "FR", "Postfix", "smtp", "faxbis", tls=False)
+    out: list[_Pending] = []
+    for _ in range(3):
+        out.append(_access(rng, t, who, "forward", rtype="fax", rtenant=tenant.id,
+                           categories=("identification", "content"), records=1, subjects=1))
+        t += _secs(rng, 30, 120)
+    return out
+
+
+def _enumeration(c: _AttackContext) -> list[_Pending]:
+    rng, t = c.rng, c.t0
+    user = c.victim()
+    others = [tn for tn in c.pop.tenants if tn is not user.tenant] or c.pop.tenants
+    target = rng.choice(others)
+    who = c.who(user, service="demat_manager", interface="api", ua="python-requests/2.31.0")
+    out = [_auth(rng, t, who, "login_success")]
+    base = rng.randint(100000, 900000)
+    for k in range(70):
+        t += _secs(rng, 1, 5)
+        out.append(_access(rng, t, who, "read", rtype="document", rtenant=target.id,
+                           categories=("identification", "content"), records=0,
+                           outcome="denied", rid=f"doc-{base + k}"))
+    return out
+
+
+ATTACKS: dict[str, AttackScenario] = {
+    s.name: s
+    for s in (
+        AttackScenario("brute_force", ("AUTH-001",),
+                       "24 failed logins on one account from one foreign IP in ~3 min"),
+        AttackScenario("password_spraying", ("AUTH-002",),
+                       "one IP fails once on each of 30 accounts of 6 tenants in ~5 min"),
+        AttackScenario("account_takeover", ("AUTH-003",),
+                       "7 failed logins then a success on one account, then reads"),
+        AttackScenario("new_country", ("AUTH-004",),
+                       "a successful login from a country never seen for the account",
+                       also=("AUTH-005",), min_history=timedelta(days=16)),
+        AttackScenario("impossible_travel", ("AUTH-005",),
+                       "logins from France then Singapore 15-40 min apart",
+                       also=("AUTH-004",)),
+        AttackScenario("mfa_fatigue", ("AUTH-006",),
+                       "password accepted, 8 MFA push rejections, then one accepted"),
+        AttackScenario("cross_tenant_read", ("ACC-001",),
+                       "a customer user reads 6 records owned by another tenant"),
+        AttackScenario("exfiltration", ("ACC-002",),
+                       "a user exports ~30,000 contacts in 30 min, far above its own baseline",
+                       min_history=timedelta(days=2)),
+        AttackScenario("staff_without_ticket", ("ACC-003",),
+                       "support staff reads 12 customer records with no ticket id"),
+        AttackScenario("staff_at_night", ("ACC-004",),
+                       "maintenance staff reads customer data at 02:00 Paris (with a ticket)"),
+        AttackScenario("security_read", ("ACC-005",),
+                       "a customer admin exports the password data of its user accounts"),
+        AttackScenario("mass_delete", ("ACC-006",),
+                       "a user deletes 3,000 records in ~5 min"),
+        AttackScenario("outside_eu", ("ACC-007",),
+                       "an API key reads customer data from the United States"),
+        AttackScenario("no_tls", ("ACC-008",),
+                       "faxes forwarded by SMTP without STARTTLS"),
+        AttackScenario("enumeration", ("ACC-009",),
+                       "70 denied reads of another tenant's document ids in ~3 min"),
+    )
+}
+
+_ATTACK_FNS: dict[str, _AttackFn] = {
+    "brute_force": _brute_force,
+    "password_spraying": _password_spraying,
+    "account_takeover": _account_takeover,
+    "new_country": _new_country,
+    "impossible_travel": _impossible_travel,
+    "mfa_fatigue": _mfa_fatigue,
+    "cross_tenant_read": _cross_tenant_read,
+    "exfiltration": _exfiltration,
+    "staff_without_ticket": _staff_without_ticket,
+    "staff_at_night": _staff_at_night,
+    "security_read": _security_read,
+    "mass_delete": _mass_delete,
+    "outside_eu": _outside_eu,
+    "no_tls": _no_tls,
+    "enumeration": _enumeration,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The simulator
+
+
+@dataclass(order=True)
+class _Planned:
+    position: int  # number of normal events emitted before injection
+    order: int
+    name: str = field(compare=False)
+    instance: int = field(compare=False)
+
+
+class Simulator:
+    """Synthetic traffic for the six services. Pure and deterministic for a seed."""
+
+    def __init__(self, *, seed: int = 0, start: datetime, tenants: int = 40,
+                 users_per_tenant: int = 25, staff: int = 12,
+                 sessions_per_user_day: float = 0.6, travellers: float = 0.03,
+                 disorder: timedelta = timedelta(0)) -> None:
+        """`disorder` > 0 delays each event's *arrival* by a random 0..disorder (services
+        publish independently): the output is then in arrival order, not event-time order,
+        and no event arrives after one more than `disorder` younger than it. Keep it below
+        the detectors' allowed lateness (60 s by default) or events will be late."""
+        if start.tzinfo is None or start.utcoffset() is None:
+            raise SimulatorError("start must be an aware datetime (naive times are invalid)")
+        if tenants < 1 or users_per_tenant < 1 or staff < 0:
+            raise SimulatorError("need at least one tenant and one user per tenant")
+        if sessions_per_user_day <= 0:
+            raise SimulatorError("sessions_per_user_day must be positive")
+        if disorder < timedelta(0):
+            raise SimulatorError("disorder must not be negative")
+        self.seed = seed
+        self.start = start.astimezone(UTC)
+        self.tenants = tenants
+        self.users_per_tenant = users_per_tenant
+        self.staff = staff
+        self.sessions_per_user_day = sessions_per_user_day
+        self.travellers = travellers
+        self.disorder = disorder
+
+    def _population(self) -> _Population:
+        return _Population.build(seed=self.seed, start=self.start, tenants=self.tenants,
+                                 users_per_tenant=self.users_per_tenant, staff=self.staff,
+                                 travellers=self.travellers)
+
+    def events(self, *, count: int, attacks: Sequence[str] = (),
+               attack_every: int | None = None) -> Iterator[SimEvent]:
+        """`count` normal events in event-time order (occurred_at spaced realistically from
+        `start`), with each named attack injected once at some point (or repeatedly every
+        `attack_every` normal events), interleaved in time order; attack events carry `label`.
+
+        Single injections are spread over the second half of the stream; an attack that
+        needs history (`min_history`) waits until event time has reached `start +
+        min_history` (if the stream ends first, it is appended at that time).
+        """
+        unknown = [a for a in attacks if a not in ATTACKS]
+        if unknown:
+            raise UnknownAttack(f"unknown attack(s): {', '.join(unknown)}; "
+                                f"known: {', '.join(ATTACKS)}")
+        if count < 0 or (attack_every is not None and attack_every < 1):
+            raise SimulatorError("count must be >= 0 and attack_every >= 1")
+        ordered = self._run(count, list(attacks), attack_every)
+        return self._shuffle(ordered) if self.disorder > timedelta(0) else ordered
+
+    def _shuffle(self, ordered: Iterator[SimEvent]) -> Iterator[SimEvent]:
+        """Arrival order: each event delayed by a random 0..disorder after its event time."""
+        rng = Random(f"{self.seed}:disorder")
+        span = self.disorder.total_seconds()
+        pending: list[tuple[datetime, int, SimEvent]] = []
+        for seq, ev in enumerate(ordered):
+            t = datetime.fromisoformat(ev.value["occurred_at"])
+            while pending and pending[0][0] <= t:
+                yield heapq.heappop(pending)[2]
+            heapq.heappush(pending, (t + timedelta(seconds=rng.uniform(0, span)), seq, ev))
+        while pending:
+            yield heapq.heappop(pending)[2]
+
+    def _plan(self, count: int, attacks: list[str], every: int | None) -> list[_Planned]:
+        plan: list[_Planned] = []
+        if every is None:
+            n = len(attacks)
+            for i, name in enumerate(attacks):
+                pos = count // 2 + (count * 2 // 5) * (i + 1) // (n + 1)
+                plan.append(_Planned(pos, i, name, 0))
+        else:
+            k = 1
+            while k * every <= count:
+                for name in attacks:
+                    plan.append(_Planned(k * every, len(plan), name, k - 1))
+                k += 1
+        plan.sort()
+        return plan
+
+    def _run(self, count: int, attacks: list[str], every: int | None) -> Iterator[SimEvent]:
+        pop = self._population()
+        traffic = _Traffic(pop, seed=self.seed, start=self.start,
+                           sessions_per_user_day=self.sessions_per_user_day)
+        plan = self._plan(count, attacks, every)
+        waiting: list[_Planned] = []  # due but waiting for enough history
+        heap: list[tuple[datetime, int, SimEvent]] = []
+        seq = 0
+        emitted = 0
+        clock = self.start
+
+        def inject(item: _Planned, t0: datetime) -> None:
+            nonlocal seq
+            scenario = ATTACKS[item.name]
+            ctx = _AttackContext(rng=Random(f"{self.seed}:attack:{item.name}:{item.instance}"),
+                                 t0=t0, pop=pop, instance=item.instance)
+            attack_id = f"{item.name}#{item.instance}"
+            for t, stream, key, value in _ATTACK_FNS[item.name](ctx):
+                seq += 1
+                ev = SimEvent(stream, key, value, scenario.name, attack_id)
+                heapq.heappush(heap, (max(t, t0), seq, ev))
+
+        def release(now: datetime) -> None:
+            still = []
+            for item in waiting:
+                if now >= self.start + ATTACKS[item.name].min_history:
+                    inject(item, now)
+                else:
+                    still.append(item)
+            waiting[:] = still
+
+        while emitted < count:
+            session = traffic.next_session()
+            horizon = traffic.t
+            while heap and heap[0][0] <= horizon and emitted < count:
+                t, _, ev = heapq.heappop(heap)
+                clock = t
+                yield ev
+                if ev.label is None:
+                    emitted += 1
+                    while plan and plan[0].position <= emitted:
+                        waiting.append(plan.pop(0))
+                    if waiting:
+                        release(clock)
+            for t, stream, key, value in session:
+                seq += 1
+                heapq.heappush(heap, (t, seq, SimEvent(stream, key, value, None)))
+        waiting.extend(plan)
+        for item in waiting:
+            inject(item, max(clock, self.start + ATTACKS[item.name].min_history))
+        while heap:
+            t, _, ev = heapq.heappop(heap)
+            if ev.label is not None:
+                yield ev
