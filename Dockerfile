@@ -19,10 +19,9 @@ RUN groupadd --system --gid 10001 tocsin \
     && mkdir -p /app \
     && chown tocsin:tocsin /app
 COPY --from=build /wheels /wheels
+# The wheel ships the Alembic scripts (`tocsin/migrations/`): `tocsin db upgrade` needs nothing
+# from the source tree.
 RUN pip install --no-index --find-links /wheels tocsin && rm -rf /wheels
-# The Alembic scripts are not part of the wheel yet: `tocsin.dbschema` looks for them next to
-# the installed `tocsin` package.
-COPY migrations /usr/local/lib/python3.11/site-packages/migrations
 WORKDIR /app
 USER tocsin:tocsin
 EXPOSE 8000 9464

@@ -124,6 +124,7 @@ def main() -> None:
     report("GET /queue (HTML, page 1 of 50)", timed(client, "/queue", args.runs))
     report("GET /queue?page=80", timed(client, "/queue?page=80", args.runs))
     report("GET /queue?tenant=t7 (filtered)", timed(client, "/queue?tenant=t7", args.runs))
+    report("GET /queue?q=auth (text, matches all)", timed(client, "/queue?q=auth", args.runs))
     report("GET /api/v1/incidents (JSON)", timed(client, "/api/v1/incidents", args.runs))
 
 

@@ -176,6 +176,7 @@ class ConsumerLoop:
             bootstrap_servers=self.config.bootstrap,
             acks="all",
             linger_ms=5,
+            enable_idempotence=False,
             **dict(self.config.client_options),
         )
 

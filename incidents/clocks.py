@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -285,6 +285,17 @@ def next_open_due(*, aware_at: datetime, tenant_ids: Sequence[str],
     dues = [] if closed(Clock.CNIL, "") else [policy.cnil_delay]
     dues.extend(delays.get(t, default) for t in tenant_ids if not closed(Clock.CUSTOMER, t))
     return aware_at + min(dues) if dues else None
+
+
+def min_delay(*, session: Session, policy: ClockPolicy) -> timedelta:
+    """A lower bound of every clock delay (`cnil`, and `customer_delay` of any customer or
+    none): each due is at least `aware_at` + this. For queues that read incidents by
+    `aware_at` and stop once no later one can come first."""
+    floor = min(policy.cnil_delay, timedelta(hours=policy.customer_hours_default))
+    hours = session.scalar(  # 0 and NULL mean the default (`customer_delay`)
+        select(func.min(Customer.notify_delay_hours))
+        .where(Customer.notify_delay_hours != 0))
+    return floor if hours is None else min(floor, timedelta(hours=float(hours)))
 
 
 def load_customers(*, session: Session, tenant_ids: Iterable[str]) -> dict[str, Customer]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from incidents import audit, clocks, severity
@@ -23,6 +23,7 @@ from incidents.enums import (
     DecisionKind,
     IncidentStatus,
     Language,
+    SeverityBand,
 )
 from incidents.exceptions import (
     IncidentNotFound,
@@ -30,11 +31,13 @@ from incidents.exceptions import (
     InvalidTransition,
     JustificationRequired,
 )
+from incidents.findings_store import EvidenceEvent, FindingRow
 from incidents.models import (
     ClockFact,
     Customer,
     Decision,
     Incident,
+    IncidentFinding,
     IncidentTenant,
     SeverityAssessment,
 )
@@ -99,37 +102,65 @@ def require_by_ref(*, session: Session, ref: str) -> Incident:
 
 
 Order = Literal["deadline", "detected", "ref"]
+StatusFilter = IncidentStatus | str | Sequence[IncidentStatus | str] | None
 
 
-def _filtered(status: IncidentStatus | str | Sequence[IncidentStatus | str] | None,
-              ) -> Select[Incident]:
+def _filtered(status: StatusFilter, *, band: SeverityBand | str | None = None,
+              tenant_id: str | None = None, q: str | None = None) -> Select[Incident]:
+    """Incidents matching every filter given. Values are bound parameters; LIKE wildcards
+    in `q` are escaped. `q` searches (case-insensitively) the reference, the title, the
+    rule ids of the linked findings and the tenant ids."""
     stmt = select(Incident)
-    if status is None:
-        return stmt
-    wanted = [status] if isinstance(status, str) else list(status)
-    return stmt.where(Incident.status.in_([IncidentStatus(s).value for s in wanted]))
+    if status is not None:
+        wanted = [status] if isinstance(status, str) else list(status)
+        stmt = stmt.where(Incident.status.in_([IncidentStatus(s).value for s in wanted]))
+    if band is not None:
+        stmt = stmt.where(Incident.severity_band == SeverityBand(band).value)
+    if tenant_id is not None:
+        stmt = stmt.where(Incident.id.in_(
+            select(IncidentTenant.incident_id).where(IncidentTenant.tenant_id == tenant_id)))
+    needle = (q or "").strip().lower()
+    if needle:
+        stmt = stmt.where(or_(
+            func.lower(Incident.ref).contains(needle, autoescape=True),
+            func.lower(Incident.title).contains(needle, autoescape=True),
+            Incident.id.in_(
+                select(IncidentTenant.incident_id)
+                .where(func.lower(IncidentTenant.tenant_id).contains(needle, autoescape=True))),
+            Incident.id.in_(
+                select(IncidentFinding.incident_id)
+                .join(FindingRow, FindingRow.finding_id == IncidentFinding.finding_id)
+                .where(func.lower(FindingRow.rule_id).contains(needle, autoescape=True))),
+        ))
+    return stmt
 
 
-def count_incidents(*, session: Session,
-                    status: IncidentStatus | str | Sequence[IncidentStatus | str] | None = None,
-                    ) -> int:
-    sub = _filtered(status).subquery()
+def count_incidents(*, session: Session, status: StatusFilter = None,
+                    band: SeverityBand | str | None = None, tenant_id: str | None = None,
+                    q: str | None = None) -> int:
+    """How many incidents match the filters (see `list_incidents`)."""
+    sub = _filtered(status, band=band, tenant_id=tenant_id, q=q).subquery()
     return int(session.scalar(select(func.count()).select_from(sub)) or 0)
 
 
-def list_incidents(*, session: Session,
-                   status: IncidentStatus | str | Sequence[IncidentStatus | str] | None = None,
+def list_incidents(*, session: Session, status: StatusFilter = None,
                    limit: int = 100, offset: int = 0, order: Order = "deadline",
                    policy: ClockPolicy | None = None,
-                   now: datetime | None = None) -> list[Incident]:
+                   now: datetime | None = None, band: SeverityBand | str | None = None,
+                   tenant_id: str | None = None, q: str | None = None) -> list[Incident]:
     """Incidents, with tenants, clock facts and assessments loaded.
 
-    `order="deadline"`: open clocks nearest first (overdue first), then incidents whose
-    clocks are all closed, newest first. Deadlines are computed by `incidents.clocks`.
-    `"detected"`: newest first. `"ref"`: by reference.
+    Filters: `status` (one or several), `band` (current severity band), `tenant_id` (an
+    affected tenant, exact), `q` (text in the reference, title, rule ids or tenant ids).
+
+    `order="deadline"`: open incidents by their nearest open clock (overdue first), ties by
+    id; then open incidents whose clocks are all met or stopped, by id; then the others,
+    newest first. Deadlines are computed by `incidents.clocks`. `"detected"`: newest first.
+    `"ref"`: by reference.
     """
     policy = policy or ClockPolicy()
-    stmt = _filtered(status).options(
+    base = _filtered(status, band=band, tenant_id=tenant_id, q=q)
+    stmt = base.options(
         selectinload(Incident.tenants), selectinload(Incident.clock_facts),
         selectinload(Incident.assessments),
     )
@@ -140,7 +171,7 @@ def list_incidents(*, session: Session,
         stmt = stmt.order_by(Incident.year, Incident.seq)
         return list(session.scalars(stmt.limit(limit).offset(offset)))
     now = _aware(now or datetime.now(UTC))
-    page = _deadline_page(session=session, status=status, limit=limit, offset=offset,
+    page = _deadline_page(session=session, base=base, limit=limit, offset=offset,
                           policy=policy)
     if not page:
         return []
@@ -158,56 +189,158 @@ class _Fact:
     justification: str | None
 
 
-def _deadline_page(*, session: Session,
-                   status: IncidentStatus | str | Sequence[IncidentStatus | str] | None,
-                   limit: int, offset: int, policy: ClockPolicy) -> list[int]:
-    """Incident ids of one page in deadline order. Open incidents are ordered in Python from
-    bare columns (three light queries); closed ones follow, newest first, paged in SQL."""
-    base = _filtered(status)
-    open_values = [s.value for s in OPEN_STATUSES]
+_FAR = datetime.max.replace(tzinfo=UTC)
+_FIRST_WINDOW = 256
+_IDS_PER_QUERY = 1000  # bound parameters in an IN list, at most
+DeadlineKey = tuple[datetime, int]
+
+
+def _heads(session: Session, window: Select[Any]) -> list[tuple[int, datetime]]:
+    rows = session.connection().execute(
+        window.with_only_columns(Incident.id, Incident.aware_at)).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def _deadline_keys(*, session: Session, heads: Sequence[tuple[int, datetime]],
+                   delays: dict[str, timedelta], policy: ClockPolicy) -> list[DeadlineKey]:
+    """(next open due or _FAR, id) of the open incidents `heads` (id, aware_at), from bare
+    columns: their tenants, their clock facts and their customers' delays (`delays` caches
+    them across calls). The due is `clocks.next_open_due`, i.e. what
+    `clocks.compute_clocks(...).next_due` gives from the same facts."""
+    if not heads:
+        return []
     conn = session.connection()  # Core rows: no ORM overhead on thousands of tuples
-    open_ids = base.with_only_columns(Incident.id).where(Incident.status.in_(open_values))
-    heads = conn.execute(
-        base.with_only_columns(Incident.id, Incident.aware_at)
-        .where(Incident.status.in_(open_values))
-    ).all()
+    ids: Any = [i for i, _ in heads]
+    if len(ids) > _IDS_PER_QUERY:  # cheaper than a long IN list; extra rows are ignored
+        ids = select(Incident.id).where(Incident.aware_at >= min(a for _, a in heads),
+                                        Incident.aware_at <= max(a for _, a in heads))
     tenants: dict[int, list[str]] = {}
     for incident_id, tenant_id in conn.execute(
         select(IncidentTenant.incident_id, IncidentTenant.tenant_id)
-        .where(IncidentTenant.incident_id.in_(open_ids))
-        .order_by(IncidentTenant.incident_id, IncidentTenant.tenant_id)
+        .where(IncidentTenant.incident_id.in_(ids))
     ).all():
         tenants.setdefault(incident_id, []).append(tenant_id)
     facts: dict[int, list[_Fact]] = {}
     for row in conn.execute(
         select(ClockFact.incident_id, ClockFact.id, ClockFact.clock, ClockFact.tenant_id,
                ClockFact.kind, ClockFact.at, ClockFact.justification)
-        .where(ClockFact.incident_id.in_(open_ids))
+        .where(ClockFact.incident_id.in_(ids))
     ).all():
         facts.setdefault(row[0], []).append(_Fact(*row[1:]))
-    tenant_set = {t for ts in tenants.values() for t in ts}
-    customers = clocks.load_customers(session=session, tenant_ids=tenant_set)
-    delays = clocks.customer_delays(customers=customers, tenant_ids=tenant_set, policy=policy)
-    far = datetime.max.replace(tzinfo=UTC)
-    keyed: list[tuple[datetime, int]] = []
+    unseen = {t for ts in tenants.values() for t in ts} - delays.keys()
+    if unseen:
+        customers = clocks.load_customers(session=session, tenant_ids=unseen)
+        delays.update(clocks.customer_delays(customers=customers, tenant_ids=unseen,
+                                             policy=policy))
+    keyed: list[DeadlineKey] = []
     for incident_id, aware_at in heads:
         nxt = clocks.next_open_due(
             aware_at=aware_at, tenant_ids=tenants.get(incident_id, []),
             facts=facts.get(incident_id, []), delays=delays, policy=policy,
         )
-        keyed.append((far if nxt is None else nxt, incident_id))
-    keyed.sort()
+        keyed.append((_FAR if nxt is None else nxt, incident_id))
+    return keyed
+
+
+def _open_deadline_keys(*, session: Session, opened: Select[Incident], want: int,
+                        policy: ClockPolicy) -> tuple[list[DeadlineKey], int | None]:
+    """The `want` smallest deadline keys of the incidents `opened` selects (open ones), in
+    order, and how many such incidents there are when every one had to be keyed (else None).
+
+    They are read by (aware_at, id) in growing windows. Every due is aware_at plus at least
+    `clocks.min_delay`, so once the `want`-th smallest key found is at most (the last
+    aware_at read + min_delay, the last id read), no incident not read yet can come before
+    it: the result is the one the full computation gives, from a fraction of the rows
+    (all of them for deep pages, or when every clock is met or stopped)."""
+    floor = clocks.min_delay(session=session, policy=policy)
+    delays: dict[str, timedelta] = {}
+    keyed: list[DeadlineKey] = []
+    seen = 0
+    last: tuple[datetime, int] | None = None
+    size = max(_FIRST_WINDOW, 2 * want)
+    while True:
+        window = opened
+        if last is not None:
+            window = window.where(Incident.aware_at >= last[0],
+                                  or_(Incident.aware_at > last[0], Incident.id > last[1]))
+        window = window.order_by(Incident.aware_at, Incident.id).limit(size)
+        heads = _heads(session, window)
+        previous = last[0] if last is not None else None
+        for _, aware_at in heads:
+            if previous is not None and aware_at < previous:
+                # The database orders aware_at otherwise than Python does (a value stored
+                # in another text format on SQLite?): no bound holds, key them all.
+                keyed = _deadline_keys(session=session, heads=_heads(session, opened),
+                                       delays={}, policy=policy)
+                keyed.sort()
+                return keyed[:want], len(keyed)
+            previous = aware_at
+        keyed.extend(_deadline_keys(session=session, heads=heads, delays=delays,
+                                    policy=policy))
+        keyed.sort()
+        del keyed[want:]  # a key past the `want` smallest is never needed
+        seen += len(heads)
+        if len(heads) < size:
+            return keyed, seen
+        last = heads[-1][1], heads[-1][0]
+        # Not read yet: aware_at > last's, or equal with a greater id; so each key is
+        # > (last aware_at + floor, last id).
+        if want == 0 or (len(keyed) == want and keyed[-1] <= (last[0] + floor, last[1])):
+            return keyed, None
+        size *= 2
+
+
+def _deadline_page(*, session: Session, base: Select[Incident], limit: int, offset: int,
+                   policy: ClockPolicy) -> list[int]:
+    """Incident ids of one page in deadline order: open incidents keyed in Python from bare
+    columns (`_open_deadline_keys`), then the others newest first, paged in SQL."""
+    open_values = [s.value for s in OPEN_STATUSES]
+    limit, offset = max(0, limit), max(0, offset)
+    keyed, n_open = _open_deadline_keys(
+        session=session, opened=base.where(Incident.status.in_(open_values)),
+        want=offset + limit, policy=policy)
     page = [i for _, i in keyed[offset:offset + limit]]
     rest = limit - len(page)
-    if rest > 0:
+    if rest > 0 and n_open is not None:  # None: the open incidents filled the page
         closed = (
             base.with_only_columns(Incident.id)
             .where(Incident.status.not_in(open_values))
             .order_by(Incident.detected_at.desc(), Incident.id.desc())
-            .offset(max(0, offset - len(keyed))).limit(rest)
+            .offset(max(0, offset - n_open)).limit(rest)
         )
-        page.extend(conn.execute(closed).scalars())
+        page.extend(session.connection().execute(closed).scalars())
     return page
+
+
+def findings_for(*, session: Session, incident: Incident) -> list[FindingRow]:
+    """The findings linked to `incident`, oldest first (then by finding id)."""
+    rows = session.scalars(
+        select(FindingRow)
+        .join(IncidentFinding, IncidentFinding.finding_id == FindingRow.finding_id)
+        .where(IncidentFinding.incident_id == incident.id)
+    )
+    return sorted(rows, key=lambda r: (r.first_seen, r.finding_id))
+
+
+def evidence_for(*, session: Session, incident: Incident,
+                 limit: int = 200) -> list[EvidenceEvent]:
+    """The stored evidence events cited by the findings of `incident`, by time of
+    occurrence: the first `limit` distinct ids cited, taking the findings oldest first.
+    Events purged after their retention period are simply missing."""
+    cited = session.execute(
+        select(FindingRow.first_seen, FindingRow.finding_id, FindingRow.evidence)
+        .join(IncidentFinding, IncidentFinding.finding_id == FindingRow.finding_id)
+        .where(IncidentFinding.incident_id == incident.id)
+    ).all()
+    ids: dict[str, None] = {}
+    for _, _, evidence in sorted(cited, key=lambda r: (r[0], r[1])):
+        for event_id in evidence or []:
+            ids.setdefault(str(event_id))
+    wanted = list(ids)[:max(0, limit)]
+    if not wanted:
+        return []
+    rows = session.scalars(select(EvidenceEvent).where(EvidenceEvent.event_id.in_(wanted)))
+    return sorted(rows, key=lambda e: (e.occurred_at, e.event_id))
 
 
 def customers_for(*, session: Session, incident: Incident) -> dict[str, Customer]:

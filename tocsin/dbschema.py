@@ -2,6 +2,8 @@
 
 Alembic's env.py and the tests use `load_models()`; production paths create the schema with
 `tocsin db upgrade` (Alembic), never with `create_all`.
+
+Deviation from DESIGN §2: the Alembic scripts live in `tocsin/migrations/` so the wheel ships them.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def load_models() -> MetaData:
 def alembic_config(url: str) -> Config:
     root = Path(__file__).resolve().parent
     cfg = Config(str(root / "alembic.ini"))
-    cfg.set_main_option("script_location", str(root.parent / "migrations"))
+    cfg.set_main_option("script_location", str(root / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 

@@ -137,6 +137,7 @@ class IngestPipeline:
         self._last_checkpoint = clock()
         self.lateness_s = lateness.total_seconds()
         self._upstream: int | None = None
+        self._pending: list[Any] = []
         self.partitions: dict[TopicPartition, PartitionState] = {}
         self.stats = PipelineStats()
 
@@ -204,6 +205,7 @@ class IngestPipeline:
             del self.partitions[tp]
 
     def rollback(self) -> Mapping[TopicPartition, int]:
+        self._pending = []
         offsets = {}
         for tp, state in list(self.partitions.items()):
             restored = self._new_state(tp, state.checkpoint_blob, state.checkpoint_offset)
@@ -244,9 +246,9 @@ class IngestPipeline:
                         continue
                     if needs_repartition(self.rules, ev):
                         assert self.producer is not None  # noqa: S101 - upstream implies it
-                        self.producer.send(
+                        self._pending.append(self.producer.send(
                             self.topics.by_ip, key=str(ev.source_ip).encode(), value=rec.value
-                        )
+                        ))
                         self.stats.republished += 1
                         republish = True
             for service, n in services.items():
@@ -277,8 +279,8 @@ class IngestPipeline:
                 state.next_offset = nxt
                 state.dirty = True
         checkpoint = batch.invalid > 0 or self._checkpoint_due()
-        if republish and self.producer is not None:
-            self.producer.flush()
+        if republish:
+            self._flush_producer()
         self.stats.emissions += len(emissions)
         return self._commit(emissions, produced_at, checkpoint=checkpoint)
 
@@ -288,8 +290,7 @@ class IngestPipeline:
         return {}
 
     def flush(self) -> Mapping[TopicPartition, int]:
-        if self.producer is not None:
-            self.producer.flush()
+        self._flush_producer()
         if not self.partitions:
             return {}
         return self._commit([], {}, checkpoint=True)
@@ -322,12 +323,12 @@ class IngestPipeline:
                 ("tocsin-watermark", repr(wm).encode()),
             ]
             for partition in self._by_ip_partitions():
-                self.producer.send(self.topics.by_ip, value=b"", partition=partition,
-                                   headers=headers)
+                self._pending.append(self.producer.send(
+                    self.topics.by_ip, value=b"", partition=partition, headers=headers))
             state.announced = wm
             sent = True
         if sent:
-            self.producer.flush()
+            self._flush_producer()
 
     def _by_ip_partitions(self) -> list[int]:
         assert self.producer is not None  # noqa: S101 - callers check
@@ -388,6 +389,16 @@ class IngestPipeline:
             return float("-inf")
         return min(state.origins.values())
 
+    def _flush_producer(self) -> None:
+        """Wait for every republication; any failure fails the batch (it is then rolled
+        back to the checkpoint and retried, so nothing downstream is skipped)."""
+        if self.producer is None:
+            return
+        pending, self._pending = self._pending, []
+        self.producer.flush()
+        for fut in pending:
+            fut.get(timeout=30)
+
     def _checkpoint_due(self) -> bool:
         return self._clock() - self._last_checkpoint >= self.checkpoint_seconds
 
@@ -419,8 +430,7 @@ class IngestPipeline:
         return self._after_checkpoint(blobs)
 
     def _write_checkpoints(self, tps: Sequence[TopicPartition]) -> None:
-        if self.producer is not None:
-            self.producer.flush()
+        self._flush_producer()
         with self.session_factory() as session, session.begin():
             blobs = self._stage_checkpoints(session, tps)
         self._after_checkpoint(blobs)

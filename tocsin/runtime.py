@@ -78,7 +78,10 @@ def build_ingest(
         client_options=client,
     )
     rules = load_rules(settings.rules, timezone=settings.timezone)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, **client)
+    # Not idempotent: republished events are de-duplicated downstream by event id, and an
+    # idempotent producer's id does not survive a broker that lost its state.
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                             enable_idempotence=False, **client)
     pipeline = IngestPipeline(
         session_factory=session_factory,
         consumer_group=settings.consumer_group,

@@ -81,14 +81,27 @@ _IPV4 = re.compile(
 _IPV6_CANDIDATE = re.compile(r"(?<![\w:.])[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(?![\w:])")
 
 
+_TRAILING_PORT = re.compile(r":(?P<port>\d{1,5})$")
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _ipv6_or_keep(match: re.Match[str]) -> str:
     text = match.group(0)
     candidate = text.rstrip(".")
-    try:
-        ipaddress.IPv6Address(candidate)
-    except ValueError:
-        return text
-    return "[ip]" + text[len(candidate) :]
+    if _is_ipv6(candidate):
+        return "[ip]" + text[len(candidate) :]
+    # `host:port` as uvicorn's access log writes a client (`2001:db8::7:51234`, `::1:51234`).
+    port = _TRAILING_PORT.search(candidate)
+    if port is not None and _is_ipv6(candidate[: port.start()]):
+        return "[ip]" + text[port.start() :]
+    return text
 
 
 def scrub_text(text: str) -> str:
@@ -195,7 +208,8 @@ def init_sentry(settings: Settings, component: str, *, transport: Any = None) ->
 # --------------------------------------------------------------------------------------------
 
 _RECORD_FIELDS: Final = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys() | {"message", "asctime"}
+    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()
+    | {"message", "asctime", "color_message"}  # uvicorn's ANSI copy of its format string
 )
 
 

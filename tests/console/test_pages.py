@@ -54,6 +54,33 @@ def test_filtered_queue_keeps_the_deadline_order(console: Console) -> None:
     assert searched == plain
 
 
+def test_queue_filters_by_text_band_and_tenant(console: Console) -> None:
+    exfil = seed_incident(console.factory, tenant="globex", actor="a1", ip="198.51.100.41",
+                          rule="EXFIL-002")
+    auth = seed_incident(console.factory, tenant="acme", actor="a2", ip="198.51.100.42")
+    client = console.login("analyst")
+
+    def refs(**params: str) -> tuple[list[str], int]:
+        body = client.get("/api/v1/incidents", params=params).json()
+        return [i["ref"] for i in body["items"]], body["total"]
+
+    assert refs(q="exfil") == ([exfil], 1)
+    assert refs(q="GLOB") == ([exfil], 1)
+    assert refs(q=auth.lower()) == ([auth], 1)
+    assert refs(q="%") == ([], 0)
+    assert refs(tenant="acme") == ([auth], 1)
+    every = client.get("/api/v1/incidents").json()["items"]
+    for band in ("low", "medium", "high", "very_high"):
+        wanted = [i["ref"] for i in every if i["severity_band"] == band]
+        assert refs(band=band) == (wanted, len(wanted))
+    assert refs(band="nonsense")[1] == 2  # an unknown value is ignored
+    html = client.get("/queue", params={"q": "exfil"}).text
+    assert exfil in html and auth not in html
+    detail = client.get(f"/api/v1/incidents/{exfil}").json()
+    assert [f["rule_id"] for f in detail["findings"]] == ["EXFIL-002"]
+    assert len(detail["evidence"]) == 3  # the three events the finding cites
+
+
 def test_queue_paginates(console: Console) -> None:
     for n in range(3):
         seed_incident(console.factory, tenant=f"p{n}", actor=f"a{n}", ip=f"198.51.100.{n + 10}")

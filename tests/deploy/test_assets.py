@@ -170,7 +170,24 @@ def test_dockerfile_runs_as_non_root_and_installs_the_package() -> None:
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
     assert users and not users[-1].startswith(("root", "0"))
     assert re.search(r"^RUN pip (wheel|install) .*\.\s*$", dockerfile, re.MULTILINE)
-    assert "COPY migrations" in dockerfile  # `tocsin db upgrade` needs the Alembic scripts
+    # The wheel ships the Alembic scripts: no copy from the source tree into site-packages.
+    assert not re.search(r"^COPY\s.*migrations", dockerfile, re.MULTILINE)
+
+
+def test_the_wheel_ships_the_alembic_scripts() -> None:
+    from tocsin.dbschema import alembic_config
+
+    package = ROOT / "tocsin"
+    scripts = Path(str(alembic_config("sqlite://").get_main_option("script_location")))
+    assert scripts == package / "migrations"
+    assert not (ROOT / "migrations").exists(), "the Alembic folder lives in tocsin/migrations"
+    files = {p for p in scripts.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert {scripts / "env.py", scripts / "script.py.mako"} <= files
+    assert any(p.parent == scripts / "versions" and p.suffix == ".py" for p in files)
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    shipped = {p for pattern in setuptools["package-data"]["tocsin"] for p in package.glob(pattern)}
+    assert files <= shipped, sorted(str(p.relative_to(package)) for p in files - shipped)
+    assert (package / "alembic.ini") in shipped
 
 
 def test_prometheus_scrapes_what_compose_runs(compose: dict[str, Any]) -> None:

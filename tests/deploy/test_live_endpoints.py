@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -127,7 +128,7 @@ def test_live_ingest_metrics_pass_promtool(ingest: int) -> None:
 
 @pytest.fixture
 def console(env: dict[str, str], tmp_path: Path) -> Iterator[int]:
-    env = {k: v for k, v in env.items() if v != ""}
+    env = {k: v for k, v in env.items() if v != ""} | {"TOCSIN_LOG_LEVEL": "INFO"}
     port = free_port()
     log = (tmp_path / "console.log").open("w")
     proc = subprocess.Popen(
@@ -152,5 +153,22 @@ def test_live_console_metrics_pass_promtool(console: int) -> None:
     assert text is not None
     samples = _samples(text)
     assert "process_resident_memory_bytes" in samples
+    assert samples.get("tocsin_telemetry_db_up") == 1.0, text[-2000:]  # the DB collector runs
+    assert "tocsin_incidents" in samples
     result = _promtool_check(text)
     assert result.returncode == 0, (result.stdout + result.stderr).decode()
+
+
+@pytest.mark.timeout(120)
+def test_live_console_access_log_is_scrubbed_json(console: int, tmp_path: Path) -> None:
+    assert _scrape(console) is not None
+    log_path = tmp_path / "console.log"
+    deadline = time.monotonic() + 10
+    while '/metrics' not in log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    text = log_path.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    access = [line for line in lines if line["logger"] == "uvicorn.access"]
+    assert any("GET /metrics" in line["msg"] for line in access), text[-2000:]
+    assert all(line["msg"].startswith("[ip]:") for line in access), text[-2000:]
+    assert "127.0.0.1" not in text

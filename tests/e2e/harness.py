@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -77,8 +78,9 @@ def make_env(broker: EmbeddedBroker, db_url: str, partitions: int = 4) -> Env:
     return env
 
 
-def simulated(count: int, attacks: Sequence[str], seed: int = 3) -> list[SimEvent]:
-    return list(Simulator(seed=seed, start=START).events(count=count, attacks=list(attacks)))
+def simulated(count: int, attacks: Sequence[str], seed: int = 3,
+              start: datetime = START) -> list[SimEvent]:
+    return list(Simulator(seed=seed, start=start).events(count=count, attacks=list(attacks)))
 
 
 def produce(env: Env, events: Sequence[SimEvent], extra: Sequence[tuple[str, bytes | None,
@@ -108,8 +110,13 @@ def run_ingest(env: Env, *, max_idle: float = 3.0, timeout: float = 240,
 
 
 def start_ingest(env: Env, **extra: str) -> subprocess.Popen[bytes]:
+    """A worker in the background; its logs go to a file (a pipe nobody reads would fill
+    up and block it)."""
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
+        prefix=f"ingest-{env.tag}-", suffix=".log", delete=False
+    )
     return subprocess.Popen(ingest_cmd(), cwd=ROOT, env=env.environ(**extra),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=log)
 
 
 def kill9(proc: subprocess.Popen[bytes]) -> None:
@@ -139,6 +146,28 @@ def findings_snapshot(db_url: str) -> dict[str, tuple[Any, ...]]:
     return snap
 
 
+def progress(env: Env) -> int:
+    """Input offsets covered by the checkpoints of the environment's consumer group."""
+    from sqlalchemy import func
+
+    from incidents.findings_store import PartitionCheckpoint
+
+    engine = make_engine(env.db_url)
+    try:
+        with engine.connect() as conn:
+            done = conn.execute(
+                select(func.coalesce(func.sum(PartitionCheckpoint.next_offset), 0)).where(
+                    PartitionCheckpoint.consumer_group == f"g.{env.tag}",
+                    PartitionCheckpoint.topic.in_([env.topics["auth"], env.topics["access"]]),
+                )
+            ).scalar_one()
+    except Exception:  # noqa: BLE001 - database unreachable: no progress visible
+        return -1
+    finally:
+        engine.dispose()
+    return int(done)
+
+
 def wait_until(predicate: Any, timeout: float, interval: float = 0.25) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -149,4 +178,4 @@ def wait_until(predicate: Any, timeout: float, interval: float = 0.25) -> bool:
 
 
 __all__ = ["Env", "free_port", "make_env", "simulated", "produce", "run_ingest",
-           "start_ingest", "kill9", "tocsin_json", "findings_snapshot", "wait_until"]
+           "start_ingest", "kill9", "tocsin_json", "findings_snapshot", "wait_until", "progress"]

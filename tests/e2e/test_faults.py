@@ -5,15 +5,18 @@ findings equal a clean run's."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from tests.e2e.harness import (
+    START,
     findings_snapshot,
     kill9,
     make_env,
+    progress,
     produce,
     run_ingest,
     simulated,
@@ -39,7 +42,7 @@ def _clean_run(broker: EmbeddedBroker, tmp_path: Path, events: list) -> dict:  #
 
 @pytest.mark.parametrize("fresh_db_url", ["postgresql"], indirect=True)
 def test_database_outage_of_thirty_seconds_loses_nothing(
-    broker: EmbeddedBroker, fresh_db_url: str, tmp_path: Path
+    broker: EmbeddedBroker, fresh_db_url: str, tmp_path: Path, workers: list
 ) -> None:
     events = simulated(5000, list(ATTACKS), seed=21)
     expected = _clean_run(broker, tmp_path, events)
@@ -52,7 +55,8 @@ def test_database_outage_of_thirty_seconds_loses_nothing(
         half = len(events) // 2
         produce(env, events[:half])
         proc = start_ingest(env)
-        assert wait_until(lambda: len(findings_snapshot(fresh_db_url)) > 0, timeout=90)
+        workers.append(proc)
+        assert wait_until(lambda: progress(env) >= half, timeout=90)
         proxy.cut()
         produce(env, events[half:])  # arrives while the database is unreachable
         time.sleep(30)
@@ -70,15 +74,17 @@ def test_database_outage_of_thirty_seconds_loses_nothing(
 
 @pytest.mark.parametrize("fresh_db_url", ["postgresql"], indirect=True)
 def test_second_replica_joining_mid_stream_changes_nothing(
-    broker: EmbeddedBroker, fresh_db_url: str, tmp_path: Path
+    broker: EmbeddedBroker, fresh_db_url: str, tmp_path: Path, workers: list
 ) -> None:
     events = simulated(8000, list(ATTACKS), seed=31)
     expected = _clean_run(broker, tmp_path, events)
     env = make_env(broker, fresh_db_url, partitions=4)
     produce(env, events)
     first = start_ingest(env, TOCSIN_BATCH_MAX_RECORDS="200")
+    workers.append(first)
     assert wait_until(lambda: len(findings_snapshot(fresh_db_url)) > 0, timeout=90)
     second = start_ingest(env, TOCSIN_BATCH_MAX_RECORDS="200")
+    workers.append(second)
     time.sleep(8)
     kill9(first)  # and the first one dies: its partitions move to the second
     assert wait_until(lambda: findings_snapshot(fresh_db_url) == expected, timeout=180)
@@ -90,7 +96,7 @@ def test_second_replica_joining_mid_stream_changes_nothing(
 
 @pytest.mark.parametrize("fresh_db_url", ["postgresql"], indirect=True)
 def test_broker_restart_reconnects_and_continues(
-    fresh_db_url: str, tmp_path: Path
+    fresh_db_url: str, tmp_path: Path, workers: list
 ) -> None:
     # a private broker: restarting it must not disturb other tests
     with EmbeddedBroker(log_path=tmp_path / "tansu.log") as private:
@@ -98,13 +104,15 @@ def test_broker_restart_reconnects_and_continues(
         before = simulated(2000, ["brute_force"], seed=41)
         produce(env, before)
         proc = start_ingest(env)
+        workers.append(proc)
         assert wait_until(
             lambda: any(v[0] == "AUTH-001" for v in findings_snapshot(fresh_db_url).values()),
             timeout=90,
         )
         private.restart()  # memory-only broker: topics and offsets are gone
         env.create_topics()
-        after = simulated(2000, ["password_spraying"], seed=42)
+        # later in event time: what came before the restart set the watermarks
+        after = simulated(2000, ["password_spraying"], seed=42, start=START + timedelta(days=60))
         produce(env, after)
         assert wait_until(
             lambda: any(v[0] == "AUTH-002" for v in findings_snapshot(fresh_db_url).values()),

@@ -81,7 +81,7 @@ def _ts(value: str):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("fresh_db_url", ["postgresql"], indirect=True)
 def test_kill_minus_nine_gives_the_same_findings_as_a_clean_run(
-    broker: EmbeddedBroker, fresh_db_url: str, tmp_path
+    broker: EmbeddedBroker, fresh_db_url: str, tmp_path, workers: list
 ) -> None:  # type: ignore[no-untyped-def]
     events = simulated(8000, list(ATTACKS), seed=11)
     clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
@@ -98,6 +98,7 @@ def test_kill_minus_nine_gives_the_same_findings_as_a_clean_run(
     produce(crashy, events)
     for _ in range(3):  # kill -9 at three different points
         proc = start_ingest(crashy, TOCSIN_BATCH_MAX_RECORDS="200")
+        workers.append(proc)
         before = len(findings_snapshot(fresh_db_url))
         wait_until(lambda b=before: len(findings_snapshot(fresh_db_url)) > b, timeout=60)
         time.sleep(0.7)

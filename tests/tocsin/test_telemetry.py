@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import logging
+import re
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,6 +30,7 @@ from incidents.models import ClockFact, Customer, Incident, IncidentTenant
 from notifiers import metrics as notifier_metrics
 from notifiers.models import Notice, OutboxMessage
 from tocsin import telemetry
+from tocsin.cli import build_parser
 from tocsin.settings import Settings
 
 EMAIL = "jeanne.martin@example.fr"
@@ -49,6 +52,9 @@ SECRETS = (EMAIL, IPV4, IPV6, PHONE, PASSWORD, "0612345678", "Tr0ub4dor")
         ("net 10.0.0.0/8", "10.0.0.0"),
         ("from 2001:db8:85a3::8a2e:370:7334 ok", "2001:db8:85a3::8a2e:370:7334"),
         ("loopback ::1 here", "::1"),
+        ('::1:51234 - "GET / HTTP/1.1" 200', "::1"),  # uvicorn's `host:port` client
+        ("2001:db8:85a3::8a2e:370:7334:51234 - x", "8a2e:370:7334"),
+        ("::ffff:198.51.100.7:51234 - x", "198.51.100.7"),
         ("appel 06 12 34 56 78 reçu", "06 12 34 56 78"),
         ("appel 06.12.34.56.78 reçu", "06.12.34.56.78"),
         ("appel 0612345678 reçu", "0612345678"),
@@ -475,3 +481,112 @@ def test_log_extras_of_any_type_are_scrubbed(json_log: io.StringIO) -> None:
     line = json.loads(json_log.getvalue().splitlines()[-1])
     assert line["obj"] == "holder of [email]"
     assert line["n"] == 3
+
+
+@pytest.mark.parametrize(
+    ("client", "port"),
+    [("198.51.100.7", 51234), ("::1", 51234), ("2001:db8:85a3::8a2e:370:7334", 443),
+     ("2001:db8::7", 65535)],
+)
+def test_uvicorn_client_addresses_are_scrubbed(
+    json_log: io.StringIO, client: str, port: int
+) -> None:
+    from uvicorn.protocols.utils import get_client_addr
+
+    scope: Any = {"type": "http", "client": (client, port)}
+    addr = get_client_addr(scope)
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', addr, "GET", "/metrics", "1.1", 200
+    )
+    line = json.loads(json_log.getvalue().splitlines()[-1])
+    # `2001:db8::7:443` is itself a valid address: the port may go with it.
+    assert line["msg"] in (f'[ip]:{port} - "GET /metrics HTTP/1.1" 200',
+                           '[ip] - "GET /metrics HTTP/1.1" 200')
+    assert client not in line["msg"]
+    assert "color_message" not in line
+
+
+def test_send_result_labels_cover_what_the_outbox_emits() -> None:
+    from notifiers import outbox
+    from notifiers.enums import NoticeKind, OutboxPurpose
+
+    assert {k.value for k in NoticeKind} | {OutboxPurpose.ESCALATION.value} == set(
+        notifier_metrics.NOTICE_KINDS
+    )
+    source = inspect.getsource(outbox)
+    emitted = set(re.findall(r'result="(\w+)"', source))
+    emitted |= set(re.findall(r'outcome\.append\("(\w+)"\)', source))
+    emitted.add("skipped")  # `_deliver_one`: no outcome recorded
+    assert emitted == set(notifier_metrics.SEND_RESULTS)
+
+
+def test_console_command_wires_logging_sentry_and_db_metrics(
+    monkeypatch: pytest.MonkeyPatch, fresh_db_url: str
+) -> None:
+    import uvicorn
+
+    from tocsin.commands import users
+    from tocsin.console import app as console_app
+    from tocsin.console import pages_ops
+
+    calls: dict[str, Any] = {}
+    settings = Settings(database_url=fresh_db_url, secret_key=SecretStr("k" * 32),
+                        log_level="WARNING")
+    monkeypatch.setattr(users, "get_settings", lambda: settings)
+    monkeypatch.setattr(telemetry, "configure_logging",
+                        lambda level: calls.setdefault("logging", level))
+    monkeypatch.setattr(telemetry, "init_sentry",
+                        lambda s, component: calls.setdefault("sentry", (s, component)))
+    monkeypatch.setattr(telemetry, "register_db_collector",
+                        lambda factory, *, settings: calls.setdefault("db", (factory, settings)))
+    build = console_app.create_app
+
+    def create_app(s: Settings, **kw: Any) -> Any:
+        calls["app"] = (build(s, **kw), kw)
+        return calls["app"][0]
+
+    monkeypatch.setattr(console_app, "create_app", create_app)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.setdefault("run", (app, kw)))
+    args = build_parser().parse_args(["console", "--port", "8123"])
+    assert args.func(args) == 0
+    assert calls["logging"] == "WARNING"
+    assert calls["sentry"] == (settings, "console")
+    factory, collector_settings = calls["db"]
+    assert collector_settings is settings
+    app, kwargs = calls["app"]
+    assert kwargs["session_factory"] is factory
+    assert app.state.session_factory is factory
+    run_app, run_kwargs = calls["run"]
+    assert run_app is app
+    assert run_kwargs["log_config"] is None  # uvicorn keeps the scrubbing JSON handler
+    assert (run_kwargs["port"], run_kwargs["server_header"]) == (8123, False)
+    route = next(r for r in pages_ops.router.routes if getattr(r, "path", "") == "/metrics")
+    assert not inspect.iscoroutinefunction(route.endpoint)  # type: ignore[attr-defined]
+
+
+def test_notify_command_wires_logging_sentry_and_metrics_server(
+    monkeypatch: pytest.MonkeyPatch, fresh_db_url: str
+) -> None:
+    from notifiers import outbox
+    from tocsin.commands import notices
+
+    calls: dict[str, Any] = {}
+    settings = Settings(database_url=fresh_db_url, smtp_url=SecretStr("smtp://127.0.0.1:2525"),
+                        metrics_port=9999, log_level="INFO")
+    monkeypatch.setattr(notices, "get_settings", lambda: settings)
+    monkeypatch.setattr(telemetry, "configure_logging",
+                        lambda level: calls.setdefault("logging", level))
+    monkeypatch.setattr(telemetry, "init_sentry",
+                        lambda s, component: calls.setdefault("sentry", component))
+    monkeypatch.setattr(telemetry, "start_metrics_server",
+                        lambda port: calls.setdefault("metrics", port))
+    monkeypatch.setattr(outbox, "deliver_due", lambda **kw: outbox.DeliveryReport())
+    args = build_parser().parse_args(["notify", "--once"])
+    assert args.func(args) == 0
+    assert calls == {"logging": "INFO", "sentry": "notify", "metrics": 9999}
+
+    calls.clear()
+    monkeypatch.setattr(notices, "get_settings", lambda: settings.model_copy(
+        update={"metrics_port": 0}))
+    assert args.func(args) == 0
+    assert "metrics" not in calls

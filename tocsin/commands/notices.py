@@ -301,11 +301,17 @@ def cmd_customers_list(args: argparse.Namespace) -> int:
 
 
 def cmd_notify(args: argparse.Namespace) -> int:
+    from tocsin import telemetry
+
     settings = get_settings()
+    telemetry.configure_logging(settings.log_level)
+    telemetry.init_sentry(settings, "notify")
     smtp = outbox.SmtpConfig.from_settings(settings)
     if smtp is None:
         raise NoticeError("TOCSIN_SMTP_URL is not set (smtp://host:587 or smtps://host:465)")
     factory = _factory(settings)
+    if settings.metrics_port:
+        telemetry.start_metrics_server(settings.metrics_port)
     while True:
         report = outbox.deliver_due(session_factory=factory, smtp=smtp, now=datetime.now(UTC))
         print(json.dumps({"at": datetime.now(UTC).isoformat(), "sent": report.sent,

@@ -99,15 +99,23 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 def cmd_console(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from tocsin import telemetry
     from tocsin.console.app import create_app
 
     settings = get_settings()
+    telemetry.configure_logging(settings.log_level)
+    telemetry.init_sentry(settings, "console")
     if args.insecure_cookies:
         print("WARNING: --insecure-cookies: session cookies without the Secure flag "
               "(plain-HTTP local demo only)", file=sys.stderr)
-    app = create_app(settings, insecure_cookies=args.insecure_cookies)
+    factory = session_factory(make_engine(settings.database_url))
+    telemetry.register_db_collector(factory, settings=settings)
+    app = create_app(settings, session_factory=factory,
+                     insecure_cookies=args.insecure_cookies)
+    # `log_config=None`: uvicorn keeps the JSON handler `configure_logging` installed, so its
+    # access lines (client addresses) go through the scrubber.
     uvicorn.run(app, host=args.host, port=args.port,
                 proxy_headers=bool(args.trusted_proxy),
                 forwarded_allow_ips=",".join(args.trusted_proxy) or None,
-                server_header=False, log_level=settings.log_level.lower())
+                server_header=False, log_level=settings.log_level.lower(), log_config=None)
     return 0

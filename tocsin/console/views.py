@@ -1,7 +1,7 @@
 """Read models shared by the pages and the API: plain dicts built from the services' objects.
 
-Read-only lookups the incidents services do not offer yet (findings and evidence of an
-incident) are small ORM queries here, kept out of the route handlers.
+Every read goes through the incidents services (filters, deadline order, findings and
+evidence): no SQL here.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from incidents import audit as audit_chain
 from incidents import clocks as clock_service
@@ -19,8 +18,8 @@ from incidents import service as incident_service
 from incidents import severity
 from incidents.clocks import ClockPolicy, IncidentClocks
 from incidents.enums import IncidentStatus, SeverityBand
-from incidents.findings_store import EvidenceEvent, FindingRow
-from incidents.models import Incident, IncidentTenant
+from incidents.findings_store import FindingRow
+from incidents.models import Incident
 
 PER_PAGE = 50
 MAX_EVIDENCE_SHOWN = 200
@@ -82,92 +81,28 @@ def summary(incident: Incident, clocks: IncidentClocks) -> dict[str, Any]:
     }
 
 
-def _filtered_ids(session: Session, f: QueueFilters, status: Any) -> list[int]:
-    """Ids of the incidents matching the band/tenant/text filters (bound parameters only;
-    LIKE wildcards in the search text are escaped)."""
-    stmt = select(Incident.id)
-    if status is not None:
-        wanted = [status] if isinstance(status, str) else list(status)
-        stmt = stmt.where(Incident.status.in_([IncidentStatus(s).value for s in wanted]))
-    if f.band is not None:
-        stmt = stmt.where(Incident.severity_band == f.band)
-    if f.tenant is not None:
-        stmt = stmt.where(Incident.id.in_(
-            select(IncidentTenant.incident_id).where(IncidentTenant.tenant_id == f.tenant)))
-    if f.q is not None:
-        needle = f.q.lower()
-        stmt = stmt.where(or_(
-            func.lower(Incident.ref).contains(needle, autoescape=True),
-            func.lower(Incident.title).contains(needle, autoescape=True),
-            Incident.id.in_(select(IncidentTenant.incident_id).where(
-                func.lower(IncidentTenant.tenant_id).contains(needle, autoescape=True))),
-        ))
-    return list(session.scalars(stmt))
-
-
-def _deadline_key(clocks: IncidentClocks, incident: Incident) -> tuple[int, float, float]:
-    """Same order as `incident_service.list_incidents(order="deadline")`: open clocks
-    nearest first, then the rest newest first."""
-    nxt = clocks.next_due if incident.is_open else None
-    if nxt is not None:
-        return (0, nxt.timestamp(), 0.0)
-    return (1, 0.0, -incident.detected_at.timestamp())
-
-
 def queue(*, session: Session, policy: ClockPolicy, filters: QueueFilters, page: int,
           per_page: int = PER_PAGE, now: datetime | None = None,
           ) -> tuple[list[dict[str, Any]], int]:
     """One page of the queue, nearest deadline first, and the total after filtering."""
     now = now or datetime.now(UTC)
+    status: incident_service.StatusFilter = None
     if filters.status is not None:
-        status: Any = filters.status
+        status = filters.status
     elif filters.open_only:
         status = [s for s in IncidentStatus if s.is_open]
-    else:
-        status = None
-    if filters.band is None and filters.tenant is None and filters.q is None:
-        total = incident_service.count_incidents(session=session, status=status)
-        rows = incident_service.list_incidents(
-            session=session, status=status, limit=per_page, offset=(page - 1) * per_page,
-            order="deadline", policy=policy, now=now)
-        customers = clock_service.load_customers(
-            session=session, tenant_ids=(t for i in rows for t in i.tenant_ids))
-        pairs = [(i, clock_service.incident_clocks(incident=i, customers=customers,
-                                                   policy=policy, now=now)) for i in rows]
-        return [summary(i, c) for i, c in pairs], total
-    ids = _filtered_ids(session, filters, status)
-    found = list(session.scalars(
-        select(Incident).where(Incident.id.in_(ids)).options(
-            selectinload(Incident.tenants), selectinload(Incident.clock_facts),
-            selectinload(Incident.assessments)))) if ids else []
+    total = incident_service.count_incidents(
+        session=session, status=status, band=filters.band, tenant_id=filters.tenant,
+        q=filters.q)
+    rows = incident_service.list_incidents(
+        session=session, status=status, band=filters.band, tenant_id=filters.tenant,
+        q=filters.q, limit=per_page, offset=(page - 1) * per_page, order="deadline",
+        policy=policy, now=now)
     customers = clock_service.load_customers(
-        session=session, tenant_ids=(t for i in found for t in i.tenant_ids))
-    pairs = [(i, clock_service.incident_clocks(incident=i, customers=customers,
-                                               policy=policy, now=now)) for i in found]
-    pairs.sort(key=lambda pair: (*_deadline_key(pair[1], pair[0]), pair[0].id))
-    chosen = pairs[(page - 1) * per_page: page * per_page]
-    return [summary(i, c) for i, c in chosen], len(pairs)
-
-
-def findings_of(*, session: Session, incident: Incident) -> list[FindingRow]:
-    ids = [link.finding_id for link in incident.findings]
-    if not ids:
-        return []
-    rows = session.scalars(select(FindingRow).where(FindingRow.finding_id.in_(ids)))
-    return sorted(rows, key=lambda r: (r.first_seen, r.finding_id))
-
-
-def evidence_of(*, session: Session, findings: list[FindingRow]) -> list[EvidenceEvent]:
-    ids: list[str] = []
-    for row in findings:
-        for eid in row.evidence or []:
-            if eid not in ids:
-                ids.append(eid)
-    ids = ids[:MAX_EVIDENCE_SHOWN]
-    if not ids:
-        return []
-    rows = session.scalars(select(EvidenceEvent).where(EvidenceEvent.event_id.in_(ids)))
-    return sorted(rows, key=lambda e: e.occurred_at)
+        session=session, tenant_ids=(t for i in rows for t in i.tenant_ids))
+    return [summary(i, clock_service.incident_clocks(incident=i, customers=customers,
+                                                     policy=policy, now=now))
+            for i in rows], total
 
 
 def _flatten(payload: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -225,8 +160,9 @@ def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
     now = now or datetime.now(UTC)
     clocks = clock_service.clocks_for(session=session, incident=incident, policy=policy,
                                       now=now)
-    findings = findings_of(session=session, incident=incident)
-    evidence = evidence_of(session=session, findings=findings)
+    findings = incident_service.findings_for(session=session, incident=incident)
+    evidence = incident_service.evidence_for(session=session, incident=incident,
+                                             limit=MAX_EVIDENCE_SHOWN)
     audit_rows = audit_chain.entries_for(session=session, subject=incident.ref)
     timeline: list[dict[str, Any]] = []
     for f in findings:
