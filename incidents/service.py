@@ -201,19 +201,22 @@ def _heads(session: Session, window: Select[Any]) -> list[tuple[int, datetime]]:
     return [(row[0], row[1]) for row in rows]
 
 
-def _deadline_keys(*, session: Session, heads: Sequence[tuple[int, datetime]],
-                   delays: dict[str, timedelta], policy: ClockPolicy) -> list[DeadlineKey]:
-    """(next open due or _FAR, id) of the open incidents `heads` (id, aware_at), from bare
-    columns: their tenants, their clock facts and their customers' delays (`delays` caches
-    them across calls). The due is `clocks.next_open_due`, i.e. what
-    `clocks.compute_clocks(...).next_due` gives from the same facts."""
+def _deadline_keys(*, session: Session, opened: Select[Incident],
+                   heads: Sequence[tuple[int, datetime]], delays: dict[str, timedelta],
+                   policy: ClockPolicy) -> list[DeadlineKey]:
+    """(next open due or _FAR, id) of `heads` (id, aware_at), some of the incidents
+    `opened` selects, from bare columns: their tenants, their clock facts and their
+    customers' delays (`delays` caches them across calls). The due is
+    `clocks.next_open_due`, i.e. what `clocks.compute_clocks(...).next_due` gives from the
+    same facts."""
     if not heads:
         return []
     conn = session.connection()  # Core rows: no ORM overhead on thousands of tuples
     ids: Any = [i for i, _ in heads]
     if len(ids) > _IDS_PER_QUERY:  # cheaper than a long IN list; extra rows are ignored
-        ids = select(Incident.id).where(Incident.aware_at >= min(a for _, a in heads),
-                                        Incident.aware_at <= max(a for _, a in heads))
+        ids = opened.with_only_columns(Incident.id).where(
+            Incident.aware_at >= min(a for _, a in heads),
+            Incident.aware_at <= max(a for _, a in heads))
     tenants: dict[int, list[str]] = {}
     for incident_id, tenant_id in conn.execute(
         select(IncidentTenant.incident_id, IncidentTenant.tenant_id)
@@ -270,13 +273,14 @@ def _open_deadline_keys(*, session: Session, opened: Select[Incident], want: int
             if previous is not None and aware_at < previous:
                 # The database orders aware_at otherwise than Python does (a value stored
                 # in another text format on SQLite?): no bound holds, key them all.
-                keyed = _deadline_keys(session=session, heads=_heads(session, opened),
-                                       delays={}, policy=policy)
+                keyed = _deadline_keys(session=session, opened=opened,
+                                       heads=_heads(session, opened), delays={},
+                                       policy=policy)
                 keyed.sort()
                 return keyed[:want], len(keyed)
             previous = aware_at
-        keyed.extend(_deadline_keys(session=session, heads=heads, delays=delays,
-                                    policy=policy))
+        keyed.extend(_deadline_keys(session=session, opened=opened, heads=heads,
+                                    delays=delays, policy=policy))
         keyed.sort()
         del keyed[want:]  # a key past the `want` smallest is never needed
         seen += len(heads)

@@ -113,19 +113,24 @@ def run_demo(*, console_port: int, rate: float, folder: Path) -> int:
     password = secrets.token_urlsafe(9)
     for email, role in DEMO_USERS:
         _run("user", "add", email, "--role", role, env={**env, "TOCSIN_PASSWORD": password})
-    sim = simulator.Simulator(seed=7, start=datetime.now(UTC) - timedelta(hours=6))
+    sim = simulator.Simulator(seed=7, start=datetime.now(UTC))
     _write_customers(folder / "customers.csv", sim.tenant_ids())
     _run("customers", "import", str(folder / "customers.csv"), env=env)
 
     logs = open(folder / "processes.log", "ab")  # noqa: SIM115 - closed at exit
+    now = datetime.now(UTC).replace(microsecond=0)
+    # about nine days of history with every attack, so the queue is not empty, then a live
+    # trickle that repeats the attacks
+    subprocess.run([sys.executable, "-m", "tocsin.cli", "simulate", "--events", "30000",
+                    "--seed", "7", "--start", (now - timedelta(days=9)).isoformat(),
+                    "--attack", "all"], env=env, check=True, stdout=logs, stderr=logs)
     children = [
         _tocsin("ingest", env=env, stdout=logs, stderr=logs),
         _tocsin("console", "--host", "127.0.0.1", "--port", str(console_port),
                 "--insecure-cookies", env=env, stdout=logs, stderr=logs),
-        _tocsin("simulate", "--events", "5000000", "--rate", str(rate), "--seed", "7",
-                "--start", (datetime.now(UTC) - timedelta(hours=6)).isoformat(),
-                "--attack", "all", "--attack-every", "20000", env=env, stdout=logs,
-                stderr=logs),
+        _tocsin("simulate", "--events", "5000000", "--rate", str(rate), "--seed", "8",
+                "--start", now.isoformat(), "--attack", "all", "--attack-every", "5000",
+                env=env, stdout=logs, stderr=logs),
     ]
     wait_for_port("127.0.0.1", console_port, 30)
     print(f"""

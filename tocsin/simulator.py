@@ -1152,6 +1152,12 @@ class Simulator:
         self.travellers = travellers
         self.disorder = disorder
 
+    def tenant_ids(self) -> list[str]:
+        """The customer accounts this simulator's traffic belongs to (AVM Up's own staff
+        tenant included), e.g. to import matching customer contacts."""
+        pop = self._population()
+        return sorted({t.id for t in pop.tenants} | {STAFF_TENANT})
+
     def _population(self) -> _Population:
         return _Population.build(seed=self.seed, start=self.start, tenants=self.tenants,
                                  users_per_tenant=self.users_per_tenant, staff=self.staff,
