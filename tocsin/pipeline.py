@@ -138,6 +138,7 @@ class IngestPipeline:
         self.lateness_s = lateness.total_seconds()
         self._upstream: int | None = None
         self._pending: list[Any] = []
+        self._evictions_seen: dict[tuple[TopicPartition, str], int] = {}
         self.partitions: dict[TopicPartition, PartitionState] = {}
         self.stats = PipelineStats()
 
@@ -473,10 +474,28 @@ class IngestPipeline:
             state.dirty = False
             offsets[tp] = state.next_offset
         self._announce(list(blobs))
+        self._state_metrics()
         self._last_checkpoint = self._clock()
         self.stats.checkpoints += 1
         metrics.CHECKPOINTS_TOTAL.inc()
         return offsets
+
+    def _state_metrics(self) -> None:
+        """Detector state size per rule (gauge) and evictions since the last look (counter),
+        over the partitions this worker owns."""
+        keys: Tally[str] = Tally()
+        for tp, state in self.partitions.items():
+            detector = state.detector
+            for rule, rstate in zip(detector.rules, detector.states, strict=True):
+                keys[rule.id] += rule.live_keys(rstate)
+                seen = self._evictions_seen.get((tp, rule.id), 0)
+                if rstate.evictions > seen:
+                    metrics.STATE_EVICTIONS_TOTAL.labels(rule=rule.id).inc(
+                        rstate.evictions - seen
+                    )
+                self._evictions_seen[(tp, rule.id)] = rstate.evictions
+        for rule_id, n in keys.items():
+            metrics.STATE_KEYS.labels(rule=rule_id).set(n)
 
     def _observe(
         self,

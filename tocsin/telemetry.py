@@ -282,6 +282,8 @@ def configure_logging(level: str, *, stream: Any = None) -> None:
         server_log = logging.getLogger(name)
         server_log.handlers.clear()
         server_log.propagate = True
+        server_log.disabled = False  # a dictConfig elsewhere may have disabled it
+        server_log.setLevel(logging.NOTSET)
 
 
 # --------------------------------------------------------------------------------------------
