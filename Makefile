@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps demo test test-fast test-slow lint format bench clean
+.PHONY: install system-deps demo test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -45,10 +45,7 @@ test: $(STAMP) system-deps lint
 	$(VENV)/bin/pytest -q
 
 test-fast: $(STAMP)
-	$(VENV)/bin/pytest -q -x -m 'not slow and not browser'
-
-test-slow: $(STAMP) system-deps
-	$(VENV)/bin/pytest -q -m slow
+	$(VENV)/bin/pytest -q -x -m 'not browser'
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

@@ -24,6 +24,7 @@ Durability and restart safety (DESIGN §4):
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import logging
 import time
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 Stream = Literal["auth", "access", "by_ip"]
 STATE_VERSION = 1
+IDLE_SECONDS = 30.0
 
 # What to do with the findings of a committed batch, inside its transaction (incidents,
 # notices). Supplied by the caller so this module stays usable without them.
@@ -92,8 +94,11 @@ class PartitionState:
     dirty: bool = False
     # by_ip partitions: the watermark each upstream auth partition last announced
     origins: dict[str, float] = field(default_factory=dict)
+    # by_ip partitions: events waiting for the watermark, as (event time, event id, event)
+    held: list[tuple[float, str, AuthEvent]] = field(default_factory=list)
     # auth partitions: the watermark last announced downstream, and when (wall clock)
     announced: float = float("-inf")
+    active_at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -157,6 +162,7 @@ class IngestPipeline:
             dedup = Deduplicator.restore(data["dedup"], self.dedup_horizon,
                                          follow_events=follow)
             origins = {str(k): float(v) for k, v in data.get("origins", {}).items()}
+            held = [AuthEvent.model_validate(ev) for ev in data.get("held", [])]
             detector = PartitionDetector.restore(
                 base64.b64decode(data["detector"]),
                 self.rules,
@@ -165,6 +171,8 @@ class IngestPipeline:
             )
             state = PartitionState(stream, dedup, detector, offset, offset, blob)
             state.origins = origins
+            state.held = [(ev.occurred_at.timestamp(), str(ev.event_id), ev) for ev in held]
+            heapq.heapify(state.held)
             return state
         return PartitionState(stream, dedup, detector, offset, offset, blob)
 
@@ -174,6 +182,7 @@ class IngestPipeline:
             "v": STATE_VERSION,
             "dedup": state.dedup.snapshot(),
             "origins": state.origins,
+            "held": [ev.model_dump(mode="json") for _t, _id, ev in sorted(state.held)],
             "detector": base64.b64encode(state.detector.snapshot()).decode("ascii"),
         }
         return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 3)
@@ -270,6 +279,7 @@ class IngestPipeline:
             self.stats.by_stream[state.stream] += len(fresh)
             state.next_offset = batch.next_offsets.get(tp, state.next_offset)
             state.dirty = True
+            state.active_at = time.time()
         # partitions with only invalid or control records advance too
         for tp, nxt in batch.next_offsets.items():
             state = self.partitions.get(tp)
@@ -288,7 +298,21 @@ class IngestPipeline:
     def idle(self) -> Mapping[TopicPartition, int]:
         if self._checkpoint_due() and any(s.dirty for s in self.partitions.values()):
             return self._commit([], {}, checkpoint=True)
+        self._announce_idle()
         return {}
+
+    def _announce_idle(self) -> None:
+        """An auth partition with no traffic would hold every by-IP watermark back (at night
+        some tenants are silent). Once it has been quiet for `IDLE_SECONDS` of wall time
+        with everything checkpointed, it announces wall time minus lateness and that
+        silence: an event arriving later for it may then run out of order downstream."""
+        now = time.time()
+        quiet = [
+            tp for tp, st in self.partitions.items()
+            if st.stream == "auth" and not st.dirty and now - st.active_at >= IDLE_SECONDS
+        ]
+        if quiet:
+            self._announce(quiet, floor=now - IDLE_SECONDS - self.lateness_s)
 
     def flush(self) -> Mapping[TopicPartition, int]:
         self._flush_producer()
@@ -307,7 +331,7 @@ class IngestPipeline:
     # announced, so its copies are still in the downstream de-duplication set. Until every
     # upstream partition has spoken, nothing downstream is evicted.
 
-    def _announce(self, tps: Sequence[TopicPartition]) -> None:
+    def _announce(self, tps: Sequence[TopicPartition], *, floor: float | None = None) -> None:
         if self.producer is None:
             return
         sent = False
@@ -316,6 +340,8 @@ class IngestPipeline:
             if state.stream != "auth":
                 continue
             wm = state.detector.max_time - self.lateness_s
+            if floor is not None:
+                wm = max(wm, floor)
             if wm <= state.announced:
                 continue
             headers = [
@@ -349,27 +375,36 @@ class IngestPipeline:
         fresh: Sequence[Event],
         controls: Sequence[tuple[int, Mapping[str, bytes]]],
     ) -> list[Emission]:
-        """Events and watermark records in log order: each segment of events is processed
-        under the watermark announced before it."""
-        if not controls:
-            return state.detector.process(fresh, watermark=self._origin_watermark(state))
+        """Events and watermark records in log order. Events wait in a heap until the
+        watermark passes them, then run in (event time, event id) order: the arrival order
+        on this topic depends on how upstream partitions interleave, the results must not."""
         keep = {id(ev) for ev in fresh}
         out: list[Emission] = []
-        segment: list[Event] = []
         pending = list(controls)
         for rec in records:
             while pending and pending[0][0] < rec.offset:
-                out += state.detector.process(segment, watermark=self._origin_watermark(state))
-                segment = []
                 self._apply_marker(state, pending.pop(0)[1])
-            if id(rec.event) in keep:
-                segment.append(rec.event)
-        out += state.detector.process(segment, watermark=self._origin_watermark(state))
+                out += self._release(state)
+            ev = rec.event
+            if id(ev) in keep and isinstance(ev, AuthEvent):
+                heapq.heappush(state.held, (ev.occurred_at.timestamp(), str(ev.event_id), ev))
         for _offset, headers in pending:
             self._apply_marker(state, headers)
-        if pending:
-            out += state.detector.process([], watermark=self._origin_watermark(state))
+        out += self._release(state)
         return out
+
+    def _release(self, state: PartitionState) -> list[Emission]:
+        wm = self._origin_watermark(state)
+        ready: list[Event] = []
+        held = state.held
+        while held and held[0][0] <= wm:
+            ready.append(heapq.heappop(held)[2])
+        if not ready and wm <= state.detector.watermark:
+            return []
+        # in event-time order the partition's own watermark never drops them as late; the
+        # announced watermark then lets expired windows go
+        out = state.detector.process(ready) if ready else []
+        return out + state.detector.process([], watermark=wm)
 
     def _apply_marker(self, state: PartitionState, headers: Mapping[str, bytes]) -> None:
         if headers.get(CONTROL_HEADER) != b"watermark":

@@ -168,6 +168,16 @@ def progress(env: Env) -> int:
     return int(done)
 
 
+def snapshot_diff(actual: dict[str, Any], expected: dict[str, Any]) -> str:
+    """A readable difference between two findings snapshots (for assertion messages)."""
+    lines = []
+    for fid in sorted(set(actual) | set(expected)):
+        a, e = actual.get(fid), expected.get(fid)
+        if a != e:
+            lines.append(f"{fid}: got {a!r}\n   expected {e!r}")
+    return "\n".join(lines) or "equal"
+
+
 def wait_until(predicate: Any, timeout: float, interval: float = 0.25) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

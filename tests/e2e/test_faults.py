@@ -20,6 +20,7 @@ from tests.e2e.harness import (
     progress,
     run_ingest,
     simulated,
+    snapshot_diff,
     start_ingest,
     wait_until,
 )
@@ -87,7 +88,9 @@ def test_second_replica_joining_mid_stream_changes_nothing(
     workers.append(second)
     time.sleep(8)
     kill9(first)  # and the first one dies: its partitions move to the second
-    assert wait_until(lambda: findings_snapshot(fresh_db_url) == expected, timeout=180)
+    assert wait_until(lambda: findings_snapshot(fresh_db_url) == expected, timeout=180), (
+        snapshot_diff(findings_snapshot(fresh_db_url), expected)
+    )
     second.terminate()
     assert second.wait(timeout=60) == 0
     run_ingest(env, max_idle=2)
