@@ -142,6 +142,7 @@ class ConsumerLoop:
         # kafka-python ≥ 3 runs rebalance callbacks on its I/O thread: every handler call
         # happens under this lock, so handlers need no locking of their own.
         self._lock = threading.RLock()
+        self._topic_ids: dict[str, Any] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -208,6 +209,7 @@ class ConsumerLoop:
                             committable = self.handler.idle()
                         self._commit(committable)
                     self._update_lag()
+                    self._check_recreated()
                     backoff = 0.0
                 except Exception:
                     self.stats.failures += 1
@@ -347,6 +349,11 @@ class ConsumerLoop:
         log.info("partitions assigned", extra={"partitions": [str(tp) for tp in assigned]})
         offsets = dict(self.handler.assigned(assigned))
         assert self._consumer is not None  # noqa: S101 - only called from poll()
+        recreated = self._recreated_topics()
+        if recreated:  # checkpoints of the old log mean nothing in the new one
+            log.warning("topics recreated; reading them from the beginning",
+                        extra={"topics": sorted(recreated)})
+            offsets = {tp: off for tp, off in offsets.items() if tp.topic not in recreated}
         fresh = [tp for tp in assigned if tp not in offsets]
         if fresh:
             self._consumer.seek_to_beginning(*fresh)
@@ -356,6 +363,39 @@ class ConsumerLoop:
                 self._positions[tp] = offsets[tp]
             else:
                 self._positions[tp] = 0
+
+    def _recreated_topics(self) -> set[str]:
+        """Topics whose id changed since last looked at: deleted and created again, or
+        served by a broker that lost its log and numbers offsets from zero again."""
+        consumer = self._consumer
+        cluster = getattr(getattr(consumer, "_client", None), "cluster", None)
+        if consumer is None or cluster is None or not hasattr(cluster, "topic_id"):
+            return set()
+        changed = set()
+        for topic in self.config.topics:
+            current = cluster.topic_id(topic)
+            if current is None:
+                continue
+            before = self._topic_ids.get(topic)
+            self._topic_ids[topic] = current
+            if before is not None and before != current:
+                changed.add(topic)
+        return changed
+
+    def _check_recreated(self) -> None:
+        """Read a recreated topic from its beginning rather than from positions that belong
+        to the old log."""
+        changed = self._recreated_topics()
+        if not changed or self._consumer is None:
+            return
+        with self._lock:
+            tps = [tp for tp in self._consumer.assignment() if tp.topic in changed]
+            log.warning("topics recreated; reading them from the beginning",
+                        extra={"topics": sorted(changed), "partitions": len(tps)})
+            if tps:
+                self._consumer.seek_to_beginning(*tps)
+                for tp in tps:
+                    self._positions[tp] = 0
 
     # -- progress --------------------------------------------------------------------------
 
