@@ -83,9 +83,9 @@ def main() -> None:
             original(findings, changed, produced_at, stored_at)
 
         pipeline._observe = record  # type: ignore[method-assign]
-        worker = threading.Thread(target=loop.run, kwargs={"max_idle": 3.0})
+        worker = threading.Thread(target=loop.run, kwargs={"max_idle": 10.0})
         worker.start()
-        time.sleep(5)  # let the group form before traffic starts
+        time.sleep(4)  # let the group form before traffic starts
         done = threading.Event()
         sent = produce_at_rate(b.bootstrap, names, a.rate, a.seconds, done)
         worker.join(timeout=a.seconds * 4 + 60)
