@@ -11,12 +11,14 @@ import json
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -124,7 +126,23 @@ def _aware_utc(value: datetime) -> datetime:
 
 AwareUtc = Annotated[datetime, AfterValidator(_aware_utc)]
 TenantId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-IpAddress = IPv4Address | IPv6Address
+@lru_cache(maxsize=131_072)
+def _parse_ip(text: str) -> IPv4Address | IPv6Address:
+    return IPv6Address(text) if ":" in text else IPv4Address(text)
+
+
+def _ip(value: object) -> object:
+    """Parse once, with one attempt (pydantic's union would try IPv4 before IPv6), and
+    remember: the same addresses come back all day."""
+    if isinstance(value, str):
+        try:
+            return _parse_ip(value)
+        except ValueError:
+            raise ValueError("not an IPv4 or IPv6 address") from None
+    return value
+
+
+IpAddress = Annotated[IPv4Address | IPv6Address, BeforeValidator(_ip)]
 
 
 class Actor(BaseModel):
