@@ -260,6 +260,22 @@ def _scrubbed_str(value: object) -> str:
 _HANDLER_MARK: Final = "_tocsin_json_handler"
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record is emitted, not when the handler
+    was made (a replaced or closed stderr would otherwise break logging)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str, *, stream: Any = None) -> None:
     """Root logging as JSON lines on stderr (or `stream`). Idempotent: calling it again
     replaces the handler it installed."""
@@ -267,7 +283,7 @@ def configure_logging(level: str, *, stream: Any = None) -> None:
     for handler in list(root.handlers):
         if getattr(handler, _HANDLER_MARK, False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     setattr(handler, _HANDLER_MARK, True)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(ScrubFilter())
