@@ -86,7 +86,7 @@ class Generator:
             "service": Service.FAXBIS,
             "tenant_id": tenant,
             "actor": actor,
-            "source_ip": IPv4Address(0x0A000000 + a),
+            "source_ip": str(IPv4Address(0x0A000000 + a)),
             "country": self.country[a] if rng.random() > 0.01 else rng.choice(COUNTRIES),
             "interface": Interface.WEB,
             "tls": rng.random() > 0.001,

@@ -1,29 +1,39 @@
 """Throughput: a bare kafka-python consumer vs `tocsin ingest` (full catalogue) on the same
 topics, in the same run (DESIGN §10: ingest ≥ 50 % of bare).
 
-    .venv/bin/python bench/ingest.py [--events 200000] [--partitions 6]
+Each side runs in a fresh process, so neither pays for the other's heap (the simulator that
+produced the traffic, or a previous run's objects): the bare consumer is
+`python bench/ingest.py --bare`, the other is the real `tocsin ingest --max-idle` command,
+whose exit summary gives its records/s from its first batch polled to its last one handled.
+They alternate for `--rounds` rounds on the same topics; the medians are compared.
+
+    .venv/bin/python bench/ingest.py [--events 200000] [--partitions 6] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from kafka import KafkaConsumer  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from bench.common import Timer, broker, produce_simulated, temp_sqlite, topics  # noqa: E402
-from tocsin import runtime  # noqa: E402
-from tocsin.dbschema import upgrade  # noqa: E402
-from tocsin.settings import load_settings  # noqa: E402
 
 
 def bare(bootstrap: str, names: dict[str, str], expected: int) -> float:
+    """Read `expected` records from the two input topics and throw them away."""
+    from kafka import KafkaConsumer
+
     consumer = KafkaConsumer(
         names["auth"], names["access"], bootstrap_servers=bootstrap,
         group_id=f"bare-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest",
@@ -35,64 +45,80 @@ def bare(bootstrap: str, names: dict[str, str], expected: int) -> float:
     while n < expected:
         polled = consumer.poll(timeout_ms=500, max_records=2000)
         if polled and started is None:
-            started = time.perf_counter()
+            started = time.monotonic()
         for msgs in polled.values():
             n += len(msgs)
     assert started is not None
-    rate = n / (time.perf_counter() - started)
+    rate = n / (time.monotonic() - started)
     consumer.close()
     return rate
 
 
-def ingest(bootstrap: str, names: dict[str, str], expected: int, folder: Path,
-           *, replicas: int = 1) -> tuple[float, int]:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_bare(bootstrap: str, names: dict[str, str], expected: int) -> tuple[float, float]:
+    cpu = children_cpu()
+    out = subprocess.run(
+        [sys.executable, __file__, "--bare", bootstrap, json.dumps(names), str(expected)],
+        cwd=ROOT, check=True, capture_output=True, text=True, timeout=600,
+    )
+    return float(out.stdout.strip().splitlines()[-1]), children_cpu() - cpu
+
+
+def run_ingest(bootstrap: str, names: dict[str, str], folder: Path) -> tuple[float, int, float]:
+    """`tocsin ingest --max-idle 3` on a fresh SQLite database and a fresh consumer group."""
+    from tocsin.dbschema import upgrade
+
     url = temp_sqlite(folder)
     upgrade(url)
-    settings = load_settings(
-        database_url=url, kafka_bootstrap=bootstrap, topic_auth=names["auth"],
-        topic_access=names["access"], topic_by_ip=names["by_ip"], topic_dlq=names["dlq"],
-        consumer_group=f"ingest-{uuid.uuid4().hex[:6]}", demo=True,
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TOCSIN_DATABASE_URL": url,
+           "TOCSIN_KAFKA_BOOTSTRAP": bootstrap, "TOCSIN_TOPIC_AUTH": names["auth"],
+           "TOCSIN_TOPIC_ACCESS": names["access"], "TOCSIN_TOPIC_BY_IP": names["by_ip"],
+           "TOCSIN_TOPIC_DLQ": names["dlq"],
+           "TOCSIN_CONSUMER_GROUP": f"ingest-{uuid.uuid4().hex[:6]}",
+           "TOCSIN_METRICS_PORT": "0", "TOCSIN_DEMO": "true", "TOCSIN_LOG_LEVEL": "WARNING"}
+    cpu = children_cpu()
+    out = subprocess.run(
+        [sys.executable, "-m", "tocsin.cli", "ingest", "--max-idle", "3"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=1200,
     )
-    engine, factory = runtime.database(settings)
-    loop, pipeline = runtime.build_ingest(
-        settings, session_factory=factory,
-        consumer_overrides={"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000},
-    )
-    first: list[float] = []
-    last: list[float] = []
-    original = pipeline.handle
-
-    def timed(batch):  # type: ignore[no-untyped-def]
-        if not first:
-            first.append(time.perf_counter())
-        result = original(batch)
-        last[:] = [time.perf_counter()]
-        return result
-
-    pipeline.handle = timed  # type: ignore[method-assign]
-    loop.run(max_idle=3.0)
-    if pipeline.producer is not None:
-        pipeline.producer.close()
-    engine.dispose()
-    processed = loop.stats.polled
-    return processed / (last[0] - first[0]), pipeline.stats.findings_changed
+    summary = json.loads(out.stderr.strip().splitlines()[-1])
+    return float(summary["records_per_s"]), int(summary["findings_changed"]), children_cpu() - cpu
 
 
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--bare":
+        print(bare(sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])))
+        return
     p = argparse.ArgumentParser()
     p.add_argument("--events", type=int, default=200_000)
     p.add_argument("--partitions", type=int, default=6)
+    p.add_argument("--rounds", type=int, default=2)
     a = p.parse_args()
     with broker() as b, tempfile.TemporaryDirectory() as tmp:
         names = topics(b, a.partitions)
         with Timer() as t:
             n = produce_simulated(b, names, a.events, attacks=("brute_force",))
-        print(f"produced {n} events in {t.seconds:.1f}s")
-        bare_rate = bare(b.bootstrap, names, n)
-        ingest_rate, findings = ingest(b.bootstrap, names, n, Path(tmp))
-        print(f"bare kafka-python consumer : {bare_rate:10.0f} msg/s")
-        print(f"tocsin ingest (catalogue)  : {ingest_rate:10.0f} msg/s  ({findings} findings)")
-        print(f"ratio                      : {ingest_rate / bare_rate:10.1%}  (goal ≥ 50 %)")
+        print(f"produced {n} events in {t.seconds:.1f}s", flush=True)
+        bares: list[float] = []
+        ingests: list[float] = []
+        for i in range(a.rounds):
+            rate, cpu = run_bare(b.bootstrap, names, n)
+            bares.append(rate)
+            print(f"  round {i + 1}: bare   {rate:9.0f} msg/s  (process CPU {cpu:5.1f}s)",
+                  flush=True)
+            rate, findings, cpu = run_ingest(b.bootstrap, names, Path(tmp))
+            ingests.append(rate)
+            print(f"  round {i + 1}: ingest {rate:9.0f} msg/s  (process CPU {cpu:5.1f}s, "
+                  f"{findings} finding versions)", flush=True)
+        bare_rate, ingest_rate = statistics.median(bares), statistics.median(ingests)
+        print(f"bare kafka-python consumer : {bare_rate:10.0f} msg/s  (median of {a.rounds})")
+        print(f"tocsin ingest (catalogue)  : {ingest_rate:10.0f} msg/s  (median of {a.rounds})")
+        print(f"ratio                      : {ingest_rate / bare_rate:10.1%}  (goal ≥ 50 %; "
+              f"{os.cpu_count()} cores shared with the broker)")
 
 
 if __name__ == "__main__":

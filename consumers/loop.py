@@ -103,11 +103,33 @@ class LoopConfig:
 
 
 @dataclass
+class TopicActivity:
+    """Records polled from one topic, and when (monotonic): the first non-empty poll
+    returned, and the last batch holding some of them was handled."""
+
+    records: int = 0
+    first: float = 0.0
+    last: float = 0.0
+
+
+@dataclass
 class RunStats:
     polled: int = 0
     valid: int = 0
     invalid: int = 0
     failures: int = 0
+    topics: dict[str, TopicActivity] = field(default_factory=dict)
+
+    def rate(self, topics: Sequence[str]) -> float | None:
+        """Records per second read from `topics`, from the first batch polled to the last
+        one handled (None before two batches)."""
+        seen = [self.topics[t] for t in topics if t in self.topics]
+        if not seen:
+            return None
+        first, last = min(a.first for a in seen), max(a.last for a in seen)
+        if last <= first:
+            return None
+        return sum(a.records for a in seen) / (last - first)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -203,8 +225,10 @@ class ConsumerLoop:
                     with self._lock:
                         if polled:
                             last_activity = self._clock()
+                            started = time.monotonic()
                             with metrics.BATCH_SECONDS.time():
                                 committable = self._process(polled)
+                            self._note_activity(polled, started)
                         else:
                             committable = self.handler.idle()
                         self._commit(committable)
@@ -277,6 +301,17 @@ class ConsumerLoop:
         committable = self.handler.handle(batch)
         self._positions.update(batch.next_offsets)
         return committable
+
+    def _note_activity(self, polled: Mapping[TopicPartition, Sequence[Any]],
+                       started: float) -> None:
+        done = time.monotonic()
+        activity = self.stats.topics
+        for tp, messages in polled.items():
+            seen = activity.get(tp.topic)
+            if seen is None:
+                seen = activity[tp.topic] = TopicActivity(first=started)
+            seen.records += len(messages)
+            seen.last = done
 
     def _dead_letter(self, tp: TopicPartition, msg: Any, exc: EventRejected) -> Any:
         metrics.EVENTS_INVALID.labels(topic=tp.topic, reason=exc.reason).inc()

@@ -24,17 +24,21 @@ and values (findings carry current aggregates, never increments).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import zlib
-from collections.abc import Sequence
+from collections import Counter as Tally
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from operator import attrgetter
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from consumers.events import AccessEvent, AuthEvent, Event
 from detectors.errors import SnapshotError
+from detectors.filters import ALWAYS, Const, Node, Predicate, leaves, predicate, specialize
 from detectors.finding import Finding
 from detectors.rule import Rule
 from detectors.state import Agg, Clock, RuleState
@@ -77,6 +81,68 @@ def needs_repartition(rules: Sequence[Rule], event: Event) -> bool:
     return False
 
 
+# what the dispatch table of one event type may grow to (combinations of field values)
+MAX_DISPATCH = 512
+
+Entry = tuple[Callable[[Any, float, RuleState], None], RuleState, Predicate | None]
+
+
+class Dispatch:
+    """Which rules an event can match, decided by the enumerated fields their filters test.
+
+    For every combination of values of those fields (`action`; `outcome`, `operation`,
+    `actor.kind`, `tls`…) the table holds the rules whose filter can still hold, each with
+    the rest of its filter once those fields are known (None: nothing left to test). An
+    event then costs one lookup plus what is left of the filters it can match, instead of
+    every filter of the stream."""
+
+    __slots__ = ("every", "key", "paths", "table")
+
+    def __init__(self, paths: tuple[str, ...], table: dict[Any, tuple[Entry, ...]],
+                 every: tuple[Entry, ...]) -> None:
+        self.paths = paths
+        self.table = table
+        self.every = every  # a combination missing from the table: the whole filters
+        self.key: Callable[[Any], Any] = attrgetter(*paths) if paths else _no_key
+
+    @classmethod
+    def build(cls, pairs: Sequence[tuple[Rule, RuleState]]) -> Dispatch:
+        every = tuple((r.evaluate, s, _residual(r.match_node)) for r, s in pairs)
+        domains: dict[str, tuple[Any, ...]] = {}
+        uses: Tally[str] = Tally()
+        for rule, _ in pairs:
+            seen = set()
+            for leaf in leaves(rule.match_node):
+                if leaf.path is not None and leaf.domain is not None:
+                    domains[leaf.path] = leaf.domain
+                    seen.add(leaf.path)
+            uses.update(seen)
+        paths: list[str] = []
+        size = 1
+        for path in sorted(uses, key=lambda p: (-uses[p], len(domains[p]), p)):
+            if size * len(domains[path]) <= MAX_DISPATCH:
+                paths.append(path)
+                size *= len(domains[path])
+        table: dict[Any, tuple[Entry, ...]] = {}
+        for combo in itertools.product(*(domains[p] for p in paths)):
+            known = dict(zip(paths, combo, strict=True))
+            entries = []
+            for rule, state in pairs:
+                rest = specialize(rule.match_node, known)
+                if not (isinstance(rest, Const) and not rest.value):
+                    entries.append((rule.evaluate, state, _residual(rest)))
+            table[combo if len(paths) != 1 else combo[0]] = tuple(entries)
+        return cls(tuple(paths), table, every)
+
+
+def _no_key(_: Any) -> tuple[()]:
+    return ()
+
+
+def _residual(node: Node) -> Predicate | None:
+    return None if node is ALWAYS else predicate(node)
+
+
 def _fingerprint(rule: Rule) -> str:
     data = rule.config.model_dump(mode="json")
     text = json.dumps(data, sort_keys=True, default=str)
@@ -105,8 +171,8 @@ class PartitionDetector:
         self.max_time = float("-inf")
         self.states: tuple[RuleState, ...] = tuple(r.new_state(self.clock) for r in self.rules)
         pairs = list(zip(self.rules, self.states, strict=True))
-        self._by_type: dict[type, tuple[tuple[Any, Any, RuleState], ...]] = {
-            model: tuple((r.match, r.evaluate, s) for r, s in pairs if r.model is model)
+        self._by_type: dict[type, Dispatch] = {
+            model: Dispatch.build([(r, s) for r, s in pairs if r.model is model])
             for model in (AuthEvent, AccessEvent)
         }
         self._events = 0
@@ -140,8 +206,9 @@ class PartitionDetector:
                 t = event.occurred_at.timestamp()
                 if t > max_time:
                     max_time = t
-                for match, evaluate, state in by_type.get(type(event), ()):
-                    if match(event):
+                d = by_type[type(event)]
+                for evaluate, state, residual in d.table.get(d.key(event), d.every):
+                    if residual is None or residual(event):
                         evaluate(event, t, state)
             events = ()
         for event in events:
@@ -152,8 +219,9 @@ class PartitionDetector:
             elif t < clock.watermark:
                 late += 1
                 continue
-            for match, evaluate, state in by_type.get(type(event), ()):
-                if match(event):
+            d = by_type[type(event)]
+            for evaluate, state, residual in d.table.get(d.key(event), d.every):
+                if residual is None or residual(event):
                     evaluate(event, t, state)
         self.max_time = max_time
         self._late += late

@@ -31,13 +31,14 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, time
 from enum import Enum
+from functools import partial
 from operator import attrgetter
 from typing import Any, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
-from consumers.events import ActorKind
+from consumers.events import ActorKind, IpField, canonical_ip, ip_object
 from detectors.errors import FilterError
 
 Predicate = Callable[[Any], bool]
@@ -69,31 +70,49 @@ class FieldType:
 
     @property
     def is_ip(self) -> bool:
-        return self.py in (ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress._BaseAddress)
+        return self.py is IpField
 
     @property
     def is_number(self) -> bool:
         return self.py in (int, float)
 
+    @property
+    def domain(self) -> tuple[Any, ...] | None:
+        """Every value a scalar enumeration or boolean field can take (None included when
+        optional); None for other fields."""
+        if self.is_set:
+            return None
+        if self.enum is not None:
+            values: tuple[Any, ...] = tuple(self.enum)
+        elif self.py is bool:
+            values = (True, False)
+        else:
+            return None
+        return (*values, None) if self.optional else values
+
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:
-    """Strip Annotated/Optional; returns (inner, optional)."""
+    """Strip Annotated/Optional; returns (inner, optional). IP address fields (text marked
+    with `IP_FIELD`) come back as the `IpField` type."""
     optional = False
     while True:
         origin = typing.get_origin(annotation)
         if origin is typing.Annotated:
-            annotation = typing.get_args(annotation)[0]
+            inner, *metadata = typing.get_args(annotation)
+            if any(isinstance(m, IpField) for m in metadata):
+                return IpField, optional
+            annotation = inner
             continue
         if origin in (Union, types.UnionType):
             args = [a for a in typing.get_args(annotation) if a is not type(None)]
             if len(args) < len(typing.get_args(annotation)):
                 optional = True
-            if all(a in (ipaddress.IPv4Address, ipaddress.IPv6Address) for a in args):
-                return ipaddress._BaseAddress, optional
             if len(args) == 1:
                 annotation = args[0]
                 continue
             return object, optional
+        if annotation is AwareDatetime:
+            return datetime, optional
         return annotation, optional
 
 
@@ -108,7 +127,10 @@ def field_type(model: type[BaseModel], path: str) -> FieldType:
         info = current.model_fields.get(part)
         if info is None or (i == 0 and part == "type"):
             raise FilterError(path, f"no field '{part}' on {current.__name__} events")
-        current, opt = _unwrap(info.annotation)
+        if any(isinstance(m, IpField) for m in info.metadata):
+            current, opt = IpField, False
+        else:
+            current, opt = _unwrap(info.annotation)
         optional = optional or opt
     origin = typing.get_origin(current)
     if origin in (frozenset, set):
@@ -159,7 +181,7 @@ class _Compiler:
             return ft.enum(value)
         if ft.is_ip:
             try:
-                return ipaddress.ip_address(str(value))
+                return canonical_ip(str(value))
             except ValueError:
                 raise FilterError(where, f"{value!r} is not an IP address") from None
         if ft.py is bool:
@@ -184,13 +206,13 @@ class _Compiler:
 
     # -- filters ------------------------------------------------------------------------
 
-    def compile(self, spec: Any, where: str) -> Predicate:
+    def compile(self, spec: Any, where: str) -> Node:
         spec = self.resolve(spec, where)
         if spec is None:
-            return TRUE
+            return ALWAYS
         if not isinstance(spec, Mapping) or not spec:
             raise FilterError(where, "a filter is a non-empty mapping of field: condition")
-        preds: list[Predicate] = []
+        parts: list[Node] = []
         for key, cond in spec.items():
             if not isinstance(key, str):
                 raise FilterError(where, f"filter keys are strings, got {key!r}")
@@ -198,53 +220,54 @@ class _Compiler:
             if key in ("all", "any"):
                 if not isinstance(cond, list) or not cond:
                     raise FilterError(sub, "expects a non-empty list of filters")
-                parts = [self.compile(c, f"{sub}[{i}]") for i, c in enumerate(cond)]
-                preds.append(_and(parts) if key == "all" else _or(parts))
+                nodes = tuple(self.compile(c, f"{sub}[{i}]") for i, c in enumerate(cond))
+                parts.append(AllOf(nodes) if key == "all" else AnyOf(nodes))
             elif key == "not":
-                preds.append(_not(self.compile(cond, sub)))
+                parts.append(NotOf(self.compile(cond, sub)))
             else:
                 try:
                     ft = field_type(self.model, key)
                 except FilterError as exc:
                     raise FilterError(sub, exc.detail) from None
-                preds.extend(self.condition(ft, cond, sub))
-        # cheap tests first: time-of-day tests (time zone conversion) are the costliest
-        preds.sort(key=lambda p: getattr(p, "cost", 0))
-        return _and(preds)
+                parts.extend(self.condition(ft, cond, sub))
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
-    def condition(self, ft: FieldType, cond: Any, where: str) -> list[Predicate]:
-        get = getter(ft.path)
+    def condition(self, ft: FieldType, cond: Any, where: str) -> list[Leaf]:
         cond = self.resolve(cond, where)
         if not isinstance(cond, Mapping):
             if isinstance(cond, list):
-                return [self.op(ft, get, "in", cond, where)]
-            return [self.op(ft, get, "eq", cond, where)]
+                return [self.op(ft, "in", cond, where)]
+            return [self.op(ft, "eq", cond, where)]
         if not cond:
             raise FilterError(where, "empty condition")
-        return [self.op(ft, get, str(op), arg, f"{where}.{op}") for op, arg in cond.items()]
+        return [self.op(ft, str(op), arg, f"{where}.{op}") for op, arg in cond.items()]
 
     def op(  # noqa: C901 - one branch per operator reads best
-        self, ft: FieldType, get: Callable[[Any], Any], op: str, arg: Any, where: str
-    ) -> Predicate:
+        self, ft: FieldType, op: str, arg: Any, where: str
+    ) -> Leaf:
+        """One condition on one field: a test of the field's value (`Leaf.test`), and the
+        same test on an event (`Leaf.pred`, written out for the common operators)."""
+        get = getter(ft.path)
+        leaf = partial(Leaf, ft.path, get, domain=ft.domain)
         if ft.is_set and op not in ("contains", "contains_any", "exists", "not_contains"):
             raise FilterError(where, f"{ft.path} is a set: use contains / contains_any")
         if op in ("eq", "ne"):
             value = self.scalar(ft, arg, where)
             if op == "eq":
-                return lambda ev: get(ev) == value
-            return lambda ev: get(ev) != value
+                return leaf(lambda v: v == value, lambda ev: get(ev) == value)
+            return leaf(lambda v: v != value, lambda ev: get(ev) != value)
         if op in ("in", "not_in"):
             vals = self.values(ft, arg, where)
             if op == "in":
-                return lambda ev: get(ev) in vals
-            return lambda ev: get(ev) not in vals
+                return leaf(lambda v: v in vals, lambda ev: get(ev) in vals)
+            return leaf(lambda v: v not in vals, lambda ev: get(ev) not in vals)
         if op in ("lt", "lte", "gt", "gte"):
             if not ft.is_number:
                 raise FilterError(where, f"{ft.path} is not numeric")
             num = self.scalar(ft, arg, where)
             if num is None:
                 raise FilterError(where, "expects a number")
-            return _numeric(get, op, num)
+            return leaf(_numeric(op, num))
         if op in ("eq_field", "ne_field"):
             other_path = self.resolve(arg, where)
             if not isinstance(other_path, str):
@@ -256,33 +279,34 @@ class _Compiler:
             if other_ft.is_set or other_ft.py is not ft.py and not (ft.is_ip and other_ft.is_ip):
                 raise FilterError(where, f"{ft.path} and {other_path} have different types")
             other = getter(other_path)
+            # two fields: never decided by one field's value (`path` None)
             if op == "eq_field":
-                return lambda ev: get(ev) == other(ev)
-            return lambda ev: get(ev) != other(ev)
+                return Leaf(None, get, _never, lambda ev: get(ev) == other(ev))
+            return Leaf(None, get, _never, lambda ev: get(ev) != other(ev))
         if op in ("cidr", "not_cidr"):
             if not ft.is_ip:
                 raise FilterError(where, f"{ft.path} is not an IP address")
             nets = self.networks(arg, where)
             if op == "cidr":
-                return lambda ev: _in_nets(get(ev), nets)
-            return lambda ev: not _in_nets(get(ev), nets)
+                return leaf(lambda v: _in_nets(v, nets))
+            return leaf(lambda v: not _in_nets(v, nets))
         if op == "exists":
             flag = self.resolve(arg, where)
             if not isinstance(flag, bool):
                 raise FilterError(where, "expects true or false")
             if flag:
-                return lambda ev: get(ev) is not None
-            return lambda ev: get(ev) is None
+                return leaf(lambda v: v is not None, lambda ev: get(ev) is not None)
+            return leaf(lambda v: v is None, lambda ev: get(ev) is None)
         if op in ("contains", "not_contains", "contains_any"):
             if not ft.is_set:
                 raise FilterError(where, f"{ft.path} is not a set field")
             if op == "contains_any":
                 vals = self.values(ft, arg, where)
-                return lambda ev: not vals.isdisjoint(get(ev))
+                return leaf(lambda v: not vals.isdisjoint(v))
             value = self.scalar(ft, arg, where)
             if op == "contains":
-                return lambda ev: value in get(ev)
-            return lambda ev: value not in get(ev)
+                return leaf(lambda v: value in v, lambda ev: value in get(ev))
+            return leaf(lambda v: value not in v, lambda ev: value not in get(ev))
         if op == "staff":
             flag = self.resolve(arg, where)
             if ft.enum is not ActorKind:
@@ -290,18 +314,16 @@ class _Compiler:
             if not isinstance(flag, bool):
                 raise FilterError(where, "expects true or false")
             if flag:
-                return lambda ev: get(ev) in STAFF_KINDS
-            return lambda ev: get(ev) not in STAFF_KINDS
+                return leaf(lambda v: v in STAFF_KINDS, lambda ev: get(ev) in STAFF_KINDS)
+            return leaf(lambda v: v not in STAFF_KINDS, lambda ev: get(ev) not in STAFF_KINDS)
         if op in ("business_hours", "outside_hours"):
             if ft.py is not datetime:
                 raise FilterError(where, f"{ft.path} is not a timestamp")
             inside = self.hours(arg, where)
+            # cheap tests first: time-of-day tests (time zone conversion) are the costliest
             if op == "business_hours":
-                pred: Any = lambda ev: inside(get(ev))  # noqa: E731
-            else:
-                pred = lambda ev: not inside(get(ev))  # noqa: E731
-            pred.cost = 10
-            return pred  # type: ignore[no-any-return]
+                return leaf(inside, cost=10)
+            return leaf(lambda v: not inside(v), cost=10)
         raise FilterError(where, f"unknown operator '{op}'")
 
     def networks(
@@ -362,20 +384,26 @@ def _clock(value: Any, where: str) -> time:
         raise FilterError(where, f"{value!r} is not a HH:MM time") from None
 
 
-def _in_nets(ip: Any, nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
-    if ip is None:
+def _in_nets(text: str | None,
+             nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    if text is None:
         return False
+    ip = ip_object(text)
     return any(ip.version == n.version and ip in n for n in nets)
 
 
-def _numeric(get: Callable[[Any], Any], op: str, num: float) -> Predicate:
+def _numeric(op: str, num: float) -> Callable[[Any], bool]:
     if op == "lt":
-        return lambda ev: (v := get(ev)) is not None and v < num
+        return lambda v: v is not None and v < num
     if op == "lte":
-        return lambda ev: (v := get(ev)) is not None and v <= num
+        return lambda v: v is not None and v <= num
     if op == "gt":
-        return lambda ev: (v := get(ev)) is not None and v > num
-    return lambda ev: (v := get(ev)) is not None and v >= num
+        return lambda v: v is not None and v > num
+    return lambda v: v is not None and v >= num
+
+
+def _never(_: Any) -> bool:
+    return False
 
 
 def _and(preds: list[Predicate]) -> Predicate:
@@ -404,6 +432,162 @@ def _not(pred: Predicate) -> Predicate:
     return lambda ev: not pred(ev)
 
 
+# -- compiled filters -------------------------------------------------------------------
+#
+# A filter compiles to a small tree (`Node`) before it becomes a predicate, so that it can
+# be *specialised*: given the values of some fields (`specialize(node, {"action": …})`), the
+# conditions on those fields are decided once, at load, and only the rest is left to test
+# per event. The detection engine does this for every combination of the enumerated fields
+# its rules test (`action`, `outcome`, `operation`, `actor.kind`, `tls`…): an event then
+# reaches only the rules it can match, through what is left of their filters.
+
+
+class Node:
+    """A compiled filter (or part of one)."""
+
+    __slots__ = ()
+
+    def cost(self) -> int:
+        return 0
+
+
+class Const(Node):
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+
+ALWAYS = Const(True)
+NEVER = Const(False)
+
+
+class Leaf(Node):
+    """One condition on one field (`path`; None when it reads two fields): `test` takes the
+    field's value, `pred` the event. `domain` lists every value the field can take when it is
+    an enumeration or a boolean (None otherwise)."""
+
+    __slots__ = ("domain", "get", "path", "pred", "test", "weight")
+
+    def __init__(
+        self,
+        path: str | None,
+        get: Callable[[Any], Any],
+        test: Callable[[Any], bool],
+        pred: Predicate | None = None,
+        *,
+        domain: tuple[Any, ...] | None = None,
+        cost: int = 0,
+    ) -> None:
+        self.path = path
+        self.get = get
+        self.test = test
+        self.pred: Predicate = pred if pred is not None else (lambda ev: test(get(ev)))
+        self.domain = domain if path is not None else None
+        self.weight = cost
+
+    def cost(self) -> int:
+        return self.weight
+
+
+class AllOf(Node):
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: tuple[Node, ...]) -> None:
+        self.parts = parts
+
+    def cost(self) -> int:
+        return max((p.cost() for p in self.parts), default=0)
+
+
+class AnyOf(Node):
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: tuple[Node, ...]) -> None:
+        self.parts = parts
+
+    def cost(self) -> int:
+        return max((p.cost() for p in self.parts), default=0)
+
+
+class NotOf(Node):
+    __slots__ = ("part",)
+
+    def __init__(self, part: Node) -> None:
+        self.part = part
+
+    def cost(self) -> int:
+        return self.part.cost()
+
+
+def predicate(node: Node) -> Predicate:
+    """The event predicate of a compiled filter (cheap conditions tested first)."""
+    if isinstance(node, Const):
+        return TRUE if node.value else _never
+    if isinstance(node, Leaf):
+        return node.pred
+    if isinstance(node, NotOf):
+        return _not(predicate(node.part))
+    assert isinstance(node, AllOf | AnyOf)  # noqa: S101 - the node kinds are closed
+    parts = sorted(node.parts, key=lambda p: p.cost())
+    preds = [predicate(p) for p in parts]
+    return _and(preds) if isinstance(node, AllOf) else _or(preds)
+
+
+def specialize(node: Node, known: Mapping[str, Any]) -> Node:
+    """`node` with every condition on a field of `known` replaced by its outcome."""
+    if isinstance(node, Const):
+        return node
+    if isinstance(node, Leaf):
+        if node.path is not None and node.path in known:
+            return ALWAYS if node.test(known[node.path]) else NEVER
+        return node
+    if isinstance(node, NotOf):
+        inner = specialize(node.part, known)
+        if isinstance(inner, Const):
+            return NEVER if inner.value else ALWAYS
+        return NotOf(inner)
+    assert isinstance(node, AllOf | AnyOf)  # noqa: S101 - the node kinds are closed
+    is_all = isinstance(node, AllOf)
+    decisive = NEVER if is_all else ALWAYS  # what ends an AllOf / an AnyOf
+    kept = []
+    for part in node.parts:
+        s = specialize(part, known)
+        if isinstance(s, Const):
+            if s.value is decisive.value:
+                return decisive
+            continue
+        kept.append(s)
+    if not kept:
+        return ALWAYS if is_all else NEVER
+    if len(kept) == 1:
+        return kept[0]
+    return AllOf(tuple(kept)) if is_all else AnyOf(tuple(kept))
+
+
+def leaves(node: Node) -> list[Leaf]:
+    if isinstance(node, Leaf):
+        return [node]
+    if isinstance(node, NotOf):
+        return leaves(node.part)
+    if isinstance(node, AllOf | AnyOf):
+        return [leaf for part in node.parts for leaf in leaves(part)]
+    return []
+
+
+def compile_node(
+    spec: Any,
+    *,
+    model: type[BaseModel],
+    where: str = "filter",
+    timezone: str = "Europe/Paris",
+    parameters: Mapping[str, Any] | None = None,
+) -> Node:
+    """Compile a filter for events of `model` into a `Node`. Raises `FilterError` naming the
+    field path."""
+    return _Compiler(model, timezone=timezone, parameters=parameters or {}).compile(spec, where)
+
+
 def compile_filter(
     spec: Any,
     *,
@@ -412,8 +596,11 @@ def compile_filter(
     timezone: str = "Europe/Paris",
     parameters: Mapping[str, Any] | None = None,
 ) -> Predicate:
-    """Compile a filter for events of `model`. Raises `FilterError` naming the field path."""
-    return _Compiler(model, timezone=timezone, parameters=parameters or {}).compile(spec, where)
+    """Compile a filter for events of `model` into a predicate. Raises `FilterError` naming
+    the field path."""
+    return predicate(
+        compile_node(spec, model=model, where=where, timezone=timezone, parameters=parameters)
+    )
 
 
 def check_field(model: type[BaseModel], path: str, where: str) -> FieldType:

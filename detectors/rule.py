@@ -26,7 +26,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from consumers.events import AccessEvent, AuthEvent, DataCategory, Event
 from detectors.errors import FilterError
-from detectors.filters import Predicate, check_field, compile_filter, getter
+from detectors.filters import Node, Predicate, check_field, compile_node, getter, predicate
 from detectors.finding import Finding, Nature, Severity, TenantImpact, finding_id
 from detectors.state import Agg, Clock, RuleState, categories_of, mask_of
 
@@ -154,7 +154,8 @@ class Rule(ABC):
         self.severity = config.severity
         self.nature = config.nature
         self.extra_cats = mask_of(config.data_categories)
-        self.match: Predicate = self.compile(config.filter, "filter")
+        self.match_node: Node = self.compile_node(config.filter, "filter")
+        self.match: Predicate = predicate(self.match_node)
         self.group_by = self._group_by(config)
         self.key: Callable[[Any], str] = self._key_function(self.group_by)
         self._check_summary(config.summary)
@@ -176,14 +177,17 @@ class Rule(ABC):
             raise FilterError("kind", f"{config.kind!r} given to the {cls.kind!r} kind")
         return cls(config, timezone=timezone, parameters=parameters or {})
 
-    def compile(self, spec: Any, where: str) -> Predicate:
-        return compile_filter(
+    def compile_node(self, spec: Any, where: str) -> Node:
+        return compile_node(
             spec,
             model=self.model,
             where=where,
             timezone=self.timezone,
             parameters=self.parameters,
         )
+
+    def compile(self, spec: Any, where: str) -> Predicate:
+        return predicate(self.compile_node(spec, where))
 
     def field(self, path: str, where: str) -> Callable[[Any], Any]:
         check_field(self.model, path, where)

@@ -138,7 +138,7 @@ class Agg:
                 self.pending.append(ev)
         actor = ev.actor.id
         _keep_smallest(self.actors, actor)
-        _keep_smallest(self.ips, str(ev.source_ip))
+        _keep_smallest(self.ips, ev.source_ip)
         if isinstance(ev, AccessEvent):
             owner = ev.resource.tenant_id
             if ev.outcome is Outcome.ALLOWED:

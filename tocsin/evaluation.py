@@ -118,7 +118,7 @@ def run_parsed(
             instances[attack_id] = sim.label
         queues[(sim.stream, partition_of(sim.key, partitions))].append(ev)
         if isinstance(ev, AuthEvent) and engine.needs_repartition(rules, ev):
-            queues[("by_ip", partition_of(str(ev.source_ip), partitions))].append(ev)
+            queues[("by_ip", partition_of(ev.source_ip, partitions))].append(ev)
     findings: dict[str, Finding] = {}
     evidence: dict[str, set[str]] = defaultdict(set)
     for (stream, _), queue in sorted(queues.items()):

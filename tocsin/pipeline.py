@@ -257,7 +257,7 @@ class IngestPipeline:
                     if needs_repartition(self.rules, ev):
                         assert self.producer is not None  # noqa: S101 - upstream implies it
                         self._pending.append(self.producer.send(
-                            self.topics.by_ip, key=str(ev.source_ip).encode(), value=rec.value
+                            self.topics.by_ip, key=ev.source_ip.encode(), value=rec.value
                         ))
                         self.stats.republished += 1
                         republish = True

@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from consumers.events import Event
-from detectors.filters import Predicate
+from detectors.filters import AllOf, AnyOf, Predicate, predicate
 from detectors.kinds.window import Win, WindowConfig, WindowRule
 from detectors.rule import RuleConfig
 from detectors.state import RuleState
@@ -40,16 +40,17 @@ class SequenceRule(WindowRule):
     def __init__(self, config: RuleConfig, *, timezone: str, parameters: Mapping[str, Any]) -> None:
         super().__init__(config, timezone=timezone, parameters=parameters)
         cfg = cast(SequenceConfig, config)
+        nodes = [self.compile_node(step.filter, f"steps[{i}].filter")
+                 for i, step in enumerate(cfg.steps)]
         self.steps: list[tuple[Predicate, int]] = [
-            (self.compile(step.filter, f"steps[{i}].filter"), step.count)
-            for i, step in enumerate(cfg.steps)
+            (predicate(node), step.count) for node, step in zip(nodes, cfg.steps, strict=True)
         ]
         self.last_bit = 1 << (len(self.steps) - 1)
         self.min_entries = sum(count for _, count in self.steps)
         # the engine only calls `evaluate` for events that pass `match`: the rule's own
         # filter and at least one step
-        pre, step_preds = self.match, [pred for pred, _ in self.steps]
-        self.match = lambda ev: pre(ev) and any(p(ev) for p in step_preds)
+        self.match_node = AllOf((self.match_node, AnyOf(tuple(nodes))))
+        self.match = predicate(self.match_node)
 
     def evaluate(self, event: Event, t: float, state: RuleState) -> None:
         mask = 0

@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, cast
 
 from pydantic import Field
 
-from consumers.events import Event
+from consumers.events import Event, ip_object
 from detectors.geo import distance_km
 from detectors.rule import Duration, Rule, RuleConfig
 from detectors.state import RuleState, dt_from
@@ -58,7 +58,7 @@ class TravelRule(Rule):
         # logins: [[t, country, ip version, ip as int, event id as int, occurred_at], ...]
         # sorted by t; plain ints keep memory and snapshots small
         logins: list[list[Any]] | None = keys.get(key)
-        ip = event.source_ip
+        ip = ip_object(event.source_ip)
         entry: list[Any] = [t, str(country), ip.version, int(ip), event.event_id.int,
                             event.occurred_at]  # fmt: skip
         if logins is None:

@@ -56,6 +56,16 @@ def test_out_of_contract_field_is_rejected_with_its_name(field: str, value: str)
     assert value not in exc.value.detail  # the value may be personal data: never echoed
 
 
+def test_source_ip_is_kept_as_canonical_text() -> None:
+    """One address is one string everywhere: group keys, repartition keys, findings."""
+    v6 = parse_event(encode(auth_event(source_ip="2A01:CB00:0:0::1")), AuthEvent)
+    assert v6.source_ip == "2a01:cb00::1"
+    v4 = parse_event(encode(auth_event(source_ip="192.0.2.10")), AuthEvent)
+    assert v4.source_ip == "192.0.2.10"
+    with pytest.raises(SchemaViolation, match="source_ip"):
+        parse_event(encode(auth_event(source_ip="192.0.2.300")), AuthEvent)
+
+
 def test_access_event_bounds() -> None:
     ok = parse_event(encode(access_event()), AccessEvent)
     assert isinstance(ok, AccessEvent)

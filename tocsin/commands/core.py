@@ -96,6 +96,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         telemetry.register_db_collector(factory)
     loop, pipeline = runtime.build_ingest(settings, session_factory=factory)
     loop.install_signal_handlers()
+    runtime.tune_gc()
     keeper = Housekeeper(settings, factory)
     keeper.start()
     try:
@@ -105,6 +106,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if pipeline.producer is not None:
             pipeline.producer.close(timeout=10)
         engine.dispose()
+    rate = stats.rate([settings.topic_auth, settings.topic_access])
     summary = {
         "polled": stats.polled,
         "valid": stats.valid,
@@ -113,6 +115,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         "findings_changed": pipeline.stats.findings_changed,
         "checkpoints": pipeline.stats.checkpoints,
         "failures": stats.failures,
+        # input records per second, from the first batch polled to the last one handled
+        "records_per_s": None if rate is None else round(rate, 1),
     }
     print(json.dumps(summary), file=sys.stderr)
     return 0
