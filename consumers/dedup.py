@@ -4,15 +4,20 @@ Memory is bounded by the event-time horizon, not by the events seen: an id is ke
 `occurred_at` is within `horizon` of the partition's newest event. A copy that arrives later
 than that is older than the detectors' watermark too (horizon ≥ allowed lateness), so it is
 ignored as *late* and can never be counted twice.
+
+Ids are forgotten in arrival order: the queue's head goes once it is older than the horizon.
+An id that arrived out of order (older than ids before it) is kept until those go, a little
+longer than needed, never shorter. Keys are the ids' 128-bit integers (`UUID.int`): cheaper
+to hash than their text, and exact.
 """
 
 from __future__ import annotations
 
-import heapq
-from datetime import UTC, datetime, timedelta
+import uuid
+from collections import deque
+from collections.abc import Hashable
+from datetime import datetime, timedelta
 from typing import Any
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Deduplicator:
@@ -21,52 +26,69 @@ class Deduplicator:
 
     def __init__(self, horizon: timedelta, *, follow_events: bool = True) -> None:
         self.follow_events = follow_events
-        self.horizon_us = int(horizon.total_seconds() * 1_000_000)
-        self._seen: dict[str, int] = {}
-        self._heap: list[tuple[int, str]] = []
-        self.max_us = 0
+        self.horizon = horizon.total_seconds()
+        self._seen: set[Hashable] = set()
+        self._queue: deque[tuple[float, Hashable]] = deque()
+        self.max_time = float("-inf")
         self.evictions = 0
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    def first_time(self, event_id: str, occurred_at: datetime) -> bool:
-        """True the first time an id is offered (within the horizon), False for a duplicate."""
-        if event_id in self._seen:
+    def first_time(self, event_id: Hashable, t: float) -> bool:
+        """True the first time an id is offered (within the horizon), False for a duplicate.
+        `t` is the event time in epoch seconds."""
+        seen = self._seen
+        if event_id in seen:
             return False
-        ts = int((occurred_at - _EPOCH).total_seconds() * 1_000_000)
-        self._seen[event_id] = ts
-        heapq.heappush(self._heap, (ts, event_id))
-        if ts > self.max_us:
-            self.max_us = ts
+        seen.add(event_id)
+        self._queue.append((t, event_id))
+        if t > self.max_time:
+            self.max_time = t
             if self.follow_events:
-                self._expire(self.max_us - self.horizon_us)
+                self._expire(t - self.horizon)
         return True
 
     def expire_before(self, watermark: datetime) -> None:
         """Forget ids older than `watermark` minus the horizon."""
-        ts = int((watermark - _EPOCH).total_seconds() * 1_000_000)
-        self._expire(ts - self.horizon_us)
+        self._expire(watermark.timestamp() - self.horizon)
 
-    def _expire(self, cutoff: int) -> None:
-        heap, seen = self._heap, self._seen
-        while heap and heap[0][0] < cutoff:
-            _ts, eid = heapq.heappop(heap)
-            seen.pop(eid, None)
+    def _expire(self, cutoff: float) -> None:
+        queue, seen = self._queue, self._seen
+        while queue and queue[0][0] < cutoff:
+            seen.discard(queue.popleft()[1])
             self.evictions += 1
 
     def snapshot(self) -> dict[str, Any]:
-        return {"horizon_us": self.horizon_us, "max_us": self.max_us, "seen": self._seen}
+        return {"v": 2, "max": self.max_time if self._queue else None,
+                "queue": [[t, eid] for t, eid in self._queue]}
 
     @classmethod
     def restore(
         cls, data: dict[str, Any], horizon: timedelta, *, follow_events: bool = True
     ) -> Deduplicator:
         dedup = cls(horizon, follow_events=follow_events)
-        dedup.max_us = int(data.get("max_us", 0))
-        dedup._seen = {str(k): int(v) for k, v in data.get("seen", {}).items()}
-        dedup._heap = [(ts, eid) for eid, ts in dedup._seen.items()]
-        heapq.heapify(dedup._heap)
-        if follow_events:
-            dedup._expire(dedup.max_us - dedup.horizon_us)
+        entries: list[tuple[float, Hashable]]
+        if data.get("v") == 2:
+            entries = [(float(t), int(eid) if isinstance(eid, int) else str(eid))
+                       for t, eid in data["queue"]]
+            if data.get("max") is not None:
+                dedup.max_time = float(data["max"])
+        else:  # first format: {uuid text: event time in µs}
+            entries = sorted(((int(us) / 1e6, _uuid_int(str(eid)))
+                              for eid, us in data.get("seen", {}).items()),
+                             key=lambda entry: entry[0])
+            if "max_us" in data and entries:
+                dedup.max_time = int(data["max_us"]) / 1e6
+        dedup._queue = deque(entries)
+        dedup._seen = {eid for _, eid in entries}
+        if follow_events and dedup._queue:
+            dedup._expire(dedup.max_time - dedup.horizon)
         return dedup
+
+
+def _uuid_int(text: str) -> int | str:
+    try:
+        return uuid.UUID(text).int
+    except ValueError:
+        return text

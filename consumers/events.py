@@ -219,14 +219,16 @@ def parse_event(raw: bytes, model: type[AuthEvent] | type[AccessEvent]) -> Event
     if len(raw) > MAX_MESSAGE_BYTES:
         raise TooLarge(f"message is {len(raw)} bytes, the limit is {MAX_MESSAGE_BYTES}")
     try:
-        event = model.model_validate_json(raw)
+        event = model.__pydantic_validator__.validate_json(raw)
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise InvalidJson(_json_detail(raw)) from None
         raise SchemaViolation(_schema_detail(exc)) from None
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidJson(type(exc).__name__) from None
-    return event.with_country()  # type: ignore[return-value]
+    if event.country is None:
+        return event.with_country()  # type: ignore[no-any-return]
+    return event  # type: ignore[no-any-return]
 
 
 def _json_detail(raw: bytes) -> str:

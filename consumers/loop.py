@@ -44,7 +44,7 @@ BATCH_FAILURES = Counter(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ValidRecord:
     offset: int
     key: bytes | None
@@ -275,8 +275,8 @@ class ConsumerLoop:
                 continue
             model = self.config.topics[tp.topic]
             valid: list[ValidRecord] = []
+            self.stats.polled += len(messages)
             for msg in messages:
-                self.stats.polled += 1
                 if msg.headers and msg.headers[0][0] == CONTROL_HEADER:
                     # Tocsin's own control records (watermarks on the repartition topic)
                     batch.controls.setdefault(tp, []).append((msg.offset, dict(msg.headers)))

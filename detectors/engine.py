@@ -249,6 +249,10 @@ class PartitionDetector:
         return self.clock.watermark
 
     @property
+    def late_events(self) -> int:
+        return self._late
+
+    @property
     def stats(self) -> DetectorStats:
         pairs = list(zip(self.rules, self.states, strict=True))
         return DetectorStats(

@@ -44,7 +44,7 @@ from consumers import metrics
 from consumers.dedup import Deduplicator
 from consumers.events import AccessEvent, AuthEvent, Event
 from consumers.loop import CONTROL_HEADER, Batch, EventModel, ValidRecord
-from detectors.engine import Emission, PartitionDetector, needs_repartition
+from detectors.engine import Emission, PartitionDetector
 from detectors.finding import Finding
 from incidents.findings_store import (
     FindingRow,
@@ -112,6 +112,18 @@ class PipelineStats:
     by_stream: Tally[str] = field(default_factory=Tally)
 
 
+def _produced_at(batch: Batch, emissions: Sequence[Emission]) -> dict[str, int]:
+    """Kafka timestamps (ms) of this batch's events cited by the emissions, by event id."""
+    if not emissions:
+        return {}
+    stamps = {id(rec.event): rec.timestamp_ms
+              for records in batch.records.values() for rec in records}
+    return {
+        str(ev.event_id): stamps[id(ev)]
+        for em in emissions for ev in em.evidence_events if id(ev) in stamps
+    }
+
+
 class IngestPipeline:
     """The `BatchHandler` of `tocsin ingest`."""
 
@@ -146,6 +158,9 @@ class IngestPipeline:
         self._evictions_seen: dict[tuple[TopicPartition, str], int] = {}
         self.partitions: dict[TopicPartition, PartitionState] = {}
         self.stats = PipelineStats()
+        # the auth rules that run on the repartition topic (their events are republished)
+        self._by_ip_rules = [r for r in self.rules
+                             if r.partition == "source_ip" and r.model is AuthEvent]
 
     # -- state -----------------------------------------------------------------------------
 
@@ -227,52 +242,33 @@ class IngestPipeline:
 
     def handle(self, batch: Batch) -> Mapping[TopicPartition, int]:
         emissions: list[Emission] = []
-        produced_at: dict[str, int] = {}
         republish = False
         for tp, records in batch.records.items():
             state = self.partitions.get(tp)
             if state is None:  # assigned between poll and handle: cannot happen in-thread
                 raise RuntimeError(f"no state for {tp}")
-            fresh: list[Event] = []
-            dups = 0
-            services: Tally[str] = Tally()
-            upstream = state.stream == "auth" and self.producer is not None
-            high = state.detector.max_time
-            for rec in records:
-                ev = rec.event
-                if not state.dedup.first_time(str(ev.event_id), ev.occurred_at):
-                    dups += 1
-                    continue
-                fresh.append(ev)
-                services[ev.service.value] += 1
-                produced_at[str(ev.event_id)] = rec.timestamp_ms
-                if upstream:
-                    # the event's lateness is decided here, where its partition's order is
-                    # known; downstream, by-IP partitions trust the announced watermarks
-                    t = ev.occurred_at.timestamp()
-                    if t > high:
-                        high = t
-                    elif t < high - self.lateness_s:
-                        continue
-                    if needs_repartition(self.rules, ev):
-                        assert self.producer is not None  # noqa: S101 - upstream implies it
-                        self._pending.append(self.producer.send(
-                            self.topics.by_ip, key=ev.source_ip.encode(), value=rec.value
-                        ))
-                        self.stats.republished += 1
-                        republish = True
-            for service, n in services.items():
-                metrics.EVENTS_CONSUMED.labels(topic=tp.topic, service=service).inc(n)
+            first_time = state.dedup.first_time
+            if state.stream == "auth" and self.producer is not None:
+                fresh, sent = self._dedup_and_republish(state, records)
+                republish = republish or sent > 0
+            else:
+                fresh = [
+                    ev for rec in records
+                    if first_time((ev := rec.event).event_id.int, ev.occurred_at.timestamp())
+                ]
+            for service, n in Tally(ev.service for ev in fresh).items():
+                metrics.EVENTS_CONSUMED.labels(topic=tp.topic, service=service.value).inc(n)
+            dups = len(records) - len(fresh)
             if dups:
                 metrics.EVENTS_DUPLICATE.labels(topic=tp.topic).inc(dups)
                 self.stats.duplicates += dups
-            late_before = state.detector.stats.late_events
+            late_before = state.detector.late_events
             if state.stream == "by_ip":
                 emissions.extend(self._process_by_ip(state, records, fresh,
                                                      batch.controls.get(tp, [])))
             else:
                 emissions.extend(state.detector.process(fresh))
-            late = state.detector.stats.late_events - late_before
+            late = state.detector.late_events - late_before
             if late:
                 metrics.EVENTS_LATE.labels(topic=tp.topic).inc(late)
             self.stats.events += len(fresh)
@@ -293,7 +289,36 @@ class IngestPipeline:
         if republish:
             self._flush_producer()
         self.stats.emissions += len(emissions)
-        return self._commit(emissions, produced_at, checkpoint=checkpoint)
+        return self._commit(emissions, _produced_at(batch, emissions), checkpoint=checkpoint)
+
+    def _dedup_and_republish(
+        self, state: PartitionState, records: Sequence[ValidRecord]
+    ) -> tuple[list[Event], int]:
+        """De-duplicate an auth partition's records and republish, keyed by source IP, the
+        events that rules partitioned by IP want. The event's lateness is decided here, where
+        its partition's order is known; downstream, by-IP partitions trust the announced
+        watermarks."""
+        assert self.producer is not None  # noqa: S101 - only called with a producer
+        send, topic, pending = self.producer.send, self.topics.by_ip, self._pending
+        first_time, wanted = state.dedup.first_time, self._by_ip_rules
+        lateness, high = self.lateness_s, state.detector.max_time
+        fresh: list[Event] = []
+        sent = 0
+        for rec in records:
+            ev = rec.event
+            t = ev.occurred_at.timestamp()
+            if not first_time(ev.event_id.int, t):
+                continue
+            fresh.append(ev)
+            if t > high:
+                high = t
+            elif t < high - lateness:
+                continue
+            if any(rule.wants(ev) for rule in wanted):
+                pending.append(send(topic, key=ev.source_ip.encode(), value=rec.value))
+                sent += 1
+        self.stats.republished += sent
+        return fresh, sent
 
     def idle(self) -> Mapping[TopicPartition, int]:
         if self._checkpoint_due() and any(s.dirty for s in self.partitions.values()):

@@ -37,6 +37,9 @@ def tune_gc() -> None:
     """
     thresholds = os.environ.get("TOCSIN_GC_THRESHOLDS", "50000,20,100")
     gc.freeze()
+    if thresholds == "off":
+        gc.disable()
+        return
     gc.set_threshold(*(int(x) for x in thresholds.split(",")))
 
 
