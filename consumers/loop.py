@@ -165,6 +165,8 @@ class ConsumerLoop:
         # happens under this lock, so handlers need no locking of their own.
         self._lock = threading.RLock()
         self._topic_ids: dict[str, Any] = {}
+        # offsets this process has dead-lettered that no checkpoint covers yet
+        self._dead_lettered: dict[TopicPartition, set[int]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -267,7 +269,8 @@ class ConsumerLoop:
         TopicPartition, int
     ]:
         batch = Batch(records={}, next_offsets={})
-        futures = []
+        futures: list[tuple[TopicPartition, int, Any]] = []
+        sent = self._dead_lettered
         assert self._consumer is not None  # noqa: S101 - set in run()
         owned = self._consumer.assignment()
         for tp, messages in polled.items():
@@ -285,8 +288,9 @@ class ConsumerLoop:
                 try:
                     event = parse_event(value, model)
                 except EventRejected as exc:
-                    futures.append(self._dead_letter(tp, msg, exc))
                     batch.invalid += 1
+                    if msg.offset not in sent.get(tp, ()):  # not yet, or not by this process
+                        futures.append((tp, msg.offset, self._dead_letter(tp, msg, exc)))
                     continue
                 valid.append(ValidRecord(msg.offset, msg.key, value, event, msg.timestamp))
             batch.records[tp] = valid
@@ -295,8 +299,10 @@ class ConsumerLoop:
         if futures:
             assert self._producer is not None  # noqa: S101 - set in run()
             self._producer.flush()
-            for fut in futures:
+            for tp, offset, fut in futures:
                 fut.get(timeout=30)  # raises: the batch is retried, nothing is skipped
+                # a replay of this offset (rollback after a failure) sends no second copy
+                sent.setdefault(tp, set()).add(offset)
         self.stats.invalid += batch.invalid
         committable = self.handler.handle(batch)
         self._positions.update(batch.next_offsets)
@@ -331,6 +337,10 @@ class ConsumerLoop:
         )
 
     def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        for tp, off in offsets.items():  # checkpointed: never replayed by this process
+            done = self._dead_lettered.get(tp)
+            if done:
+                done.difference_update([o for o in done if o < off])
         if not offsets or self._consumer is None:
             return
         assigned = self._consumer.assignment()
@@ -373,6 +383,7 @@ class ConsumerLoop:
             log.exception("checkpoint on revoke failed; the next owner replays from the last one")
         for tp in revoked:
             self._positions.pop(tp, None)
+            self._dead_lettered.pop(tp, None)
             with contextlib.suppress(KeyError):
                 metrics.CONSUMER_LAG.remove(tp.topic, str(tp.partition))
 

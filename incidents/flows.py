@@ -12,7 +12,7 @@ two replicas that see one IP at the same time open one incident; SQLite has one 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -85,6 +85,8 @@ class _Batch:
     touched: dict[int, Incident] = field(default_factory=dict)
     opened: list[int] = field(default_factory=list)
     linked: dict[int, list[str]] = field(default_factory=dict)
+    links: dict[int, list[IncidentFinding]] = field(default_factory=dict)  # made in this batch
+    merged: list[tuple[Incident, Incident]] = field(default_factory=list)  # (absorbed, into)
 
     def index(self, slot: int, incident: Incident) -> None:
         self.incidents[slot] = incident
@@ -110,18 +112,37 @@ def _age(slot: int) -> tuple[int, int]:
     return (0, slot) if slot > 0 else (1, -slot)
 
 
-def _match(batch: _Batch, row: FindingRow, ids: list[correlation.Identity]) -> int | None:
-    best: int | None = None
+def _matches(batch: _Batch, row: FindingRow, ids: list[correlation.Identity]) -> set[int]:
+    """The open incidents sharing an identity with the finding within the window."""
+    found: set[int] = set()
     for ident in ids:
         for key, slot in batch.keys.get(ident.key, []):
             if not batch.incidents[slot].is_open:
                 continue
-            if not correlation.within_window(row.first_seen, row.last_seen,
-                                             key.first_seen, key.last_seen):
-                continue
-            if best is None or _age(slot) < _age(best):
-                best = slot
-    return best
+            if correlation.within_window(row.first_seen, row.last_seen,
+                                         key.first_seen, key.last_seen):
+                found.add(slot)
+    return found
+
+
+def untouched(incident: Incident) -> bool:
+    """Nobody has acted on the incident yet (status, title, awareness, assessment, comments,
+    clocks): Tocsin may merge it into another one on its own."""
+    if incident.id is None:
+        return True
+    return (
+        incident.status == IncidentStatus.DETECTED.value
+        and not incident.title_edited
+        and incident.aware_set_by is None
+        and all(a.source == "auto" for a in incident.assessments)
+        and not incident.decisions
+        and all(f.actor == SYSTEM_ACTOR for f in incident.clock_facts)
+    )
+
+
+# Which incidents (by id) must keep their identity for reasons the incidents package does not
+# see, e.g. a notice already approved or sent (supplied by the pipeline).
+MergeGuard = Callable[[Session, Sequence[int]], set[int]]
 
 
 def _new_incident(row: FindingRow, now: datetime) -> Incident:
@@ -155,12 +176,73 @@ def _remember_keys(batch: _Batch, slot: int, row: FindingRow,
             key.last_seen = row.last_seen
 
 
-def _link(session: Session, incident: Incident, finding_id: str, now: datetime) -> None:
+def _link(session: Session, batch: _Batch, slot: int, finding_id: str,
+          now: datetime) -> None:
+    incident = batch.incidents[slot]
     link = IncidentFinding(incident_id=incident.id, finding_id=finding_id, linked_at=now)
     if "findings" in inspect(incident).unloaded:
         session.add(link)
     else:
         incident.findings.append(link)
+    batch.links.setdefault(slot, []).append(link)
+
+
+def _merge(session: Session, batch: _Batch, absorbed: int, into: int, now: datetime,
+           items: list[audit.AuditItem]) -> None:
+    """Move everything of incident slot `absorbed` (untouched) into slot `into`: its findings,
+    its identities, its earliest detection. A stored incident absorbed this way is dismissed
+    as "merged into …" and audited; one opened in this batch simply never exists."""
+    gone, keep = batch.incidents[absorbed], batch.incidents[into]
+    moved = list(batch.linked.pop(absorbed, []))
+    if gone.id is not None:  # so is `keep`: stored incidents are older than new ones
+        moved += [fid for (fid,) in session.execute(
+            select(IncidentFinding.finding_id).where(IncidentFinding.incident_id == gone.id))]
+        session.execute(
+            update(IncidentFinding).where(IncidentFinding.incident_id == gone.id)
+            .values(incident_id=keep.id).execution_options(synchronize_session=False))
+    for link in batch.links.pop(absorbed, []):
+        link.incident = keep
+        link.incident_id = keep.id
+        batch.links.setdefault(into, []).append(link)
+    if gone.id is not None:
+        session.expire(gone, ["findings"])
+        if "findings" not in inspect(keep).unloaded:
+            session.expire(keep, ["findings"])
+    mine = {k.key: k for k in keep.keys}
+    for key in list(gone.keys):
+        entries = batch.keys.get(key.key, [])
+        entries[:] = [(k, slot) for k, slot in entries if k is not key]
+        same = mine.get(key.key)
+        if same is None:
+            key.incident = keep
+            mine[key.key] = key
+            entries.append((key, into))
+            continue
+        same.first_seen = min(same.first_seen, key.first_seen)
+        same.last_seen = max(same.last_seen, key.last_seen)
+        gone.keys.remove(key)
+    batch.linked.setdefault(into, []).extend(moved)
+    keep.detected_at = min(keep.detected_at, gone.detected_at)
+    if keep.aware_set_by is None:
+        keep.aware_at = min(keep.aware_at, gone.aware_at)
+    keep.first_seen = min(keep.first_seen, gone.first_seen)
+    keep.last_seen = max(keep.last_seen, gone.last_seen)
+    batch.touched.setdefault(into, keep)
+    batch.touched.pop(absorbed, None)
+    del batch.incidents[absorbed]
+    if gone.id is None:
+        batch.opened.remove(absorbed)
+        return
+    reason = f"merged into {keep.ref}"
+    gone.status = IncidentStatus.DISMISSED.value
+    gone.closed_at = now
+    gone.resolution_reason = reason
+    gone.updated_at = now
+    batch.merged.append((gone, keep))
+    items.append(audit.AuditItem(
+        actor=SYSTEM_ACTOR, action="incident.merged", subject=gone.ref, at=now,
+        data={"from": IncidentStatus.DETECTED.value, "to": IncidentStatus.DISMISSED.value,
+              "reason": reason, "into": keep.ref, "finding_ids": sorted(moved)}))
 
 
 def _refresh(incident: Incident, rows: list[FindingRow], now: datetime) -> bool:
@@ -259,9 +341,17 @@ def _lock_identities(session: Session, keys: Sequence[str]) -> None:
 
 
 def record_findings(*, session: Session, findings: Sequence[FindingRow], now: datetime,
-                    policy: ClockPolicy) -> list[Incident]:
+                    policy: ClockPolicy, merge_guard: MergeGuard | None = None,
+                    on_merge: Callable[[Session, Incident, Incident], None] | None = None,
+                    ) -> list[Incident]:
     """Attach stored findings to incidents (opening new ones as needed), refresh their
     per-tenant counts from the linked findings, pre-fill severity, audit openings and links.
+
+    A finding that matches several open incidents joins them: untouched ones are merged
+    (`_merge`), so that the incidents do not depend on the order in which findings arrive
+    (replicas, rebalances, replays); `on_merge(session, absorbed, kept)` is told of each
+    stored incident merged away. Incidents a person has acted on, or that `merge_guard`
+    names, are never merged away.
 
     Idempotent: the same (or updated) rows again change nothing but derived counts.
     Returns the incidents the given findings belong to, in first-touched order.
@@ -306,19 +396,50 @@ def record_findings(*, session: Session, findings: Sequence[FindingRow], now: da
     for incident in _load(session, candidate_ids):
         batch.index(incident.id, incident)
 
+    guarded: set[int] | None = None
+
+    def protected(slot: int) -> bool:
+        nonlocal guarded
+        incident = batch.incidents[slot]
+        if incident.id is None:
+            return False
+        if guarded is None:
+            stored = [i for i in batch.incidents if i > 0]
+            guarded = merge_guard(session, stored) if merge_guard is not None else set()
+        return incident.id in guarded or not untouched(incident)
+
+    items: list[audit.AuditItem] = []
     with session.no_autoflush:
         for row in rows:
             ids = idents[row.finding_id]
-            slot = linked.get(row.finding_id)
-            if slot is None:
-                slot = _match(batch, row, ids)
-                if slot is None:
-                    slot = -(len(batch.opened) + 1)
-                    batch.index(slot, _new_incident(row, now))
-                    batch.opened.append(slot)
-                _link(session, batch.incidents[slot], row.finding_id, now)
-                linked[row.finding_id] = slot
+            current = linked.get(row.finding_id)  # linked incidents are all in the batch
+            if current is not None and not batch.incidents[current].is_open:
+                _remember_keys(batch, current, row, ids)  # a closed incident keeps them
+                batch.touched.setdefault(current, batch.incidents[current])
+                continue
+            found = _matches(batch, row, ids)
+            if current is not None:
+                found.add(current)
+            if not found:
+                slot = -(len(batch.opened) + 1)
+                batch.index(slot, _new_incident(row, now))
+                batch.opened.append(slot)
+            else:
+                # The finding bridges `found`: they become one incident. One that a person
+                # has acted on keeps its identity (the finding's own first); untouched ones
+                # are merged into it, or into the oldest.
+                kept = {s for s in found if protected(s)}
+                if current is not None and current in kept:
+                    slot = current
+                else:
+                    slot = min(kept or found, key=_age)
+                for other in sorted(found - kept - {slot}, key=_age):
+                    _merge(session, batch, other, slot, now, items)
+                    linked.update({fid: slot for fid, s in linked.items() if s == other})
+            if current is None:
+                _link(session, batch, slot, row.finding_id, now)
                 batch.linked.setdefault(slot, []).append(row.finding_id)
+            linked[row.finding_id] = slot
             _remember_keys(batch, slot, row, ids)
             batch.touched.setdefault(slot, batch.incidents[slot])
         refs = allocate_refs(session=session, year=now.year, count=len(batch.opened))
@@ -344,7 +465,6 @@ def record_findings(*, session: Session, findings: Sequence[FindingRow], now: da
     customers = clocks.load_customers(
         session=session, tenant_ids=(t for _, i in touched for t in i.tenant_ids))
     opened = set(batch.opened)
-    items: list[audit.AuditItem] = []
     for slot, incident in touched:
         if slot in opened:
             items.append(audit.AuditItem(
@@ -359,4 +479,7 @@ def record_findings(*, session: Session, findings: Sequence[FindingRow], now: da
                  for t in incident.tenant_ids]
         _auto_assess(session, incident, by_incident[incident.id], roles, now, items)
     audit.append_many(session=session, items=items)
+    if on_merge is not None:
+        for gone, keep in batch.merged:
+            on_merge(session, gone, keep)
     return [incident for _, incident in touched]

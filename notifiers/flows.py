@@ -424,3 +424,44 @@ def draft_notices(*, session: Session, incident: Incident, now: datetime,
         )
     session.flush()
     return drafter.written
+
+
+# -- incidents merged by correlation ------------------------------------------------------
+
+SYSTEM_ACTOR = "tocsin"
+
+
+def decided_incidents(session: Session, incident_ids: Sequence[int]) -> set[int]:
+    """The incidents among `incident_ids` with a notice a person has decided on (approved,
+    sent or rejected): correlation must not merge them away (`incidents.flows`)."""
+    if not incident_ids:
+        return set()
+    return set(session.scalars(
+        select(Notice.incident_id).where(Notice.incident_id.in_(list(incident_ids)),
+                                         Notice.status != NoticeStatus.DRAFT.value)
+        .distinct()
+    ))
+
+
+def retire_drafts(*, session: Session, incident: Incident, into: Incident,
+                  now: datetime) -> list[Notice]:
+    """The drafts of an incident merged into another are rejected by Tocsin, with the reason
+    (the kept incident drafts its own notices, with the merged facts); audited."""
+    from incidents import audit
+
+    retired = list(session.scalars(select(Notice).where(
+        Notice.incident_id == incident.id, Notice.status == NoticeStatus.DRAFT.value)))
+    reason = f"incident merged into {into.ref}"
+    for notice in retired:
+        notice.status = NoticeStatus.REJECTED.value
+        notice.rejected_by = SYSTEM_ACTOR
+        notice.rejected_at = now
+        notice.rejection_reason = reason
+        notice.updated_at = now
+        audit.append(session=session, actor=SYSTEM_ACTOR, action="notice.rejected",
+                     subject=incident.ref, at=now,
+                     data={"notice_id": notice.id, "kind": notice.kind,
+                           "version": notice.version, "tenant_id": notice.tenant_id,
+                           "reason": reason})
+    session.flush()
+    return retired

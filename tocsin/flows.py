@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from incidents import flows as incident_flows
 from incidents.clocks import ClockPolicy
 from incidents.findings_store import FindingRow
+from incidents.models import Incident
 from notifiers import flows as notice_flows
 from tocsin.pipeline import FindingsSink
 from tocsin.settings import Settings
@@ -32,9 +33,15 @@ def make_sink(settings: Settings) -> FindingsSink:
     policy = clock_policy(settings)
     drafting = draft_policy(settings)
 
+    def retire(session: Session, gone: Incident, kept: Incident) -> None:
+        # merged at `closed_at`: its drafts go with it
+        notice_flows.retire_drafts(session=session, incident=gone, into=kept,
+                                   now=gone.closed_at or kept.updated_at)
+
     def sink(session: Session, rows: Sequence[FindingRow], now: datetime) -> None:
         incidents = incident_flows.record_findings(
-            session=session, findings=rows, now=now, policy=policy
+            session=session, findings=rows, now=now, policy=policy,
+            merge_guard=notice_flows.decided_incidents, on_merge=retire,
         )
         for incident in incidents:
             notice_flows.draft_notices(session=session, incident=incident, now=now,

@@ -18,7 +18,8 @@ from consumers.loop import Batch, ConsumerLoop, LoopConfig
 
 class RecordingHandler:
     def __init__(self, db: Path, *, delay: float = 0.0) -> None:
-        self.conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        self.conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False,
+                                    timeout=30)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS processed(event_id TEXT, topic TEXT, part INT, off INT)"

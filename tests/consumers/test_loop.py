@@ -169,7 +169,9 @@ def test_sigterm_finishes_the_batch_and_leaves(broker: EmbeddedBroker, tmp_path:
 def test_handler_failure_rolls_back_and_retries(broker: EmbeddedBroker, tmp_path: Path) -> None:
     auth, access, dlq, group = _topics(broker, partitions=1)
     events = [auth_event(i) for i in range(200)]
-    _produce(broker, [(auth, b"k", encode(e)) for e in events])
+    messages = [(auth, b"k", encode(e)) for e in events]
+    messages.insert(60, (auth, b"k", b"{poison"))  # in the batch that fails twice
+    _produce(broker, messages)
 
     class Flaky(RecordingHandler):
         calls = 0
@@ -188,3 +190,6 @@ def test_handler_failure_rolls_back_and_retries(broker: EmbeddedBroker, tmp_path
     assert len(ids) == len(events) and set(ids) == {e["event_id"] for e in events}
     assert json.dumps(sorted(ids)) == json.dumps(sorted(e["event_id"] for e in events))
     assert TopicPartition(auth, 0) in handler.assignments[0]
+    # the poison message was replayed with its batch, but dead-lettered once
+    dead = _read_all(broker, dlq, 1)
+    assert [dict(m.headers())["tocsin-source"] for m in dead] == [f"{auth}/0/60".encode()]

@@ -13,74 +13,72 @@ from sqlalchemy.engine import make_url
 
 from tests.e2e.harness import (
     START,
+    assert_accounted,
+    clean_run,
     findings_snapshot,
     kill9,
     make_env,
+    outcome,
+    outcome_diff,
     produce,
     progress,
     run_ingest,
     simulated,
-    snapshot_diff,
     start_ingest,
+    traffic,
     wait_until,
 )
 from tests.e2e.tcpproxy import TcpProxy
 from tocsin.broker import EmbeddedBroker
-from tocsin.dbschema import upgrade
 from tocsin.simulator import ATTACKS
 
 pytestmark = pytest.mark.timeout(600)
-
-
-def _clean_run(broker: EmbeddedBroker, tmp_path: Path, events: list) -> dict:  # type: ignore[type-arg]
-    url = f"sqlite:///{tmp_path / 'clean.db'}"
-    upgrade(url)
-    env = make_env(broker, url)
-    produce(env, events)
-    run_ingest(env)
-    return findings_snapshot(url)
 
 
 @pytest.mark.parametrize("fresh_db_url", ["postgresql"], indirect=True)
 def test_database_outage_of_thirty_seconds_loses_nothing(
     broker: EmbeddedBroker, fresh_db_url: str, tmp_path: Path, workers: list
 ) -> None:
-    events = simulated(5000, list(ATTACKS), seed=21)
-    expected = _clean_run(broker, tmp_path, events)
+    scenario = traffic(5000, list(ATTACKS), seed=21)
+    expected = clean_run(broker, tmp_path, scenario)
 
     url = make_url(fresh_db_url)
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     env = make_env(broker, proxied)
     try:
-        half = len(events) // 2
-        produce(env, events[:half])
+        half = len(scenario.events) // 2
+        landed = produce(env, scenario.events[:half])
         proc = start_ingest(env)
         workers.append(proc)
         assert wait_until(lambda: progress(env) >= half, timeout=90)
         proxy.cut()
-        produce(env, events[half:])  # arrives while the database is unreachable
+        # arrives while the database is unreachable, poison included
+        landed += produce(env, scenario.events[half:], scenario.poison)
         time.sleep(30)
         assert proc.poll() is None, "the worker must survive the outage"
         proxy.restore()
-        assert wait_until(lambda: findings_snapshot(fresh_db_url) == expected, timeout=120), (
-            "after the outage the worker resumes and catches up"
+        assert wait_until(lambda: outcome(fresh_db_url) == expected, timeout=120), (
+            "after the outage the worker resumes and catches up: "
+            + outcome_diff(outcome(fresh_db_url), expected)
         )
+        assert_accounted(env, scenario, landed)
         proc.terminate()
         assert proc.wait(timeout=60) == 0
     finally:
         proxy.close()
-    assert findings_snapshot(fresh_db_url) == expected
+    got = outcome(fresh_db_url)
+    assert got == expected, outcome_diff(got, expected)
 
 
 @pytest.mark.parametrize("fresh_db_url", ["postgresql"], indirect=True)
 def test_second_replica_joining_mid_stream_changes_nothing(
     broker: EmbeddedBroker, fresh_db_url: str, tmp_path: Path, workers: list
 ) -> None:
-    events = simulated(8000, list(ATTACKS), seed=31)
-    expected = _clean_run(broker, tmp_path, events)
+    scenario = traffic(8000, list(ATTACKS), seed=31)
+    expected = clean_run(broker, tmp_path, scenario)
     env = make_env(broker, fresh_db_url, partitions=4)
-    produce(env, events)
+    landed = produce(env, scenario.events, scenario.poison)
     first = start_ingest(env, TOCSIN_BATCH_MAX_RECORDS="200")
     workers.append(first)
     assert wait_until(lambda: len(findings_snapshot(fresh_db_url)) > 0, timeout=90)
@@ -88,13 +86,15 @@ def test_second_replica_joining_mid_stream_changes_nothing(
     workers.append(second)
     time.sleep(8)
     kill9(first)  # and the first one dies: its partitions move to the second
-    assert wait_until(lambda: findings_snapshot(fresh_db_url) == expected, timeout=180), (
-        snapshot_diff(findings_snapshot(fresh_db_url), expected)
+    assert wait_until(lambda: outcome(fresh_db_url) == expected, timeout=180), (
+        outcome_diff(outcome(fresh_db_url), expected)
     )
     second.terminate()
     assert second.wait(timeout=60) == 0
     run_ingest(env, max_idle=2)
-    assert findings_snapshot(fresh_db_url) == expected
+    got = outcome(fresh_db_url)
+    assert got == expected, outcome_diff(got, expected)
+    assert_accounted(env, scenario, landed)
 
 
 @pytest.mark.parametrize("fresh_db_url", ["postgresql"], indirect=True)

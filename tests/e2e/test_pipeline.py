@@ -11,14 +11,19 @@ from datetime import timedelta
 import pytest
 
 from tests.e2e.harness import (
+    assert_accounted,
+    clean_run,
     findings_snapshot,
     kill9,
     make_env,
+    outcome,
+    outcome_diff,
     produce,
     run_ingest,
     simulated,
     start_ingest,
     tocsin_json,
+    traffic,
     wait_until,
 )
 from tocsin.broker import EmbeddedBroker
@@ -80,23 +85,16 @@ def _ts(value: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("fresh_db_url", ["postgresql"], indirect=True)
-def test_kill_minus_nine_gives_the_same_findings_as_a_clean_run(
+def test_kill_minus_nine_gives_the_same_outcome_as_a_clean_run(
     broker: EmbeddedBroker, fresh_db_url: str, tmp_path, workers: list
 ) -> None:  # type: ignore[no-untyped-def]
-    events = simulated(8000, list(ATTACKS), seed=11)
-    clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
-    from tocsin.dbschema import upgrade
-
-    upgrade(clean_url)
-    clean = make_env(broker, clean_url)
-    produce(clean, events)
-    run_ingest(clean)
-    expected = findings_snapshot(clean_url)
-    assert len(expected) >= len(ATTACKS)
+    scenario = traffic(8000, list(ATTACKS), seed=11)
+    expected = clean_run(broker, tmp_path, scenario)
+    assert len(expected["findings"]) >= len(ATTACKS) and expected["incidents"]
 
     crashy = make_env(broker, fresh_db_url)
-    produce(crashy, events)
-    for _ in range(3):  # kill -9 at three different points
+    landed = produce(crashy, scenario.events, scenario.poison)
+    for _ in range(3):  # kill -9 at three different points, mid-batch
         proc = start_ingest(crashy, TOCSIN_BATCH_MAX_RECORDS="200")
         workers.append(proc)
         before = len(findings_snapshot(fresh_db_url))
@@ -104,4 +102,6 @@ def test_kill_minus_nine_gives_the_same_findings_as_a_clean_run(
         time.sleep(0.7)
         kill9(proc)
     run_ingest(crashy)
-    assert findings_snapshot(fresh_db_url) == expected
+    got = outcome(fresh_db_url)
+    assert got == expected, outcome_diff(got, expected)
+    assert_accounted(crashy, scenario, landed)
