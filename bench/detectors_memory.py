@@ -39,6 +39,7 @@ from consumers.events import (
 from consumers.events import AuthEvent as AuthEv
 from detectors.catalogue import load_rules
 from detectors.engine import PartitionDetector, StreamName, needs_repartition
+from tocsin.runtime import tune_gc
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 COUNTRIES = ["FR"] * 90 + ["BE", "DE", "ES", "IT", "CH", "GB", "US", "MA", "SN", "CA"]
@@ -128,9 +129,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
+    tune_gc()  # the ingest worker's collector settings (`tocsin ingest` runs with them)
     rules = load_rules()
     gen = Generator(actors=args.actors, events=args.events, hours=args.hours, seed=args.seed)
     gc.collect()
+    gc.freeze()
     rss0 = rss_mb()
     streams: tuple[StreamName, ...] = ("auth", "access", "by_ip")
     dets = {s: PartitionDetector(rules, stream=s) for s in streams}

@@ -71,6 +71,11 @@ STATE_EVICTIONS_TOTAL = Counter(
     "Detector state keys evicted (window closed or capacity reached), by rule id.",
     ["rule"],
 )
+CHECKPOINT_SECONDS = Histogram(
+    "tocsin_checkpoint_duration_seconds",
+    "Seconds to encode and stage the detector state of the changed partitions at a checkpoint.",
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 CHECKPOINTS_TOTAL = Counter(
     "tocsin_checkpoints_total",
     "Partition checkpoints committed (findings, state and offsets in one transaction).",
@@ -101,6 +106,7 @@ def observe_detection_latency(occurred_at: datetime, *, now: datetime | None = N
 __all__ = [
     "BATCH_SECONDS",
     "CHECKPOINTS_TOTAL",
+    "CHECKPOINT_SECONDS",
     "CONSUMER_LAG",
     "DETECTION_LATENCY",
     "DLQ_REASONS",

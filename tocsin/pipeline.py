@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 Stream = Literal["auth", "access", "by_ip"]
 STATE_VERSION = 1
 IDLE_SECONDS = 30.0
+# checkpoints take at most 1/20 of the worker's time (see `_checkpoint_due`)
+CHECKPOINT_COST_FACTOR = 20.0
 
 # What to do with the findings of a committed batch, inside its transaction (incidents,
 # notices). Supplied by the caller so this module stays usable without them.
@@ -152,6 +154,7 @@ class IngestPipeline:
         self.sink = sink
         self._clock = clock
         self._last_checkpoint = clock()
+        self._checkpoint_cost = 0.0  # seconds the last checkpoint took to encode and stage
         self.lateness_s = lateness.total_seconds()
         self._upstream: int | None = None
         self._pending: list[Any] = []
@@ -285,7 +288,7 @@ class IngestPipeline:
                                                          batch.controls.get(tp, [])))
                 state.next_offset = nxt
                 state.dirty = True
-        checkpoint = batch.invalid > 0 or self._checkpoint_due()
+        checkpoint = self._checkpoint_due()
         if republish:
             self._flush_producer()
         self.stats.emissions += len(emissions)
@@ -461,7 +464,11 @@ class IngestPipeline:
             fut.get(timeout=30)
 
     def _checkpoint_due(self) -> bool:
-        return self._clock() - self._last_checkpoint >= self.checkpoint_seconds
+        """`checkpoint_seconds` after the last one, or later when the state is so large that
+        writing it would take more than 1/`CHECKPOINT_COST_FACTOR` of the worker's time (a
+        longer interval only means a longer replay after a crash)."""
+        every = max(self.checkpoint_seconds, CHECKPOINT_COST_FACTOR * self._checkpoint_cost)
+        return self._clock() - self._last_checkpoint >= every
 
     def _commit(
         self, emissions: Sequence[Emission], produced_at: Mapping[str, int], *, checkpoint: bool
@@ -499,10 +506,15 @@ class IngestPipeline:
     def _stage_checkpoints(
         self, session: Session, tps: Sequence[TopicPartition]
     ) -> dict[TopicPartition, bytes]:
+        """Encode and stage the state of the partitions among `tps` that changed since their
+        last checkpoint (the others' stored checkpoint is still exact)."""
         blobs: dict[TopicPartition, bytes] = {}
         now = datetime.now(UTC)
+        started = time.perf_counter()
         for tp in tps:
             state = self.partitions[tp]
+            if not state.dirty and state.checkpoint_blob is not None:
+                continue
             blob = self._encode(state)
             blobs[tp] = blob
             row = session.get(PartitionCheckpoint, (self.group, tp.topic, tp.partition))
@@ -521,6 +533,8 @@ class IngestPipeline:
                 row.next_offset = state.next_offset
                 row.state = blob
                 row.updated_at = now
+        self._checkpoint_cost = time.perf_counter() - started
+        metrics.CHECKPOINT_SECONDS.observe(self._checkpoint_cost)
         return blobs
 
     def _after_checkpoint(self, blobs: Mapping[TopicPartition, bytes]) -> dict[

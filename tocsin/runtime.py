@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 from datetime import timedelta
 from typing import Any
 
@@ -35,12 +34,8 @@ def tune_gc() -> None:
     ones its windows need, so the default thresholds spend more time rescanning live state
     than freeing anything. Reference cycles are still collected, just less often.
     """
-    thresholds = os.environ.get("TOCSIN_GC_THRESHOLDS", "50000,20,100")
     gc.freeze()
-    if thresholds == "off":
-        gc.disable()
-        return
-    gc.set_threshold(*(int(x) for x in thresholds.split(",")))
+    gc.set_threshold(50_000, 20, 100)
 
 
 def bootstrap_of(settings: Settings) -> str:
