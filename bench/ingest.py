@@ -68,17 +68,24 @@ def run_bare(bootstrap: str, names: dict[str, str], expected: int) -> tuple[floa
     return float(out.stdout.strip().splitlines()[-1]), children_cpu() - cpu
 
 
-def run_ingest(bootstrap: str, names: dict[str, str], folder: Path) -> tuple[float, int, float]:
-    """`tocsin ingest --max-idle 3` on a fresh SQLite database and a fresh consumer group."""
+def run_ingest(bootstrap: str, names: dict[str, str], folder: Path,
+               partitions: int) -> tuple[float, int, float]:
+    """`tocsin ingest --max-idle 3` on a fresh SQLite database, consumer group, repartition
+    topic and DLQ (the inputs are the same for every round)."""
+    from consumers.topics import ensure_topics
     from tocsin.dbschema import upgrade
 
+    tag = uuid.uuid4().hex[:6]
+    names = {**names, "by_ip": f"{names['by_ip']}.{tag}", "dlq": f"{names['dlq']}.{tag}"}
+    ensure_topics(bootstrap=bootstrap, topics=[names["by_ip"], names["dlq"]],
+                  partitions=partitions)
     url = temp_sqlite(folder)
     upgrade(url)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TOCSIN_DATABASE_URL": url,
            "TOCSIN_KAFKA_BOOTSTRAP": bootstrap, "TOCSIN_TOPIC_AUTH": names["auth"],
            "TOCSIN_TOPIC_ACCESS": names["access"], "TOCSIN_TOPIC_BY_IP": names["by_ip"],
            "TOCSIN_TOPIC_DLQ": names["dlq"],
-           "TOCSIN_CONSUMER_GROUP": f"ingest-{uuid.uuid4().hex[:6]}",
+           "TOCSIN_CONSUMER_GROUP": f"ingest-{tag}",
            "TOCSIN_METRICS_PORT": "0", "TOCSIN_DEMO": "true", "TOCSIN_LOG_LEVEL": "WARNING"}
     cpu = children_cpu()
     out = subprocess.run(
@@ -110,7 +117,7 @@ def main() -> None:
             bares.append(rate)
             print(f"  round {i + 1}: bare   {rate:9.0f} msg/s  (process CPU {cpu:5.1f}s)",
                   flush=True)
-            rate, findings, cpu = run_ingest(b.bootstrap, names, Path(tmp))
+            rate, findings, cpu = run_ingest(b.bootstrap, names, Path(tmp), a.partitions)
             ingests.append(rate)
             print(f"  round {i + 1}: ingest {rate:9.0f} msg/s  (process CPU {cpu:5.1f}s, "
                   f"{findings} finding versions)", flush=True)

@@ -245,15 +245,13 @@ class IngestPipeline:
 
     def handle(self, batch: Batch) -> Mapping[TopicPartition, int]:
         emissions: list[Emission] = []
-        republish = False
         for tp, records in batch.records.items():
             state = self.partitions.get(tp)
             if state is None:  # assigned between poll and handle: cannot happen in-thread
                 raise RuntimeError(f"no state for {tp}")
             first_time = state.dedup.first_time
             if state.stream == "auth" and self.producer is not None:
-                fresh, sent = self._dedup_and_republish(state, records)
-                republish = republish or sent > 0
+                fresh = self._dedup_and_republish(state, records)
             else:
                 fresh = [
                     ev for rec in records
@@ -289,14 +287,14 @@ class IngestPipeline:
                 state.next_offset = nxt
                 state.dirty = True
         checkpoint = self._checkpoint_due()
-        if republish:
+        if checkpoint:  # the republished copies are durable before offsets that cover them
             self._flush_producer()
         self.stats.emissions += len(emissions)
         return self._commit(emissions, _produced_at(batch, emissions), checkpoint=checkpoint)
 
     def _dedup_and_republish(
         self, state: PartitionState, records: Sequence[ValidRecord]
-    ) -> tuple[list[Event], int]:
+    ) -> list[Event]:
         """De-duplicate an auth partition's records and republish, keyed by source IP, the
         events that rules partitioned by IP want. The event's lateness is decided here, where
         its partition's order is known; downstream, by-IP partitions trust the announced
@@ -321,10 +319,11 @@ class IngestPipeline:
                 pending.append(send(topic, key=ev.source_ip.encode(), value=rec.value))
                 sent += 1
         self.stats.republished += sent
-        return fresh, sent
+        return fresh
 
     def idle(self) -> Mapping[TopicPartition, int]:
         if self._checkpoint_due() and any(s.dirty for s in self.partitions.values()):
+            self._flush_producer()
             return self._commit([], {}, checkpoint=True)
         self._announce_idle()
         return {}

@@ -47,7 +47,8 @@ class BaselineConfig(RuleConfig):
 
 
 class Bucket:
-    __slots__ = ("cats", "count", "first_dt", "records", "subjects", "tenants", "top", "total")
+    __slots__ = ("cats", "count", "first_dt", "first_t", "records", "subjects", "tenants", "top",
+                 "total")
 
     def __init__(self, first_dt: datetime) -> None:
         self.count = 0
@@ -56,6 +57,7 @@ class Bucket:
         self.subjects = 0
         self.cats = 0
         self.first_dt = first_dt
+        self.first_t = first_dt.timestamp()
         self.tenants: dict[str, list[int]] = {}
         # (weight, event time, event id) of the largest contributions
         self.top: list[tuple[float, float, Any]] = []
@@ -63,7 +65,8 @@ class Bucket:
     def add(self, ev: Event, t: float, weight: float) -> None:
         self.count += 1
         self.total += weight
-        if ev.occurred_at < self.first_dt:
+        if t < self.first_t:
+            self.first_t = t
             self.first_dt = ev.occurred_at
         if type(ev) is AccessEvent:
             owner = ev.resource.tenant_id
@@ -147,9 +150,10 @@ class BaselineRule(Rule):
         weight = self.weight(event) or 0
         key = self.key(event)
         keys = state.keys
-        group: list[Any] | None = keys.get(key)  # [history, {bucket start: Bucket}]
+        # [history, {bucket start: Bucket}, threshold for the open bucket]
+        group: list[Any] | None = keys.get(key)
         if group is None:
-            group = keys[key] = [[], {}]
+            group = keys[key] = [[], {}, self.floor]
             if len(keys) > self.max_keys:
                 keys.popitem(last=False)
                 state.evictions += 1
@@ -159,7 +163,7 @@ class BaselineRule(Rule):
         buckets: dict[float, Bucket] = group[1]
         start = math.floor(t / self.bucket) * self.bucket
         if len(buckets) > 1 or start not in buckets:
-            self._close(buckets, history, state.clock.watermark)
+            self._close(group, state.clock.watermark)
         bucket = buckets.get(start)
         if bucket is None:
             bucket = buckets[start] = Bucket(event.occurred_at)
@@ -169,7 +173,7 @@ class BaselineRule(Rule):
             bucket.add(event, t, weight)
             self.update(state, agg, event, t)
             return
-        limit = self.threshold(history) if history else self.floor
+        limit: float = group[2]
         if bucket.total + weight <= limit:
             bucket.add(event, t, weight)
             return
@@ -187,13 +191,19 @@ class BaselineRule(Rule):
         agg.ctx["threshold"] = limit
         self.update(state, agg, event, t)
 
-    def _close(self, buckets: dict[float, Bucket], history: list[float], watermark: float) -> None:
+    def _close(self, group: list[Any], watermark: float) -> None:
+        history: list[float] = group[0]
+        buckets: dict[float, Bucket] = group[1]
+        closed = False
         for start in sorted(buckets):
             if start + self.bucket > watermark:
                 break
             history.append(buckets.pop(start).total)
+            closed = True
         if len(history) > self.history:
             del history[: len(history) - self.history]
+        if closed:
+            group[2] = self.threshold(history)
 
     def sweep(self, state: RuleState) -> None:
         super().sweep(state)
@@ -211,6 +221,7 @@ class BaselineRule(Rule):
                 history.append(bucket.total)
                 if len(history) > self.history:
                     del history[0]
+                group[2] = self.threshold(history)
 
     def dump_keys(self, state: RuleState, events: dict[str, Event]) -> Any:
         groups = [
@@ -220,7 +231,8 @@ class BaselineRule(Rule):
 
     def load_keys(self, state: RuleState, data: Any, events: Mapping[str, Event]) -> None:
         for key, history, buckets in data["groups"]:
-            state.keys[key] = [list(history), {s: Bucket.load(b) for s, b in buckets}]
+            state.keys[key] = [list(history), {s: Bucket.load(b) for s, b in buckets},
+                               self.threshold(list(history))]
         state.extra = deque((end, start, key) for end, start, key in data["queue"])
 
     def summary_context(self, agg: Any) -> dict[str, Any]:
