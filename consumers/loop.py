@@ -69,8 +69,12 @@ class Batch:
 
 
 class BatchHandler(Protocol):
-    def assigned(self, partitions: Sequence[TopicPartition]) -> Mapping[TopicPartition, int]:
-        """Load state for new partitions; return the offset each resumes from (if known)."""
+    def assigned(
+        self, partitions: Sequence[TopicPartition], *, log_ids: Mapping[str, str] | None = None
+    ) -> Mapping[TopicPartition, int]:
+        """Load state for new partitions; return the offset each resumes from (if known).
+        `log_ids` names the log of each topic (its topic id, where the broker has one): an
+        offset checkpointed in another log than the current one means nothing in it."""
 
     def revoked(self, partitions: Sequence[TopicPartition]) -> None:
         """Checkpoint and drop the state of partitions taken away."""
@@ -224,6 +228,9 @@ class ConsumerLoop:
                     max_records=self.config.max_records,
                 )
                 try:
+                    # before anything is processed: records of a recreated log were fetched
+                    # at positions of the old one (they would skip its first messages)
+                    polled = self._check_recreated(polled)
                     with self._lock:
                         if polled:
                             last_activity = self._clock()
@@ -235,7 +242,6 @@ class ConsumerLoop:
                             committable = self.handler.idle()
                         self._commit(committable)
                     self._update_lag()
-                    self._check_recreated()
                     backoff = 0.0
                 except Exception:
                     self.stats.failures += 1
@@ -393,9 +399,9 @@ class ConsumerLoop:
 
     def _assign(self, assigned: list[TopicPartition]) -> None:
         log.info("partitions assigned", extra={"partitions": [str(tp) for tp in assigned]})
-        offsets = dict(self.handler.assigned(assigned))
         assert self._consumer is not None  # noqa: S101 - only called from poll()
         recreated = self._recreated_topics()
+        offsets = dict(self.handler.assigned(assigned, log_ids=self._log_ids()))
         if recreated:  # checkpoints of the old log mean nothing in the new one
             log.warning("topics recreated; reading them from the beginning",
                         extra={"topics": sorted(recreated)})
@@ -428,20 +434,28 @@ class ConsumerLoop:
                 changed.add(topic)
         return changed
 
-    def _check_recreated(self) -> None:
+    def _log_ids(self) -> dict[str, str]:
+        """The current topic id of each input topic that has one (as text)."""
+        return {topic: str(tid) for topic, tid in self._topic_ids.items() if tid is not None}
+
+    def _check_recreated(
+        self, polled: Mapping[TopicPartition, Sequence[Any]]
+    ) -> Mapping[TopicPartition, Sequence[Any]]:
         """Read a recreated topic from its beginning rather than from positions that belong
-        to the old log."""
+        to the old log: its partitions are checkpointed, then assigned again in the new log
+        (the handler keeps what it learnt, and checkpoints from then on name the new log).
+        Returns `polled` without the records of recreated topics (they are read again)."""
         changed = self._recreated_topics()
         if not changed or self._consumer is None:
-            return
+            return polled
         with self._lock:
             tps = [tp for tp in self._consumer.assignment() if tp.topic in changed]
             log.warning("topics recreated; reading them from the beginning",
                         extra={"topics": sorted(changed), "partitions": len(tps)})
             if tps:
-                self._consumer.seek_to_beginning(*tps)
-                for tp in tps:
-                    self._positions[tp] = 0
+                self._revoke(tps)
+                self._assign(tps)
+        return {tp: msgs for tp, msgs in polled.items() if tp.topic not in changed}
 
     # -- progress --------------------------------------------------------------------------
 

@@ -101,6 +101,8 @@ class PartitionState:
     # auth partitions: the watermark last announced downstream, and when (wall clock)
     announced: float = float("-inf")
     active_at: float = field(default_factory=time.time)
+    # the log (topic id) the offsets refer to, when the broker names it
+    log_id: str | None = None
 
 
 @dataclass
@@ -188,6 +190,7 @@ class IngestPipeline:
                 lateness=self.lateness,
             )
             state = PartitionState(stream, dedup, detector, offset, offset, blob)
+            state.log_id = data.get("log")
             state.origins = origins
             state.held = [(ev.occurred_at.timestamp(), str(ev.event_id), ev) for ev in held]
             heapq.heapify(state.held)
@@ -198,6 +201,7 @@ class IngestPipeline:
     def _encode(state: PartitionState) -> bytes:
         data = {
             "v": STATE_VERSION,
+            "log": state.log_id,
             "dedup": state.dedup.snapshot(),
             "origins": state.origins,
             "held": [ev.model_dump(mode="json") for _t, _id, ev in sorted(state.held)],
@@ -205,7 +209,10 @@ class IngestPipeline:
         }
         return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 3)
 
-    def assigned(self, partitions: Sequence[TopicPartition]) -> Mapping[TopicPartition, int]:
+    def assigned(
+        self, partitions: Sequence[TopicPartition], *, log_ids: Mapping[str, str] | None = None
+    ) -> Mapping[TopicPartition, int]:
+        log_ids = log_ids or {}
         wanted = {(tp.topic, tp.partition): tp for tp in partitions}
         offsets: dict[TopicPartition, int] = {}
         with self.session_factory() as session:
@@ -218,11 +225,22 @@ class IngestPipeline:
             found = {(r.topic, r.partition): r for r in rows if (r.topic, r.partition) in wanted}
         for key, tp in wanted.items():
             row = found.get(key)
+            current = log_ids.get(tp.topic)
             if row is None:
-                self.partitions[tp] = self._new_state(tp, None, 0)
+                state = self.partitions[tp] = self._new_state(tp, None, 0)
+                state.log_id = current
                 continue
-            self.partitions[tp] = self._new_state(tp, row.state, row.next_offset)
-            offsets[tp] = row.next_offset
+            state = self.partitions[tp] = self._new_state(tp, row.state, row.next_offset)
+            if current is not None and state.log_id is not None and state.log_id != current:
+                # the broker lost or recreated the log: what was learnt stays, the offsets
+                # go (the new log is read from its beginning; copies are de-duplicated)
+                log.warning("checkpoint of another log; reading the partition from its start",
+                            extra={"at": f"{tp.topic}[{tp.partition}]"})
+                state.next_offset = state.checkpoint_offset = 0
+                state.dirty = True
+            else:
+                offsets[tp] = row.next_offset
+            state.log_id = current or state.log_id
         return offsets
 
     def revoked(self, partitions: Sequence[TopicPartition]) -> None:
@@ -237,6 +255,7 @@ class IngestPipeline:
         offsets = {}
         for tp, state in list(self.partitions.items()):
             restored = self._new_state(tp, state.checkpoint_blob, state.checkpoint_offset)
+            restored.log_id = state.log_id
             self.partitions[tp] = restored
             offsets[tp] = state.checkpoint_offset
         return offsets

@@ -31,7 +31,9 @@ class RecordingHandler:
         self.delay = delay
         self.assignments: list[list[TopicPartition]] = []
 
-    def assigned(self, partitions: Sequence[TopicPartition]) -> Mapping[TopicPartition, int]:
+    def assigned(
+        self, partitions: Sequence[TopicPartition], *, log_ids: Mapping[str, str] | None = None
+    ) -> Mapping[TopicPartition, int]:
         self.assignments.append(list(partitions))
         out = {}
         for tp in partitions:

@@ -13,12 +13,12 @@ import pytest
 from tests.e2e.harness import (
     assert_accounted,
     clean_run,
-    findings_snapshot,
     kill9,
     make_env,
     outcome,
     outcome_diff,
     produce,
+    progress,
     run_ingest,
     simulated,
     start_ingest,
@@ -94,12 +94,12 @@ def test_kill_minus_nine_gives_the_same_outcome_as_a_clean_run(
 
     crashy = make_env(broker, fresh_db_url)
     landed = produce(crashy, scenario.events, scenario.poison)
-    for _ in range(3):  # kill -9 at three different points, mid-batch
+    total = len(scenario.events) + len(scenario.poison)
+    for quarter in (1, 2, 3):  # kill -9 at three different points, mid-batch
         proc = start_ingest(crashy, TOCSIN_BATCH_MAX_RECORDS="200")
         workers.append(proc)
-        before = len(findings_snapshot(fresh_db_url))
-        wait_until(lambda b=before: len(findings_snapshot(fresh_db_url)) > b, timeout=60)
-        time.sleep(0.7)
+        assert wait_until(lambda q=quarter: progress(crashy) >= q * total // 4, timeout=90)
+        time.sleep(0.3 * quarter)  # between checkpoints
         kill9(proc)
     run_ingest(crashy)
     got = outcome(fresh_db_url)
