@@ -100,6 +100,7 @@ class LoopConfig:
     dlq_topic: str
     client_options: Mapping[str, Any] = field(default_factory=dict)
     max_records: int = 2000
+    handle_records: int = 250  # records handed to the handler at a time (see `_process`)
     poll_timeout_ms: int = 500
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
@@ -274,41 +275,53 @@ class ConsumerLoop:
     def _process(self, polled: Mapping[TopicPartition, Sequence[Any]]) -> Mapping[
         TopicPartition, int
     ]:
-        batch = Batch(records={}, next_offsets={})
-        futures: list[tuple[TopicPartition, int, Any]] = []
-        sent = self._dead_lettered
+        """Validate and hand over a poll, partition by partition, in chunks of at most
+        `handle_records`: a chunk is detected on while its events are still in the CPU's
+        caches (validating a whole poll before detecting costs about a third more)."""
         assert self._consumer is not None  # noqa: S101 - set in run()
         owned = self._consumer.assignment()
+        size = self.config.handle_records
+        committable: dict[TopicPartition, int] = {}
         for tp, messages in polled.items():
             if tp not in owned:  # revoked since the fetch: its next owner reads it
                 continue
-            model = self.config.topics[tp.topic]
-            valid: list[ValidRecord] = []
             self.stats.polled += len(messages)
-            for msg in messages:
-                if msg.headers and msg.headers[0][0] == CONTROL_HEADER:
-                    # Tocsin's own control records (watermarks on the repartition topic)
-                    batch.controls.setdefault(tp, []).append((msg.offset, dict(msg.headers)))
-                    continue
-                value: bytes = msg.value if msg.value is not None else b""
-                try:
-                    event = parse_event(value, model)
-                except EventRejected as exc:
-                    batch.invalid += 1
-                    if msg.offset not in sent.get(tp, ()):  # not yet, or not by this process
-                        futures.append((tp, msg.offset, self._dead_letter(tp, msg, exc)))
-                    continue
-                valid.append(ValidRecord(msg.offset, msg.key, value, event, msg.timestamp))
-            batch.records[tp] = valid
-            batch.next_offsets[tp] = messages[-1].offset + 1
-            self.stats.valid += len(valid)
+            for start in range(0, len(messages), size):
+                committable.update(self._handle_chunk(tp, messages[start:start + size]))
+        return committable
+
+    def _handle_chunk(self, tp: TopicPartition, messages: Sequence[Any]) -> Mapping[
+        TopicPartition, int
+    ]:
+        batch = Batch(records={}, next_offsets={})
+        futures: list[tuple[int, Any]] = []
+        sent = self._dead_lettered.get(tp, ())
+        model = self.config.topics[tp.topic]
+        valid: list[ValidRecord] = []
+        for msg in messages:
+            if msg.headers and msg.headers[0][0] == CONTROL_HEADER:
+                # Tocsin's own control records (watermarks on the repartition topic)
+                batch.controls.setdefault(tp, []).append((msg.offset, dict(msg.headers)))
+                continue
+            value: bytes = msg.value if msg.value is not None else b""
+            try:
+                event = parse_event(value, model)
+            except EventRejected as exc:
+                batch.invalid += 1
+                if msg.offset not in sent:  # not yet, or not by this process
+                    futures.append((msg.offset, self._dead_letter(tp, msg, exc)))
+                continue
+            valid.append(ValidRecord(msg.offset, msg.key, value, event, msg.timestamp))
+        batch.records[tp] = valid
+        batch.next_offsets[tp] = messages[-1].offset + 1
+        self.stats.valid += len(valid)
         if futures:
             assert self._producer is not None  # noqa: S101 - set in run()
             self._producer.flush()
-            for tp, offset, fut in futures:
+            for offset, fut in futures:
                 fut.get(timeout=30)  # raises: the batch is retried, nothing is skipped
                 # a replay of this offset (rollback after a failure) sends no second copy
-                sent.setdefault(tp, set()).add(offset)
+                self._dead_lettered.setdefault(tp, set()).add(offset)
         self.stats.invalid += batch.invalid
         committable = self.handler.handle(batch)
         self._positions.update(batch.next_offsets)
