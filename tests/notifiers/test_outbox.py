@@ -3,7 +3,9 @@ the received message parsed, retries, escalations, and no double send across a c
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -146,6 +148,24 @@ def test_temporary_failure_retries_with_backoff(factory: sessionmaker[Session],
     done = deliver_due(session_factory=factory, smtp=cfg, now=later + timedelta(minutes=3))
     assert done.sent == 1 and len(smtp_starttls.handler.received) == 1
     assert _row(factory, notice_id).attempts == 3
+
+
+def test_smtp_server_down_is_retried_then_delivered_once(factory: sessionmaker[Session],
+                                                         smtp_starttls: SmtpServer) -> None:
+    notice_id = _approved_notice(factory)
+    with socket.socket() as sock:  # a port nothing listens on: the relay is down
+        sock.bind(("127.0.0.1", 0))
+        down = dataclasses.replace(smtp_starttls.config(), port=sock.getsockname()[1])
+    report = deliver_due(session_factory=factory, smtp=down, now=NOW)
+    assert (report.attempted, report.retried, report.sent) == (1, 1, 0)
+    assert _row(factory, notice_id).state == "retry"
+    later = NOW + timedelta(minutes=2)
+    assert deliver_due(session_factory=factory, smtp=smtp_starttls.config(), now=later).sent == 1
+    assert deliver_due(session_factory=factory, smtp=smtp_starttls.config(),
+                       now=later + timedelta(hours=1)).attempted == 0
+    assert len(smtp_starttls.handler.received) == 1
+    with factory() as session:
+        assert session.get(Notice, notice_id).status == "sent"  # type: ignore[union-attr]
 
 
 @BACKENDS
