@@ -14,6 +14,7 @@ from incidents import audit as audit_chain
 from incidents import service as incident_service
 from notifiers.models import Notice
 from tests.console.support import Console, TestClient, build_console, draft_for, seed_incident
+from tocsin.console.i18n import LABELS
 
 
 def _csrf(console: Console, client: TestClient, ref: str) -> str:
@@ -112,7 +113,7 @@ def test_triage_comment_and_severity_are_audited(fresh_db_url: str) -> None:
     }, follow_redirects=False)
     assert resp.status_code == 303
     page = client.get(f"/incidents/{ref}").text
-    assert 'id="inc-status">confirmed<' in page
+    assert 'id="inc-status" data-status="confirmed">confirmé<' in page
     assert 'id="sev-score">3.0<' in page
     assert "Checked with the customer" in page
     with console.factory() as session:
@@ -284,3 +285,20 @@ def test_rssi_stops_the_cnil_clock_and_records_a_decision(console: Console) -> N
     assert cnil["stop_justification"].startswith("hashed passwords only")
     assert [(c["kind"], c["text"]) for c in detail["comments"]] == [
         ("decision", "CNIL not notified")]
+
+
+def test_values_read_in_the_console_language(console: Console) -> None:
+    ref = seed_incident(console.factory, tenant="acme", actor="a1", ip="198.51.100.61",
+                        rule="ACC-001", severity=Severity.CRITICAL)
+    client = console.login("rssi")
+    token = console.csrf(client, f"/incidents/{ref}")
+    client.post(f"/incidents/{ref}/transition", data={"to": "triage", "csrf_token": token})
+    fr = client.get("/queue").text
+    assert 'data-status="triage">en cours d&#39;analyse<' in fr
+    band = client.get("/api/v1/incidents").json()["items"][0]["severity_band"]
+    assert f">{LABELS['fr']['severity'][band]} (" in fr and "ACC-001 sur 1 client" in fr
+    assert ">triage<" not in fr and "on 1 tenant" not in fr
+    page = client.get(f"/incidents/{ref}").text
+    assert '<option value="confirmed" >confirmé</option>' in page
+    en = client.get("/queue", params={"lang": "en"}).text
+    assert 'data-status="triage">in triage<' in en and "ACC-001 on 1 tenant" in en

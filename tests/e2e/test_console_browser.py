@@ -196,7 +196,8 @@ def test_rssi_approves_and_sends_the_most_urgent_notice(
             card.get_by_role("button", name="Envoyer").click()
             card = page.locator("article.notice-card[data-kind='customer']")
             expect(card).to_have_attribute("data-status", "sent")
-            expect(card.locator(".delivery")).to_have_text("sent")
+            expect(card.locator(".delivery")).to_have_attribute("data-state", "sent")
+            expect(card.locator(".delivery")).to_have_text("envoyé")
             shot(page, "05-sent")
             assert len(sink.received) == 1
             mail = message_from_bytes(sink.received[0], policy=policy.default)

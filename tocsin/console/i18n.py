@@ -250,3 +250,58 @@ def translate(lang: str, key: str) -> str:
     """The message for `key` in `lang`, falling back to French, then to the key itself."""
     table = MESSAGES.get(lang, MESSAGES["fr"])
     return table.get(key) or MESSAGES["fr"].get(key) or key
+
+
+# Labels of the values the console shows (statuses, bands, kinds…), by group. The raw values
+# stay in `data-*` attributes and in the API; people read these.
+LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "fr": {
+        "status": {"detected": "détecté", "triage": "en cours d'analyse",
+                   "confirmed": "confirmé", "notified": "notifié", "closed": "clos",
+                   "dismissed": "écarté"},
+        "severity": {"low": "faible", "medium": "moyenne", "high": "élevée",
+                     "very_high": "très élevée", "critical": "critique"},
+        "notice_kind": {"customer": "client", "cnil": "CNIL",
+                        "data_subject": "personnes concernées"},
+        "notice_status": {"draft": "brouillon", "approved": "approuvée", "sent": "envoyée",
+                          "rejected": "rejetée"},
+        "phase": {"initial": "initiale", "complementary": "complémentaire"},
+        "clock": {"customer": "client (contrat)", "cnil": "CNIL"},
+        "delivery": {"pending": "en attente", "retry": "nouvel essai prévu",
+                     "sending": "en cours d'envoi", "sent": "envoyé",
+                     "uncertain": "incertain (à vérifier)", "failed": "échec"},
+    },
+    "en": {
+        "status": {"detected": "detected", "triage": "in triage", "confirmed": "confirmed",
+                   "notified": "notified", "closed": "closed", "dismissed": "dismissed"},
+        "severity": {"low": "low", "medium": "medium", "high": "high",
+                     "very_high": "very high", "critical": "critical"},
+        "notice_kind": {"customer": "customer", "cnil": "CNIL",
+                        "data_subject": "data subjects"},
+        "notice_status": {"draft": "draft", "approved": "approved", "sent": "sent",
+                          "rejected": "rejected"},
+        "phase": {"initial": "initial", "complementary": "complementary"},
+        "clock": {"customer": "customer (contract)", "cnil": "CNIL"},
+        "delivery": {"pending": "pending", "retry": "retry scheduled", "sending": "sending",
+                     "sent": "sent", "uncertain": "uncertain (to check)", "failed": "failed"},
+    },
+}
+
+_TITLE = {
+    "fr": ("{rules} sur {n} client", "{rules} sur {n} clients"),
+    "en": ("{rules} on {n} tenant", "{rules} on {n} tenants"),
+}
+
+
+def label(lang: str, group: str, value: str | None) -> str:
+    """How `value` of `group` reads in `lang` (the value itself when it has no label)."""
+    if value is None:
+        return ""
+    table = LABELS.get(lang, LABELS["fr"]).get(group, {})
+    return table.get(value) or LABELS["fr"].get(group, {}).get(value) or value
+
+
+def incident_title(lang: str, rule_ids: list[str], tenants: int) -> str:
+    """The automatic title of an incident (a title edited by a person is shown as written)."""
+    one, many = _TITLE.get(lang, _TITLE["fr"])
+    return (one if tenants == 1 else many).format(rules=", ".join(rule_ids), n=tenants)

@@ -66,6 +66,7 @@ def summary(incident: Incident, clocks: IncidentClocks) -> dict[str, Any]:
     return {
         "ref": incident.ref,
         "title": incident.title,
+        "title_edited": incident.title_edited,
         "status": incident.status,
         "severity_band": incident.severity_band,
         "severity_score": incident.severity_score,
@@ -155,6 +156,10 @@ def severity_form(incident: Incident, findings: list[FindingRow]) -> dict[str, A
     }
 
 
+TIMELINE_ACTIONS = frozenset({"incident.transition", "incident.aware_at", "incident.opened",
+                              "incident.created", "incident.merged", "outbox.sent"})
+
+
 def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
            now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
@@ -169,12 +174,10 @@ def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
         timeline.append({"at": f.first_seen.isoformat(), "kind": "finding",
                          "what": f"{f.rule_id}: {f.summary}", "who": "tocsin"})
     for entry in audit_rows:
-        if entry.action in ("incident.transition", "incident.aware_at", "incident.opened",
-                            "incident.created", "outbox.sent") or entry.action.startswith(
-                                ("notice.", "clock.")):
+        if entry.action in TIMELINE_ACTIONS or entry.action.startswith(("notice.", "clock.")):
             data = entry.data or {}
             what = entry.action
-            if entry.action == "incident.transition":
+            if entry.action in ("incident.transition", "incident.merged"):
                 what = f"{data.get('from')} → {data.get('to')}"
                 if data.get("reason"):
                     what += f" ({data.get('reason')})"

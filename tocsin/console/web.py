@@ -18,7 +18,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp
 
 from tocsin.console import security
-from tocsin.console.i18n import LANGS, translate
+from tocsin.console.i18n import LANGS, incident_title, label, translate
 
 HERE = Path(__file__).resolve().parent
 
@@ -104,6 +104,8 @@ def render(
         "user": getattr(request.state, "user", None),
         "lang": lang,
         "_": lambda key: translate(lang, key),
+        "label": lambda group, value: label(lang, group, value),
+        "auto_title": lambda rule_ids, tenants: incident_title(lang, rule_ids, tenants),
         "csrf_token": csrf_token(request),
         "path": request.url.path,
         "error": None,
