@@ -36,6 +36,7 @@ from notifiers.customers import CustomerRow, import_rows  # noqa: E402
 from tocsin.console import security  # noqa: E402
 from tocsin.console.app import create_app  # noqa: E402
 from tocsin.dbschema import upgrade  # noqa: E402
+from tocsin.runtime import tune_gc  # noqa: E402
 from tocsin.settings import Settings  # noqa: E402
 
 PASSWORD = "bench password 123"  # noqa: S105 - a throwaway bench account
@@ -113,6 +114,7 @@ def main() -> None:
     factory = session_factory(make_engine(url))
     app = create_app(Settings(secret_key="bench-" + "k" * 40, database_url=url),
                      session_factory=factory)
+    tune_gc()  # as `tocsin console` runs
     client = TestClient(app, base_url="https://bench")
     page = client.get("/login").text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)

@@ -99,7 +99,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 def cmd_console(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from tocsin import telemetry
+    from tocsin import runtime, telemetry
     from tocsin.console.app import create_app
 
     settings = get_settings()
@@ -112,6 +112,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     telemetry.register_db_collector(factory, settings=settings)
     app = create_app(settings, session_factory=factory,
                      insecure_cookies=args.insecure_cookies)
+    runtime.tune_gc()  # deep queue pages key thousands of incidents per request
     # `log_config=None`: uvicorn keeps the JSON handler `configure_logging` installed, so its
     # access lines (client addresses) go through the scrubber.
     uvicorn.run(app, host=args.host, port=args.port,
