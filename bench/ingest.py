@@ -7,7 +7,7 @@ produced the traffic, or a previous run's objects): the bare consumer is
 whose exit summary gives its records/s from its first batch polled to its last one handled.
 They alternate for `--rounds` rounds on the same topics; the medians are compared.
 
-    .venv/bin/python bench/ingest.py [--events 200000] [--partitions 6] [--rounds 2]
+    .venv/bin/python bench/ingest.py [--events 200000] [--partitions 6] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--events", type=int, default=200_000)
     p.add_argument("--partitions", type=int, default=6)
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3)
     a = p.parse_args()
     with broker() as b, tempfile.TemporaryDirectory() as tmp:
         names = topics(b, a.partitions)
