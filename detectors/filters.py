@@ -490,7 +490,7 @@ class Leaf(Node):
         return self.weight
 
 
-class AllOf(Node):
+class _Combination(Node):
     __slots__ = ("parts",)
 
     def __init__(self, parts: tuple[Node, ...]) -> None:
@@ -500,14 +500,12 @@ class AllOf(Node):
         return max((p.cost() for p in self.parts), default=0)
 
 
-class AnyOf(Node):
-    __slots__ = ("parts",)
+class AllOf(_Combination):
+    __slots__ = ()
 
-    def __init__(self, parts: tuple[Node, ...]) -> None:
-        self.parts = parts
 
-    def cost(self) -> int:
-        return max((p.cost() for p in self.parts), default=0)
+class AnyOf(_Combination):
+    __slots__ = ()
 
 
 class NotOf(Node):
@@ -528,7 +526,7 @@ def predicate(node: Node) -> Predicate:
         return node.pred
     if isinstance(node, NotOf):
         return _not(predicate(node.part))
-    assert isinstance(node, AllOf | AnyOf)  # noqa: S101 - the node kinds are closed
+    assert isinstance(node, _Combination)  # noqa: S101 - the node kinds are closed
     parts = sorted(node.parts, key=lambda p: p.cost())
     preds = [predicate(p) for p in parts]
     return _and(preds) if isinstance(node, AllOf) else _or(preds)
@@ -547,7 +545,7 @@ def specialize(node: Node, known: Mapping[str, Any]) -> Node:
         if isinstance(inner, Const):
             return NEVER if inner.value else ALWAYS
         return NotOf(inner)
-    assert isinstance(node, AllOf | AnyOf)  # noqa: S101 - the node kinds are closed
+    assert isinstance(node, _Combination)  # noqa: S101 - the node kinds are closed
     is_all = isinstance(node, AllOf)
     decisive = NEVER if is_all else ALWAYS  # what ends an AllOf / an AnyOf
     kept = []
@@ -570,7 +568,7 @@ def leaves(node: Node) -> list[Leaf]:
         return [node]
     if isinstance(node, NotOf):
         return leaves(node.part)
-    if isinstance(node, AllOf | AnyOf):
+    if isinstance(node, _Combination):
         return [leaf for part in node.parts for leaf in leaves(part)]
     return []
 

@@ -36,6 +36,7 @@ from incidents import clocks as incident_clocks
 from incidents.enums import CustomerRole, IncidentStatus
 from incidents.findings_store import EvidenceEvent, FindingRow
 from incidents.models import Customer, Incident, IncidentFinding, IncidentTenant
+from notifiers import service as notice_service
 from notifiers import wording
 from notifiers.enums import NoticeKind, NoticePhase, NoticeStatus
 from notifiers.models import GLOBAL_SCOPE, Notice
@@ -447,21 +448,11 @@ def retire_drafts(*, session: Session, incident: Incident, into: Incident,
                   now: datetime) -> list[Notice]:
     """The drafts of an incident merged into another are rejected by Tocsin, with the reason
     (the kept incident drafts its own notices, with the merged facts); audited."""
-    from incidents import audit
-
     retired = list(session.scalars(select(Notice).where(
         Notice.incident_id == incident.id, Notice.status == NoticeStatus.DRAFT.value)))
     reason = f"incident merged into {into.ref}"
     for notice in retired:
-        notice.status = NoticeStatus.REJECTED.value
-        notice.rejected_by = SYSTEM_ACTOR
-        notice.rejected_at = now
-        notice.rejection_reason = reason
-        notice.updated_at = now
-        audit.append(session=session, actor=SYSTEM_ACTOR, action="notice.rejected",
-                     subject=incident.ref, at=now,
-                     data={"notice_id": notice.id, "kind": notice.kind,
-                           "version": notice.version, "tenant_id": notice.tenant_id,
-                           "reason": reason})
+        notice_service.mark_rejected(session=session, notice=notice, actor=SYSTEM_ACTOR,
+                                     reason=reason, now=now)
     session.flush()
     return retired

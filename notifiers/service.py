@@ -207,17 +207,24 @@ def reject(*, session: Session, notice: Notice, user_email: str, user_role: str,
     reason = paragraph(reason)
     if not reason:
         raise InvalidNoticeTransition("a rejection needs a reason")
+    mark_rejected(session=session, notice=notice, actor=user_email, reason=reason, now=now)
+    session.flush()
+    return notice
+
+
+def mark_rejected(*, session: Session, notice: Notice, actor: str, reason: str,
+                  now: datetime) -> None:
+    """Record the rejection of a draft by `actor` (a person, or Tocsin itself), audited.
+    Callers check who may reject; not flushed."""
     notice.status = NoticeStatus.REJECTED
-    notice.rejected_by = user_email
+    notice.rejected_by = actor
     notice.rejected_at = now
     notice.rejection_reason = reason
     notice.updated_at = now
-    audit.append(session=session, actor=user_email, action="notice.rejected",
+    audit.append(session=session, actor=actor, action="notice.rejected",
                  subject=notice.incident.ref, at=now,
                  data={"notice_id": notice.id, "kind": notice.kind, "version": notice.version,
                        "tenant_id": notice.tenant_id, "reason": reason})
-    session.flush()
-    return notice
 
 
 def record_cnil_receipt(*, session: Session, notice: Notice, receipt: str, user_email: str,

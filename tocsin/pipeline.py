@@ -44,7 +44,7 @@ from consumers import metrics
 from consumers.dedup import Deduplicator
 from consumers.events import AccessEvent, AuthEvent, Event
 from consumers.loop import CONTROL_HEADER, Batch, EventModel, ValidRecord
-from detectors.engine import Emission, PartitionDetector
+from detectors.engine import Emission, PartitionDetector, needs_repartition
 from detectors.finding import Finding
 from incidents.findings_store import (
     FindingRow,
@@ -163,9 +163,8 @@ class IngestPipeline:
         self._evictions_seen: dict[tuple[TopicPartition, str], int] = {}
         self.partitions: dict[TopicPartition, PartitionState] = {}
         self.stats = PipelineStats()
-        # the auth rules that run on the repartition topic (their events are republished)
-        self._by_ip_rules = [r for r in self.rules
-                             if r.partition == "source_ip" and r.model is AuthEvent]
+        # the rules that run on the repartition topic (their events are republished)
+        self._by_ip_rules = [r for r in self.rules if r.partition == "source_ip"]
 
     # -- state -----------------------------------------------------------------------------
 
@@ -334,7 +333,7 @@ class IngestPipeline:
                 high = t
             elif t < high - lateness:
                 continue
-            if any(rule.wants(ev) for rule in wanted):
+            if needs_repartition(wanted, ev):
                 pending.append(send(topic, key=ev.source_ip.encode(), value=rec.value))
                 sent += 1
         self.stats.republished += sent
