@@ -1,0 +1,221 @@
+"""The repository's structure holds what docs/architecture.md says of it.
+
+- Imports only point left in the flow `consumers ← detectors ← incidents ← notifiers ← tocsin`
+  (docs/architecture.md §2): every Python file of a package is parsed, and every import in it
+  counts, at module level, inside a function, or under `if TYPE_CHECKING:`.
+- The repository describes itself: no file outside `tests/` cites a document that is not in
+  the repository.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The flow, left to right. A package may import the packages to its left, never those to its
+# right; `tocsin` (the shell: settings, CLI, wiring, console) is the last and may import all.
+FLOW = ("consumers", "detectors", "incidents", "notifiers", "tocsin")
+
+# Known violations, as (file, imported module). Empty: the contract holds everywhere. A new
+# entry would have to be justified here and removed once the code is fixed; the test fails both
+# on a violation that is not listed and on a listed one that is gone.
+KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset()
+
+OUTSIDE_REFERENCES = ("DESIGN §", "../shared", "shared/DESIGN")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imported_modules(source: str, module: str, *, is_package: bool = False) -> list[str]:
+    """Every module that `source` (the text of `module`) imports, wherever the import sits.
+
+    Relative imports are resolved against `module`; `importlib.import_module("x")` and
+    `__import__("x")` with a literal name count too.
+    """
+    tree = ast.parse(source)
+    package = module if is_package else module.rpartition(".")[0]
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".") if package else []
+                if node.level > 1:
+                    base = base[: len(base) - (node.level - 1)]
+                prefix = ".".join(base)
+                target = f"{prefix}.{node.module}" if node.module else prefix
+            else:
+                target = node.module or ""
+            found.append(target)
+            # `from tocsin import console` imports `tocsin.console`: its top package is what
+            # the contract looks at, so the names need no resolution.
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = (
+                func.attr
+                if isinstance(func, ast.Attribute)
+                else func.id
+                if isinstance(func, ast.Name)
+                else ""
+            )
+            first = node.args[0]
+            if (
+                name in ("import_module", "__import__")
+                and isinstance(first, ast.Constant)
+                and isinstance(first.value, str)
+            ):
+                found.append(first.value)
+    return found
+
+
+def violations_of(source: str, module: str, *, is_package: bool = False) -> list[str]:
+    """The imports of `module` that point right in the flow."""
+    layer = module.split(".")[0]
+    forbidden = set(FLOW[FLOW.index(layer) + 1 :])
+    return sorted(
+        {
+            target
+            for target in imported_modules(source, module, is_package=is_package)
+            if target.split(".")[0] in forbidden
+        }
+    )
+
+
+def _python_files(package: str) -> list[Path]:
+    return sorted(p for p in (ROOT / package).rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_the_checker_sees_every_kind_of_import() -> None:
+    source = """
+from __future__ import annotations
+import importlib
+from typing import TYPE_CHECKING
+
+import consumers.events
+from detectors.finding import Finding
+from . import service
+from .models import Incident
+
+if TYPE_CHECKING:
+    from notifiers.models import Notice
+
+def late() -> None:
+    import tocsin.settings
+    from tocsin import console
+    importlib.import_module("notifiers.flows")
+
+class Inner:
+    def method(self) -> None:
+        __import__("tocsin.pipeline")
+"""
+    assert violations_of(source, "incidents.flows") == [
+        "notifiers.flows",
+        "notifiers.models",
+        "tocsin",
+        "tocsin.pipeline",
+        "tocsin.settings",
+    ]
+    assert violations_of(source, "notifiers.flows") == [
+        "tocsin",
+        "tocsin.pipeline",
+        "tocsin.settings",
+    ]
+    # Relative imports resolve inside the package, including from an `__init__`.
+    assert imported_modules("from . import x\nfrom ..y import z", "incidents.sub.mod") == [
+        "incidents.sub",
+        "incidents.y",
+    ]
+    assert imported_modules("from .kinds import k", "detectors", is_package=True) == [
+        "detectors.kinds"
+    ]
+    # Imports to the left, and of third-party packages, are allowed.
+    assert violations_of("import consumers\nimport sqlalchemy", "detectors.engine") == []
+
+
+@pytest.mark.parametrize("package", FLOW[:-1])
+def test_imports_only_point_left(package: str) -> None:
+    files = _python_files(package)
+    assert files, f"no Python file under {package}/"
+    found: set[tuple[str, str]] = set()
+    for path in files:
+        for target in violations_of(
+            path.read_text(encoding="utf-8"),
+            _module_name(path),
+            is_package=path.name == "__init__.py",
+        ):
+            found.add((path.relative_to(ROOT).as_posix(), target))
+    known = {v for v in KNOWN_VIOLATIONS if v[0].startswith(f"{package}/")}
+    assert sorted(found - known) == [], (
+        f"{package}/ imports packages to its right in the flow "
+        f"(allowed: {', '.join(FLOW[: FLOW.index(package)]) or 'none of ours'})"
+    )
+    assert sorted(known - found) == [], "fixed violations: remove them from KNOWN_VIOLATIONS"
+
+
+def _repository_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.decode("utf-8")
+    return [
+        ROOT / name
+        for name in listed.split("\0")
+        if name and not name.startswith(("tests/", ".git/")) and (ROOT / name).is_file()
+    ]
+
+
+def test_no_file_cites_a_document_outside_the_repository() -> None:
+    files = _repository_files()
+    assert any(p.name == "architecture.md" for p in files), "docs/architecture.md is missing"
+    offenders: list[str] = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # binary assets
+        for number, line in enumerate(text.splitlines(), start=1):
+            if any(marker in line for marker in OUTSIDE_REFERENCES):
+                offenders.append(f"{path.relative_to(ROOT).as_posix()}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+def test_architecture_sections_cited_in_the_code_exist() -> None:
+    """Every `docs/architecture.md §N` cited in the repository names a numbered section."""
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    sections = {
+        line.split()[1].rstrip(".")
+        for line in doc.splitlines()
+        if line.startswith("## ") and line.split()[1].rstrip(".").isdigit()
+    }
+    cited: set[str] = set()
+    for path in _repository_files() + sorted((ROOT / "tests").rglob("*.py")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        marker = "architecture.md §"
+        start = text.find(marker)
+        while start != -1:
+            digits = ""
+            for char in text[start + len(marker) :]:
+                if not char.isdigit():
+                    break
+                digits += char
+            if digits:
+                cited.add(digits)
+            start = text.find(marker, start + 1)
+    assert cited, "nothing cites docs/architecture.md"
+    assert sorted(cited - sections, key=int) == []
