@@ -1,4 +1,4 @@
-"""Queue page render time with N incidents (DESIGN §10: < 200 ms p95 for 10,000).
+"""Queue page render time with N incidents (docs/architecture.md §14: < 200 ms p95 for 10,000).
 
     .venv/bin/python bench/console.py [--incidents 10000] [--runs 40] [--url DB_URL]
 

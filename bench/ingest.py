@@ -1,5 +1,5 @@
 """Throughput: a bare kafka-python consumer vs `tocsin ingest` (full catalogue) on the same
-topics, in the same run (DESIGN §10: ingest ≥ 50 % of bare).
+topics, in the same run (docs/architecture.md §14: ingest ≥ 50 % of bare).
 
 Each side runs in a fresh process, so neither pays for the other's heap (the simulator that
 produced the traffic, or a previous run's objects): the bare consumer is

@@ -1,4 +1,4 @@
-"""Produce-to-finding latency at a fixed rate (DESIGN §10: p99 < 2 s at 5,000 events/s).
+"""Produce-to-finding latency at a fixed rate (docs/architecture.md §14: p99 < 2 s at 5,000 ev/s).
 
 A producer process sends simulated traffic with attacks at `--rate`; `tocsin ingest` runs in
 this process; every stored finding version is timed from the Kafka produce timestamp of the

@@ -1,4 +1,4 @@
-"""`make bench`: every figure of DESIGN §10 in one run, side by side."""
+"""`make bench`: every figure of docs/architecture.md §14 in one run, side by side."""
 
 from __future__ import annotations
 

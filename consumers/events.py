@@ -1,4 +1,4 @@
-"""Event contract v1 (DESIGN §3): `saas.auth.v1` and `saas.access.v1`.
+"""Event contract v1 (docs/events.md): `saas.auth.v1` and `saas.access.v1`.
 
 Messages are parsed straight from bytes with `model_validate_json`. Every rejection is one of
 three typed errors whose `reason` is the DLQ reason code: `invalid_json`, `schema`,

@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit trail (DESIGN §5).
+"""The append-only, hash-chained audit trail (docs/architecture.md §9).
 
 Each entry stores `hash = sha256(prev_hash + canonical JSON of the entry)`; the chain head
 (`audit_head`, one row) holds the last sequence number and hash. `append` first *updates*

@@ -1,4 +1,4 @@
-"""Every legal time of an incident is computed here, from stored facts (DESIGN §5).
+"""Every legal time of an incident is computed here, from stored facts (docs/architecture.md §7).
 
 - `aware_at` is a fact on the incident (defaults to `detected_at`; moved only with a
   justification by `incidents.service.set_aware_at`).

@@ -1,4 +1,4 @@
-"""Which findings belong together (DESIGN §5). Pure functions, no SQL.
+"""Which findings belong together (docs/architecture.md §6). Pure functions, no SQL.
 
 A finding joins an open incident that shares, within 24 h of event time, either
 - its tenant **and** its actor (actor ids are only meaningful inside a tenant), or

@@ -1,4 +1,4 @@
-"""ORM models of the incidents domain (DESIGN §5). Tables only: logic lives in the services.
+"""ORM models of incidents (docs/architecture.md §6). Tables only: logic lives in the services.
 
 Legal deadlines are never stored: `incidents.clocks` computes them from the facts kept here
 (`Incident.aware_at`, `Customer.notify_delay_hours`, `ClockFact` rows) and a `ClockPolicy`.

@@ -1,4 +1,4 @@
-"""ENISA 2013 severity of a personal data breach: SE = DPC × EI + CB (DESIGN §5, LEGAL.md).
+"""ENISA 2013 severity of a personal data breach: SE = DPC × EI + CB (docs/architecture.md §8).
 
 Pure functions: `prefill` derives the inputs from findings, `score`/`band` apply the method,
 `recommend` says who must be told. Inputs stay editable (with a justification) through

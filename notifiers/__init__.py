@@ -1,1 +1,1 @@
-"""Notices: drafting (Jinja2, sandboxed), RSSI approval, SMTP outbox, CNIL export (DESIGN §6)."""
+"""Notices: sandboxed drafts, approval, SMTP outbox, CNIL export (docs/architecture.md §10)."""

@@ -37,7 +37,7 @@ class CnilExport:
 
 def form_fields(context: CnilNoticeContext, *, reasons_for_delay: str | None = None,
                 receipt: str | None = None) -> dict[str, Any]:
-    """The teleservice's sections (LEGAL.md), French keys, JSON-ready values."""
+    """The teleservice's sections (docs/architecture.md §10), French keys, JSON-ready values."""
     reasons = reasons_for_delay or context.reasons_for_delay
     return {
         "reference_interne": context.incident_ref,

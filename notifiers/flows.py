@@ -1,4 +1,4 @@
-"""Drafting notices from an incident (DESIGN §6): idempotent, cheap to call often.
+"""Drafting notices from an incident (docs/architecture.md §10): idempotent, cheap to call often.
 
 `draft_notices` is called by the ingest pipeline and the console after any incident change.
 It loads the incident's findings, evidence, customers and existing notices in four queries,

@@ -1,6 +1,6 @@
-"""Notifier metrics (DESIGN §8).
+"""Notifier metrics (docs/architecture.md §12).
 
-Owned by the observability work (issue 7); the notifier code increments them:
+Defined here; the notifier code increments them:
 
     from notifiers.metrics import NOTICES_SENT
     NOTICES_SENT.labels(kind="customer", result="sent").inc()

@@ -1,4 +1,4 @@
-"""Approval workflow (DESIGN §6): `draft → approved → sent`, or `rejected`.
+"""Approval workflow (docs/architecture.md §10): `draft → approved → sent`, or `rejected`.
 
 Only a user with role `rssi` approves or rejects. Edits made at approval are stored (the
 drafted parts are kept in `Notice.original`) and their unified diff goes to the audit chain.

@@ -175,7 +175,7 @@ def advice(*, language: str, data_categories: Iterable[str]) -> list[str]:
     return out + table["ALL"]
 
 
-# --- CNIL form options (LEGAL.md) -------------------------------------------------------
+# --- CNIL form options (docs/architecture.md §10) -------------------------------------------------
 
 ORIGIN_HACKING = "Piratage, logiciel malveillant (rançongiciel) et/ou hameçonnage"
 ORIGIN_WRONG_PERSON = "Données de la mauvaise personne affichées sur le portail du client"

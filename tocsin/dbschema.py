@@ -3,7 +3,7 @@
 Alembic's env.py and the tests use `load_models()`; production paths create the schema with
 `tocsin db upgrade` (Alembic), never with `create_all`.
 
-Deviation from DESIGN §2: the Alembic scripts live in `tocsin/migrations/` so the wheel ships them.
+The Alembic scripts live in `tocsin/migrations/` so the wheel ships them (docs/architecture.md §2).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ and detector state, with its own watermark) per assigned partition. Because ever
 function of one partition's ordered events, the results do not depend on how partitions are
 spread over replicas or interleaved in a batch.
 
-Durability and restart safety (DESIGN §4):
+Durability and restart safety (docs/architecture.md §5):
 - each batch's findings, evidence and incident changes are committed in one transaction, so
   a finding is visible about one batch after its event is produced;
 - every `checkpoint_seconds` (and on revoke or stop) the state of every partition and the

@@ -19,7 +19,7 @@ Normal traffic is generated session by session from a non-homogeneous Poisson pr
   and done by ~17:30, always with a ticket id when they reach customer data;
 * system jobs (campaign sending, retention purges, credential audits), day and night.
 
-Normal traffic is deliberately kept below every default threshold of the catalogue (DESIGN §4)
+Normal traffic is kept below every default threshold of the catalogue (docs/architecture.md §4)
 by per-actor budgets over sliding windows (records read or exported per hour, records deleted
 or updated per 10 minutes, denied accesses per 10 minutes) and by never using `tls: false`,
 never reaching another tenant's data, never reading `security` data except by `system`.
@@ -202,7 +202,7 @@ HOUR_SHAPE = (0.02, 0.01, 0.01, 0.01, 0.01, 0.03, 0.10, 0.40, 1.00, 1.40, 1.50, 
 WEEKDAY = (1.0, 1.0, 1.0, 1.0, 0.95, 0.15, 0.08)
 SHAPE_SUM = sum(HOUR_SHAPE)
 
-# per-actor budgets that keep normal traffic under the default thresholds (DESIGN §4)
+# per-actor budgets that keep normal traffic under the default thresholds (docs/architecture.md §4)
 READ_BUDGET = (timedelta(hours=1), 900)  # ACC-002: max(1000, 10 x baseline) per hour
 WRITE_BUDGET = (timedelta(minutes=10), 300)  # ACC-006: 500 deleted/updated in 10 min
 DENIED_BUDGET = (timedelta(minutes=10), 4)  # ACC-009: 50 denied in 10 min

@@ -1,4 +1,4 @@
-"""Observability for every Tocsin process (DESIGN §8): Prometheus, JSON logs, Sentry.
+"""Observability for every Tocsin process (docs/architecture.md §12): Prometheus, JSON logs, Sentry.
 
 - `TocsinDbCollector` reads the database at scrape time (with a short cache) and exports the
   incident, deadline, notice and outbox gauges: `register_db_collector(factory)` in the console
@@ -196,7 +196,7 @@ def init_sentry(settings: Settings, component: str, *, transport: Any = None) ->
         options["transport"] = transport
     with warnings.catch_warnings():
         # sentry-sdk >= 2.5x deprecates `send_default_pii` for `data_collection`, which would
-        # switch the event scrubber off; DESIGN §8 requires `send_default_pii=False`.
+        # switch the event scrubber off; docs/architecture.md §12 requires `send_default_pii=False`.
         warnings.simplefilter("ignore", DeprecationWarning)
         sentry_sdk.init(**options)
     sentry_sdk.set_tag("component", component)

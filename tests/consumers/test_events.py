@@ -1,4 +1,4 @@
-"""The event contract v1 (DESIGN §3): what is accepted, what is rejected and why."""
+"""The event contract v1 (docs/events.md): what is accepted, what is rejected and why."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Faults (DESIGN §10): a database outage, a broker restart (with the worker running, and
+"""Faults (docs/architecture.md §14): a DB outage, a broker restart (with the worker running, and
 with the worker down), scale-out with a replica joining mid-stream; kill -9 is in
 `test_pipeline.py`. After each, every produced event is accounted for and the findings,
 incidents and notices equal a clean run's."""

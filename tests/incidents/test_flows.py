@@ -1,4 +1,4 @@
-"""Correlation of findings into incidents (DESIGN §5), on SQLite and PostgreSQL."""
+"""Correlation of findings into incidents (docs/architecture.md §6), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

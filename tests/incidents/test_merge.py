@@ -1,4 +1,4 @@
-"""A finding that bridges several open incidents makes them one (DESIGN §5), so incidents do
+"""A finding bridging several open incidents makes them one (docs/architecture.md §6): incidents do
 not depend on the order in which findings arrive; what a person has acted on is kept."""
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""The RSSI console: FastAPI pages and the JSON API under `/api/v1` (DESIGN §7)."""
+"""The RSSI console: FastAPI pages and the JSON API under `/api/v1` (docs/architecture.md §11)."""
