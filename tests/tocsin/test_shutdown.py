@@ -95,3 +95,15 @@ def test_stop_signal_is_set_by_sigterm() -> None:
     finally:
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGINT, previous[1])
+
+
+def test_clock_loop_stops_on_sigterm(fresh_db_url: str, tmp_path: Path) -> None:
+    proc = subprocess.Popen([TOCSIN, "clock"], env=_env(fresh_db_url), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert _first_line(proc)["escalations"] == []
+        code, _ = _terminate(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0

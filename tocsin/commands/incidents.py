@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -207,12 +206,14 @@ def _tick(settings: Settings, policy: ClockPolicy) -> list[dict[str, Any]]:
 
 
 def cmd_clock(args: argparse.Namespace) -> int:
+    from tocsin.shutdown import StopSignal
+
     settings = get_settings()
     policy = policy_of(settings)
+    stop = StopSignal() if args.once else StopSignal().install()
     while True:
         fired = _tick(settings, policy)
         print(json.dumps({"at": datetime.now(UTC).isoformat(), "escalations": fired}),
               flush=True)
-        if args.once:
+        if args.once or stop.wait(settings.clocks.tick_seconds):
             return 0
-        time.sleep(settings.clocks.tick_seconds)
