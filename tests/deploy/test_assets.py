@@ -65,6 +65,13 @@ def test_compose_validates_against_the_compose_spec(compose: dict[str, Any]) -> 
         validator.validate(broken)
 
 
+def test_the_minimum_compose_version_is_stated() -> None:
+    # `env_file` entries with `path`/`required` need Docker Compose 2.24.
+    assert "Docker Compose >= 2.24" in (ROOT / "docker-compose.yml").read_text()
+    assert "Docker Compose ≥ 2.24" in (DEPLOY / "README.md").read_text()
+    assert "Compose ≥ 2.24" in (ROOT / "README.md").read_text()
+
+
 def test_compose_has_every_production_service(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert {"kafka", "postgres", "migrate", "ingest", "notify", "purge", "console",
