@@ -36,10 +36,6 @@ def test_wait_gives_up_naming_the_variable() -> None:
     assert time.monotonic() - started >= 1.0  # it did retry rather than fail at once
 
 
-def test_wait_returns_once_the_database_answers(pg_url: str) -> None:
-    wait_for_database(pg_url, timeout=5)
-
-
 class _Relay:
     """A TCP port that refuses connections until `open()`, then relays to PostgreSQL, like a
     server that finishes starting while the migration waits."""

@@ -68,5 +68,14 @@ def test_an_unset_or_placeholder_smtp_url_is_refused(value: str | None) -> None:
         settings.require_smtp_url()
 
 
-def test_a_real_smtp_url_passes() -> None:
-    Settings(smtp_url=SecretStr("smtps://u:p@relay.example.net:465")).require_smtp_url()
+def test_only_a_real_smtp_url_passes() -> None:
+    def refused(value: str) -> bool:
+        try:
+            Settings(smtp_url=SecretStr(value)).require_smtp_url()
+        except ConfigError:
+            return True
+        return False
+
+    urls = ["smtps://u:p@relay.example.net:465", "smtp://relay.example.net:587",
+            "smtp+plain://mailpit:1025", "change-me"]
+    assert [refused(u) for u in urls] == [False, False, False, True]
