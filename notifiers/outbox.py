@@ -381,9 +381,11 @@ def _mark_uncertain(detail: str) -> Callable[[Session, OutboxMessage], None]:
 
 def deliver_due(*, session_factory: sessionmaker[Session], smtp: SmtpConfig, now: datetime,
                 limit: int = 50, lease: timedelta = timedelta(minutes=10),
-                max_attempts: int = 8) -> DeliveryReport:
+                max_attempts: int = 8,
+                stop: Callable[[], bool] | None = None) -> DeliveryReport:
     """Queue pending escalations, expire stale claims, then send what is due (each row:
-    claim → commit → SMTP → record → commit)."""
+    claim → commit → SMTP → record → commit). `stop` is asked before each claim: a process
+    asked to stop finishes the message in hand and claims no other."""
     report = DeliveryReport()
     with session_factory() as session, session.begin():
         report.escalations_queued = enqueue_escalations(session=session, now=now, smtp=smtp)
@@ -404,6 +406,8 @@ def deliver_due(*, session_factory: sessionmaker[Session], smtp: SmtpConfig, now
     transport = SmtpSession(smtp)
     try:
         for row_id in due_ids:
+            if stop is not None and stop():
+                break
             row = _claim(session_factory, row_id, now)
             if row is None:
                 continue

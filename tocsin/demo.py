@@ -103,7 +103,7 @@ def run_demo(*, console_port: int, rate: float, folder: Path) -> int:
         "TOCSIN_DATABASE_URL": f"sqlite:///{db.resolve()}",
         "TOCSIN_KAFKA_BOOTSTRAP": bootstrap,
         "TOCSIN_SECRET_KEY": secrets.token_urlsafe(32),
-        "TOCSIN_SMTP_URL": f"smtp://127.0.0.1:{mail.port}",
+        "TOCSIN_SMTP_URL": f"smtp+plain://127.0.0.1:{mail.port}",  # the sink has no STARTTLS
         "TOCSIN_SMTP_ALLOW_PLAINTEXT": "true",
         "TOCSIN_METRICS_PORT": str(metrics_port),
         "TOCSIN_CHECKPOINT_SECONDS": "5",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,8 +26,9 @@ def smtp_config(settings: Settings) -> outbox.SmtpConfig | None:
     return outbox.SmtpConfig.from_settings(settings)
 
 
-def run_once(settings: Settings, factory: sessionmaker[Session]) -> None:
-    """One tick: fire due escalations, then deliver what the outbox holds."""
+def run_once(settings: Settings, factory: sessionmaker[Session],
+             stop: Callable[[], bool] | None = None) -> None:
+    """One tick: fire due escalations, then deliver what the outbox holds (up to `stop`)."""
     now = datetime.now(UTC)
     with factory() as session, session.begin():
         fired = clocks.tick(session=session, now=now, policy=clock_policy(settings))
@@ -34,7 +36,8 @@ def run_once(settings: Settings, factory: sessionmaker[Session]) -> None:
         log.info("escalations fired", extra={"count": len(fired)})
     smtp = smtp_config(settings)
     if smtp is not None:
-        outbox.deliver_due(session_factory=factory, smtp=smtp, now=datetime.now(UTC))
+        outbox.deliver_due(session_factory=factory, smtp=smtp, now=datetime.now(UTC),
+                           stop=stop)
 
 
 class Housekeeper:
@@ -49,14 +52,15 @@ class Housekeeper:
         self._thread.start()
 
     def stop(self) -> None:
+        """Finish the message in hand (bounded by the SMTP timeout), claim no other."""
         self._stop.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=45)
 
     def _run(self) -> None:
         interval = self.settings.clocks.tick_seconds
         while not self._stop.is_set():
             try:
-                run_once(self.settings, self.factory)
+                run_once(self.settings, self.factory, stop=self._stop.is_set)
             except Exception:
                 log.exception("housekeeping tick failed; retrying next tick")
             self._stop.wait(interval)

@@ -66,6 +66,14 @@ def require_schema(engine: Engine, url: str) -> None:
         )
 
 
+def check_smtp(settings: Settings) -> None:
+    """Build the SMTP configuration once at start-up, so a refused URL (a plain-text scheme
+    without TOCSIN_SMTP_ALLOW_PLAINTEXT, an unknown scheme) stops the process at once."""
+    from notifiers import outbox
+
+    outbox.SmtpConfig.from_settings(settings)
+
+
 def stream_topics(settings: Settings) -> StreamTopics:
     return StreamTopics(settings.topic_auth, settings.topic_access, settings.topic_by_ip)
 

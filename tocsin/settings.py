@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from consumers.errors import ConfigError
 
@@ -89,6 +90,7 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///./tocsin.db"
+    database_password_file: Path | None = None
     kafka_bootstrap: str | None = None
     kafka_security: KafkaSecurity = KafkaSecurity()
     topic_auth: str = "saas.auth.v1"
@@ -119,6 +121,45 @@ class Settings(BaseSettings):
     notice_override_dir: Path | None = None
     demo: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _database_password_from_file(cls, data: Any) -> Any:
+        """`TOCSIN_DATABASE_PASSWORD_FILE` (a Docker secret) completes the database URL, so the
+        password is written once, in its secret file, and never in an env file or a URL."""
+        if not isinstance(data, dict) or not data.get("database_password_file"):
+            return data
+        path = Path(str(data["database_password_file"]))
+        try:
+            password = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"TOCSIN_DATABASE_PASSWORD_FILE: cannot read {path} ({exc.strerror})"
+            ) from None
+        if password in ("", PLACEHOLDER_SECRET):
+            raise ConfigError(
+                f"TOCSIN_DATABASE_PASSWORD_FILE: {path} is empty or still the placeholder; "
+                "generate one (openssl rand -hex 32)"
+            )
+        url = make_url(str(data.get("database_url") or cls.model_fields["database_url"].default))
+        if url.password is not None:
+            raise ConfigError(
+                "TOCSIN_DATABASE_URL: holds a password and TOCSIN_DATABASE_PASSWORD_FILE is set; "
+                "keep the password in one place"
+            )
+        url = url.set(password=password)
+        return {**data, "database_url": url.render_as_string(hide_password=False)}
+
+    def require_smtp_url(self) -> None:
+        """An unset SMTP URL, or one left at the placeholder, is a start-up error for the
+        processes that deliver mail."""
+        url = self.smtp_url.get_secret_value().strip() if self.smtp_url else ""
+        if url in ("", PLACEHOLDER_SECRET):
+            raise ConfigError(
+                "TOCSIN_SMTP_URL: not set or still the placeholder; give the relay "
+                "(smtps://user:password@relay:465, or smtp://…:587 with STARTTLS; the staging "
+                "sink: smtp+plain://mailpit:1025 with TOCSIN_SMTP_ALLOW_PLAINTEXT=true)"
+            )
 
     def require_production_secrets(self) -> None:
         """A placeholder secret outside the demo is a start-up error."""

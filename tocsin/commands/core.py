@@ -24,6 +24,9 @@ def register(sub: Any) -> None:
     dbsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = dbsub.add_parser("upgrade", help="apply Alembic migrations to TOCSIN_DATABASE_URL")
     up.add_argument("revision", nargs="?", default="head")
+    up.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                    help="retry the connection for this long before giving up (a database "
+                         "that is still starting)")
     up.set_defaults(func=cmd_db_upgrade)
 
     p = sub.add_parser("ingest", help="consume, detect, correlate, draft (the pipeline)")
@@ -74,9 +77,13 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from tocsin.dbschema import upgrade
+    from tocsin.dbschema import upgrade, wait_for_database
 
     settings = get_settings()
+    if args.wait < 0:
+        raise ConfigError("--wait: must be 0 or more seconds")
+    if args.wait:
+        wait_for_database(settings.database_url, timeout=args.wait)
     upgrade(settings.database_url, args.revision)
     print(f"database at {args.revision}")
     return 0
@@ -89,6 +96,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = get_settings()
     telemetry.configure_logging(settings.log_level)
     telemetry.init_sentry(settings, component="ingest")
+    if settings.smtp_url is not None:  # set: it must be usable (unset: `tocsin notify` sends)
+        settings.require_smtp_url()
+        runtime.check_smtp(settings)
     engine, factory = runtime.database(settings)
     runtime.require_schema(engine, settings.database_url)
     if settings.metrics_port:

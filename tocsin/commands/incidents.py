@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -61,6 +60,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("purge", help="delete raw evidence past the retention period")
     p.add_argument("--older-than-days", type=int, default=None, metavar="N",
                    help="default: TOCSIN_RETENTION_DAYS (180)")
+    p.add_argument("--every", type=float, default=None, metavar="HOURS",
+                   help="keep running: purge now, then every HOURS (stops on SIGTERM)")
     p.set_defaults(func=cmd_purge)
 
     p = sub.add_parser("clock", help="fire deadline escalations (loop; --once for one tick)")
@@ -166,11 +167,32 @@ def cmd_purge(args: argparse.Namespace) -> int:
     if days < 1:
         print("tocsin: --older-than-days must be at least 1", file=sys.stderr)
         return 2
+    if args.every is None:
+        _purge_once(settings, days)
+        return 0
+    if args.every <= 0:
+        print("tocsin: --every must be a positive number of hours", file=sys.stderr)
+        return 2
+    from tocsin import telemetry
+    from tocsin.shutdown import StopSignal
+
+    telemetry.configure_logging(settings.log_level)
+    telemetry.init_sentry(settings, "purge")
+    stop = StopSignal().install()
+    if settings.metrics_port:  # liveness for the container's healthcheck
+        telemetry.start_metrics_server(settings.metrics_port)
+    while not stop.is_set():
+        _purge_once(settings, days)
+        stop.wait(args.every * 3600)
+    return 0
+
+
+def _purge_once(settings: Settings, days: int) -> None:
     cutoff = datetime.now(UTC) - timedelta(days=days)
     with _session(settings) as session:
         deleted = retention.purge(session=session, older_than=cutoff, actor=DEFAULT_ACTOR)
-    print(json.dumps({"deleted_evidence_events": deleted, "older_than": cutoff.isoformat()}))
-    return 0
+    print(json.dumps({"deleted_evidence_events": deleted, "older_than": cutoff.isoformat()}),
+          flush=True)
 
 
 def _tick(settings: Settings, policy: ClockPolicy) -> list[dict[str, Any]]:
@@ -184,12 +206,14 @@ def _tick(settings: Settings, policy: ClockPolicy) -> list[dict[str, Any]]:
 
 
 def cmd_clock(args: argparse.Namespace) -> int:
+    from tocsin.shutdown import StopSignal
+
     settings = get_settings()
     policy = policy_of(settings)
+    stop = StopSignal() if args.once else StopSignal().install()
     while True:
         fired = _tick(settings, policy)
         print(json.dumps({"at": datetime.now(UTC).isoformat(), "escalations": fired}),
               flush=True)
-        if args.once:
+        if args.once or stop.wait(settings.clocks.tick_seconds):
             return 0
-        time.sleep(settings.clocks.tick_seconds)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from notifiers.models import Notice, OutboxMessage
 from notifiers.schemas import DraftPolicy, NoticeEdit
 from tocsin.console.models import User
 from tocsin.settings import Settings, get_settings
+from tocsin.shutdown import StopSignal
 
 
 def register(sub: Any) -> None:
@@ -306,18 +306,26 @@ def cmd_notify(args: argparse.Namespace) -> int:
     settings = get_settings()
     telemetry.configure_logging(settings.log_level)
     telemetry.init_sentry(settings, "notify")
+    settings.require_smtp_url()
     smtp = outbox.SmtpConfig.from_settings(settings)
     if smtp is None:
         raise NoticeError("TOCSIN_SMTP_URL is not set (smtp://host:587 or smtps://host:465)")
     factory = _factory(settings)
     if settings.metrics_port:
         telemetry.start_metrics_server(settings.metrics_port)
+    # SIGTERM (docker compose stop) finishes the message in hand, then returns: no row is
+    # left `sending`, so a stop never makes one `uncertain`.
+    stop = StopSignal() if args.once else StopSignal().install()
     while True:
-        report = outbox.deliver_due(session_factory=factory, smtp=smtp, now=datetime.now(UTC))
+        report = outbox.deliver_due(session_factory=factory, smtp=smtp, now=datetime.now(UTC),
+                                    stop=stop.is_set)
         print(json.dumps({"at": datetime.now(UTC).isoformat(), "sent": report.sent,
                           "retried": report.retried, "failed": report.failed,
                           "uncertain": report.uncertain,
                           "escalations_queued": report.escalations_queued}), flush=True)
         if args.once:
             return 0 if report.failed == 0 and report.uncertain == 0 else 1
-        time.sleep(max(1.0, args.interval))
+        if stop.wait(max(1.0, args.interval)):
+            print(json.dumps({"at": datetime.now(UTC).isoformat(), "stopped": True}),
+                  flush=True)
+            return 0
