@@ -32,10 +32,11 @@ from tocsin.console.deps import (
     draft_policy_of,
     policy_of,
 )
+from tocsin.console.errors import PROBLEM_RESPONSES
 from tocsin.console.pages_ops import database_ok
 from tocsin.console.web import csrf_token
 
-router = APIRouter(tags=["tocsin"])
+router = APIRouter(tags=["tocsin"], responses=PROBLEM_RESPONSES)
 
 Json = dict[str, Any]
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from consumers.errors import Denied
 from incidents.clocks import ClockPolicy
 from notifiers.schemas import DraftPolicy
 from tocsin.console import security
@@ -25,15 +26,15 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
 
-class NotAuthenticated(ConsoleError):
+class NotAuthenticated(ConsoleError, Denied):
+    http_status = 401
+
+
+class Forbidden(ConsoleError, Denied):
     pass
 
 
-class Forbidden(ConsoleError):
-    pass
-
-
-class CsrfFailed(ConsoleError):
+class CsrfFailed(ConsoleError, Denied):
     pass
 
 

@@ -11,13 +11,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from consumers.errors import TocsinError
+from consumers.errors import NotFound, TocsinError
 from incidents import register
 from tocsin.console import actions, notices_view, views
 from tocsin.console.audit import audit
 from tocsin.console.deps import (
     CommenterUser,
     DbSession,
+    Forbidden,
     ReaderUser,
     ReceiptUser,
     RegisterUser,
@@ -27,7 +28,7 @@ from tocsin.console.deps import (
     draft_policy_of,
     policy_of,
 )
-from tocsin.console.errors import domain_status
+from tocsin.console.errors import http_status
 from tocsin.console.models import User
 from tocsin.console.web import EXPORT_CSP, render
 
@@ -92,8 +93,11 @@ def _back(ref: str, anchor: str) -> Response:
 
 def _fail(request: Request, db: Session, user: User, ref: str, exc: Exception,
           form: dict[str, Any]) -> Response:
+    if isinstance(exc, NotFound):
+        raise exc  # the 404 page (raised before the rollback: the user stays readable)
     db.rollback()
-    status = 422 if isinstance(exc, ValidationError) else domain_status(exc)
+    # A value that does not parse (pydantic or `fromisoformat`) is the input's fault.
+    status = 422 if isinstance(exc, ValueError) else http_status(exc)
     message = _message(exc)
     return _detail_page(request, db, user, ref, error=message, status=status, form=form)
 
@@ -114,7 +118,7 @@ def incident_transition(request: Request, db: DbSession, user: TriageUser, ref: 
                            data=actions.TransitionIn(to=to, reason=reason or None),
                            policy=draft_policy_of(request))
     except (TocsinError, ValidationError) as exc:
-        if type(exc).__name__ == "Forbidden":
+        if isinstance(exc, Forbidden):
             raise
         return _fail(request, db, user, ref, exc, form)
     return _back(ref, "status")
