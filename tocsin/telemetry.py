@@ -307,8 +307,9 @@ def configure_logging(level: str, *, stream: Any = None) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def start_metrics_server(port: int, *, addr: str = "0.0.0.0") -> None:  # noqa: S104
-    """Expose the default registry on `http://addr:port/metrics` (a daemon thread)."""
+def start_metrics_server(port: int, *, addr: str = "127.0.0.1") -> None:
+    """Expose the default registry on `http://addr:port/metrics` (a daemon thread). Callers
+    pass `Settings.metrics_bind` (`TOCSIN_METRICS_HOST`)."""
     start_http_server(port, addr=addr)
 
 

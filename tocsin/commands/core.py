@@ -92,7 +92,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     engine, factory = runtime.database(settings)
     runtime.require_schema(engine, settings.database_url)
     if settings.metrics_port:
-        telemetry.start_metrics_server(settings.metrics_port)
+        telemetry.start_metrics_server(settings.metrics_port, addr=settings.metrics_bind)
         telemetry.register_db_collector(factory)
     loop, pipeline = runtime.build_ingest(settings, session_factory=factory)
     loop.install_signal_handlers()

@@ -311,7 +311,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
         raise NoticeError("TOCSIN_SMTP_URL is not set (smtp://host:587 or smtps://host:465)")
     factory = _factory(settings)
     if settings.metrics_port:
-        telemetry.start_metrics_server(settings.metrics_port)
+        telemetry.start_metrics_server(settings.metrics_port, addr=settings.metrics_bind)
     while True:
         report = outbox.deliver_due(session_factory=factory, smtp=smtp, now=datetime.now(UTC))
         print(json.dumps({"at": datetime.now(UTC).isoformat(), "sent": report.sent,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import timedelta
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -23,7 +26,13 @@ from tocsin.console.errors import (
     http_status,
     problem_body,
 )
-from tocsin.console.web import HERE, SessionMiddleware, make_environment, render
+from tocsin.console.web import (
+    HERE,
+    BodyLimitMiddleware,
+    SessionMiddleware,
+    make_environment,
+    render,
+)
 from tocsin.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -39,10 +48,12 @@ def create_app(
     insecure_cookies: bool = False,
     throttle: security.Throttle = security.DEFAULT_THROTTLE,
     smtp: SmtpConfig | None = None,
+    trusted_proxies: Sequence[str] = (),
 ) -> FastAPI:
-    """Build the console. `insecure_cookies` drops the `Secure` flag (plain-HTTP local demo
-    only). `smtp` overrides the SMTP configuration read from `settings` (tests pass a
-    trusted test CA)."""
+    """Build the console. `insecure_cookies` drops the `Secure` flag and the `__Host-` cookie
+    prefix (plain-HTTP local demo only). `smtp` overrides the SMTP configuration read from
+    `settings` (tests pass a trusted test CA). `trusted_proxies` (addresses or networks) are
+    the reverse proxies whose `X-Forwarded-For` names the client."""
     settings.require_production_secrets()
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.database_url))
@@ -61,8 +72,14 @@ def create_app(
     app.state.draft_policy = DraftPolicy.from_settings(settings)
     app.state.smtp = smtp if smtp is not None else SmtpConfig.from_settings(settings)
     app.state.secret_key = settings.secret_key.get_secret_value()
-    codec = security.SessionCodec(app.state.secret_key)
+    app.state.trusted_proxies = security.parse_proxies(trusted_proxies)
+    app.state.session_policy = security.SessionPolicy(
+        lifetime=timedelta(hours=settings.session_hours),
+        idle=timedelta(minutes=settings.session_idle_minutes))
+    codec = security.SessionCodec(
+        app.state.secret_key, max_age=int(app.state.session_policy.lifetime.total_seconds()))
     app.add_middleware(SessionMiddleware, codec=codec, secure=not insecure_cookies)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)  # outermost
 
     _install_error_handlers(app)
 

@@ -63,7 +63,7 @@ def session_data(request: Request) -> dict[str, Any]:
 
 
 def resolve_user(request: Request, db: Session) -> User | None:
-    """The user behind a bearer token or the session cookie, or None."""
+    """The user behind a bearer token or the session cookie's server-side session, or None."""
     cached: User | None = getattr(request.state, "user", None)
     if cached is not None:
         return cached
@@ -76,16 +76,10 @@ def resolve_user(request: Request, db: Session) -> User | None:
         if user is None:
             return None
     else:
-        data = session_data(request)
-        uid = data.get("uid")
-        if isinstance(uid, int):
-            candidate = security.get_user(session=db, user_id=uid)
-            if (
-                candidate is not None
-                and candidate.active
-                and candidate.session_version == data.get("sv")
-            ):
-                user = candidate
+        sid = session_data(request).get("sid")
+        if isinstance(sid, str):
+            user = security.session_user(session=db, sid=sid,
+                                         policy=request.app.state.session_policy)
         request.state.via_token = False
     request.state.user = user
     return user

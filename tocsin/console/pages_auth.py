@@ -1,4 +1,4 @@
-"""Login and logout."""
+"""Login, logout and the signed-in user's password change."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from fastapi.responses import RedirectResponse, Response
 from prometheus_client import Counter
 
 from tocsin.console import security
-from tocsin.console.deps import CsrfChecked, DbSession, resolve_user
-from tocsin.console.errors import LoginThrottled
+from tocsin.console.audit import audit
+from tocsin.console.deps import CsrfChecked, CurrentUser, DbSession, resolve_user
+from tocsin.console.errors import InvalidUserInput, LoginThrottled
 from tocsin.console.models import Role
 from tocsin.console.web import render
 
@@ -27,7 +28,10 @@ def home_for(role: str) -> str:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address (`X-Forwarded-For` only from a `--trusted-proxy`)."""
+    return security.client_address(request.client.host if request.client else None,
+                                   request.headers.get("x-forwarded-for"),
+                                   request.app.state.trusted_proxies)
 
 
 @router.get("/")
@@ -58,13 +62,12 @@ def login(
             ip=client_ip(request),
             throttle=request.app.state.throttle,
         )
-    except LoginThrottled:
+    except LoginThrottled as exc:
         LOGINS.labels("throttled").inc()
         log.warning("console login throttled")  # no account or address in logs
         response = render(request, "login.html", {"email": email, "error": "throttled"},
                           status=429)
-        window = request.app.state.throttle.window
-        response.headers["Retry-After"] = str(int(window.total_seconds()))
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if user is None:
         LOGINS.labels("failure").inc()
@@ -74,13 +77,58 @@ def login(
     data = request.state.session
     lang = data.get("lang") or user.lang
     data.clear()  # new session: fresh CSRF token, no fixation
-    data.update(uid=user.id, sv=user.session_version, csrf=security.new_csrf_token(),
-                lang=lang)
+    data.update(sid=security.start_session(session=db, user=user),
+                csrf=security.new_csrf_token(), lang=lang)
     request.state.session_dirty = True
     return RedirectResponse(home_for(user.role), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, _csrf: CsrfChecked) -> Response:
+def logout(request: Request, db: DbSession, _csrf: CsrfChecked) -> Response:
+    sid = request.state.session.get("sid")
+    if isinstance(sid, str):
+        security.end_session(session=db, sid=sid)  # a replayed cookie is refused from now on
     request.state.session_clear = True
     return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/account/password")
+def password_form(request: Request, user: CurrentUser) -> Response:
+    notice = "password_changed" if request.query_params.get("ok") else None
+    return render(request, "account.html", {"notice": notice})
+
+
+@router.post("/account/password")
+def password_change(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    current: Annotated[str, Form(max_length=1024)] = "",
+    new: Annotated[str, Form(max_length=1024)] = "",
+    confirm: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """Checks the current password, ends every session of the user, and starts a fresh one
+    for this browser."""
+    try:
+        # Through the login throttle first: a borrowed session cannot guess the password.
+        if security.authenticate(session=db, secret_key=request.app.state.secret_key,
+                                 email=user.email, password=current, ip=client_ip(request),
+                                 throttle=request.app.state.throttle) is None:
+            raise InvalidUserInput("current_password_wrong")
+        security.change_password(session=db, user_id=user.id, current=current, new=new,
+                                 confirm=confirm)
+    except LoginThrottled as exc:
+        response = render(request, "account.html", {"notice": None, "error": "throttled"},
+                          status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except InvalidUserInput as exc:
+        return render(request, "account.html", {"notice": None, "error": str(exc)},
+                      status=422)
+    audit(session=db, actor=user, action="user.password_changed",
+          details={"user_id": user.id})
+    data = request.state.session
+    data.update(sid=security.start_session(session=db, user=user),
+                csrf=security.new_csrf_token())
+    request.state.session_dirty = True
+    return RedirectResponse("/account/password?ok=1", status_code=303)
