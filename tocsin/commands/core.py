@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -62,9 +63,15 @@ def register(sub: Any) -> None:
 def cmd_broker(args: argparse.Namespace) -> int:
     from tocsin.broker import EmbeddedBroker
 
-    broker = EmbeddedBroker(port=args.port, host=args.host).start()
-    print(f"tansu listening on {broker.bootstrap} (memory only; Ctrl-C to stop)", flush=True)
+    def _terminate(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops Tansu as Ctrl-C does (the `finally` below)
+
+    signal.signal(signal.SIGTERM, _terminate)
+    broker = EmbeddedBroker(port=args.port, host=args.host)
     try:
+        broker.start()
+        print(f"tansu listening on {broker.bootstrap} (memory only; Ctrl-C to stop)",
+              flush=True)
         assert broker.process is not None  # noqa: S101 - started above
         return broker.process.wait()
     except KeyboardInterrupt:

@@ -1,9 +1,10 @@
-"""`tocsin user add`, `tocsin token create`, `tocsin console`."""
+"""`tocsin user add`, `tocsin token create/list/revoke`, `tocsin console`."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
 from typing import Any
@@ -35,7 +36,16 @@ def register(sub: Any) -> None:
     create = token_sub.add_parser("create", help="create a token (printed once)")
     create.add_argument("email")
     create.add_argument("--name", default="cli")
+    create.add_argument("--days", type=int, default=security.TOKEN_DAYS,
+                        help=f"validity in days (default {security.TOKEN_DAYS})")
     create.set_defaults(func=cmd_token_create)
+    listing = token_sub.add_parser("list", help="tokens: owner, name, state, expiry")
+    listing.add_argument("--email", default=None, help="only this user's tokens")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_token_list)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id", type=int)
+    revoke.set_defaults(func=cmd_token_revoke)
 
     console = sub.add_parser("console", help="serve the web console and JSON API")
     console.add_argument("--host", default="127.0.0.1")
@@ -50,8 +60,9 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="IP",
-        help="a reverse proxy whose X-Forwarded-For is trusted (login throttling per client "
-        "IP); repeatable. Without it the peer address is used.",
+        help="a reverse proxy (address or CIDR network) whose X-Forwarded-For names the "
+        "client (login throttling per client address); repeatable. Without it the peer "
+        "address is used and X-Forwarded-For is ignored.",
     )
     console.set_defaults(func=cmd_console)
 
@@ -86,13 +97,44 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     settings = get_settings()
     factory = session_factory(make_engine(settings.database_url))
     with transaction(factory) as session:
-        row, secret = security.create_token(session=session, email=args.email, name=args.name)
+        row, secret = security.create_token(session=session, email=args.email, name=args.name,
+                                            days=args.days)
         owner = security.get_user(session=session, user_id=row.user_id)
         if owner is not None:
             audit(session=session, actor=owner, action="token.created",
-                  details={"user_id": owner.id, "token_id": row.id, "name": row.name})
+                  details={"user_id": owner.id, "token_id": row.id, "name": row.name,
+                           "expires_at": security.token_expires_at(row).isoformat()})
+        expires = security.token_expires_at(row).isoformat()
     print(secret)
-    print(f"token {row.id} ({row.name}): shown once, store it now", file=sys.stderr)
+    print(f"token {row.id} ({row.name}): expires {expires}; shown once, store it now",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    factory = session_factory(make_engine(settings.database_url))
+    with transaction(factory) as session:
+        rows = [security.token_summary(t, u)
+                for t, u in security.list_tokens(session=session, email=args.email)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        print(f"{r['id']:>5}  {r['state']:<8} {r['expires_at'][:16]}  {r['email']}  {r['name']}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    factory = session_factory(make_engine(settings.database_url))
+    with transaction(factory) as session:
+        row = security.revoke_token(session=session, token_id=args.token_id)
+        owner = security.get_user(session=session, user_id=row.user_id)
+        if owner is not None:
+            audit(session=session, actor=owner, action="token.revoked",
+                  details={"user_id": owner.id, "token_id": row.id, "via": CLI_ACTOR})
+    print(f"token {args.token_id} revoked")
     return 0
 
 
@@ -111,12 +153,12 @@ def cmd_console(args: argparse.Namespace) -> int:
     factory = session_factory(make_engine(settings.database_url))
     telemetry.register_db_collector(factory, settings=settings)
     app = create_app(settings, session_factory=factory,
-                     insecure_cookies=args.insecure_cookies)
+                     insecure_cookies=args.insecure_cookies,
+                     trusted_proxies=args.trusted_proxy)
     runtime.tune_gc()  # deep queue pages key thousands of incidents per request
     # `log_config=None`: uvicorn keeps the JSON handler `configure_logging` installed, so its
     # access lines (client addresses) go through the scrubber.
-    uvicorn.run(app, host=args.host, port=args.port,
-                proxy_headers=bool(args.trusted_proxy),
-                forwarded_allow_ips=",".join(args.trusted_proxy) or None,
+    # The console reads X-Forwarded-For itself, from `--trusted-proxy` peers only.
+    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=False,
                 server_header=False, log_level=settings.log_level.lower(), log_config=None)
     return 0

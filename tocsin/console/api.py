@@ -251,3 +251,41 @@ def patch_user(db: DbSession, admin: AdminUser, user_id: int, body: UserPatch) -
     audit(session=db, actor=admin, action="user.updated",
           details={"user_id": updated.id, "role": updated.role, "active": updated.active})
     return user_json(updated)
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=254)
+    name: str = Field(default="api", min_length=1, max_length=100)
+    days: int = Field(default=security.TOKEN_DAYS, ge=1, le=3650)
+
+
+@router.get("/tokens")
+def get_tokens(db: DbSession, admin: AdminUser,
+               email: Annotated[str | None, Query(max_length=254)] = None) -> list[Json]:
+    """API tokens (never their secret): owner, name, state, expiry."""
+    return [security.token_summary(t, u)
+            for t, u in security.list_tokens(session=db, email=email)]
+
+
+@router.post("/tokens", status_code=201)
+def post_token(db: DbSession, admin: AdminUser, body: TokenIn) -> Json:
+    """A token for a user, valid `days` days. `token` is shown in this answer only."""
+    row, secret = security.create_token(session=db, email=body.email, name=body.name,
+                                        days=body.days)
+    owner = security.get_user(session=db, user_id=row.user_id)
+    assert owner is not None  # noqa: S101 - create_token found the user
+    audit(session=db, actor=admin, action="token.created",
+          details={"user_id": owner.id, "token_id": row.id, "name": row.name})
+    return {**security.token_summary(row, owner), "token": secret}
+
+
+@router.delete("/tokens/{token_id}")
+def delete_token(db: DbSession, admin: AdminUser, token_id: int) -> Json:
+    """Revoke a token: it is refused from now on."""
+    row = security.revoke_token(session=db, token_id=token_id)
+    owner = security.get_user(session=db, user_id=row.user_id)
+    assert owner is not None  # noqa: S101 - tokens are deleted with their user
+    audit(session=db, actor=admin, action="token.revoked",
+          details={"user_id": owner.id, "token_id": row.id})
+    return security.token_summary(row, owner)

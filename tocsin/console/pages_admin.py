@@ -10,7 +10,13 @@ from fastapi.responses import RedirectResponse, Response
 from tocsin.console import security
 from tocsin.console.audit import audit
 from tocsin.console.deps import AdminUser, DbSession
-from tocsin.console.errors import InvalidUserInput, UnknownUser, UserExists
+from tocsin.console.errors import (
+    InvalidUserInput,
+    LastAdmin,
+    UnknownUser,
+    UserExists,
+    http_status,
+)
 from tocsin.console.models import Role
 from tocsin.console.web import render
 
@@ -61,8 +67,9 @@ def users_update(
     try:
         user = security.update_user(session=db, user_id=user_id, role=role or None,
                                     active=active == "on")
-    except (InvalidUserInput, UnknownUser) as exc:
-        return _page(request, db, error=str(exc), status=422)
+    except (InvalidUserInput, UnknownUser, LastAdmin) as exc:
+        db.rollback()
+        return _page(request, db, error=str(exc), status=http_status(exc))
     audit(session=db, actor=admin, action="user.updated",
           details={"user_id": user.id, "role": user.role, "active": user.active})
     return RedirectResponse("/users?ok=1", status_code=303)

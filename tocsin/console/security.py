@@ -344,6 +344,16 @@ def token_state(row: ApiToken, *, now: datetime | None = None) -> TokenState:
     return "expired" if (now or datetime.now(UTC)) >= token_expires_at(row) else "active"
 
 
+def token_summary(row: ApiToken, owner: User, *, now: datetime | None = None) -> dict[str, Any]:
+    """What may be shown about a token (never its secret or hash)."""
+    return {"id": row.id, "email": owner.email, "name": row.name,
+            "state": token_state(row, now=now),
+            "created_at": row.created_at.isoformat(),
+            "expires_at": token_expires_at(row).isoformat(),
+            "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
+
+
 def list_tokens(*, session: Session, email: str | None = None) -> list[tuple[ApiToken, User]]:
     query = select(ApiToken, User).join(User, User.id == ApiToken.user_id)
     if email is not None:
