@@ -453,12 +453,10 @@ def _failures(session: Session, key: str, since: datetime) -> tuple[int, datetim
 def _wait(throttle: Throttle, *, pair: int, account: int) -> timedelta:
     """How long a source that failed `pair` times on an account (`account` times from all
     sources) waits after its last failure."""
-    if pair == 0:
-        return timedelta(0)
-    if account >= throttle.per_account:
-        steps = pair - 1
-    elif pair >= throttle.per_account:
+    if pair >= throttle.per_account:
         steps = pair - throttle.per_account
+    elif pair and account >= throttle.per_account:
+        steps = pair - 1
     else:
         return timedelta(0)
     return min(throttle.base_delay * (1 << min(steps, 20)), throttle.window)
