@@ -78,8 +78,11 @@ def create_app(
         idle=timedelta(minutes=settings.session_idle_minutes))
     codec = security.SessionCodec(
         app.state.secret_key, max_age=int(app.state.session_policy.lifetime.total_seconds()))
+    # Inside the session middleware (which only reads the cookie), so that a body cut at the
+    # limit raises straight into FastAPI's body parsing; both run before any route (and its
+    # authentication) reads the body.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SessionMiddleware, codec=codec, secure=not insecure_cookies)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)  # outermost
 
     _install_error_handlers(app)
 

@@ -11,11 +11,10 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from prometheus_client import Histogram
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -186,7 +185,7 @@ class SessionMiddleware(BaseHTTPMiddleware):
         return response
 
 
-class _BodyTooLarge(StarletteHTTPException):
+class _BodyTooLarge(HTTPException):  # FastAPI re-raises its own type while parsing
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"request body larger than {limit} bytes")
 
