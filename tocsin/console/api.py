@@ -26,6 +26,7 @@ from tocsin.console.deps import (
     ReaderUser,
     ReceiptUser,
     RegisterUser,
+    RowId,
     RssiUser,
     TriageUser,
     cnil_hours_of,
@@ -177,12 +178,12 @@ def post_draft_notices(request: Request, db: DbSession, user: RssiUser, ref: str
 
 
 @router.get("/notices/{notice_id}")
-def get_notice(db: DbSession, user: ReaderUser, notice_id: int) -> Json:
+def get_notice(db: DbSession, user: ReaderUser, notice_id: RowId) -> Json:
     return notices_view.one(session=db, notice=actions.notice(session=db, notice_id=notice_id))
 
 
 @router.post("/notices/{notice_id}/approve")
-def post_approve(request: Request, db: DbSession, user: RssiUser, notice_id: int,
+def post_approve(request: Request, db: DbSession, user: RssiUser, notice_id: RowId,
                  body: actions.ApproveIn) -> Json:
     notice = actions.approve(session=db, user=user, notice_id=notice_id, data=body,
                              cnil_hours=cnil_hours_of(request))
@@ -190,13 +191,14 @@ def post_approve(request: Request, db: DbSession, user: RssiUser, notice_id: int
 
 
 @router.post("/notices/{notice_id}/reject")
-def post_reject(db: DbSession, user: RssiUser, notice_id: int, body: actions.RejectIn) -> Json:
+def post_reject(db: DbSession, user: RssiUser, notice_id: RowId,
+                body: actions.RejectIn) -> Json:
     notice = actions.reject(session=db, user=user, notice_id=notice_id, data=body)
     return notices_view.one(session=db, notice=notice)
 
 
 @router.post("/notices/{notice_id}/send")
-def post_send(request: Request, db: DbSession, user: RssiUser, notice_id: int) -> Json:
+def post_send(request: Request, db: DbSession, user: RssiUser, notice_id: RowId) -> Json:
     report = actions.send(session=db, factory=request.app.state.session_factory,
                           smtp=request.app.state.smtp, user=user, notice_id=notice_id)
     db.expire_all()
@@ -207,7 +209,7 @@ def post_send(request: Request, db: DbSession, user: RssiUser, notice_id: int) -
 
 
 @router.post("/notices/{notice_id}/cnil-receipt")
-def post_receipt(db: DbSession, user: ReceiptUser, notice_id: int,
+def post_receipt(db: DbSession, user: ReceiptUser, notice_id: RowId,
                  body: actions.ReceiptIn) -> Json:
     notice = actions.cnil_receipt(session=db, user=user, notice_id=notice_id, data=body)
     return notices_view.one(session=db, notice=notice)
@@ -245,7 +247,7 @@ def post_user(db: DbSession, admin: AdminUser, body: UserIn) -> Json:
 
 
 @router.patch("/users/{user_id}")
-def patch_user(db: DbSession, admin: AdminUser, user_id: int, body: UserPatch) -> Json:
+def patch_user(db: DbSession, admin: AdminUser, user_id: RowId, body: UserPatch) -> Json:
     updated = security.update_user(session=db, user_id=user_id, role=body.role,
                                    active=body.active)
     audit(session=db, actor=admin, action="user.updated",
@@ -281,7 +283,7 @@ def post_token(db: DbSession, admin: AdminUser, body: TokenIn) -> Json:
 
 
 @router.delete("/tokens/{token_id}")
-def delete_token(db: DbSession, admin: AdminUser, token_id: int) -> Json:
+def delete_token(db: DbSession, admin: AdminUser, token_id: RowId) -> Json:
     """Revoke a token: it is refused from now on."""
     row = security.revoke_token(session=db, token_id=token_id)
     owner = security.get_user(session=db, user_id=row.user_id)

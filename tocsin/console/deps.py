@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from consumers.errors import Denied
@@ -135,6 +135,10 @@ RegisterUser = Annotated[User, Depends(require(Role.RSSI, Role.DPO))]
 ReceiptUser = Annotated[User, Depends(require(Role.RSSI, Role.DPO))]
 AdminUser = Annotated[User, Depends(require(Role.ADMIN))]
 CsrfChecked = Annotated[None, Depends(csrf_only)]
+
+# A row id in a path: bounded to what an INTEGER column holds (a larger one is a 422, never
+# a database error).
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def policy_of(request: Request) -> ClockPolicy:

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from tocsin.console import security
 from tocsin.console.audit import audit
-from tocsin.console.deps import AdminUser, DbSession
+from tocsin.console.deps import AdminUser, DbSession, RowId
 from tocsin.console.errors import (
     InvalidUserInput,
     LastAdmin,
@@ -60,7 +60,7 @@ def users_update(
     request: Request,
     db: DbSession,
     admin: AdminUser,
-    user_id: int,
+    user_id: RowId,
     role: Annotated[str, Form(max_length=16)] = "",
     active: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:

@@ -22,6 +22,7 @@ from tocsin.console.deps import (
     ReaderUser,
     ReceiptUser,
     RegisterUser,
+    RowId,
     RssiUser,
     TriageUser,
     cnil_hours_of,
@@ -236,7 +237,7 @@ def _notice_ref(db: Session, notice_id: int) -> str:
 
 
 @router.post("/notices/{notice_id}/approve")
-def notice_approve(request: Request, db: DbSession, user: RssiUser, notice_id: int,
+def notice_approve(request: Request, db: DbSession, user: RssiUser, notice_id: RowId,
                          subject: Annotated[str | None, Form(max_length=250)] = None,
                          text_body: Annotated[str | None, Form(max_length=100_000)] = None,
                          reasons_for_delay: Text = "") -> Response:
@@ -251,7 +252,7 @@ def notice_approve(request: Request, db: DbSession, user: RssiUser, notice_id: i
 
 
 @router.post("/notices/{notice_id}/reject")
-def notice_reject(request: Request, db: DbSession, user: RssiUser, notice_id: int,
+def notice_reject(request: Request, db: DbSession, user: RssiUser, notice_id: RowId,
                         reason: Text = "") -> Response:
     ref = _notice_ref(db, notice_id)
     try:
@@ -264,7 +265,7 @@ def notice_reject(request: Request, db: DbSession, user: RssiUser, notice_id: in
 
 @router.post("/notices/{notice_id}/cnil-receipt")
 def notice_cnil_receipt(request: Request, db: DbSession, user: ReceiptUser,
-                              notice_id: int,
+                              notice_id: RowId,
                               receipt: Annotated[str, Form(max_length=64)] = "") -> Response:
     ref = _notice_ref(db, notice_id)
     try:
@@ -300,7 +301,8 @@ def register_html(request: Request, db: DbSession, user: RegisterUser) -> Respon
 
 
 @router.post("/notices/{notice_id}/send")
-def notice_send(request: Request, db: DbSession, user: RssiUser, notice_id: int) -> Response:
+def notice_send(request: Request, db: DbSession, user: RssiUser,
+                notice_id: RowId) -> Response:
     ref = _notice_ref(db, notice_id)
     try:
         actions.send(session=db, factory=request.app.state.session_factory,
