@@ -267,3 +267,16 @@ def test_the_metrics_server_listens_where_it_is_told() -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
         conn.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
         assert conn.recv(64).startswith(b"HTTP/1.0 200")
+
+
+def test_token_days_setting_is_the_default_validity(console: Console) -> None:
+    app = create_app(Settings(secret_key=SECRET, database_url=console.url, token_days=10),
+                     session_factory=console.factory)
+    client = TestClient(app, base_url="https://testserver")
+    created = client.post("/api/v1/tokens", headers=_bearer(console.token("admin")),
+                          json={"email": email_for("dpo")})
+    assert created.status_code == 201
+    body = created.json()
+    validity = (datetime.fromisoformat(body["expires_at"])
+                - datetime.fromisoformat(body["created_at"]))
+    assert validity == timedelta(days=10)

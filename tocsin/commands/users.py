@@ -36,8 +36,8 @@ def register(sub: Any) -> None:
     create = token_sub.add_parser("create", help="create a token (printed once)")
     create.add_argument("email")
     create.add_argument("--name", default="cli")
-    create.add_argument("--days", type=int, default=security.TOKEN_DAYS,
-                        help=f"validity in days (default {security.TOKEN_DAYS})")
+    create.add_argument("--days", type=int, default=None,
+                        help="validity in days (default TOCSIN_TOKEN_DAYS, 90)")
     create.set_defaults(func=cmd_token_create)
     listing = token_sub.add_parser("list", help="tokens: owner, name, state, expiry")
     listing.add_argument("--email", default=None, help="only this user's tokens")
@@ -98,7 +98,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     factory = session_factory(make_engine(settings.database_url))
     with transaction(factory) as session:
         row, secret = security.create_token(session=session, email=args.email, name=args.name,
-                                            days=args.days)
+                                            days=args.days or settings.token_days)
         owner = security.get_user(session=session, user_id=row.user_id)
         if owner is not None:
             audit(session=session, actor=owner, action="token.created",

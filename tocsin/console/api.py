@@ -259,7 +259,8 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: str = Field(max_length=254)
     name: str = Field(default="api", min_length=1, max_length=100)
-    days: int = Field(default=security.TOKEN_DAYS, ge=1, le=3650)
+    days: int | None = Field(default=None, ge=1, le=3650,
+                             description="validity; default TOCSIN_TOKEN_DAYS (90)")
 
 
 @router.get("/tokens")
@@ -271,10 +272,11 @@ def get_tokens(db: DbSession, admin: AdminUser,
 
 
 @router.post("/tokens", status_code=201)
-def post_token(db: DbSession, admin: AdminUser, body: TokenIn) -> Json:
+def post_token(request: Request, db: DbSession, admin: AdminUser, body: TokenIn) -> Json:
     """A token for a user, valid `days` days. `token` is shown in this answer only."""
+    days = body.days or int(request.app.state.settings.token_days)
     row, secret = security.create_token(session=db, email=body.email, name=body.name,
-                                        days=body.days)
+                                        days=days)
     owner = security.get_user(session=db, user_id=row.user_id)
     assert owner is not None  # noqa: S101 - create_token found the user
     audit(session=db, actor=admin, action="token.created",
