@@ -330,3 +330,20 @@ def test_the_users_page_reshows_a_weak_password_with_the_message(console: Consol
     assert resp.status_code == 422
     assert "Ce mot de passe est parmi les plus courants" in resp.text
     assert 'value="new@avmup.test"' in resp.text
+
+
+def test_old_attempts_and_sessions_are_purged_at_login(console: Console) -> None:
+    from tocsin.console.models import LoginAttempt
+
+    _login(console.client(), email_for("dpo"), "wrong password!!")
+    console.login("dpo")
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    with console.factory.begin() as session:
+        session.execute(update(LoginAttempt).values(at=long_ago))
+        session.execute(update(ConsoleSession).values(created_at=long_ago))
+    _login(console.client(), email_for("rssi"), "wrong password!!")
+    with console.factory() as session:
+        attempts = list(session.scalars(select(LoginAttempt.at)))
+        sessions = list(session.scalars(select(ConsoleSession)))
+    assert len(attempts) == 3 and all(a > long_ago for a in attempts)  # the new one only
+    assert sessions == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -53,6 +54,11 @@ def login(
     email: Annotated[str, Form(max_length=254)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
+    now = datetime.now(UTC)
+    # Housekeeping: attempts past the throttling window and sessions past any lifetime.
+    security.purge_attempts(session=db, older_than=now - request.app.state.throttle.window)
+    security.purge_sessions(session=db,
+                            older_than=now - request.app.state.session_policy.lifetime)
     try:
         user = security.authenticate(
             session=db,
