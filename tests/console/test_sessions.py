@@ -242,7 +242,9 @@ def test_slow_down_is_progressive_and_has_no_lock_out(console: Console) -> None:
     assert attempt(later, PASSWORD) == "ok"
 
 
-def test_x_forwarded_for_counts_only_from_a_trusted_proxy(fresh_db_url: str) -> None:
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
+    fresh_db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     console = build_console(fresh_db_url, trusted_proxies=["10.0.0.0/8"])
     proxy = _client(console, "10.0.0.2")
     attacker = {"X-Forwarded-For": "203.0.113.66"}
@@ -260,6 +262,10 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(fresh_db_url: str) -> 
         _login(direct, email_for("dpo"), "wrong password!!", headers=rssi)
     assert _login(direct, email_for("dpo"), PASSWORD, headers=rssi).status_code == 429
     assert _login(proxy, email_for("dpo"), PASSWORD, headers=rssi).status_code == 303
+    # The operator hears about the ignored header once, without any address.
+    warnings = [r.getMessage() for r in caplog.records if "X-Forwarded-For" in r.getMessage()]
+    assert len(warnings) == 1 and "--trusted-proxy" in warnings[0]
+    assert "198.51.100.3" not in warnings[0] and "192.0.2.10" not in warnings[0]
 
 
 def test_client_address_rules() -> None:

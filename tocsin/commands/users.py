@@ -14,6 +14,7 @@ from incidents.db import make_engine, session_factory, transaction
 from tocsin.console import security
 from tocsin.console.audit import audit
 from tocsin.console.errors import InvalidUserInput
+from tocsin.console.i18n import translate
 from tocsin.console.models import Role
 from tocsin.settings import get_settings
 
@@ -84,9 +85,11 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     password = _password()
     factory = session_factory(make_engine(settings.database_url))
     with transaction(factory) as session:
-        user = security.create_user(
-            session=session, email=args.email, password=password, role=args.role, lang=args.lang
-        )
+        try:
+            user = security.create_user(session=session, email=args.email, password=password,
+                                        role=args.role, lang=args.lang)
+        except InvalidUserInput as exc:  # the message key, in words
+            raise InvalidUserInput(translate("en", str(exc))) from None
         audit(session=session, actor=user, action="user.created",
               details={"user_id": user.id, "role": user.role, "via": CLI_ACTOR})
         print(f"user {user.id} created with role {user.role}")

@@ -30,9 +30,16 @@ def home_for(role: str) -> str:
 
 def client_ip(request: Request) -> str:
     """The client's address (`X-Forwarded-For` only from a `--trusted-proxy`)."""
-    return security.client_address(request.client.host if request.client else None,
-                                   request.headers.get("x-forwarded-for"),
-                                   request.app.state.trusted_proxies)
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for")
+    proxies = request.app.state.trusted_proxies
+    warned = getattr(request.app.state, "untrusted_forward_warned", False)
+    if forwarded and peer and not warned and not security.is_trusted(peer, proxies):
+        request.app.state.untrusted_forward_warned = True
+        # Behind a reverse proxy every client would share its address (and its failures).
+        log.warning("X-Forwarded-For from a peer that is not a --trusted-proxy: ignored; "
+                    "start the console with --trusted-proxy if a reverse proxy is in front")
+    return security.client_address(peer, forwarded, proxies)
 
 
 @router.get("/")

@@ -413,7 +413,7 @@ def parse_proxies(values: Sequence[str]) -> tuple[Network, ...]:
     return tuple(networks)
 
 
-def _trusted(address: str, proxies: Sequence[Network]) -> bool:
+def is_trusted(address: str, proxies: Sequence[Network]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -428,11 +428,11 @@ def client_address(peer: str | None, forwarded_for: str | None,
     a client writes in the header itself is never believed."""
     if not peer:
         return "unknown"
-    if not forwarded_for or not _trusted(peer, proxies):
+    if not forwarded_for or not is_trusted(peer, proxies):
         return peer
     hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
     for hop in reversed(hops):
-        if not _trusted(hop, proxies):
+        if not is_trusted(hop, proxies):
             return hop
     return hops[0] if hops else peer
 
