@@ -152,10 +152,13 @@ class Settings(BaseSettings):
     def metrics_bind(self) -> str:
         """`TOCSIN_METRICS_HOST`, else all interfaces in a container (where the port is only
         reachable through the container network) and loopback everywhere else."""
-        if self.metrics_host:
-            return self.metrics_host
-        in_container = Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
-        return "0.0.0.0" if in_container else "127.0.0.1"  # noqa: S104 - container only
+        return self.metrics_host or default_metrics_host()
+
+
+def default_metrics_host() -> str:
+    """All interfaces inside a container (Docker or Podman), loopback anywhere else."""
+    in_container = Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+    return "0.0.0.0" if in_container else "127.0.0.1"  # noqa: S104 - container only
 
 
 def weak_secret(value: str) -> str | None:
