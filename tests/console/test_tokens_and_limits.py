@@ -280,3 +280,27 @@ def test_token_days_setting_is_the_default_validity(console: Console) -> None:
     validity = (datetime.fromisoformat(body["expires_at"])
                 - datetime.fromisoformat(body["created_at"]))
     assert validity == timedelta(days=10)
+
+
+def test_user_password_command_resets_and_ends_sessions(
+    cli_env: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    console = cli_env
+    client = console.login("dpo")
+    assert client.get("/register").status_code == 200
+    monkeypatch.setenv("TOCSIN_PASSWORD", "password1234")
+    with pytest.raises(security.InvalidUserInput, match="among the most common"):
+        _cli("user", "password", email_for("dpo"))
+    assert client.get("/register").status_code == 200  # nothing changed
+    monkeypatch.setenv("TOCSIN_PASSWORD", "brass kettle meadow signal 9")
+    assert _cli("user", "password", email_for("dpo")) == 0
+    assert client.get("/register", follow_redirects=False).status_code == 303
+    fresh = console.client()
+    page = fresh.get("/login")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    ok = fresh.post("/login", data={"email": email_for("dpo"),
+                                    "password": "brass kettle meadow signal 9",
+                                    "csrf_token": token}, follow_redirects=False)
+    assert ok.status_code == 303
+    with pytest.raises(security.UnknownUser):
+        _cli("user", "password", "nobody@avmup.test")

@@ -1,4 +1,4 @@
-"""`tocsin user add`, `tocsin token create/list/revoke`, `tocsin console`."""
+"""`tocsin user add/password`, `tocsin token create/list/revoke`, `tocsin console`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from consumers.errors import ConfigError
 from incidents.db import make_engine, session_factory, transaction
 from tocsin.console import security
 from tocsin.console.audit import audit
-from tocsin.console.errors import InvalidUserInput
+from tocsin.console.errors import InvalidUserInput, UnknownUser
 from tocsin.console.i18n import translate
 from tocsin.console.models import Role
 from tocsin.settings import get_settings
@@ -31,6 +31,11 @@ def register(sub: Any) -> None:
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--lang", default="fr", choices=["fr", "en"])
     add.set_defaults(func=cmd_user_add)
+    reset = user_sub.add_parser(
+        "password", help="set a user's password (TOCSIN_PASSWORD or a prompt); ends their "
+        "console sessions")
+    reset.add_argument("email")
+    reset.set_defaults(func=cmd_user_password)
 
     token = sub.add_parser("token", help="API bearer tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
@@ -93,6 +98,24 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         audit(session=session, actor=user, action="user.created",
               details={"user_id": user.id, "role": user.role, "via": CLI_ACTOR})
         print(f"user {user.id} created with role {user.role}")
+    return 0
+
+
+def cmd_user_password(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    password = _password()
+    factory = session_factory(make_engine(settings.database_url))
+    with transaction(factory) as session:
+        user = security.get_user_by_email(session=session, email=args.email)
+        if user is None:
+            raise UnknownUser("unknown_user")
+        try:
+            security.set_password(session=session, user_id=user.id, password=password)
+        except InvalidUserInput as exc:
+            raise InvalidUserInput(translate("en", str(exc))) from None
+        audit(session=session, actor=user, action="user.password_set",
+              details={"user_id": user.id, "via": CLI_ACTOR})
+        print(f"password of user {user.id} set; their console sessions are closed")
     return 0
 
 
