@@ -353,3 +353,13 @@ def test_old_attempts_and_sessions_are_purged_at_login(console: Console) -> None
         sessions = list(session.scalars(select(ConsoleSession)))
     assert len(attempts) == 3 and all(a > long_ago for a in attempts)  # the new one only
     assert sessions == []
+
+
+def test_signing_in_again_ends_the_previous_session(console: Console) -> None:
+    client = console.login("rssi")
+    first = client.cookies.get(security.SESSION_COOKIE)
+    assert first
+    console.login("rssi", client)
+    assert client.cookies.get(security.SESSION_COOKIE) != first
+    assert client.get("/queue").status_code == 200
+    assert _replay(console, first).get("/queue", follow_redirects=False).status_code == 303

@@ -89,6 +89,9 @@ def login(
     LOGINS.labels("success").inc()
     data = request.state.session
     lang = data.get("lang") or user.lang
+    previous = data.get("sid")
+    if isinstance(previous, str):  # signing in again ends the session this browser had
+        security.end_session(session=db, sid=previous)
     data.clear()  # new session: fresh CSRF token, no fixation
     data.update(sid=security.start_session(session=db, user=user),
                 csrf=security.new_csrf_token(), lang=lang)
