@@ -363,3 +363,12 @@ def test_signing_in_again_ends_the_previous_session(console: Console) -> None:
     assert client.cookies.get(security.SESSION_COOKIE) != first
     assert client.get("/queue").status_code == 200
     assert _replay(console, first).get("/queue", follow_redirects=False).status_code == 303
+
+
+def test_a_cookie_forged_with_the_real_key_is_still_anonymous(console: Console) -> None:
+    codec = security.SessionCodec(SECRET)
+    for payload in ({"uid": console.users["rssi"], "sv": 1, "csrf": "x"},
+                    {"sid": "guessed-session-id", "csrf": "x"}):
+        forged = _replay(console, codec.dumps(payload))
+        assert forged.get("/queue", follow_redirects=False).status_code == 303
+        assert forged.get("/api/v1/me").status_code == 401
