@@ -8,14 +8,53 @@ from __future__ import annotations
 
 
 class TocsinError(Exception):
-    """Root of every error Tocsin raises on purpose."""
+    """Root of every error Tocsin raises on purpose.
+
+    Every concrete error also derives from one category below; the category alone decides
+    the HTTP status the console answers with (`http_status`), never the class name."""
+
+    http_status: int = 500
 
 
-class ConfigError(TocsinError):
+class NotFound(TocsinError):
+    """The object asked for does not exist."""
+
+    http_status = 404
+
+
+class Conflict(TocsinError):
+    """The request is well formed, but the object's current state does not allow it."""
+
+    http_status = 409
+
+
+class Invalid(TocsinError):
+    """The input is wrong; the message says which value and why."""
+
+    http_status = 422
+
+
+class Denied(TocsinError):
+    """The caller may not do this."""
+
+    http_status = 403
+
+
+class Unavailable(TocsinError):
+    """Tocsin cannot do this now: a configuration, dependency or storage problem on its side,
+    not the caller's."""
+
+    http_status = 503
+
+
+CATEGORIES: tuple[type[TocsinError], ...] = (NotFound, Conflict, Invalid, Denied, Unavailable)
+
+
+class ConfigError(Unavailable):
     """A configuration value is wrong; the message names the file (or variable) and field."""
 
 
-class EventRejected(TocsinError):
+class EventRejected(Invalid):
     """A message that breaks the event contract. `reason` is the DLQ reason code."""
 
     reason: str = "schema"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consumers.errors import ConfigError, TocsinError
+from consumers.errors import ConfigError, Invalid, Unavailable
 
 
 class RuleConfigError(ConfigError):
@@ -21,7 +21,7 @@ class RuleConfigError(ConfigError):
         self.detail = message
 
 
-class FilterError(TocsinError):
+class FilterError(Invalid):
     """A filter (or rule parameter) is invalid at `field` (a dotted path in the rule).
 
     Raised while compiling; the catalogue loader turns it into a `RuleConfigError` that also
@@ -33,5 +33,5 @@ class FilterError(TocsinError):
         self.detail = message
 
 
-class SnapshotError(TocsinError):
+class SnapshotError(Unavailable):
     """A detector snapshot cannot be restored (corrupt, or taken with other rules)."""

@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
-from consumers.errors import TocsinError
+from consumers.errors import Conflict, Invalid, NotFound, TocsinError, Unavailable
 
 
 class IncidentError(TocsinError):
     """Root of the incidents domain errors."""
 
 
-class IncidentNotFound(IncidentError):
+class IncidentNotFound(IncidentError, NotFound):
     """No incident with that reference or id."""
 
 
-class InvalidTransition(IncidentError):
+class InvalidTransition(IncidentError, Conflict):
     """The lifecycle does not allow this status change (or a required reason is missing)."""
 
 
-class JustificationRequired(IncidentError):
+class JustificationRequired(IncidentError, Invalid):
     """A change that the law asks to justify came without a justification."""
 
 
-class InvalidClockChange(IncidentError):
+class InvalidClockChange(IncidentError, Invalid):
     """A clock fact that makes no sense (unknown tenant, naive or future time...)."""
 
 
-class InvalidSeverityInput(IncidentError):
+class InvalidSeverityInput(IncidentError, Invalid):
     """An ENISA input outside the values the method allows."""
 
 
-class AuditChainError(IncidentError):
+class AuditChainError(IncidentError, Unavailable):
     """The audit chain cannot be appended to (missing head row...)."""

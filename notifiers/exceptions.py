@@ -2,44 +2,44 @@
 
 from __future__ import annotations
 
-from consumers.errors import TocsinError
+from consumers.errors import Conflict, Denied, Invalid, NotFound, TocsinError, Unavailable
 
 
 class NoticeError(TocsinError):
     """Root of the notices domain errors."""
 
 
-class NoticeNotFound(NoticeError):
+class NoticeNotFound(NoticeError, NotFound):
     pass
 
 
-class TemplateError(NoticeError):
+class TemplateError(NoticeError, Invalid):
     """A template is missing or failed to render (a missing field fails loudly)."""
 
 
-class ApprovalDenied(NoticeError):
+class ApprovalDenied(NoticeError, Denied):
     """The user may not approve or reject notices (only the `rssi` role may)."""
 
 
-class InvalidNoticeTransition(NoticeError):
+class InvalidNoticeTransition(NoticeError, Conflict):
     """The notice is not in a state that allows this action."""
 
 
-class ReasonsForDelayRequired(NoticeError):
+class ReasonsForDelayRequired(NoticeError, Invalid):
     """A CNIL notice approved after `cnil_due` must carry the reasons for the delay."""
 
 
-class MissingRecipient(NoticeError):
+class MissingRecipient(NoticeError, Invalid):
     """No valid recipient address is known for this notice."""
 
 
-class InvalidAddress(NoticeError):
+class InvalidAddress(NoticeError, Invalid):
     """An e-mail address failed validation (it is never placed in a header)."""
 
 
-class InsecureTransport(NoticeError):
+class InsecureTransport(NoticeError, Unavailable):
     """Plain-text SMTP was requested (or STARTTLS is unavailable) without the dev flag."""
 
 
-class CustomerImportError(NoticeError):
+class CustomerImportError(NoticeError, Invalid):
     """A customers CSV file is invalid; the message names the line and the column."""

@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consumers.errors import TocsinError
+from consumers.errors import Unavailable
 
 
-class BrokerError(TocsinError):
+class BrokerError(Unavailable):
     """The embedded broker could not be found or did not start."""
 
 

@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from kafka.partitioner.default import murmur2
 
-from consumers.errors import TocsinError
+from consumers.errors import Invalid
 from consumers.events import AccessEvent, AuthEvent, Event, parse_event
 from detectors import engine
 from detectors.finding import Finding, Severity
@@ -32,7 +32,7 @@ from detectors.rule import Rule
 from tocsin.simulator import ATTACKS, SimEvent
 
 
-class EvaluationError(TocsinError):
+class EvaluationError(Invalid):
     """An evaluation request that cannot be run."""
 
 

@@ -18,6 +18,18 @@ from sqlalchemy.engine import make_url
 from consumers.errors import ConfigError
 
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the placeholder itself, refused outside demo
+MIN_SECRET_BYTES = 32
+# Values found in examples, tutorials and leaked configurations (compared lower-cased).
+COMMON_SECRETS = frozenset({
+    "", PLACEHOLDER_SECRET, "changeme", "change_me", "changethis", "secret", "secret-key",
+    "secret_key", "secretkey", "mysecret", "supersecret", "password", "default", "test",
+    "development", "dev", "insecure", "your-secret-key", "your_secret_key", "yoursecretkey",
+    "please-change-me", "replace-me", "todo", "tocsin", "avmup",
+    "your-secret-key-here-change-it-in-production",
+    "this-is-a-very-secret-key-change-it-in-production",
+    "super-secret-key-change-me-in-production-please",
+    "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7",
+})
 
 
 class KafkaSecurity(BaseModel):
@@ -111,9 +123,15 @@ class Settings(BaseSettings):
     smtp_from: str = "Tocsin AVM Up <securite@avmup.com>"
     smtp_allow_plaintext: bool = False
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 8
+    session_idle_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30
+    token_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    metrics_token: SecretStr | None = None
     sentry_dsn: SecretStr | None = None
     sentry_environment: str = "production"
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9464
+    metrics_host: str | None = None
     retention_days: Annotated[int, Field(ge=1)] = 180
     clocks: Clocks = Clocks()
     draft_on_critical: bool = True
@@ -162,12 +180,38 @@ class Settings(BaseSettings):
             )
 
     def require_production_secrets(self) -> None:
-        """A placeholder secret outside the demo is a start-up error."""
-        if not self.demo and self.secret_key.get_secret_value() in ("", PLACEHOLDER_SECRET):
+        """A weak session secret is a start-up error, in the demo too (it makes its own)."""
+        problem = weak_secret(self.secret_key.get_secret_value())
+        if problem is not None:
             raise ConfigError(
-                "TOCSIN_SECRET_KEY: still the placeholder; set a random value "
+                f"TOCSIN_SECRET_KEY: {problem}; set a random value of at least "
+                f"{MIN_SECRET_BYTES} bytes "
                 "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
+
+    @property
+    def metrics_bind(self) -> str:
+        """`TOCSIN_METRICS_HOST`, else all interfaces in a container (where the port is only
+        reachable through the container network) and loopback everywhere else."""
+        return self.metrics_host or default_metrics_host()
+
+
+def default_metrics_host() -> str:
+    """All interfaces inside a container (Docker or Podman), loopback anywhere else."""
+    in_container = Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+    return "0.0.0.0" if in_container else "127.0.0.1"  # noqa: S104 - container only
+
+
+def weak_secret(value: str) -> str | None:
+    """Why `value` is not fit to sign sessions, or None."""
+    if value.strip().lower() in COMMON_SECRETS:
+        return "a well-known value"
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        return f"shorter than {MIN_SECRET_BYTES} bytes"
+    for size in range(1, 5):  # "kkkk…", "abab…": one short unit repeated
+        if len(value) % size == 0 and value == value[:size] * (len(value) // size):
+            return "a short pattern repeated"
+    return None
 
 
 def load_settings(**overrides: Any) -> Settings:

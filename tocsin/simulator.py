@@ -42,7 +42,7 @@ from random import Random
 from typing import IO, Any, Literal
 from zoneinfo import ZoneInfo
 
-from consumers.errors import TocsinError
+from consumers.errors import Invalid
 
 PARIS = ZoneInfo("Europe/Paris")
 STAFF_TENANT = "avmup"
@@ -51,7 +51,7 @@ SERVICES = ("faxbis", "smsbis", "demat_manager", "campaign_manager", "tel4b", "c
 Stream = Literal["auth", "access"]
 
 
-class SimulatorError(TocsinError):
+class SimulatorError(Invalid):
     """A simulator request that cannot be honoured."""
 
 

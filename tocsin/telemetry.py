@@ -307,9 +307,13 @@ def configure_logging(level: str, *, stream: Any = None) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def start_metrics_server(port: int, *, addr: str = "0.0.0.0") -> None:  # noqa: S104
-    """Expose the default registry on `http://addr:port/metrics` (a daemon thread)."""
-    start_http_server(port, addr=addr)
+def start_metrics_server(port: int, *, addr: str | None = None) -> None:
+    """Expose the default registry on `http://addr:port/metrics` (a daemon thread). Callers
+    pass `Settings.metrics_bind` (`TOCSIN_METRICS_HOST`); without it, loopback outside a
+    container and all interfaces inside one."""
+    from tocsin.settings import default_metrics_host
+
+    start_http_server(port, addr=addr or default_metrics_host())
 
 
 def metrics_payload(registry: CollectorRegistry = REGISTRY) -> tuple[bytes, str]:

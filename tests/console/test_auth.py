@@ -121,7 +121,7 @@ def test_account_throttling_is_persisted(console: Console) -> None:
     blocked = _post_login(client, email_for("rssi"), PASSWORD)
     assert blocked.status_code == 429
     assert "Trop de tentatives" in blocked.text
-    assert blocked.headers["retry-after"] == "900"
+    assert 0 < int(blocked.headers["retry-after"]) <= 900  # a slow-down, not a lock-out
     # A restart (new app on the same database) does not forget.
     app2 = create_app(Settings(secret_key=SECRET, database_url=console.url),
                       session_factory=console.factory)

@@ -40,6 +40,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("MOUNT", "/static"): PUBLIC,
     ("GET", "/api/v1/openapi.json"): PUBLIC,
     ("GET", "/health"): EVERYONE,
+    ("GET", "/account/password"): EVERYONE,
+    ("POST", "/account/password"): EVERYONE,
     ("GET", "/users"): ADMIN,
     ("POST", "/users"): ADMIN,
     ("POST", "/users/{user_id}"): ADMIN,
@@ -84,6 +86,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/users"): ADMIN,
     ("PATCH", "/api/v1/users/{user_id}"): ADMIN,
+    ("GET", "/api/v1/tokens"): ADMIN,
+    ("POST", "/api/v1/tokens"): ADMIN,
+    ("DELETE", "/api/v1/tokens/{token_id}"): ADMIN,
 }
 
 
@@ -116,7 +121,8 @@ def test_every_route_is_covered(console: Console) -> None:
 
 def _concrete(path: str, ref: str, notice_id: int) -> str:
     return (path.replace("{ref}", ref).replace("{notice_id}", str(notice_id))
-            .replace("{user_id}", "999999").replace("/static", "/static/console.css"))
+            .replace("{user_id}", "999999").replace("{token_id}", "999999")
+            .replace("/static", "/static/console.css"))
 
 
 def _call(console: Console, client: Any, method: str, path: str, cookie: str | None) -> Any:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.errors import TocsinError
 from tocsin.console import security
-from tocsin.console.errors import domain_status
 from tocsin.console.i18n import MESSAGES, translate
 
 
@@ -55,18 +53,3 @@ def test_catalogues_have_the_same_keys() -> None:
     assert translate("fr", "queue") == "File des incidents"
     assert translate("de", "queue") == "File des incidents"
     assert translate("en", "no-such-key") == "no-such-key"
-
-
-def test_domain_errors_map_to_statuses() -> None:
-    class IncidentNotFound(TocsinError):
-        pass
-
-    class InvalidTransition(TocsinError):
-        pass
-
-    class SomethingElse(TocsinError):
-        pass
-
-    assert domain_status(IncidentNotFound("x")) == 404
-    assert domain_status(InvalidTransition("x")) == 409
-    assert domain_status(SomethingElse("x")) == 422

@@ -37,6 +37,7 @@ from tests.console.support import (
     email_for,
     seed_incident,
 )
+from tocsin.console import security
 from tocsin.console.app import create_app
 from tocsin.settings import Settings
 
@@ -156,7 +157,7 @@ def test_rssi_approves_and_sends_the_most_urgent_notice(
             page.get_by_role("button", name="Se connecter").click()
             expect(page).to_have_url(served.base + "/queue")
             cookies = {c["name"]: c for c in context.cookies()}
-            session_cookie = cookies["tocsin_session"]
+            session_cookie = cookies[security.SESSION_COOKIE]  # `__Host-`: HTTPS-only, host
             assert session_cookie["httpOnly"] and session_cookie["secure"]
             assert session_cookie["sameSite"] == "Strict"
 

@@ -530,7 +530,7 @@ def test_console_command_wires_logging_sentry_and_db_metrics(
     from tocsin.console import pages_ops
 
     calls: dict[str, Any] = {}
-    settings = Settings(database_url=fresh_db_url, secret_key=SecretStr("k" * 32),
+    settings = Settings(database_url=fresh_db_url, secret_key=SecretStr("telemetry-" + "k" * 32),
                         log_level="WARNING")
     monkeypatch.setattr(users, "get_settings", lambda: settings)
     monkeypatch.setattr(telemetry, "configure_logging",
@@ -579,7 +579,7 @@ def test_notify_command_wires_logging_sentry_and_metrics_server(
     monkeypatch.setattr(telemetry, "init_sentry",
                         lambda s, component: calls.setdefault("sentry", component))
     monkeypatch.setattr(telemetry, "start_metrics_server",
-                        lambda port: calls.setdefault("metrics", port))
+                        lambda port, addr: calls.setdefault("metrics", port))
     monkeypatch.setattr(outbox, "deliver_due", lambda **kw: outbox.DeliveryReport())
     args = build_parser().parse_args(["notify", "--once"])
     assert args.func(args) == 0

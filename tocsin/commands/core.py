@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -65,9 +66,15 @@ def register(sub: Any) -> None:
 def cmd_broker(args: argparse.Namespace) -> int:
     from tocsin.broker import EmbeddedBroker
 
-    broker = EmbeddedBroker(port=args.port, host=args.host).start()
-    print(f"tansu listening on {broker.bootstrap} (memory only; Ctrl-C to stop)", flush=True)
+    def _terminate(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops Tansu as Ctrl-C does (the `finally` below)
+
+    signal.signal(signal.SIGTERM, _terminate)
+    broker = EmbeddedBroker(port=args.port, host=args.host)
     try:
+        broker.start()
+        print(f"tansu listening on {broker.bootstrap} (memory only; Ctrl-C to stop)",
+              flush=True)
         assert broker.process is not None  # noqa: S101 - started above
         return broker.process.wait()
     except KeyboardInterrupt:
@@ -102,7 +109,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     engine, factory = runtime.database(settings)
     runtime.require_schema(engine, settings.database_url)
     if settings.metrics_port:
-        telemetry.start_metrics_server(settings.metrics_port)
+        telemetry.start_metrics_server(settings.metrics_port, addr=settings.metrics_bind)
         telemetry.register_db_collector(factory)
     loop, pipeline = runtime.build_ingest(settings, session_factory=factory)
     loop.install_signal_handlers()

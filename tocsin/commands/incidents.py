@@ -180,7 +180,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     telemetry.init_sentry(settings, "purge")
     stop = StopSignal().install()
     if settings.metrics_port:  # liveness for the container's healthcheck
-        telemetry.start_metrics_server(settings.metrics_port)
+        telemetry.start_metrics_server(settings.metrics_port, addr=settings.metrics_bind)
     while not stop.is_set():
         _purge_once(settings, days)
         stop.wait(args.every * 3600)

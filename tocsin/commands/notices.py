@@ -312,7 +312,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
         raise NoticeError("TOCSIN_SMTP_URL is not set (smtp://host:587 or smtps://host:465)")
     factory = _factory(settings)
     if settings.metrics_port:
-        telemetry.start_metrics_server(settings.metrics_port)
+        telemetry.start_metrics_server(settings.metrics_port, addr=settings.metrics_bind)
     # SIGTERM (docker compose stop) finishes the message in hand, then returns: no row is
     # left `sending`, so a stop never makes one `uncertain`.
     stop = StopSignal() if args.once else StopSignal().install()

@@ -104,6 +104,9 @@ def transition(*, session: Session, user: User, ref: str, data: TransitionIn,
     if Role(user.role) == Role.ANALYST and target not in ANALYST_TARGETS:
         raise Forbidden("analysts triage up to confirmed or dismissed")
     found = incident(session=session, ref=ref)
+    if (Role(user.role) == Role.ANALYST and target == IncidentStatus.DISMISSED
+            and found.status == IncidentStatus.CONFIRMED):
+        raise Forbidden("dismissing a confirmed incident is the RSSI's decision")
     incident_service.transition(session=session, incident=found, to=target,
                                 actor_email=user.email, reason=data.reason)
     notice_flows.draft_notices(session=session, incident=found, now=datetime.now(UTC),

@@ -26,16 +26,18 @@ from tocsin.console.deps import (
     ReaderUser,
     ReceiptUser,
     RegisterUser,
+    RowId,
     RssiUser,
     TriageUser,
     cnil_hours_of,
     draft_policy_of,
     policy_of,
 )
+from tocsin.console.errors import PROBLEM_RESPONSES
 from tocsin.console.pages_ops import database_ok
 from tocsin.console.web import csrf_token
 
-router = APIRouter(tags=["tocsin"])
+router = APIRouter(tags=["tocsin"], responses=PROBLEM_RESPONSES)
 
 Json = dict[str, Any]
 
@@ -176,12 +178,12 @@ def post_draft_notices(request: Request, db: DbSession, user: RssiUser, ref: str
 
 
 @router.get("/notices/{notice_id}")
-def get_notice(db: DbSession, user: ReaderUser, notice_id: int) -> Json:
+def get_notice(db: DbSession, user: ReaderUser, notice_id: RowId) -> Json:
     return notices_view.one(session=db, notice=actions.notice(session=db, notice_id=notice_id))
 
 
 @router.post("/notices/{notice_id}/approve")
-def post_approve(request: Request, db: DbSession, user: RssiUser, notice_id: int,
+def post_approve(request: Request, db: DbSession, user: RssiUser, notice_id: RowId,
                  body: actions.ApproveIn) -> Json:
     notice = actions.approve(session=db, user=user, notice_id=notice_id, data=body,
                              cnil_hours=cnil_hours_of(request))
@@ -189,13 +191,14 @@ def post_approve(request: Request, db: DbSession, user: RssiUser, notice_id: int
 
 
 @router.post("/notices/{notice_id}/reject")
-def post_reject(db: DbSession, user: RssiUser, notice_id: int, body: actions.RejectIn) -> Json:
+def post_reject(db: DbSession, user: RssiUser, notice_id: RowId,
+                body: actions.RejectIn) -> Json:
     notice = actions.reject(session=db, user=user, notice_id=notice_id, data=body)
     return notices_view.one(session=db, notice=notice)
 
 
 @router.post("/notices/{notice_id}/send")
-def post_send(request: Request, db: DbSession, user: RssiUser, notice_id: int) -> Json:
+def post_send(request: Request, db: DbSession, user: RssiUser, notice_id: RowId) -> Json:
     report = actions.send(session=db, factory=request.app.state.session_factory,
                           smtp=request.app.state.smtp, user=user, notice_id=notice_id)
     db.expire_all()
@@ -206,7 +209,7 @@ def post_send(request: Request, db: DbSession, user: RssiUser, notice_id: int) -
 
 
 @router.post("/notices/{notice_id}/cnil-receipt")
-def post_receipt(db: DbSession, user: ReceiptUser, notice_id: int,
+def post_receipt(db: DbSession, user: ReceiptUser, notice_id: RowId,
                  body: actions.ReceiptIn) -> Json:
     notice = actions.cnil_receipt(session=db, user=user, notice_id=notice_id, data=body)
     return notices_view.one(session=db, notice=notice)
@@ -244,9 +247,49 @@ def post_user(db: DbSession, admin: AdminUser, body: UserIn) -> Json:
 
 
 @router.patch("/users/{user_id}")
-def patch_user(db: DbSession, admin: AdminUser, user_id: int, body: UserPatch) -> Json:
+def patch_user(db: DbSession, admin: AdminUser, user_id: RowId, body: UserPatch) -> Json:
     updated = security.update_user(session=db, user_id=user_id, role=body.role,
                                    active=body.active)
     audit(session=db, actor=admin, action="user.updated",
           details={"user_id": updated.id, "role": updated.role, "active": updated.active})
     return user_json(updated)
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=254)
+    name: str = Field(default="api", min_length=1, max_length=100)
+    days: int | None = Field(default=None, ge=1, le=3650,
+                             description="validity; default TOCSIN_TOKEN_DAYS (90)")
+
+
+@router.get("/tokens")
+def get_tokens(db: DbSession, admin: AdminUser,
+               email: Annotated[str | None, Query(max_length=254)] = None) -> list[Json]:
+    """API tokens (never their secret): owner, name, state, expiry."""
+    return [security.token_summary(t, u)
+            for t, u in security.list_tokens(session=db, email=email)]
+
+
+@router.post("/tokens", status_code=201)
+def post_token(request: Request, db: DbSession, admin: AdminUser, body: TokenIn) -> Json:
+    """A token for a user, valid `days` days. `token` is shown in this answer only."""
+    days = body.days or int(request.app.state.settings.token_days)
+    row, secret = security.create_token(session=db, email=body.email, name=body.name,
+                                        days=days)
+    owner = security.get_user(session=db, user_id=row.user_id)
+    assert owner is not None  # noqa: S101 - create_token found the user
+    audit(session=db, actor=admin, action="token.created",
+          details={"user_id": owner.id, "token_id": row.id, "name": row.name})
+    return {**security.token_summary(row, owner), "token": secret}
+
+
+@router.delete("/tokens/{token_id}")
+def delete_token(db: DbSession, admin: AdminUser, token_id: RowId) -> Json:
+    """Revoke a token: it is refused from now on."""
+    row = security.revoke_token(session=db, token_id=token_id)
+    owner = security.get_user(session=db, user_id=row.user_id)
+    assert owner is not None  # noqa: S101 - tokens are deleted with their user
+    audit(session=db, actor=admin, action="token.revoked",
+          details={"user_id": owner.id, "token_id": row.id})
+    return security.token_summary(row, owner)

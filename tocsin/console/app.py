@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,8 +20,19 @@ from notifiers.outbox import SmtpConfig
 from notifiers.schemas import DraftPolicy
 from tocsin.console import security
 from tocsin.console.deps import CsrfFailed, Forbidden, NotAuthenticated
-from tocsin.console.errors import domain_status
-from tocsin.console.web import HERE, SessionMiddleware, make_environment, render
+from tocsin.console.errors import (
+    PROBLEM_TYPE,
+    FieldError,
+    http_status,
+    problem_body,
+)
+from tocsin.console.web import (
+    HERE,
+    BodyLimitMiddleware,
+    SessionMiddleware,
+    make_environment,
+    render,
+)
 from tocsin.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -36,10 +48,12 @@ def create_app(
     insecure_cookies: bool = False,
     throttle: security.Throttle = security.DEFAULT_THROTTLE,
     smtp: SmtpConfig | None = None,
+    trusted_proxies: Sequence[str] = (),
 ) -> FastAPI:
-    """Build the console. `insecure_cookies` drops the `Secure` flag (plain-HTTP local demo
-    only). `smtp` overrides the SMTP configuration read from `settings` (tests pass a
-    trusted test CA)."""
+    """Build the console. `insecure_cookies` drops the `Secure` flag and the `__Host-` cookie
+    prefix (plain-HTTP local demo only). `smtp` overrides the SMTP configuration read from
+    `settings` (tests pass a trusted test CA). `trusted_proxies` (addresses or networks) are
+    the reverse proxies whose `X-Forwarded-For` names the client."""
     settings.require_production_secrets()
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.database_url))
@@ -58,7 +72,16 @@ def create_app(
     app.state.draft_policy = DraftPolicy.from_settings(settings)
     app.state.smtp = smtp if smtp is not None else SmtpConfig.from_settings(settings)
     app.state.secret_key = settings.secret_key.get_secret_value()
-    codec = security.SessionCodec(app.state.secret_key)
+    app.state.trusted_proxies = security.parse_proxies(trusted_proxies)
+    app.state.session_policy = security.SessionPolicy(
+        lifetime=timedelta(hours=settings.session_hours),
+        idle=timedelta(minutes=settings.session_idle_minutes))
+    codec = security.SessionCodec(
+        app.state.secret_key, max_age=int(app.state.session_policy.lifetime.total_seconds()))
+    # Inside the session middleware (which only reads the cookie), so that a body cut at the
+    # limit raises straight into FastAPI's body parsing; both run before any route (and its
+    # authentication) reads the body.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SessionMiddleware, codec=codec, secure=not insecure_cookies)
 
     _install_error_handlers(app)
@@ -74,38 +97,51 @@ def create_app(
     return app
 
 
+def _problem(status: int, detail: str, *, error: str | None = None,
+             errors: list[FieldError] | None = None,
+             headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(problem_body(status, detail, error=error, errors=errors),
+                        status_code=status, media_type=PROBLEM_TYPE, headers=headers)
+
+
+def _field_errors(exc: RequestValidationError) -> list[FieldError]:
+    found: list[FieldError] = []
+    for err in exc.errors():
+        loc = [p if isinstance(p, int) else str(p) for p in err.get("loc", ())]
+        names = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+        found.append(FieldError(loc=loc, field=".".join(names) or "body",
+                                msg=str(err.get("msg", ""))))
+    return found
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotAuthenticated)
     async def _anon(request: Request, exc: NotAuthenticated) -> Response:
         if _is_api(request):
-            return JSONResponse(
-                {"detail": "authentication required"},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            return _problem(401, "authentication required", error="NotAuthenticated",
+                            headers={"WWW-Authenticate": "Bearer"})
         return RedirectResponse("/login", status_code=303)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
         if _is_api(request):
-            return JSONResponse({"detail": "forbidden"}, status_code=403)
+            return _problem(403, "forbidden", error="Forbidden")
         return render(request, "error.html", {"title_key": "forbidden",
                                               "text_key": "forbidden_text"}, status=403)
 
     @app.exception_handler(CsrfFailed)
     async def _csrf(request: Request, exc: CsrfFailed) -> Response:
         if _is_api(request):
-            return JSONResponse({"detail": "csrf token missing or invalid"}, status_code=403)
+            return _problem(403, "csrf token missing or invalid", error="CsrfFailed")
         return render(request, "error.html", {"title_key": "forbidden",
                                               "text_key": "csrf_failed"}, status=403)
 
     @app.exception_handler(TocsinError)
     async def _domain(request: Request, exc: TocsinError) -> Response:
-        status = domain_status(exc)
+        status = http_status(exc)
         detail = str(exc) or type(exc).__name__
         if _is_api(request):
-            return JSONResponse({"detail": detail, "error": type(exc).__name__},
-                                status_code=status)
+            return _problem(status, detail, error=type(exc).__name__)
         key = "not_found" if status == 404 else "error"
         text = "not_found" if status == 404 else "invalid_input"
         return render(request, "error.html", {"title_key": key, "text_key": text,
@@ -114,20 +150,17 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if _is_api(request) or exc.status_code not in (404, 405):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                                headers=getattr(exc, "headers", None))
+            return _problem(exc.status_code, str(exc.detail),
+                            headers=getattr(exc, "headers", None))
         return render(request, "error.html", {"title_key": "not_found",
                                               "text_key": "not_found"},
                       status=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        errors: list[dict[str, Any]] = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()
-        ]
+        errors = _field_errors(exc)
+        detail = "; ".join(f"{e.field}: {e.msg}" for e in errors)
         if _is_api(request):
-            return JSONResponse({"detail": errors}, status_code=422)
+            return _problem(422, detail, error="RequestValidationError", errors=errors)
         return render(request, "error.html", {"title_key": "error", "text_key": "invalid_input",
-                                              "detail": "; ".join(
-                                                  f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                                  for e in errors)}, status=422)
+                                              "detail": detail}, status=422)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from consumers.errors import Denied
 from incidents.clocks import ClockPolicy
 from notifiers.schemas import DraftPolicy
 from tocsin.console import security
@@ -25,15 +26,15 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
 
-class NotAuthenticated(ConsoleError):
+class NotAuthenticated(ConsoleError, Denied):
+    http_status = 401
+
+
+class Forbidden(ConsoleError, Denied):
     pass
 
 
-class Forbidden(ConsoleError):
-    pass
-
-
-class CsrfFailed(ConsoleError):
+class CsrfFailed(ConsoleError, Denied):
     pass
 
 
@@ -62,7 +63,7 @@ def session_data(request: Request) -> dict[str, Any]:
 
 
 def resolve_user(request: Request, db: Session) -> User | None:
-    """The user behind a bearer token or the session cookie, or None."""
+    """The user behind a bearer token or the session cookie's server-side session, or None."""
     cached: User | None = getattr(request.state, "user", None)
     if cached is not None:
         return cached
@@ -75,16 +76,10 @@ def resolve_user(request: Request, db: Session) -> User | None:
         if user is None:
             return None
     else:
-        data = session_data(request)
-        uid = data.get("uid")
-        if isinstance(uid, int):
-            candidate = security.get_user(session=db, user_id=uid)
-            if (
-                candidate is not None
-                and candidate.active
-                and candidate.session_version == data.get("sv")
-            ):
-                user = candidate
+        sid = session_data(request).get("sid")
+        if isinstance(sid, str):
+            user = security.session_user(session=db, sid=sid,
+                                         policy=request.app.state.session_policy)
         request.state.via_token = False
     request.state.user = user
     return user
@@ -140,6 +135,10 @@ RegisterUser = Annotated[User, Depends(require(Role.RSSI, Role.DPO))]
 ReceiptUser = Annotated[User, Depends(require(Role.RSSI, Role.DPO))]
 AdminUser = Annotated[User, Depends(require(Role.ADMIN))]
 CsrfChecked = Annotated[None, Depends(csrf_only)]
+
+# A row id in a path: bounded to what an INTEGER column holds (a larger one is a 422, never
+# a database error).
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def policy_of(request: Request) -> ClockPolicy:

@@ -1,74 +1,104 @@
-"""Console domain errors (mapped to HTTP status codes by one handler in `app.py`)."""
+"""Console domain errors, and the HTTP status of any Tocsin error.
+
+The status comes from the error's category (`consumers.errors.CATEGORIES`: not found,
+conflict, invalid, denied, unavailable), never from its name: one handler in `app.py` maps
+it, for pages and for the API alike."""
 
 from __future__ import annotations
 
-from consumers.errors import TocsinError
+from http import HTTPStatus
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from consumers.errors import Conflict, Denied, Invalid, NotFound, TocsinError
 
 
 class ConsoleError(TocsinError):
     """Root of the console's own errors."""
 
 
-class UserExists(ConsoleError):
+class UserExists(ConsoleError, Conflict):
     pass
 
 
-class UnknownUser(ConsoleError):
+class UnknownUser(ConsoleError, NotFound):
     pass
 
 
-class InvalidUserInput(ConsoleError):
+class UnknownToken(ConsoleError, NotFound):
     pass
 
 
-class LoginThrottled(ConsoleError):
-    """Too many failed logins for this account or from this address."""
+class InvalidUserInput(ConsoleError, Invalid):
+    pass
 
 
-class SmtpNotConfigured(ConsoleError):
+class LastAdmin(ConsoleError, Conflict):
+    """The change would leave the console without an active administrator."""
+
+
+class LoginThrottled(ConsoleError, Denied):
+    """Too many failed logins for this account from this address, or from this address."""
+
+    http_status = 429
+
+    def __init__(self, detail: str, *, retry_after: int = 0) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class SmtpNotConfigured(ConsoleError, Conflict):
     """Sending needs `TOCSIN_SMTP_URL`."""
 
 
-# Domain errors from other packages, matched by class name so the console needs no import of
-# every exception module: name -> HTTP status.
-_DOMAIN_STATUS = {
-    "NotFound": 404,
-    "IncidentNotFound": 404,
-    "NoticeNotFound": 404,
-    "UnknownIncident": 404,
-    "UnknownNotice": 404,
-    "UnknownUser": 404,
-    "InvalidTransition": 409,
-    "ApprovalRequired": 409,
-    "InvalidNoticeState": 409,
-    "NoticeStateError": 409,
-    "AlreadySent": 409,
-    "UserExists": 409,
-    "JustificationRequired": 422,
-    "ReasonRequired": 422,
-    "InvalidUserInput": 422,
-    "InvalidSeverityInput": 422,
-    "ValidationFailed": 422,
-    "InvalidClockChange": 422,
-    "ApprovalDenied": 403,
-    "InvalidNoticeTransition": 409,
-    "ReasonsForDelayRequired": 422,
-    "MissingRecipient": 422,
-    "InvalidAddress": 422,
-    "TemplateError": 422,
-    "Forbidden": 403,
-    "SmtpNotConfigured": 409,
+def http_status(exc: Exception) -> int:
+    """The HTTP status for `exc`: its category's, 500 for anything else."""
+    if isinstance(exc, TocsinError):
+        return int(exc.http_status)
+    return 500
+
+
+PROBLEM_TYPE = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    """One invalid input: where it is (`loc`, `field`) and what is wrong with it."""
+
+    loc: list[str | int]
+    field: str
+    msg: str
+
+
+class Problem(BaseModel):
+    """An API error as RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    error: str | None = Field(default=None, description="the error's kind, for scripts")
+    errors: list[FieldError] | None = Field(
+        default=None, description="422 only: each invalid field and the reason")
+
+
+def problem_body(status: int, detail: str, *, error: str | None = None,
+                 errors: list[FieldError] | None = None) -> dict[str, Any]:
+    return Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, error=error,
+                   errors=errors).model_dump(exclude_none=True)
+
+
+def _problem_doc(text: str) -> dict[str, Any]:
+    return {"description": text, "model": Problem,
+            "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+# Declared on the API router: every operation documents these answers and their shape.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _problem_doc("Authentication required (session cookie or bearer token)"),
+    403: _problem_doc("The caller's role may not do this, or the CSRF token is missing"),
+    404: _problem_doc("No such object"),
+    409: _problem_doc("The object's current state does not allow this"),
+    413: _problem_doc("The request body is too large"),
+    422: _problem_doc("Invalid input; `errors` names each field"),
 }
-
-
-def domain_status(exc: Exception) -> int:
-    for klass in type(exc).__mro__:
-        status = _DOMAIN_STATUS.get(klass.__name__)
-        if status is not None:
-            return status
-    name = type(exc).__name__
-    if "NotFound" in name or name.startswith("Unknown"):
-        return 404
-    if "Transition" in name or "State" in name or "Conflict" in name:
-        return 409
-    return 422

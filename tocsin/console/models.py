@@ -1,4 +1,4 @@
-"""Console tables: users, API tokens and login attempts (throttling, persisted)."""
+"""Console tables: users, sessions, API tokens and login attempts (throttling, persisted)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,24 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # NULL on tokens issued before expiry existed: they expire `TOKEN_DAYS` after creation.
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. The cookie carries a random id; only its sha256 is stored. Logout,
+    a password change and deactivation revoke the row, so a replayed cookie is refused."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("console_users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class LoginAttempt(Base):

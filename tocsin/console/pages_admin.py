@@ -9,8 +9,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from tocsin.console import security
 from tocsin.console.audit import audit
-from tocsin.console.deps import AdminUser, DbSession
-from tocsin.console.errors import InvalidUserInput, UnknownUser, UserExists
+from tocsin.console.deps import AdminUser, DbSession, RowId
+from tocsin.console.errors import (
+    InvalidUserInput,
+    LastAdmin,
+    UnknownUser,
+    UserExists,
+    http_status,
+)
 from tocsin.console.models import Role
 from tocsin.console.web import render
 
@@ -54,15 +60,16 @@ def users_update(
     request: Request,
     db: DbSession,
     admin: AdminUser,
-    user_id: int,
+    user_id: RowId,
     role: Annotated[str, Form(max_length=16)] = "",
     active: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     try:
         user = security.update_user(session=db, user_id=user_id, role=role or None,
                                     active=active == "on")
-    except (InvalidUserInput, UnknownUser) as exc:
-        return _page(request, db, error=str(exc), status=422)
+    except (InvalidUserInput, UnknownUser, LastAdmin) as exc:
+        db.rollback()
+        return _page(request, db, error=str(exc), status=http_status(exc))
     audit(session=db, actor=admin, action="user.updated",
           details={"user_id": user.id, "role": user.role, "active": user.active})
     return RedirectResponse("/users?ok=1", status_code=303)

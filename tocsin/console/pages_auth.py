@@ -1,8 +1,9 @@
-"""Login and logout."""
+"""Login, logout and the signed-in user's password change."""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -10,8 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 from prometheus_client import Counter
 
 from tocsin.console import security
-from tocsin.console.deps import CsrfChecked, DbSession, resolve_user
-from tocsin.console.errors import LoginThrottled
+from tocsin.console.audit import audit
+from tocsin.console.deps import CsrfChecked, CurrentUser, DbSession, resolve_user
+from tocsin.console.errors import InvalidUserInput, LoginThrottled
 from tocsin.console.models import Role
 from tocsin.console.web import render
 
@@ -27,7 +29,17 @@ def home_for(role: str) -> str:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address (`X-Forwarded-For` only from a `--trusted-proxy`)."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for")
+    proxies = request.app.state.trusted_proxies
+    warned = getattr(request.app.state, "untrusted_forward_warned", False)
+    if forwarded and peer and not warned and not security.is_trusted(peer, proxies):
+        request.app.state.untrusted_forward_warned = True
+        # Behind a reverse proxy every client would share its address (and its failures).
+        log.warning("X-Forwarded-For from a peer that is not a --trusted-proxy: ignored; "
+                    "start the console with --trusted-proxy if a reverse proxy is in front")
+    return security.client_address(peer, forwarded, proxies)
 
 
 @router.get("/")
@@ -49,6 +61,11 @@ def login(
     email: Annotated[str, Form(max_length=254)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
+    now = datetime.now(UTC)
+    # Housekeeping: attempts past the throttling window and sessions past any lifetime.
+    security.purge_attempts(session=db, older_than=now - request.app.state.throttle.window)
+    security.purge_sessions(session=db,
+                            older_than=now - request.app.state.session_policy.lifetime)
     try:
         user = security.authenticate(
             session=db,
@@ -58,13 +75,12 @@ def login(
             ip=client_ip(request),
             throttle=request.app.state.throttle,
         )
-    except LoginThrottled:
+    except LoginThrottled as exc:
         LOGINS.labels("throttled").inc()
         log.warning("console login throttled")  # no account or address in logs
         response = render(request, "login.html", {"email": email, "error": "throttled"},
                           status=429)
-        window = request.app.state.throttle.window
-        response.headers["Retry-After"] = str(int(window.total_seconds()))
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if user is None:
         LOGINS.labels("failure").inc()
@@ -73,14 +89,62 @@ def login(
     LOGINS.labels("success").inc()
     data = request.state.session
     lang = data.get("lang") or user.lang
+    previous = data.get("sid")
+    if isinstance(previous, str):  # signing in again ends the session this browser had
+        security.end_session(session=db, sid=previous)
     data.clear()  # new session: fresh CSRF token, no fixation
-    data.update(uid=user.id, sv=user.session_version, csrf=security.new_csrf_token(),
-                lang=lang)
+    data.update(sid=security.start_session(session=db, user=user),
+                csrf=security.new_csrf_token(), lang=lang)
     request.state.session_dirty = True
     return RedirectResponse(home_for(user.role), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, _csrf: CsrfChecked) -> Response:
+def logout(request: Request, db: DbSession, _csrf: CsrfChecked) -> Response:
+    sid = request.state.session.get("sid")
+    if isinstance(sid, str):
+        security.end_session(session=db, sid=sid)  # a replayed cookie is refused from now on
     request.state.session_clear = True
     return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/account/password")
+def password_form(request: Request, user: CurrentUser) -> Response:
+    notice = "password_changed" if request.query_params.get("ok") else None
+    return render(request, "account.html", {"notice": notice})
+
+
+@router.post("/account/password")
+def password_change(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    current: Annotated[str, Form(max_length=1024)] = "",
+    new: Annotated[str, Form(max_length=1024)] = "",
+    confirm: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """Checks the current password, ends every session of the user, and starts a fresh one
+    for this browser."""
+    try:
+        # Through the login throttle first: a borrowed session cannot guess the password.
+        if security.authenticate(session=db, secret_key=request.app.state.secret_key,
+                                 email=user.email, password=current, ip=client_ip(request),
+                                 throttle=request.app.state.throttle) is None:
+            raise InvalidUserInput("current_password_wrong")
+        security.change_password(session=db, user_id=user.id, current=current, new=new,
+                                 confirm=confirm)
+    except LoginThrottled as exc:
+        response = render(request, "account.html", {"notice": None, "error": "throttled"},
+                          status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except InvalidUserInput as exc:
+        return render(request, "account.html", {"notice": None, "error": str(exc)},
+                      status=422)
+    audit(session=db, actor=user, action="user.password_changed",
+          details={"user_id": user.id})
+    data = request.state.session
+    data.update(sid=security.start_session(session=db, user=user),
+                csrf=security.new_csrf_token())
+    request.state.session_dirty = True
+    return RedirectResponse("/account/password?ok=1", status_code=303)

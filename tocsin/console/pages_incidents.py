@@ -11,23 +11,25 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from consumers.errors import TocsinError
+from consumers.errors import NotFound, TocsinError
 from incidents import register
 from tocsin.console import actions, notices_view, views
 from tocsin.console.audit import audit
 from tocsin.console.deps import (
     CommenterUser,
     DbSession,
+    Forbidden,
     ReaderUser,
     ReceiptUser,
     RegisterUser,
+    RowId,
     RssiUser,
     TriageUser,
     cnil_hours_of,
     draft_policy_of,
     policy_of,
 )
-from tocsin.console.errors import domain_status
+from tocsin.console.errors import http_status
 from tocsin.console.models import User
 from tocsin.console.web import EXPORT_CSP, render
 
@@ -92,8 +94,11 @@ def _back(ref: str, anchor: str) -> Response:
 
 def _fail(request: Request, db: Session, user: User, ref: str, exc: Exception,
           form: dict[str, Any]) -> Response:
+    if isinstance(exc, NotFound):
+        raise exc  # the 404 page (raised before the rollback: the user stays readable)
     db.rollback()
-    status = 422 if isinstance(exc, ValidationError) else domain_status(exc)
+    # A value that does not parse (pydantic or `fromisoformat`) is the input's fault.
+    status = 422 if isinstance(exc, ValueError) else http_status(exc)
     message = _message(exc)
     return _detail_page(request, db, user, ref, error=message, status=status, form=form)
 
@@ -114,7 +119,7 @@ def incident_transition(request: Request, db: DbSession, user: TriageUser, ref: 
                            data=actions.TransitionIn(to=to, reason=reason or None),
                            policy=draft_policy_of(request))
     except (TocsinError, ValidationError) as exc:
-        if type(exc).__name__ == "Forbidden":
+        if isinstance(exc, Forbidden):
             raise
         return _fail(request, db, user, ref, exc, form)
     return _back(ref, "status")
@@ -232,7 +237,7 @@ def _notice_ref(db: Session, notice_id: int) -> str:
 
 
 @router.post("/notices/{notice_id}/approve")
-def notice_approve(request: Request, db: DbSession, user: RssiUser, notice_id: int,
+def notice_approve(request: Request, db: DbSession, user: RssiUser, notice_id: RowId,
                          subject: Annotated[str | None, Form(max_length=250)] = None,
                          text_body: Annotated[str | None, Form(max_length=100_000)] = None,
                          reasons_for_delay: Text = "") -> Response:
@@ -247,7 +252,7 @@ def notice_approve(request: Request, db: DbSession, user: RssiUser, notice_id: i
 
 
 @router.post("/notices/{notice_id}/reject")
-def notice_reject(request: Request, db: DbSession, user: RssiUser, notice_id: int,
+def notice_reject(request: Request, db: DbSession, user: RssiUser, notice_id: RowId,
                         reason: Text = "") -> Response:
     ref = _notice_ref(db, notice_id)
     try:
@@ -260,7 +265,7 @@ def notice_reject(request: Request, db: DbSession, user: RssiUser, notice_id: in
 
 @router.post("/notices/{notice_id}/cnil-receipt")
 def notice_cnil_receipt(request: Request, db: DbSession, user: ReceiptUser,
-                              notice_id: int,
+                              notice_id: RowId,
                               receipt: Annotated[str, Form(max_length=64)] = "") -> Response:
     ref = _notice_ref(db, notice_id)
     try:
@@ -296,7 +301,8 @@ def register_html(request: Request, db: DbSession, user: RegisterUser) -> Respon
 
 
 @router.post("/notices/{notice_id}/send")
-def notice_send(request: Request, db: DbSession, user: RssiUser, notice_id: int) -> Response:
+def notice_send(request: Request, db: DbSession, user: RssiUser,
+                notice_id: RowId) -> Response:
     ref = _notice_ref(db, notice_id)
     try:
         actions.send(session=db, factory=request.app.state.session_factory,

@@ -7,15 +7,16 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from prometheus_client import Histogram
 from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tocsin.console import security
 from tocsin.console.i18n import LANGS, incident_title, label, translate
@@ -141,11 +142,12 @@ class SessionMiddleware(BaseHTTPMiddleware):
         super().__init__(app)
         self.codec = codec
         self.secure = secure
+        self.cookie = security.session_cookie_name(secure=secure)
 
     async def dispatch(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        data = self.codec.loads(request.cookies.get(security.SESSION_COOKIE))
+        data = self.codec.loads(request.cookies.get(self.cookie))
         request.state.session = data if data is not None else {}
         request.state.session_dirty = False
         request.state.session_clear = False
@@ -156,7 +158,7 @@ class SessionMiddleware(BaseHTTPMiddleware):
             time.perf_counter() - started)
         if request.state.session_clear:
             response.delete_cookie(
-                security.SESSION_COOKIE,
+                self.cookie,
                 path="/",
                 secure=self.secure,
                 httponly=True,
@@ -164,7 +166,7 @@ class SessionMiddleware(BaseHTTPMiddleware):
             )
         elif request.state.session_dirty:
             response.set_cookie(
-                security.SESSION_COOKIE,
+                self.cookie,
                 self.codec.dumps(request.state.session),
                 max_age=self.codec.max_age,
                 path="/",
@@ -177,6 +179,52 @@ class SessionMiddleware(BaseHTTPMiddleware):
         if self.secure:  # served over HTTPS (the only production mode)
             response.headers.setdefault("Strict-Transport-Security",
                                         "max-age=31536000; includeSubDomains")
-        if request.url.path.startswith(("/api/", "/incidents", "/register", "/users")):
+        if request.url.path.startswith(("/api/", "/incidents", "/register", "/users",
+                                        "/account")):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+class _BodyTooLarge(HTTPException):  # FastAPI re-raises its own type while parsing
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body larger than {limit} bytes")
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over `max_bytes` before anything reads them (authentication
+    included): a declared `Content-Length` over the limit is answered at once, and a body
+    that grows past it while being read stops with 413."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            status = 413 if declared.isdigit() else 400
+            body = json.dumps({"type": "about:blank", "title": HTTPStatus(status).phrase,
+                               "status": status,
+                               "detail": f"request body larger than {self.max_bytes} bytes"
+                               if status == 413 else "invalid Content-Length"}).encode()
+            await send({"type": "http.response.start", "status": status, "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, limited, send)
