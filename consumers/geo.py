@@ -40,15 +40,20 @@ def configure(path: Path | None) -> DatabaseInfo:
     chosen = BUNDLED if path is None else path.expanduser().resolve()
     if not chosen.is_file():
         raise ConfigError(f"TOCSIN_GEOIP_FILE: no such file: {chosen}")
-    _file = chosen
+    before, _file = _file, chosen
     _db.cache_clear()
     country_of.cache_clear()
-    info = database_info()
-    if not info.ipv6:
-        raise ConfigError(
-            f"TOCSIN_GEOIP_FILE: {chosen.name} covers IPv4 only; give a country file with "
-            "IPv6 (geoip2fast-ipv6.dat.gz)"
-        )
+    try:
+        info = database_info()
+        if not info.ipv6:
+            raise ConfigError(
+                f"TOCSIN_GEOIP_FILE: {chosen.name} covers IPv4 only; give a country file "
+                "with IPv6 (geoip2fast-ipv6.dat.gz)"
+            )
+    except ConfigError:  # the database in use stays the one before
+        _file = before
+        _db.cache_clear()
+        raise
     return info
 
 

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "tocsin.commands.notices",
     "tocsin.commands.users",
     "tocsin.commands.convert",
+    "tocsin.commands.doctor",
 )
 
 
