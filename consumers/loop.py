@@ -227,6 +227,7 @@ class ConsumerLoop:
         if self._producer is None:
             self._producer = self._make_producer()
         consumer.subscribe(list(self.config.topics), listener=_Listener(self))
+        log.info("consuming", extra={"topics": sorted(self.config.topics), "max_idle_s": max_idle})
         last_activity = self._clock()
         backoff = 0.0
         try:
