@@ -156,3 +156,17 @@ def test_command_refuses_a_bad_tenant(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["convert", "sshd", str(tmp_path / "missing.log"), "--tenant", "a",
                  "--year", "2025"]) == 1
     assert "missing.log" in capsys.readouterr().err
+
+
+def test_command_reads_standard_input(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(
+        line(1, 10, "Failed password for root from 5.36.59.76 port 42393 ssh2") + "\n"))
+    assert main(["convert", "sshd", "-", "--tenant", "acme", "--year", "2025"]) == 0
+    out = capsys.readouterr()
+    (event,) = [parse_event(raw.encode(), AuthEvent) for raw in out.out.splitlines()]
+    assert (event.tenant_id, event.actor.id, event.source_ip) == ("acme", "root", "5.36.59.76")
+    assert json.loads(out.err.splitlines()[-1])["events"] == 1

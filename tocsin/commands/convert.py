@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
         "failure lines become login_failure / login_success events; the lines that cannot "
         "be used are counted in the summary printed on stderr.",
     )
-    s.add_argument("file", type=Path, metavar="FILE")
+    s.add_argument("file", type=Path, metavar="FILE", help="the log file ('-' for stdin)")
     s.add_argument("--tenant", required=True, help="tenant_id of the events")
     s.add_argument("--year", type=int, required=True,
                    help="year of the first line (syslog lines carry none)")
@@ -47,12 +47,16 @@ def cmd_convert_sshd(args: argparse.Namespace) -> int:
         raise ConfigError("--tenant: 1 to 64 letters, digits, '-' or '_'")
     if not 1970 <= args.year <= 9999:
         raise ConfigError(f"--year: not a year: {args.year}")
-    try:
-        text = args.file.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise TocsinError(f"{args.file}: {exc.strerror or exc}") from None
+    if str(args.file) == "-":
+        text, source = sys.stdin.read(), "stdin"
+    else:
+        try:
+            text = args.file.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise TocsinError(f"{args.file}: {exc.strerror or exc}") from None
+        source = args.file.name
     result = convert_lines(text.splitlines(), tenant=args.tenant, year=args.year,
-                           source=args.file.name, service=Service(args.service))
+                           source=source, service=Service(args.service))
     lines = [ev.model_dump_json(exclude_none=True) for ev in result.events]
     if args.produce:
         _produce(lines, key=args.tenant)
