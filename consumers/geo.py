@@ -68,6 +68,11 @@ def _db() -> GeoIP2Fast:
         ) from None
 
 
+def loaded() -> bool:
+    """Whether this process has loaded the database (only the ones that geolocate do)."""
+    return _db.cache_info().currsize > 0
+
+
 def database_info() -> DatabaseInfo:
     info = _db().get_database_info()
     source = str(info.get("source_info", ""))

@@ -85,7 +85,8 @@ CHECKPOINTS_TOTAL = Counter(
 
 
 def _geoip_built() -> float:
-    built = geo.database_info().built
+    """NaN in a process that has not loaded the database (the console)."""
+    built = geo.database_info().built if geo.loaded() else None
     return built.timestamp() if built is not None else float("nan")
 
 

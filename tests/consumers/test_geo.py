@@ -66,6 +66,7 @@ def test_the_bundled_database_covers_ipv6_and_has_a_date() -> None:
 
 
 def test_the_date_is_a_gauge_on_metrics() -> None:
+    assert geo.loaded()  # configured by the fixture, as `tocsin ingest` does at start
     built = geo.database_info().built
     assert built is not None
     value = REGISTRY.get_sample_value("tocsin_geoip_database_timestamp_seconds")
