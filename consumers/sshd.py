@@ -20,11 +20,14 @@ contract rejects, is not converted but counted under its reason in `Conversion.u
 Every other line (cron, disconnections, …) is counted in `Conversion.other`. A process id
 seen again more than `AUTH_PHASE` after its first line is taken as another connection.
 
-Syslog lines carry no year: the first line is in `year`, and each time the month goes back
-(December → January) the year moves on. Times are taken as UTC. `country` is left out: the
-ingest stage looks it up from the source address with its own database. Event ids are
-derived from the tenant, the file name and the line, so converting a file again gives the
-same events (the pipeline drops the copies).
+Classic syslog lines carry no year: the first line is in `year`, and each time the month
+goes back (December → January) the year moves on; their times are taken as UTC. Lines with an
+RFC 3339 time (rsyslog's high-precision format, `2025-03-27T13:06:56.123+01:00 host …`) keep
+their own date and offset. OpenSSH ≥ 9.8 logs as `sshd-session[PID]`: read too.
+
+`country` is left out: the ingest stage looks it up from the source address with its own
+database. Event ids are derived from the tenant, the file name and the line, so converting a
+file again gives the same events (the pipeline drops the copies).
 """
 
 from __future__ import annotations
@@ -49,8 +52,9 @@ _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 
 _PREFIX = re.compile(
-    r"^(?P<month>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<time>\d\d:\d\d:\d\d) (?P<host>\S+) "
-    r"sshd\[(?P<pid>\d+)\]: (?P<msg>.*)$"
+    r"^(?:(?P<month>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<time>\d\d:\d\d:\d\d)"
+    r"|(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)))"
+    r" (?P<host>\S+) sshd(?:-session)?\[(?P<pid>\d+)\]: (?P<msg>.*)$"
 )
 _IP = r"(?P<ip>[0-9a-fA-F:.]+)"
 _FAILED = re.compile(
@@ -153,6 +157,14 @@ class _Clock:
             return None
 
 
+def _iso(text: str) -> datetime | None:
+    """An RFC 3339 syslog time (rsyslog's high-precision format), in UTC."""
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
+
+
 def convert_lines(
     lines: Iterable[str],
     *,
@@ -172,7 +184,7 @@ def convert_lines(
         if m is None:
             out.other += 1
             continue
-        when = clock.at(m["month"], m["day"], m["time"])
+        when = _iso(m["iso"]) if m["iso"] else clock.at(m["month"], m["day"], m["time"])
         if when is None:
             out.unusable["unreadable time"] += 1
             continue

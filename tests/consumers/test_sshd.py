@@ -170,3 +170,16 @@ def test_command_reads_standard_input(
     (event,) = [parse_event(raw.encode(), AuthEvent) for raw in out.out.splitlines()]
     assert (event.tenant_id, event.actor.id, event.source_ip) == ("acme", "root", "5.36.59.76")
     assert json.loads(out.err.splitlines()[-1])["events"] == 1
+
+
+def test_rfc3339_times_and_sshd_session_lines() -> None:
+    events = convert([
+        "2025-03-27T13:06:56.123456+01:00 web1 sshd-session[77]: Failed password for root "
+        "from 2a01:e0a::1 port 22 ssh2",
+        "2025-03-27T12:07:00Z web1 sshd[78]: Accepted publickey for deploy from 10.0.0.5 "
+        "port 22 ssh2",
+    ], year=1999)
+    assert [(e.occurred_at, e.action.value) for e in events] == [
+        (datetime(2025, 3, 27, 12, 6, 56, 123456, tzinfo=UTC), "login_failure"),
+        (datetime(2025, 3, 27, 12, 7, 0, tzinfo=UTC), "login_success"),
+    ]
