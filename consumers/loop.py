@@ -100,7 +100,8 @@ class BoundedHandler(Protocol):
         """Before `idle()`: the assigned partitions read up to their high-water mark."""
 
     def end_of_input(self) -> Mapping[TopicPartition, int]:
-        """The run ends caught up and idle: what was read is all there is (before `flush`)."""
+        """The bounded run ends, idle for `max_idle`: what was read is taken as all there is
+        (called before `flush`)."""
 
 
 @dataclass
