@@ -92,3 +92,17 @@ def test_ingest_refuses_a_wrong_country_database(
     get_settings.cache_clear()
     assert main(["ingest", "--max-idle", "1"]) == 2
     assert "TOCSIN_GEOIP_FILE: no such file" in capsys.readouterr().err
+
+
+def test_an_unreachable_broker_fails(
+    environ: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tocsin.broker import free_port
+
+    environ.setenv("TOCSIN_KAFKA_BOOTSTRAP", f"127.0.0.1:{free_port()}")
+    get_settings.cache_clear()
+    code, checks = report(capsys)
+    assert code == 1
+    assert checks["kafka"]["status"] == "fail"
+    assert "cannot connect" in checks["kafka"]["detail"]
+    assert checks["database"]["status"] == "ok"

@@ -76,7 +76,7 @@ def _kafka(settings: Settings) -> Check:
               settings.topic_dlq]
     try:
         consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
-                                 request_timeout_ms=10_000,
+                                 request_timeout_ms=10_000, bootstrap_timeout_ms=5_000,
                                  **settings.kafka_security.client_options())
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         return Check("kafka", "fail", f"{settings.kafka_bootstrap}: cannot connect "
