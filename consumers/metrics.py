@@ -83,7 +83,6 @@ CHECKPOINTS_TOTAL = Counter(
 )
 
 
-
 def _geoip_built() -> float:
     """NaN in a process that has not loaded the database (the console)."""
     built = geo.database_info().built if geo.loaded() else None
