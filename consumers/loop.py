@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from kafka.structs import OffsetAndMetadata, TopicPartition
@@ -90,6 +90,18 @@ class BatchHandler(Protocol):
 
     def rollback(self) -> Mapping[TopicPartition, int]:
         """Forget un-checkpointed work; return the offsets to seek back to."""
+
+
+@runtime_checkable
+class BoundedHandler(Protocol):
+    """What a handler may add for bounded runs (`run(max_idle=...)`)."""
+
+    def caught_up(self, partitions: Sequence[TopicPartition]) -> None:
+        """Before `idle()`: the assigned partitions read up to their high-water mark."""
+
+    def end_of_input(self) -> Mapping[TopicPartition, int]:
+        """The bounded run ends, idle for `max_idle`: what was read is taken as all there is
+        (called before `flush`)."""
 
 
 @dataclass
@@ -216,6 +228,7 @@ class ConsumerLoop:
         if self._producer is None:
             self._producer = self._make_producer()
         consumer.subscribe(list(self.config.topics), listener=_Listener(self))
+        log.info("consuming", extra={"topics": sorted(self.config.topics), "max_idle_s": max_idle})
         last_activity = self._clock()
         backoff = 0.0
         try:
@@ -234,12 +247,15 @@ class ConsumerLoop:
                     polled = self._check_recreated(polled)
                     with self._lock:
                         if polled:
-                            last_activity = self._clock()
+                            if _has_input(polled):  # not only Tocsin's control records
+                                last_activity = self._clock()
                             started = time.monotonic()
                             with metrics.BATCH_SECONDS.time():
                                 committable = self._process(polled)
                             self._note_activity(polled, started)
                         else:
+                            if isinstance(self.handler, BoundedHandler):
+                                self.handler.caught_up(self._caught_up_partitions())
                             committable = self.handler.idle()
                         self._commit(committable)
                     self._update_lag()
@@ -258,6 +274,9 @@ class ConsumerLoop:
                     self._caught_up() or idle_for >= 3 * max_idle + 15
                 ):
                     log.info("caught up and idle; stopping", extra={"max_idle_s": max_idle})
+                    with self._lock:
+                        if isinstance(self.handler, BoundedHandler):
+                            self._commit(self.handler.end_of_input())
                     break
             with self._lock:
                 self._commit(self.handler.flush())
@@ -482,6 +501,13 @@ class ConsumerLoop:
                     max(high - pos, 0)
                 )
 
+    def _caught_up_partitions(self) -> list[TopicPartition]:
+        consumer = self._consumer
+        if consumer is None:
+            return []
+        return [tp for tp, pos in list(self._positions.items())
+                if (high := consumer.highwater(tp)) is not None and pos >= high]
+
     def _caught_up(self) -> bool:
         """Every assigned partition has been read up to its high-water mark."""
         if self._consumer is None or not self._positions:
@@ -491,3 +517,11 @@ class ConsumerLoop:
             if high is None or pos < high:
                 return False
         return True
+
+
+def _has_input(polled: Mapping[TopicPartition, Sequence[Any]]) -> bool:
+    """Whether a poll holds any record other than Tocsin's own control records."""
+    return any(
+        not (msg.headers and msg.headers[0][0] == CONTROL_HEADER)
+        for messages in polled.values() for msg in messages
+    )

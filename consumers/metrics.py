@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from consumers import geo
 from consumers.events import Service
 
 DLQ_REASONS: tuple[str, ...] = ("invalid_json", "schema", "too_large")
@@ -82,6 +83,19 @@ CHECKPOINTS_TOTAL = Counter(
 )
 
 
+def _geoip_built() -> float:
+    """NaN in a process that has not loaded the database (the console)."""
+    built = geo.database_info().built if geo.loaded() else None
+    return built.timestamp() if built is not None else float("nan")
+
+
+GEOIP_DATABASE_TIMESTAMP = Gauge(
+    "tocsin_geoip_database_timestamp_seconds",
+    "Date (Unix time) of the IP country database the ingest stage geolocates with.",
+)
+GEOIP_DATABASE_TIMESTAMP.set_function(_geoip_built)
+
+
 def init_topic_series(topics: Iterable[str]) -> None:
     """Create the zero-valued series of each topic, so that `rate()` and alert rules see the
     first increment instead of a series appearing from nothing."""
@@ -115,6 +129,7 @@ __all__ = [
     "EVENTS_INVALID",
     "EVENTS_LATE",
     "FINDINGS",
+    "GEOIP_DATABASE_TIMESTAMP",
     "STATE_EVICTIONS_TOTAL",
     "STATE_KEYS",
     "init_topic_series",

@@ -15,6 +15,8 @@ COMMAND_MODULES = (
     "tocsin.commands.incidents",
     "tocsin.commands.notices",
     "tocsin.commands.users",
+    "tocsin.commands.convert",
+    "tocsin.commands.doctor",
 )
 
 

@@ -339,6 +339,39 @@ class IngestPipeline:
         self.stats.republished += sent
         return fresh
 
+    def caught_up(self, partitions: Sequence[TopicPartition]) -> None:
+        """An auth partition that has never carried an event is idle from its assignment:
+        once read to its end, it announces at once (see `_announce_idle`) instead of holding
+        every by-IP watermark back for `IDLE_SECONDS`."""
+        for tp in partitions:
+            state = self.partitions.get(tp)
+            if (state is not None and state.stream == "auth" and not state.dirty
+                    and state.detector.max_time == float("-inf")):
+                state.active_at = float("-inf")
+
+    def end_of_input(self) -> Mapping[TopicPartition, int]:
+        """A bounded run is caught up and idle: the events read are all there are. Every
+        by-IP partition's held events run, on a copy of its state whose watermark is moved
+        past them, and the findings are written. The state itself is left as a continuous
+        run would have it (the events stay held, the watermark where the announcements put
+        it) and is what the final checkpoint stores, so a later run resumes exactly where
+        one continuous run would be; its findings then carry the same ids and overwrite
+        these with their aggregates over the events that came after."""
+        emissions: list[Emission] = []
+        for tp, state in self.partitions.items():
+            if state.stream != "by_ip" or not state.held:
+                continue
+            copy = self._new_state(tp, self._encode(state), state.next_offset)
+            ready = [ev for _t, _id, ev in sorted(copy.held)]
+            # as `_release` runs them: in event-time order, then the watermark moves on
+            copy.detector.external_watermark = True
+            emissions += copy.detector.process(ready)
+            emissions += copy.detector.process([], watermark=ready[-1].occurred_at.timestamp())
+        if not emissions:
+            return {}
+        self.stats.emissions += len(emissions)
+        return self._commit(emissions, {}, checkpoint=False)
+
     def idle(self) -> Mapping[TopicPartition, int]:
         if self._checkpoint_due() and any(s.dirty for s in self.partitions.values()):
             self._flush_producer()
@@ -350,7 +383,9 @@ class IngestPipeline:
         """An auth partition with no traffic would hold every by-IP watermark back (at night
         some tenants are silent). Once it has been quiet for `IDLE_SECONDS` of wall time
         with everything checkpointed, it announces wall time minus lateness and that
-        silence: an event arriving later for it may then run out of order downstream."""
+        silence: an event arriving later for it may then run out of order downstream.
+        A partition that has never carried an event (a topic with more partitions than
+        active tenants) counts as quiet from its assignment, once read to its end."""
         now = time.time()
         quiet = [
             tp for tp, st in self.partitions.items()

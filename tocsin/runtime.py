@@ -13,6 +13,7 @@ from kafka import KafkaProducer
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from consumers import geo
 from consumers.errors import ConfigError
 from consumers.loop import ConsumerLoop, LoopConfig
 from consumers.topics import ensure_topics
@@ -92,6 +93,7 @@ def build_ingest(
     consumer_overrides: dict[str, Any] | None = None,
 ) -> tuple[ConsumerLoop, IngestPipeline]:
     bootstrap = bootstrap_of(settings)
+    geo.configure(settings.geoip_file)
     client = settings.kafka_security.client_options()
     topics = stream_topics(settings)
     ensure_topics(

@@ -118,6 +118,7 @@ class Settings(BaseSettings):
     allowed_lateness_seconds: Annotated[float, Field(ge=0)] = 60.0
     dedup_horizon_seconds: Annotated[float, Field(ge=0)] = 600.0
     rules: Path | None = None
+    geoip_file: Path | None = None
     timezone: str = "Europe/Paris"
     smtp_url: SecretStr | None = None
     smtp_from: str = "Tocsin AVM Up <securite@avmup.com>"

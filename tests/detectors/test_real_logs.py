@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from consumers.events import AuthEvent, Event
+from consumers.sshd import convert_lines
 from detectors.engine import PartitionDetector, StreamName, needs_repartition
 from detectors.finding import MAX_EVIDENCE, Finding
 from detectors.rule import Rule
 from tests.detectors.builders import latest
-from tests.detectors.sshd import DATASETS, convert
 
+DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 LOGHUB = DATASETS / "loghub-openssh" / "OpenSSH_2k.log"
 ELASTIC = DATASETS / "elastic-auth" / "auth.log"
+
+
+def convert(path: Path, *, tenant: str = "lab") -> list[AuthEvent]:
+    """The product's converter, with `country` looked up as the ingest stage does."""
+    text = path.read_text(encoding="utf-8").splitlines()
+    out = []
+    for ev in convert_lines(text, tenant=tenant, year=2025, source=path.name).events:
+        located = ev.with_country()
+        assert isinstance(located, AuthEvent)
+        out.append(located)
+    return out
 
 
 def detect(rules: list[Rule], events: list[AuthEvent]) -> list[Finding]:
@@ -54,9 +67,12 @@ def failures(events: list[AuthEvent], *, user: str, ip: str | None = None) -> li
 def test_conversion_keeps_what_the_logs_contain(
     loghub: list[AuthEvent], elastic: list[AuthEvent]
 ) -> None:
-    assert len(loghub) == 518  # 520 failed passwords, 2 with an empty user name; 1 accepted
+    # 518 `Failed password` lines, 2 `message repeated 5 times` of one, 3 connections that
+    # named an unknown user and tried no password, and the file's last line: a pam_unix
+    # failure whose sshd line was cut off; 1 accepted
+    assert len(loghub) == 518 + 2 * 5 + 3 + 1 + 1
     assert [e.actor.id for e in loghub if e.action == "login_success"] == ["fztu"]
-    assert len(failures(loghub, user="root", ip="183.62.140.253")) == 276
+    assert len(failures(loghub, user="root", ip="183.62.140.253")) == 276 + 1
     assert len(failures(elastic, user="elastic_user_0", ip="24.151.103.17")) == 147
 
 
@@ -71,7 +87,7 @@ def test_loghub_brute_force_on_root_from_183_62_140_253(
     assert f.last_seen == attack[-1].occurred_at
     in_period = failures(loghub, user="root")
     in_period = [e for e in in_period if f.first_seen <= e.occurred_at <= f.last_seen]
-    assert f.count == len(in_period) == 278  # 276 from this IP, 2 from 103.99.0.122
+    assert f.count == len(in_period) == 279  # 277 from this IP, 2 from 103.99.0.122
     assert len(f.evidence) == MAX_EVIDENCE
     # the earliest events, by (time, id): syslog times have one-second resolution
     earliest = sorted((e.occurred_at, str(e.event_id)) for e in in_period)[:MAX_EVIDENCE]
@@ -137,3 +153,16 @@ def test_elastic_accounts_shared_between_two_continents_are_impossible_travel(
     for f in found:
         for ip in f.source_ips:
             assert ip not in f.summary
+
+
+def test_elastic_user_name_probes_are_password_spraying(
+    catalogue: list[Rule], elastic: list[AuthEvent]
+) -> None:
+    # 91.197.232.109 names 24 unknown users in 58 connections and disconnects before any
+    # password: each `Invalid user` connection is one unknown_account failure
+    probes = [e for e in elastic if e.source_ip == "91.197.232.109"]
+    assert {e.failure_reason for e in probes} == {"unknown_account"}
+    assert (len(probes), len({e.actor.id for e in probes})) == (58, 24)
+    found = detect(catalogue, elastic)
+    assert {f.group_key for f in found if f.rule_id == "AUTH-002"} == {"91.197.232.109"}
+

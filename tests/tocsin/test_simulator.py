@@ -465,3 +465,33 @@ def test_disorder_shuffles_arrival_within_the_bound() -> None:
         newest = max(newest, t)
     with pytest.raises(SimulatorError, match="disorder"):
         Simulator(start=START, disorder=timedelta(seconds=-1))
+
+
+def test_some_events_leave_country_to_the_ingest_lookup(
+    parsed: list[tuple[SimEvent, Event]],
+) -> None:
+    unstated = [(sim, ev) for sim, ev in parsed if "country" not in sim.value]
+    v4 = [ev for _, ev in unstated if ip_object(ev.source_ip).version == 4]
+    v6 = [ev for _, ev in unstated if ip_object(ev.source_ip).version == 6]
+    assert len(v4) > len(parsed) // 10 and v6
+    # every such event is public and the lookup finds a country for it
+    assert all(ev.country for _, ev in unstated)
+    # IPv6 sources never state their country; private ones always do
+    assert all("country" not in sim.value for sim, ev in parsed
+               if ip_object(ev.source_ip).version == 6)
+    assert all("country" in sim.value for sim, ev in parsed
+               if ip_object(ev.source_ip).is_private)
+
+
+def test_attacks_from_abroad_come_from_ipv6_too() -> None:
+    countries = {"new_country": "BR", "outside_eu": "US", "impossible_travel": "SG"}
+    sources: dict[str, set[int]] = {name: set() for name in countries}
+    events = list(small_sim(seed=11).events(count=3000, attacks=list(countries),
+                                            attack_every=500))
+    for sim in events:
+        if sim.label in countries:
+            model = AuthEvent if sim.stream == "auth" else AccessEvent
+            ev = parse_event(json.dumps(sim.value).encode(), model)
+            if ev.country == countries[sim.label]:
+                sources[sim.label].add(ip_object(ev.source_ip).version)
+    assert sources == {name: {4, 6} for name in countries}
