@@ -25,6 +25,10 @@ class InvalidNoticeTransition(NoticeError):
     """The notice is not in a state that allows this action."""
 
 
+class NoticeIncomplete(NoticeError):
+    """A fact of the notice is still « [à compléter] »: the message lists the fields."""
+
+
 class ReasonsForDelayRequired(NoticeError):
     """A CNIL notice approved after `cnil_due` must carry the reasons for the delay."""
 

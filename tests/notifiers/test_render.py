@@ -77,27 +77,29 @@ def test_complementary_subject_names_the_version() -> None:
 def test_cnil_notice_sections_and_late_reasons() -> None:
     ctx = CnilNoticeContext(
         **base(), cnil_due=T + timedelta(hours=72), late=True,
-        reasons_for_delay="Analyse forensique nécessaire", origin="Piratage",
-        cause="Acte externe malveillant", circumstances="Détection automatique",
-        subject_categories=["Clients"], directly_identifiable=True,
+        reasons_for_delay="Analyse forensique nécessaire", origin="hacking",
+        cause="external_malicious", circumstances="Détection automatique",
+        subject_categories=["customers"], directly_identifiable=True,
         consequences=["Utilisation détournée possible des données"], harms=["Fraude"],
         measures_long_term=["revue"], data_subjects_informed="Prévue",
-        processors_involved="Non",
+        subprocessors_involved="no",
     )
     out = render_notice(ctx)
     for label in ("ORIGINE DE L'INCIDENT", "NATURE DE LA VIOLATION", "CAUSE DE L'INCIDENT",
                   "PERSONNES CONCERNÉES", "MESURES PRISES OU ENVISAGÉES",
-                  "MOTIFS DU RETARD", "Analyse forensique nécessaire", "DÉPASSÉE"):
+                  "MOTIFS DU RETARD", "Analyse forensique nécessaire", "DÉPASSÉE",
+                  "Acte externe malveillant", "Piratage, logiciel malveillant", "Clients"):
         assert label in out.text
-    assert "Motifs du retard" in out.html
+    assert "MOTIFS DU RETARD" in out.html
     assert "Analyse forensique nécessaire" in out.html
 
 
 def test_data_subject_notice_gives_advice_and_contacts() -> None:
-    ctx = DataSubjectNoticeContext(**base(), advice=["changez votre mot de passe"])
+    ctx = DataSubjectNoticeContext(**base(), advice=["Changez votre mot de passe."])
     out = render_notice(ctx)
-    assert "article 34" in out.text
-    assert "changez votre mot de passe" in out.text and "changez votre mot de passe" in out.html
+    assert "La loi nous demande de vous prévenir" in out.text
+    assert "Changez votre mot de passe." in out.text
+    assert "Changez votre mot de passe." in out.html
     assert "privacy@avmup.com" in out.text
 
 
@@ -124,7 +126,7 @@ def test_injection_is_inert_in_every_part() -> None:
     ctx = customer(
         customer_name=EVIL, tenant_id="acme-corp", accounts=[EVIL],
         evidence=[EvidenceLine(occurred_at=T, service="faxbis", interface="web",
-                               what="login_success", actor_id=EVIL, source_ip="192.0.2.1",
+                               action="login_success", actor_id=EVIL, source_ip="192.0.2.1",
                                user_agent=EVIL)],
     )
     out = render_notice(ctx)
