@@ -121,7 +121,7 @@ def render_notice(
     return RenderedNotice(subject=clean_subject(subject), text=text, html=body)
 
 
-_HEADING = re.compile(r"^(\d+\.\s+)?[^a-z]*[A-ZÀ-Ý]{3}[^a-z]*$")
+_HEADING = re.compile(r"^(\d+\.\s+[A-ZÀ-Ý]{3}|[^a-z]*[A-ZÀ-Ý]{3}[^a-z]*$)")
 
 
 def text_as_html(text: str) -> Markup:

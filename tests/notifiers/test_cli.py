@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifiers.flows import draft_notices
-from notifiers.schemas import DraftPolicy
-from tests.notifiers.builders import THREE, build_incident
+from tests.notifiers.builders import POLICY, THREE, build_incident
 from tests.notifiers.conftest import SmtpServer
 from tocsin.cli import main
 from tocsin.console.models import User
@@ -38,7 +37,7 @@ def _seed(factory: sessionmaker[Session]) -> str:
     with factory() as session, session.begin():
         built = build_incident(session)
         draft_notices(session=session, incident=built.incident, now=datetime.now(UTC),
-                      policy=DraftPolicy())
+                      policy=POLICY)
         session.add_all([
             User(email="rssi@avmup.com", password_hash="x", role="rssi"),
             User(email="analyst@avmup.com", password_hash="x", role="analyst"),

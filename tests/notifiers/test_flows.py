@@ -14,11 +14,9 @@ from notifiers import service
 from notifiers.enums import NoticeKind, NoticeStatus
 from notifiers.flows import draft_notices
 from notifiers.models import Notice
-from notifiers.schemas import DraftPolicy
-from tests.notifiers.builders import THREE, TenantSpec, build_incident
+from tests.notifiers.builders import POLICY, THREE, TenantSpec, build_incident
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-POLICY = DraftPolicy()
 CONTROLLER = TenantSpec("avm-own", "AVM Informatique", "it@avmup.com", 321, 654, "u-avm-1",
                         "192.0.2.10", role="controller")
 
@@ -75,7 +73,7 @@ def test_nothing_drafted_before_confirmation_unless_critical(db_session: Session
     critical = build_incident(db_session, status="detected", severity="critical")
     assert len(draft_notices(session=db_session, incident=critical.incident, now=NOW,
                              policy=POLICY)) == 3
-    off = DraftPolicy(draft_on_critical=False)
+    off = POLICY.model_copy(update={"draft_on_critical": False})
     other = build_incident(db_session, status="detected", severity="critical")
     assert draft_notices(session=db_session, incident=other.incident, now=NOW,
                          policy=off) == []
@@ -123,8 +121,8 @@ def test_controller_role_drafts_cnil_and_data_subject(db_session: Session) -> No
     assert kinds == [("cnil", ""), ("customer", THREE[0].tenant_id), ("data_subject", "")]
     cnil = next(n for n in notices if n.kind == NoticeKind.CNIL)
     # Only the controller tenant's numbers feed the CNIL notice.
-    assert "personnes concernées : 321" in cnil.text_body
-    assert "enregistrements concernés : 654" in cnil.text_body
+    assert "personnes concernées : environ 321" in cnil.text_body
+    assert "enregistrements concernés : environ 654" in cnil.text_body
     assert _fmt(THREE[0].persons) not in cnil.text_body
 
 
@@ -164,5 +162,9 @@ def test_staff_and_cross_tenant_evidence_is_redacted(db_session: Session) -> Non
                              policy=POLICY)
     for secret in ("staff-jdupont", "10.9.9.9", "other-tenant", "u-other-1", "10.8.8.8"):
         assert secret not in notice.text_body and secret not in notice.html_body
-    assert "read fax [AVM Up staff]" in notice.text_body
+    assert "consultation de télécopies, par un membre du personnel d'AVM Up" in notice.text_body
+    assert "console du support d'AVM Up" in notice.text_body
+    # The customer whose data was read is told so from its side, never who read it.
+    assert "depuis le compte d'un autre client d'AVM Up" in notice.text_body
+    assert "cloisonnement entre comptes clients" in notice.text_body
     assert "4 enregistrement(s)" in notice.text_body  # the event is listed, redacted

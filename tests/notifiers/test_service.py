@@ -20,10 +20,11 @@ from notifiers.exceptions import (
 )
 from notifiers.flows import draft_notices
 from notifiers.models import Notice, OutboxMessage
-from notifiers.schemas import DraftPolicy, NoticeEdit
-from tests.notifiers.builders import T0, THREE, TenantSpec, build_incident
+from notifiers.schemas import NoticeEdit
+from tests.notifiers.builders import POLICY, T0, THREE, TenantSpec, build_incident
 
 NOW = T0 + timedelta(hours=3)
+DPO = "dpo@avmup.com"
 RSSI = "rssi@avmup.com"
 CONTROLLER = TenantSpec("avm-own", "AVM Informatique", "it@avmup.com", 321, 654, "u-avm-1",
                         "192.0.2.10", role="controller")
@@ -32,7 +33,7 @@ CONTROLLER = TenantSpec("avm-own", "AVM Informatique", "it@avmup.com", 321, 654,
 def _customer_notice(session: Session) -> Notice:
     built = build_incident(session, tenants=[THREE[0]])
     [notice] = draft_notices(session=session, incident=built.incident, now=NOW,
-                             policy=DraftPolicy())
+                             policy=POLICY)
     return notice
 
 
@@ -98,7 +99,7 @@ def test_missing_customer_contact_blocks_approval(db_session: Session) -> None:
     built = build_incident(db_session, tenants=[TenantSpec("orphan", "x", "x@y.example", 1, 2,
                                                            "u", "192.0.2.3")], customers=False)
     [notice] = draft_notices(session=db_session, incident=built.incident, now=NOW,
-                             policy=DraftPolicy())
+                             policy=POLICY)
     with pytest.raises(MissingRecipient):
         service.approve(session=db_session, notice=notice, user_email=RSSI, user_role="rssi",
                         edits=None, reasons_for_delay=None, now=NOW)
@@ -109,7 +110,7 @@ def _cnil(session: Session, *, aware_at: datetime) -> Notice:
     built = build_incident(session, tenants=[CONTROLLER], aware_at=aware_at,
                            assessment={"notify_cnil": True, "notify_subjects": False})
     [notice] = draft_notices(session=session, incident=built.incident, now=NOW,
-                             policy=DraftPolicy())
+                             policy=POLICY)
     assert notice.kind == NoticeKind.CNIL
     return notice
 
@@ -126,6 +127,9 @@ def test_late_cnil_needs_reasons_for_delay(db_session: Session) -> None:
     service.approve(session=db_session, notice=notice, user_email=RSSI, user_role="rssi",
                     edits=None, reasons_for_delay="Périmètre établi après analyse forensique",
                     now=NOW)
+    assert notice.status == NoticeStatus.DRAFT  # the DPO signs too
+    service.approve(session=db_session, notice=notice, user_email=DPO, user_role="dpo",
+                    edits=None, reasons_for_delay=None, now=NOW)
     assert notice.status == NoticeStatus.APPROVED
     assert "Périmètre établi après analyse forensique" in notice.text_body
     assert "Périmètre établi après analyse forensique" in notice.html_body
@@ -141,6 +145,8 @@ def test_cnil_in_time_needs_no_reasons_and_receipt_meets_clock(db_session: Sessi
     with pytest.raises(InvalidNoticeTransition):
         service.record_cnil_receipt(session=db_session, notice=notice, receipt="ABC-1",
                                     user_email=RSSI, user_role="rssi", filed_at=NOW, now=NOW)
+    service.approve(session=db_session, notice=notice, user_email=DPO, user_role="dpo",
+                    edits=None, reasons_for_delay=None, now=NOW)
     service.approve(session=db_session, notice=notice, user_email=RSSI, user_role="rssi",
                     edits=None, reasons_for_delay=None, now=NOW)
     with pytest.raises(ApprovalDenied):
@@ -170,16 +176,20 @@ def test_reject_needs_reason_and_blocks_sending(db_session: Session) -> None:
     assert _outbox(db_session) == []
     # Unchanged facts do not re-draft what the RSSI rejected.
     assert draft_notices(session=db_session, incident=notice.incident, now=NOW,
-                         policy=DraftPolicy()) == []
+                         policy=POLICY) == []
 
 
 def test_data_subject_notice_goes_to_listed_recipients_hidden(db_session: Session) -> None:
     built = build_incident(db_session, tenants=[CONTROLLER],
                            assessment={"notify_cnil": False, "notify_subjects": True})
     [notice] = draft_notices(session=db_session, incident=built.incident,
-                             now=datetime.now(UTC), policy=DraftPolicy())
+                             now=datetime.now(UTC), policy=POLICY)
     assert notice.kind == NoticeKind.DATA_SUBJECT
     service.approve(session=db_session, notice=notice, user_email=RSSI, user_role="rssi",
+                    edits=None, reasons_for_delay=None, now=NOW,
+                    recipients=["a@example.org", "b@example.org"])
+    assert _outbox(db_session) == []  # nothing leaves before the DPO signs
+    service.approve(session=db_session, notice=notice, user_email=DPO, user_role="dpo",
                     edits=None, reasons_for_delay=None, now=NOW,
                     recipients=["a@example.org", "b@example.org"])
     [row] = _outbox(db_session)
