@@ -197,7 +197,13 @@ def cmd_approve(args: argparse.Namespace) -> int:
                         user_role=role, edits=edits, reasons_for_delay=args.reasons_for_delay,
                         now=datetime.now(UTC), cnil_hours=settings.clocks.cnil_hours,
                         recipients=recipients)
-        print(f"notice {notice.id} approved ({notice.kind} v{notice.version})")
+        if notice.status == "approved":
+            print(f"notice {notice.id} approved ({notice.kind} v{notice.version})")
+        else:
+            print(f"notice {notice.id} signed by the {role.upper()} ({notice.kind} "
+                  f"v{notice.version}); waiting for "
+                  + ", ".join(r.upper() for r, sig in service.signatures(notice).items()
+                              if sig is None))
     return 0
 
 

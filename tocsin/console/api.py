@@ -27,6 +27,7 @@ from tocsin.console.deps import (
     ReceiptUser,
     RegisterUser,
     RssiUser,
+    SignerUser,
     TriageUser,
     cnil_hours_of,
     draft_policy_of,
@@ -181,7 +182,7 @@ def get_notice(db: DbSession, user: ReaderUser, notice_id: int) -> Json:
 
 
 @router.post("/notices/{notice_id}/approve")
-def post_approve(request: Request, db: DbSession, user: RssiUser, notice_id: int,
+def post_approve(request: Request, db: DbSession, user: SignerUser, notice_id: int,
                  body: actions.ApproveIn) -> Json:
     notice = actions.approve(session=db, user=user, notice_id=notice_id, data=body,
                              cnil_hours=cnil_hours_of(request))
@@ -189,7 +190,7 @@ def post_approve(request: Request, db: DbSession, user: RssiUser, notice_id: int
 
 
 @router.post("/notices/{notice_id}/reject")
-def post_reject(db: DbSession, user: RssiUser, notice_id: int, body: actions.RejectIn) -> Json:
+def post_reject(db: DbSession, user: SignerUser, notice_id: int, body: actions.RejectIn) -> Json:
     notice = actions.reject(session=db, user=user, notice_id=notice_id, data=body)
     return notices_view.one(session=db, notice=notice)
 
