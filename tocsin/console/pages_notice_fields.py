@@ -20,8 +20,9 @@ from tocsin.console.pages_incidents import _back, _fail
 router = APIRouter(include_in_schema=False)
 
 Text = Annotated[str, Form(max_length=10_000)]
-Choice = Annotated[str, Form(max_length=32)]
-Many = Annotated[list[str], Form(max_length=64)]
+OptText = Annotated[str | None, Form(max_length=10_000)]
+OptChoice = Annotated[str | None, Form(max_length=32)]
+OptMany = Annotated[list[str] | None, Form(max_length=64)]
 
 MEASURE_FIELDS = ("measures", "measures_proposed", "measures_planned", "measures_long_term")
 
@@ -47,37 +48,51 @@ def _count(value: str, name: str) -> int | None:
 @router.post("/incidents/{ref}/notice-fields")
 def notice_fields_form(
     request: Request, db: DbSession, user: RssiUser, ref: str,
-    cause: Choice = "", origin: Choice = "", origin_detail: Text = "",
-    subprocessors_involved: Choice = "", subprocessors: Text = "",
-    breach_ongoing: Choice = "", breach_ended_at: Annotated[str, Form(max_length=40)] = "",
-    subject_categories: Many | None = None,
-    measures: Text = "", measures_proposed: Text = "", measures_planned: Text = "",
-    measures_long_term: Text = "",
-    suggest_measures: Many | None = None, suggest_measures_proposed: Many | None = None,
-    suggest_measures_planned: Many | None = None,
-    suggest_measures_long_term: Many | None = None,
-    persons_estimate: Annotated[str, Form(max_length=16)] = "",
-    records_estimate: Annotated[str, Form(max_length=16)] = "",
+    cause: OptChoice = None, origin: OptChoice = None,
+    origin_detail: OptText = None, subprocessors_involved: OptChoice = None,
+    subprocessors: OptText = None, breach_ongoing: OptChoice = None,
+    breach_ended_at: Annotated[str | None, Form(max_length=40)] = None,
+    subject_categories: OptMany = None,
+    measures: OptText = None, measures_proposed: OptText = None,
+    measures_planned: OptText = None, measures_long_term: OptText = None,
+    suggest_measures: OptMany = None, suggest_measures_proposed: OptMany = None,
+    suggest_measures_planned: OptMany = None,
+    suggest_measures_long_term: OptMany = None,
+    persons_estimate: Annotated[str | None, Form(max_length=16)] = None,
+    records_estimate: Annotated[str | None, Form(max_length=16)] = None,
+    categories_shown: Annotated[str | None, Form(max_length=1)] = None,
 ) -> Response:
+    """Only the fields the form sends change; an empty value clears one (« à compléter »).
+    Ticked suggestions are added to the measures typed."""
     texts = {"measures": measures, "measures_proposed": measures_proposed,
              "measures_planned": measures_planned, "measures_long_term": measures_long_term}
     ticked = {"measures": suggest_measures, "measures_proposed": suggest_measures_proposed,
               "measures_planned": suggest_measures_planned,
               "measures_long_term": suggest_measures_long_term}
-    form = {f"field_{k}": v for k, v in texts.items()}
+    form = {f"field_{k}": v for k, v in texts.items() if v}
+    changes: dict[str, object] = {}
+    for name, value in (("cause", cause), ("origin", origin), ("origin_detail", origin_detail),
+                        ("subprocessors_involved", subprocessors_involved),
+                        ("subprocessors", subprocessors), ("breach_ongoing", breach_ongoing)):
+        if value is not None:
+            changes[name] = value or None
+    for name in MEASURE_FIELDS:
+        if texts[name] is not None or ticked[name]:
+            changes[name] = _with_ticked(texts[name] or "", ticked[name] or [])
+    if subject_categories is not None or categories_shown:
+        changes["subject_categories"] = subject_categories or None
     try:
-        ended = datetime.fromisoformat(breach_ended_at) if breach_ended_at.strip() else None
-        if ended is not None and ended.tzinfo is None:
-            raise InvalidUserInput("breach_ended_at: give the offset, e.g. 2026-11-20T12:00+01:00")
-        data = notice_fields_view.NoticeFieldsIn(
-            cause=cause or None, origin=origin or None, origin_detail=origin_detail or None,
-            subprocessors_involved=subprocessors_involved or None,
-            subprocessors=subprocessors or None, breach_ongoing=breach_ongoing or None,
-            breach_ended_at=ended, subject_categories=subject_categories or None,
-            persons_estimate=_count(persons_estimate, "persons_estimate"),
-            records_estimate=_count(records_estimate, "records_estimate"),
-            **{k: _with_ticked(texts[k], ticked[k] or []) for k in MEASURE_FIELDS},
-        )
+        if breach_ended_at is not None:
+            ended = datetime.fromisoformat(breach_ended_at) if breach_ended_at.strip() else None
+            if ended is not None and ended.tzinfo is None:
+                raise InvalidUserInput(
+                    "breach_ended_at: give the offset, e.g. 2026-11-20T12:00+01:00")
+            changes["breach_ended_at"] = ended
+        for name, raw in (("persons_estimate", persons_estimate),
+                          ("records_estimate", records_estimate)):
+            if raw is not None:
+                changes[name] = _count(raw, name)
+        data = notice_fields_view.NoticeFieldsIn.model_validate(changes)
         notice_fields_view.update(session=db, incident=actions.incident(session=db, ref=ref),
                                   actor_email=user.email, data=data,
                                   policy=draft_policy_of(request))
@@ -88,7 +103,7 @@ def notice_fields_form(
 
 @router.post("/incidents/{ref}/qualify")
 def qualify_form(request: Request, db: DbSession, user: RssiUser, ref: str,
-                 nature: Many | None = None, justification: Text = "") -> Response:
+                 nature: OptMany = None, justification: Text = "") -> Response:
     try:
         notice_fields_view.qualify(
             session=db, incident=actions.incident(session=db, ref=ref),
