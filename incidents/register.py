@@ -13,12 +13,13 @@ from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from incidents import clocks
+from incidents import clocks, notice_fields
 from incidents.clocks import ClockPolicy
 from incidents.enums import DecisionKind
 from incidents.models import Incident
 
-NATURE_LABELS = {"confidentiality": "C", "integrity": "I", "availability": "A"}
+NATURE_LABELS = {"confidentiality": "C", "integrity": "I", "availability": "A",
+                 "attempt": "attempt (security incident, no personal data breach)"}
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def build_rows(*, session: Session, policy: ClockPolicy,
         rows.append(RegisterRow(
             ref=inc.ref,
             status=inc.status,
-            nature="/".join(NATURE_LABELS.get(n, n) for n in inc.nature),
+            nature="/".join(NATURE_LABELS.get(n, n) for n in notice_fields.effective_nature(inc)),
             description=inc.title,
             rules=" ".join(inc.rule_ids),
             data_categories=" ".join(inc.data_categories),
