@@ -49,10 +49,10 @@ class Organisation(_Frozen):
     address: Line | None = None
     representative: Line | None = None
     dpo_name: Line | None = None
-    dpo_email: Line | None = "dpo@avmup.com"
+    dpo_email: Line | None = None
     dpo_phone: Line | None = None
-    rssi_email: Line | None = "rssi@avmup.com"
-    privacy_email: Line | None = "privacy@avmup.com"
+    rssi_email: Line | None = None
+    privacy_email: Line | None = None
 
 
 class EvidenceLine(_Frozen):
@@ -109,6 +109,15 @@ class NoticeBase(_Frozen):
     breach_ended_at: datetime | None = None
     org: Organisation = Organisation()
     next_update: datetime | None = None
+
+    @property
+    def contacts(self) -> dict[str, str]:
+        """The organisation block under the names templates used before `org` (a per-customer
+        override may still read them); unset values read « [à compléter] »."""
+        tbc = "[to be completed]" if self.language == "en" else "[à compléter]"
+        org = self.org
+        return {"organisation": org.name or tbc, "dpo_email": org.dpo_email or tbc,
+                "rssi_email": org.rssi_email or tbc, "privacy_email": org.privacy_email or tbc}
 
 
 class CustomerNoticeContext(NoticeBase):

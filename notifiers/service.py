@@ -25,6 +25,7 @@ from incidents import audit
 from incidents import clocks as incident_clocks
 from incidents.enums import Clock
 from incidents.models import Customer
+from notifiers import wording
 from notifiers.enums import NoticeKind, NoticeStatus, OutboxPurpose, OutboxState
 from notifiers.exceptions import (
     ApprovalDenied,
@@ -142,6 +143,30 @@ def missing(notice: Notice) -> list[str]:
     return found
 
 
+def _field_lines(notice: Notice) -> list[str]:
+    """The lines of the drafted text that print a structured incident field (cause, origin,
+    sub-processors, ongoing, measures): an edit at approval must keep them as they are."""
+    ctx = notice.context or {}
+    lang = notice.language if notice.language in ("fr", "en") else "fr"
+    values = [wording.label(lang, vocab, ctx.get(name)) for vocab, name in (
+        ("cause", "cause"), ("origin", "origin"), ("yes_no", "subprocessors_involved"),
+        ("yes_no", "breach_ongoing")) if ctx.get(name)]
+    values += [f"- {m}" for m in (ctx.get("measures_taken") or [])
+               + (ctx.get("measures_proposed") or [])]
+    return [line.strip() for line in notice.text_body.splitlines()
+            if line.strip() and any(v in line for v in values)]
+
+
+def _refuse_contradictions(notice: Notice, text: str) -> None:
+    kept = {line.strip() for line in text.splitlines()}
+    changed = [line for line in _field_lines(notice) if line not in kept]
+    if changed:
+        raise InvalidNoticeTransition(
+            f"notice {notice.id}: the edit changes {changed[0]!r}, which comes from the "
+            "incident's fields: edit the fields instead (the notice is re-drafted from them)"
+        )
+
+
 def void_signatures(*, session: Session, notice: Notice, now: datetime,
                     actor: str = "tocsin") -> None:
     """A draft whose facts changed after a first signature must be signed again; audited."""
@@ -218,6 +243,7 @@ def approve(*, session: Session, notice: Notice, user_email: str, user_role: str
     if has_edits and edits is not None:
         subject = edits.subject if edits.subject is not None else notice.subject
         text = edits.text if edits.text is not None else notice.text_body
+        _refuse_contradictions(notice, text)
         diff = edit_diff(before=notice, subject=subject, text=text)
         if diff:
             notice.original = {"subject": notice.subject, "text": notice.text_body,

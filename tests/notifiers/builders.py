@@ -27,7 +27,9 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 # AVM Up's identity as configured in production (TOCSIN_ORG__*).
 ORG = Organisation(name="AVM Up (AVM Informatique)", siren="123 456 789",
                    address="1 rue de l'Exemple, 69000 Lyon", representative="Jeanne Martin",
-                   dpo_name="Paul Durand", dpo_phone="+33 4 00 00 00 00")
+                   dpo_name="Paul Durand", dpo_phone="+33 4 00 00 00 00",
+                   dpo_email="dpo@avmup.com", rssi_email="rssi@avmup.com",
+                   privacy_email="privacy@avmup.com")
 POLICY = DraftPolicy(org=ORG)
 
 # Every structured field a notice prints, as the RSSI would enter them.

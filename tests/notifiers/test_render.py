@@ -16,8 +16,14 @@ from notifiers.schemas import (
     CnilNoticeContext,
     CustomerNoticeContext,
     DataSubjectNoticeContext,
+    DraftPolicy,
     EvidenceLine,
+    Organisation,
+    missing_fields,
 )
+from tests.notifiers.builders import ORG
+from tocsin.settings import Organisation as SettingsOrg
+from tocsin.settings import Settings
 
 T = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 EVIL = "<script>alert(1)</script>{{7*7}}\r\nBcc: victim@example.com"
@@ -31,6 +37,7 @@ def base(**over: Any) -> dict[str, Any]:
         "natures": ["confidentiality"], "rule_ids": ["AUTH-003"], "services": ["faxbis"],
         "data_categories": ["security", "identification"], "persons": 12345,
         "records": 67890, "measures_taken": ["mesure A"], "measures_proposed": ["mesure B"],
+        "org": ORG,
     }
     values.update(over)
     return values
@@ -144,3 +151,19 @@ def test_injection_is_inert_in_every_part() -> None:
 def test_french_number_format() -> None:
     assert fmt_int(1234567) == "1\u00a0234\u00a0567"
     assert fmt_int(1234567, "en") == "1,234,567"
+
+
+def test_organisation_comes_from_settings_and_missing_values_are_to_complete() -> None:
+    bare = render_notice(customer(org=Organisation()))
+    assert "(DPO) : [à compléter]" in bare.text and "dpo@avmup.com" not in bare.text
+    bare_missing = missing_fields("customer", customer(org=Organisation()).model_dump(mode="json"))
+    assert [m for m in bare_missing if m.startswith("TOCSIN_")] == [
+        "TOCSIN_ORG__NAME", "TOCSIN_ORG__DPO_EMAIL", "TOCSIN_ORG__RSSI_EMAIL"]
+    configured = DraftPolicy.from_settings(Settings(org=SettingsOrg(name="AVM Up SAS")))
+    out = render_notice(customer(org=configured.org))
+    assert "AVM Up SAS" in out.text and "dpo@avmup.com" in out.text  # the settings' default
+    assert not [m for m in missing_fields("customer", customer(org=configured.org).model_dump(
+        mode="json")) if m.startswith("TOCSIN_")]
+    cnil_missing = missing_fields("cnil", {"org": configured.org.model_dump()})
+    assert {"TOCSIN_ORG__SIREN", "TOCSIN_ORG__ADDRESS", "TOCSIN_ORG__REPRESENTATIVE",
+            "TOCSIN_ORG__DPO_NAME", "TOCSIN_ORG__DPO_PHONE"} <= set(cnil_missing)

@@ -16,6 +16,7 @@ from notifiers.exceptions import (
     ApprovalDenied,
     InvalidNoticeTransition,
     MissingRecipient,
+    NoticeIncomplete,
     ReasonsForDelayRequired,
 )
 from notifiers.flows import draft_notices
@@ -93,6 +94,37 @@ def test_edits_are_stored_and_their_diff_audited(db_session: Session) -> None:
     assert "+Madame la Déléguée," in entry.data["diff"]
     [row] = _outbox(db_session)
     assert row.text_body == notice.text_body and row.subject == notice.subject
+
+
+def test_an_edit_cannot_contradict_the_incident_fields(db_session: Session) -> None:
+    notice = _customer_notice(db_session)
+    assert "Cause : Acte externe malveillant" in notice.text_body
+    for before, after in (("Cause : Acte externe malveillant", "Cause : Acte interne accidentel"),
+                          ("- sessions du compte révoquées", "- rien n'a été fait")):
+        with pytest.raises(InvalidNoticeTransition, match="incident's fields"):
+            service.approve(session=db_session, notice=notice, user_email=RSSI,
+                            user_role="rssi", edits=NoticeEdit(
+                                text=notice.text_body.replace(before, after)),
+                            reasons_for_delay=None, now=NOW)
+    assert notice.status == NoticeStatus.DRAFT and not notice.edited
+
+
+def test_nothing_entered_means_no_approval(db_session: Session) -> None:
+    built = build_incident(db_session, tenants=[THREE[0]], fields=False)
+    [notice] = draft_notices(session=db_session, incident=built.incident, now=NOW,
+                             policy=POLICY)
+    with pytest.raises(NoticeIncomplete, match="cause") as refused:
+        service.approve(session=db_session, notice=notice, user_email=RSSI, user_role="rssi",
+                        edits=None, reasons_for_delay=None, now=NOW)
+    for name in ("measures_taken", "measures_proposed", "origin", "subprocessors_involved",
+                 "breach_ongoing"):
+        assert name in str(refused.value)
+    # A « [à compléter] » typed back into an otherwise complete notice blocks it too.
+    done = _customer_notice(db_session)
+    with pytest.raises(NoticeIncomplete, match="text"):
+        service.approve(session=db_session, notice=done, user_email=RSSI, user_role="rssi",
+                        edits=NoticeEdit(text=done.text_body + "\nChiffres : [à compléter]\n"),
+                        reasons_for_delay=None, now=NOW)
 
 
 def test_missing_customer_contact_blocks_approval(db_session: Session) -> None:
