@@ -9,12 +9,16 @@ from typing import Any
 
 import pytest
 
+from detectors.finding import Nature, Severity
+from incidents.clocks import ClockPolicy
 from incidents.db import transaction
+from incidents.flows import record_findings
 from notifiers import cnil
 from notifiers.flows import draft_notices
 from notifiers.models import Notice
 from notifiers.schemas import DraftPolicy
 from tests.console.support import ORG, Console
+from tests.incidents.builders import make_finding, store_findings
 from tests.notifiers.builders import THREE, TenantSpec, build_incident
 from tocsin.settings import Settings
 
@@ -164,3 +168,36 @@ def test_cnil_text_cannot_contradict_its_fields(console: Console) -> None:
                          json={"text_body": text})
     assert edited.status_code == 409 and "fields" in edited.text
     assert "Acte externe malveillant" in _text(console, ids["cnil"])
+
+
+def test_attempts_in_the_api_and_their_qualification(console: Console) -> None:
+    finding = make_finding("spray-api", rule_id="AUTH-002", nature=frozenset({Nature.ATTEMPT}),
+                           tenants={"acme": (30, 0, 0)}, source_ips=("198.51.100.77",),
+                           severity=Severity.CRITICAL)
+    with transaction(console.factory) as session:
+        [incident] = record_findings(session=session,
+                                     findings=store_findings(session, [finding]),
+                                     now=datetime.now(UTC), policy=ClockPolicy())
+        ref = incident.ref
+    client = console.client()
+    rssi = {"Authorization": f"Bearer {console.token('rssi')}"}
+    analyst = {"Authorization": f"Bearer {console.token('analyst')}"}
+    assert client.get(f"/api/v1/incidents/{ref}", headers=rssi).json()["nature"] == ["attempt"]
+    [item] = client.get("/api/v1/incidents", headers=rssi).json()["items"]
+    assert item["nature"] == ["attempt"]
+    assert client.post(f"/api/v1/incidents/{ref}/draft-notices",
+                       headers=rssi).json()["written"] == 0
+    body = {"nature": ["confidentiality"], "justification": "un compte a été ouvert"}
+    assert client.post(f"/api/v1/incidents/{ref}/qualify", headers=analyst,
+                       json=body).status_code == 403
+    missing = client.post(f"/api/v1/incidents/{ref}/qualify", headers=rssi,
+                          json={"nature": ["confidentiality"]})
+    assert missing.status_code == 422 and "justification" in missing.text
+    done = client.post(f"/api/v1/incidents/{ref}/qualify", headers=rssi, json=body)
+    assert done.status_code == 200
+    assert done.json()["qualified_nature"] == ["confidentiality"]
+    fields = client.get(f"/api/v1/incidents/{ref}/notice-fields", headers=analyst).json()
+    assert fields["attempt"] is False and fields["qualified"]["by"] == "rssi@avmup.test"
+    assert fields["suggestions"]["measures"]  # standard measures offered, to be ticked
+    notices = client.get(f"/api/v1/incidents/{ref}", headers=rssi).json()["notices"]
+    assert [n["kind"] for n in notices] == ["customer"]  # drafted once qualified
