@@ -24,6 +24,10 @@ _SUGGEST_TAKEN = {
             "suspension des accès en cause et révocation des sessions et clés d'API concernées",
             "conservation des journaux d'accès pour les besoins de l'enquête",
         ],
+        "CROSS": [
+            "correction du défaut de cloisonnement entre comptes clients et blocage de "
+            "l'accès en cause",
+        ],
         "STAFF": [
             "suspension des habilitations du personnel concerné dans l'attente de l'enquête "
             "interne",
@@ -42,6 +46,10 @@ _SUGGEST_TAKEN = {
             "suspension of the accesses in question and revocation of the sessions and API "
             "keys concerned",
             "preservation of the access logs for the investigation",
+        ],
+        "CROSS": [
+            "fix of the separation fault between customer accounts and blocking of the "
+            "access in question",
         ],
         "STAFF": ["suspension of the staff member's access rights pending an internal inquiry"],
         "ALL": [
@@ -62,9 +70,13 @@ _SUGGEST_PROPOSED = {
             "vérifier l'historique des consultations et exports de vos données",
             "renouveler les clés d'API de votre compte si elles ont pu être exposées",
         ],
+        "CROSS": [
+            "recenser les données de votre compte qui ont pu être consultées (AVM Up vous "
+            "transmet la liste dont elle dispose)",
+        ],
         "ALL": [
             "apprécier la nécessité de notifier la CNIL et d'informer les personnes concernées "
-            "(voir le point 8)",
+            "(voir le point 9)",
         ],
     },
     "en": {
@@ -77,8 +89,13 @@ _SUGGEST_PROPOSED = {
             "review the history of reads and exports of your data",
             "renew your account's API keys if they may have been exposed",
         ],
+        "CROSS": [
+            "list the data of your account that may have been read (AVM Up sends you the "
+            "list it holds)",
+        ],
         "ALL": [
-            "assess whether the CNIL must be notified and the persons informed (see item 8)",
+            "assess whether the supervisory authority must be notified and the persons "
+            "informed (see item 9)",
         ],
     },
 }
@@ -93,11 +110,13 @@ _SUGGEST_PLANNED_FR = {
     "ALL": ["ajustement des règles de détection à la lumière de l'incident"],
 }
 
-_SUGGEST_LONG_TERM_FR = [
-    "revue des mécanismes d'authentification (limitation par adresse IP, CAPTCHA, "
-    "authentification multifacteur)",
-    "revue des habilitations et des procédures d'accès du personnel aux données",
-]
+_SUGGEST_LONG_TERM_FR = {
+    "AUTH": ["revue des mécanismes d'authentification (limitation par adresse IP, CAPTCHA, "
+             "authentification multifacteur)"],
+    "CROSS": ["revue du cloisonnement entre comptes clients et tests d'intrusion ciblés"],
+    "STAFF": ["revue des habilitations et des procédures d'accès du personnel aux données"],
+    "ACC": ["revue des droits d'accès et des plafonds d'export"],
+}
 
 _ADVICE = {
     "fr": {
@@ -139,7 +158,9 @@ def _families(rule_ids: Iterable[str]) -> list[str]:
     fams = []
     if any(r.startswith("AUTH") for r in rules):
         fams.append("AUTH")
-    if any(r.startswith("ACC") for r in rules):
+    if "ACC-001" in rules:  # another customer read the data: nothing for the victim to rotate
+        fams.append("CROSS")
+    if any(r.startswith("ACC") and r != "ACC-001" for r in rules):
         fams.append("ACC")
     if rules & STAFF_RULES:
         fams.append("STAFF")
@@ -171,7 +192,7 @@ def suggestions(*, field: str, language: str, rule_ids: Iterable[str]) -> list[s
     elif field == "measures_planned":
         table = _SUGGEST_PLANNED_FR
     elif field == "measures_long_term":
-        return list(_SUGGEST_LONG_TERM_FR)
+        table = _SUGGEST_LONG_TERM_FR
     else:
         return []
     return [m for fam in fams for m in table.get(fam, [])]

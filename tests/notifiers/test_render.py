@@ -167,3 +167,19 @@ def test_organisation_comes_from_settings_and_missing_values_are_to_complete() -
     cnil_missing = missing_fields("cnil", {"org": configured.org.model_dump()})
     assert {"TOCSIN_ORG__SIREN", "TOCSIN_ORG__ADDRESS", "TOCSIN_ORG__REPRESENTATIVE",
             "TOCSIN_ORG__DPO_NAME", "TOCSIN_ORG__DPO_PHONE"} <= set(cnil_missing)
+
+
+def test_standard_measures_are_suggestions_that_fit_the_incident() -> None:
+    from notifiers import wording
+
+    cross = wording.suggestions(field="measures_proposed", language="fr", rule_ids=["ACC-001"])
+    assert cross and not any("clés d'API" in m for m in cross)  # the victim rotates nothing
+    export = wording.suggestions(field="measures_proposed", language="fr", rule_ids=["ACC-002"])
+    assert any("clés d'API" in m for m in export)
+    staff = wording.suggestions(field="measures_long_term", language="fr", rule_ids=["ACC-003"])
+    assert not any("CAPTCHA" in m for m in staff)
+    assert any("CAPTCHA" in m for m in wording.suggestions(
+        field="measures_long_term", language="fr", rule_ids=["AUTH-003"]))
+    # Suggestions are never printed: a draft without entered measures says « à compléter ».
+    out = render_notice(customer(measures_taken=None, rule_ids=["AUTH-003"]))
+    assert "7. MESURES PRISES PAR AVM UP\n   - [à compléter]" in out.text
