@@ -62,10 +62,11 @@ ESTABLISHED = frozenset({IncidentStatus.CONFIRMED, IncidentStatus.NOTIFIED,
                          IncidentStatus.CLOSED})
 DRAFTABLE = frozenset({IncidentStatus.DETECTED, IncidentStatus.TRIAGE,
                        IncidentStatus.CONFIRMED, IncidentStatus.NOTIFIED})
-# Context fields that do not make a change "material" (they move with every event).
+# Context fields that do not make a change "material" (they move with every event, or are
+# AVM Up's own details): an approved notice is not re-notified for them.
 NON_MATERIAL = frozenset({"generated_at", "next_update", "version", "phase", "last_seen",
                           "evidence", "evidence_omitted", "accounts", "ongoing",
-                          "previous_receipt", "late", "reasons_for_delay"})
+                          "previous_receipt", "late", "reasons_for_delay", "org"})
 
 
 @dataclass(frozen=True)
@@ -401,7 +402,9 @@ class _Drafter:
         if latest is not None and latest.status == NoticeStatus.DRAFT:
             context = build(_phase_for(history[:-1]), latest.version)
             digest = fingerprint(context)
-            if digest != latest.fingerprint:
+            # The organisation block (settings) refreshes a draft, never re-notifies.
+            org = context.org.model_dump(mode="json")
+            if digest != latest.fingerprint or (latest.context or {}).get("org") != org:
                 self._fill(latest, context, digest)
                 notice_service.void_signatures(session=self.session, notice=latest,
                                                now=self.now)

@@ -168,3 +168,18 @@ def test_staff_and_cross_tenant_evidence_is_redacted(db_session: Session) -> Non
     assert "depuis le compte d'un autre client d'AVM Up" in notice.text_body
     assert "cloisonnement entre comptes clients" in notice.text_body
     assert "4 enregistrement(s)" in notice.text_body  # the event is listed, redacted
+
+
+def test_organisation_settings_refresh_drafts_but_never_renotify(db_session: Session) -> None:
+    built = build_incident(db_session, tenants=[THREE[0]])
+    bare = POLICY.model_copy(update={"org": POLICY.org.model_copy(update={"name": None})})
+    [draft] = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=bare)
+    assert "[à compléter]" in draft.text_body
+    [same] = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
+    assert same.id == draft.id and "[à compléter]" not in same.text_body
+    service.approve(session=db_session, notice=same, user_email="rssi@avmup.com",
+                    user_role="rssi", edits=None, reasons_for_delay=None, now=NOW)
+    renamed = POLICY.model_copy(update={"org": POLICY.org.model_copy(
+        update={"dpo_phone": "+33 4 99 99 99 99"})})
+    assert draft_notices(session=db_session, incident=built.incident, now=NOW,
+                         policy=renamed) == []
