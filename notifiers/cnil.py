@@ -114,10 +114,16 @@ def form_fields(context: CnilNoticeContext, *, reasons_for_delay: str | None = N
     }
 
 
+def stored_context(data: dict[str, Any]) -> CnilNoticeContext:
+    """The CNIL context a notice was drafted from; keys of an older shape are ignored."""
+    fields = CnilNoticeContext.model_fields
+    return CnilNoticeContext.model_validate({k: v for k, v in data.items() if k in fields})
+
+
 def export(notice: Notice) -> CnilExport:
     if notice.kind != NoticeKind.CNIL:
         raise InvalidNoticeTransition(f"notice {notice.id} is not a CNIL notice")
-    context = CnilNoticeContext.model_validate(notice.context)
+    context = stored_context(notice.context)
     return CnilExport(
         html=notice.html_body,
         form=form_fields(context, reasons_for_delay=notice.reasons_for_delay,

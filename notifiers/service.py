@@ -93,7 +93,8 @@ def edit_diff(*, before: Notice | dict[str, str], subject: str, text: str) -> st
 
 
 def _rerender_cnil(notice: Notice, reasons: str, now: datetime) -> None:
-    context = CnilNoticeContext.model_validate(notice.context)
+    context = CnilNoticeContext.model_validate(
+        {k: v for k, v in notice.context.items() if k in CnilNoticeContext.model_fields})
     context = context.model_copy(update={"reasons_for_delay": paragraph(reasons), "late": True})
     rendered = render_notice(context)
     notice.subject, notice.text_body, notice.html_body = (
