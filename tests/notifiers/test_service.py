@@ -226,3 +226,24 @@ def test_data_subject_notice_goes_to_listed_recipients_hidden(db_session: Sessio
                     recipients=["a@example.org", "b@example.org"])
     [row] = _outbox(db_session)
     assert row.recipients == ["a@example.org", "b@example.org"]
+
+
+def test_a_change_of_facts_after_one_signature_voids_it(db_session: Session) -> None:
+    notice = _cnil(db_session, aware_at=NOW - timedelta(hours=10))
+    service.approve(session=db_session, notice=notice, user_email=RSSI, user_role="rssi",
+                    edits=None, reasons_for_delay=None, now=NOW)
+    assert notice.approved_by == RSSI and notice.status == NoticeStatus.DRAFT
+    with pytest.raises(InvalidNoticeTransition, match="already signed"):
+        service.approve(session=db_session, notice=notice, user_email=DPO, user_role="dpo",
+                        edits=NoticeEdit(subject="autre objet"), reasons_for_delay=None,
+                        now=NOW)
+    notice.incident.cause = "internal_accidental"  # the RSSI corrects a fact
+    draft_notices(session=db_session, incident=notice.incident, now=NOW, policy=POLICY)
+    assert "Acte interne accidentel" in notice.text_body
+    assert notice.approved_by is None and notice.status == NoticeStatus.DRAFT
+    voided = db_session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "notice.signatures_voided")).one()
+    assert voided.data["roles"] == ["rssi"]
+    with pytest.raises(ApprovalDenied):
+        service.approve(session=db_session, notice=notice, user_email="a@avmup.com",
+                        user_role="analyst", edits=None, reasons_for_delay=None, now=NOW)

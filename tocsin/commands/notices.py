@@ -129,6 +129,9 @@ def _notice_row(notice: Notice, ref: str) -> dict[str, Any]:
         "language": notice.language, "subject": notice.subject, "edited": notice.edited,
         "approved_by": notice.approved_by,
         "approved_at": notice.approved_at.isoformat() if notice.approved_at else None,
+        "dpo_approved_by": notice.dpo_approved_by,
+        "dpo_approved_at": (notice.dpo_approved_at.isoformat()
+                            if notice.dpo_approved_at else None),
         "sent_at": notice.sent_at.isoformat() if notice.sent_at else None,
         "cnil_receipt": notice.cnil_receipt,
     }
