@@ -183,3 +183,29 @@ def test_organisation_settings_refresh_drafts_but_never_renotify(db_session: Ses
         update={"dpo_phone": "+33 4 99 99 99 99"})})
     assert draft_notices(session=db_session, incident=built.incident, now=NOW,
                          policy=renamed) == []
+
+
+def test_the_reading_customer_gets_a_neutral_notice_without_the_owner(
+    db_session: Session,
+) -> None:
+    reader, owner = THREE[0], THREE[1]
+    built = build_incident(db_session, tenants=[reader, owner])
+    event = {"event_id": "e-read-across", "service": "faxbis", "tenant_id": reader.tenant_id,
+             "actor": {"id": reader.actor, "kind": "customer_user"}, "source_ip": reader.ip,
+             "interface": "web", "operation": "read", "records": 9,
+             "resource": {"type": "contact", "tenant_id": owner.tenant_id}}
+    db_session.add(EvidenceEvent(event_id=event["event_id"], stream="t",
+                                 tenant_id=reader.tenant_id, occurred_at=NOW, payload=event))
+    built.findings[0].evidence = [*built.findings[0].evidence, "e-read-across"]
+    built.findings[1].evidence = [*built.findings[1].evidence, "e-read-across"]
+    db_session.flush()
+    notices = {n.tenant_id: n for n in draft_notices(session=db_session,
+                                                      incident=built.incident, now=NOW,
+                                                      policy=POLICY)}
+    to_reader, to_owner = notices[reader.tenant_id], notices[owner.tenant_id]
+    assert "ne relèvent pas de votre compte" in to_reader.text_body
+    for secret in (owner.tenant_id, owner.name, owner.actor, owner.ip):
+        assert secret not in to_reader.text_body and secret not in to_reader.html_body
+    assert "depuis le compte d'un autre client d'AVM Up" in to_owner.text_body
+    for secret in (reader.tenant_id, reader.name, reader.actor, reader.ip):
+        assert secret not in to_owner.text_body and secret not in to_owner.html_body
