@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from detectors.catalogue import load_rules
 from detectors.finding import Nature, Severity
-from incidents import audit, notice_fields, register, schemas
+from incidents import audit, clocks, notice_fields, register, schemas
 from incidents.clocks import ClockPolicy
 from incidents.exceptions import InvalidIncidentInput
 from incidents.flows import record_findings
@@ -102,3 +102,14 @@ def test_the_rssi_qualifies_an_attempt_as_a_breach(db_session: Session) -> None:
     assert entries and entries[0].data["nature"] == ["confidentiality"]
     assert db_session.scalar(select(Incident.qualified_by).where(
         Incident.id == incident.id)) == "rssi@avmup.com"
+
+
+def test_an_attempt_escalates_no_deadline_until_qualified(db_session: Session) -> None:
+    incident = _spraying(db_session)
+    late = incident.aware_at + timedelta(hours=80)  # every clock past due
+    assert clocks.tick(session=db_session, now=late, policy=ClockPolicy()) == []
+    notice_fields.qualify_breach(session=db_session, incident=incident,
+                                 actor_email="rssi@avmup.com", nature=["confidentiality"],
+                                 justification="un compte visé a réutilisé son mot de passe")
+    fired = clocks.tick(session=db_session, now=late, policy=ClockPolicy())
+    assert fired and {e.incident_id for e in fired} == {incident.id}
