@@ -141,7 +141,7 @@ class CustomerNoticeContext(NoticeBase):
 
 
 class CnilNoticeContext(NoticeBase):
-    """The CNIL teleservice sections, AVM Up acting as controller."""
+    """The CNIL teleservice sections (docs/architecture.md §10), AVM Up acting as controller."""
 
     kind: NoticeKind = NoticeKind.CNIL
     cnil_due: datetime
