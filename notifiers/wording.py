@@ -214,7 +214,7 @@ def advice(*, language: str, data_categories: Iterable[str],
     return out
 
 
-# --- structured fields in words (the CNIL form's options) ----------------------------------
+# --- CNIL form options (docs/architecture.md §10) -------------------------------------------------
 
 TBC = {"fr": "[à compléter]", "en": "[to be completed]"}
 TBC_MARKERS = tuple(TBC.values())
