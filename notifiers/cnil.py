@@ -45,9 +45,9 @@ def _label(vocabulary: str, key: str | None) -> str | None:
 def form_fields(context: CnilNoticeContext, *, reasons_for_delay: str | None = None,
                 receipt: str | None = None) -> dict[str, Any]:
     """The teleservice's sections (docs/architecture.md §10), French keys, JSON-ready values."""
+    reasons = reasons_for_delay or context.reasons_for_delay
     # Rendered from the same structured fields as the notice's text and HTML. None = not
     # entered yet (the notice cannot be approved while one remains).
-    reasons = reasons_for_delay or context.reasons_for_delay
     org = context.org
     ongoing = context.breach_ongoing
     origin = _label("origin", context.origin)
