@@ -124,8 +124,13 @@ def export(notice: Notice) -> CnilExport:
     if notice.kind != NoticeKind.CNIL:
         raise InvalidNoticeTransition(f"notice {notice.id} is not a CNIL notice")
     context = stored_context(notice.context)
-    return CnilExport(
-        html=notice.html_body,
-        form=form_fields(context, reasons_for_delay=notice.reasons_for_delay,
-                         receipt=notice.cnil_receipt),
-    )
+    form = form_fields(context, reasons_for_delay=notice.reasons_for_delay,
+                       receipt=notice.cnil_receipt)
+    # Who signed the version filed: the RSSI and the DPO (kept with the export, not the text).
+    form["validation"] = {
+        "rssi": ({"par": notice.approved_by, "le": notice.approved_at.isoformat()}
+                 if notice.approved_by and notice.approved_at else None),
+        "dpo": ({"par": notice.dpo_approved_by, "le": notice.dpo_approved_at.isoformat()}
+                if notice.dpo_approved_by and notice.dpo_approved_at else None),
+    }
+    return CnilExport(html=notice.html_body, form=form)

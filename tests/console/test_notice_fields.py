@@ -155,6 +155,8 @@ def test_unknowns_block_approval_until_entered_then_export_equals_fields(
     }
     assert form["organisme"]["siren"] == ORG.siren
     assert form["organisme"]["dpo"]["nom"] == ORG.dpo_name
+    assert form["validation"]["rssi"]["par"] == "rssi@avmup.test"
+    assert form["validation"]["dpo"]["par"] == "dpo@avmup.test"
 
 
 def test_cnil_text_cannot_contradict_its_fields(console: Console) -> None:
