@@ -118,6 +118,7 @@ def test_dpo_approves_a_cnil_notice_after_the_rssi_and_an_analyst_cannot(
             expect(card.locator(".signature[data-role='rssi']")).to_contain_text(
                 email_for("rssi"))
             expect(card.locator("form.approve-form")).to_have_count(0)
+            expect(card.locator(".awaiting")).to_have_attribute("data-role", "dpo")
 
             # The DPO signs second: approved, both signatures on the notice and audited.
             _login(page, served.base, "dpo")
