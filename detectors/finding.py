@@ -23,6 +23,7 @@ class Nature(StrEnum):
     CONFIDENTIALITY = "confidentiality"
     INTEGRITY = "integrity"
     AVAILABILITY = "availability"
+    ATTEMPT = "attempt"  # failures only, nothing reached: a security incident, not a breach
 
 
 class TenantImpact(BaseModel):

@@ -431,6 +431,8 @@ def tick(*, session: Session, now: datetime, policy: ClockPolicy) -> list[Escala
     )
     new_ids: list[int] = []
     for incident in incidents:
+        if list(incident.nature) == ["attempt"] and incident.qualified_at is None:
+            continue  # an attempt is no breach: no Art. 33 deadline to escalate
         clocks = incident_clocks(incident=incident, customers=customers, policy=policy, now=now)
         fired = [(e.clock, e.tenant_id, e.threshold_hours) for e in incident.escalations]
         for status, threshold in due_escalations(clocks=clocks, fired=fired, policy=policy):

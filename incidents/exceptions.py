@@ -31,3 +31,7 @@ class InvalidSeverityInput(IncidentError, Invalid):
 
 class AuditChainError(IncidentError, Unavailable):
     """The audit chain cannot be appended to (missing head row...)."""
+
+
+class InvalidIncidentInput(IncidentError):
+    """A structured incident field outside its allowed values; the message names the field."""

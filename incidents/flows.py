@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from detectors.finding import Severity
-from incidents import audit, clocks, correlation, service, severity
+from incidents import audit, clocks, correlation, notice_fields, service, severity
 from incidents.clocks import ClockPolicy
 from incidents.enums import OPEN_STATUSES, CustomerRole, IncidentStatus
 from incidents.exceptions import IncidentError
@@ -278,7 +278,7 @@ def _refresh(incident: Incident, rows: list[FindingRow], now: datetime) -> bool:
                 setattr(current, name, value)
                 changed = True
     rule_ids = sorted({r.rule_id for r in rows})
-    nature = sorted({n for r in rows for n in r.nature})
+    nature = notice_fields.nature_of(r.nature for r in rows)
     categories = sorted({c for r in rows for c in r.data_categories})
     worst = max((r.severity for r in rows), key=lambda s: _SEVERITY_RANK.get(s, 0))
     first = min(r.first_seen for r in rows)

@@ -13,12 +13,14 @@ from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from incidents import clocks
+from incidents import clocks, notice_fields
 from incidents.clocks import ClockPolicy
+from incidents.db import Base
 from incidents.enums import DecisionKind
 from incidents.models import Incident
 
-NATURE_LABELS = {"confidentiality": "C", "integrity": "I", "availability": "A"}
+NATURE_LABELS = {"confidentiality": "C", "integrity": "I", "availability": "A",
+                 "attempt": "attempt (security incident, no personal data breach)"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class RegisterRow:
     decisions: str
     closed_at: str
     resolution_reason: str
+    notice_signatures: str = ""
 
 
 FIELDS = tuple(RegisterRow.__dataclass_fields__)
@@ -75,6 +78,7 @@ def build_rows(*, session: Session, policy: ClockPolicy,
     )
     customers = clocks.load_customers(session=session,
                                       tenant_ids=(t for i in incidents for t in i.tenant_ids))
+    signed = _signatures(session, [i.id for i in incidents])
     rows = []
     for inc in incidents:
         cl = clocks.incident_clocks(incident=inc, customers=customers, policy=policy, now=now)
@@ -99,7 +103,7 @@ def build_rows(*, session: Session, policy: ClockPolicy,
         rows.append(RegisterRow(
             ref=inc.ref,
             status=inc.status,
-            nature="/".join(NATURE_LABELS.get(n, n) for n in inc.nature),
+            nature="/".join(NATURE_LABELS.get(n, n) for n in notice_fields.effective_nature(inc)),
             description=inc.title,
             rules=" ".join(inc.rule_ids),
             data_categories=" ".join(inc.data_categories),
@@ -131,8 +135,34 @@ def build_rows(*, session: Session, policy: ClockPolicy,
             decisions=decisions,
             closed_at=_iso(inc.closed_at),
             resolution_reason=inc.resolution_reason or "",
+            notice_signatures="; ".join(signed.get(inc.id, [])),
         ))
     return rows
+
+
+def _signatures(session: Session, incident_ids: list[int]) -> dict[int, list[str]]:
+    """Who signed each notice version, by role (the notices table is read through the
+    shared metadata: this package does not import the notifiers)."""
+    table = Base.metadata.tables.get("notices")
+    if table is None or not incident_ids:
+        return {}
+    c = table.c
+    rows = session.execute(
+        select(c.incident_id, c.kind, c.scope, c.version, c.approved_by, c.approved_at,
+               c.dpo_approved_by, c.dpo_approved_at)
+        .where(c.incident_id.in_(incident_ids),
+               (c.approved_by.is_not(None)) | (c.dpo_approved_by.is_not(None)))
+        .order_by(c.incident_id, c.kind, c.scope, c.version)
+    )
+    out: dict[int, list[str]] = {}
+    for r in rows:
+        who = [f"{role} {by} {_iso(at)}" for role, by, at in (
+            ("RSSI", r.approved_by, r.approved_at), ("DPO", r.dpo_approved_by,
+                                                      r.dpo_approved_at)) if by]
+        scope = "" if r.scope == "*" else f" {r.scope}"
+        out.setdefault(r.incident_id, []).append(
+            f"{r.kind}{scope} v{r.version}: " + ", ".join(who))
+    return out
 
 
 def _safe_cell(value: object) -> object:

@@ -104,6 +104,7 @@ class IncidentSummary(BaseModel):
     severity_band: str | None
     severity_score: float | None
     finding_severity: str
+    nature: list[str]  # confidentiality / integrity / availability, or ["attempt"]
     tenant_ids: list[str]
     rule_ids: list[str]
     first_seen: datetime
@@ -120,7 +121,6 @@ class IncidentSummary(BaseModel):
 
 class IncidentDetail(IncidentSummary):
     aware_justification: str | None
-    nature: list[str]
     data_categories: list[str]
     consequences: str
     measures: str
@@ -138,7 +138,8 @@ def summary(*, incident: Incident, clocks_: IncidentClocks) -> IncidentSummary:
     return IncidentSummary(
         ref=incident.ref, title=incident.title, status=incident.status,
         severity_band=incident.severity_band, severity_score=incident.severity_score,
-        finding_severity=incident.finding_severity, tenant_ids=incident.tenant_ids,
+        finding_severity=incident.finding_severity, nature=list(incident.nature),
+        tenant_ids=incident.tenant_ids,
         rule_ids=list(incident.rule_ids), first_seen=incident.first_seen,
         last_seen=incident.last_seen, detected_at=incident.detected_at,
         aware_at=incident.aware_at, customer_due=clocks_.customer_due,
@@ -178,7 +179,7 @@ def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
     return IncidentDetail(
         **base,
         aware_justification=incident.aware_justification,
-        nature=list(incident.nature), data_categories=list(incident.data_categories),
+        data_categories=list(incident.data_categories),
         consequences=incident.consequences, measures=incident.measures,
         resolution_reason=incident.resolution_reason, closed_at=incident.closed_at,
         clocks=[ClockRead(**{**c.as_dict(), "due_at": c.due_at, "met_at": c.met_at})

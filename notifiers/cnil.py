@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from notifiers import wording
 from notifiers.enums import NoticeKind
 from notifiers.exceptions import InvalidNoticeTransition
 from notifiers.models import Notice
@@ -27,6 +28,7 @@ CATEGORY_FR = {
     "content": "Contenu des communications et documents (peut comporter des données "
                "sensibles)",
 }
+UNKNOWN_FR = "Ne sait pas pour l'instant"
 
 
 @dataclass(frozen=True)
@@ -35,10 +37,23 @@ class CnilExport:
     form: dict[str, Any]
 
 
+def _label(vocabulary: str, key: str | None) -> str | None:
+    """The form's wording of an entered answer; None (to complete) when nothing was entered."""
+    return None if key is None else wording.label("fr", vocabulary, key)
+
+
 def form_fields(context: CnilNoticeContext, *, reasons_for_delay: str | None = None,
                 receipt: str | None = None) -> dict[str, Any]:
     """The teleservice's sections (docs/architecture.md §10), French keys, JSON-ready values."""
     reasons = reasons_for_delay or context.reasons_for_delay
+    # Rendered from the same structured fields as the notice's text and HTML. None = not
+    # entered yet (the notice cannot be approved while one remains).
+    org = context.org
+    ongoing = context.breach_ongoing
+    origin = _label("origin", context.origin)
+    if context.origin == "other" and context.origin_detail:
+        origin = f"Autre : {context.origin_detail}"
+    involved = _label("yes_no", context.subprocessors_involved)
     return {
         "reference_interne": context.incident_ref,
         "type_notification": "initiale" if context.phase == "initial" else "complementaire",
@@ -49,27 +64,37 @@ def form_fields(context: CnilNoticeContext, *, reasons_for_delay: str | None = N
         "hors_delai": context.late,
         "motifs_du_retard": reasons,
         "organisme": {
-            "raison_sociale": context.contacts.organisation,
-            "dpo": context.contacts.dpo_email,
-            "contact": context.contacts.rssi_email,
+            "raison_sociale": org.name,
+            "siren": org.siren,
+            "adresse": org.address,
+            "representant_legal": org.representative,
+            "dpo": {"nom": org.dpo_name, "courriel": org.dpo_email,
+                    "telephone": org.dpo_phone},
+            "contact": org.rssi_email,
         },
         "faits": {
             "caractere": "etabli" if context.established else "suppose",
             "date_decouverte": context.detected_at.isoformat(),
             "date_prise_de_connaissance": context.aware_at.isoformat(),
             "date_debut": context.first_seen.isoformat(),
-            "date_fin": None if context.ongoing else context.last_seen.isoformat(),
-            "en_cours": context.ongoing,
+            "date_fin": (context.breach_ended_at.isoformat()
+                         if context.breach_ended_at is not None else None),
+            "en_cours": _label("yes_no", ongoing),
             "circonstances_decouverte": context.circumstances,
             "regles_de_detection": context.rule_ids,
         },
-        "origine": context.origin,
+        "origine": origin,
         "nature": [NATURE_FR.get(n, n) for n in context.natures],
-        "cause": context.cause,
-        "sous_traitants_impliques": context.processors_involved,
+        "cause": _label("cause", context.cause),
+        "sous_traitants_impliques": involved,
+        "sous_traitants": context.subprocessors if context.subprocessors_involved == "yes"
+        else None,
         "personnes_concernees": {
-            "categories": context.subject_categories,
+            "categories": (None if context.subject_categories is None else
+                           [wording.label("fr", "subject_category", c)
+                            for c in context.subject_categories]),
             "nombre_approximatif": context.persons,
+            "nombre_approximatif_connu": context.persons is not None,
             "directement_identifiables": context.directly_identifiable,
         },
         "donnees_concernees": {
@@ -82,19 +107,30 @@ def form_fields(context: CnilNoticeContext, *, reasons_for_delay: str | None = N
         "gravite_enisa": context.severity_band,
         "mesures": {
             "immediates": context.measures_taken,
-            "moyen_terme": context.measures_proposed,
+            "moyen_terme": context.measures_planned,
             "long_terme": context.measures_long_term,
         },
         "information_des_personnes": context.data_subjects_informed,
     }
 
 
+def stored_context(data: dict[str, Any]) -> CnilNoticeContext:
+    """The CNIL context a notice was drafted from; keys of an older shape are ignored."""
+    fields = CnilNoticeContext.model_fields
+    return CnilNoticeContext.model_validate({k: v for k, v in data.items() if k in fields})
+
+
 def export(notice: Notice) -> CnilExport:
     if notice.kind != NoticeKind.CNIL:
         raise InvalidNoticeTransition(f"notice {notice.id} is not a CNIL notice")
-    context = CnilNoticeContext.model_validate(notice.context)
-    return CnilExport(
-        html=notice.html_body,
-        form=form_fields(context, reasons_for_delay=notice.reasons_for_delay,
-                         receipt=notice.cnil_receipt),
-    )
+    context = stored_context(notice.context)
+    form = form_fields(context, reasons_for_delay=notice.reasons_for_delay,
+                       receipt=notice.cnil_receipt)
+    # Who signed the version filed: the RSSI and the DPO (kept with the export, not the text).
+    form["validation"] = {
+        "rssi": ({"par": notice.approved_by, "le": notice.approved_at.isoformat()}
+                 if notice.approved_by and notice.approved_at else None),
+        "dpo": ({"par": notice.dpo_approved_by, "le": notice.dpo_approved_at.isoformat()}
+                if notice.dpo_approved_by and notice.dpo_approved_at else None),
+    }
+    return CnilExport(html=notice.html_body, form=form)

@@ -25,6 +25,10 @@ class InvalidNoticeTransition(NoticeError, Conflict):
     """The notice is not in a state that allows this action."""
 
 
+class NoticeIncomplete(NoticeError, Invalid):
+    """A fact of the notice is still « [à compléter] »: the message lists the fields."""
+
+
 class ReasonsForDelayRequired(NoticeError, Invalid):
     """A CNIL notice approved after `cnil_due` must carry the reasons for the delay."""
 

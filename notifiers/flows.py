@@ -13,6 +13,11 @@ categories, natures, rules, services, severity, status) with the latest version:
 - the latest version was rejected → a new version only when the facts changed since;
 - nothing changed → nothing is written.
 
+Pure attempts (nature `attempt`: failures only, nothing reached) draft nothing until the RSSI
+qualifies them as a breach. Every fact of a notice comes from the incident's structured fields
+(`incidents.notice_fields`) or from the findings; what nobody entered stays None and prints
+« [à compléter] ».
+
 Who gets what: every affected tenant whose customer role is `processor` (or unknown) gets a
 customer notice built from its own share of the incident only. Tenants in the `controller`
 role (AVM Up's own processing) feed the CNIL and data-subject notices, drafted when the
@@ -33,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents import clocks as incident_clocks
+from incidents import notice_fields
 from incidents.enums import CustomerRole, IncidentStatus
 from incidents.findings_store import EvidenceEvent, FindingRow
 from incidents.models import Customer, Incident, IncidentFinding, IncidentTenant
@@ -56,10 +62,11 @@ ESTABLISHED = frozenset({IncidentStatus.CONFIRMED, IncidentStatus.NOTIFIED,
                          IncidentStatus.CLOSED})
 DRAFTABLE = frozenset({IncidentStatus.DETECTED, IncidentStatus.TRIAGE,
                        IncidentStatus.CONFIRMED, IncidentStatus.NOTIFIED})
-# Context fields that do not make a change "material" (they move with every event).
+# Context fields that do not make a change "material" (they move with every event, or are
+# AVM Up's own details): an approved notice is not re-notified for them.
 NON_MATERIAL = frozenset({"generated_at", "next_update", "version", "phase", "last_seen",
                           "evidence", "evidence_omitted", "accounts", "ongoing",
-                          "previous_receipt", "late", "reasons_for_delay"})
+                          "previous_receipt", "late", "reasons_for_delay", "org"})
 
 
 @dataclass(frozen=True)
@@ -123,21 +130,22 @@ def _event_only_of(payload: dict[str, Any], tenant_id: str) -> bool:
 
 def _evidence_line(payload: dict[str, Any], tenant_id: str) -> EvidenceLine:
     actor = payload.get("actor") or {}
-    staff = str(actor.get("kind", "")).startswith("staff_")
+    staff = str(actor.get("kind", "")).startswith(wording.STAFF_ACTOR)
     own = _event_only_of(payload, tenant_id) and not staff
     resource = payload.get("resource") or {}
-    what = str(payload.get("action") or payload.get("operation") or "?")
-    if resource.get("type"):
-        what = f"{what} {resource['type']}"
-    if payload.get("outcome"):
-        what = f"{what} ({payload['outcome']})"
-    if staff:
-        what = f"{what} [AVM Up staff]"
+
+    def code(value: Any) -> str | None:
+        return str(value) if value else None
+
     return EvidenceLine(
         occurred_at=payload["_occurred_at"],
         service=str(payload.get("service", "")),
         interface=str(payload.get("interface", "")),
-        what=what,
+        action=code(payload.get("action")),
+        operation=code(payload.get("operation")),
+        resource_type=code(resource.get("type")),
+        outcome=code(payload.get("outcome")),
+        staff=staff,
         records=payload.get("records"),
         actor_id=str(actor["id"]) if own and actor.get("id") else None,
         source_ip=str(payload["source_ip"]) if own and payload.get("source_ip") else None,
@@ -145,13 +153,20 @@ def _evidence_line(payload: dict[str, Any], tenant_id: str) -> EvidenceLine:
     )
 
 
+def _count(value: int) -> int | None:
+    """A count from the findings; 0 means Tocsin could not count (a login, a takeover whose
+    reads were not measured), never that nothing was reached."""
+    return value if value > 0 else None
+
+
 def _base_fields(*, facts: IncidentFacts, findings: Sequence[FindingRow], language: str,
-                 persons: int, records: int, first_seen: datetime, last_seen: datetime,
-                 services: list[str], now: datetime, policy: DraftPolicy) -> dict[str, Any]:
+                 persons: int | None, records: int | None, first_seen: datetime,
+                 last_seen: datetime, services: list[str], reach: list[str], now: datetime,
+                 policy: DraftPolicy) -> dict[str, Any]:
     incident = facts.incident
     status = IncidentStatus(incident.status)
     rule_ids = _sorted(f.rule_id for f in findings) or _sorted(incident.rule_ids)
-    natures = _sorted(n for f in findings for n in f.nature) or _sorted(incident.nature)
+    natures = notice_fields.effective_nature(incident)
     categories = _sorted(c for f in findings for c in f.data_categories) or _sorted(
         incident.data_categories
     )
@@ -174,14 +189,26 @@ def _base_fields(*, facts: IncidentFacts, findings: Sequence[FindingRow], langua
         "data_categories": categories,
         "persons": persons,
         "records": records,
+        "reach": reach if persons is None or records is None else [],
         "severity_band": incident.severity_band,
-        "measures_taken": wording.measures_taken(
-            language=language, rule_ids=rule_ids, free_text=incident.measures or ""
-        ),
-        "measures_proposed": wording.measures_proposed(language=language, rule_ids=rule_ids),
-        "contacts": policy.contacts,
+        "measures_taken": wording.measures(incident.measures),
+        "measures_proposed": wording.measures(incident.measures_proposed),
+        "cause": incident.cause,
+        "origin": incident.origin,
+        "origin_detail": incident.origin_detail,
+        "subprocessors_involved": incident.subprocessors_involved,
+        "subprocessors": incident.subprocessors,
+        "breach_ongoing": incident.breach_ongoing,
+        "breach_ended_at": incident.breach_ended_at,
+        "org": policy.org,
         "next_update": now + timedelta(hours=policy.next_update_hours) if ongoing else None,
     }
+
+
+def _reads_across(payload: dict[str, Any]) -> bool:
+    resource = payload.get("resource") or {}
+    owner = resource.get("tenant_id")
+    return bool(owner) and owner != payload.get("tenant_id")
 
 
 def customer_context(*, facts: IncidentFacts, tenant_id: str, phase: NoticePhase,
@@ -197,13 +224,19 @@ def customer_context(*, facts: IncidentFacts, tenant_id: str, phase: NoticePhase
     accounts = _sorted(
         str(e["actor"]["id"]) for e in events
         if _event_only_of(e, tenant_id) and (e.get("actor") or {}).get("id")
-        and not str((e.get("actor") or {}).get("kind", "")).startswith("staff_")
+        and not str((e.get("actor") or {}).get("kind", "")).startswith(wording.STAFF_ACTOR)
     )
+    # This customer's data read from another customer's account: told from its side.
+    cross = any(_reads_across(e) and (e.get("resource") or {}).get("tenant_id") == tenant_id
+                for e in events)
+    # This customer's account read another customer's data (that customer is never named).
+    reader = any(_reads_across(e) and e.get("tenant_id") == tenant_id for e in events)
     shown = events[: policy.max_evidence_lines]
     fields = _base_fields(
-        facts=facts, findings=findings, language=language, persons=share.persons,
-        records=share.records, first_seen=share.first_seen, last_seen=share.last_seen,
-        services=services, now=now, policy=policy,
+        facts=facts, findings=findings, language=language, persons=_count(share.persons),
+        records=_count(share.records), first_seen=share.first_seen,
+        last_seen=share.last_seen, services=services, reach=accounts[:20], now=now,
+        policy=policy,
     )
     return CustomerNoticeContext(
         **fields,
@@ -214,6 +247,8 @@ def customer_context(*, facts: IncidentFacts, tenant_id: str, phase: NoticePhase
         accounts=accounts[:50],
         evidence=[_evidence_line(e, tenant_id) for e in shown],
         evidence_omitted=len(events) - len(shown),
+        cross_customer=cross,
+        reader_side=reader and not cross,
     )
 
 
@@ -224,12 +259,21 @@ def _controller_share(facts: IncidentFacts, now: datetime, policy: DraftPolicy,
     ids = {t.tenant_id for t in tenants}
     findings = [f for f in facts.findings if ids & set(f.tenant_ids)]
     events = [e for e in facts.evidence if any(_event_touches(e, t) for t in ids)]
+    incident = facts.incident
+    persons = incident.persons_estimate
+    if persons is None:
+        persons = _count(sum(t.persons for t in tenants))
+    records = incident.records_estimate
+    if records is None:
+        records = _count(sum(t.records for t in tenants))
+    accounts = {str((e.get("actor") or {}).get("id")) for e in events
+                if (e.get("actor") or {}).get("id")}
+    reach = [f"{len(accounts)}"] if accounts else []
     return _base_fields(
-        facts=facts, findings=findings, language=language,
-        persons=sum(t.persons for t in tenants), records=sum(t.records for t in tenants),
+        facts=facts, findings=findings, language=language, persons=persons, records=records,
         first_seen=min(t.first_seen for t in tenants), last_seen=max(t.last_seen for t in tenants),
         services=_sorted(str(e["service"]) for e in events if e.get("service")),
-        now=now, policy=policy,
+        reach=reach, now=now, policy=policy,
     )
 
 
@@ -258,9 +302,9 @@ def cnil_context(*, facts: IncidentFacts, phase: NoticePhase, version: int, now:
                  policy: DraftPolicy, previous_receipt: str | None = None,
                  reasons_for_delay: str | None = None) -> CnilNoticeContext:
     fields = _controller_share(facts, now, policy, "fr")
-    fields["measures_proposed"] = wording.measures_medium_term(fields["rule_ids"])
     due = cnil_due_of(facts.incident, policy)
     categories = fields["data_categories"]
+    incident = facts.incident
     return CnilNoticeContext(
         **fields,
         phase=phase,
@@ -268,24 +312,22 @@ def cnil_context(*, facts: IncidentFacts, phase: NoticePhase, version: int, now:
         cnil_due=due,
         late=now > due,
         reasons_for_delay=reasons_for_delay,
-        origin=wording.cnil_origin(fields["rule_ids"]),
-        cause=wording.cnil_cause(fields["rule_ids"]),
         circumstances=(
             "Détection automatique par l'outil de surveillance Tocsin (règles "
             + ", ".join(fields["rule_ids"])
             + ") sur les journaux d'authentification et d'accès des services, puis "
             "qualification par l'équipe sécurité."
         ),
-        subject_categories=["Clients (utilisateurs des services)"],
+        subject_categories=incident.subject_categories,
         directly_identifiable=bool(
             set(categories) & {"identification", "electronic_identification"}
         ),
         consequences=wording.cnil_consequences(natures=fields["natures"],
                                                data_categories=categories),
         harms=wording.cnil_harms(categories),
-        measures_long_term=wording.measures_long_term(),
+        measures_planned=wording.measures(incident.measures_planned),
+        measures_long_term=wording.measures(incident.measures_long_term),
         data_subjects_informed=_subjects_informed(facts),
-        processors_involved="Non",
         previous_receipt=previous_receipt,
     )
 
@@ -301,9 +343,12 @@ def data_subject_context(*, facts: IncidentFacts, phase: NoticePhase, version: i
                          now: datetime, policy: DraftPolicy) -> DataSubjectNoticeContext:
     language = policy.default_language
     fields = _controller_share(facts, now, policy, language)
+    persons = set(facts.incident.subject_categories or ())
+    holders = not persons or bool(persons & wording.ACCOUNT_HOLDERS)
     return DataSubjectNoticeContext(
-        **fields, phase=phase, version=version,
-        advice=wording.advice(language=language, data_categories=fields["data_categories"]),
+        **fields, phase=phase, version=version, account_holders=holders,
+        advice=wording.advice(language=language, data_categories=fields["data_categories"],
+                              account_holders=holders),
     )
 
 
@@ -315,7 +360,7 @@ def fingerprint(context: NoticeContext) -> str:
 
 def should_draft(incident: Incident, policy: DraftPolicy) -> bool:
     status = IncidentStatus(incident.status)
-    if status not in DRAFTABLE:
+    if status not in DRAFTABLE or notice_fields.is_attempt(incident):
         return False
     if status in (IncidentStatus.CONFIRMED, IncidentStatus.NOTIFIED):
         return True
@@ -357,8 +402,12 @@ class _Drafter:
         if latest is not None and latest.status == NoticeStatus.DRAFT:
             context = build(_phase_for(history[:-1]), latest.version)
             digest = fingerprint(context)
-            if digest != latest.fingerprint:
+            # The organisation block (settings) refreshes a draft, never re-notifies.
+            org = context.org.model_dump(mode="json")
+            if digest != latest.fingerprint or (latest.context or {}).get("org") != org:
                 self._fill(latest, context, digest)
+                notice_service.void_signatures(session=self.session, notice=latest,
+                                               now=self.now)
             return
         version = latest.version + 1 if latest is not None else 1
         context = build(phase, version)

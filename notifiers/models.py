@@ -50,6 +50,9 @@ class Notice(Base):
     reasons_for_delay: Mapped[str | None] = mapped_column(Text, nullable=True)
     approved_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
     approved_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The DPO's signature (CNIL, data-subject and public notices need both).
+    dpo_approved_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    dpo_approved_at: Mapped[datetime | None] = mapped_column(nullable=True)
     rejected_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
     rejected_at: Mapped[datetime | None] = mapped_column(nullable=True)
     rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

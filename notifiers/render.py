@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo
 import jinja2
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
+from notifiers import wording
 from notifiers.enums import LANGUAGES, NoticeKind
 from notifiers.exceptions import TemplateError
 from notifiers.schemas import NoticeContext, RenderedNotice, one_line
@@ -38,17 +40,25 @@ def fmt_int(value: int, language: str = "fr") -> str:
     return text.replace(",", "\u00a0") if language == "fr" else text
 
 
-def fmt_datetime(value: datetime, language: str, tz: str) -> str:
+def fmt_datetime(value: datetime, language: str, tz: str, *, offset: bool = True) -> str:
+    """A date and time in words, local to `tz`; with the UTC offset unless `offset` is False
+    (the plain wording of data-subject notices)."""
     local = value.astimezone(ZoneInfo(tz))
-    offset = local.strftime("%z")
-    offset = f"UTC{offset[:3]}:{offset[3:]}"
+    code = local.strftime("%z")
+    suffix = f" (UTC{code[:3]}:{code[3:]})" if offset else ""
     if language == "fr":
         day = "1er" if local.day == 1 else str(local.day)
-        return (
-            f"{day} {MONTHS_FR[local.month - 1]} {local.year} à {local:%H:%M} "
-            f"({offset})"
-        )
-    return f"{local:%d %B %Y, %H:%M} ({offset})"
+        return f"{day} {MONTHS_FR[local.month - 1]} {local.year} à {local:%H:%M}{suffix}"
+    return f"{local:%d %B %Y, %H:%M}{suffix}"
+
+
+def fmt_day(value: datetime, language: str, tz: str) -> str:
+    """The day only, in words: « 20 novembre 2026 » / "20 November 2026"."""
+    local = value.astimezone(ZoneInfo(tz))
+    if language == "fr":
+        day = "1er" if local.day == 1 else str(local.day)
+        return f"{day} {MONTHS_FR[local.month - 1]} {local.year}"
+    return f"{local.day} {local:%B %Y}"
 
 
 @lru_cache(maxsize=32)
@@ -63,6 +73,11 @@ def _environment(search_path: tuple[str, ...], language: str, tz: str) -> Sandbo
     )
     env.filters["dt"] = lambda value: fmt_datetime(value, language, tz)
     env.filters["num"] = lambda value: fmt_int(int(value), language)
+    env.filters["plain_dt"] = lambda value: fmt_datetime(value, language, tz, offset=False)
+    env.filters["day"] = lambda value: fmt_day(value, language, tz)
+    env.filters["as_html"] = text_as_html
+    env.globals["label"] = lambda vocabulary, key: wording.label(language, vocabulary, key)
+    env.globals["TBC"] = wording.TBC.get(language, wording.TBC["fr"])
     return env
 
 
@@ -91,11 +106,12 @@ def render_notice(
         context.language,
         context.timezone,
     )
-    values = {"n": context}
+    values: dict[str, object] = {"n": context}
     try:
         subject = env.get_template(f"{kind.value}.subject.txt").render(values)
         text = env.get_template(f"{kind.value}.txt").render(values)
-        body = env.get_template(f"{kind.value}.html").render(values)
+        # The HTML part is the same text, structured and escaped (`as_html`): one source.
+        body = env.get_template(f"{kind.value}.html").render({**values, "body_text": text})
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(f"template not found: {exc.name}") from None
     except jinja2.UndefinedError as exc:
@@ -103,6 +119,43 @@ def render_notice(
     except jinja2.TemplateError as exc:
         raise TemplateError(f"{kind.value} notice: {type(exc).__name__}: {exc}") from None
     return RenderedNotice(subject=clean_subject(subject), text=text, html=body)
+
+
+_HEADING = re.compile(r"^(\d+\.\s+[A-ZÀ-Ý]{3}|[^a-z]*[A-ZÀ-Ý]{3}[^a-z]*$)")
+
+
+def text_as_html(text: str) -> Markup:
+    """A notice's plain text as HTML: upper-case lines become headings, "- " lines list items,
+    other lines paragraphs. Every piece of text is escaped."""
+    out: list[str] = []
+    para: list[str] = []
+    items: list[str] = []
+
+    def flush() -> None:
+        if para:
+            out.append("<p>" + "<br>\n".join(para) + "</p>")
+            para.clear()
+        if items:
+            out.append("<ul>\n" + "\n".join(f"<li>{i}</li>" for i in items) + "\n</ul>")
+            items.clear()
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            flush()
+        elif line.startswith("- "):
+            if para:
+                flush()
+            items.append(html.escape(line[2:]))
+        elif _HEADING.match(line):
+            flush()
+            out.append(f"<h2>{html.escape(line)}</h2>")
+        else:
+            if items:
+                flush()
+            para.append(html.escape(line))
+    flush()
+    return Markup("\n".join(out) + "\n")  # noqa: S704 - built from escaped pieces only
 
 
 def clean_subject(subject: str) -> str:

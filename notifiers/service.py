@@ -1,6 +1,8 @@
 """Approval workflow (docs/architecture.md §10): `draft → approved → sent`, or `rejected`.
 
-Only a user with role `rssi` approves or rejects. Edits made at approval are stored (the
+The RSSI approves customer notices; CNIL, data-subject and public notices need the DPO's
+signature too, in either order, each audited. A notice with a fact still « [à compléter] »
+cannot be approved. Edits made at approval are stored (the
 drafted parts are kept in `Notice.original`) and their unified diff goes to the audit chain.
 A CNIL notice approved after `cnil_due` needs reasons for the delay. Approving a customer or
 data-subject notice enqueues its outbox row (nothing is sent without approval); a CNIL notice
@@ -23,20 +25,32 @@ from incidents import audit
 from incidents import clocks as incident_clocks
 from incidents.enums import Clock
 from incidents.models import Customer
+from notifiers import wording
 from notifiers.enums import NoticeKind, NoticeStatus, OutboxPurpose, OutboxState
 from notifiers.exceptions import (
     ApprovalDenied,
     InvalidNoticeTransition,
     MissingRecipient,
+    NoticeIncomplete,
     NoticeNotFound,
     ReasonsForDelayRequired,
 )
 from notifiers.mail import validate_address
 from notifiers.models import Notice, OutboxMessage
 from notifiers.render import render_notice, text_to_html
-from notifiers.schemas import CnilNoticeContext, NoticeEdit, one_line, paragraph
+from notifiers.schemas import (
+    CnilNoticeContext,
+    NoticeEdit,
+    missing_fields,
+    one_line,
+    paragraph,
+)
+from notifiers.wording import TBC_MARKERS
 
 APPROVER_ROLE = "rssi"
+DPO_ROLE = "dpo"
+# Kinds that also need the DPO's signature (by value: any future kind named here too).
+CO_SIGNED_KINDS = frozenset({"cnil", "data_subject", "public"})
 RECEIPT_ROLES = frozenset({"rssi", "dpo"})
 DEFAULT_MESSAGE_DOMAIN = "tocsin.avmup.com"
 _RECEIPT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}$")
@@ -60,11 +74,6 @@ def list_notices(*, session: Session, incident_id: int | None = None,
     return list(session.scalars(stmt.limit(limit)))
 
 
-def _require_rssi(user_role: str, action: str) -> None:
-    if user_role != APPROVER_ROLE:
-        raise ApprovalDenied(f"only the RSSI may {action} a notice (role {user_role!r})")
-
-
 def _require_draft(notice: Notice, action: str) -> None:
     if notice.status != NoticeStatus.DRAFT:
         raise InvalidNoticeTransition(
@@ -84,7 +93,8 @@ def edit_diff(*, before: Notice | dict[str, str], subject: str, text: str) -> st
 
 
 def _rerender_cnil(notice: Notice, reasons: str, now: datetime) -> None:
-    context = CnilNoticeContext.model_validate(notice.context)
+    context = CnilNoticeContext.model_validate(
+        {k: v for k, v in notice.context.items() if k in CnilNoticeContext.model_fields})
     context = context.model_copy(update={"reasons_for_delay": paragraph(reasons), "late": True})
     rendered = render_notice(context)
     notice.subject, notice.text_body, notice.html_body = (
@@ -108,28 +118,118 @@ def _recipients_for(session: Session, notice: Notice,
     return [validate_address(a) for a in recipients or ()]
 
 
+def signers_needed(kind: str) -> tuple[str, ...]:
+    """The roles whose approval a notice of `kind` needs: the RSSI for customer notices; the
+    RSSI and the DPO for what goes to the CNIL, to data subjects or to the public."""
+    return (APPROVER_ROLE, DPO_ROLE) if kind in CO_SIGNED_KINDS else (APPROVER_ROLE,)
+
+
+def signatures(notice: Notice) -> dict[str, tuple[str, datetime] | None]:
+    """Who signed, by role (None = not yet)."""
+    out: dict[str, tuple[str, datetime] | None] = {}
+    for role in signers_needed(notice.kind):
+        by, at = ((notice.approved_by, notice.approved_at) if role == APPROVER_ROLE
+                  else (notice.dpo_approved_by, notice.dpo_approved_at))
+        out[role] = (by, at) if by is not None and at is not None else None
+    return out
+
+
+def missing(notice: Notice) -> list[str]:
+    """The facts still « [à compléter] » in a notice: structured fields, organisation
+    settings, and any marker left in the text (typed or drafted)."""
+    found = missing_fields(notice.kind, notice.context or {})
+    body = f"{notice.subject}\n{notice.text_body}"
+    if any(marker in body for marker in TBC_MARKERS) and not found:
+        found.append("text")
+    return found
+
+
+def _field_lines(notice: Notice) -> list[str]:
+    """The lines of the drafted text that print a structured incident field (cause, origin,
+    sub-processors, ongoing, measures): an edit at approval must keep them as they are."""
+    ctx = notice.context or {}
+    lang = notice.language if notice.language in ("fr", "en") else "fr"
+    values = [wording.label(lang, vocab, ctx.get(name)) for vocab, name in (
+        ("cause", "cause"), ("origin", "origin"), ("yes_no", "subprocessors_involved"),
+        ("yes_no", "breach_ongoing")) if ctx.get(name)]
+    values += [f"- {m}" for m in (ctx.get("measures_taken") or [])
+               + (ctx.get("measures_proposed") or [])]
+    return [line.strip() for line in notice.text_body.splitlines()
+            if line.strip() and any(v in line for v in values)]
+
+
+def _refuse_contradictions(notice: Notice, text: str) -> None:
+    kept = {line.strip() for line in text.splitlines()}
+    changed = [line for line in _field_lines(notice) if line not in kept]
+    if changed:
+        raise InvalidNoticeTransition(
+            f"notice {notice.id}: the edit changes {changed[0]!r}, which comes from the "
+            "incident's fields: edit the fields instead (the notice is re-drafted from them)"
+        )
+
+
+def void_signatures(*, session: Session, notice: Notice, now: datetime,
+                    actor: str = "tocsin") -> None:
+    """A draft whose facts changed after a first signature must be signed again; audited."""
+    signed = [role for role, sig in signatures(notice).items() if sig is not None]
+    if not signed:
+        return
+    notice.approved_by = notice.approved_at = None
+    notice.dpo_approved_by = notice.dpo_approved_at = None
+    audit.append(session=session, actor=actor, action="notice.signatures_voided",
+                 subject=notice.incident.ref, at=now,
+                 data={"notice_id": notice.id, "kind": notice.kind,
+                       "version": notice.version, "roles": signed})
+
+
 def approve(*, session: Session, notice: Notice, user_email: str, user_role: str,
             edits: NoticeEdit | None, reasons_for_delay: str | None, now: datetime,
             cnil_hours: float = 72.0, recipients: Sequence[str] | None = None,
             message_domain: str = DEFAULT_MESSAGE_DOMAIN) -> Notice:
-    """Approve a draft (RSSI only), applying `edits`; enqueue its e-mail when it has one.
+    """Sign a draft, applying `edits`; once every signature it needs is there (the RSSI's;
+    also the DPO's for CNIL, data-subject and public notices, in either order) it is
+    approved and its e-mail enqueued when it has one.
 
-    `recipients` are the data subjects' addresses for a data-subject notice (a customer
-    notice goes to the customer's contact; a CNIL notice is filed by hand). A data-subject
-    notice approved without recipients is communicated by other means (Art. 34(3)(c)).
-    Not committed.
+    Refused while a fact is still « [à compléter] ». Edits and reasons for delay are only
+    accepted before the other signature (they would change what was signed). The text of a
+    CNIL notice is not edited by hand: it and the form are rendered from the incident's
+    fields. `recipients` are the data subjects' addresses for a data-subject notice (a
+    customer notice goes to the customer's contact; a CNIL notice is filed by hand). A
+    data-subject notice approved without recipients is communicated by other means
+    (Art. 34(3)(c)). Not committed.
     """
-    _require_rssi(user_role, "approve")
+    needed = signers_needed(notice.kind)
+    if user_role not in needed:
+        who = " and the DPO" if len(needed) > 1 else ""
+        raise ApprovalDenied(
+            f"only the RSSI{who} may approve a {notice.kind} notice (role {user_role!r})"
+        )
     _require_draft(notice, "approved")
     incident = notice.incident
+    current = signatures(notice)
+    if current.get(user_role) is not None:
+        raise InvalidNoticeTransition(f"notice {notice.id} is already signed by the "
+                                      f"{user_role.upper()}")
+    other_signed = [r for r, sig in current.items() if r != user_role and sig is not None]
+    has_edits = edits is not None and (edits.subject is not None or edits.text is not None)
     reasons = paragraph(reasons_for_delay) if reasons_for_delay else None
+    if other_signed and (has_edits or reasons):
+        raise InvalidNoticeTransition(
+            f"notice {notice.id} is already signed by the {other_signed[0].upper()}: edits "
+            "would change the signed text (reject it, or sign it as it is)"
+        )
+    if notice.kind == NoticeKind.CNIL and edits is not None and edits.text is not None:
+        raise InvalidNoticeTransition(
+            "the CNIL notice and its form are rendered from the incident's fields: edit the "
+            "fields (cause, origin, measures...) instead of the text"
+        )
 
     if notice.kind == NoticeKind.CNIL:
         due = incident_clocks.cnil_due(
             aware_at=incident.aware_at,
             policy=incident_clocks.ClockPolicy(cnil_hours=cnil_hours),
         )
-        if now > due and not reasons:
+        if now > due and not (reasons or notice.reasons_for_delay):
             raise ReasonsForDelayRequired(
                 f"{incident.ref}: the CNIL deadline passed at {due.isoformat()}; Art. 33(1) "
                 "requires the reasons for the delay"
@@ -140,9 +240,11 @@ def approve(*, session: Session, notice: Notice, user_email: str, user_role: str
 
     to = _recipients_for(session, notice, recipients) if notice.kind != NoticeKind.CNIL else []
 
-    if edits is not None and (edits.subject is not None or edits.text is not None):
+    diff = ""
+    if has_edits and edits is not None:
         subject = edits.subject if edits.subject is not None else notice.subject
         text = edits.text if edits.text is not None else notice.text_body
+        _refuse_contradictions(notice, text)
         diff = edit_diff(before=notice, subject=subject, text=text)
         if diff:
             notice.original = {"subject": notice.subject, "text": notice.text_body,
@@ -152,16 +254,37 @@ def approve(*, session: Session, notice: Notice, user_email: str, user_role: str
             notice.html_body = text_to_html(notice.text_body, title=notice.subject,
                                             language=notice.language)
             notice.edited = True
-            audit.append(session=session, actor=user_email, action="notice.edited",
-                         subject=incident.ref, at=now,
-                         data={"notice_id": notice.id, "kind": notice.kind,
-                               "version": notice.version, "tenant_id": notice.tenant_id,
-                               "diff": diff})
+
+    left = missing(notice)
+    if left:
+        raise NoticeIncomplete(
+            f"notice {notice.id}: still « [à compléter] », cannot be approved: "
+            + ", ".join(left)
+        )
+    if diff:
+        audit.append(session=session, actor=user_email, action="notice.edited",
+                     subject=incident.ref, at=now,
+                     data={"notice_id": notice.id, "kind": notice.kind,
+                           "version": notice.version, "tenant_id": notice.tenant_id,
+                           "diff": diff})
+
+    if user_role == APPROVER_ROLE:
+        notice.approved_by, notice.approved_at = user_email, now
+    else:
+        notice.dpo_approved_by, notice.dpo_approved_at = user_email, now
+    notice.updated_at = now
+    complete = all(sig is not None for sig in signatures(notice).values())
+    if len(needed) > 1:
+        audit.append(session=session, actor=user_email, action="notice.signed",
+                     subject=incident.ref, at=now,
+                     data={"notice_id": notice.id, "kind": notice.kind,
+                           "version": notice.version, "role": user_role,
+                           "complete": complete})
+    if not complete:
+        session.flush()
+        return notice
 
     notice.status = NoticeStatus.APPROVED
-    notice.approved_by = user_email
-    notice.approved_at = now
-    notice.updated_at = now
     if to:
         enqueue_notice(session=session, notice=notice, recipients=to, now=now,
                        message_domain=message_domain)
@@ -169,8 +292,9 @@ def approve(*, session: Session, notice: Notice, user_email: str, user_role: str
                  subject=incident.ref, at=now,
                  data={"notice_id": notice.id, "kind": notice.kind, "phase": notice.phase,
                        "version": notice.version, "tenant_id": notice.tenant_id,
-                       "edited": notice.edited, "reasons_for_delay": bool(reasons),
-                       "recipients": len(to)})
+                       "edited": notice.edited,
+                       "reasons_for_delay": bool(notice.reasons_for_delay),
+                       "recipients": len(to), "signed_by": list(needed)})
     session.flush()
     return notice
 
@@ -201,8 +325,10 @@ def enqueue_notice(*, session: Session, notice: Notice, recipients: Sequence[str
 
 def reject(*, session: Session, notice: Notice, user_email: str, user_role: str,
            reason: str, now: datetime) -> Notice:
-    """Reject a draft (RSSI only) with a reason. A later material change drafts anew."""
-    _require_rssi(user_role, "reject")
+    """Reject a draft with a reason: the RSSI, or the DPO for the notices it co-signs. A later
+    material change drafts anew."""
+    if user_role not in signers_needed(notice.kind):
+        raise ApprovalDenied(f"role {user_role!r} may not reject a {notice.kind} notice")
     _require_draft(notice, "rejected")
     reason = paragraph(reason)
     if not reason:

@@ -1,7 +1,9 @@
-"""Standard wording put into notice contexts (measures, advice, CNIL form options).
+"""Standard wording of the notices: the labels of the structured fields (the CNIL form's own
+options, in French as the teleservice is, and in English), the advice to data subjects, and the
+standard measures that the console offers as *suggestions*.
 
-Free text from the incident (`Incident.measures`, one measure a line) replaces the default
-measures when the RSSI has written it. CNIL form options are in French: the teleservice is.
+Measures are facts: a notice prints only what the RSSI entered (`Incident.measures` and the
+other measure fields, one a line). The suggestions below are never printed unless ticked.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Iterable
 
 STAFF_RULES = frozenset({"ACC-003", "ACC-004"})
 
-_TAKEN = {
+_SUGGEST_TAKEN = {
     "fr": {
         "AUTH": [
             "blocage des adresses IP à l'origine des tentatives et limitation renforcée du "
@@ -21,6 +23,10 @@ _TAKEN = {
         "ACC": [
             "suspension des accès en cause et révocation des sessions et clés d'API concernées",
             "conservation des journaux d'accès pour les besoins de l'enquête",
+        ],
+        "CROSS": [
+            "correction du défaut de cloisonnement entre comptes clients et blocage de "
+            "l'accès en cause",
         ],
         "STAFF": [
             "suspension des habilitations du personnel concerné dans l'attente de l'enquête "
@@ -41,6 +47,10 @@ _TAKEN = {
             "keys concerned",
             "preservation of the access logs for the investigation",
         ],
+        "CROSS": [
+            "fix of the separation fault between customer accounts and blocking of the "
+            "access in question",
+        ],
         "STAFF": ["suspension of the staff member's access rights pending an internal inquiry"],
         "ALL": [
             "heightened monitoring of the accounts and data concerned",
@@ -49,7 +59,7 @@ _TAKEN = {
     },
 }
 
-_PROPOSED = {
+_SUGGEST_PROPOSED = {
     "fr": {
         "AUTH": [
             "faire réinitialiser les mots de passe des comptes utilisateurs concernés et "
@@ -60,9 +70,13 @@ _PROPOSED = {
             "vérifier l'historique des consultations et exports de vos données",
             "renouveler les clés d'API de votre compte si elles ont pu être exposées",
         ],
+        "CROSS": [
+            "recenser les données de votre compte qui ont pu être consultées (AVM Up vous "
+            "transmet la liste dont elle dispose)",
+        ],
         "ALL": [
             "apprécier la nécessité de notifier la CNIL et d'informer les personnes concernées "
-            "(voir le point 8)",
+            "(voir le point 9)",
         ],
     },
     "en": {
@@ -75,13 +89,18 @@ _PROPOSED = {
             "review the history of reads and exports of your data",
             "renew your account's API keys if they may have been exposed",
         ],
+        "CROSS": [
+            "list the data of your account that may have been read (AVM Up sends you the "
+            "list it holds)",
+        ],
         "ALL": [
-            "assess whether the CNIL must be notified and the persons informed (see item 8)",
+            "assess whether the supervisory authority must be notified and the persons "
+            "informed (see item 9)",
         ],
     },
 }
 
-_MEDIUM_TERM_FR = {
+_SUGGEST_PLANNED_FR = {
     "AUTH": [
         "réinitialisation des mots de passe des comptes concernés et généralisation de "
         "l'authentification multifacteur",
@@ -91,39 +110,45 @@ _MEDIUM_TERM_FR = {
     "ALL": ["ajustement des règles de détection à la lumière de l'incident"],
 }
 
-_LONG_TERM_FR = [
-    "revue des mécanismes d'authentification (limitation par adresse IP, CAPTCHA, "
-    "authentification multifacteur)",
-    "revue des habilitations et des procédures d'accès du personnel aux données",
-]
+_SUGGEST_LONG_TERM_FR = {
+    "AUTH": ["revue des mécanismes d'authentification (limitation par adresse IP, CAPTCHA, "
+             "authentification multifacteur)"],
+    "CROSS": ["revue du cloisonnement entre comptes clients et tests d'intrusion ciblés"],
+    "STAFF": ["revue des habilitations et des procédures d'accès du personnel aux données"],
+    "ACC": ["revue des droits d'accès et des plafonds d'export"],
+}
 
 _ADVICE = {
     "fr": {
         "security": [
-            "changez dès maintenant votre mot de passe, ainsi que sur tout autre service où "
-            "vous utilisiez le même",
-            "activez l'authentification multifacteur lorsqu'elle vous est proposée",
+            "Changez votre mot de passe dès maintenant.",
+            "Si vous utilisez le même mot de passe ailleurs, changez-le aussi.",
+            "Ne donnez jamais votre mot de passe. AVM Up ne vous le demandera jamais.",
         ],
         "contact": [
-            "soyez vigilant face aux messages inattendus (courriels, SMS, appels) qui se "
-            "réclament d'AVM Up ou de vos correspondants, en particulier s'ils vous demandent "
-            "des informations personnelles ou un paiement",
+            "Méfiez-vous des messages inattendus : courriels, SMS ou appels.",
+            "Ne donnez pas d'informations personnelles ni de numéro de carte à un inconnu.",
+            "En cas de doute, ne répondez pas et contactez-nous.",
         ],
-        "ALL": [
-            "ne communiquez jamais votre mot de passe : AVM Up ne vous le demandera jamais",
+        "content": [
+            "Prévenez vos correspondants si un message ou un document vous semble "
+            "sensible.",
         ],
     },
     "en": {
         "security": [
-            "change your password now, and on any other service where you used the same one",
-            "enable multi-factor authentication when it is offered",
+            "Change your password now.",
+            "If you use the same password elsewhere, change it there too.",
+            "Never give out your password. AVM Up will never ask for it.",
         ],
         "contact": [
-            "be wary of unexpected messages (emails, text messages, calls) claiming to come "
-            "from AVM Up or from your correspondents, especially if they ask for personal "
-            "information or a payment",
+            "Be wary of unexpected messages: emails, text messages or calls.",
+            "Do not give personal information or card numbers to someone you do not know.",
+            "If in doubt, do not answer and contact us.",
         ],
-        "ALL": ["never give out your password: AVM Up will never ask for it"],
+        "content": [
+            "Warn the people you wrote to if a message or a document seems sensitive.",
+        ],
     },
 }
 
@@ -133,83 +158,148 @@ def _families(rule_ids: Iterable[str]) -> list[str]:
     fams = []
     if any(r.startswith("AUTH") for r in rules):
         fams.append("AUTH")
-    if any(r.startswith("ACC") for r in rules):
+    if "ACC-001" in rules:  # another customer read the data: nothing for the victim to rotate
+        fams.append("CROSS")
+    if any(r.startswith("ACC") and r != "ACC-001" for r in rules):
         fams.append("ACC")
     if rules & STAFF_RULES:
         fams.append("STAFF")
     return [*fams, "ALL"]
 
 
-def lines_of(text: str) -> list[str]:
-    return [line.strip(" -•\t") for line in text.splitlines() if line.strip(" -•\t")]
+def lines_of(text: str | None) -> list[str]:
+    return [line.strip(" -•\t") for line in (text or "").splitlines() if line.strip(" -•\t")]
 
 
-def measures_taken(*, language: str, rule_ids: Iterable[str], free_text: str) -> list[str]:
-    if free_text.strip():
-        return lines_of(free_text)
-    table = _TAKEN[language]
-    return [m for fam in _families(rule_ids) for m in table.get(fam, [])]
+def measures(text: str | None) -> list[str] | None:
+    """The measures the RSSI entered, one a line; None when nothing was entered."""
+    found = lines_of(text)
+    return found or None
 
 
-def measures_proposed(*, language: str, rule_ids: Iterable[str]) -> list[str]:
-    table = _PROPOSED[language]
-    return [m for fam in _families(rule_ids) for m in table.get(fam, [])]
+SUGGESTED_FIELDS = ("measures", "measures_proposed", "measures_planned", "measures_long_term")
 
 
-def measures_medium_term(rule_ids: Iterable[str]) -> list[str]:
-    return [m for fam in _families(rule_ids) for m in _MEDIUM_TERM_FR.get(fam, [])]
+def suggestions(*, field: str, language: str, rule_ids: Iterable[str]) -> list[str]:
+    """Standard measures offered for `field`, to be ticked by the RSSI (never printed as
+    such). Medium and long-term measures exist in French only (the CNIL form)."""
+    fams = _families(rule_ids)
+    lang = language if language in ("fr", "en") else "fr"
+    if field == "measures":
+        table = _SUGGEST_TAKEN[lang]
+    elif field == "measures_proposed":
+        table = _SUGGEST_PROPOSED[lang]
+    elif field == "measures_planned":
+        table = _SUGGEST_PLANNED_FR
+    elif field == "measures_long_term":
+        table = _SUGGEST_LONG_TERM_FR
+    else:
+        return []
+    return [m for fam in fams for m in table.get(fam, [])]
 
 
-def measures_long_term() -> list[str]:
-    return list(_LONG_TERM_FR)
-
-
-def advice(*, language: str, data_categories: Iterable[str]) -> list[str]:
+def advice(*, language: str, data_categories: Iterable[str],
+           account_holders: bool = True) -> list[str]:
+    """Advice that fits the persons: password advice only to people who hold an account and
+    whose password is at stake."""
     cats = set(data_categories)
     table = _ADVICE[language]
     out: list[str] = []
-    if "security" in cats:
+    if "security" in cats and account_holders:
         out += table["security"]
     if cats & {"identification", "electronic_identification", "content"}:
         out += table["contact"]
-    return out + table["ALL"]
+    if "content" in cats:
+        out += table["content"]
+    return out
 
 
 # --- CNIL form options (docs/architecture.md §10) -------------------------------------------------
 
-ORIGIN_HACKING = "Piratage, logiciel malveillant (rançongiciel) et/ou hameçonnage"
-ORIGIN_WRONG_PERSON = "Données de la mauvaise personne affichées sur le portail du client"
-ORIGIN_UNKNOWN = "Ne sait pas pour l'instant"
+TBC = {"fr": "[à compléter]", "en": "[to be completed]"}
+TBC_MARKERS = tuple(TBC.values())
+
+LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "fr": {
+        "cause": {
+            "internal_malicious": "Acte interne malveillant",
+            "internal_accidental": "Acte interne accidentel",
+            "external_malicious": "Acte externe malveillant",
+            "external_accidental": "Acte externe accidentel",
+            "unknown": "Ne sait pas pour l'instant",
+        },
+        "origin": {
+            "lost_device": "Équipement perdu ou volé",
+            "lost_paper": "Papier perdu, volé ou laissé accessible dans un endroit non sécurisé",
+            "lost_mail": "Courrier perdu ou ouvert avant d'être retourné à l'envoyeur",
+            "hacking": "Piratage, logiciel malveillant (rançongiciel) et/ou hameçonnage",
+            "paper_disposal": "Mise au rebut de documents papier contenant des données "
+                              "personnelles sans destruction physique",
+            "device_disposal": "Mise au rebut d'appareils numériques contenant des données "
+                               "personnelles sans effacement sécurisé",
+            "unintended_publication": "Publication non volontaire d'informations",
+            "wrong_person_displayed": "Données de la mauvaise personne affichées sur le "
+                                      "portail du client",
+            "wrong_recipient": "Données personnelles envoyées à un mauvais destinataire",
+            "verbal_disclosure": "Informations personnelles divulguées de façon verbale",
+            "other": "Autre",
+            "unknown": "Ne sait pas pour l'instant",
+        },
+        "yes_no": {"yes": "Oui", "no": "Non", "unknown": "Ne sait pas pour l'instant"},
+        "subject_category": {
+            "customers": "Clients", "prospects": "Prospects", "employees": "Salariés",
+            "officers": "Mandataires sociaux", "contractors": "Prestataires",
+            "suppliers": "Fournisseurs", "vulnerable": "Personnes vulnérables",
+            "unknown": "Ne sait pas pour l'instant",
+        },
+    },
+    "en": {
+        "cause": {
+            "internal_malicious": "Internal malicious act",
+            "internal_accidental": "Internal accidental act",
+            "external_malicious": "External malicious act",
+            "external_accidental": "External accidental act",
+            "unknown": "Not known yet",
+        },
+        "origin": {
+            "lost_device": "Lost or stolen device",
+            "lost_paper": "Paper lost, stolen or left in an unsecured place",
+            "lost_mail": "Mail lost or opened before being returned to the sender",
+            "hacking": "Hacking, malware (ransomware) and/or phishing",
+            "paper_disposal": "Paper containing personal data disposed of without being "
+                              "destroyed",
+            "device_disposal": "Devices containing personal data disposed of without secure "
+                               "erasure",
+            "unintended_publication": "Unintended publication",
+            "wrong_person_displayed": "Data of the wrong person shown on the customer portal",
+            "wrong_recipient": "Personal data sent to the wrong recipient",
+            "verbal_disclosure": "Personal information disclosed verbally",
+            "other": "Other",
+            "unknown": "Not known yet",
+        },
+        "yes_no": {"yes": "Yes", "no": "No", "unknown": "Not known yet"},
+        "subject_category": {
+            "customers": "Customers", "prospects": "Prospects", "employees": "Employees",
+            "officers": "Corporate officers", "contractors": "Service providers",
+            "suppliers": "Suppliers", "vulnerable": "Vulnerable persons",
+            "unknown": "Not known yet",
+        },
+    },
+}
 
 
-def cnil_origin(rule_ids: Iterable[str]) -> str:
-    rules = set(rule_ids)
-    found: list[str] = []
-    if any(r.startswith("AUTH") for r in rules) or rules & {"ACC-002", "ACC-005", "ACC-007",
-                                                              "ACC-009"}:
-        found.append(ORIGIN_HACKING)
-    if "ACC-001" in rules:
-        found.append(ORIGIN_WRONG_PERSON)
-    if rules & STAFF_RULES:
-        found.append("Autre (à préciser) : accès de membres du personnel à des données "
-                     "personnelles sans justification établie")
-    if "ACC-006" in rules:
-        found.append("Autre (à préciser) : suppression ou modification massive "
-                     "d'enregistrements")
-    if "ACC-008" in rules:
-        found.append("Autre (à préciser) : transmission de données par un canal non chiffré")
-    return " ; ".join(found) or ORIGIN_UNKNOWN
+def label(language: str, vocabulary: str, key: str | None) -> str:
+    """A structured value in words; « [à compléter] » when nobody entered it."""
+    lang = language if language in LABELS else "fr"
+    if key is None:
+        return TBC[lang]
+    return LABELS[lang][vocabulary].get(key, key)
 
 
-def cnil_cause(rule_ids: Iterable[str]) -> str:
-    rules = set(rule_ids)
-    causes: list[str] = []
-    if any(r.startswith("AUTH") for r in rules) or rules & {"ACC-001", "ACC-002", "ACC-007",
-                                                              "ACC-009"}:
-        causes.append("Acte externe malveillant")
-    if rules & (STAFF_RULES | {"ACC-005", "ACC-006", "ACC-008"}):
-        causes.append("Acte interne (malveillant ou accidentel : ne sait pas pour l'instant)")
-    return " ; ".join(causes) or "Ne sait pas pour l'instant"
+# Subject categories whose persons hold an account with AVM Up's services (password advice).
+ACCOUNT_HOLDERS = frozenset({"customers", "employees", "officers", "contractors"})
+
+STAFF_ACTOR = "staff_"
 
 
 def cnil_consequences(*, natures: Iterable[str], data_categories: Iterable[str]) -> list[str]:

@@ -145,6 +145,8 @@ Tocsin demo is running (plain HTTP, insecure cookies: for this machine only).
   logs        {folder / "processes.log"}
 
 Simulated traffic: {rate:g} events/s with every attack of the catalogue, repeated.
+Notices print « [à compléter] » for AVM Up's identity until TOCSIN_ORG__NAME, __SIREN,
+__ADDRESS, __REPRESENTATIVE, __DPO_NAME and __DPO_PHONE are set (environment or .env).
 Ctrl-C stops everything.
 """, flush=True)
     stop = threading.Event()

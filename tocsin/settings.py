@@ -92,6 +92,23 @@ class Clocks(BaseModel):
         return timedelta(hours=self.cnil_hours)
 
 
+class Organisation(BaseModel):
+    """AVM Up's identity printed on notices (`TOCSIN_ORG__NAME`...); unset values are printed
+    « [à compléter] » and block the approval of the notices that need them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    siren: Annotated[str, Field(pattern=r"^\d{3} ?\d{3} ?\d{3}$")] | None = None
+    address: str | None = None
+    representative: str | None = None
+    dpo_name: str | None = None
+    dpo_email: str | None = "dpo@avmup.com"
+    dpo_phone: str | None = None
+    rssi_email: str | None = "rssi@avmup.com"
+    privacy_email: str | None = "privacy@avmup.com"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TOCSIN_",
@@ -138,6 +155,7 @@ class Settings(BaseSettings):
     draft_on_critical: bool = True
     notice_language: Literal["fr", "en"] = "fr"
     notice_override_dir: Path | None = None
+    org: Organisation = Organisation()
     demo: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -8,6 +8,7 @@ import uuid
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +19,7 @@ with warnings.catch_warnings():
 
 from consumers.events import AuthEvent
 from detectors.finding import Finding, Nature, Severity, TenantImpact, finding_id
+from incidents import notice_fields
 from incidents import service as incident_service
 from incidents.clocks import ClockPolicy
 from incidents.db import make_engine, session_factory, transaction
@@ -29,11 +31,27 @@ from notifiers.schemas import DraftPolicy
 from tocsin.console import security
 from tocsin.console.app import create_app
 from tocsin.console.models import Role
-from tocsin.settings import Settings
+from tocsin.settings import Organisation, Settings
 
 PASSWORD = "correct horse battery staple"
 SECRET = "test-secret-key-" + "k" * 32
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+# AVM Up's identity as production configures it (TOCSIN_ORG__*).
+ORG = Organisation(name="AVM Up (AVM Informatique)", siren="123 456 789",
+                   address="1 rue de l'Exemple, 69000 Lyon", representative="Jeanne Martin",
+                   dpo_name="Paul Durand", dpo_phone="+33 4 00 00 00 00")
+
+# The structured facts an RSSI enters before approving (console form fields).
+FIELDS_FORM = {
+    "cause": "external_malicious", "origin": "hacking", "subprocessors_involved": "no",
+    "breach_ongoing": "yes", "subject_categories": "customers",
+    "measures": "sessions du compte révoquées",
+    "measures_proposed": "vérifier les exports récents",
+    "measures_planned": "revue des droits d'export",
+    "measures_long_term": "authentification multifacteur pour tous les comptes",
+}
 
 
 def csrf_from(html: str) -> str:
@@ -79,7 +97,7 @@ class Console:
 
 def build_console(url: str, **kwargs: object) -> Console:
     factory = session_factory(make_engine(url))
-    settings = Settings(secret_key=SECRET, database_url=url)
+    settings = Settings(secret_key=SECRET, database_url=url, org=ORG)
     app = create_app(settings, session_factory=factory, **kwargs)  # type: ignore[arg-type]
     console = Console(app=app, factory=factory, url=url)
     with transaction(factory) as session:
@@ -126,6 +144,7 @@ def seed_incident(
     rule: str = "AUTH-001",
     severity: Severity = Severity.HIGH,
     summary: str = "10 login failures in 5 min",
+    fields: bool = True,
     user_agent: str = "Mozilla/5.0",
     first_seen: datetime | None = None,
     detected: datetime | None = None,
@@ -156,6 +175,11 @@ def seed_incident(
         rows = store_finding(session, finding)
         incidents = record_findings(session=session, findings=rows, now=now,
                                     policy=ClockPolicy())
+        if fields:
+            changes: dict[str, Any] = {
+                k: [v] if k == "subject_categories" else v for k, v in FIELDS_FORM.items()}
+            notice_fields.update(session=session, incident=incidents[0],
+                                 actor_email="rssi@avmup.com", changes=changes, now=now)
         return incidents[0].ref
 
 
@@ -164,5 +188,5 @@ def draft_for(factory: sessionmaker[Session], ref: str) -> list[int]:
     with transaction(factory) as session:
         incident = incident_service.require_by_ref(session=session, ref=ref)
         written = draft_notices(session=session, incident=incident, now=datetime.now(UTC),
-                                policy=DraftPolicy())
+                                policy=DraftPolicy.from_settings(Settings(org=ORG)))
         return [n.id for n in written]

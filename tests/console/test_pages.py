@@ -13,7 +13,14 @@ from detectors.finding import Severity
 from incidents import audit as audit_chain
 from incidents import service as incident_service
 from notifiers.models import Notice
-from tests.console.support import Console, TestClient, build_console, draft_for, seed_incident
+from tests.console.support import (
+    FIELDS_FORM,
+    Console,
+    TestClient,
+    build_console,
+    draft_for,
+    seed_incident,
+)
 from tocsin.console.i18n import LABELS
 
 
@@ -158,16 +165,23 @@ def test_analyst_cannot_notify_through_the_page(console: Console) -> None:
 
 
 def test_rssi_edits_approves_and_rejects_notices(console: Console) -> None:
-    ref = seed_incident(console.factory, severity=Severity.CRITICAL)
+    ref = seed_incident(console.factory, severity=Severity.CRITICAL, fields=False)
     [notice_id] = draft_for(console.factory, ref)
     client = console.login("rssi")
     page = client.get(f"/incidents/{ref}").text
     assert f'id="notice-{notice_id}"' in page and 'data-status="draft"' in page
     token = _csrf(console, client, ref)
+    refused = client.post(f"/notices/{notice_id}/approve", data={"csrf_token": token})
+    assert refused.status_code == 422 and "[à compléter]" in refused.text
+    assert 'href="#field-cause"' in refused.text  # the fields still to fill, with links
+    filled = client.post(f"/incidents/{ref}/notice-fields",
+                         data={**FIELDS_FORM, "csrf_token": token}, follow_redirects=False)
+    assert filled.status_code == 303
     with console.factory() as session:
         notice = session.get(Notice, notice_id)
         assert notice is not None
         body = notice.text_body
+    assert "Acte externe malveillant" in body and "[à compléter]" not in body
     resp = client.post(f"/notices/{notice_id}/approve", data={
         "subject": "Violation de données — ACME", "text_body": body + "\nAjout du RSSI.\n",
         "csrf_token": token}, follow_redirects=False)

@@ -26,6 +26,7 @@ READERS = frozenset({A, R, D})
 TRIAGE = frozenset({A, R})
 RSSI = frozenset({R})
 REGISTER = frozenset({R, D})
+SIGNERS = frozenset({R, D})  # the DPO co-signs CNIL, data-subject and public notices
 ADMIN = frozenset({M})
 PUBLIC = "public"
 CSRF_ONLY = "csrf-only"
@@ -55,8 +56,10 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/incidents/{ref}/clock"): RSSI,
     ("POST", "/incidents/{ref}/decision"): RSSI,
     ("POST", "/incidents/{ref}/draft-notices"): RSSI,
-    ("POST", "/notices/{notice_id}/approve"): RSSI,
-    ("POST", "/notices/{notice_id}/reject"): RSSI,
+    ("POST", "/notices/{notice_id}/approve"): SIGNERS,
+    ("POST", "/notices/{notice_id}/reject"): SIGNERS,
+    ("POST", "/incidents/{ref}/notice-fields"): RSSI,
+    ("POST", "/incidents/{ref}/qualify"): RSSI,
     ("POST", "/notices/{notice_id}/send"): RSSI,
     ("POST", "/notices/{notice_id}/cnil-receipt"): REGISTER,
     ("GET", "/register"): REGISTER,
@@ -77,8 +80,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/v1/incidents/{ref}/decisions"): RSSI,
     ("POST", "/api/v1/incidents/{ref}/draft-notices"): RSSI,
     ("GET", "/api/v1/notices/{notice_id}"): READERS,
-    ("POST", "/api/v1/notices/{notice_id}/approve"): RSSI,
-    ("POST", "/api/v1/notices/{notice_id}/reject"): RSSI,
+    ("POST", "/api/v1/notices/{notice_id}/approve"): SIGNERS,
+    ("POST", "/api/v1/notices/{notice_id}/reject"): SIGNERS,
+    ("GET", "/api/v1/incidents/{ref}/notice-fields"): READERS,
+    ("PATCH", "/api/v1/incidents/{ref}/notice-fields"): RSSI,
+    ("POST", "/api/v1/incidents/{ref}/qualify"): RSSI,
     ("POST", "/api/v1/notices/{notice_id}/send"): RSSI,
     ("POST", "/api/v1/notices/{notice_id}/cnil-receipt"): REGISTER,
     ("GET", "/api/v1/register"): REGISTER,

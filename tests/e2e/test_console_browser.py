@@ -30,6 +30,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from detectors.finding import Severity
 from notifiers.outbox import SmtpConfig
 from tests.console.support import (
+    ORG,
     PASSWORD,
     SECRET,
     build_console,
@@ -110,7 +111,7 @@ def served(fresh_db_url: str, smtp_sink: tuple[Sink, SmtpConfig]) -> Iterator[Se
                            customer=("ACME SA", "rssi@acme.test"))
     draft_for(console.factory, urgent)
     draft_for(console.factory, other)
-    settings = Settings(secret_key=SECRET, database_url=fresh_db_url)
+    settings = Settings(secret_key=SECRET, database_url=fresh_db_url, org=ORG)
     app = create_app(settings, session_factory=console.factory, smtp=smtp_sink[1])
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,

@@ -20,8 +20,35 @@ from incidents.models import (
     IncidentTenant,
     SeverityAssessment,
 )
+from notifiers.schemas import DraftPolicy, Organisation
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+# AVM Up's identity as configured in production (TOCSIN_ORG__*).
+ORG = Organisation(name="AVM Up (AVM Informatique)", siren="123 456 789",
+                   address="1 rue de l'Exemple, 69000 Lyon", representative="Jeanne Martin",
+                   dpo_name="Paul Durand", dpo_phone="+33 4 00 00 00 00",
+                   dpo_email="dpo@avmup.com", rssi_email="rssi@avmup.com",
+                   privacy_email="privacy@avmup.com")
+POLICY = DraftPolicy(org=ORG)
+
+# Every structured field a notice prints, as the RSSI would enter them.
+FIELDS: dict[str, Any] = {
+    "cause": "external_malicious", "origin": "hacking", "subprocessors_involved": "no",
+    "breach_ongoing": "no", "breach_ended_at": T0 + timedelta(hours=3),
+    "subject_categories": ["customers"],
+    "measures": "sessions du compte révoquées\nmot de passe réinitialisé",
+    "measures_proposed": "vérifier les exports récents",
+    "measures_planned": "revue des droits d'export",
+    "measures_long_term": "authentification multifacteur pour tous les comptes",
+}
+
+
+def complete(incident: Incident) -> Incident:
+    """Enter every structured notice field on `incident` (not flushed)."""
+    for name, value in FIELDS.items():
+        setattr(incident, name, value)
+    return incident
 
 
 @dataclass(frozen=True)
@@ -81,7 +108,7 @@ def build_incident(session: Session, *, tenants: list[TenantSpec] | None = None,
                    status: str = "confirmed", severity: str = "high",
                    ref: str | None = None, aware_at: datetime = T0,
                    assessment: dict[str, Any] | None = None,
-                   customers: bool = True) -> Built:
+                   customers: bool = True, fields: bool = True) -> Built:
     specs = tenants if tenants is not None else THREE
     seq = int(uuid.uuid4().int % 9000) + 1
     incident = Incident(
@@ -92,6 +119,8 @@ def build_incident(session: Session, *, tenants: list[TenantSpec] | None = None,
         data_categories=["identification", "security"], finding_severity=severity,
         severity_band="high", created_at=T0, updated_at=T0,
     )
+    if fields:
+        complete(incident)
     session.add(incident)
     session.flush()
     built = Built(incident=incident, tenants=specs)

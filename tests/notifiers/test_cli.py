@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifiers.flows import draft_notices
-from notifiers.schemas import DraftPolicy
-from tests.notifiers.builders import THREE, build_incident
+from tests.notifiers.builders import POLICY, THREE, build_incident
 from tests.notifiers.conftest import SmtpServer
 from tocsin.cli import main
 from tocsin.console.models import User
@@ -38,7 +37,7 @@ def _seed(factory: sessionmaker[Session]) -> str:
     with factory() as session, session.begin():
         built = build_incident(session)
         draft_notices(session=session, incident=built.incident, now=datetime.now(UTC),
-                      policy=DraftPolicy())
+                      policy=POLICY)
         session.add_all([
             User(email="rssi@avmup.com", password_hash="x", role="rssi"),
             User(email="analyst@avmup.com", password_hash="x", role="analyst"),
@@ -108,3 +107,44 @@ def test_notify_refuses_plaintext_url(cli_env: str, monkeypatch: pytest.MonkeyPa
     get_settings.cache_clear()
     code, _, err = _run(capsys, "notify", "--once")
     assert code == 1 and "plain-text SMTP refused" in err
+
+
+def test_incident_fields_and_qualify_cli(cli_env: str, factory: sessionmaker[Session],
+                                         capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOCSIN_ORG__NAME", "AVM Up (AVM Informatique)")
+    get_settings.cache_clear()
+    with factory() as session, session.begin():
+        built = build_incident(session, fields=False, status="confirmed")
+        session.add_all([
+            User(email="rssi@avmup.com", password_hash="x", role="rssi"),
+            User(email="analyst@avmup.com", password_hash="x", role="analyst"),
+        ])
+        ref = built.incident.ref
+    code, out, _ = _run(capsys, "incidents", "fields", ref)
+    assert code == 0 and json.loads(out)["values"]["cause"] is None
+    code, _, err = _run(capsys, "incidents", "fields", ref, "--set", "cause=external_malicious",
+                        "--as", "analyst@avmup.com")
+    assert code == 1 and "only the RSSI" in err
+    code, _, err = _run(capsys, "incidents", "fields", ref, "--set", "cause=meteor",
+                        "--as", "rssi@avmup.com")
+    assert code == 1 and "cause" in err
+    code, out, _ = _run(capsys, "incidents", "fields", ref, "--as", "rssi@avmup.com",
+                        "--set", "cause=external_malicious", "--set", "origin=hacking",
+                        "--set", "subprocessors_involved=no", "--set", "breach_ongoing=unknown",
+                        "--set", "measures=comptes verrouillés;sessions révoquées",
+                        "--set", "measures_proposed=vérifier les connexions")
+    values = json.loads(out)["values"]
+    assert code == 0 and values["cause"] == "external_malicious"
+    assert values["measures"] == "comptes verrouillés\nsessions révoquées"
+    code, out, _ = _run(capsys, "notices", "list", "--json")
+    [notice] = [r for r in json.loads(out) if r["tenant_id"] == "acme-corp"]
+    code, out, _ = _run(capsys, "notices", "show", str(notice["id"]))
+    assert "Cause : Acte externe malveillant" in out and "[à compléter]" not in out
+    code, out, _ = _run(capsys, "notices", "approve", str(notice["id"]), "--as",
+                        "rssi@avmup.com")
+    assert code == 0 and "approved" in out
+    # Not an attempt: nothing to qualify.
+    code, _, err = _run(capsys, "incidents", "qualify", ref, "--nature", "confidentiality",
+                        "--justification", "x", "--as", "rssi@avmup.com")
+    assert code == 1 and "not an attempt" in err

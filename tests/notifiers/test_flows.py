@@ -14,11 +14,9 @@ from notifiers import service
 from notifiers.enums import NoticeKind, NoticeStatus
 from notifiers.flows import draft_notices
 from notifiers.models import Notice
-from notifiers.schemas import DraftPolicy
-from tests.notifiers.builders import THREE, TenantSpec, build_incident
+from tests.notifiers.builders import POLICY, THREE, TenantSpec, build_incident
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-POLICY = DraftPolicy()
 CONTROLLER = TenantSpec("avm-own", "AVM Informatique", "it@avmup.com", 321, 654, "u-avm-1",
                         "192.0.2.10", role="controller")
 
@@ -75,7 +73,7 @@ def test_nothing_drafted_before_confirmation_unless_critical(db_session: Session
     critical = build_incident(db_session, status="detected", severity="critical")
     assert len(draft_notices(session=db_session, incident=critical.incident, now=NOW,
                              policy=POLICY)) == 3
-    off = DraftPolicy(draft_on_critical=False)
+    off = POLICY.model_copy(update={"draft_on_critical": False})
     other = build_incident(db_session, status="detected", severity="critical")
     assert draft_notices(session=db_session, incident=other.incident, now=NOW,
                          policy=off) == []
@@ -123,8 +121,8 @@ def test_controller_role_drafts_cnil_and_data_subject(db_session: Session) -> No
     assert kinds == [("cnil", ""), ("customer", THREE[0].tenant_id), ("data_subject", "")]
     cnil = next(n for n in notices if n.kind == NoticeKind.CNIL)
     # Only the controller tenant's numbers feed the CNIL notice.
-    assert "personnes concernées : 321" in cnil.text_body
-    assert "enregistrements concernés : 654" in cnil.text_body
+    assert "personnes concernées : environ 321" in cnil.text_body
+    assert "enregistrements concernés : environ 654" in cnil.text_body
     assert _fmt(THREE[0].persons) not in cnil.text_body
 
 
@@ -164,5 +162,50 @@ def test_staff_and_cross_tenant_evidence_is_redacted(db_session: Session) -> Non
                              policy=POLICY)
     for secret in ("staff-jdupont", "10.9.9.9", "other-tenant", "u-other-1", "10.8.8.8"):
         assert secret not in notice.text_body and secret not in notice.html_body
-    assert "read fax [AVM Up staff]" in notice.text_body
+    assert "consultation de télécopies, par un membre du personnel d'AVM Up" in notice.text_body
+    assert "console du support d'AVM Up" in notice.text_body
+    # The customer whose data was read is told so from its side, never who read it.
+    assert "depuis le compte d'un autre client d'AVM Up" in notice.text_body
+    assert "cloisonnement entre comptes clients" in notice.text_body
     assert "4 enregistrement(s)" in notice.text_body  # the event is listed, redacted
+
+
+def test_organisation_settings_refresh_drafts_but_never_renotify(db_session: Session) -> None:
+    built = build_incident(db_session, tenants=[THREE[0]])
+    bare = POLICY.model_copy(update={"org": POLICY.org.model_copy(update={"name": None})})
+    [draft] = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=bare)
+    assert "[à compléter]" in draft.text_body
+    [same] = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
+    assert same.id == draft.id and "[à compléter]" not in same.text_body
+    service.approve(session=db_session, notice=same, user_email="rssi@avmup.com",
+                    user_role="rssi", edits=None, reasons_for_delay=None, now=NOW)
+    renamed = POLICY.model_copy(update={"org": POLICY.org.model_copy(
+        update={"dpo_phone": "+33 4 99 99 99 99"})})
+    assert draft_notices(session=db_session, incident=built.incident, now=NOW,
+                         policy=renamed) == []
+
+
+def test_the_reading_customer_gets_a_neutral_notice_without_the_owner(
+    db_session: Session,
+) -> None:
+    reader, owner = THREE[0], THREE[1]
+    built = build_incident(db_session, tenants=[reader, owner])
+    event = {"event_id": "e-read-across", "service": "faxbis", "tenant_id": reader.tenant_id,
+             "actor": {"id": reader.actor, "kind": "customer_user"}, "source_ip": reader.ip,
+             "interface": "web", "operation": "read", "records": 9,
+             "resource": {"type": "contact", "tenant_id": owner.tenant_id}}
+    db_session.add(EvidenceEvent(event_id=event["event_id"], stream="t",
+                                 tenant_id=reader.tenant_id, occurred_at=NOW, payload=event))
+    built.findings[0].evidence = [*built.findings[0].evidence, "e-read-across"]
+    built.findings[1].evidence = [*built.findings[1].evidence, "e-read-across"]
+    db_session.flush()
+    notices = {n.tenant_id: n for n in draft_notices(session=db_session,
+                                                      incident=built.incident, now=NOW,
+                                                      policy=POLICY)}
+    to_reader, to_owner = notices[reader.tenant_id], notices[owner.tenant_id]
+    assert "ne relèvent pas de votre compte" in to_reader.text_body
+    for secret in (owner.tenant_id, owner.name, owner.actor, owner.ip):
+        assert secret not in to_reader.text_body and secret not in to_reader.html_body
+    assert "depuis le compte d'un autre client d'AVM Up" in to_owner.text_body
+    for secret in (reader.tenant_id, reader.name, reader.actor, reader.ip):
+        assert secret not in to_owner.text_body and secret not in to_owner.html_body

@@ -23,8 +23,8 @@ from notifiers.exceptions import ApprovalDenied, InsecureTransport
 from notifiers.flows import draft_notices
 from notifiers.models import Notice, OutboxMessage
 from notifiers.outbox import SmtpConfig, deliver_due, resolve_uncertain
-from notifiers.schemas import DraftPolicy, NoticeEdit
-from tests.notifiers.builders import T0, THREE, TenantSpec, build_incident
+from notifiers.schemas import NoticeEdit
+from tests.notifiers.builders import POLICY, T0, THREE, TenantSpec, build_incident
 from tests.notifiers.conftest import SENDER, SmtpServer
 
 NOW = T0 + timedelta(hours=3)
@@ -38,7 +38,7 @@ def _approved_notice(factory: sessionmaker[Session], spec: TenantSpec = THREE[0]
     with factory() as session, session.begin():
         built = build_incident(session, tenants=[spec])
         [notice] = draft_notices(session=session, incident=built.incident, now=NOW,
-                                 policy=DraftPolicy())
+                                 policy=POLICY)
         service.approve(session=session, notice=notice, user_email=RSSI, user_role="rssi",
                         edits=edits, reasons_for_delay=None, now=NOW)
         return notice.id
@@ -84,7 +84,7 @@ def test_starttls_delivery_received_and_parsed(factory: sessionmaker[Session],
         assert "Enregistrements concernés : environ 5\u00a0678" in part
         assert "dpo@avmup.com" in part
     assert "sous-traitant au sens de l'article 28" in text
-    assert "<h2>4. Nombre approximatif" in html_part
+    assert "<h2>5. NOMBRE APPROXIMATIF" in html_part
     with factory() as session:
         notice = session.get(Notice, notice_id)
         assert notice is not None and notice.status == "sent" and notice.sent_at == NOW

@@ -12,8 +12,7 @@ from notifiers import service
 from notifiers.flows import draft_notices
 from notifiers.models import OutboxMessage
 from notifiers.outbox import deliver_due
-from notifiers.schemas import DraftPolicy
-from tests.notifiers.builders import T0, THREE, build_incident
+from tests.notifiers.builders import POLICY, T0, THREE, build_incident
 from tests.notifiers.conftest import SmtpServer
 
 NOW = T0 + timedelta(hours=3)
@@ -23,7 +22,7 @@ def _approve_all(factory: sessionmaker[Session]) -> list[int]:
     with factory() as session, session.begin():
         built = build_incident(session, tenants=list(THREE))
         notices = draft_notices(session=session, incident=built.incident, now=NOW,
-                                policy=DraftPolicy())
+                                policy=POLICY)
         for notice in notices:
             service.approve(session=session, notice=notice, user_email="rssi@avmup.com",
                             user_role="rssi", edits=None, reasons_for_delay=None, now=NOW)

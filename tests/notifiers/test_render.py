@@ -16,8 +16,14 @@ from notifiers.schemas import (
     CnilNoticeContext,
     CustomerNoticeContext,
     DataSubjectNoticeContext,
+    DraftPolicy,
     EvidenceLine,
+    Organisation,
+    missing_fields,
 )
+from tests.notifiers.builders import ORG
+from tocsin.settings import Organisation as SettingsOrg
+from tocsin.settings import Settings
 
 T = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 EVIL = "<script>alert(1)</script>{{7*7}}\r\nBcc: victim@example.com"
@@ -31,6 +37,7 @@ def base(**over: Any) -> dict[str, Any]:
         "natures": ["confidentiality"], "rule_ids": ["AUTH-003"], "services": ["faxbis"],
         "data_categories": ["security", "identification"], "persons": 12345,
         "records": 67890, "measures_taken": ["mesure A"], "measures_proposed": ["mesure B"],
+        "org": ORG,
     }
     values.update(over)
     return values
@@ -77,27 +84,29 @@ def test_complementary_subject_names_the_version() -> None:
 def test_cnil_notice_sections_and_late_reasons() -> None:
     ctx = CnilNoticeContext(
         **base(), cnil_due=T + timedelta(hours=72), late=True,
-        reasons_for_delay="Analyse forensique nécessaire", origin="Piratage",
-        cause="Acte externe malveillant", circumstances="Détection automatique",
-        subject_categories=["Clients"], directly_identifiable=True,
+        reasons_for_delay="Analyse forensique nécessaire", origin="hacking",
+        cause="external_malicious", circumstances="Détection automatique",
+        subject_categories=["customers"], directly_identifiable=True,
         consequences=["Utilisation détournée possible des données"], harms=["Fraude"],
         measures_long_term=["revue"], data_subjects_informed="Prévue",
-        processors_involved="Non",
+        subprocessors_involved="no",
     )
     out = render_notice(ctx)
     for label in ("ORIGINE DE L'INCIDENT", "NATURE DE LA VIOLATION", "CAUSE DE L'INCIDENT",
                   "PERSONNES CONCERNÉES", "MESURES PRISES OU ENVISAGÉES",
-                  "MOTIFS DU RETARD", "Analyse forensique nécessaire", "DÉPASSÉE"):
+                  "MOTIFS DU RETARD", "Analyse forensique nécessaire", "DÉPASSÉE",
+                  "Acte externe malveillant", "Piratage, logiciel malveillant", "Clients"):
         assert label in out.text
-    assert "Motifs du retard" in out.html
+    assert "MOTIFS DU RETARD" in out.html
     assert "Analyse forensique nécessaire" in out.html
 
 
 def test_data_subject_notice_gives_advice_and_contacts() -> None:
-    ctx = DataSubjectNoticeContext(**base(), advice=["changez votre mot de passe"])
+    ctx = DataSubjectNoticeContext(**base(), advice=["Changez votre mot de passe."])
     out = render_notice(ctx)
-    assert "article 34" in out.text
-    assert "changez votre mot de passe" in out.text and "changez votre mot de passe" in out.html
+    assert "La loi nous demande de vous prévenir" in out.text
+    assert "Changez votre mot de passe." in out.text
+    assert "Changez votre mot de passe." in out.html
     assert "privacy@avmup.com" in out.text
 
 
@@ -124,7 +133,7 @@ def test_injection_is_inert_in_every_part() -> None:
     ctx = customer(
         customer_name=EVIL, tenant_id="acme-corp", accounts=[EVIL],
         evidence=[EvidenceLine(occurred_at=T, service="faxbis", interface="web",
-                               what="login_success", actor_id=EVIL, source_ip="192.0.2.1",
+                               action="login_success", actor_id=EVIL, source_ip="192.0.2.1",
                                user_agent=EVIL)],
     )
     out = render_notice(ctx)
@@ -142,3 +151,35 @@ def test_injection_is_inert_in_every_part() -> None:
 def test_french_number_format() -> None:
     assert fmt_int(1234567) == "1\u00a0234\u00a0567"
     assert fmt_int(1234567, "en") == "1,234,567"
+
+
+def test_organisation_comes_from_settings_and_missing_values_are_to_complete() -> None:
+    bare = render_notice(customer(org=Organisation()))
+    assert "(DPO) : [à compléter]" in bare.text and "dpo@avmup.com" not in bare.text
+    bare_missing = missing_fields("customer", customer(org=Organisation()).model_dump(mode="json"))
+    assert [m for m in bare_missing if m.startswith("TOCSIN_")] == [
+        "TOCSIN_ORG__NAME", "TOCSIN_ORG__DPO_EMAIL", "TOCSIN_ORG__RSSI_EMAIL"]
+    configured = DraftPolicy.from_settings(Settings(org=SettingsOrg(name="AVM Up SAS")))
+    out = render_notice(customer(org=configured.org))
+    assert "AVM Up SAS" in out.text and "dpo@avmup.com" in out.text  # the settings' default
+    assert not [m for m in missing_fields("customer", customer(org=configured.org).model_dump(
+        mode="json")) if m.startswith("TOCSIN_")]
+    cnil_missing = missing_fields("cnil", {"org": configured.org.model_dump()})
+    assert {"TOCSIN_ORG__SIREN", "TOCSIN_ORG__ADDRESS", "TOCSIN_ORG__REPRESENTATIVE",
+            "TOCSIN_ORG__DPO_NAME", "TOCSIN_ORG__DPO_PHONE"} <= set(cnil_missing)
+
+
+def test_standard_measures_are_suggestions_that_fit_the_incident() -> None:
+    from notifiers import wording
+
+    cross = wording.suggestions(field="measures_proposed", language="fr", rule_ids=["ACC-001"])
+    assert cross and not any("clés d'API" in m for m in cross)  # the victim rotates nothing
+    export = wording.suggestions(field="measures_proposed", language="fr", rule_ids=["ACC-002"])
+    assert any("clés d'API" in m for m in export)
+    staff = wording.suggestions(field="measures_long_term", language="fr", rule_ids=["ACC-003"])
+    assert not any("CAPTCHA" in m for m in staff)
+    assert any("CAPTCHA" in m for m in wording.suggestions(
+        field="measures_long_term", language="fr", rule_ids=["AUTH-003"]))
+    # Suggestions are never printed: a draft without entered measures says « à compléter ».
+    out = render_notice(customer(measures_taken=None, rule_ids=["AUTH-003"]))
+    assert "7. MESURES PRISES PAR AVM UP\n   - [à compléter]" in out.text

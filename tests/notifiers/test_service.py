@@ -16,14 +16,16 @@ from notifiers.exceptions import (
     ApprovalDenied,
     InvalidNoticeTransition,
     MissingRecipient,
+    NoticeIncomplete,
     ReasonsForDelayRequired,
 )
 from notifiers.flows import draft_notices
 from notifiers.models import Notice, OutboxMessage
-from notifiers.schemas import DraftPolicy, NoticeEdit
-from tests.notifiers.builders import T0, THREE, TenantSpec, build_incident
+from notifiers.schemas import NoticeEdit
+from tests.notifiers.builders import POLICY, T0, THREE, TenantSpec, build_incident
 
 NOW = T0 + timedelta(hours=3)
+DPO = "dpo@avmup.com"
 RSSI = "rssi@avmup.com"
 CONTROLLER = TenantSpec("avm-own", "AVM Informatique", "it@avmup.com", 321, 654, "u-avm-1",
                         "192.0.2.10", role="controller")
@@ -32,7 +34,7 @@ CONTROLLER = TenantSpec("avm-own", "AVM Informatique", "it@avmup.com", 321, 654,
 def _customer_notice(session: Session) -> Notice:
     built = build_incident(session, tenants=[THREE[0]])
     [notice] = draft_notices(session=session, incident=built.incident, now=NOW,
-                             policy=DraftPolicy())
+                             policy=POLICY)
     return notice
 
 
@@ -94,11 +96,42 @@ def test_edits_are_stored_and_their_diff_audited(db_session: Session) -> None:
     assert row.text_body == notice.text_body and row.subject == notice.subject
 
 
+def test_an_edit_cannot_contradict_the_incident_fields(db_session: Session) -> None:
+    notice = _customer_notice(db_session)
+    assert "Cause : Acte externe malveillant" in notice.text_body
+    for before, after in (("Cause : Acte externe malveillant", "Cause : Acte interne accidentel"),
+                          ("- sessions du compte révoquées", "- rien n'a été fait")):
+        with pytest.raises(InvalidNoticeTransition, match="incident's fields"):
+            service.approve(session=db_session, notice=notice, user_email=RSSI,
+                            user_role="rssi", edits=NoticeEdit(
+                                text=notice.text_body.replace(before, after)),
+                            reasons_for_delay=None, now=NOW)
+    assert notice.status == NoticeStatus.DRAFT and not notice.edited
+
+
+def test_nothing_entered_means_no_approval(db_session: Session) -> None:
+    built = build_incident(db_session, tenants=[THREE[0]], fields=False)
+    [notice] = draft_notices(session=db_session, incident=built.incident, now=NOW,
+                             policy=POLICY)
+    with pytest.raises(NoticeIncomplete, match="cause") as refused:
+        service.approve(session=db_session, notice=notice, user_email=RSSI, user_role="rssi",
+                        edits=None, reasons_for_delay=None, now=NOW)
+    for name in ("measures_taken", "measures_proposed", "origin", "subprocessors_involved",
+                 "breach_ongoing"):
+        assert name in str(refused.value)
+    # A « [à compléter] » typed back into an otherwise complete notice blocks it too.
+    done = _customer_notice(db_session)
+    with pytest.raises(NoticeIncomplete, match="text"):
+        service.approve(session=db_session, notice=done, user_email=RSSI, user_role="rssi",
+                        edits=NoticeEdit(text=done.text_body + "\nChiffres : [à compléter]\n"),
+                        reasons_for_delay=None, now=NOW)
+
+
 def test_missing_customer_contact_blocks_approval(db_session: Session) -> None:
     built = build_incident(db_session, tenants=[TenantSpec("orphan", "x", "x@y.example", 1, 2,
                                                            "u", "192.0.2.3")], customers=False)
     [notice] = draft_notices(session=db_session, incident=built.incident, now=NOW,
-                             policy=DraftPolicy())
+                             policy=POLICY)
     with pytest.raises(MissingRecipient):
         service.approve(session=db_session, notice=notice, user_email=RSSI, user_role="rssi",
                         edits=None, reasons_for_delay=None, now=NOW)
@@ -109,7 +142,7 @@ def _cnil(session: Session, *, aware_at: datetime) -> Notice:
     built = build_incident(session, tenants=[CONTROLLER], aware_at=aware_at,
                            assessment={"notify_cnil": True, "notify_subjects": False})
     [notice] = draft_notices(session=session, incident=built.incident, now=NOW,
-                             policy=DraftPolicy())
+                             policy=POLICY)
     assert notice.kind == NoticeKind.CNIL
     return notice
 
@@ -126,6 +159,9 @@ def test_late_cnil_needs_reasons_for_delay(db_session: Session) -> None:
     service.approve(session=db_session, notice=notice, user_email=RSSI, user_role="rssi",
                     edits=None, reasons_for_delay="Périmètre établi après analyse forensique",
                     now=NOW)
+    assert notice.status == NoticeStatus.DRAFT  # the DPO signs too
+    service.approve(session=db_session, notice=notice, user_email=DPO, user_role="dpo",
+                    edits=None, reasons_for_delay=None, now=NOW)
     assert notice.status == NoticeStatus.APPROVED
     assert "Périmètre établi après analyse forensique" in notice.text_body
     assert "Périmètre établi après analyse forensique" in notice.html_body
@@ -141,6 +177,8 @@ def test_cnil_in_time_needs_no_reasons_and_receipt_meets_clock(db_session: Sessi
     with pytest.raises(InvalidNoticeTransition):
         service.record_cnil_receipt(session=db_session, notice=notice, receipt="ABC-1",
                                     user_email=RSSI, user_role="rssi", filed_at=NOW, now=NOW)
+    service.approve(session=db_session, notice=notice, user_email=DPO, user_role="dpo",
+                    edits=None, reasons_for_delay=None, now=NOW)
     service.approve(session=db_session, notice=notice, user_email=RSSI, user_role="rssi",
                     edits=None, reasons_for_delay=None, now=NOW)
     with pytest.raises(ApprovalDenied):
@@ -170,17 +208,42 @@ def test_reject_needs_reason_and_blocks_sending(db_session: Session) -> None:
     assert _outbox(db_session) == []
     # Unchanged facts do not re-draft what the RSSI rejected.
     assert draft_notices(session=db_session, incident=notice.incident, now=NOW,
-                         policy=DraftPolicy()) == []
+                         policy=POLICY) == []
 
 
 def test_data_subject_notice_goes_to_listed_recipients_hidden(db_session: Session) -> None:
     built = build_incident(db_session, tenants=[CONTROLLER],
                            assessment={"notify_cnil": False, "notify_subjects": True})
     [notice] = draft_notices(session=db_session, incident=built.incident,
-                             now=datetime.now(UTC), policy=DraftPolicy())
+                             now=datetime.now(UTC), policy=POLICY)
     assert notice.kind == NoticeKind.DATA_SUBJECT
     service.approve(session=db_session, notice=notice, user_email=RSSI, user_role="rssi",
                     edits=None, reasons_for_delay=None, now=NOW,
                     recipients=["a@example.org", "b@example.org"])
+    assert _outbox(db_session) == []  # nothing leaves before the DPO signs
+    service.approve(session=db_session, notice=notice, user_email=DPO, user_role="dpo",
+                    edits=None, reasons_for_delay=None, now=NOW,
+                    recipients=["a@example.org", "b@example.org"])
     [row] = _outbox(db_session)
     assert row.recipients == ["a@example.org", "b@example.org"]
+
+
+def test_a_change_of_facts_after_one_signature_voids_it(db_session: Session) -> None:
+    notice = _cnil(db_session, aware_at=NOW - timedelta(hours=10))
+    service.approve(session=db_session, notice=notice, user_email=RSSI, user_role="rssi",
+                    edits=None, reasons_for_delay=None, now=NOW)
+    assert notice.approved_by == RSSI and notice.status == NoticeStatus.DRAFT
+    with pytest.raises(InvalidNoticeTransition, match="already signed"):
+        service.approve(session=db_session, notice=notice, user_email=DPO, user_role="dpo",
+                        edits=NoticeEdit(subject="autre objet"), reasons_for_delay=None,
+                        now=NOW)
+    notice.incident.cause = "internal_accidental"  # the RSSI corrects a fact
+    draft_notices(session=db_session, incident=notice.incident, now=NOW, policy=POLICY)
+    assert "Acte interne accidentel" in notice.text_body
+    assert notice.approved_by is None and notice.status == NoticeStatus.DRAFT
+    voided = db_session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "notice.signatures_voided")).one()
+    assert voided.data["roles"] == ["rssi"]
+    with pytest.raises(ApprovalDenied):
+        service.approve(session=db_session, notice=notice, user_email="a@avmup.com",
+                        user_role="analyst", edits=None, reasons_for_delay=None, now=NOW)

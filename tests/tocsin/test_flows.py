@@ -8,11 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from detectors.finding import Severity
+from incidents import notice_fields
 from incidents import service as incident_service
 from incidents.enums import IncidentStatus
 from notifiers import service as notice_service
 from notifiers.enums import NoticeStatus
+from notifiers.flows import draft_notices
 from notifiers.models import Notice
+from notifiers.schemas import DraftPolicy, NoticeEdit
 from tests.incidents.builders import NOW, T0, make_finding, store_findings
 from tocsin.flows import make_sink
 from tocsin.settings import load_settings
@@ -60,8 +63,20 @@ def test_an_incident_with_an_approved_notice_is_not_merged_away(db_session: Sess
     sink(db_session, store_findings(db_session, [fa]), NOW)
     sink(db_session, store_findings(db_session, [fb]), NOW)
     draft = db_session.scalars(select(Notice).where(Notice.tenant_id == "globex")).one()
+    # The RSSI enters the facts the notice prints, then approves it.
+    notice_fields.update(session=db_session, incident=draft.incident,
+                         actor_email="rssi@avmup.com", now=NOW, changes={
+                             "cause": "external_malicious", "origin": "hacking",
+                             "subprocessors_involved": "no", "breach_ongoing": "unknown",
+                             "measures": "comptes verrouillés",
+                             "measures_proposed": "vérifier les connexions récentes"})
+    draft_notices(session=db_session, incident=draft.incident, now=NOW,
+                  policy=DraftPolicy.from_settings(load_settings(org={"name": "AVM Up"})))
+    # No evidence was kept for these findings: the RSSI completes services and categories.
+    completed = draft.text_body.replace("[à compléter]", "FAXBIS, identification")
     notice_service.approve(session=db_session, notice=draft, user_email="rssi@avmup.com",
-                           user_role="rssi", edits=None, reasons_for_delay=None, now=NOW)
+                           user_role="rssi", edits=NoticeEdit(text=completed),
+                           reasons_for_delay=None, now=NOW)
     sink(db_session, store_findings(db_session, [fc]), NOW)
     first = incident_service.require_by_ref(session=db_session, ref="INC-2026-0001")
     second = incident_service.require_by_ref(session=db_session, ref="INC-2026-0002")

@@ -129,6 +129,9 @@ def _notice_row(notice: Notice, ref: str) -> dict[str, Any]:
         "language": notice.language, "subject": notice.subject, "edited": notice.edited,
         "approved_by": notice.approved_by,
         "approved_at": notice.approved_at.isoformat() if notice.approved_at else None,
+        "dpo_approved_by": notice.dpo_approved_by,
+        "dpo_approved_at": (notice.dpo_approved_at.isoformat()
+                            if notice.dpo_approved_at else None),
         "sent_at": notice.sent_at.isoformat() if notice.sent_at else None,
         "cnil_receipt": notice.cnil_receipt,
     }
@@ -197,7 +200,13 @@ def cmd_approve(args: argparse.Namespace) -> int:
                         user_role=role, edits=edits, reasons_for_delay=args.reasons_for_delay,
                         now=datetime.now(UTC), cnil_hours=settings.clocks.cnil_hours,
                         recipients=recipients)
-        print(f"notice {notice.id} approved ({notice.kind} v{notice.version})")
+        if notice.status == "approved":
+            print(f"notice {notice.id} approved ({notice.kind} v{notice.version})")
+        else:
+            print(f"notice {notice.id} signed by the {role.upper()} ({notice.kind} "
+                  f"v{notice.version}); waiting for "
+                  + ", ".join(r.upper() for r, sig in service.signatures(notice).items()
+                              if sig is None))
     return 0
 
 

@@ -28,6 +28,7 @@ from tocsin.console.deps import (
     RegisterUser,
     RowId,
     RssiUser,
+    SignerUser,
     TriageUser,
     cnil_hours_of,
     draft_policy_of,
@@ -183,7 +184,7 @@ def get_notice(db: DbSession, user: ReaderUser, notice_id: RowId) -> Json:
 
 
 @router.post("/notices/{notice_id}/approve")
-def post_approve(request: Request, db: DbSession, user: RssiUser, notice_id: RowId,
+def post_approve(request: Request, db: DbSession, user: SignerUser, notice_id: RowId,
                  body: actions.ApproveIn) -> Json:
     notice = actions.approve(session=db, user=user, notice_id=notice_id, data=body,
                              cnil_hours=cnil_hours_of(request))
@@ -191,8 +192,7 @@ def post_approve(request: Request, db: DbSession, user: RssiUser, notice_id: Row
 
 
 @router.post("/notices/{notice_id}/reject")
-def post_reject(db: DbSession, user: RssiUser, notice_id: RowId,
-                body: actions.RejectIn) -> Json:
+def post_reject(db: DbSession, user: SignerUser, notice_id: RowId, body: actions.RejectIn) -> Json:
     notice = actions.reject(session=db, user=user, notice_id=notice_id, data=body)
     return notices_view.one(session=db, notice=notice)
 

@@ -87,12 +87,16 @@ def create_app(
     _install_error_handlers(app)
 
     from tocsin.console import api, pages_admin, pages_auth, pages_incidents, pages_ops
+    from tocsin.console.api_notice_fields import router as notice_fields_api
+    from tocsin.console.pages_notice_fields import router as notice_fields_pages
 
     app.include_router(pages_auth.router)
     app.include_router(pages_ops.router)
     app.include_router(pages_admin.router)
     app.include_router(pages_incidents.router)
+    app.include_router(notice_fields_pages)
     app.include_router(api.router, prefix=API_PREFIX)
+    app.include_router(notice_fields_api, prefix=API_PREFIX)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app
 

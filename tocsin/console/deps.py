@@ -133,6 +133,7 @@ TriageUser = Annotated[User, Depends(require(Role.ANALYST, Role.RSSI))]
 RssiUser = Annotated[User, Depends(require(Role.RSSI))]
 RegisterUser = Annotated[User, Depends(require(Role.RSSI, Role.DPO))]
 ReceiptUser = Annotated[User, Depends(require(Role.RSSI, Role.DPO))]
+SignerUser = Annotated[User, Depends(require(Role.RSSI, Role.DPO))]  # the service checks kinds
 AdminUser = Annotated[User, Depends(require(Role.ADMIN))]
 CsrfChecked = Annotated[None, Depends(csrf_only)]
 

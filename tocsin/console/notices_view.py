@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.models import Incident
+from notifiers import service as notice_service
+from notifiers.enums import NoticeStatus
 from notifiers.models import Notice, OutboxMessage
 
 
@@ -28,6 +30,12 @@ def notice_dict(notice: Notice, outbox: OutboxMessage | None = None) -> dict[str
         "reasons_for_delay": notice.reasons_for_delay,
         "approved_by": notice.approved_by,
         "approved_at": notice.approved_at.isoformat() if notice.approved_at else None,
+        "dpo_approved_by": notice.dpo_approved_by,
+        "dpo_approved_at": (notice.dpo_approved_at.isoformat()
+                            if notice.dpo_approved_at else None),
+        "signers": list(notice_service.signers_needed(notice.kind)),
+        "missing": (notice_service.missing(notice)
+                    if notice.status == NoticeStatus.DRAFT else []),
         "rejected_by": notice.rejected_by,
         "rejection_reason": notice.rejection_reason,
         "sent_at": notice.sent_at.isoformat() if notice.sent_at else None,

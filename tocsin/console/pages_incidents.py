@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from consumers.errors import NotFound, TocsinError
 from incidents import register
-from tocsin.console import actions, notices_view, views
+from tocsin.console import actions, notice_fields_view, notices_view, views
 from tocsin.console.audit import audit
 from tocsin.console.deps import (
     CommenterUser,
@@ -24,6 +24,7 @@ from tocsin.console.deps import (
     RegisterUser,
     RowId,
     RssiUser,
+    SignerUser,
     TriageUser,
     cnil_hours_of,
     draft_policy_of,
@@ -31,7 +32,7 @@ from tocsin.console.deps import (
 )
 from tocsin.console.errors import http_status
 from tocsin.console.models import User
-from tocsin.console.web import EXPORT_CSP, render
+from tocsin.console.web import EXPORT_CSP, current_lang, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,6 +77,7 @@ def _detail_page(request: Request, db: Session, user: User, ref: str, *,
     incident = actions.incident(session=db, ref=ref)
     data = views.detail(session=db, incident=incident, policy=policy_of(request))
     data["notices"] = notices_view.notices_for(session=db, incident=incident)
+    data["fields"] = notice_fields_view.view(incident=incident, language=current_lang(request))
     return render(request, "incident.html", {
         "inc": data, "error": error, "form": form or {},
         "ok": request.query_params.get("ok"),
@@ -237,7 +239,7 @@ def _notice_ref(db: Session, notice_id: int) -> str:
 
 
 @router.post("/notices/{notice_id}/approve")
-def notice_approve(request: Request, db: DbSession, user: RssiUser, notice_id: RowId,
+def notice_approve(request: Request, db: DbSession, user: SignerUser, notice_id: RowId,
                          subject: Annotated[str | None, Form(max_length=250)] = None,
                          text_body: Annotated[str | None, Form(max_length=100_000)] = None,
                          reasons_for_delay: Text = "") -> Response:
@@ -252,7 +254,7 @@ def notice_approve(request: Request, db: DbSession, user: RssiUser, notice_id: R
 
 
 @router.post("/notices/{notice_id}/reject")
-def notice_reject(request: Request, db: DbSession, user: RssiUser, notice_id: RowId,
+def notice_reject(request: Request, db: DbSession, user: SignerUser, notice_id: RowId,
                         reason: Text = "") -> Response:
     ref = _notice_ref(db, notice_id)
     try:

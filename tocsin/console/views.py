@@ -73,6 +73,7 @@ def summary(incident: Incident, clocks: IncidentClocks) -> dict[str, Any]:
         "finding_severity": incident.finding_severity,
         "tenants": [t.tenant_id for t in incident.tenants],
         "rule_ids": list(incident.rule_ids or []),
+        "nature": list(incident.nature or []),
         "detected_at": incident.detected_at.isoformat(),
         "aware_at": incident.aware_at.isoformat(),
         "next_due": nxt.isoformat() if nxt else None,
