@@ -33,5 +33,5 @@ class AuditChainError(IncidentError, Unavailable):
     """The audit chain cannot be appended to (missing head row...)."""
 
 
-class InvalidIncidentInput(IncidentError):
+class InvalidIncidentInput(IncidentError, Invalid):
     """A structured incident field outside its allowed values; the message names the field."""

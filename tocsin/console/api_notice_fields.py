@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 
 from tocsin.console import actions, notice_fields_view
 from tocsin.console.deps import DbSession, ReaderUser, RssiUser, draft_policy_of
+from tocsin.console.errors import PROBLEM_RESPONSES
 
-router = APIRouter(tags=["tocsin"])
+router = APIRouter(tags=["tocsin"], responses=PROBLEM_RESPONSES)
 
 Json = dict[str, Any]
 
