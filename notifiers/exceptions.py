@@ -43,3 +43,12 @@ class InsecureTransport(NoticeError):
 
 class CustomerImportError(NoticeError):
     """A customers CSV file is invalid; the message names the line and the column."""
+
+
+class InvalidCustomer(NoticeError):
+    """A customer edit failed validation: `field` names the field (never its value)."""
+
+    def __init__(self, field: str, why: str) -> None:
+        super().__init__(f"{field}: {why}")
+        self.field = field
+        self.why = why

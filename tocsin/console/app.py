@@ -52,7 +52,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
-    app.state.jinja = make_environment()
+    app.state.jinja = make_environment(timezone=settings.timezone)
     app.state.throttle = throttle
     app.state.clock_policy = ClockPolicy.from_settings(settings.clocks)
     app.state.draft_policy = DraftPolicy.from_settings(settings)
@@ -63,12 +63,22 @@ def create_app(
 
     _install_error_handlers(app)
 
-    from tocsin.console import api, pages_admin, pages_auth, pages_incidents, pages_ops
+    from tocsin.console import (
+        api,
+        pages_admin,
+        pages_auth,
+        pages_customers,
+        pages_incidents,
+        pages_ops,
+        pages_overview,
+    )
 
     app.include_router(pages_auth.router)
     app.include_router(pages_ops.router)
     app.include_router(pages_admin.router)
     app.include_router(pages_incidents.router)
+    app.include_router(pages_overview.router)
+    app.include_router(pages_customers.router)
     app.include_router(api.router, prefix=API_PREFIX)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app

@@ -1,6 +1,10 @@
-"""A small message catalogue: French by default, English switchable (`?lang=en`)."""
+"""A small message catalogue: French by default, English switchable (`?lang=en`); labels of
+the values the console shows; dates as people read them (local time, their language)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 LANGS = ("fr", "en")
 
@@ -305,3 +309,169 @@ def incident_title(lang: str, rule_ids: list[str], tenants: int) -> str:
     """The automatic title of an incident (a title edited by a person is shown as written)."""
     one, many = _TITLE.get(lang, _TITLE["fr"])
     return (one if tenants == 1 else many).format(rules=", ".join(rule_ids), n=tenants)
+
+
+# --- dates for people -----------------------------------------------------------------
+
+_MONTHS = {
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"),
+}
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """`value` (a datetime or an ISO 8601 string) as an aware UTC datetime; None when it is
+    empty or unreadable. A naive value is taken as UTC (the database's convention)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def utc_iso(value: datetime | str | None) -> str:
+    """Machine-readable UTC, to the second: `2026-12-01T09:21:09Z` ("" when empty)."""
+    when = as_utc(value)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when is not None else ""
+
+
+def human_datetime(value: datetime | str | None, *, lang: str, tz: str) -> str:
+    """« 1er décembre 2026 à 10 h 21 » / "1 December 2026 at 10:21", in the time zone `tz`."""
+    when = as_utc(value)
+    if when is None:
+        return ""
+    local = when.astimezone(ZoneInfo(tz))
+    if lang == "en":
+        return f"{local.day} {_MONTHS['en'][local.month - 1]} {local.year} at {local:%H:%M}"
+    day = "1er" if local.day == 1 else str(local.day)
+    return (f"{day} {_MONTHS['fr'][local.month - 1]} {local.year} "
+            f"à {local.hour} h {local.minute:02d}")
+
+
+def local_input(value: datetime | str | None, *, tz: str) -> str:
+    """The value of an `<input type="datetime-local">`: wall time in `tz`, to the minute."""
+    when = as_utc(value)
+    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%dT%H:%M") if when else ""
+
+
+def parse_local(text: str, *, tz: str) -> datetime:
+    """What a person typed or picked, as an aware UTC datetime. A value without an offset
+    (`<input type="datetime-local">`: `2026-12-01T10:21`) is wall time in `tz`; a value with
+    one (`2026-12-01T09:21:00Z`, the API's ISO 8601) is taken as written. Raises ValueError
+    on anything else."""
+    when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        # fold=0: an ambiguous wall time (the autumn hour) reads as the first of the two.
+        when = when.replace(tzinfo=ZoneInfo(tz))
+    return when.astimezone(UTC)
+
+
+# --- overview, customers, dismissal, dates ----------------------------------------------
+
+MESSAGES["fr"].update({
+    "local_time": "heure de Paris",
+    "invalid_date": "Date invalide : choisissez une date et une heure.",
+    "choose": "— choisir —",
+    "dismiss": "Écarter l'incident",
+    "dismiss_reason": "Motif de l'écart (obligatoire)",
+    "dismiss_confirm": "Je confirme : ce n'est pas une violation, l'incident est écarté.",
+    "dismiss_unconfirmed": "Pour écarter l'incident, cochez la confirmation et donnez un motif.",
+    "overview": "Vue d'ensemble",
+    "as_of": "Au",
+    "ov_overdue": "incidents en retard",
+    "ov_due_24h": "incidents à échéance dans les 24 h",
+    "ov_detected": "incidents à qualifier",
+    "ov_awaiting_dpo": "notifications en attente du DPO",
+    "ov_delivery": "envois en échec ou incertains",
+    "customers": "Clients",
+    "customer": "Client",
+    "tenant_id": "Identifiant client",
+    "customer_role": "Rôle d'AVM Up",
+    "notify_delay": "Délai contractuel d'information",
+    "hours": "heures",
+    "contact": "Contact",
+    "contact_hint": "plusieurs adresses séparées par ;",
+    "edit_customer": "Modifier le client",
+    "customer_name": "Raison sociale",
+    "incidents": "Incidents",
+    "notices_to_customer": "Notifications adressées au client",
+    "sent_at": "Envoyée le",
+    "changed_fields": "Champs modifiés",
+    "field_name": "raison sociale",
+    "field_contact_email": "contact",
+    "field_language": "langue",
+    "field_notify_delay_hours": "délai contractuel",
+    "field_role": "rôle",
+    "no_contract": "Aucun contrat enregistré pour ce client : le délai par défaut s'applique.",
+    "invalid_tenant_id": "Identifiant client invalide.",
+    "invalid_name": "Raison sociale obligatoire (255 caractères au plus).",
+    "invalid_contact_email": "Adresse de contact invalide.",
+    "invalid_language": "Langue inconnue.",
+    "invalid_notify_delay_hours": "Délai invalide : un nombre d'heures entre 0 et 720.",
+    "created": "Créé le",
+})
+MESSAGES["en"].update({
+    "local_time": "Paris time",
+    "invalid_date": "Invalid date: pick a date and a time.",
+    "choose": "— choose —",
+    "dismiss": "Dismiss the incident",
+    "dismiss_reason": "Reason for dismissing (required)",
+    "dismiss_confirm": "I confirm: this is not a breach, the incident is dismissed.",
+    "dismiss_unconfirmed": "To dismiss the incident, tick the confirmation and give a reason.",
+    "overview": "Overview",
+    "as_of": "As of",
+    "ov_overdue": "incidents overdue",
+    "ov_due_24h": "incidents due within 24 h",
+    "ov_detected": "incidents awaiting qualification",
+    "ov_awaiting_dpo": "notices awaiting the DPO",
+    "ov_delivery": "sends failed or uncertain",
+    "customers": "Customers",
+    "customer": "Customer",
+    "tenant_id": "Customer id",
+    "customer_role": "AVM Up's role",
+    "notify_delay": "Contractual notice delay",
+    "hours": "hours",
+    "contact": "Contact",
+    "contact_hint": "several addresses separated by ;",
+    "edit_customer": "Edit the customer",
+    "customer_name": "Company name",
+    "incidents": "Incidents",
+    "notices_to_customer": "Notices addressed to the customer",
+    "sent_at": "Sent at",
+    "changed_fields": "Changed fields",
+    "field_name": "company name",
+    "field_contact_email": "contact",
+    "field_language": "language",
+    "field_notify_delay_hours": "contractual delay",
+    "field_role": "role",
+    "no_contract": "No contract recorded for this customer: the default delay applies.",
+    "invalid_tenant_id": "Invalid customer id.",
+    "invalid_name": "Company name required (at most 255 characters).",
+    "invalid_contact_email": "Invalid contact address.",
+    "invalid_language": "Unknown language.",
+    "invalid_notify_delay_hours": "Invalid delay: a number of hours between 0 and 720.",
+    "created": "Created at",
+})
+LABELS["fr"].update({
+    "due_filter": {"overdue": "en retard", "24h": "dans les 24 h"},
+    "notice_filter": {"dpo": "en attente du DPO", "delivery": "envoi en échec ou incertain"},
+    "customer_role": {"processor": "sous-traitant (AVM Up informe le client)",
+                      "controller": "responsable de traitement (AVM Up notifie la CNIL)"},
+    "language": {"fr": "français", "en": "anglais"},
+    "role": {"analyst": "analyste", "rssi": "RSSI", "dpo": "DPO", "admin": "administrateur"},
+})
+LABELS["en"].update({
+    "due_filter": {"overdue": "overdue", "24h": "within 24 h"},
+    "notice_filter": {"dpo": "awaiting the DPO", "delivery": "send failed or uncertain"},
+    "customer_role": {"processor": "processor (AVM Up informs the customer)",
+                      "controller": "controller (AVM Up notifies the CNIL)"},
+    "language": {"fr": "French", "en": "English"},
+    "role": {"analyst": "analyst", "rssi": "CISO", "dpo": "DPO", "admin": "administrator"},
+})

@@ -6,19 +6,29 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
 from prometheus_client import Histogram
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp
 
 from tocsin.console import security
-from tocsin.console.i18n import LANGS, incident_title, label, translate
+from tocsin.console.i18n import (
+    LANGS,
+    human_datetime,
+    incident_title,
+    label,
+    local_input,
+    translate,
+    utc_iso,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -41,7 +51,8 @@ SECURITY_HEADERS = {
 }
 
 
-def make_environment() -> Environment:
+def make_environment(*, timezone: str = "Europe/Paris") -> Environment:
+    """`timezone` (`TOCSIN_TIMEZONE`): the wall time every date is shown and typed in."""
     env = Environment(
         loader=FileSystemLoader(str(HERE / "templates")),
         autoescape=True,  # every template: user agents, actor ids and names are hostile
@@ -49,7 +60,10 @@ def make_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["timezone"] = timezone
     env.filters["dt"] = format_dt
+    env.filters["iso"] = utc_iso
+    env.filters["local_input"] = lambda value: local_input(value, tz=timezone)
     env.filters["pretty_json"] = pretty_json
     return env
 
@@ -59,12 +73,18 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def format_dt(value: datetime | str | None) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return value
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+@pass_context
+def format_dt(context: Context, value: datetime | str | None) -> Markup:
+    """A date for people: `<time datetime="UTC ISO" title="… UTC">` around the wall time in
+    `TOCSIN_TIMEZONE`, written in the page's language; "—" when there is none. A string
+    that is not a date is shown as it is (escaped)."""
+    iso = utc_iso(value)
+    if not iso:
+        return Markup("—") if not value else escape(str(value))
+    lang = str(context.get("lang", "fr"))
+    shown = human_datetime(value, lang=lang, tz=str(context.environment.globals["timezone"]))
+    title = f"{iso[:10]} {iso[11:16]} UTC"
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(iso, title, shown)
 
 
 def current_lang(request: Request) -> str:

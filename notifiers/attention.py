@@ -1,0 +1,52 @@
+"""Notices that wait for someone: the DPO's signature, or a person's look at a delivery that
+failed or may have happened. The overview counts them and the queue filters on them.
+
+Each predicate is one SQL condition over `Notice` (or `OutboxMessage`), so a count and the
+list of incidents concerned never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session
+
+from notifiers.enums import NoticeKind, NoticeStatus, OutboxState
+from notifiers.models import Notice, OutboxMessage
+
+# Notices the DPO signs beside the RSSI (Art. 33 to the CNIL, Art. 34 to the persons).
+# Every kind but the customer notice, which the RSSI sends alone.
+DPO_KINDS: frozenset[str] = frozenset(k.value for k in NoticeKind if k != NoticeKind.CUSTOMER)
+DELIVERY_PROBLEMS: tuple[str, ...] = (OutboxState.FAILED.value, OutboxState.UNCERTAIN.value)
+
+
+def awaiting_dpo() -> ColumnElement[bool]:
+    """Approved by the RSSI, of a kind the DPO co-signs, and not gone out yet (a CNIL notice
+    is gone once its receipt is recorded, an e-mailed one once sent)."""
+    return (Notice.kind.in_(sorted(DPO_KINDS))) & (Notice.status == NoticeStatus.APPROVED.value)
+
+
+def delivery_problem() -> ColumnElement[bool]:
+    """An outbox message of a notice that failed for good or may have been delivered."""
+    return (OutboxMessage.notice_id.is_not(None)) & (OutboxMessage.state.in_(DELIVERY_PROBLEMS))
+
+
+def count_awaiting_dpo(*, session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Notice).where(awaiting_dpo()))
+               or 0)
+
+
+def count_delivery_problems(*, session: Session) -> int:
+    return int(session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(delivery_problem())) or 0)
+
+
+def incidents_awaiting_dpo() -> Select[Any]:
+    """The ids of the incidents with a notice awaiting the DPO (a sub-select)."""
+    return select(Notice.incident_id).where(awaiting_dpo())
+
+
+def incidents_with_delivery_problems() -> Select[Any]:
+    """The ids of the incidents with a notice whose delivery failed or is uncertain."""
+    return select(OutboxMessage.incident_id).where(delivery_problem())
