@@ -120,7 +120,8 @@ def test_every_route_is_covered(console: Console) -> None:
 
 def _concrete(path: str, ref: str, notice_id: int) -> str:
     return (path.replace("{ref}", ref).replace("{notice_id}", str(notice_id))
-            .replace("{user_id}", "999999").replace("{tenant_id}", "acme").replace("/static", "/static/console.css"))
+            .replace("{user_id}", "999999").replace("{tenant_id}", "acme")
+            .replace("/static", "/static/console.css"))
 
 
 def _call(console: Console, client: Any, method: str, path: str, cookie: str | None) -> Any:

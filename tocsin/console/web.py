@@ -4,6 +4,7 @@ headers."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -63,14 +64,30 @@ def make_environment(*, timezone: str = "Europe/Paris") -> Environment:
     env.globals["timezone"] = timezone
     env.filters["dt"] = format_dt
     env.filters["iso"] = utc_iso
+    env.filters["maybe_dt"] = maybe_dt
     env.filters["local_input"] = lambda value: local_input(value, tz=timezone)
     env.filters["pretty_json"] = pretty_json
     return env
 
 
+ISO_DATETIME = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
+
+
 def pretty_json(value: Any) -> str:
-    """Readable JSON for the audit trail (escaped by the template like any text)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    """Readable JSON for the audit trail (escaped by the template like any text); instants
+    are written in UTC to the second."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return ISO_DATETIME.sub(lambda m: utc_iso(m.group(0)) or m.group(0), text)
+
+
+@pass_context
+def maybe_dt(context: Context, value: Any) -> Markup:
+    """A raw field (an evidence event's): shown as a date for people when it is an instant
+    in ISO 8601 with an offset, else as text."""
+    if isinstance(value, str) and ISO_DATETIME.fullmatch(value.strip()):
+        return format_dt(context, value)
+    return escape("" if value is None else str(value))
 
 
 @pass_context
