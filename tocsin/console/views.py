@@ -218,12 +218,15 @@ def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
         if entry.action in TIMELINE_ACTIONS or entry.action.startswith(("notice.", "clock.")):
             data = entry.data or {}
             what = entry.action
+            moved: dict[str, Any] = {}
             if entry.action in ("incident.transition", "incident.merged"):
                 what = f"{data.get('from')} → {data.get('to')}"
                 if data.get("reason"):
                     what += f" ({data.get('reason')})"
+                moved = {"from": data.get("from"), "to": data.get("to"),
+                         "reason": data.get("reason")}
             timeline.append({"at": entry.at.isoformat(), "kind": entry.action, "what": what,
-                             "who": entry.actor})
+                             "who": entry.actor, **moved})
     timeline.sort(key=lambda item: str(item["at"]))
     allowed = sorted((s.value for s in incident_service.allowed_transitions(incident.status)),
                      key=STATUSES.index)  # workflow order; dismissal has its own form

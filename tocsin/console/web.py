@@ -20,7 +20,7 @@ from prometheus_client import Histogram
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp
 
-from tocsin.console import security
+from tocsin.console import security, wording
 from tocsin.console.i18n import (
     LANGS,
     human_datetime,
@@ -67,6 +67,15 @@ def make_environment(*, timezone: str = "Europe/Paris") -> Environment:
     env.filters["maybe_dt"] = maybe_dt
     env.filters["local_input"] = lambda value: local_input(value, tz=timezone)
     env.filters["pretty_json"] = pretty_json
+    env.filters["rationale"] = pass_context(
+        lambda ctx, items: wording.rationale(str(ctx.get("lang", "fr")), items))
+    env.filters["reason"] = pass_context(
+        lambda ctx, text: wording.reason(str(ctx.get("lang", "fr")), str(text)))
+    env.filters["system_text"] = pass_context(
+        lambda ctx, text: wording.system_text(str(ctx.get("lang", "fr")), text))
+    env.filters["register_tenants"] = wording.register_tenants
+    env.filters["register_recommendation"] = pass_context(
+        lambda ctx, text: wording.register_recommendation(str(ctx.get("lang", "fr")), text))
     return env
 
 
