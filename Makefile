@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+AXE := var/npm/node_modules/axe-core/axe.min.js
 
-.PHONY: install system-deps demo test test-fast lint format bench clean
+.PHONY: install system-deps axe demo test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +31,13 @@ system-deps:
 	  fi; \
 	fi
 
+# axe-core (npm) for the browser accessibility audit, in var/npm where the test finds it.
+$(AXE):
+	@command -v npm >/dev/null || { echo "npm is missing: the accessibility audit needs axe-core from npm (apt-get install npm)"; exit 1; }
+	npm install --no-audit --no-fund --prefix var/npm axe-core@4
+
+axe: $(AXE)
+
 demo: $(STAMP)
 	$(VENV)/bin/tocsin demo
 
@@ -41,7 +49,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: $(STAMP) system-deps lint
+test: $(STAMP) system-deps axe lint
 	$(VENV)/bin/pytest -q
 
 test-fast: $(STAMP)
