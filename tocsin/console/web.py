@@ -20,7 +20,7 @@ from prometheus_client import Histogram
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp
 
-from tocsin.console import security, wording
+from tocsin.console import next_action, security, wording
 from tocsin.console.i18n import (
     LANGS,
     human_datetime,
@@ -62,6 +62,8 @@ def make_environment(*, timezone: str = "Europe/Paris") -> Environment:
         lstrip_blocks=True,
     )
     env.globals["timezone"] = timezone
+    env.globals["next_action"] = next_action.next_action
+    env.globals["step_states"] = next_action.step_states
     env.filters["dt"] = format_dt
     env.filters["iso"] = utc_iso
     env.filters["maybe_dt"] = maybe_dt
