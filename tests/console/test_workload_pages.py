@@ -158,6 +158,10 @@ def test_overview_counts_link_to_the_filtered_queue(fresh_db_url: str) -> None:
     assert sorted(listed["ov_detected"]) == sorted([overdue, soon])
     assert listed["ov_awaiting_dpo"] == [far]
     assert listed["ov_delivery"] == [overdue]
+    api = client.get("/api/v1/incidents", params={"due": "overdue"}).json()
+    assert [i["ref"] for i in api["items"]] == [overdue] and api["total"] == 1
+    api = client.get("/api/v1/incidents", params={"notices": "dpo", "scope": "all"}).json()
+    assert [i["ref"] for i in api["items"]] == [far]
     # The filters combine with the others and page like the plain queue.
     assert _refs(client.get("/queue", params={"due": "overdue", "tenant": "t-soon"}).text) == []
     assert _refs(client.get("/queue", params={"due": "nonsense"}).text) == _refs(
