@@ -1,7 +1,9 @@
-"""Accessibility of the console in a real browser: axe-core (the npm package, installed by
-`make axe` into var/npm) injected into headless Chromium must report no serious or critical
-violation on the queue, an incident, the overview and the customer pages; the pages work
-from the keyboard (skip link, the dismissal panel).
+"""Accessibility and the guided workflow in a real browser. axe-core (the npm package,
+installed by `make axe` into var/npm) injected into headless Chromium must report no serious
+or critical violation on the queue, an incident, the overview and the customer pages; the
+pages work from the keyboard (skip link, the dismissal panel). The RSSI then follows the
+next-action banner of an incident from qualification to closure, the notice going out
+through a real SMTP server (STARTTLS, test CA), one screenshot per step.
 
 `TOCSIN_AXE_JS` points at another axe.min.js; without one the test fails with the command
 that installs it (never skips).
@@ -10,18 +12,23 @@ that installs it (never skips).
 from __future__ import annotations
 
 import os
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 import uvicorn
+from aiosmtpd.controller import Controller
 from playwright.sync_api import Page, expect, sync_playwright
 
 from detectors.finding import Severity
+from notifiers.outbox import SmtpConfig
 from tests.console.support import PASSWORD, SECRET, build_console, draft_for, email_for
 from tests.console.support import seed_incident as seed
 from tocsin.console.app import create_app
@@ -49,8 +56,37 @@ def _free_port() -> int:
         return port
 
 
+@dataclass
+class Sink:
+    received: list[bytes] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(bytes(envelope.original_content or envelope.content))
+        return "250 2.0.0 queued"
+
+
 @pytest.fixture
-def site(fresh_db_url: str) -> Iterator[tuple[str, str]]:
+def sink() -> Iterator[tuple[Sink, SmtpConfig]]:
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    received = Sink()
+    port = _free_port()
+    controller = Controller(received, hostname="127.0.0.1", port=port,
+                            tls_context=server_ctx, require_starttls=True)
+    controller.start()
+    try:
+        yield received, SmtpConfig(host="127.0.0.1", port=port, security="starttls",
+                                   from_address="Tocsin <securite@avmup.com>",
+                                   ssl_context=client_ctx, timeout=10)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def site(fresh_db_url: str, sink: tuple[Sink, SmtpConfig]) -> Iterator[tuple[str, str]]:
     """The console on loopback with incidents of every urgency; (base URL, an incident)."""
     console = build_console(fresh_db_url)
     now = datetime.now(UTC)
@@ -63,7 +99,7 @@ def site(fresh_db_url: str) -> Iterator[tuple[str, str]]:
          customer=("Initech", "sec@initech.test"))
     draft_for(console.factory, late)
     app = create_app(Settings(secret_key=SECRET, database_url=fresh_db_url),
-                     session_factory=console.factory, insecure_cookies=True)
+                     session_factory=console.factory, insecure_cookies=True, smtp=sink[1])
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
@@ -157,3 +193,69 @@ def test_axe_finds_no_serious_violation_and_the_keyboard_works(
             assert not violations, "\n".join(violations)
         finally:
             browser.close()
+
+
+def _login(page: Page, base: str) -> None:
+    page.goto(base + "/login")
+    page.get_by_label("Adresse e-mail").fill(email_for("rssi"))
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page).to_have_url(base + "/queue")
+
+
+def test_rssi_follows_the_next_action_from_qualification_to_closure(
+        site: tuple[str, str], sink: tuple[Sink, SmtpConfig]) -> None:
+    base, ref = site
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(locale="fr-FR").new_page()
+            _login(page, base)
+            page.get_by_role("link", name="Vue d'ensemble").click()
+            page.locator("li[data-key='ov_overdue'] a").click()
+            page.get_by_role("link", name=ref).click()
+            expect(page).to_have_url(base + f"/incidents/{ref}")
+            banner = page.locator("#next-action")
+            seen: list[str] = []
+
+            def step(action: str) -> None:
+                expect(banner).to_have_attribute("data-action", action)
+                seen.append(action)
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(SHOTS / f"workflow-{len(seen):02d}-{action}.png"),
+                                full_page=True)
+                banner.get_by_role("link").click()  # the banner leads to where it is done
+
+            def move(to: str) -> None:
+                page.locator("#to").select_option(to)
+                page.locator("#status button[type=submit]").first.click()
+
+            step("qualify")
+            move("triage")
+            step("assess")
+            form = page.locator("#severity form")
+            form.locator("select[name=cb_confidentiality]").select_option("0.5")
+            form.get_by_label("Justification").fill("comptes clients compromis")
+            form.get_by_role("button", name="Enregistrer l'évaluation").click()
+            step("confirm")
+            move("confirmed")
+            step("approve")
+            card = page.locator("article.notice-card[data-kind='customer']")
+            card.get_by_role("button", name="Approuver").click()
+            step("send")
+            page.locator("article.notice-card[data-kind='customer']").get_by_role(
+                "button", name="Envoyer").click()
+            expect(page.locator("article.notice-card[data-kind='customer'] .delivery")
+                   ).to_have_attribute("data-state", "sent")
+            step("mark_notified")
+            move("notified")
+            step("close")
+            move("closed")
+            expect(banner).to_have_attribute("data-action", "none")
+            expect(page.locator("#summary li[aria-current]")).to_have_count(0)
+            page.screenshot(path=str(SHOTS / "workflow-99-closed.png"), full_page=True)
+        finally:
+            browser.close()
+    assert seen == ["qualify", "assess", "confirm", "approve", "send", "mark_notified",
+                    "close"]
+    assert len(sink[0].received) == 1  # the customer notice, once
