@@ -234,3 +234,21 @@ def test_rssi_edits_a_customer_bad_input_reshown_and_the_edit_audited(
     customer_clock = next(c for c in detail["clocks"] if c["clock"] == "customer")
     assert datetime.fromisoformat(customer_clock["due_at"]) == datetime.fromisoformat(
         detail["aware_at"]) + timedelta(hours=12.5)
+
+
+def test_rssi_records_the_terms_of_a_tenant_seen_only_in_incidents(console: Console) -> None:
+    ref = seed_incident(console.factory, tenant="newco", customer=None)
+    client = console.login("rssi")
+    page = client.get("/customers/newco").text
+    assert "Aucun contrat enregistré" in page and f">{ref}</a>" in page
+    token = console.csrf(client, "/customers/newco")
+    form = {"name": "NewCo", "contact_email": "sec@newco.test", "language": "fr",
+            "notify_delay_hours": "48", "role": "processor", "csrf_token": token}
+    assert client.post("/customers/nobody", data=form).status_code == 404
+    assert client.post("/customers/newco", data=form,
+                       follow_redirects=False).status_code == 303
+    with console.factory() as session:
+        assert session.get(Customer, "nobody") is None
+        row = session.get(Customer, "newco")
+        assert row is not None and row.notify_delay_hours == 48.0
+    assert "<dd>48 h</dd>" in client.get("/customers/newco").text

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from incidents import audit as audit_chain
+from incidents import service as incident_service
 from notifiers import customers
 from notifiers.exceptions import InvalidCustomer
 from tocsin.console import views
@@ -63,6 +64,14 @@ def _customer_page(request: Request, db: Session, tenant_id: str, *, status: int
     }, status=status)
 
 
+def _known(db: Session, tenant_id: str) -> bool:
+    """A customer on record, or a tenant some incident involves (its terms may be created)."""
+    if not TENANT.match(tenant_id):
+        return False
+    return customers.get_customer(session=db, tenant_id=tenant_id) is not None or (
+        incident_service.count_incidents(session=db, tenant_id=tenant_id) > 0)
+
+
 @router.get("/customers/{tenant_id}")
 def customer_page(request: Request, db: DbSession, user: ReaderUser,
                   tenant_id: str) -> Response:
@@ -80,7 +89,7 @@ def customer_edit(request: Request, db: DbSession, user: RssiUser, tenant_id: st
                             "language": language, "notify_delay_hours": notify_delay_hours,
                             "role": role}
     try:
-        if not TENANT.match(tenant_id):
+        if not _known(db, tenant_id):
             raise UnknownCustomer("unknown customer")
         customers.update_customer(session=db, tenant_id=tenant_id, name=name,
                                   contact_email=contact_email, language=language,
