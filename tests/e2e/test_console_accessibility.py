@@ -12,6 +12,7 @@ that installs it (never skips).
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import threading
 import time
@@ -232,6 +233,10 @@ def test_rssi_follows_the_next_action_from_qualification_to_closure(
 
             step("qualify")
             move("triage")
+            # The steps are links, reached from the keyboard: Enter on "Évaluer" jumps there.
+            page.locator("#summary .steps a[aria-current='step']").focus()
+            page.keyboard.press("Enter")
+            expect(page).to_have_url(re.compile(r"#severity$"))
             step("assess")
             form = page.locator("#severity form")
             form.locator("select[name=cb_confidentiality]").select_option("0.5")
@@ -252,7 +257,7 @@ def test_rssi_follows_the_next_action_from_qualification_to_closure(
             step("close")
             move("closed")
             expect(banner).to_have_attribute("data-action", "none")
-            expect(page.locator("#summary li[aria-current]")).to_have_count(0)
+            expect(page.locator("#summary [aria-current]")).to_have_count(0)
             page.screenshot(path=str(SHOTS / "workflow-99-closed.png"), full_page=True)
         finally:
             browser.close()

@@ -17,6 +17,9 @@ PLACEHOLDERS = ("[à compléter]", "[to be completed]")
 DPO_KINDS = frozenset({"cnil", "data_subject", "public"})
 CLOSED = frozenset({"closed", "dismissed"})
 STEPS = ("qualify", "assess", "decide", "notify", "close")
+# The section of the incident page where each step is done.
+STEP_ANCHORS = {"qualify": "status", "assess": "severity", "decide": "comments",
+                "notify": "notices", "close": "status"}
 
 
 @dataclass(frozen=True)

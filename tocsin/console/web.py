@@ -64,6 +64,7 @@ def make_environment(*, timezone: str = "Europe/Paris") -> Environment:
     env.globals["timezone"] = timezone
     env.globals["next_action"] = next_action.next_action
     env.globals["step_states"] = next_action.step_states
+    env.globals["step_anchors"] = next_action.STEP_ANCHORS
     env.filters["dt"] = format_dt
     env.filters["iso"] = utc_iso
     env.filters["maybe_dt"] = maybe_dt
