@@ -82,6 +82,10 @@ def test_no_page_shows_raw_values_in_french(console: Console) -> None:
         assert resp.status_code == 200, path
         assert '<html lang="fr">' in resp.text
         problems += _problems(path, resp.text)
+    for path in pages:  # in English: no microseconds and no repr either
+        resp = rssi.get(path, params={"lang": "en"})
+        assert '<html lang="en">' in resp.text
+        problems += [p for p in _problems(f"{path} (en)", resp.text) if "English" not in p]
     admin = console.login("admin")
     for path in ("/users", "/health"):
         resp = admin.get(path)
