@@ -327,11 +327,11 @@ def _deadline_page(*, session: Session, base: Select[Incident], limit: int, offs
 
 def open_deadlines(*, session: Session, policy: ClockPolicy, status: StatusFilter = None,
                    band: SeverityBand | str | None = None, tenant_id: str | None = None,
-                   q: str | None = None) -> list[tuple[datetime, int]]:
+                   q: str | None = None, ids: IdsFilter = None) -> list[tuple[datetime, int]]:
     """(nearest open deadline, id) of every open incident matching the filters that has a
     clock still running, nearest first: what the queue's deadline order is built from, for
     counts such as "overdue" or "due within 24 h"."""
-    opened = _filtered(status, band=band, tenant_id=tenant_id, q=q).where(
+    opened = _filtered(status, band=band, tenant_id=tenant_id, q=q, ids=ids).where(
         Incident.status.in_([s.value for s in OPEN_STATUSES]))
     keyed = _deadline_keys(session=session, opened=opened, heads=_heads(session, opened),
                            delays={}, policy=policy)

@@ -164,6 +164,9 @@ def test_overview_counts_link_to_the_filtered_queue(fresh_db_url: str) -> None:
     assert [i["ref"] for i in api["items"]] == [far]
     # The filters combine with the others and page like the plain queue.
     assert _refs(client.get("/queue", params={"due": "overdue", "tenant": "t-soon"}).text) == []
+    assert _refs(client.get("/queue", params={"due": "overdue", "notices": "delivery"}).text
+                 ) == [overdue]
+    assert _refs(client.get("/queue", params={"due": "24h", "notices": "delivery"}).text) == []
     assert _refs(client.get("/queue", params={"due": "nonsense"}).text) == _refs(
         client.get("/queue").text)
     console.factory.kw["bind"].dispose()

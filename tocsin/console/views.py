@@ -102,7 +102,7 @@ def queue(*, session: Session, policy: ClockPolicy, filters: QueueFilters, page:
     ids = notice_ids(filters.notices)
     if filters.due is not None:  # a window of deadlines: keyed in Python, paged here
         due = due_ids(session=session, policy=policy, status=status, band=filters.band,
-                      tenant=filters.tenant, q=filters.q, due=filters.due, now=now)
+                      tenant=filters.tenant, q=filters.q, due=filters.due, now=now, ids=ids)
         total = len(due)
         rows = incident_service.get_many(
             session=session, ids=due[(page - 1) * per_page:page * per_page])
@@ -136,11 +136,12 @@ def notice_ids(which: str | None) -> Select[Any] | None:
 
 def due_ids(*, session: Session, policy: ClockPolicy, due: str, now: datetime,
             status: incident_service.StatusFilter = None, band: str | None = None,
-            tenant: str | None = None, q: str | None = None) -> list[int]:
+            tenant: str | None = None, q: str | None = None,
+            ids: Select[Any] | None = None) -> list[int]:
     """Open incidents by nearest deadline: overdue ones (`due="overdue"`), or those due
     within the next 24 hours and not overdue yet (`"24h"`)."""
     keys = incident_service.open_deadlines(session=session, policy=policy, status=status,
-                                           band=band, tenant_id=tenant, q=q)
+                                           band=band, tenant_id=tenant, q=q, ids=ids)
     if due == "overdue":
         return [i for when, i in keys if when < now]
     soon = now + timedelta(hours=24)
