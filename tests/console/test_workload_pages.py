@@ -255,3 +255,18 @@ def test_rssi_records_the_terms_of_a_tenant_seen_only_in_incidents(console: Cons
         row = session.get(Customer, "newco")
         assert row is not None and row.notify_delay_hours == 48.0
     assert "<dd>48 h</dd>" in client.get("/customers/newco").text
+
+
+def test_register_page_reads_in_french_and_links_customers(console: Console) -> None:
+    ref = seed_incident(console.factory, tenant="acme")
+    client = console.login("rssi")
+    token = console.csrf(client, f"/incidents/{ref}")
+    client.post(f"/incidents/{ref}/severity", data={
+        "dpc": "1.0", "ei": "0.25", "persons": "1", "justification": "une adresse",
+        "csrf_token": token})
+    page = client.get("/register").text
+    row = page.split(f'<a href="/incidents/{ref}">{ref}</a>', 1)[1].split("</tr>", 1)[0]
+    assert '<a href="/customers/acme">acme</a>' in row
+    assert "<td>client</td>" in row  # the recommendation: tell the customer
+    text = re.sub(r"<[^>]+>", " ", row)
+    assert "persons" not in text and "customer" not in text, text
