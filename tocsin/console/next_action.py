@@ -3,7 +3,9 @@ top of the incident page says. Pure: reads the incident's read model (`views.det
 `notices`), no database, no clock.
 
 The workflow is qualify → assess → decide → notify → close; the first step not done yet is the
-next action. Notices are read by their latest version per (kind, scope).
+next action. Notices are read by their latest version per (kind, scope); a notice read model
+that carries `awaiting_dpo: true` (the DPO's co-signature) makes "DPO approval awaited" the
+next action.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from typing import Any
 
 # Facts nobody has entered yet, as the notice templates write them.
 PLACEHOLDERS = ("[à compléter]", "[to be completed]")
-DPO_KINDS = frozenset({"cnil", "data_subject", "public"})
 CLOSED = frozenset({"closed", "dismissed"})
 STEPS = ("qualify", "assess", "decide", "notify", "close")
 # The section of the incident page where each step is done.
