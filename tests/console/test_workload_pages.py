@@ -184,7 +184,9 @@ def test_customer_page_shows_terms_incidents_and_notices(console: Console) -> No
     assert "sous-traitant (AVM Up informe le client)" in listing
     queue = client.get("/queue").text
     assert '<a href="/customers/acme">acme</a>' in queue
-    page = client.get("/customers/acme").text
+    resp = client.get("/customers/acme")
+    assert resp.headers["cache-control"] == "no-store"  # contacts are not cached
+    page = resp.text
     assert 'href="mailto:rssi@acme.test"' in page and 'href="mailto:dpo@acme.test"' in page
     assert "<dd>24 h</dd>" in page and "<dd>français</dd>" in page
     assert f'<a href="/incidents/{ref}">{ref}</a>' in page

@@ -226,6 +226,7 @@ class SessionMiddleware(BaseHTTPMiddleware):
         if self.secure:  # served over HTTPS (the only production mode)
             response.headers.setdefault("Strict-Transport-Security",
                                         "max-age=31536000; includeSubDomains")
-        if request.url.path.startswith(("/api/", "/incidents", "/register", "/users")):
+        if request.url.path.startswith(("/api/", "/incidents", "/register", "/users",
+                                        "/customers", "/overview")):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
