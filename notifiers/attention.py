@@ -22,9 +22,19 @@ DELIVERY_PROBLEMS: tuple[str, ...] = (OutboxState.FAILED.value, OutboxState.UNCE
 
 
 def awaiting_dpo() -> ColumnElement[bool]:
-    """Approved by the RSSI, of a kind the DPO co-signs, and not gone out yet (a CNIL notice
-    is gone once its receipt is recorded, an e-mailed one once sent)."""
-    return (Notice.kind.in_(sorted(DPO_KINDS))) & (Notice.status == NoticeStatus.APPROVED.value)
+    """A notice of a kind the DPO co-signs that the RSSI has approved and the DPO has not.
+
+    With the DPO's signature recorded on the notice (`dpo_approved_by`), such a notice stays
+    a draft until both have signed: signed by the RSSI, not by the DPO. Without it, the
+    RSSI's approval is the last step, and an approved notice not gone out yet (a CNIL notice
+    goes out when its receipt is recorded, which the DPO may do) waits for the DPO."""
+    kinds = Notice.kind.in_(sorted(DPO_KINDS))
+    dpo_signature = getattr(Notice, "dpo_approved_by", None)
+    if dpo_signature is None:
+        return kinds & (Notice.status == NoticeStatus.APPROVED.value)
+    dpo_unsigned: ColumnElement[bool] = dpo_signature.is_(None)
+    return (kinds & (Notice.status == NoticeStatus.DRAFT.value)
+            & Notice.approved_by.is_not(None) & dpo_unsigned)
 
 
 def delivery_problem() -> ColumnElement[bool]:

@@ -48,6 +48,8 @@ class CustomerImportError(NoticeError):
 class InvalidCustomer(NoticeError):
     """A customer edit failed validation: `field` names the field (never its value)."""
 
+    http_status = 422
+
     def __init__(self, field: str, why: str) -> None:
         super().__init__(f"{field}: {why}")
         self.field = field

@@ -44,6 +44,14 @@ def test_the_workflow_from_qualification_to_closure() -> None:
     dpo = [_notice(2, "approved", kind="cnil", awaiting_dpo=True)]
     assert next_action(_inc("confirmed", notices=dpo)) == NextAction(
         "dpo", "notify", ("dpo",), "notice-2", 1)
+    cosigned = [_notice(2, "draft", kind="cnil", signers=["rssi", "dpo"],
+                        approved_by="rssi@avmup.test", dpo_approved_by=None, missing=[])]
+    assert next_action(_inc("confirmed", notices=cosigned)) == NextAction(
+        "dpo", "notify", ("dpo",), "notice-2", 1)
+    unsigned = [{**cosigned[0], "approved_by": None}]
+    assert key(_inc("confirmed", notices=unsigned)) == "approve"
+    assert next_action(_inc("confirmed", notices=[{**unsigned[0], "missing": ["cause"]}])
+                       ) == NextAction("fill", "notify", ("rssi",), "notices", 1)
     assert key(_inc("confirmed", notices=[_notice(2, "approved", kind="cnil")])) == "file_cnil"
     assert key(_inc("confirmed", notices=[_notice(3, "approved")])) == "send"
     assert key(_inc("confirmed", notices=[_notice(3, "approved", delivery="uncertain")])) \

@@ -30,10 +30,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from detectors.finding import Severity
 from notifiers.outbox import SmtpConfig
-from tests.console.support import PASSWORD, SECRET, build_console, draft_for, email_for
+from tests.console.support import PASSWORD, build_console, draft_for, email_for
 from tests.console.support import seed_incident as seed
-from tocsin.console.app import create_app
-from tocsin.settings import Settings
 
 pytestmark = pytest.mark.browser
 
@@ -89,7 +87,8 @@ def sink() -> Iterator[tuple[Sink, SmtpConfig]]:
 @pytest.fixture
 def site(fresh_db_url: str, sink: tuple[Sink, SmtpConfig]) -> Iterator[tuple[str, str]]:
     """The console on loopback with incidents of every urgency; (base URL, an incident)."""
-    console = build_console(fresh_db_url)
+    # The app as the other console tests build it (their settings), on loopback over HTTP.
+    console = build_console(fresh_db_url, insecure_cookies=True, smtp=sink[1])
     now = datetime.now(UTC)
     late = seed(console.factory, tenant="acme", actor="a1", ip="203.0.113.5",
                 severity=Severity.CRITICAL, detected=now - timedelta(hours=30),
@@ -99,10 +98,8 @@ def site(fresh_db_url: str, sink: tuple[Sink, SmtpConfig]) -> Iterator[tuple[str
     seed(console.factory, tenant="initech", actor="i1", ip="198.51.100.10",
          customer=("Initech", "sec@initech.test"))
     draft_for(console.factory, late)
-    app = create_app(Settings(secret_key=SECRET, database_url=fresh_db_url),
-                     session_factory=console.factory, insecure_cookies=True, smtp=sink[1])
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(console.app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

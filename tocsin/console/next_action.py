@@ -3,9 +3,9 @@ top of the incident page says. Pure: reads the incident's read model (`views.det
 `notices`), no database, no clock.
 
 The workflow is qualify → assess → decide → notify → close; the first step not done yet is the
-next action. Notices are read by their latest version per (kind, scope); a notice read model
-that carries `awaiting_dpo: true` (the DPO's co-signature) makes "DPO approval awaited" the
-next action.
+next action. Notices are read by their latest version per (kind, scope); a draft the RSSI has
+signed and the DPO must co-sign (`signers`, `approved_by`, `dpo_approved_by`, or a read model's
+`awaiting_dpo` flag) makes "DPO approval awaited" the next action.
 """
 
 from __future__ import annotations
@@ -43,8 +43,21 @@ def latest_notices(notices: Iterable[Mapping[str, Any]]) -> list[Mapping[str, An
 
 
 def placeholders(notice: Mapping[str, Any]) -> int:
+    """How many facts of a notice are still to be completed: its `missing` list when the
+    read model has one, else the markers left in its text."""
+    if notice.get("missing") is not None:
+        return len(notice["missing"])
     text = f"{notice.get('subject') or ''}\n{notice.get('text_body') or ''}"
     return sum(text.count(p) for p in PLACEHOLDERS)
+
+
+def awaiting_dpo(notice: Mapping[str, Any]) -> bool:
+    """Signed by the RSSI, waiting for the DPO's co-signature (read models that list the
+    `signers` a notice needs), or flagged so (`awaiting_dpo`)."""
+    if notice.get("awaiting_dpo"):
+        return True
+    return (notice.get("status") == "draft" and "dpo" in (notice.get("signers") or ())
+            and bool(notice.get("approved_by")) and not notice.get("dpo_approved_by"))
 
 
 def _notice_step(notices: list[Mapping[str, Any]]) -> NextAction | None:
@@ -53,11 +66,12 @@ def _notice_step(notices: list[Mapping[str, Any]]) -> NextAction | None:
     missing = sum(placeholders(n) for n in drafts)
     if missing:
         return NextAction("fill", "notify", ("rssi",), "notices", missing)
-    if drafts:
-        return NextAction("approve", "notify", ("rssi",), f"notice-{drafts[0]['id']}",
-                          len(drafts))
+    to_sign = [n for n in drafts if not awaiting_dpo(n)]
+    if to_sign:
+        return NextAction("approve", "notify", ("rssi",), f"notice-{to_sign[0]['id']}",
+                          len(to_sign))
     approved = [n for n in notices if n.get("status") == "approved"]
-    waiting_dpo = [n for n in approved if n.get("awaiting_dpo")]
+    waiting_dpo = [n for n in notices if awaiting_dpo(n)]
     if waiting_dpo:
         return NextAction("dpo", "notify", ("dpo",), f"notice-{waiting_dpo[0]['id']}",
                           len(waiting_dpo))

@@ -25,6 +25,8 @@ router = APIRouter(include_in_schema=False)
 class UnknownCustomer(ConsoleError):
     """No customer row and no incident for this tenant id (answered 404)."""
 
+    http_status = 404
+
 
 TENANT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FIELDS = ("name", "contact_email", "language", "notify_delay_hours", "role")
