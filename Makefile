@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+AXE := var/npm/node_modules/axe-core/axe.min.js
 
-.PHONY: install system-deps demo test test-fast lint format bench clean
+.PHONY: install system-deps axe demo test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -15,12 +16,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Browser and Prometheus binaries for the tests (Debian packages; installed when missing).
+# Browser, Prometheus and npm binaries for the tests (Debian packages; installed when missing).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing:$$missing"; \
@@ -29,6 +31,13 @@ system-deps:
 	    echo "missing system packages:$$missing (apt-get install$$missing)"; exit 1; \
 	  fi; \
 	fi
+
+# axe-core (npm) for the browser accessibility audit, in var/npm where the test finds it.
+$(AXE):
+	@command -v npm >/dev/null || { echo "npm is missing: the accessibility audit needs axe-core from npm (apt-get install npm)"; exit 1; }
+	npm install --no-audit --no-fund --prefix var/npm axe-core@4
+
+axe: $(AXE)
 
 demo: $(STAMP)
 	$(VENV)/bin/tocsin demo
@@ -41,7 +50,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: $(STAMP) system-deps lint
+test: $(STAMP) system-deps axe lint
 	$(VENV)/bin/pytest -q
 
 test-fast: $(STAMP)

@@ -1,11 +1,13 @@
-"""Queue page render time with N incidents (docs/architecture.md §14: < 200 ms p95 for 10,000).
+"""Console page render times with N incidents (docs/architecture.md §14: the queue and the
+incident page < 200 ms p95 for 10,000).
 
     .venv/bin/python bench/console.py [--incidents 10000] [--runs 40] [--url DB_URL]
 
 Incidents are made the way the pipeline makes them (finding rows, then
 `incidents.flows.record_findings`), a fifth of them closed. The queue page (`GET /queue`,
-HTML, first page of 50, nearest deadline first) and the API list are requested through the
-full ASGI stack (session cookie, role check, middleware, Jinja2) with an in-process client.
+HTML, first page of 50, nearest deadline first), the most urgent incident's page, the
+overview and the API list are requested through the full ASGI stack (session cookie, role
+check, middleware, Jinja2) with an in-process client.
 Prints figures; asserts nothing.
 """
 
@@ -128,6 +130,10 @@ def main() -> None:
     report("GET /queue?tenant=t7 (filtered)", timed(client, "/queue?tenant=t7", args.runs))
     report("GET /queue?q=auth (text, matches all)", timed(client, "/queue?q=auth", args.runs))
     report("GET /api/v1/incidents (JSON)", timed(client, "/api/v1/incidents", args.runs))
+    first = client.get("/api/v1/incidents").json()["items"][0]["ref"]
+    report("GET /incidents/{ref} (most urgent)", timed(client, f"/incidents/{first}", args.runs))
+    report("GET /overview (counts)", timed(client, "/overview", args.runs))
+    report("GET /queue?due=overdue", timed(client, "/queue?due=overdue", args.runs))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ STEPS = [
     ("scale-out: 1 vs 2 replicas", ["bench/replicas.py"]),
     ("latency at 5,000 events/s", ["bench/latency.py"]),
     ("detector memory: 1,000,000 events over 100,000 actors", ["bench/detectors_memory.py"]),
-    ("console: queue page with 10,000 incidents", ["bench/console.py"]),
+    ("console: queue and incident pages with 10,000 incidents", ["bench/console.py"]),
 ]
 
 

@@ -105,12 +105,19 @@ Order = Literal["deadline", "detected", "ref"]
 StatusFilter = IncidentStatus | str | Sequence[IncidentStatus | str] | None
 
 
+IdsFilter = Sequence[int] | Select[Any] | None
+
+
 def _filtered(status: StatusFilter, *, band: SeverityBand | str | None = None,
-              tenant_id: str | None = None, q: str | None = None) -> Select[Incident]:
+              tenant_id: str | None = None, q: str | None = None,
+              ids: IdsFilter = None) -> Select[Incident]:
     """Incidents matching every filter given. Values are bound parameters; LIKE wildcards
     in `q` are escaped. `q` searches (case-insensitively) the reference, the title, the
-    rule ids of the linked findings and the tenant ids."""
+    rule ids of the linked findings and the tenant ids. `ids`: only these incident ids (a
+    list, or a select of one column of them)."""
     stmt = select(Incident)
+    if ids is not None:
+        stmt = stmt.where(Incident.id.in_(ids))
     if status is not None:
         wanted = [status] if isinstance(status, str) else list(status)
         stmt = stmt.where(Incident.status.in_([IncidentStatus(s).value for s in wanted]))
@@ -137,9 +144,9 @@ def _filtered(status: StatusFilter, *, band: SeverityBand | str | None = None,
 
 def count_incidents(*, session: Session, status: StatusFilter = None,
                     band: SeverityBand | str | None = None, tenant_id: str | None = None,
-                    q: str | None = None) -> int:
+                    q: str | None = None, ids: IdsFilter = None) -> int:
     """How many incidents match the filters (see `list_incidents`)."""
-    sub = _filtered(status, band=band, tenant_id=tenant_id, q=q).subquery()
+    sub = _filtered(status, band=band, tenant_id=tenant_id, q=q, ids=ids).subquery()
     return int(session.scalar(select(func.count()).select_from(sub)) or 0)
 
 
@@ -147,11 +154,13 @@ def list_incidents(*, session: Session, status: StatusFilter = None,
                    limit: int = 100, offset: int = 0, order: Order = "deadline",
                    policy: ClockPolicy | None = None,
                    now: datetime | None = None, band: SeverityBand | str | None = None,
-                   tenant_id: str | None = None, q: str | None = None) -> list[Incident]:
+                   tenant_id: str | None = None, q: str | None = None,
+                   ids: IdsFilter = None) -> list[Incident]:
     """Incidents, with tenants, clock facts and assessments loaded.
 
     Filters: `status` (one or several), `band` (current severity band), `tenant_id` (an
-    affected tenant, exact), `q` (text in the reference, title, rule ids or tenant ids).
+    affected tenant, exact), `q` (text in the reference, title, rule ids or tenant ids),
+    `ids` (only these incidents).
 
     `order="deadline"`: open incidents by their nearest open clock (overdue first), ties by
     id; then open incidents whose clocks are all met or stopped, by id; then the others,
@@ -159,7 +168,7 @@ def list_incidents(*, session: Session, status: StatusFilter = None,
     `"ref"`: by reference.
     """
     policy = policy or ClockPolicy()
-    base = _filtered(status, band=band, tenant_id=tenant_id, q=q)
+    base = _filtered(status, band=band, tenant_id=tenant_id, q=q, ids=ids)
     stmt = base.options(
         selectinload(Incident.tenants), selectinload(Incident.clock_facts),
         selectinload(Incident.assessments),
@@ -314,6 +323,31 @@ def _deadline_page(*, session: Session, base: Select[Incident], limit: int, offs
         )
         page.extend(session.connection().execute(closed).scalars())
     return page
+
+
+def open_deadlines(*, session: Session, policy: ClockPolicy, status: StatusFilter = None,
+                   band: SeverityBand | str | None = None, tenant_id: str | None = None,
+                   q: str | None = None, ids: IdsFilter = None) -> list[tuple[datetime, int]]:
+    """(nearest open deadline, id) of every open incident matching the filters that has a
+    clock still running, nearest first: what the queue's deadline order is built from, for
+    counts such as "overdue" or "due within 24 h"."""
+    opened = _filtered(status, band=band, tenant_id=tenant_id, q=q, ids=ids).where(
+        Incident.status.in_([s.value for s in OPEN_STATUSES]))
+    keyed = _deadline_keys(session=session, opened=opened, heads=_heads(session, opened),
+                           delays={}, policy=policy)
+    return sorted(k for k in keyed if k[0] != _FAR)
+
+
+def get_many(*, session: Session, ids: Sequence[int]) -> list[Incident]:
+    """The incidents of `ids`, in that order (unknown ids are skipped), with their tenants,
+    clock facts and assessments loaded."""
+    if not ids:
+        return []
+    loaded = {i.id: i for i in session.scalars(
+        select(Incident).where(Incident.id.in_(list(ids))).options(
+            selectinload(Incident.tenants), selectinload(Incident.clock_facts),
+            selectinload(Incident.assessments)))}
+    return [loaded[i] for i in ids if i in loaded]
 
 
 def findings_for(*, session: Session, incident: Incident) -> list[FindingRow]:

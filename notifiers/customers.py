@@ -16,10 +16,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from incidents import service as incident_service
 from incidents.enums import CustomerRole, Language
 from incidents.models import Customer
-from notifiers.exceptions import CustomerImportError, InvalidAddress
+from notifiers.enums import NoticeKind
+from notifiers.exceptions import CustomerImportError, InvalidAddress, InvalidCustomer
 from notifiers.mail import validate_address
+from notifiers.models import Notice
 from notifiers.schemas import one_line
 
 REQUIRED = ("tenant_id", "name", "contact_email")
@@ -69,8 +72,15 @@ def parse_csv(text: str, *, default_delay_hours: float = 24.0) -> list[CustomerR
 
 
 def _row(line: int, raw: dict[str, str], default_delay: float) -> CustomerRow:
-    def fail(column: str, why: str) -> CustomerImportError:
-        return CustomerImportError(f"line {line}, column {column}: {why}")
+    try:
+        return _checked(raw, default_delay)
+    except InvalidCustomer as exc:
+        raise CustomerImportError(f"line {line}, column {exc.field}: {exc.why}") from None
+
+
+def _checked(raw: dict[str, str], default_delay: float) -> CustomerRow:
+    def fail(column: str, why: str) -> InvalidCustomer:
+        return InvalidCustomer(column, why)
 
     tenant = raw.get("tenant_id", "")
     if not _TENANT.match(tenant):
@@ -141,3 +151,33 @@ def import_csv(*, session: Session, path: Path,
 
 def list_customers(*, session: Session) -> list[Customer]:
     return list(session.scalars(select(Customer).order_by(Customer.tenant_id)))
+
+
+def get_customer(*, session: Session, tenant_id: str) -> Customer | None:
+    return session.get(Customer, tenant_id)
+
+
+def update_customer(*, session: Session, tenant_id: str, name: str, contact_email: str,
+                    language: str, notify_delay_hours: str, role: str,
+                    actor_email: str) -> Customer:
+    """Create or edit one customer from a form, with the import's rules (raises
+    `InvalidCustomer` naming the field); saved and audited by
+    `incidents.service.upsert_customer` (the customer's clocks follow). Not committed."""
+    row = _checked({"tenant_id": tenant_id, "name": name, "contact_email": contact_email,
+                    "language": language,
+                    "notify_delay_hours": notify_delay_hours.strip().replace(",", "."),
+                    "role": role}, 24.0)
+    if not notify_delay_hours.strip():
+        raise InvalidCustomer("notify_delay_hours", "required")
+    return incident_service.upsert_customer(
+        session=session, tenant_id=row.tenant_id, name=row.name,
+        contact_email=row.contact_email, actor_email=actor_email, language=row.language,
+        notify_delay_hours=row.notify_delay_hours, role=row.role)
+
+
+def notices_to(*, session: Session, tenant_id: str, limit: int = 200) -> list[Notice]:
+    """The customer notices addressed to `tenant_id` (every version), newest first."""
+    return list(session.scalars(
+        select(Notice).where(Notice.kind == NoticeKind.CUSTOMER.value,
+                             Notice.tenant_id == tenant_id)
+        .order_by(Notice.created_at.desc(), Notice.id.desc()).limit(limit)))

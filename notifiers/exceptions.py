@@ -47,3 +47,12 @@ class InsecureTransport(NoticeError, Unavailable):
 
 class CustomerImportError(NoticeError, Invalid):
     """A customers CSV file is invalid; the message names the line and the column."""
+
+
+class InvalidCustomer(NoticeError, Invalid):
+    """A customer edit failed validation: `field` names the field (never its value)."""
+
+    def __init__(self, field: str, why: str) -> None:
+        super().__init__(f"{field}: {why}")
+        self.field = field
+        self.why = why

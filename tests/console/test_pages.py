@@ -53,7 +53,8 @@ def test_filtered_queue_keeps_the_deadline_order(console: Console) -> None:
     client = console.login("rssi")
     token = console.csrf(client, f"/incidents/{refs[0]}")
     client.post(f"/incidents/{refs[0]}/transition",
-                data={"to": "dismissed", "reason": "false positive", "csrf_token": token})
+                data={"to": "dismissed", "reason": "false positive", "confirm": "on",
+                      "csrf_token": token})
     plain = [i["ref"] for i in client.get("/api/v1/incidents",
                                           params={"scope": "all"}).json()["items"]]
     searched = [i["ref"] for i in client.get("/api/v1/incidents",
@@ -136,7 +137,8 @@ def test_bad_input_is_reshown_with_the_message(console: Console) -> None:
     client = console.login("rssi")
     token = _csrf(console, client, ref)
     dismissed = client.post(f"/incidents/{ref}/transition",
-                            data={"to": "dismissed", "reason": "", "csrf_token": token})
+                            data={"to": "dismissed", "reason": "", "confirm": "on",
+                                  "csrf_token": token})
     assert dismissed.status_code == 409
     assert "requires a reason" in dismissed.text
     assert 'role="alert"' in dismissed.text

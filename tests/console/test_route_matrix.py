@@ -63,6 +63,10 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/notices/{notice_id}/send"): RSSI,
     ("POST", "/notices/{notice_id}/cnil-receipt"): REGISTER,
     ("GET", "/register"): REGISTER,
+    ("GET", "/overview"): READERS,
+    ("GET", "/customers"): READERS,
+    ("GET", "/customers/{tenant_id}"): READERS,
+    ("POST", "/customers/{tenant_id}"): RSSI,
     ("GET", "/register.csv"): REGISTER,
     ("GET", "/register/print"): REGISTER,
     ("GET", "/api/v1/me"): EVERYONE,
@@ -128,6 +132,7 @@ def test_every_route_is_covered(console: Console) -> None:
 def _concrete(path: str, ref: str, notice_id: int) -> str:
     return (path.replace("{ref}", ref).replace("{notice_id}", str(notice_id))
             .replace("{user_id}", "999999").replace("{token_id}", "999999")
+            .replace("{tenant_id}", "acme")
             .replace("/static", "/static/console.css"))
 
 

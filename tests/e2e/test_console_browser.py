@@ -165,7 +165,7 @@ def test_rssi_approves_and_sends_the_most_urgent_notice(
             # The queue: most urgent first, live countdown ticking.
             rows = page.locator("#queue tbody tr")
             expect(rows).to_have_count(2)
-            first_link = rows.nth(0).get_by_role("link")
+            first_link = rows.nth(0).get_by_role("link", name=re.compile(r"^INC-"))
             expect(first_link).to_have_text(served.ref_urgent)
             countdown = rows.nth(0).locator(".countdown")
             expect(countdown).to_have_text(re.compile(r"^\d{2}:\d{2}:\d{2}$"))

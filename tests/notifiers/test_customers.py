@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from incidents import audit as audit_chain
 from incidents.models import Customer
 from notifiers import customers
-from notifiers.exceptions import CustomerImportError
+from notifiers.exceptions import CustomerImportError, InvalidCustomer
 
 GOOD = (
     "tenant_id,name,contact_email,language,notify_delay_hours,role\n"
@@ -63,3 +64,41 @@ def test_import_upserts(db_session: Session, tmp_path: Path) -> None:
     listed = [c.tenant_id for c in customers.list_customers(session=db_session)]
     mine = [t for t in listed if t in {"acme-corp", "globex_42", "avm-own"}]
     assert mine == ["acme-corp", "avm-own", "globex_42"]  # sorted by tenant id
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("name", ""), ("contact_email", "no address"), ("language", "de"),
+    ("notify_delay_hours", "0"), ("notify_delay_hours", "721"),
+    ("notify_delay_hours", "douze"), ("notify_delay_hours", " "), ("role", "owner"),
+])
+def test_a_customer_edit_names_the_bad_field(db_session: Session, field: str,
+                                            value: str) -> None:
+    good = {"name": "Acme", "contact_email": "dpo@acme.example", "language": "fr",
+            "notify_delay_hours": "24", "role": "processor"}
+    with pytest.raises(InvalidCustomer) as err:
+        customers.update_customer(session=db_session, tenant_id="acme",
+                                  actor_email="rssi@avmup.test", **{**good, field: value})
+    assert err.value.field == field
+    if value.strip() and not value.strip().isdigit():
+        assert value not in str(err.value)  # never echoes what was typed
+    assert db_session.get(Customer, "acme") is None
+
+
+def test_a_customer_edit_is_saved_and_audited(db_session: Session) -> None:
+    customers.update_customer(session=db_session, tenant_id="acme", name="Acme",
+                              contact_email="dpo@acme.example", language="fr",
+                              notify_delay_hours="24", role="processor",
+                              actor_email="rssi@avmup.test")
+    customers.update_customer(session=db_session, tenant_id="acme", name="Acme",
+                              contact_email="dpo@acme.example; rssi@acme.example",
+                              language="en", notify_delay_hours="7,5", role="controller",
+                              actor_email="rssi@avmup.test")
+    row = db_session.get(Customer, "acme")
+    assert row is not None
+    assert (row.contact_email, row.language, row.notify_delay_hours, row.role) == (
+        "dpo@acme.example;rssi@acme.example", "en", 7.5, "controller")
+    entries = audit_chain.entries_for(session=db_session, subject="tenant:acme")
+    assert [e.data["changed"] for e in entries] == [
+        ["contact_email", "language", "name", "notify_delay_hours", "role"],
+        ["contact_email", "language", "notify_delay_hours", "role"]]
+    assert all("acme.example" not in str(e.data) for e in entries)  # no address audited

@@ -99,10 +99,14 @@ def list_incidents(
     scope: Annotated[str | None, Query(max_length=8)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = views.PER_PAGE,
+    due: Annotated[str | None, Query(max_length=8)] = None,
+    notices: Annotated[str | None, Query(max_length=8)] = None,
 ) -> Json:
-    """The queue: nearest deadline first."""
+    """The queue: nearest deadline first. `due`: `overdue` or `24h` (due within 24 hours,
+    not overdue); `notices`: `dpo` (a notice awaits the DPO) or `delivery` (a send failed
+    or is uncertain)."""
     filters = views.QueueFilters.parse(status=status, band=band, tenant=tenant, q=q,
-                                       scope=scope)
+                                       scope=scope, due=due, notices=notices)
     items, total = views.queue(session=db, policy=policy_of(request), filters=filters,
                                page=page, per_page=per_page)
     return {"items": items, "total": total, "page": page, "per_page": per_page}

@@ -66,7 +66,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
-    app.state.jinja = make_environment()
+    app.state.jinja = make_environment(timezone=settings.timezone)
     app.state.throttle = throttle
     app.state.clock_policy = ClockPolicy.from_settings(settings.clocks)
     app.state.draft_policy = DraftPolicy.from_settings(settings)
@@ -86,7 +86,15 @@ def create_app(
 
     _install_error_handlers(app)
 
-    from tocsin.console import api, pages_admin, pages_auth, pages_incidents, pages_ops
+    from tocsin.console import (
+        api,
+        pages_admin,
+        pages_auth,
+        pages_customers,
+        pages_incidents,
+        pages_ops,
+        pages_overview,
+    )
     from tocsin.console.api_notice_fields import router as notice_fields_api
     from tocsin.console.pages_notice_fields import router as notice_fields_pages
 
@@ -95,6 +103,8 @@ def create_app(
     app.include_router(pages_admin.router)
     app.include_router(pages_incidents.router)
     app.include_router(notice_fields_pages)
+    app.include_router(pages_overview.router)
+    app.include_router(pages_customers.router)
     app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(notice_fields_api, prefix=API_PREFIX)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -30,7 +30,8 @@ from tocsin.console.deps import (
     draft_policy_of,
     policy_of,
 )
-from tocsin.console.errors import http_status
+from tocsin.console.errors import InvalidUserInput, http_status
+from tocsin.console.i18n import parse_local
 from tocsin.console.models import User
 from tocsin.console.web import EXPORT_CSP, current_lang, render
 
@@ -50,22 +51,26 @@ def queue_page(
     q: Annotated[str | None, Query(max_length=100)] = None,
     scope: Annotated[str | None, Query(max_length=8)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    due: Annotated[str | None, Query(max_length=8)] = None,
+    notices: Annotated[str | None, Query(max_length=8)] = None,
 ) -> Response:
     filters = views.QueueFilters.parse(status=status, band=band, tenant=tenant, q=q,
-                                       scope=scope)
+                                       scope=scope, due=due, notices=notices)
     items, total = views.queue(session=db, policy=policy_of(request), filters=filters,
                                page=page)
     pages = max(1, -(-total // views.PER_PAGE))
     return render(request, "queue.html", {
         "items": items, "total": total, "page": page, "pages": pages, "filters": filters,
         "bands": views.BANDS, "statuses": views.STATUSES,
+        "dues": views.DUE_FILTERS, "notice_filters": views.NOTICE_FILTERS,
         "query": _query(filters),
     })
 
 
 def _query(filters: views.QueueFilters) -> str:
     params = {k: v for k, v in (("status", filters.status), ("band", filters.band),
-                                ("tenant", filters.tenant), ("q", filters.q)) if v}
+                                ("tenant", filters.tenant), ("q", filters.q),
+                                ("due", filters.due), ("notices", filters.notices)) if v}
     if not filters.open_only:
         params["scope"] = "all"
     return urlencode(params)
@@ -114,9 +119,12 @@ def _message(exc: Exception) -> str:
 @router.post("/incidents/{ref}/transition")
 def incident_transition(request: Request, db: DbSession, user: TriageUser, ref: str,
                               to: Annotated[str, Form(max_length=16)] = "",
-                              reason: Text = "") -> Response:
+                              reason: Text = "",
+                              confirm: Annotated[str, Form(max_length=5)] = "") -> Response:
     form = {"to": to, "reason": reason}
     try:
+        if to == "dismissed" and confirm != "on":  # never by mistake: the page asks first
+            raise InvalidUserInput("dismiss_unconfirmed")
         actions.transition(session=db, user=user, ref=ref,
                            data=actions.TransitionIn(to=to, reason=reason or None),
                            policy=draft_policy_of(request))
@@ -171,9 +179,11 @@ def incident_aware_at(request: Request, db: DbSession, user: RssiUser, ref: str,
                             justification: Text = "") -> Response:
     form = {"aware_at": aware_at, "aware_justification": justification}
     try:
-        when = datetime.fromisoformat(aware_at.strip().replace("Z", "+00:00"))
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)  # the form field is labelled UTC
+        # The browser's date-time picker gives wall time in TOCSIN_TIMEZONE.
+        try:
+            when = parse_local(aware_at, tz=request.app.state.settings.timezone)
+        except ValueError:
+            raise InvalidUserInput("invalid_date") from None
         actions.set_aware_at(session=db, user=user, ref=ref,
                              data=actions.AwareAtIn(aware_at=when, justification=justification))
     except (ValueError, TocsinError) as exc:

@@ -7,9 +7,10 @@ evidence): no SQL here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from incidents import audit as audit_chain
@@ -20,6 +21,7 @@ from incidents.clocks import ClockPolicy, IncidentClocks
 from incidents.enums import IncidentStatus, SeverityBand
 from incidents.findings_store import FindingRow
 from incidents.models import Incident
+from notifiers import attention
 
 PER_PAGE = 50
 MAX_EVIDENCE_SHOWN = 200
@@ -34,10 +36,13 @@ class QueueFilters:
     tenant: str | None = None
     q: str | None = None
     open_only: bool = True
+    due: str | None = None  # DUE_FILTERS
+    notices: str | None = None  # NOTICE_FILTERS
 
     @classmethod
     def parse(cls, *, status: str | None, band: str | None, tenant: str | None,
-              q: str | None, scope: str | None) -> QueueFilters:
+              q: str | None, scope: str | None, due: str | None = None,
+              notices: str | None = None) -> QueueFilters:
         """Unknown values are ignored (never passed to a query)."""
         return cls(
             status=status if status in STATUSES else None,
@@ -45,6 +50,8 @@ class QueueFilters:
             tenant=(tenant or "").strip()[:64] or None,
             q=(q or "").strip()[:100] or None,
             open_only=scope != "all",
+            due=due if due in DUE_FILTERS else None,
+            notices=notices if notices in NOTICE_FILTERS else None,
         )
 
 
@@ -93,18 +100,53 @@ def queue(*, session: Session, policy: ClockPolicy, filters: QueueFilters, page:
         status = filters.status
     elif filters.open_only:
         status = [s for s in IncidentStatus if s.is_open]
-    total = incident_service.count_incidents(
-        session=session, status=status, band=filters.band, tenant_id=filters.tenant,
-        q=filters.q)
-    rows = incident_service.list_incidents(
-        session=session, status=status, band=filters.band, tenant_id=filters.tenant,
-        q=filters.q, limit=per_page, offset=(page - 1) * per_page, order="deadline",
-        policy=policy, now=now)
+    ids = notice_ids(filters.notices)
+    if filters.due is not None:  # a window of deadlines: keyed in Python, paged here
+        due = due_ids(session=session, policy=policy, status=status, band=filters.band,
+                      tenant=filters.tenant, q=filters.q, due=filters.due, now=now, ids=ids)
+        total = len(due)
+        rows = incident_service.get_many(
+            session=session, ids=due[(page - 1) * per_page:page * per_page])
+    else:
+        total = incident_service.count_incidents(
+            session=session, status=status, band=filters.band, tenant_id=filters.tenant,
+            q=filters.q, ids=ids)
+        rows = incident_service.list_incidents(
+            session=session, status=status, band=filters.band, tenant_id=filters.tenant,
+            q=filters.q, limit=per_page, offset=(page - 1) * per_page, order="deadline",
+            policy=policy, now=now, ids=ids)
     customers = clock_service.load_customers(
         session=session, tenant_ids=(t for i in rows for t in i.tenant_ids))
     return [summary(i, clock_service.incident_clocks(incident=i, customers=customers,
                                                      policy=policy, now=now))
             for i in rows], total
+
+
+DUE_FILTERS = ("overdue", "24h")
+NOTICE_FILTERS = ("dpo", "delivery")
+
+
+def notice_ids(which: str | None) -> Select[Any] | None:
+    """The incidents with a notice awaiting the DPO, or with a delivery problem."""
+    if which == "dpo":
+        return attention.incidents_awaiting_dpo()
+    if which == "delivery":
+        return attention.incidents_with_delivery_problems()
+    return None
+
+
+def due_ids(*, session: Session, policy: ClockPolicy, due: str, now: datetime,
+            status: incident_service.StatusFilter = None, band: str | None = None,
+            tenant: str | None = None, q: str | None = None,
+            ids: Select[Any] | None = None) -> list[int]:
+    """Open incidents by nearest deadline: overdue ones (`due="overdue"`), or those due
+    within the next 24 hours and not overdue yet (`"24h"`)."""
+    keys = incident_service.open_deadlines(session=session, policy=policy, status=status,
+                                           band=band, tenant_id=tenant, q=q, ids=ids)
+    if due == "overdue":
+        return [i for when, i in keys if when < now]
+    soon = now + timedelta(hours=24)
+    return [i for when, i in keys if now <= when <= soon]
 
 
 def _flatten(payload: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -178,14 +220,18 @@ def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
         if entry.action in TIMELINE_ACTIONS or entry.action.startswith(("notice.", "clock.")):
             data = entry.data or {}
             what = entry.action
+            moved: dict[str, Any] = {}
             if entry.action in ("incident.transition", "incident.merged"):
                 what = f"{data.get('from')} → {data.get('to')}"
                 if data.get("reason"):
                     what += f" ({data.get('reason')})"
+                moved = {"from": data.get("from"), "to": data.get("to"),
+                         "reason": data.get("reason")}
             timeline.append({"at": entry.at.isoformat(), "kind": entry.action, "what": what,
-                             "who": entry.actor})
+                             "who": entry.actor, **moved})
     timeline.sort(key=lambda item: str(item["at"]))
-    allowed = sorted(s.value for s in incident_service.allowed_transitions(incident.status))
+    allowed = sorted((s.value for s in incident_service.allowed_transitions(incident.status)),
+                     key=STATUSES.index)  # workflow order; dismissal has its own form
     return {
         **summary(incident, clocks),
         "first_seen": incident.first_seen.isoformat(),

@@ -4,22 +4,33 @@ headers."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
 from prometheus_client import Histogram
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tocsin.console import security
-from tocsin.console.i18n import LANGS, incident_title, label, translate
+from tocsin.console import next_action, security, wording
+from tocsin.console.i18n import (
+    LANGS,
+    human_datetime,
+    incident_title,
+    label,
+    local_input,
+    translate,
+    utc_iso,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,7 +53,8 @@ SECURITY_HEADERS = {
 }
 
 
-def make_environment() -> Environment:
+def make_environment(*, timezone: str = "Europe/Paris") -> Environment:
+    """`timezone` (`TOCSIN_TIMEZONE`): the wall time every date is shown and typed in."""
     env = Environment(
         loader=FileSystemLoader(str(HERE / "templates")),
         autoescape=True,  # every template: user agents, actor ids and names are hostile
@@ -50,22 +62,59 @@ def make_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["timezone"] = timezone
+    env.globals["next_action"] = next_action.next_action
+    env.globals["step_states"] = next_action.step_states
+    env.globals["step_anchors"] = next_action.STEP_ANCHORS
     env.filters["dt"] = format_dt
+    env.filters["iso"] = utc_iso
+    env.filters["maybe_dt"] = maybe_dt
+    env.filters["local_input"] = lambda value: local_input(value, tz=timezone)
     env.filters["pretty_json"] = pretty_json
+    env.filters["rationale"] = pass_context(
+        lambda ctx, items: wording.rationale(str(ctx.get("lang", "fr")), items))
+    env.filters["reason"] = pass_context(
+        lambda ctx, text: wording.reason(str(ctx.get("lang", "fr")), str(text)))
+    env.filters["system_text"] = pass_context(
+        lambda ctx, text: wording.system_text(str(ctx.get("lang", "fr")), text))
+    env.filters["register_tenants"] = wording.register_tenants
+    env.filters["register_recommendation"] = pass_context(
+        lambda ctx, text: wording.register_recommendation(str(ctx.get("lang", "fr")), text))
     return env
 
 
+ISO_DATETIME = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
+
+
 def pretty_json(value: Any) -> str:
-    """Readable JSON for the audit trail (escaped by the template like any text)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    """Readable JSON for the audit trail (escaped by the template like any text); instants
+    are written in UTC to the second."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return ISO_DATETIME.sub(lambda m: utc_iso(m.group(0)) or m.group(0), text)
 
 
-def format_dt(value: datetime | str | None) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return value
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+@pass_context
+def maybe_dt(context: Context, value: Any) -> Markup:
+    """A raw field (an evidence event's): shown as a date for people when it is an instant
+    in ISO 8601 with an offset, else as text."""
+    if isinstance(value, str) and ISO_DATETIME.fullmatch(value.strip()):
+        return format_dt(context, value)
+    return escape("" if value is None else str(value))
+
+
+@pass_context
+def format_dt(context: Context, value: datetime | str | None) -> Markup:
+    """A date for people: `<time datetime="UTC ISO" title="… UTC">` around the wall time in
+    `TOCSIN_TIMEZONE`, written in the page's language; "—" when there is none. A string
+    that is not a date is shown as it is (escaped)."""
+    iso = utc_iso(value)
+    if not iso:
+        return Markup("—") if not value else escape(str(value))
+    lang = str(context.get("lang", "fr"))
+    shown = human_datetime(value, lang=lang, tz=str(context.environment.globals["timezone"]))
+    title = f"{iso[:10]} {iso[11:16]} UTC"
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(iso, title, shown)
 
 
 def current_lang(request: Request) -> str:
@@ -180,7 +229,7 @@ class SessionMiddleware(BaseHTTPMiddleware):
             response.headers.setdefault("Strict-Transport-Security",
                                         "max-age=31536000; includeSubDomains")
         if request.url.path.startswith(("/api/", "/incidents", "/register", "/users",
-                                        "/account")):
+                                        "/account", "/customers", "/overview")):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

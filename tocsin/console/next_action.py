@@ -1,0 +1,126 @@
+"""The next required action on an incident, and who can take it: what the summary band at the
+top of the incident page says. Pure: reads the incident's read model (`views.detail` plus its
+`notices`), no database, no clock.
+
+The workflow is qualify → assess → decide → notify → close; the first step not done yet is the
+next action. Notices are read by their latest version per (kind, scope); a draft the RSSI has
+signed and the DPO must co-sign (`signers`, `approved_by`, `dpo_approved_by`, or a read model's
+`awaiting_dpo` flag) makes "DPO approval awaited" the next action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Facts nobody has entered yet, as the notice templates write them.
+PLACEHOLDERS = ("[à compléter]", "[to be completed]")
+CLOSED = frozenset({"closed", "dismissed"})
+STEPS = ("qualify", "assess", "decide", "notify", "close")
+# The section of the incident page where each step is done.
+STEP_ANCHORS = {"qualify": "status", "assess": "severity", "decide": "comments",
+                "notify": "notices", "close": "status"}
+
+
+@dataclass(frozen=True)
+class NextAction:
+    key: str  # message key of the sentence (`na_<key>`)
+    step: str  # one of STEPS
+    roles: tuple[str, ...]  # who can do it
+    anchor: str  # the section of the page where it is done
+    count: int = 0  # how many (fields to fill, notices to send…), when it matters
+
+
+def latest_notices(notices: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The latest version of each (kind, scope)."""
+    best: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for n in notices:
+        key = (str(n.get("kind")), str(n.get("scope") or n.get("tenant_id") or "*"))
+        if key not in best or int(n.get("version") or 0) > int(best[key].get("version") or 0):
+            best[key] = n
+    return list(best.values())
+
+
+def placeholders(notice: Mapping[str, Any]) -> int:
+    """How many facts of a notice are still to be completed: its `missing` list when the
+    read model has one, else the markers left in its text."""
+    if notice.get("missing") is not None:
+        return len(notice["missing"])
+    text = f"{notice.get('subject') or ''}\n{notice.get('text_body') or ''}"
+    return sum(text.count(p) for p in PLACEHOLDERS)
+
+
+def awaiting_dpo(notice: Mapping[str, Any]) -> bool:
+    """Signed by the RSSI, waiting for the DPO's co-signature (read models that list the
+    `signers` a notice needs), or flagged so (`awaiting_dpo`)."""
+    if notice.get("awaiting_dpo"):
+        return True
+    return (notice.get("status") == "draft" and "dpo" in (notice.get("signers") or ())
+            and bool(notice.get("approved_by")) and not notice.get("dpo_approved_by"))
+
+
+def _notice_step(notices: list[Mapping[str, Any]]) -> NextAction | None:
+    """What the notices still need, most blocking first; None when they are all out."""
+    drafts = [n for n in notices if n.get("status") == "draft"]
+    missing = sum(placeholders(n) for n in drafts)
+    if missing:
+        return NextAction("fill", "notify", ("rssi",), "notices", missing)
+    to_sign = [n for n in drafts if not awaiting_dpo(n)]
+    if to_sign:
+        return NextAction("approve", "notify", ("rssi",), f"notice-{to_sign[0]['id']}",
+                          len(to_sign))
+    approved = [n for n in notices if n.get("status") == "approved"]
+    waiting_dpo = [n for n in notices if awaiting_dpo(n)]
+    if waiting_dpo:
+        return NextAction("dpo", "notify", ("dpo",), f"notice-{waiting_dpo[0]['id']}",
+                          len(waiting_dpo))
+    trouble = [n for n in notices if n.get("delivery") in ("failed", "uncertain")]
+    if trouble:
+        return NextAction("delivery", "notify", ("rssi",), f"notice-{trouble[0]['id']}",
+                          len(trouble))
+    cnil = [n for n in approved if n.get("kind") == "cnil"]
+    if cnil:
+        return NextAction("file_cnil", "notify", ("rssi", "dpo"), f"notice-{cnil[0]['id']}")
+    unsent = [n for n in approved if n.get("kind") != "cnil"]
+    if unsent:
+        return NextAction("send", "notify", ("rssi",), f"notice-{unsent[0]['id']}",
+                          len(unsent))
+    return None
+
+
+def next_action(inc: Mapping[str, Any]) -> NextAction | None:
+    """The next step of `inc` (the page's read model), or None when it is closed."""
+    status = str(inc.get("status"))
+    if status in CLOSED:
+        return None
+    if status == "detected":
+        return NextAction("qualify", "qualify", ("analyst", "rssi"), "status")
+    severity: Mapping[str, Any] = inc.get("severity") or {}
+    assessed = severity.get("source") == "manual"
+    if status == "triage":
+        if not assessed:
+            return NextAction("assess", "assess", ("analyst", "rssi"), "severity")
+        return NextAction("confirm", "decide", ("analyst", "rssi"), "status")
+    notices = latest_notices(inc.get("notices") or [])
+    pending = _notice_step([n for n in notices if n.get("status") != "rejected"])
+    if pending is not None:
+        return pending
+    if status == "confirmed":
+        if not assessed:
+            return NextAction("assess", "assess", ("analyst", "rssi"), "severity")
+        if not notices:
+            if severity.get("notify_cnil") is None and severity.get("notify_customer") is None:
+                return NextAction("decide", "decide", ("rssi",), "comments")
+            return NextAction("draft", "notify", ("rssi",), "notices")
+        return NextAction("mark_notified", "notify", ("rssi",), "status")
+    return NextAction("close", "close", ("rssi",), "status")
+
+
+def step_states(inc: Mapping[str, Any], action: NextAction | None) -> list[tuple[str, str]]:
+    """(step, "done" | "current" | "todo") for each step of the workflow."""
+    if action is None:
+        return [(s, "done") for s in STEPS]
+    current = STEPS.index(action.step)
+    return [(s, "done" if i < current else "current" if i == current else "todo")
+            for i, s in enumerate(STEPS)]
