@@ -31,3 +31,12 @@ class InvalidSeverityInput(IncidentError):
 
 class AuditChainError(IncidentError):
     """The audit chain cannot be appended to (missing head row...)."""
+
+
+class InvalidDeclaration(IncidentError):
+    """A declared breach with a field that makes no sense; `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

@@ -48,6 +48,7 @@ from notifiers.schemas import (
     DraftPolicy,
     EvidenceLine,
     NoticeContext,
+    PublicNoticeContext,
 )
 
 __all__ = ["DraftPolicy", "IncidentFacts", "draft_notices", "load_facts"]
@@ -181,6 +182,7 @@ def _base_fields(*, facts: IncidentFacts, findings: Sequence[FindingRow], langua
         "measures_proposed": wording.measures_proposed(language=language, rule_ids=rule_ids),
         "contacts": policy.contacts,
         "next_update": now + timedelta(hours=policy.next_update_hours) if ongoing else None,
+        "summary": incident.summary or "",
     }
 
 
@@ -193,7 +195,8 @@ def customer_context(*, facts: IncidentFacts, tenant_id: str, phase: NoticePhase
     language = customer.language if customer is not None else policy.default_language
     findings = [f for f in facts.findings if tenant_id in f.tenant_ids]
     events = [e for e in facts.evidence if _event_touches(e, tenant_id)]
-    services = _sorted(str(e["service"]) for e in events if e.get("service"))
+    services = _sorted(str(e["service"]) for e in events if e.get("service")) or _sorted(
+        facts.incident.services)
     accounts = _sorted(
         str(e["actor"]["id"]) for e in events
         if _event_only_of(e, tenant_id) and (e.get("actor") or {}).get("id")
@@ -205,6 +208,8 @@ def customer_context(*, facts: IncidentFacts, tenant_id: str, phase: NoticePhase
         records=share.records, first_seen=share.first_seen, last_seen=share.last_seen,
         services=services, now=now, policy=policy,
     )
+    if len(facts.tenants) > 1:
+        fields["summary"] = ""  # free text about several customers: never in one's notice
     return CustomerNoticeContext(
         **fields,
         phase=phase,
@@ -221,6 +226,13 @@ def _controller_share(facts: IncidentFacts, now: datetime, policy: DraftPolicy,
                       language: str) -> dict[str, Any]:
     tenants = [t for tid, t in facts.tenants.items()
                if facts.role_of(tid) is CustomerRole.CONTROLLER]
+    if not tenants:  # AVM Up's own processing, declared: the incident's own numbers
+        incident = facts.incident
+        return _base_fields(
+            facts=facts, findings=facts.findings, language=language,
+            persons=incident.persons or 0, records=incident.records or 0,
+            first_seen=incident.first_seen, last_seen=incident.last_seen,
+            services=_sorted(incident.services), now=now, policy=policy)
     ids = {t.tenant_id for t in tenants}
     findings = [f for f in facts.findings if ids & set(f.tenant_ids)]
     events = [e for e in facts.evidence if any(_event_touches(e, t) for t in ids)]
@@ -302,6 +314,16 @@ def data_subject_context(*, facts: IncidentFacts, phase: NoticePhase, version: i
     language = policy.default_language
     fields = _controller_share(facts, now, policy, language)
     return DataSubjectNoticeContext(
+        **fields, phase=phase, version=version,
+        advice=wording.advice(language=language, data_categories=fields["data_categories"]),
+    )
+
+
+def public_context(*, facts: IncidentFacts, phase: NoticePhase, version: int,
+                   now: datetime, policy: DraftPolicy) -> PublicNoticeContext:
+    language = policy.default_language
+    fields = _controller_share(facts, now, policy, language)
+    return PublicNoticeContext(
         **fields, phase=phase, version=version,
         advice=wording.advice(language=language, data_categories=fields["data_categories"]),
     )
@@ -406,7 +428,9 @@ def draft_notices(*, session: Session, incident: Incident, now: datetime,
                 policy=policy),
         )
 
-    controller = any(facts.role_of(t) is CustomerRole.CONTROLLER for t in facts.tenants)
+    # AVM Up's own processing: a controller tenant, or a declared incident with no tenant.
+    controller = not facts.tenants or any(
+        facts.role_of(t) is CustomerRole.CONTROLLER for t in facts.tenants)
     assessment = incident.current_assessment
     if controller and assessment is not None and assessment.notify_cnil:
         history = drafter.history.get((NoticeKind.CNIL.value, GLOBAL_SCOPE), [])
@@ -421,6 +445,12 @@ def draft_notices(*, session: Session, incident: Incident, now: datetime,
         drafter.ensure(
             NoticeKind.DATA_SUBJECT, GLOBAL_SCOPE, None,
             lambda phase, version: data_subject_context(
+                facts=facts, phase=phase, version=version, now=now, policy=policy),
+        )
+    if controller and assessment is not None and assessment.notify_public:
+        drafter.ensure(
+            NoticeKind.PUBLIC, GLOBAL_SCOPE, None,
+            lambda phase, version: public_context(
                 facts=facts, phase=phase, version=version, now=now, policy=policy),
         )
     session.flush()

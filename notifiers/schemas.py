@@ -85,6 +85,8 @@ class NoticeBase(_Frozen):
     measures_proposed: list[Para]
     contacts: Contacts = Contacts()
     next_update: datetime | None = None
+    # A declared breach: what the person who declared it wrote (empty for detected ones).
+    summary: Para = ""
 
 
 class CustomerNoticeContext(NoticeBase):
@@ -129,7 +131,16 @@ class DataSubjectNoticeContext(NoticeBase):
     advice: list[Para]
 
 
-NoticeContext = CustomerNoticeContext | CnilNoticeContext | DataSubjectNoticeContext
+class PublicNoticeContext(NoticeBase):
+    """Art. 34(3)(c): a public communication, when telling each person would involve
+    disproportionate effort; the same items as the data-subject notice, for everyone."""
+
+    kind: NoticeKind = NoticeKind.PUBLIC
+    advice: list[Para]
+
+
+NoticeContext = (CustomerNoticeContext | CnilNoticeContext | DataSubjectNoticeContext
+                 | PublicNoticeContext)
 
 
 class RenderedNotice(_Frozen):

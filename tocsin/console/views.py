@@ -58,6 +58,7 @@ def clock_dict(status: clock_service.ClockStatus) -> dict[str, Any]:
         "met_at": status.met_at.isoformat() if status.met_at else None,
         "late": status.late,
         "stop_justification": status.stop_justification,
+        "informative": status.informative,
     }
 
 
@@ -79,6 +80,8 @@ def summary(incident: Incident, clocks: IncidentClocks) -> dict[str, Any]:
         "clock_state": clocks.state.value,
         "cnil_due": clocks.cnil.due_at.isoformat(),
         "customer_due": clocks.customer_due.isoformat() if clocks.customer_due else None,
+        "source": incident.source,
+        "cnil_own": clocks.cnil_own,
     }
 
 
@@ -133,9 +136,15 @@ def severity_form(incident: Incident, findings: list[FindingRow]) -> dict[str, A
             "assessed_at": current.assessed_at.isoformat(),
             "notify_customer": current.notify_customer, "notify_cnil": current.notify_cnil,
             "notify_subjects": current.notify_subjects,
+            "notify_public": current.notify_public,
+            "overridden": current.recommendation_overridden,
+            "art34_exemption": current.art34_exemption,
+            "art34_justification": current.art34_justification,
+            "advice": (current.rationale or {}).get("advice"),
+            "factors": (current.rationale or {}).get("factors") or {},
             "reasons": list((current.rationale or {}).get("recommendation", [])),
             "rationale": {k: v for k, v in (current.rationale or {}).items()
-                          if k != "recommendation"},
+                          if k not in ("recommendation", "advice", "factors")},
         }
     persons = sum(t.persons for t in incident.tenants)
     inputs = severity.prefill(
@@ -151,13 +160,17 @@ def severity_form(incident: Incident, findings: list[FindingRow]) -> dict[str, A
         "unintelligible": inputs.unintelligible, "score": value,
         "band": severity.band(value).value, "justification": "", "source": "prefill",
         "assessed_by": None, "assessed_at": None, "notify_customer": None,
-        "notify_cnil": None, "notify_subjects": None, "reasons": [],
+        "notify_cnil": None, "notify_subjects": None, "notify_public": None,
+        "overridden": False, "art34_exemption": None, "art34_justification": None,
+        "advice": None, "factors": {}, "reasons": [],
         "rationale": dict(inputs.rationale),
     }
 
 
 TIMELINE_ACTIONS = frozenset({"incident.transition", "incident.aware_at", "incident.opened",
-                              "incident.created", "incident.merged", "outbox.sent"})
+                              "incident.created", "incident.merged", "outbox.sent",
+                              "incident.declared", "incident.absorbed",
+                              "severity.assessed"})
 
 
 def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
@@ -191,6 +204,13 @@ def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
         "last_seen": incident.last_seen.isoformat(),
         "aware_justification": incident.aware_justification,
         "aware_set_by": incident.aware_set_by,
+        "summary": incident.summary,
+        "services": list(incident.services or []),
+        "persons": incident.persons,
+        "records": incident.records,
+        "occurred_from": incident.occurred_from.isoformat() if incident.occurred_from else None,
+        "occurred_to": incident.occurred_to.isoformat() if incident.occurred_to else None,
+        "discovered_at": incident.discovered_at.isoformat() if incident.discovered_at else None,
         "nature": list(incident.nature or []),
         "data_categories": list(incident.data_categories or []),
         "consequences": incident.consequences,
