@@ -70,6 +70,10 @@ def create_app(
     app.include_router(pages_admin.router)
     app.include_router(pages_incidents.router)
     app.include_router(api.router, prefix=API_PREFIX)
+    from tocsin.console import api_breaches, pages_declare  # declared breaches, decisions
+
+    app.include_router(pages_declare.router)
+    app.include_router(api_breaches.router, prefix=API_PREFIX)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app
 
