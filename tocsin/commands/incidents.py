@@ -20,6 +20,7 @@ from incidents import register as register_mod
 from incidents.clocks import ClockPolicy
 from incidents.db import make_engine, session_factory, transaction
 from incidents.enums import IncidentStatus
+from tocsin.commands import breaches as breach_commands
 from tocsin.settings import Settings, get_settings
 
 DEFAULT_ACTOR = "cli"
@@ -45,6 +46,7 @@ def register(sub: Any) -> None:
     tr.add_argument("--as", dest="actor", default=DEFAULT_ACTOR, metavar="EMAIL",
                     help="who does it (recorded in the audit chain)")
     tr.set_defaults(func=cmd_transition)
+    breach_commands.register_actions(isub)
 
     p = sub.add_parser("register", help="the breach register (GDPR Art. 33(5))")
     rsub = p.add_subparsers(dest="register_command", required=True, metavar="ACTION")
