@@ -5,19 +5,22 @@ communication of Art. 34(3)(c) in French and English."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from incidents import declared, service, severity
+from incidents import clocks, declared, service, severity
+from incidents.clocks import ClockPolicy
 from incidents.declared import Declaration
 from incidents.models import Customer
 from notifiers import service as notice_service
 from notifiers.enums import NoticeKind, NoticeStatus
 from notifiers.flows import draft_notices
 from notifiers.models import Notice, OutboxMessage
+from notifiers.outbox import deliver_due
 from notifiers.schemas import DraftPolicy
+from tests.notifiers.conftest import SmtpServer
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 RSSI = "rssi@avmup.com"
@@ -135,3 +138,31 @@ def test_disproportionate_effort_drafts_a_public_communication_in_french_and_eng
     assert approved.status == NoticeStatus.APPROVED and approved.approved_by == RSSI
     assert db_session.scalars(select(OutboxMessage)).all() == []  # published, not e-mailed
     assert NoticeKind(approved.kind) is NoticeKind.PUBLIC
+
+
+def test_cnil_escalation_emails_only_for_avm_ups_own_processing(
+    factory: sessionmaker[Session], smtp_starttls: SmtpServer,
+) -> None:
+    """Processor-only: the customer clock escalates, never the CNIL one (the customer's);
+    AVM Up's own processing: the CNIL escalations at 48, 24 and 6 h left, as before."""
+    with factory() as session, session.begin():
+        _customers(session)
+        processor = declared.declare(session=session, declaration=Declaration(
+            source="customer_report", nature=["confidentiality"], tenant_ids=["acme"]),
+            actor_email=RSSI, now=NOW).ref
+        controller = declared.declare(session=session, declaration=Declaration(
+            source="staff_report", nature=["confidentiality"]),
+            actor_email=RSSI, now=NOW).ref
+    cfg = smtp_starttls.config()
+    for hours in (24, 48, 66):
+        at = NOW + timedelta(hours=hours)
+        with factory() as session, session.begin():
+            clocks.tick(session=session, now=at, policy=ClockPolicy())
+        deliver_due(session_factory=factory, smtp=cfg, now=at)
+    subjects = [r.message()["Subject"] for r in smtp_starttls.handler.received]
+    cnil = [s for s in subjects if "notification à la CNIL" in s]
+    assert sorted(cnil) == sorted(
+        f"[Tocsin] {controller} – échéance dans {h} h : notification à la CNIL"
+        for h in (48, 24, 6))
+    assert not [s for s in subjects if processor in s and "CNIL" in s]
+    assert any(processor in s and "notification du client acme" in s for s in subjects)
