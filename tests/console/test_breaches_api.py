@@ -221,3 +221,51 @@ def test_dpo_cannot_declare(sink_and_console: tuple[Sink, Console]) -> None:
     resp = client.post("/api/v1/incidents", headers=dpo,
                        json=fax_breach(datetime.now(UTC)))
     assert resp.status_code == 403
+
+
+def test_findings_attach_later_and_a_detected_incident_merges_into_a_declared_one(
+    sink_and_console: tuple[Sink, Console],
+) -> None:
+    from detectors.finding import Severity
+    from tests.console.support import draft_for, seed_incident
+
+    _, console = sink_and_console
+    client = console.client()
+    rssi = {"Authorization": f"Bearer {console.token('rssi')}"}
+    detected = seed_incident(console.factory, tenant="clinique-lyon", actor="u-9",
+                             severity=Severity.HIGH, customer=None)
+    ref = client.post("/api/v1/incidents", headers=rssi,
+                      json=fax_breach(datetime.now(UTC))).json()["ref"]
+    finding_id = client.get(f"/api/v1/incidents/{detected}",
+                            headers=rssi).json()["findings"][0]["finding_id"]
+    taken = client.post(f"/api/v1/incidents/{ref}/findings", headers=rssi,
+                        json={"finding_ids": [finding_id]})
+    assert taken.status_code == 422
+    assert "finding_ids" in _loc(taken) and detected in taken.text
+    unknown = client.post(f"/api/v1/incidents/{ref}/findings", headers=rssi,
+                          json={"finding_ids": ["no-such-finding"]})
+    assert unknown.status_code == 422 and "finding_ids" in _loc(unknown)
+
+    merged = client.post(f"/api/v1/incidents/{detected}/merge", headers=rssi,
+                         json={"into": ref, "reason": "the clinic's report explains the alert"})
+    assert merged.status_code == 200, merged.text
+    assert merged.json() == {"ref": detected, "merged_into": ref}
+    gone = client.get(f"/api/v1/incidents/{detected}", headers=rssi).json()
+    kept = client.get(f"/api/v1/incidents/{ref}", headers=rssi).json()
+    assert (gone["status"], gone["resolution_reason"]) == ("dismissed", f"merged into {ref}")
+    assert [f["finding_id"] for f in kept["findings"]] == [finding_id]
+    assert kept["source"] == "customer_report" and kept["nature"] == ["confidentiality"]
+    absorbed = [a for a in kept["audit"] if a["action"] == "incident.absorbed"]
+    assert absorbed and absorbed[0]["data"]["from"] == detected
+    assert absorbed[0]["actor"] == "rssi@avmup.test"
+
+    # An incident whose notice a person approved keeps its identity.
+    other = seed_incident(console.factory, tenant="clinique-lyon", actor="u-10",
+                          ip="198.51.100.77", severity=Severity.CRITICAL, customer=None)
+    [notice_id] = draft_for(console.factory, other)
+    assert client.post(f"/api/v1/notices/{notice_id}/approve", headers=rssi,
+                       json={}).status_code == 200
+    refused = client.post(f"/api/v1/incidents/{other}/merge", headers=rssi,
+                          json={"into": ref, "reason": "same breach"})
+    assert refused.status_code == 409
+    assert client.get(f"/api/v1/incidents/{other}", headers=rssi).json()["status"] == "detected"
