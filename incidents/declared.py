@@ -293,19 +293,18 @@ def merge(*, session: Session, absorbed: Incident, into: Incident, actor_email: 
     session.flush()
     for fid in moved:
         into.findings.append(IncidentFinding(finding_id=fid, linked_at=now))
+    _absorb(into, rows, now)
     # What `absorbed` knew beyond its findings (declared facts) carries over too.
-    extra_tenants = {t.tenant_id: t for t in absorbed.tenants}
-    mine = {t.tenant_id: t for t in into.tenants}
-    for tenant, share in extra_tenants.items():
-        if tenant not in mine:
+    mine = {t.tenant_id for t in into.tenants}
+    for share in absorbed.tenants:
+        if share.tenant_id not in mine:
             into.tenants.append(IncidentTenant(
-                tenant_id=tenant, events=share.events, records=share.records,
+                tenant_id=share.tenant_id, events=share.events, records=share.records,
                 persons=share.persons, first_seen=share.first_seen,
                 last_seen=share.last_seen))
     into.nature = sorted(set(into.nature) | set(absorbed.nature))
     into.data_categories = sorted(set(into.data_categories) | set(absorbed.data_categories))
     into.services = sorted(set(into.services) | set(absorbed.services))
-    _absorb(into, rows, now)
     into.detected_at = min(into.detected_at, absorbed.detected_at)
     if absorbed.aware_at < into.aware_at:
         into.aware_at = absorbed.aware_at

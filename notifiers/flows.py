@@ -282,7 +282,7 @@ def cnil_context(*, facts: IncidentFacts, phase: NoticePhase, version: int, now:
         reasons_for_delay=reasons_for_delay,
         origin=wording.cnil_origin(fields["rule_ids"]),
         cause=wording.cnil_cause(fields["rule_ids"]),
-        circumstances=(
+        circumstances=_declared_circumstances(facts.incident) or (
             "Détection automatique par l'outil de surveillance Tocsin (règles "
             + ", ".join(fields["rule_ids"])
             + ") sur les journaux d'authentification et d'accès des services, puis "
@@ -300,6 +300,25 @@ def cnil_context(*, facts: IncidentFacts, phase: NoticePhase, version: int, now:
         processors_involved="Non",
         previous_receipt=previous_receipt,
     )
+
+
+SOURCE_LABELS_FR = {
+    "staff_report": "signalement d'un membre du personnel",
+    "customer_report": "signalement d'un client",
+    "subprocessor_report": "signalement d'un sous-traitant",
+    "authority": "signalement d'une autorité",
+    "data_subject": "signalement d'une personne concernée",
+    "other": "autre signalement",
+}
+
+
+def _declared_circumstances(incident: Incident) -> str | None:
+    """How a declared breach came to light (None for a detected one)."""
+    label = SOURCE_LABELS_FR.get(incident.source)
+    if label is None:
+        return None
+    return f"Violation déclarée à la suite d'un {label}" + (
+        f" : {incident.summary}" if incident.summary else ".")
 
 
 def cnil_due_of(incident: Incident, policy: DraftPolicy) -> datetime:

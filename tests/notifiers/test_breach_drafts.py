@@ -83,6 +83,8 @@ def test_controller_insider_exfiltration_drafts_the_cnil_notice_despite_a_low_ba
     assert set(kinds) == {"cnil"}  # controller tenant: no customer notice, no persons
     assert kinds["cnil"].status == NoticeStatus.DRAFT
     assert "800" in kinds["cnil"].text_body.replace("\u00a0", "").replace("\u202f", "")
+    assert ("Violation déclarée à la suite d'un signalement d'un membre du personnel : A "
+            "departing salesman exported") in kinds["cnil"].context["circumstances"]
 
 
 def test_the_rssi_decision_not_to_notify_removes_the_cnil_draft_path(
