@@ -36,6 +36,7 @@ SERVICES = tuple(s.value for s in Service)
 DECLARED_PROFILE = severity.RuleProfile(malicious=False, confidentiality=0.25,
                                         integrity=0.25, availability=0.25)
 DECLARED = "DECLARED"
+MAX_COUNT = 2_000_000_000  # approximate numbers are stored as 32-bit integers
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,8 @@ def validate(*, session: Session, declaration: Declaration, now: datetime) -> De
     categories = _choices(d.data_categories, DATA_CATEGORIES, "data_categories")
     services = _choices(d.services, SERVICES, "services")
     for name, count in (("persons", d.persons), ("records", d.records)):
-        if count is not None and count < 0:
-            raise InvalidDeclaration(name, "must be zero or more")
+        if count is not None and not 0 <= count <= MAX_COUNT:
+            raise InvalidDeclaration(name, f"must be between 0 and {MAX_COUNT:,}")
     occurred_from = _utc(d.occurred_from, "occurred_from", now)
     occurred_to = _utc(d.occurred_to, "occurred_to", now)
     if occurred_from and occurred_to and occurred_to < occurred_from:
@@ -131,10 +132,12 @@ def validate(*, session: Session, declaration: Declaration, now: datetime) -> De
 
 
 def _default_title(d: Declaration) -> str:
-    tenants = list(d.tenant_ids)
-    who = (f"{len(tenants)} tenant{'s' if len(tenants) != 1 else ''}" if tenants
-           else "AVM Up's own processing")
-    return f"Declared breach ({IncidentSource(d.source).value}, {', '.join(d.nature)}) on {who}"
+    """The summary's first line, else the declared facts as codes (shown in any language)."""
+    first = d.summary.strip().splitlines()[0].strip() if d.summary.strip() else ""
+    if first:
+        return first if len(first) <= 120 else first[:119] + "…"
+    who = ", ".join(d.tenant_ids) or "AVM Up"
+    return f"{IncidentSource(d.source).value} · {', '.join(d.nature)} · {who}"
 
 
 def declare(*, session: Session, declaration: Declaration, actor_email: str,
@@ -150,7 +153,7 @@ def declare(*, session: Session, declaration: Declaration, actor_email: str,
     last = d.occurred_to or max(first, d.discovered_at or first)
     incident = Incident(
         ref=ref, year=now.year, seq=seq, status=IncidentStatus.TRIAGE.value,
-        title=d.title or _default_title(d), title_edited=bool(d.title),
+        title=d.title or _default_title(d), title_edited=True,
         source=IncidentSource(d.source).value, summary=d.summary,
         occurred_from=d.occurred_from, occurred_to=d.occurred_to,
         discovered_at=d.discovered_at, services=list(d.services), persons=d.persons,

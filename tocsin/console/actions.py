@@ -54,7 +54,7 @@ class SeverityIn(BaseModel):
     cb_integrity: float = 0.0
     cb_availability: float = 0.0
     malicious: bool = False
-    persons: int = Field(default=0, ge=0)
+    persons: int = Field(default=0, ge=0, le=2_000_000_000)
     unintelligible: bool = False
     justification: str = Field(min_length=1, max_length=4000)
     art34_exemption: str | None = Field(default=None, max_length=32)

@@ -16,8 +16,6 @@ from notifiers.exceptions import InvalidNoticeTransition
 from notifiers.schemas import DraftPolicy
 from tocsin.console.models import User
 
-Short = Field(max_length=64)
-
 
 class DeclareIn(BaseModel):
     """A breach nobody's rule saw. `tenant_ids` empty = AVM Up's own processing."""
@@ -28,8 +26,8 @@ class DeclareIn(BaseModel):
     nature: list[str] = Field(max_length=4)
     data_categories: list[str] = Field(default_factory=list, max_length=16)
     services: list[str] = Field(default_factory=list, max_length=16)
-    persons: int | None = Field(default=None, ge=0, le=10**10)
-    records: int | None = Field(default=None, ge=0, le=10**12)
+    persons: int | None = Field(default=None, ge=0, le=declared.MAX_COUNT)
+    records: int | None = Field(default=None, ge=0, le=declared.MAX_COUNT)
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
     discovered_at: datetime | None = None
