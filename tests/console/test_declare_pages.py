@@ -59,6 +59,7 @@ def test_declare_form_reshows_errors_then_declares(console: Console) -> None:
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; fax envoyé" in shown.text
     assert 'data-advice-customer="yes"' in shown.text
     assert 'data-informative="1"' in shown.text  # the CNIL clock is the customer's
+    assert 'data-role="processor"' in shown.text
 
 
 def test_only_the_rssi_decides_and_the_decision_sits_beside_the_advice(
@@ -94,3 +95,4 @@ def test_only_the_rssi_decides_and_the_decision_sits_beside_the_advice(
     assert "the list was posted on a forum" in page
     assert 'data-factor="intent"' in page and 'data-factor="role"' in page
     assert 'data-kind="cnil"' in page  # the CNIL notice follows the decision
+    assert 'data-role="controller"' in page  # no tenant: AVM Up's own processing

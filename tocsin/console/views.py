@@ -17,7 +17,7 @@ from incidents import clocks as clock_service
 from incidents import service as incident_service
 from incidents import severity
 from incidents.clocks import ClockPolicy, IncidentClocks
-from incidents.enums import IncidentStatus, SeverityBand
+from incidents.enums import CustomerRole, IncidentStatus, SeverityBand
 from incidents.findings_store import FindingRow
 from incidents.models import Incident
 
@@ -204,6 +204,8 @@ def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
         "last_seen": incident.last_seen.isoformat(),
         "aware_justification": incident.aware_justification,
         "aware_set_by": incident.aware_set_by,
+        "roles": sorted({CustomerRole(r).value for r in incident_service.roles_of(
+            session=session, incident=incident)}),
         "summary": incident.summary,
         "services": list(incident.services or []),
         "persons": incident.persons,
