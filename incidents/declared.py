@@ -66,7 +66,10 @@ def _utc(value: datetime | None, name: str, now: datetime) -> datetime | None:
         return None
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidDeclaration(name, "a time zone is required (ISO-8601 with an offset)")
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidDeclaration(name, "out of range") from None
     if value > now:
         raise InvalidDeclaration(name, "cannot be in the future")
     return value

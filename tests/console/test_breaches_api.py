@@ -214,6 +214,24 @@ def test_bad_declarations_answer_422_naming_the_field(
     assert listed["total"] == 0  # nothing was created
 
 
+@pytest.mark.parametrize(("change", "field"), [
+    ({"title": "fax\u0000"}, "title"),
+    ({"occurred_from": "0001-01-01T00:00:00+14:00"}, "occurred_from"),
+    ({"occurred_from": "2026-11-30T09:00:00"}, "occurred_from"),
+    ({"persons": 10**12}, "persons"),
+])
+def test_hostile_declarations_answer_422(
+    sink_and_console: tuple[Sink, Console], change: dict[str, Any], field: str,
+) -> None:
+    _, console = sink_and_console
+    client = console.client()
+    rssi = {"Authorization": f"Bearer {console.token('rssi')}"}
+    resp = client.post("/api/v1/incidents", headers=rssi,
+                       json={**fax_breach(datetime.now(UTC)), **change})
+    assert resp.status_code == 422, resp.text
+    assert field in resp.text
+
+
 def test_dpo_cannot_declare(sink_and_console: tuple[Sink, Console]) -> None:
     _, console = sink_and_console
     client = console.client()

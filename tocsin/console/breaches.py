@@ -4,8 +4,9 @@ that call `incidents.declared` and redraft the notices (shared by the pages and 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
 from incidents import declared
@@ -37,6 +38,15 @@ class DeclareIn(BaseModel):
     summary: str = Field(default="", max_length=10_000)
     confirmed: bool = False
 
+    @model_validator(mode="after")
+    def _no_nul(self) -> DeclareIn:
+        """A NUL character is never text a person typed (and PostgreSQL refuses it)."""
+        for name, value in self:
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and "\x00" in v for v in values):
+                raise ValueError(f"{name}: contains a NUL character")
+        return self
+
     def declaration(self) -> declared.Declaration:
         return declared.Declaration(
             source=self.source, nature=self.nature, tenant_ids=self.tenant_ids,
@@ -47,17 +57,20 @@ class DeclareIn(BaseModel):
             title=self.title, summary=self.summary, confirmed=self.confirmed)
 
 
+FindingId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00]+$")]
+
+
 class FindingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    finding_ids: list[str] = Field(min_length=1, max_length=1000)
+    finding_ids: list[FindingId] = Field(min_length=1, max_length=1000)
 
 
 class MergeIn(BaseModel):
     """Merge this incident into `into` (this one is dismissed as "merged into …")."""
 
     model_config = ConfigDict(extra="forbid")
-    into: str = Field(min_length=1, max_length=32)
-    reason: str = Field(min_length=1, max_length=4000)
+    into: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")
+    reason: str = Field(min_length=1, max_length=4000, pattern=r"^[^\x00]+$")
 
 
 def declare(*, session: Session, user: User, data: DeclareIn,
