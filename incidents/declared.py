@@ -27,7 +27,8 @@ from incidents.models import (
     IncidentTenant,
 )
 
-DECLARABLE_SOURCES = tuple(s for s in IncidentSource if s is not IncidentSource.DETECTED)
+# `detected`: by AVM Up's own means outside Tocsin's rules (an antivirus, an audit...).
+DECLARABLE_SOURCES = tuple(IncidentSource)
 NATURES = tuple(n.value for n in Nature)
 DATA_CATEGORIES = tuple(severity.CATEGORY_DPC)
 SERVICES = tuple(s.value for s in Service)
@@ -91,7 +92,7 @@ def validate(*, session: Session, declaration: Declaration, now: datetime) -> De
         source = IncidentSource(str(d.source).strip().lower())
     except ValueError:
         source = None
-    if source is None or source is IncidentSource.DETECTED:
+    if source is None:
         raise InvalidDeclaration(
             "source", f"unknown source {str(d.source)!r} (allowed: "
             + ", ".join(s.value for s in DECLARABLE_SOURCES) + ")")
@@ -157,7 +158,7 @@ def declare(*, session: Session, declaration: Declaration, actor_email: str,
     incident = Incident(
         ref=ref, year=now.year, seq=seq, status=IncidentStatus.TRIAGE.value,
         title=d.title or _default_title(d), title_edited=True,
-        source=IncidentSource(d.source).value, summary=d.summary,
+        source=IncidentSource(d.source).value, declared=True, summary=d.summary,
         occurred_from=d.occurred_from, occurred_to=d.occurred_to,
         discovered_at=d.discovered_at, services=list(d.services), persons=d.persons,
         records=d.records, first_seen=first, last_seen=last, detected_at=now,

@@ -132,7 +132,7 @@ def untouched(incident: Incident) -> bool:
         return True
     return (
         incident.status == IncidentStatus.DETECTED.value
-        and incident.source == IncidentSource.DETECTED.value
+        and not incident.declared
         and not incident.title_edited
         and incident.aware_set_by is None
         and all(a.source == "auto" for a in incident.assessments)
@@ -150,7 +150,7 @@ def _new_incident(row: FindingRow, now: datetime) -> Incident:
     """An incident without its reference yet (allocated for the whole batch at once)."""
     return Incident(
         year=now.year, status=IncidentStatus.DETECTED.value, title="", title_edited=False,
-        source=IncidentSource.DETECTED.value, services=[],
+        source=IncidentSource.DETECTED.value, declared=False, services=[],
         first_seen=row.first_seen, last_seen=row.last_seen, detected_at=now, aware_at=now,
         rule_ids=[], nature=[], data_categories=[], finding_severity=row.severity,
         consequences="", measures="", created_at=now, updated_at=now,
@@ -275,7 +275,7 @@ def _refresh(incident: Incident, rows: list[FindingRow], now: datetime) -> bool:
             continue
         values = {"events": acc["events"], "records": acc["records"],
                   "persons": acc["persons"], "first_seen": lo, "last_seen": hi}
-        if incident.source != IncidentSource.DETECTED.value:
+        if incident.declared:
             values.update(records=max(acc["records"], current.records),
                           persons=max(acc["persons"], current.persons),
                           first_seen=min(lo, current.first_seen))
@@ -286,14 +286,14 @@ def _refresh(incident: Incident, rows: list[FindingRow], now: datetime) -> bool:
     rule_ids = sorted({r.rule_id for r in rows})
     nature = sorted({n for r in rows for n in r.nature})
     categories = sorted({c for r in rows for c in r.data_categories})
-    if incident.source != IncidentSource.DETECTED.value:
+    if incident.declared:
         # A declared breach: what the person declared is never erased by detection.
         nature = sorted(set(nature) | set(incident.nature))
         categories = sorted(set(categories) | set(incident.data_categories))
     worst = max((r.severity for r in rows), key=lambda s: _SEVERITY_RANK.get(s, 0))
     first = min(r.first_seen for r in rows)
     last = max(r.last_seen for r in rows)
-    if incident.source != IncidentSource.DETECTED.value:
+    if incident.declared:
         first, last = min(first, incident.first_seen), max(last, incident.last_seen)
     n_tenants = len(per_tenant)
     title = f"{', '.join(rule_ids)} on {n_tenants} tenant{'s' if n_tenants != 1 else ''}"

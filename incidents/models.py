@@ -66,6 +66,7 @@ class Incident(Base):
     # person who declared it knows: free text, the window, the services, approximate numbers
     # of persons and records (NULL = not known yet; detected incidents count per tenant).
     source: Mapped[str] = mapped_column(String(24), default="detected", index=True)
+    declared: Mapped[bool] = mapped_column(Boolean, default=False)  # opened by a person
     summary: Mapped[str] = mapped_column(Text, default="")
     occurred_from: Mapped[datetime | None] = mapped_column(nullable=True)
     occurred_to: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -57,6 +57,7 @@ class RegisterRow:
     advice: str
     decided_by: str
     decision_justification: str
+    declared: str
 
 
 FIELDS = tuple(RegisterRow.__dataclass_fields__)
@@ -157,6 +158,7 @@ def build_rows(*, session: Session, policy: ClockPolicy,
             advice=advice,
             decided_by=decided_by,
             decision_justification=decided_why,
+            declared="yes" if inc.declared else "",
         ))
     return rows
 

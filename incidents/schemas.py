@@ -119,6 +119,7 @@ class IncidentSummary(BaseModel):
     cnil_clock_state: str
     next_due: datetime | None
     source: str = "detected"
+    declared: bool = False
     cnil_own: bool = True  # False: processor only, the 72 h are the customer's
 
 
@@ -156,7 +157,7 @@ def summary(*, incident: Incident, clocks_: IncidentClocks) -> IncidentSummary:
         cnil_due=clocks_.cnil.due_at, clock_state=clocks_.state.value,
         customer_clock_state=clocks_.customer_state.value if clocks_.customer_state else None,
         cnil_clock_state=clocks_.cnil.state.value, next_due=clocks_.next_due,
-        source=incident.source, cnil_own=clocks_.cnil_own,
+        source=incident.source, declared=incident.declared, cnil_own=clocks_.cnil_own,
     )
 
 

@@ -303,6 +303,7 @@ def cnil_context(*, facts: IncidentFacts, phase: NoticePhase, version: int, now:
 
 
 SOURCE_LABELS_FR = {
+    "detected": "contrôle d'AVM Up",
     "staff_report": "signalement d'un membre du personnel",
     "customer_report": "signalement d'un client",
     "subprocessor_report": "signalement d'un sous-traitant",
@@ -314,9 +315,9 @@ SOURCE_LABELS_FR = {
 
 def _declared_circumstances(incident: Incident) -> str | None:
     """How a declared breach came to light (None for a detected one)."""
-    label = SOURCE_LABELS_FR.get(incident.source)
-    if label is None:
+    if not incident.declared:
         return None
+    label = SOURCE_LABELS_FR.get(incident.source, "signalement")
     return f"Violation déclarée à la suite d'un {label}" + (
         f" : {incident.summary}" if incident.summary else ".")
 

@@ -42,7 +42,7 @@ def customers(db_session: Session) -> None:
     ({"tenant_ids": ["nobody"]}, "tenant_ids"),
     ({"nature": []}, "nature"),
     ({"nature": ["exfiltration"]}, "nature"),
-    ({"source": "detected"}, "source"),
+    ({"source": "rumour"}, "source"),
     ({"aware_at": NOW + timedelta(hours=1), "aware_justification": "x"}, "aware_at"),
     ({"aware_at": NOW - timedelta(hours=1)}, "aware_justification"),
     ({"occurred_to": NOW - timedelta(days=3)}, "occurred_to"),
@@ -80,7 +80,19 @@ def test_a_declared_breach_has_clocks_assessment_register_and_audit(
     [row] = register.build_rows(session=db_session, policy=POLICY, now=NOW)
     assert (row.ref, row.source, row.role) == (inc.ref, "customer_report", "processor")
     assert (row.persons_approx, row.records_approx) == (3, 12)
+    assert inc.declared and row.declared == "yes"
     assert audit.verify(session=db_session).ok
+
+
+def test_a_breach_found_by_avm_ups_own_means_is_declared_with_source_detected(
+    db_session: Session, customers: None,
+) -> None:
+    inc = declared.declare(session=db_session, declaration=Declaration(
+        source="detected", nature=["integrity"], tenant_ids=["acme"],
+        summary="The antivirus quarantined altered fax archives."), actor_email=RSSI, now=NOW)
+    assert (inc.source, inc.declared) == ("detected", True)
+    assert inc.title == "The antivirus quarantined altered fax archives."
+    assert not flows.untouched(inc)  # never merged away by correlation
 
 
 def test_no_tenant_is_avm_ups_own_processing(db_session: Session, customers: None) -> None:

@@ -81,6 +81,7 @@ def summary(incident: Incident, clocks: IncidentClocks) -> dict[str, Any]:
         "cnil_due": clocks.cnil.due_at.isoformat(),
         "customer_due": clocks.customer_due.isoformat() if clocks.customer_due else None,
         "source": incident.source,
+        "declared": incident.declared,
         "cnil_own": clocks.cnil_own,
     }
 

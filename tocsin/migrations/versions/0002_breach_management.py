@@ -19,6 +19,8 @@ def upgrade() -> None:
     with op.batch_alter_table('incidents') as batch:
         batch.add_column(sa.Column('source', sa.String(length=24), nullable=False,
                                    server_default='detected'))
+        batch.add_column(sa.Column('declared', sa.Boolean(), nullable=False,
+                                   server_default=sa.false()))
         batch.add_column(sa.Column('summary', sa.Text(), nullable=False, server_default=''))
         batch.add_column(sa.Column('occurred_from', sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('occurred_to', sa.DateTime(timezone=True), nullable=True))
@@ -39,5 +41,5 @@ def downgrade() -> None:
     with op.batch_alter_table('incidents') as batch:
         batch.drop_index(op.f('ix_incidents_source'))
         for name in ('records', 'persons', 'services', 'discovered_at', 'occurred_to',
-                     'occurred_from', 'summary', 'source'):
+                     'occurred_from', 'summary', 'declared', 'source'):
             batch.drop_column(name)
