@@ -28,6 +28,7 @@ from incidents.enums import (
 from incidents.exceptions import (
     IncidentNotFound,
     InvalidClockChange,
+    InvalidSeverityInput,
     InvalidTransition,
     JustificationRequired,
 )
@@ -569,6 +570,10 @@ def assess_severity(*, session: Session, incident: Incident,
     why = _require(justification, "a severity assessment")
     if art34_exemption is not None:
         art34_justification = _require(art34_justification, "an Art. 34(3) exemption")
+        if notify_subjects:
+            raise InvalidSeverityInput(
+                "notify_subjects: an Art. 34(3) exemption is claimed; withdraw it to tell "
+                "the data subjects")
     roles = _roles(session, incident)
     band = severity.band(severity.score(inputs))
     derived = severity.recommend(severity=band, roles=roles, art34_exemption=art34_exemption,

@@ -16,8 +16,9 @@ categories, natures, rules, services, severity, status) with the latest version:
 Who gets what: every affected tenant whose customer role is `processor` (or unknown) gets a
 customer notice built from its own share of the incident only. Tenants in the `controller`
 role (AVM Up's own processing) feed the CNIL and data-subject notices, drafted when the
-current severity assessment recommends them (`notify_cnil`, `notify_subjects` without an
-Art. 34(3) exemption).
+current severity assessment decides so (`notify_cnil`; `notify_subjects` without an Art. 34(3)
+exemption; `notify_public` for the public communication of Art. 34(3)(c)). An incident with
+no tenant is AVM Up's own processing too.
 """
 
 from __future__ import annotations
@@ -251,6 +252,9 @@ def _subjects_informed(facts: IncidentFacts) -> str:
         assessment.art34_exemption
     ):
         return "Prévue : information des personnes concernées en préparation (article 34 du RGPD)"
+    if assessment is not None and assessment.notify_public:
+        return ("Prévue : communication publique, l'information individuelle exigeant des "
+                "efforts disproportionnés (article 34, 3, c)")
     if assessment is not None and assessment.art34_exemption:
         labels = {
             "a_unintelligible": "données incompréhensibles pour les tiers (article 34, 3, a)",

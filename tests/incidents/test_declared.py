@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from incidents import audit, clocks, declared, flows, register, service, severity
 from incidents.clocks import ClockPolicy
 from incidents.declared import Declaration
-from incidents.exceptions import InvalidDeclaration
+from incidents.exceptions import InvalidDeclaration, InvalidSeverityInput
 from incidents.models import Customer, IncidentFinding
 from tests.incidents.builders import NOW, T0, make_finding, store_findings
 
@@ -133,6 +133,20 @@ def test_the_rssi_decides_against_the_advice_with_a_justification(
     assert reg.advice.startswith("register only")
     assert reg.decided_by.startswith(f"{RSSI} (") and "against the advice" in reg.decided_by
     assert reg.decision_justification == "the list reached a competitor's sales team"
+
+
+def test_telling_the_persons_while_claiming_an_exemption_is_refused(
+    db_session: Session, customers: None,
+) -> None:
+    inc = declared.declare(session=db_session, declaration=Declaration(
+        source="staff_report", nature=["confidentiality"], persons=5), actor_email=RSSI,
+        now=NOW)
+    inputs = severity.SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.5, persons=5)
+    with pytest.raises(InvalidSeverityInput, match="notify_subjects"):
+        service.assess_severity(session=db_session, incident=inc, inputs=inputs,
+                                justification="x", actor_email=RSSI, now=NOW,
+                                art34_exemption="b_measures_taken",
+                                art34_justification="accounts closed", notify_subjects=True)
 
 
 def test_findings_attach_later_and_declared_facts_survive_detection(
