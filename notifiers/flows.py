@@ -442,9 +442,12 @@ def draft_notices(*, session: Session, incident: Incident, now: datetime,
     existing = list(session.scalars(select(Notice).where(Notice.incident_id == incident.id)))
     drafter = _Drafter(session=session, facts=facts, existing=existing, now=now, policy=policy)
 
+    told = incident.current_assessment
     for tenant_id in sorted(facts.tenants):
         if facts.role_of(tenant_id) is CustomerRole.CONTROLLER:
             continue
+        if told is not None and not told.notify_customer:
+            continue  # an attempt that reached no data (Art. 4(12)), or the RSSI's decision
         drafter.ensure(
             NoticeKind.CUSTOMER, tenant_id, tenant_id,
             lambda phase, version, t=tenant_id: customer_context(

@@ -168,3 +168,18 @@ def test_cnil_escalation_emails_only_for_avm_ups_own_processing(
         for h in (48, 24, 6))
     assert not [s for s in subjects if processor in s and "CNIL" in s]
     assert any(processor in s and "notification du client acme" in s for s in subjects)
+
+
+def test_an_attempt_alone_drafts_no_customer_notice(db_session: Session) -> None:
+    _customers(db_session)
+    inc = declared.declare(session=db_session, declaration=Declaration(
+        source="customer_report", nature=["attempt"], tenant_ids=["acme"], confirmed=True),
+        actor_email=RSSI, now=NOW)
+    assert draft_notices(session=db_session, incident=inc, now=NOW, policy=DraftPolicy()) == []
+    inputs = severity.SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, persons=1)
+    inc.nature = ["attempt", "confidentiality"]  # qualified as a breach after all
+    service.assess_severity(session=db_session, incident=inc, inputs=inputs,
+                            justification="one fax reached a stranger", actor_email=RSSI,
+                            now=NOW)
+    written = draft_notices(session=db_session, incident=inc, now=NOW, policy=DraftPolicy())
+    assert [n.kind for n in written] == ["customer"]
