@@ -16,7 +16,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('incidents') as batch:
+    # recreate='never': plain ALTER TABLE on SQLite too. Recreating `incidents` would drop it,
+    # and with foreign keys on, SQLite would cascade that to every child row.
+    with op.batch_alter_table('incidents', recreate='never') as batch:
         batch.add_column(sa.Column('source', sa.String(length=24), nullable=False,
                                    server_default='detected'))
         batch.add_column(sa.Column('declared', sa.Boolean(), nullable=False,
@@ -30,15 +32,16 @@ def upgrade() -> None:
         batch.add_column(sa.Column('persons', sa.Integer(), nullable=True))
         batch.add_column(sa.Column('records', sa.Integer(), nullable=True))
         batch.create_index(op.f('ix_incidents_source'), ['source'], unique=False)
-    with op.batch_alter_table('severity_assessments') as batch:
+    with op.batch_alter_table('severity_assessments', recreate='never') as batch:
         batch.add_column(sa.Column('notify_public', sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('severity_assessments') as batch:
+    # ALTER TABLE … DROP COLUMN (SQLite >= 3.35), never a table copy (see upgrade).
+    with op.batch_alter_table('severity_assessments', recreate='never') as batch:
         batch.drop_column('notify_public')
-    with op.batch_alter_table('incidents') as batch:
+    with op.batch_alter_table('incidents', recreate='never') as batch:
         batch.drop_index(op.f('ix_incidents_source'))
         for name in ('records', 'persons', 'services', 'discovered_at', 'occurred_to',
                      'occurred_from', 'summary', 'declared', 'source'):
