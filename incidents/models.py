@@ -72,8 +72,8 @@ class Incident(Base):
     occurred_to: Mapped[datetime | None] = mapped_column(nullable=True)
     discovered_at: Mapped[datetime | None] = mapped_column(nullable=True)
     services: Mapped[list[str]] = mapped_column(JSON, default=list)
-    persons: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    records: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    persons_estimate: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    records_estimate: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Facts of the breach (event time) and of its handling (wall time).
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]

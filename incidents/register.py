@@ -129,9 +129,9 @@ def build_rows(*, session: Session, policy: ClockPolicy,
                 for t in inc.tenants
             ),
             persons_approx=(sum(t.persons for t in inc.tenants) if inc.tenants
-                            else inc.persons or 0),
+                            else inc.persons_estimate or 0),
             records_approx=(sum(t.records for t in inc.tenants) if inc.tenants
-                            else inc.records or 0),
+                            else inc.records_estimate or 0),
             first_seen=_iso(inc.first_seen),
             last_seen=_iso(inc.last_seen),
             detected_at=_iso(inc.detected_at),

@@ -127,8 +127,8 @@ class IncidentDetail(IncidentSummary):
     aware_justification: str | None
     summary: str
     services: list[str]
-    persons: int | None
-    records: int | None
+    persons_estimate: int | None
+    records_estimate: int | None
     occurred_from: datetime | None
     occurred_to: datetime | None
     discovered_at: datetime | None
@@ -192,7 +192,8 @@ def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
         **base,
         aware_justification=incident.aware_justification,
         summary=incident.summary, services=list(incident.services or []),
-        persons=incident.persons, records=incident.records,
+        persons_estimate=incident.persons_estimate,
+        records_estimate=incident.records_estimate,
         occurred_from=incident.occurred_from, occurred_to=incident.occurred_to,
         discovered_at=incident.discovered_at,
         nature=list(incident.nature), data_categories=list(incident.data_categories),

@@ -231,7 +231,7 @@ def _controller_share(facts: IncidentFacts, now: datetime, policy: DraftPolicy,
         incident = facts.incident
         return _base_fields(
             facts=facts, findings=facts.findings, language=language,
-            persons=incident.persons or 0, records=incident.records or 0,
+            persons=incident.persons_estimate or 0, records=incident.records_estimate or 0,
             first_seen=incident.first_seen, last_seen=incident.last_seen,
             services=_sorted(incident.services), now=now, policy=policy)
     ids = {t.tenant_id for t in tenants}

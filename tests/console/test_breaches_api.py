@@ -106,7 +106,7 @@ def test_rssi_declares_assesses_decides_and_the_customer_is_told(
     assert ref.startswith(f"INC-{now.year}-")
     assert (inc["source"], inc["status"], inc["tenants"]) == (
         "customer_report", "triage", ["clinique-lyon"])
-    assert inc["persons"] == 1 and inc["services"] == ["faxbis"]
+    assert inc["persons_estimate"] == 1 and inc["services"] == ["faxbis"]
     assert inc["aware_justification"] == "the clinic confirmed the wrong number by phone"
     assert inc["cnil_own"] is False  # processor only: the 72 h are the clinic's
     cnil_clock = next(c for c in inc["clocks"] if c["clock"] == "cnil")

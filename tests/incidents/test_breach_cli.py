@@ -45,7 +45,7 @@ def test_declare_then_assess_against_the_advice(
                  "--as", "analyst@avmup.com", "--json"]) == 0
     declared = json.loads(capsys.readouterr().out)
     ref = declared["ref"]
-    assert (declared["source"], declared["tenants"], declared["persons"]) == (
+    assert (declared["source"], declared["tenants"], declared["persons_estimate"]) == (
         "customer_report", ["acme"], 1200)
     assert declared["occurred_from"] == "2026-11-30T08:00:00+00:00"
     assert declared["severity"]["advice"]["customer"] is True

@@ -41,7 +41,8 @@ def test_existing_incidents_become_detected_ones(tmp_path: Path) -> None:
     engine = make_engine(url)
     with engine.connect() as conn:
         row = conn.execute(text(
-            "SELECT source, declared, summary, services, persons, records FROM incidents")).one()
+            "SELECT source, declared, summary, services, persons_estimate, records_estimate "
+            "FROM incidents")).one()
         public = conn.execute(text("SELECT notify_public FROM severity_assessments")).one()[0]
         tenants = conn.execute(text("SELECT tenant_id, persons FROM incident_tenants")).all()
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()

@@ -29,8 +29,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column('discovered_at', sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('services', sa.JSON(), nullable=False,
                                    server_default='[]'))
-        batch.add_column(sa.Column('persons', sa.Integer(), nullable=True))
-        batch.add_column(sa.Column('records', sa.Integer(), nullable=True))
+        batch.add_column(sa.Column('persons_estimate', sa.Integer(), nullable=True))
+        batch.add_column(sa.Column('records_estimate', sa.Integer(), nullable=True))
         batch.create_index(op.f('ix_incidents_source'), ['source'], unique=False)
     with op.batch_alter_table('severity_assessments', recreate='never') as batch:
         batch.add_column(sa.Column('notify_public', sa.Boolean(), nullable=False,
@@ -43,6 +43,6 @@ def downgrade() -> None:
         batch.drop_column('notify_public')
     with op.batch_alter_table('incidents', recreate='never') as batch:
         batch.drop_index(op.f('ix_incidents_source'))
-        for name in ('records', 'persons', 'services', 'discovered_at', 'occurred_to',
+        for name in ('records_estimate', 'persons_estimate', 'services', 'discovered_at', 'occurred_to',
                      'occurred_from', 'summary', 'declared', 'source'):
             batch.drop_column(name)
