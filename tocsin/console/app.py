@@ -86,7 +86,15 @@ def create_app(
 
     _install_error_handlers(app)
 
-    from tocsin.console import api, pages_admin, pages_auth, pages_incidents, pages_ops
+    from tocsin.console import (
+        api,
+        api_breaches,
+        pages_admin,
+        pages_auth,
+        pages_declare,
+        pages_incidents,
+        pages_ops,
+    )
     from tocsin.console.api_notice_fields import router as notice_fields_api
     from tocsin.console.pages_notice_fields import router as notice_fields_pages
 
@@ -97,6 +105,8 @@ def create_app(
     app.include_router(notice_fields_pages)
     app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(notice_fields_api, prefix=API_PREFIX)
+    app.include_router(pages_declare.router)
+    app.include_router(api_breaches.router, prefix=API_PREFIX)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app
 
