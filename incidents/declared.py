@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consumers.events import Service
-from incidents import audit, clocks, correlation, flows, service, severity
+from incidents import audit, clocks, correlation, flows, notice_fields, service, severity
 from incidents.enums import IncidentSource, IncidentStatus, Nature
 from incidents.exceptions import InvalidDeclaration, InvalidTransition
 from incidents.findings_store import FindingRow
@@ -234,7 +234,8 @@ def _absorb(incident: Incident, rows: Sequence[FindingRow], now: datetime) -> No
             key.first_seen = min(key.first_seen, row.first_seen)
             key.last_seen = max(key.last_seen, row.last_seen)
     incident.rule_ids = sorted(set(incident.rule_ids) | {r.rule_id for r in rows})
-    incident.nature = sorted(set(incident.nature) | {n for r in rows for n in r.nature})
+    # A compromise seen anywhere wins over attempts (`attempt` stays only when alone).
+    incident.nature = notice_fields.nature_of([incident.nature, *(r.nature for r in rows)])
     incident.data_categories = sorted(set(incident.data_categories)
                                       | {c for r in rows for c in r.data_categories})
     if rows:
@@ -309,7 +310,8 @@ def merge(*, session: Session, absorbed: Incident, into: Incident, actor_email: 
                 tenant_id=share.tenant_id, events=share.events, records=share.records,
                 persons=share.persons, first_seen=share.first_seen,
                 last_seen=share.last_seen))
-    into.nature = sorted(set(into.nature) | set(absorbed.nature))
+    into.nature = notice_fields.nature_of([notice_fields.effective_nature(into),
+                                           notice_fields.effective_nature(absorbed)])
     into.data_categories = sorted(set(into.data_categories) | set(absorbed.data_categories))
     into.services = sorted(set(into.services) | set(absorbed.services))
     into.detected_at = min(into.detected_at, absorbed.detected_at)

@@ -288,7 +288,7 @@ def _refresh(incident: Incident, rows: list[FindingRow], now: datetime) -> bool:
     categories = sorted({c for r in rows for c in r.data_categories})
     if incident.declared:
         # A declared breach: what the person declared is never erased by detection.
-        nature = sorted(set(nature) | set(incident.nature))
+        nature = notice_fields.nature_of([nature, incident.nature])
         categories = sorted(set(categories) | set(incident.data_categories))
     worst = max((r.severity for r in rows), key=lambda s: _SEVERITY_RANK.get(s, 0))
     first = min(r.first_seen for r in rows)

@@ -481,6 +481,12 @@ def _roles(session: Session, incident: Incident) -> list[CustomerRole]:
             for t in incident.tenant_ids]
 
 
+def _nature(incident: Incident) -> list[str]:
+    """The nature the advice reads (a qualified attempt reads as the breach it was qualified
+    as; see `severity.advised_nature`)."""
+    return severity.advised_nature(incident.nature, incident.qualified_nature)
+
+
 def roles_of(*, session: Session, incident: Incident) -> list[CustomerRole]:
     """See `_roles`."""
     return _roles(session, incident)
@@ -492,7 +498,7 @@ def advice_for(*, session: Session, incident: Incident, inputs: severity.Severit
     """What the law advises for these inputs (see `severity.recommend`)."""
     return severity.recommend(
         severity=severity.band(severity.score(inputs)), roles=_roles(session, incident),
-        art34_exemption=art34_exemption, inputs=inputs, nature=incident.nature)
+        art34_exemption=art34_exemption, inputs=inputs, nature=_nature(incident))
 
 
 def record_assessment(*, session: Session, incident: Incident,
@@ -512,13 +518,13 @@ def record_assessment(*, session: Session, incident: Incident,
     exemption = Art34Exemption(art34_exemption) if art34_exemption else None
     roles = list(roles) if roles is not None else _roles(session, incident)
     derived = severity.recommend(severity=band, roles=roles, art34_exemption=exemption,
-                                 inputs=inputs, nature=incident.nature)
+                                 inputs=inputs, nature=_nature(incident))
     rec = recommendation or derived
     advice = {"customer": derived.notify_customer, "cnil": derived.notify_cnil,
               "subjects": derived.notify_subjects, "public": derived.notify_public,
               "reasons": list(derived.reasons)}
     factors = severity.factors(inputs=inputs, roles=roles, art34_exemption=exemption,
-                               nature=incident.nature)
+                               nature=_nature(incident))
     row = SeverityAssessment(
         incident_id=incident.id, dpc=inputs.dpc, ei=inputs.ei,
         cb_confidentiality=inputs.cb_confidentiality, cb_integrity=inputs.cb_integrity,
@@ -577,7 +583,7 @@ def assess_severity(*, session: Session, incident: Incident,
     roles = _roles(session, incident)
     band = severity.band(severity.score(inputs))
     derived = severity.recommend(severity=band, roles=roles, art34_exemption=art34_exemption,
-                                 inputs=inputs, nature=incident.nature)
+                                 inputs=inputs, nature=_nature(incident))
     subjects = derived.notify_subjects if notify_subjects is None else notify_subjects
     rec = severity.Recommendation(
         notify_customer=derived.notify_customer if notify_customer is None else notify_customer,

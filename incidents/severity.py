@@ -180,6 +180,16 @@ def is_attempt_only(nature: Iterable[str]) -> bool:
     return ATTEMPT in found and not found & BREACH_NATURES
 
 
+def advised_nature(nature: Iterable[str], qualified: Iterable[str] | None) -> list[str]:
+    """The nature the advice reads: the RSSI's qualification of a pure attempt as a breach
+    (`notice_fields.qualify_breach`), else the nature the evidence (or the declaration)
+    shows."""
+    found = list(nature)
+    if found == [ATTEMPT] and qualified:
+        return list(qualified)
+    return found
+
+
 def left_control(inputs: SeverityInputs) -> bool:
     """A malicious breach of confidentiality where the data reached someone (ENISA CB
     confidentiality > 0: disclosed to known or unknown recipients)."""
