@@ -87,7 +87,8 @@ def fax_breach(now: datetime) -> dict[str, Any]:
 
 
 def _loc(resp: Any) -> list[str]:
-    return [str(part) for err in resp.json()["detail"] for part in err["loc"]]
+    """The fields a 422 problem answer names (`errors[].loc`)."""
+    return [str(part) for err in resp.json()["errors"] for part in err["loc"]]
 
 
 def test_rssi_declares_assesses_decides_and_the_customer_is_told(
@@ -137,6 +138,13 @@ def test_rssi_declares_assesses_decides_and_the_customer_is_told(
         "consequences": "Divulgation d'un compte-rendu médical à un tiers.",
         "measures": "Le destinataire a détruit la télécopie ; numéro corrigé."})
     assert fields.status_code == 200
+    # The structured facts a customer notice needs before it can be approved.
+    entered = client.patch(f"/api/v1/incidents/{ref}/notice-fields", headers=rssi, json={
+        "cause": "internal_accidental", "origin": "wrong_recipient",
+        "subprocessors_involved": "no", "breach_ongoing": "no",
+        "breach_ended_at": (now - timedelta(hours=30)).isoformat(),
+        "measures_proposed": "Vérifier le numéro de télécopie avant chaque envoi."})
+    assert entered.status_code == 200, entered.text
     moved = client.post(f"/api/v1/incidents/{ref}/transition", headers=rssi,
                         json={"to": "confirmed"})
     assert moved.json()["status"] == "confirmed"

@@ -20,10 +20,12 @@ from notifiers.flows import draft_notices
 from notifiers.models import Notice, OutboxMessage
 from notifiers.outbox import deliver_due
 from notifiers.schemas import DraftPolicy
+from tests.notifiers.builders import ORG, complete
 from tests.notifiers.conftest import SmtpServer
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 RSSI = "rssi@avmup.com"
+DPO = "dpo@avmup.com"
 
 
 def _customers(session: Session) -> None:
@@ -121,12 +123,14 @@ def test_disproportionate_effort_drafts_a_public_communication_in_french_and_eng
         art34_exemption="c_disproportionate_effort",
         art34_justification="no contact details for most of the 250,000 prospects")
     assert (row.notify_cnil, row.notify_subjects, row.notify_public) == (True, False, True)
+    complete(inc)  # the facts the RSSI enters before any notice can be approved
+    db_session.flush()
     for language, heading, article in (
         ("fr", "COMMUNICATION PUBLIQUE", "article 34, paragraphe 3, point c)"),
         ("en", "PUBLIC NOTICE", "Article 34(3)(c)"),
     ):
         draft_notices(session=db_session, incident=inc, now=NOW,
-                      policy=DraftPolicy(default_language=language))
+                      policy=DraftPolicy(default_language=language, org=ORG))
         public = _kinds(db_session, inc.id)["public"]
         assert public.language == language
         assert heading in public.text_body
@@ -134,10 +138,16 @@ def test_disproportionate_effort_drafts_a_public_communication_in_french_and_eng
         assert "Un prestataire a exposé l'annuaire des prospects." in public.text_body
     kinds = _kinds(db_session, inc.id)
     assert set(kinds) == {"cnil", "public"}
+    assert "[to be completed]" not in kinds["public"].text_body
+    signed = notice_service.approve(session=db_session, notice=kinds["public"],
+                                    user_email=RSSI, user_role="rssi", edits=None,
+                                    reasons_for_delay=None, now=NOW)
+    assert signed.status == NoticeStatus.DRAFT  # a public notice needs the DPO too
     approved = notice_service.approve(session=db_session, notice=kinds["public"],
-                                      user_email=RSSI, user_role="rssi", edits=None,
+                                      user_email=DPO, user_role="dpo", edits=None,
                                       reasons_for_delay=None, now=NOW)
     assert approved.status == NoticeStatus.APPROVED and approved.approved_by == RSSI
+    assert approved.dpo_approved_by == DPO
     assert db_session.scalars(select(OutboxMessage)).all() == []  # published, not e-mailed
     assert NoticeKind(approved.kind) is NoticeKind.PUBLIC
 
