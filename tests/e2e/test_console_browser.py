@@ -247,7 +247,7 @@ def served_declare(fresh_db_url: str, smtp_sink: tuple[Sink, SmtpConfig]) -> Ite
             tenant_id="clinique-lyon", name="Clinique de Lyon",
             contact_email="dpo@clinique-lyon.test", language="fr", notify_delay_hours=24.0,
             role="processor")])
-    settings = Settings(secret_key=SECRET, database_url=fresh_db_url)
+    settings = Settings(secret_key=SECRET, database_url=fresh_db_url, org=ORG)
     app = create_app(settings, session_factory=console.factory, smtp=smtp_sink[1])
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
@@ -323,6 +323,19 @@ def test_rssi_declares_a_misdirected_fax_decides_and_tells_the_customer(
             page.locator("#reg-meas").fill("Télécopie détruite par le destinataire.")
             page.locator("#reg-cons").fill("Divulgation d'un compte-rendu à un tiers.")
             page.locator("#register form button[type='submit']").click()
+            # The facts a customer notice prints, entered before it can be approved.
+            facts = page.locator("#notice-fields-form")
+            facts.locator("#field-cause").select_option("internal_accidental")
+            facts.locator("#field-origin").select_option("wrong_recipient")
+            facts.locator("#field-subprocessors_involved").select_option("no")
+            facts.locator("#field-breach_ongoing").select_option("no")
+            facts.locator("#field-breach_ended_at").fill(
+                datetime.now(UTC).replace(microsecond=0).isoformat())
+            facts.locator("#field-measures_proposed").fill(
+                "Vérifier le numéro de télécopie avant chaque envoi.")
+            facts.get_by_role("button", name="Appliquer").click()
+            expect(page.locator("#notice-fields-form #field-cause")).to_have_value(
+                "internal_accidental")
 
             # The customer notice: drafted, approved, sent to the SMTP sink.
             expect(page.locator("article.notice-card[data-kind='cnil']")).to_have_count(0)
