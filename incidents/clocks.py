@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from incidents import audit
-from incidents.enums import OPEN_STATUSES, Clock, ClockFactKind, ClockState
+from incidents.enums import OPEN_STATUSES, Clock, ClockFactKind, ClockState, CustomerRole
 from incidents.exceptions import InvalidClockChange
 from incidents.models import ClockFact, Customer, Escalation, Incident
 
@@ -126,6 +126,9 @@ class ClockStatus:
     met_at: datetime | None = None
     late: bool = False
     stop_justification: str | None = None
+    # The CNIL clock of a processor-only incident: the customer's deadline, shown for
+    # information; never escalated nor counted as AVM Up's.
+    informative: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -141,6 +144,7 @@ class ClockStatus:
             "met_at": self.met_at.isoformat() if self.met_at else None,
             "late": self.late,
             "stop_justification": self.stop_justification,
+            "informative": self.informative,
         }
 
 
@@ -152,6 +156,15 @@ class IncidentClocks:
     @property
     def all(self) -> tuple[ClockStatus, ...]:
         return (self.cnil, *self.customers)
+
+    @property
+    def own(self) -> tuple[ClockStatus, ...]:
+        """The clocks AVM Up must meet (all but an informative CNIL clock)."""
+        return tuple(c for c in self.all if not c.informative) or self.all
+
+    @property
+    def cnil_own(self) -> bool:
+        return not self.cnil.informative
 
     @property
     def customer_due(self) -> datetime | None:
@@ -171,11 +184,11 @@ class IncidentClocks:
     def state(self) -> ClockState:
         """The most urgent state over all clocks (overdue > due_soon > running > met >
         stopped)."""
-        return min((c.state for c in self.all), key=_URGENCY.__getitem__)
+        return min((c.state for c in self.own), key=_URGENCY.__getitem__)
 
     @property
     def next_due(self) -> datetime | None:
-        open_ = [c.due_at for c in self.all if c.is_open]
+        open_ = [c.due_at for c in self.own if c.is_open]
         return min(open_) if open_ else None
 
 
@@ -217,7 +230,8 @@ def _fact_states(facts: Iterable[FactLike]) -> dict[tuple[str, str], _FactState]
 
 
 def _status(clock: Clock, tenant_id: str | None, start: datetime, due: datetime,
-            fact: _FactState | None, now: datetime, policy: ClockPolicy) -> ClockStatus:
+            fact: _FactState | None, now: datetime, policy: ClockPolicy,
+            informative: bool = False) -> ClockStatus:
     fact = fact or _FactState()
     state = state_of(due=due, now=now, policy=policy, met_at=fact.met_at, stopped=fact.stopped)
     return ClockStatus(
@@ -230,6 +244,7 @@ def _status(clock: Clock, tenant_id: str | None, start: datetime, due: datetime,
         met_at=fact.met_at,
         late=fact.met_at is not None and fact.met_at > due,
         stop_justification=fact.justification if state == ClockState.STOPPED else None,
+        informative=informative,
     )
 
 
@@ -242,6 +257,15 @@ def incident_clocks(*, incident: Incident, customers: Mapping[str, Customer],
                           now=now)
 
 
+def cnil_is_own(*, tenant_ids: Iterable[str], customers: Mapping[str, Customer]) -> bool:
+    """The CNIL clock is AVM Up's when AVM Up is controller: an incident with no tenant
+    (its own processing) or a tenant whose customer role is `controller`. For processor-only
+    incidents the 72 h belong to the customer (Art. 33(1) and (2))."""
+    ids = list(tenant_ids)
+    return not ids or any(
+        t in customers and customers[t].role == CustomerRole.CONTROLLER.value for t in ids)
+
+
 def compute_clocks(*, aware_at: datetime, tenant_ids: Iterable[str],
                    facts: Iterable[FactLike], customers: Mapping[str, Customer],
                    policy: ClockPolicy, now: datetime) -> IncidentClocks:
@@ -249,8 +273,10 @@ def compute_clocks(*, aware_at: datetime, tenant_ids: Iterable[str],
     now = _utc(now, "now")
     aware = _utc(aware_at, "aware_at")
     states = _fact_states(facts)
+    tenant_ids = list(tenant_ids)
     cnil = _status(Clock.CNIL, None, aware, aware + policy.cnil_delay,
-                   states.get((Clock.CNIL.value, "")), now, policy)
+                   states.get((Clock.CNIL.value, "")), now, policy,
+                   informative=not cnil_is_own(tenant_ids=tenant_ids, customers=customers))
     per_tenant = tuple(
         _status(Clock.CUSTOMER, tenant, aware,
                 aware + customer_delay(customer=customers.get(tenant), policy=policy),
@@ -267,22 +293,24 @@ def customer_delays(*, customers: Mapping[str, Customer], tenant_ids: Iterable[s
 
 def next_open_due(*, aware_at: datetime, tenant_ids: Sequence[str],
                   facts: Sequence[FactLike], delays: Mapping[str, timedelta],
-                  policy: ClockPolicy) -> datetime | None:
+                  policy: ClockPolicy, cnil_own: bool = True) -> datetime | None:
     """`compute_clocks(...).next_due` without building the statuses (queue ordering): the
-    earliest due of the clocks neither met nor stopped. `delays` from `customer_delays`."""
+    earliest due of the clocks neither met nor stopped. `delays` from `customer_delays`;
+    `cnil_own` from `cnil_is_own` (an informative CNIL clock is not AVM Up's to meet)."""
     default = timedelta(hours=policy.customer_hours_default)
+    cnil_own = cnil_own or not tenant_ids
     if not facts:
-        best = policy.cnil_delay
-        for t in tenant_ids:
-            best = min(best, delays.get(t, default))
-        return aware_at + best
+        candidates = [delays.get(t, default) for t in tenant_ids]
+        if cnil_own:
+            candidates.append(policy.cnil_delay)
+        return aware_at + min(candidates)
     states = _fact_states(facts)
 
     def closed(clock: Clock, tenant: str) -> bool:
         st = states.get((clock.value, tenant))
         return st is not None and (st.met_at is not None or st.stopped)
 
-    dues = [] if closed(Clock.CNIL, "") else [policy.cnil_delay]
+    dues = [] if closed(Clock.CNIL, "") or not cnil_own else [policy.cnil_delay]
     dues.extend(delays.get(t, default) for t in tenant_ids if not closed(Clock.CUSTOMER, t))
     return aware_at + min(dues) if dues else None
 
@@ -395,7 +423,7 @@ def due_escalations(*, clocks: IncidentClocks, fired: Sequence[tuple[str, str, f
     fire (a 24 h customer clock does not alert '24 h left' at birth)."""
     out = []
     for status in clocks.all:
-        if not status.is_open:
+        if not status.is_open or status.informative:
             continue
         tenant = status.tenant_id or ""
         total_hours = (status.due_at - status.started_at).total_seconds() / 3600

@@ -70,6 +70,27 @@ class Art34Exemption(StrEnum):
     DISPROPORTIONATE_EFFORT = "c_disproportionate_effort"
 
 
+class IncidentSource(StrEnum):
+    """How a breach came to light: a rule, or a person who reported it."""
+
+    DETECTED = "detected"
+    STAFF_REPORT = "staff_report"
+    CUSTOMER_REPORT = "customer_report"
+    SUBPROCESSOR_REPORT = "subprocessor_report"
+    AUTHORITY = "authority"
+    DATA_SUBJECT = "data_subject"
+    OTHER = "other"
+
+
+class Nature(StrEnum):
+    """What the breach compromised (`attempt` alone: nothing was reached, Art. 4(12))."""
+
+    CONFIDENTIALITY = "confidentiality"
+    INTEGRITY = "integrity"
+    AVAILABILITY = "availability"
+    ATTEMPT = "attempt"
+
+
 class DecisionKind(StrEnum):
     COMMENT = "comment"
     DECISION = "decision"

@@ -35,3 +35,12 @@ class AuditChainError(IncidentError, Unavailable):
 
 class InvalidIncidentInput(IncidentError, Invalid):
     """A structured incident field outside its allowed values; the message names the field."""
+
+
+class InvalidDeclaration(IncidentError, Invalid):
+    """A declared breach with a field that makes no sense; `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

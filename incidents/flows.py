@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from detectors.finding import Severity
 from incidents import audit, clocks, correlation, notice_fields, service, severity
 from incidents.clocks import ClockPolicy
-from incidents.enums import OPEN_STATUSES, CustomerRole, IncidentStatus
+from incidents.enums import OPEN_STATUSES, CustomerRole, IncidentSource, IncidentStatus
 from incidents.exceptions import IncidentError
 from incidents.findings_store import FindingRow
 from incidents.models import (
@@ -132,6 +132,7 @@ def untouched(incident: Incident) -> bool:
         return True
     return (
         incident.status == IncidentStatus.DETECTED.value
+        and not incident.declared
         and not incident.title_edited
         and incident.aware_set_by is None
         and all(a.source == "auto" for a in incident.assessments)
@@ -149,6 +150,7 @@ def _new_incident(row: FindingRow, now: datetime) -> Incident:
     """An incident without its reference yet (allocated for the whole batch at once)."""
     return Incident(
         year=now.year, status=IncidentStatus.DETECTED.value, title="", title_edited=False,
+        source=IncidentSource.DETECTED.value, declared=False, services=[],
         first_seen=row.first_seen, last_seen=row.last_seen, detected_at=now, aware_at=now,
         rule_ids=[], nature=[], data_categories=[], finding_severity=row.severity,
         consequences="", measures="", created_at=now, updated_at=now,
@@ -273,6 +275,10 @@ def _refresh(incident: Incident, rows: list[FindingRow], now: datetime) -> bool:
             continue
         values = {"events": acc["events"], "records": acc["records"],
                   "persons": acc["persons"], "first_seen": lo, "last_seen": hi}
+        if incident.declared:
+            values.update(records=max(acc["records"], current.records),
+                          persons=max(acc["persons"], current.persons),
+                          first_seen=min(lo, current.first_seen))
         for name, value in values.items():
             if getattr(current, name) != value:
                 setattr(current, name, value)
@@ -280,9 +286,15 @@ def _refresh(incident: Incident, rows: list[FindingRow], now: datetime) -> bool:
     rule_ids = sorted({r.rule_id for r in rows})
     nature = notice_fields.nature_of(r.nature for r in rows)
     categories = sorted({c for r in rows for c in r.data_categories})
+    if incident.declared:
+        # A declared breach: what the person declared is never erased by detection.
+        nature = notice_fields.nature_of([nature, incident.nature])
+        categories = sorted(set(categories) | set(incident.data_categories))
     worst = max((r.severity for r in rows), key=lambda s: _SEVERITY_RANK.get(s, 0))
     first = min(r.first_seen for r in rows)
     last = max(r.last_seen for r in rows)
+    if incident.declared:
+        first, last = min(first, incident.first_seen), max(last, incident.last_seen)
     n_tenants = len(per_tenant)
     title = f"{', '.join(rule_ids)} on {n_tenants} tenant{'s' if n_tenants != 1 else ''}"
     values2: dict[str, object] = {

@@ -62,6 +62,17 @@ class Incident(Base):
     status: Mapped[str] = mapped_column(String(16), index=True, default=IncidentStatus.DETECTED)
     title: Mapped[str] = mapped_column(Text, default="")
     title_edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How the breach came to light (`IncidentSource`) and, for a declared breach, what the
+    # person who declared it knows: free text, the window, the services (NULL = not known
+    # yet). Its approximate numbers of persons and records are `persons_estimate` and
+    # `records_estimate` below (detected incidents count per tenant).
+    source: Mapped[str] = mapped_column(String(24), default="detected", index=True)
+    declared: Mapped[bool] = mapped_column(Boolean, default=False)  # opened by a person
+    summary: Mapped[str] = mapped_column(Text, default="")
+    occurred_from: Mapped[datetime | None] = mapped_column(nullable=True)
+    occurred_to: Mapped[datetime | None] = mapped_column(nullable=True)
+    discovered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    services: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Facts of the breach (event time) and of its handling (wall time).
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
@@ -241,6 +252,8 @@ class SeverityAssessment(Base):
     notify_customer: Mapped[bool] = mapped_column(Boolean, default=True)
     notify_cnil: Mapped[bool] = mapped_column(Boolean, default=False)
     notify_subjects: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Art. 34(3)(c): a public communication replaces the individual one.
+    notify_public: Mapped[bool] = mapped_column(Boolean, default=False)
     recommendation_overridden: Mapped[bool] = mapped_column(Boolean, default=False)
     art34_exemption: Mapped[str | None] = mapped_column(String(32), nullable=True)
     art34_justification: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from incidents import audit
+from incidents import audit, service, severity
 from incidents.exceptions import InvalidIncidentInput
 from incidents.models import Incident
 
@@ -72,9 +72,7 @@ def is_attempt(incident: Incident) -> bool:
 def effective_nature(incident: Incident) -> list[str]:
     """The nature notices and the register use: the RSSI's qualification of an attempt,
     else the nature the evidence shows."""
-    if list(incident.nature) == [ATTEMPT] and incident.qualified_nature:
-        return list(incident.qualified_nature)
-    return list(incident.nature)
+    return severity.advised_nature(incident.nature, incident.qualified_nature)
 
 
 def _clean_text(name: str, value: Any) -> str | None:
@@ -184,4 +182,29 @@ def qualify_breach(*, session: Session, incident: Incident, actor_email: str,
     audit.append(session=session, actor=actor_email, action="incident.qualified_breach",
                  subject=incident.ref, at=now,
                  data={"nature": natures, "justification": why})
+    _readvise(session=session, incident=incident, actor_email=actor_email, why=why, now=now)
     return incident
+
+
+def _readvise(*, session: Session, incident: Incident, actor_email: str, why: str,
+              now: datetime) -> None:
+    """The advice given while the incident was an attempt (register only, Art. 4(12)) no
+    longer holds: the current ENISA inputs are assessed again with the qualified nature, and
+    the advice that follows becomes the decision (audited; the RSSI may decide otherwise)."""
+    current = incident.current_assessment
+    if current is None:
+        return
+    inputs = severity.SeverityInputs(
+        dpc=current.dpc, ei=current.ei, cb_confidentiality=current.cb_confidentiality,
+        cb_integrity=current.cb_integrity, cb_availability=current.cb_availability,
+        malicious=current.malicious, persons=current.persons,
+        unintelligible=current.unintelligible,
+        rationale={**dict(current.rationale or {}), "requalified": "attempt qualified as a "
+                   "breach"},
+    )
+    service.record_assessment(
+        session=session, incident=incident, inputs=inputs,
+        source="auto" if current.source == "auto" else "manual", actor=actor_email,
+        justification=f"attempt qualified as a breach: {why}", now=now,
+        art34_exemption=current.art34_exemption,
+        art34_justification=current.art34_justification)

@@ -54,6 +54,12 @@ class RegisterRow:
     decisions: str
     closed_at: str
     resolution_reason: str
+    source: str
+    role: str
+    advice: str
+    decided_by: str
+    decision_justification: str
+    declared: str
     notice_signatures: str = ""
 
 
@@ -84,12 +90,25 @@ def build_rows(*, session: Session, policy: ClockPolicy,
         cl = clocks.incident_clocks(incident=inc, customers=customers, policy=policy, now=now)
         met = [c.met_at for c in cl.customers if c.met_at is not None]
         assessment = inc.current_assessment
-        rec = ""
+        rec = advice = decided_by = decided_why = ""
         if assessment is not None:
-            told = [who for who, yes in (("customer", assessment.notify_customer),
-                                         ("cnil", assessment.notify_cnil),
-                                         ("data subjects", assessment.notify_subjects)) if yes]
-            rec = ", ".join(told) or "register only"
+            rec = _told(customer=assessment.notify_customer, cnil=assessment.notify_cnil,
+                        subjects=assessment.notify_subjects, public=assessment.notify_public)
+            advised = (assessment.rationale or {}).get("advice")
+            if isinstance(advised, dict):
+                advice = _told(customer=bool(advised.get("customer")),
+                               cnil=bool(advised.get("cnil")),
+                               subjects=bool(advised.get("subjects")),
+                               public=bool(advised.get("public")))
+                reasons = advised.get("reasons") or []
+                advice += "".join(f" | {r}" for r in reasons)
+            decided_by = (f"{assessment.assessed_by} ({_iso(assessment.assessed_at)}, "
+                          + ("against the advice" if assessment.recommendation_overridden
+                             else "advice accepted" if assessment.source == "manual"
+                             else "automatic pre-fill") + ")")
+            decided_why = assessment.justification
+            if assessment.art34_justification:
+                decided_why += f" | Art. 34(3): {assessment.art34_justification}"
         decisions = "; ".join(
             f"{_iso(d.created_at)} {d.author}: {d.text}"
             + (f" (justification: {d.justification})" if d.justification else "")
@@ -113,8 +132,10 @@ def build_rows(*, session: Session, policy: ClockPolicy,
                 + f": persons≈{t.persons}, records≈{t.records}, events={t.events}"
                 for t in inc.tenants
             ),
-            persons_approx=sum(t.persons for t in inc.tenants),
-            records_approx=sum(t.records for t in inc.tenants),
+            persons_approx=(sum(t.persons for t in inc.tenants) if inc.tenants
+                            else inc.persons_estimate or 0),
+            records_approx=(sum(t.records for t in inc.tenants) if inc.tenants
+                            else inc.records_estimate or 0),
             first_seen=_iso(inc.first_seen),
             last_seen=_iso(inc.last_seen),
             detected_at=_iso(inc.detected_at),
@@ -135,6 +156,13 @@ def build_rows(*, session: Session, policy: ClockPolicy,
             decisions=decisions,
             closed_at=_iso(inc.closed_at),
             resolution_reason=inc.resolution_reason or "",
+            source=inc.source,
+            role=" + ".join(sorted({customers[t].role if t in customers else "processor"
+                                    for t in inc.tenant_ids} or {"controller"})),
+            advice=advice,
+            decided_by=decided_by,
+            decision_justification=decided_why,
+            declared="yes" if inc.declared else "",
             notice_signatures="; ".join(signed.get(inc.id, [])),
         ))
     return rows
@@ -163,6 +191,12 @@ def _signatures(session: Session, incident_ids: list[int]) -> dict[int, list[str
         out.setdefault(r.incident_id, []).append(
             f"{r.kind}{scope} v{r.version}: " + ", ".join(who))
     return out
+
+
+def _told(*, customer: bool, cnil: bool, subjects: bool, public: bool) -> str:
+    told = [who for who, yes in (("customer", customer), ("cnil", cnil),
+                                 ("data subjects", subjects), ("public", public)) if yes]
+    return ", ".join(told) or "register only"
 
 
 def _safe_cell(value: object) -> object:

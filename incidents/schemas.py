@@ -27,6 +27,7 @@ class ClockRead(BaseModel):
     met_at: datetime | None
     late: bool
     stop_justification: str | None
+    informative: bool = False  # the customer's CNIL deadline (processor-only), not AVM Up's
 
 
 class TenantRead(BaseModel):
@@ -60,6 +61,7 @@ class SeverityRead(BaseModel):
     notify_customer: bool
     notify_cnil: bool
     notify_subjects: bool
+    notify_public: bool
     recommendation_overridden: bool
     art34_exemption: str | None
     art34_justification: str | None
@@ -117,10 +119,20 @@ class IncidentSummary(BaseModel):
     customer_clock_state: str | None
     cnil_clock_state: str
     next_due: datetime | None
+    source: str = "detected"
+    declared: bool = False
+    cnil_own: bool = True  # False: processor only, the 72 h are the customer's
 
 
 class IncidentDetail(IncidentSummary):
     aware_justification: str | None
+    summary: str
+    services: list[str]
+    persons_estimate: int | None
+    records_estimate: int | None
+    occurred_from: datetime | None
+    occurred_to: datetime | None
+    discovered_at: datetime | None
     data_categories: list[str]
     consequences: str
     measures: str
@@ -146,6 +158,7 @@ def summary(*, incident: Incident, clocks_: IncidentClocks) -> IncidentSummary:
         cnil_due=clocks_.cnil.due_at, clock_state=clocks_.state.value,
         customer_clock_state=clocks_.customer_state.value if clocks_.customer_state else None,
         cnil_clock_state=clocks_.cnil.state.value, next_due=clocks_.next_due,
+        source=incident.source, declared=incident.declared, cnil_own=clocks_.cnil_own,
     )
 
 
@@ -179,6 +192,11 @@ def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
     return IncidentDetail(
         **base,
         aware_justification=incident.aware_justification,
+        summary=incident.summary, services=list(incident.services or []),
+        persons_estimate=incident.persons_estimate,
+        records_estimate=incident.records_estimate,
+        occurred_from=incident.occurred_from, occurred_to=incident.occurred_to,
+        discovered_at=incident.discovered_at,
         data_categories=list(incident.data_categories),
         consequences=incident.consequences, measures=incident.measures,
         resolution_reason=incident.resolution_reason, closed_at=incident.closed_at,

@@ -28,6 +28,7 @@ from incidents.enums import (
 from incidents.exceptions import (
     IncidentNotFound,
     InvalidClockChange,
+    InvalidSeverityInput,
     InvalidTransition,
     JustificationRequired,
 )
@@ -212,7 +213,8 @@ def _heads(session: Session, window: Select[Any]) -> list[tuple[int, datetime]]:
 
 def _deadline_keys(*, session: Session, opened: Select[Incident],
                    heads: Sequence[tuple[int, datetime]], delays: dict[str, timedelta],
-                   policy: ClockPolicy) -> list[DeadlineKey]:
+                   policy: ClockPolicy,
+                   controllers: dict[str, bool] | None = None) -> list[DeadlineKey]:
     """(next open due or _FAR, id) of `heads` (id, aware_at), some of the incidents
     `opened` selects, from bare columns: their tenants, their clock facts and their
     customers' delays (`delays` caches them across calls). The due is
@@ -239,16 +241,21 @@ def _deadline_keys(*, session: Session, opened: Select[Incident],
         .where(ClockFact.incident_id.in_(ids))
     ).all():
         facts.setdefault(row[0], []).append(_Fact(*row[1:]))
+    controllers = {} if controllers is None else controllers
     unseen = {t for ts in tenants.values() for t in ts} - delays.keys()
     if unseen:
         customers = clocks.load_customers(session=session, tenant_ids=unseen)
         delays.update(clocks.customer_delays(customers=customers, tenant_ids=unseen,
                                              policy=policy))
+        controllers.update({t: clocks.cnil_is_own(tenant_ids=[t], customers=customers)
+                            for t in unseen})
     keyed: list[DeadlineKey] = []
     for incident_id, aware_at in heads:
+        mine = tenants.get(incident_id, [])
         nxt = clocks.next_open_due(
-            aware_at=aware_at, tenant_ids=tenants.get(incident_id, []),
+            aware_at=aware_at, tenant_ids=mine,
             facts=facts.get(incident_id, []), delays=delays, policy=policy,
+            cnil_own=not mine or any(controllers.get(t, False) for t in mine),
         )
         keyed.append((_FAR if nxt is None else nxt, incident_id))
     return keyed
@@ -266,6 +273,7 @@ def _open_deadline_keys(*, session: Session, opened: Select[Incident], want: int
     (all of them for deep pages, or when every clock is met or stopped)."""
     floor = clocks.min_delay(session=session, policy=policy)
     delays: dict[str, timedelta] = {}
+    controllers: dict[str, bool] = {}
     keyed: list[DeadlineKey] = []
     seen = 0
     last: tuple[datetime, int] | None = None
@@ -289,7 +297,7 @@ def _open_deadline_keys(*, session: Session, opened: Select[Incident], want: int
                 return keyed[:want], len(keyed)
             previous = aware_at
         keyed.extend(_deadline_keys(session=session, opened=opened, heads=heads,
-                                    delays=delays, policy=policy))
+                                    delays=delays, policy=policy, controllers=controllers))
         keyed.sort()
         del keyed[want:]  # a key past the `want` smallest is never needed
         seen += len(heads)
@@ -498,9 +506,33 @@ def resume_clock(*, session: Session, incident: Incident, clock: Clock | str,
 # --- severity --------------------------------------------------------------------------
 
 def _roles(session: Session, incident: Incident) -> list[CustomerRole]:
+    """The roles AVM Up holds in the incident: per tenant, from the customer's contract;
+    an incident with no tenant is AVM Up's own processing (controller)."""
+    if not incident.tenant_ids:
+        return [CustomerRole.CONTROLLER]
     found = customers_for(session=session, incident=incident)
     return [CustomerRole(found[t].role) if t in found else CustomerRole.PROCESSOR
             for t in incident.tenant_ids]
+
+
+def _nature(incident: Incident) -> list[str]:
+    """The nature the advice reads (a qualified attempt reads as the breach it was qualified
+    as; see `severity.advised_nature`)."""
+    return severity.advised_nature(incident.nature, incident.qualified_nature)
+
+
+def roles_of(*, session: Session, incident: Incident) -> list[CustomerRole]:
+    """See `_roles`."""
+    return _roles(session, incident)
+
+
+def advice_for(*, session: Session, incident: Incident, inputs: severity.SeverityInputs,
+               art34_exemption: Art34Exemption | str | None = None,
+               ) -> severity.Recommendation:
+    """What the law advises for these inputs (see `severity.recommend`)."""
+    return severity.recommend(
+        severity=severity.band(severity.score(inputs)), roles=_roles(session, incident),
+        art34_exemption=art34_exemption, inputs=inputs, nature=_nature(incident))
 
 
 def record_assessment(*, session: Session, incident: Incident,
@@ -518,21 +550,27 @@ def record_assessment(*, session: Session, incident: Incident,
     value = severity.score(inputs)
     band = severity.band(value)
     exemption = Art34Exemption(art34_exemption) if art34_exemption else None
-    derived = severity.recommend(
-        severity=band, roles=roles if roles is not None else _roles(session, incident),
-        art34_exemption=exemption,
-    )
+    roles = list(roles) if roles is not None else _roles(session, incident)
+    derived = severity.recommend(severity=band, roles=roles, art34_exemption=exemption,
+                                 inputs=inputs, nature=_nature(incident))
     rec = recommendation or derived
+    advice = {"customer": derived.notify_customer, "cnil": derived.notify_cnil,
+              "subjects": derived.notify_subjects, "public": derived.notify_public,
+              "reasons": list(derived.reasons)}
+    factors = severity.factors(inputs=inputs, roles=roles, art34_exemption=exemption,
+                               nature=_nature(incident))
     row = SeverityAssessment(
         incident_id=incident.id, dpc=inputs.dpc, ei=inputs.ei,
         cb_confidentiality=inputs.cb_confidentiality, cb_integrity=inputs.cb_integrity,
         cb_availability=inputs.cb_availability, malicious=inputs.malicious, score=value,
         band=band.value, persons=inputs.persons, unintelligible=inputs.unintelligible,
         notify_customer=rec.notify_customer, notify_cnil=rec.notify_cnil,
-        notify_subjects=rec.notify_subjects, recommendation_overridden=rec != derived,
+        notify_subjects=rec.notify_subjects, notify_public=rec.notify_public,
+        recommendation_overridden=rec != derived,
         art34_exemption=exemption.value if exemption else None,
         art34_justification=art34_justification, source=source,
-        rationale={**dict(inputs.rationale), "recommendation": list(rec.reasons)},
+        rationale={**dict(inputs.rationale), "recommendation": list(rec.reasons),
+                   "factors": factors, "advice": advice},
         justification=justification, assessed_by=actor, assessed_at=now,
     )
     incident.assessments.append(row)
@@ -546,7 +584,8 @@ def record_assessment(*, session: Session, incident: Incident,
               "band": band.value, "justification": justification,
               "art34_exemption": row.art34_exemption,
               "notify": {"customer": rec.notify_customer, "cnil": rec.notify_cnil,
-                         "subjects": rec.notify_subjects},
+                         "subjects": rec.notify_subjects, "public": rec.notify_public},
+              "advice": {k: v for k, v in advice.items() if k != "reasons"},
               "recommendation_overridden": row.recommendation_overridden})
     if audit_items is not None:
         audit_items.append(item)
@@ -563,24 +602,42 @@ def assess_severity(*, session: Session, incident: Incident,
                     art34_justification: str | None = None,
                     notify_customer: bool | None = None, notify_cnil: bool | None = None,
                     notify_subjects: bool | None = None) -> SeverityAssessment:
-    """Edit the ENISA inputs (and optionally the recommendation) with a justification.
-    An Art. 34(3) exemption needs its own justification."""
+    """The RSSI's assessment: the ENISA inputs (every one editable) and the decision on who
+    is told, with a justification. `notify_*` left None accept the advice; a value that
+    differs from it is a decision against the advice, recorded beside it with the
+    justification (audited; drafts follow the decision). An Art. 34(3) exemption needs its
+    own justification."""
     why = _require(justification, "a severity assessment")
     if art34_exemption is not None:
         art34_justification = _require(art34_justification, "an Art. 34(3) exemption")
+        if notify_subjects:
+            raise InvalidSeverityInput(
+                "notify_subjects: an Art. 34(3) exemption is claimed; withdraw it to tell "
+                "the data subjects")
     roles = _roles(session, incident)
     band = severity.band(severity.score(inputs))
-    derived = severity.recommend(severity=band, roles=roles, art34_exemption=art34_exemption)
+    derived = severity.recommend(severity=band, roles=roles, art34_exemption=art34_exemption,
+                                 inputs=inputs, nature=_nature(incident))
+    subjects = derived.notify_subjects if notify_subjects is None else notify_subjects
     rec = severity.Recommendation(
         notify_customer=derived.notify_customer if notify_customer is None else notify_customer,
         notify_cnil=derived.notify_cnil if notify_cnil is None else notify_cnil,
-        notify_subjects=derived.notify_subjects if notify_subjects is None else notify_subjects,
+        notify_subjects=subjects,
         reasons=derived.reasons,
+        notify_public=derived.notify_public and not subjects,
     )
     if rec != derived:
-        rec = severity.Recommendation(rec.notify_customer, rec.notify_cnil,
-                                      rec.notify_subjects,
-                                      (*derived.reasons, f"overridden: {why}"))
+        changed = [f"{name} {'yes' if mine else 'no'} (advice: {'yes' if theirs else 'no'})"
+                   for name, mine, theirs in (
+                       ("customer", rec.notify_customer, derived.notify_customer),
+                       ("CNIL", rec.notify_cnil, derived.notify_cnil),
+                       ("data subjects", rec.notify_subjects, derived.notify_subjects))
+                   if mine != theirs]
+        rec = severity.Recommendation(
+            rec.notify_customer, rec.notify_cnil, rec.notify_subjects,
+            (*derived.reasons,
+             f"decision of {actor_email} against the advice: {'; '.join(changed)}: {why}"),
+            rec.notify_public)
     return record_assessment(session=session, incident=incident, inputs=inputs,
                              source="manual", actor=actor_email, justification=why,
                              now=_aware(now or datetime.now(UTC)),

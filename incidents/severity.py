@@ -160,38 +160,147 @@ def prefill(findings: Iterable[FindingFacts], *, persons: int = 0,
 
 @dataclass(frozen=True)
 class Recommendation:
+    """Who must be told, and why: each reason names its factor and its article."""
+
     notify_customer: bool
     notify_cnil: bool
     notify_subjects: bool
     reasons: tuple[str, ...]
+    notify_public: bool = False
+
+
+_ORDER = (SeverityBand.LOW, SeverityBand.MEDIUM, SeverityBand.HIGH, SeverityBand.VERY_HIGH)
+BREACH_NATURES = frozenset({"confidentiality", "integrity", "availability"})
+ATTEMPT = "attempt"
+
+
+def is_attempt_only(nature: Iterable[str]) -> bool:
+    """Nature `attempt` alone: a security incident that reached no personal data."""
+    found = set(nature)
+    return ATTEMPT in found and not found & BREACH_NATURES
+
+
+def advised_nature(nature: Iterable[str], qualified: Iterable[str] | None) -> list[str]:
+    """The nature the advice reads: the RSSI's qualification of a pure attempt as a breach
+    (`notice_fields.qualify_breach`), else the nature the evidence (or the declaration)
+    shows."""
+    found = list(nature)
+    if found == [ATTEMPT] and qualified:
+        return list(qualified)
+    return found
+
+
+def left_control(inputs: SeverityInputs) -> bool:
+    """A malicious breach of confidentiality where the data reached someone (ENISA CB
+    confidentiality > 0: disclosed to known or unknown recipients)."""
+    return inputs.malicious and inputs.cb_confidentiality > 0
 
 
 def recommend(*, severity: SeverityBand, roles: Iterable[CustomerRole | str],
-              art34_exemption: Art34Exemption | str | None = None) -> Recommendation:
-    """Who must be told. As processor, the customer always (Art. 33(2)); as controller,
-    medium or above → CNIL (Art. 33(1)), high or above → data subjects (Art. 34) unless an
-    Art. 34(3) exemption is claimed. The thresholds are a convention, not ENISA's."""
+              art34_exemption: Art34Exemption | str | None = None,
+              inputs: SeverityInputs | None = None,
+              nature: Iterable[str] = ()) -> Recommendation:
+    """Who must be told. ENISA gives the score; the law decides around it.
+
+    - Nature `attempt` alone: not a personal data breach (Art. 4(12)): register only.
+    - Processor (the customers' data): the customer, for every breach (Art. 33(2)).
+    - Controller (AVM Up's own processing): the CNIL unless the breach is unlikely to result
+      in a risk (Art. 33(1)). Data unintelligible to anyone unauthorised is; a malicious breach
+      of confidentiality where the data left AVM Up's control never is, whatever the band;
+      otherwise a low band is, medium or above is not.
+    - Controller and high risk (band high or above): the data subjects (Art. 34(1)), unless
+      Art. 34(3)(a) or (b); under (c) a public communication replaces them.
+    """
     role_set = {CustomerRole(r) for r in roles}
+    rank = _ORDER.index(SeverityBand(severity))
     reasons: list[str] = []
+    if is_attempt_only(nature):
+        reasons.append("nature: attempt only, no personal data reached: a security incident, "
+                       "not a personal data breach (Art. 4(12)): register only, no notification")
+        return Recommendation(False, False, False, tuple(reasons))
     customer = CustomerRole.PROCESSOR in role_set or not role_set
-    if customer:
-        reasons.append("processor: every breach is reported to the customer (Art. 33(2))")
-    order = [SeverityBand.LOW, SeverityBand.MEDIUM, SeverityBand.HIGH, SeverityBand.VERY_HIGH]
-    rank = order.index(severity)
     controller = CustomerRole.CONTROLLER in role_set
-    cnil = controller and rank >= 1
-    subjects = controller and rank >= 2
+    if customer:
+        reasons.append("role: processor for the customers' data: every breach is reported "
+                       "to the customer without undue delay (Art. 33(2))")
     if controller:
-        reasons.append(
-            "controller: risk " + ("≥ medium → CNIL within 72 h (Art. 33(1))" if cnil
-                                   else "low → register only (Art. 33(5))")
-        )
-    if subjects and art34_exemption is not None:
-        subjects = False
-        reasons.append(f"Art. 34(3) exemption claimed: {Art34Exemption(art34_exemption).value}")
-    elif subjects:
-        reasons.append("controller: high risk → data subjects (Art. 34(1))")
-    return Recommendation(customer, cnil, subjects, tuple(reasons))
+        reasons.append("role: controller (AVM Up's own processing): AVM Up assesses the risk "
+                       "and notifies the CNIL within 72 h (Art. 33(1))")
+    else:
+        reasons.append("role: processor only: the customer, as controller, decides on the CNIL "
+                       "and the persons (Art. 33(1), Art. 34); no CNIL notice from AVM Up")
+    unintelligible = inputs is not None and inputs.unintelligible
+    malicious_out = inputs is not None and left_control(inputs)
+    cnil = subjects = public = False
+    if controller:
+        if unintelligible:
+            reasons.append("identifiability: data unintelligible to anyone not authorised "
+                           "(state-of-the-art encryption or hashing, key or salt not "
+                           "compromised): unlikely to result in a risk: neither the CNIL "
+                           "(Art. 33(1)) nor the persons (Art. 34(3)(a))")
+        elif malicious_out:
+            cnil = True
+            reasons.append("intent and circumstances: malicious breach of confidentiality, the "
+                           "data left AVM Up's control: never 'unlikely to result in a risk', "
+                           f"whatever the band ({SeverityBand(severity).value}): CNIL "
+                           "(Art. 33(1))")
+        elif rank >= 1:
+            cnil = True
+            reasons.append(f"severity: band {SeverityBand(severity).value} (≥ medium): a risk "
+                           "to the persons: CNIL within 72 h (Art. 33(1))")
+        else:
+            reasons.append("severity: band low, no malicious disclosure: unlikely to result in "
+                           "a risk: register only (Art. 33(1), Art. 33(5))")
+        if rank >= 2 and not unintelligible:
+            exemption = Art34Exemption(art34_exemption) if art34_exemption else None
+            if exemption is Art34Exemption.DISPROPORTIONATE_EFFORT:
+                public = True
+                reasons.append("exemption: individual communication would involve "
+                               "disproportionate effort: a public communication instead "
+                               "(Art. 34(3)(c))")
+            elif exemption is Art34Exemption.UNINTELLIGIBLE:
+                reasons.append("exemption: data unintelligible to unauthorised persons: no "
+                               "communication to the persons (Art. 34(3)(a))")
+            elif exemption is Art34Exemption.RISK_NO_LONGER_LIKELY:
+                reasons.append("exemption: subsequent measures make the high risk no longer "
+                               "likely: no communication to the persons (Art. 34(3)(b))")
+            else:
+                subjects = True
+                reasons.append(f"severity: band {SeverityBand(severity).value} (≥ high): high "
+                               "risk: the data subjects without undue delay (Art. 34(1))")
+        elif not unintelligible:
+            reasons.append("severity: band below high: no high risk: no communication to the "
+                           "persons (Art. 34(1))")
+    return Recommendation(customer, cnil, subjects, tuple(reasons), public)
+
+
+def factors(*, inputs: SeverityInputs, roles: Iterable[CustomerRole | str],
+            art34_exemption: Art34Exemption | str | None = None,
+            nature: Iterable[str] = ()) -> dict[str, str]:
+    """The factors of the rationale, each in one line: data, identifiability, circumstances,
+    intent, exemptions, role (ENISA 2013 for the first four, GDPR for the last two)."""
+    role_set = sorted({CustomerRole(r).value for r in roles}) or ["processor"]
+    circumstances = []
+    for name, value in (("confidentiality", inputs.cb_confidentiality),
+                        ("integrity", inputs.cb_integrity),
+                        ("availability", inputs.cb_availability)):
+        if value:
+            circumstances.append(f"{name} +{value:g}")
+    found = sorted(set(nature))
+    return {
+        "data": f"DPC {inputs.dpc:g} (ENISA data processing context)",
+        "identifiability": (f"EI {inputs.ei:g}"
+                            + ("; data unintelligible to unauthorised persons"
+                               if inputs.unintelligible else "")),
+        "circumstances": (", ".join(circumstances) or "none")
+                         + (f"; nature {', '.join(found)}" if found else ""),
+        "intent": ("malicious (+0.5)" if inputs.malicious else "not established")
+                  + ("; data left AVM Up's control" if left_control(inputs) else ""),
+        "exemptions": (Art34Exemption(art34_exemption).value if art34_exemption
+                       else "none claimed"),
+        "role": " + ".join(role_set),
+        "persons": str(inputs.persons),
+    }
 
 
 def with_overrides(inputs: SeverityInputs, **changes: Any) -> SeverityInputs:

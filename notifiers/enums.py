@@ -9,6 +9,7 @@ class NoticeKind(StrEnum):
     CUSTOMER = "customer"
     CNIL = "cnil"
     DATA_SUBJECT = "data_subject"
+    PUBLIC = "public"  # Art. 34(3)(c): a public communication instead of individual ones
 
 
 class NoticePhase(StrEnum):

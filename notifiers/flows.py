@@ -21,8 +21,9 @@ qualifies them as a breach. Every fact of a notice comes from the incident's str
 Who gets what: every affected tenant whose customer role is `processor` (or unknown) gets a
 customer notice built from its own share of the incident only. Tenants in the `controller`
 role (AVM Up's own processing) feed the CNIL and data-subject notices, drafted when the
-current severity assessment recommends them (`notify_cnil`, `notify_subjects` without an
-Art. 34(3) exemption).
+current severity assessment decides so (`notify_cnil`; `notify_subjects` without an Art. 34(3)
+exemption; `notify_public` for the public communication of Art. 34(3)(c)). An incident with
+no tenant is AVM Up's own processing too.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from notifiers.schemas import (
     DraftPolicy,
     EvidenceLine,
     NoticeContext,
+    PublicNoticeContext,
 )
 
 __all__ = ["DraftPolicy", "IncidentFacts", "draft_notices", "load_facts"]
@@ -202,6 +204,7 @@ def _base_fields(*, facts: IncidentFacts, findings: Sequence[FindingRow], langua
         "breach_ended_at": incident.breach_ended_at,
         "org": policy.org,
         "next_update": now + timedelta(hours=policy.next_update_hours) if ongoing else None,
+        "summary": incident.summary or "",
     }
 
 
@@ -220,7 +223,8 @@ def customer_context(*, facts: IncidentFacts, tenant_id: str, phase: NoticePhase
     language = customer.language if customer is not None else policy.default_language
     findings = [f for f in facts.findings if tenant_id in f.tenant_ids]
     events = [e for e in facts.evidence if _event_touches(e, tenant_id)]
-    services = _sorted(str(e["service"]) for e in events if e.get("service"))
+    services = _sorted(str(e["service"]) for e in events if e.get("service")) or _sorted(
+        facts.incident.services)
     accounts = _sorted(
         str(e["actor"]["id"]) for e in events
         if _event_only_of(e, tenant_id) and (e.get("actor") or {}).get("id")
@@ -238,6 +242,8 @@ def customer_context(*, facts: IncidentFacts, tenant_id: str, phase: NoticePhase
         last_seen=share.last_seen, services=services, reach=accounts[:20], now=now,
         policy=policy,
     )
+    if len(facts.tenants) > 1:
+        fields["summary"] = ""  # free text about several customers: never in one's notice
     return CustomerNoticeContext(
         **fields,
         phase=phase,
@@ -256,10 +262,20 @@ def _controller_share(facts: IncidentFacts, now: datetime, policy: DraftPolicy,
                       language: str) -> dict[str, Any]:
     tenants = [t for tid, t in facts.tenants.items()
                if facts.role_of(tid) is CustomerRole.CONTROLLER]
+    incident = facts.incident
+    if not tenants:
+        # AVM Up's own processing, declared with no tenant: the incident's own numbers
+        # (None when nobody entered them: « [à compléter] », never a guessed zero).
+        return _base_fields(
+            facts=facts, findings=facts.findings, language=language,
+            persons=incident.persons_estimate, records=incident.records_estimate,
+            first_seen=incident.first_seen, last_seen=incident.last_seen,
+            services=_sorted(str(e["service"]) for e in facts.evidence if e.get("service"))
+            or _sorted(incident.services),
+            reach=[], now=now, policy=policy)
     ids = {t.tenant_id for t in tenants}
     findings = [f for f in facts.findings if ids & set(f.tenant_ids)]
     events = [e for e in facts.evidence if any(_event_touches(e, t) for t in ids)]
-    incident = facts.incident
     persons = incident.persons_estimate
     if persons is None:
         persons = _count(sum(t.persons for t in tenants))
@@ -272,7 +288,8 @@ def _controller_share(facts: IncidentFacts, now: datetime, policy: DraftPolicy,
     return _base_fields(
         facts=facts, findings=findings, language=language, persons=persons, records=records,
         first_seen=min(t.first_seen for t in tenants), last_seen=max(t.last_seen for t in tenants),
-        services=_sorted(str(e["service"]) for e in events if e.get("service")),
+        services=_sorted(str(e["service"]) for e in events if e.get("service"))
+        or _sorted(incident.services),
         reach=reach, now=now, policy=policy,
     )
 
@@ -283,6 +300,9 @@ def _subjects_informed(facts: IncidentFacts) -> str:
         assessment.art34_exemption
     ):
         return "Prévue : information des personnes concernées en préparation (article 34 du RGPD)"
+    if assessment is not None and assessment.notify_public:
+        return ("Prévue : communication publique, l'information individuelle exigeant des "
+                "efforts disproportionnés (article 34, 3, c)")
     if assessment is not None and assessment.art34_exemption:
         labels = {
             "a_unintelligible": "données incompréhensibles pour les tiers (article 34, 3, a)",
@@ -312,7 +332,7 @@ def cnil_context(*, facts: IncidentFacts, phase: NoticePhase, version: int, now:
         cnil_due=due,
         late=now > due,
         reasons_for_delay=reasons_for_delay,
-        circumstances=(
+        circumstances=_declared_circumstances(facts.incident) or (
             "Détection automatique par l'outil de surveillance Tocsin (règles "
             + ", ".join(fields["rule_ids"])
             + ") sur les journaux d'authentification et d'accès des services, puis "
@@ -332,6 +352,26 @@ def cnil_context(*, facts: IncidentFacts, phase: NoticePhase, version: int, now:
     )
 
 
+SOURCE_LABELS_FR = {
+    "detected": "contrôle d'AVM Up",
+    "staff_report": "signalement d'un membre du personnel",
+    "customer_report": "signalement d'un client",
+    "subprocessor_report": "signalement d'un sous-traitant",
+    "authority": "signalement d'une autorité",
+    "data_subject": "signalement d'une personne concernée",
+    "other": "autre signalement",
+}
+
+
+def _declared_circumstances(incident: Incident) -> str | None:
+    """How a declared breach came to light (None for a detected one)."""
+    if not incident.declared:
+        return None
+    label = SOURCE_LABELS_FR.get(incident.source, "signalement")
+    return f"Violation déclarée à la suite d'un {label}" + (
+        f" : {incident.summary}" if incident.summary else ".")
+
+
 def cnil_due_of(incident: Incident, policy: DraftPolicy) -> datetime:
     return incident_clocks.cnil_due(
         aware_at=incident.aware_at,
@@ -347,6 +387,19 @@ def data_subject_context(*, facts: IncidentFacts, phase: NoticePhase, version: i
     holders = not persons or bool(persons & wording.ACCOUNT_HOLDERS)
     return DataSubjectNoticeContext(
         **fields, phase=phase, version=version, account_holders=holders,
+        advice=wording.advice(language=language, data_categories=fields["data_categories"],
+                              account_holders=holders),
+    )
+
+
+def public_context(*, facts: IncidentFacts, phase: NoticePhase, version: int,
+                   now: datetime, policy: DraftPolicy) -> PublicNoticeContext:
+    language = policy.default_language
+    fields = _controller_share(facts, now, policy, language)
+    persons = set(facts.incident.subject_categories or ())
+    holders = not persons or bool(persons & wording.ACCOUNT_HOLDERS)
+    return PublicNoticeContext(
+        **fields, phase=phase, version=version,
         advice=wording.advice(language=language, data_categories=fields["data_categories"],
                               account_holders=holders),
     )
@@ -445,9 +498,12 @@ def draft_notices(*, session: Session, incident: Incident, now: datetime,
     existing = list(session.scalars(select(Notice).where(Notice.incident_id == incident.id)))
     drafter = _Drafter(session=session, facts=facts, existing=existing, now=now, policy=policy)
 
+    told = incident.current_assessment
     for tenant_id in sorted(facts.tenants):
         if facts.role_of(tenant_id) is CustomerRole.CONTROLLER:
             continue
+        if told is not None and not told.notify_customer:
+            continue  # an attempt that reached no data (Art. 4(12)), or the RSSI's decision
         drafter.ensure(
             NoticeKind.CUSTOMER, tenant_id, tenant_id,
             lambda phase, version, t=tenant_id: customer_context(
@@ -455,7 +511,9 @@ def draft_notices(*, session: Session, incident: Incident, now: datetime,
                 policy=policy),
         )
 
-    controller = any(facts.role_of(t) is CustomerRole.CONTROLLER for t in facts.tenants)
+    # AVM Up's own processing: a controller tenant, or a declared incident with no tenant.
+    controller = not facts.tenants or any(
+        facts.role_of(t) is CustomerRole.CONTROLLER for t in facts.tenants)
     assessment = incident.current_assessment
     if controller and assessment is not None and assessment.notify_cnil:
         history = drafter.history.get((NoticeKind.CNIL.value, GLOBAL_SCOPE), [])
@@ -470,6 +528,12 @@ def draft_notices(*, session: Session, incident: Incident, now: datetime,
         drafter.ensure(
             NoticeKind.DATA_SUBJECT, GLOBAL_SCOPE, None,
             lambda phase, version: data_subject_context(
+                facts=facts, phase=phase, version=version, now=now, policy=policy),
+        )
+    if controller and assessment is not None and assessment.notify_public:
+        drafter.ensure(
+            NoticeKind.PUBLIC, GLOBAL_SCOPE, None,
+            lambda phase, version: public_context(
                 facts=facts, phase=phase, version=version, now=now, policy=policy),
         )
     session.flush()

@@ -5,7 +5,7 @@ Defined here; the notifier code increments them:
     from notifiers.metrics import NOTICES_SENT
     NOTICES_SENT.labels(kind="customer", result="sent").inc()
 
-Labels are bounded: ``kind`` in ``customer | cnil | data_subject | escalation`` (RSSI
+Labels are bounded: ``kind`` in ``customer | cnil | data_subject | public | escalation`` (RSSI
 escalation e-mails go through the same outbox); ``result`` in
 ``sent | failed | retry | uncertain | skipped`` (``uncertain`` = the SMTP exchange broke after
 the data was sent, or a claim expired: an operator resolves it; ``skipped`` = already sent,
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
-NOTICE_KINDS: tuple[str, ...] = ("customer", "cnil", "data_subject", "escalation")
+NOTICE_KINDS: tuple[str, ...] = ("customer", "cnil", "data_subject", "public", "escalation")
 SEND_RESULTS: tuple[str, ...] = ("sent", "failed", "retry", "uncertain", "skipped")
 
 NOTICES_SENT = Counter(

@@ -109,6 +109,8 @@ class NoticeBase(_Frozen):
     breach_ended_at: datetime | None = None
     org: Organisation = Organisation()
     next_update: datetime | None = None
+    # A declared breach: what the person who declared it wrote (empty for detected ones).
+    summary: Para = ""
 
     @property
     def contacts(self) -> dict[str, str]:
@@ -166,7 +168,16 @@ class DataSubjectNoticeContext(NoticeBase):
     account_holders: bool = True
 
 
-NoticeContext = CustomerNoticeContext | CnilNoticeContext | DataSubjectNoticeContext
+class PublicNoticeContext(NoticeBase):
+    """Art. 34(3)(c): a public communication, when telling each person would involve
+    disproportionate effort; the same items as the data-subject notice, for everyone."""
+
+    kind: NoticeKind = NoticeKind.PUBLIC
+    advice: list[Para]
+
+
+NoticeContext = (CustomerNoticeContext | CnilNoticeContext | DataSubjectNoticeContext
+                 | PublicNoticeContext)
 
 # The organisation fields each kind of notice prints, and the setting that fills each.
 ORG_SETTINGS = {

@@ -328,7 +328,7 @@ def metrics_payload(registry: CollectorRegistry = REGISTRY) -> tuple[bytes, str]
 UNASSESSED: Final = "unassessed"
 SEVERITY_LABELS: Final = ("low", "medium", "high", "very_high", UNASSESSED)
 CLOCK_LABELS: Final = ("customer", "cnil")
-NOTICE_KIND_LABELS: Final = ("customer", "cnil", "data_subject")
+NOTICE_KIND_LABELS: Final = ("customer", "cnil", "data_subject", "public")
 NOTICE_STATUS_LABELS: Final = ("draft", "approved", "sent", "rejected")
 OUTBOX_STATE_LABELS: Final = ("pending", "retry", "sending", "sent", "uncertain", "failed")
 # Notice statuses that count as "approved" for the deadline alert.
@@ -487,7 +487,7 @@ def read_snapshot(*, session: Session, policy: Any, now: datetime) -> DbSnapshot
         )
         overdue_here: set[str] = set()
         for clk in state.all:
-            if not clk.is_open:
+            if not clk.is_open or clk.informative:  # the customer's CNIL clock, not ours
                 continue
             name = clk.clock.value
             left = clk.remaining_seconds

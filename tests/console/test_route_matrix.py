@@ -99,6 +99,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/v1/tokens"): ADMIN,
     ("POST", "/api/v1/tokens"): ADMIN,
     ("DELETE", "/api/v1/tokens/{token_id}"): ADMIN,
+    ("GET", "/declare"): TRIAGE,
+    ("POST", "/declare"): TRIAGE,
+    ("POST", "/incidents/{ref}/assess"): TRIAGE,
+    ("POST", "/incidents/{ref}/findings"): TRIAGE,
+    ("POST", "/incidents/{ref}/merge"): TRIAGE,
+    ("POST", "/api/v1/incidents"): TRIAGE,
+    ("POST", "/api/v1/incidents/{ref}/findings"): TRIAGE,
+    ("POST", "/api/v1/incidents/{ref}/merge"): TRIAGE,
 }
 
 

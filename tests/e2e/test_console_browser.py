@@ -233,3 +233,135 @@ def test_rssi_approves_and_sends_the_most_urgent_notice(
             browser.close()
     csp = [e for e in console_errors if "Content Security Policy" in e or "dialog" in e]
     assert not csp, csp
+
+
+@pytest.fixture
+def served_declare(fresh_db_url: str, smtp_sink: tuple[Sink, SmtpConfig]) -> Iterator[str]:
+    """The console with one processor customer and no incident yet."""
+    from incidents.db import transaction
+    from notifiers.customers import CustomerRow, import_rows
+
+    console = build_console(fresh_db_url)
+    with transaction(console.factory) as session:
+        import_rows(session=session, rows=[CustomerRow(
+            tenant_id="clinique-lyon", name="Clinique de Lyon",
+            contact_email="dpo@clinique-lyon.test", language="fr", notify_delay_hours=24.0,
+            role="processor")])
+    settings = Settings(secret_key=SECRET, database_url=fresh_db_url, org=ORG)
+    app = create_app(settings, session_factory=console.factory, smtp=smtp_sink[1])
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        console.factory.kw["bind"].dispose()
+
+
+def test_rssi_declares_a_misdirected_fax_decides_and_tells_the_customer(
+    served_declare: str, smtp_sink: tuple[Sink, SmtpConfig], tmp_path: Path
+) -> None:
+    """Story: the RSSI declares a fax sent to a wrong number for one customer (AVM Up is its
+    processor), sees the advice, assesses and decides, approves and sends the customer
+    notice, then finds the incident and its source in the register export."""
+    base, sink = served_declare, smtp_sink[0]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(accept_downloads=True, locale="fr-FR")
+            page = context.new_page()
+            page.goto(base + "/login")
+            page.get_by_label("Adresse e-mail").fill(email_for("rssi"))
+            page.get_by_label("Mot de passe").fill(PASSWORD)
+            page.get_by_role("button", name="Se connecter").click()
+            expect(page).to_have_url(base + "/queue")
+
+            # The form: an empty nature is refused and the form comes back as typed.
+            page.get_by_role("link", name="Déclarer une violation").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Déclarer une violation")
+            page.locator("#d-tenants").fill("clinique-lyon")
+            page.locator("#d-source").select_option("customer_report")
+            page.locator("#d-summary").fill(
+                "Un compte-rendu a été télécopié à un numéro erroné par la clinique.")
+            page.locator("#d-submit").click()
+            expect(page.locator("#form-error")).to_contain_text("nature")
+            expect(page.locator("#d-tenants")).to_have_value("clinique-lyon")
+            form = page.locator("#declare-form")
+            form.locator("input[name='nature'][value='confidentiality']").check()
+            form.locator("input[name='data_categories'][value='content']").check()
+            form.locator("input[name='services'][value='faxbis']").check()
+            page.locator("#d-persons").fill("1")
+            page.locator("#d-records").fill("3")
+            form.locator("input[name='confirmed']").check()
+            shot(page, "declare-01-form")
+            page.locator("#d-submit").click()
+            expect(page).to_have_url(re.compile(r"/incidents/INC-\d{4}-\d{4}\?ok=1$"))
+            ref = page.url.split("/incidents/")[1].split("?")[0]
+            expect(page.locator("#declared [data-source]")).to_have_text("customer_report")
+            expect(page.locator("[data-informative='1']")).to_be_visible()
+            expect(page.locator("#advice-row td[data-advice-customer]")).to_have_text("oui")
+
+            # Assess: health data sent to one unknown fax; the RSSI follows the advice.
+            assess = page.locator("#assess-form")
+            assess.locator("select[name='dpc']").select_option("4.0")
+            assess.locator("select[name='ei']").select_option("1.0")
+            assess.locator("select[name='cb_confidentiality']").select_option("0.25")
+            page.locator("#assess-justification").fill("compte-rendu médical, un destinataire")
+            shot(page, "declare-02-assess")
+            assess.get_by_role("button").click()
+            expect(page.locator("#decision-row")).to_have_attribute("data-overridden", "no")
+            expect(page.locator("#decision-row td[data-decision-cnil]")).to_have_text("non")
+            expect(page.locator("#factors [data-factor='role']")).to_contain_text("processor")
+            page.locator("#reg-meas").fill("Télécopie détruite par le destinataire.")
+            page.locator("#reg-cons").fill("Divulgation d'un compte-rendu à un tiers.")
+            page.locator("#register form button[type='submit']").click()
+            # The facts a customer notice prints, entered before it can be approved.
+            facts = page.locator("#notice-fields-form")
+            facts.locator("#field-cause").select_option("internal_accidental")
+            facts.locator("#field-origin").select_option("wrong_recipient")
+            facts.locator("#field-subprocessors_involved").select_option("no")
+            facts.locator("#field-breach_ongoing").select_option("no")
+            facts.locator("#field-breach_ended_at").fill(
+                datetime.now(UTC).replace(microsecond=0).isoformat())
+            facts.locator("#field-measures_proposed").fill(
+                "Vérifier le numéro de télécopie avant chaque envoi.")
+            facts.get_by_role("button", name="Appliquer").click()
+            expect(page.locator("#notice-fields-form #field-cause")).to_have_value(
+                "internal_accidental")
+
+            # The customer notice: drafted, approved, sent to the SMTP sink.
+            expect(page.locator("article.notice-card[data-kind='cnil']")).to_have_count(0)
+            card = page.locator("article.notice-card[data-kind='customer']")
+            expect(card).to_have_attribute("data-status", "draft")
+            card.get_by_role("button", name="Approuver").click()
+            card = page.locator("article.notice-card[data-kind='customer']")
+            expect(card).to_have_attribute("data-status", "approved")
+            card.get_by_role("button", name="Envoyer").click()
+            card = page.locator("article.notice-card[data-kind='customer']")
+            expect(card).to_have_attribute("data-status", "sent")
+            shot(page, "declare-03-sent")
+            assert sink.rcpt == [["dpo@clinique-lyon.test"]]
+            mail = message_from_bytes(sink.received[0], policy=policy.default)
+            text = mail.get_body(preferencelist=("plain",))
+            assert text is not None
+            assert "télécopié à un numéro erroné" in text.get_content()
+
+            # The register lists it, with its source.
+            page.get_by_role("link", name="Registre des violations").click()
+            with page.expect_download() as info:
+                page.locator("#export-csv").click()
+            target = tmp_path / info.value.suggested_filename
+            info.value.save_as(str(target))
+            exported = target.read_text(encoding="utf-8")
+            [line] = [row for row in exported.splitlines() if row.startswith(ref)]
+            assert "customer_report" in line
+        finally:
+            browser.close()

@@ -32,11 +32,14 @@ def db_url(fresh_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def _seed(url: str) -> str:
-    """One incident detected 70 h ago (its CNIL clock is due soon) over two tenants."""
+    """One incident detected 70 h ago (its CNIL clock is due soon) over two tenants, one of
+    them AVM Up's own processing (controller: the CNIL clock is AVM Up's)."""
     now = datetime.now(UTC) - timedelta(hours=70)
     engine = make_engine(url)
     with transaction(session_factory(engine)) as session:
         session.add(Customer(tenant_id="acme", name="Acme", contact_email="sec@acme.test"))
+        session.add(Customer(tenant_id="globex", name="Globex", contact_email="it@globex.test",
+                             role="controller"))
         rows = store_findings(session, [make_finding(
             "f1", rule_id="AUTH-002", source_ips=("203.0.113.7",),
             tenants={"acme": (30, 0, 0), "globex": (12, 0, 0)},

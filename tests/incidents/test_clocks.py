@@ -21,11 +21,13 @@ from tests.incidents.builders import NOW, make_finding, store_findings
 POLICY = ClockPolicy()
 
 
-def _incident(session: Session, now: datetime = NOW) -> Incident:
+def _incident(session: Session, now: datetime = NOW,
+              globex_role: str = "processor") -> Incident:
     session.add_all([
         Customer(tenant_id="acme", name="Acme", contact_email="sec@acme.test",
                  notify_delay_hours=12.0),
-        Customer(tenant_id="globex", name="Globex", contact_email="dpo@globex.test"),
+        Customer(tenant_id="globex", name="Globex", contact_email="dpo@globex.test",
+                 role=globex_role),
     ])
     rows = store_findings(session, [make_finding(
         "f1", source_ips=("203.0.113.7",), tenants={"acme": (5, 0, 0), "globex": (3, 0, 0)})])
@@ -128,7 +130,7 @@ def test_escalations_fire_once_across_restarts(fresh_db_url: str) -> None:
 
     engine = make_engine(fresh_db_url)
     with transaction(session_factory(engine)) as session:
-        _incident(session)
+        _incident(session, globex_role="controller")  # AVM Up's own data: its CNIL clock
     engine.dispose()
 
     assert run(NOW + timedelta(hours=5)) == []
@@ -157,6 +159,31 @@ def test_escalations_fire_once_across_restarts(fresh_db_url: str) -> None:
     assert len(pending) == 8
     assert all(e.delivered_at is None for e in pending)
     assert verified.ok
+
+
+def test_processor_only_cnil_clock_is_the_customers_and_never_escalates(
+    db_session: Session,
+) -> None:
+    inc = _incident(db_session)  # acme and globex: AVM Up is their processor
+    cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY,
+                           now=NOW + timedelta(hours=30))
+    assert cl.cnil.informative and not cl.cnil_own
+    assert cl.cnil.due_at == NOW + timedelta(hours=72)  # shown, for information
+    assert cl.next_due == NOW + timedelta(hours=12)  # the customers' clocks only
+    fired: list[tuple[str, str, float]] = []
+    for hours in (24, 30, 48, 66, 72.5, 100):
+        fired += [(e.clock, e.tenant_id, e.threshold_hours) for e in clocks.tick(
+            session=db_session, now=NOW + timedelta(hours=hours), policy=POLICY)]
+    assert [f for f in fired if f[0] == "cnil"] == []
+    assert {f[1] for f in fired} == {"acme", "globex"}
+
+
+def test_controller_tenant_makes_the_cnil_clock_avm_ups(db_session: Session) -> None:
+    inc = _incident(db_session, globex_role="controller")
+    cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY, now=NOW)
+    assert cl.cnil_own and not cl.cnil.informative
+    fired = clocks.tick(session=db_session, now=NOW + timedelta(hours=24), policy=POLICY)
+    assert ("cnil", 48.0) in {(e.clock, e.threshold_hours) for e in fired}
 
 
 def test_tick_with_naive_time_is_refused(db_session: Session) -> None:

@@ -289,9 +289,12 @@ def _notice(session: Session, incident: Incident, kind: str, status: str,
 def _seed(session: Session, now: datetime) -> dict[str, Incident]:
     session.add(Customer(tenant_id="acme", name="Acme", contact_email="dpo@acme.example",
                          notify_delay_hours=48.0))
-    session.add(Customer(tenant_id="globex", name="Globex", contact_email="it@globex.example"))
+    # Globex is AVM Up's own processing (controller): its CNIL clock is AVM Up's; acme's
+    # (processor only) is the customer's, for information, and never counted here.
+    session.add(Customer(tenant_id="globex", name="Globex", contact_email="it@globex.example",
+                         role="controller"))
     session.flush()
-    # a: aware 30 h ago; customer acme (48 h) due in 18 h; cnil (72 h) due in 42 h.
+    # a: aware 30 h ago; customer acme (48 h) due in 18 h; cnil (72 h, acme's) due in 42 h.
     a = _incident(session, 1, now=now, aware_hours_ago=30, band="high")
     # b: aware 80 h ago: cnil overdue by 8 h; globex (24 h) overdue by 56 h, met (notice sent).
     b = _incident(session, 2, now=now, aware_hours_ago=80, status="confirmed", band="medium",
@@ -336,6 +339,16 @@ def test_read_snapshot_counts_incidents_clocks_and_notices(db_session: Session) 
     assert snap.notices == {("customer", "approved"): 1, ("cnil", "draft"): 1,
                             ("customer", "sent"): 1, ("customer", "draft"): 1}
     assert snap.outbox == {"failed": 1}
+
+
+def test_processor_only_cnil_clock_is_not_counted_as_avm_ups(db_session: Session) -> None:
+    db_session.add(Customer(tenant_id="acme", name="Acme", contact_email="dpo@acme.example",
+                            notify_delay_hours=200.0))
+    db_session.flush()
+    _incident(db_session, 1, now=NOW, aware_hours_ago=100)  # acme only: AVM Up processor
+    snap = telemetry.read_snapshot(session=db_session, policy=POLICY, now=NOW)
+    assert "cnil" not in snap.nearest and snap.overdue["cnil"] == 0
+    assert snap.nearest["customer"] == pytest.approx(100 * 3600)
 
 
 def test_read_snapshot_on_empty_database(db_session: Session) -> None:

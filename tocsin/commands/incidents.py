@@ -19,6 +19,7 @@ from incidents import register as register_mod
 from incidents.clocks import ClockPolicy
 from incidents.db import make_engine, session_factory, transaction
 from incidents.enums import IncidentStatus
+from tocsin.commands import breaches as breach_commands
 from tocsin.commands import notice_fields as notice_fields_commands
 from tocsin.settings import Settings, get_settings
 
@@ -46,6 +47,7 @@ def register(sub: Any) -> None:
                     help="who does it (recorded in the audit chain)")
     tr.set_defaults(func=cmd_transition)
     notice_fields_commands.register(isub)
+    breach_commands.register_actions(isub)
 
     p = sub.add_parser("register", help="the breach register (GDPR Art. 33(5))")
     rsub = p.add_subparsers(dest="register_command", required=True, metavar="ACTION")

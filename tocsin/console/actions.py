@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from incidents import audit as audit_chain
 from incidents import service as incident_service
 from incidents import severity
-from incidents.enums import IncidentStatus
+from incidents.enums import Art34Exemption, IncidentStatus
+from incidents.exceptions import InvalidSeverityInput
 from incidents.models import Incident
 from notifiers import flows as notice_flows
 from notifiers import outbox
@@ -53,11 +54,14 @@ class SeverityIn(BaseModel):
     cb_integrity: float = 0.0
     cb_availability: float = 0.0
     malicious: bool = False
-    persons: int = Field(default=0, ge=0)
+    persons: int = Field(default=0, ge=0, le=2_000_000_000)
     unintelligible: bool = False
     justification: str = Field(min_length=1, max_length=4000)
     art34_exemption: str | None = Field(default=None, max_length=32)
     art34_justification: str | None = Field(default=None, max_length=4000)
+    # The RSSI's decision: None follows the advice; a value against it is recorded as such.
+    notify_cnil: bool | None = None
+    notify_subjects: bool | None = None
 
 
 class AwareAtIn(BaseModel):
@@ -129,14 +133,28 @@ def assess(*, session: Session, user: User, ref: str, data: SeverityIn,
         malicious=data.malicious, persons=data.persons, unintelligible=data.unintelligible,
         rationale={"edited_in": "console"},
     ).validate()
+    decides = data.notify_cnil is not None or data.notify_subjects is not None
+    if decides and Role(user.role) != Role.RSSI:
+        raise Forbidden("only the RSSI decides who is notified")
+    exemption = data.art34_exemption or None
+    if exemption is not None and exemption not in {e.value for e in Art34Exemption}:
+        raise InvalidSeverityInput(
+            f"art34_exemption must be one of {', '.join(e.value for e in Art34Exemption)}")
     row = incident_service.assess_severity(
         session=session, incident=found, inputs=inputs, justification=data.justification,
-        actor_email=user.email, art34_exemption=data.art34_exemption or None,
-        art34_justification=data.art34_justification)
+        actor_email=user.email, art34_exemption=exemption,
+        art34_justification=data.art34_justification, notify_cnil=data.notify_cnil,
+        notify_subjects=data.notify_subjects)
     notice_flows.draft_notices(session=session, incident=found, now=datetime.now(UTC),
                                policy=policy)
-    return {"score": row.score, "band": row.band, "notify_customer": row.notify_customer,
-            "notify_cnil": row.notify_cnil, "notify_subjects": row.notify_subjects}
+    rationale = row.rationale or {}
+    return {"ref": found.ref, "score": row.score, "band": row.band,
+            "notify_customer": row.notify_customer, "notify_cnil": row.notify_cnil,
+            "notify_subjects": row.notify_subjects, "notify_public": row.notify_public,
+            "recommendation_overridden": row.recommendation_overridden,
+            "art34_exemption": row.art34_exemption, "justification": row.justification,
+            "decided_by": row.assessed_by, "advice": rationale.get("advice"),
+            "factors": rationale.get("factors"), "reasons": rationale.get("recommendation")}
 
 
 def set_aware_at(*, session: Session, user: User, ref: str, data: AwareAtIn) -> None:

@@ -88,9 +88,11 @@ def create_app(
 
     from tocsin.console import (
         api,
+        api_breaches,
         pages_admin,
         pages_auth,
         pages_customers,
+        pages_declare,
         pages_incidents,
         pages_ops,
         pages_overview,
@@ -107,6 +109,8 @@ def create_app(
     app.include_router(pages_customers.router)
     app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(notice_fields_api, prefix=API_PREFIX)
+    app.include_router(pages_declare.router)
+    app.include_router(api_breaches.router, prefix=API_PREFIX)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app
 

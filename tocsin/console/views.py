@@ -18,7 +18,7 @@ from incidents import clocks as clock_service
 from incidents import service as incident_service
 from incidents import severity
 from incidents.clocks import ClockPolicy, IncidentClocks
-from incidents.enums import IncidentStatus, SeverityBand
+from incidents.enums import CustomerRole, IncidentStatus, SeverityBand
 from incidents.findings_store import FindingRow
 from incidents.models import Incident
 from notifiers import attention
@@ -65,6 +65,7 @@ def clock_dict(status: clock_service.ClockStatus) -> dict[str, Any]:
         "met_at": status.met_at.isoformat() if status.met_at else None,
         "late": status.late,
         "stop_justification": status.stop_justification,
+        "informative": status.informative,
     }
 
 
@@ -87,6 +88,9 @@ def summary(incident: Incident, clocks: IncidentClocks) -> dict[str, Any]:
         "clock_state": clocks.state.value,
         "cnil_due": clocks.cnil.due_at.isoformat(),
         "customer_due": clocks.customer_due.isoformat() if clocks.customer_due else None,
+        "source": incident.source,
+        "declared": incident.declared,
+        "cnil_own": clocks.cnil_own,
     }
 
 
@@ -176,9 +180,15 @@ def severity_form(incident: Incident, findings: list[FindingRow]) -> dict[str, A
             "assessed_at": current.assessed_at.isoformat(),
             "notify_customer": current.notify_customer, "notify_cnil": current.notify_cnil,
             "notify_subjects": current.notify_subjects,
+            "notify_public": current.notify_public,
+            "overridden": current.recommendation_overridden,
+            "art34_exemption": current.art34_exemption,
+            "art34_justification": current.art34_justification,
+            "advice": (current.rationale or {}).get("advice"),
+            "factors": (current.rationale or {}).get("factors") or {},
             "reasons": list((current.rationale or {}).get("recommendation", [])),
             "rationale": {k: v for k, v in (current.rationale or {}).items()
-                          if k != "recommendation"},
+                          if k not in ("recommendation", "advice", "factors")},
         }
     persons = sum(t.persons for t in incident.tenants)
     inputs = severity.prefill(
@@ -194,13 +204,17 @@ def severity_form(incident: Incident, findings: list[FindingRow]) -> dict[str, A
         "unintelligible": inputs.unintelligible, "score": value,
         "band": severity.band(value).value, "justification": "", "source": "prefill",
         "assessed_by": None, "assessed_at": None, "notify_customer": None,
-        "notify_cnil": None, "notify_subjects": None, "reasons": [],
+        "notify_cnil": None, "notify_subjects": None, "notify_public": None,
+        "overridden": False, "art34_exemption": None, "art34_justification": None,
+        "advice": None, "factors": {}, "reasons": [],
         "rationale": dict(inputs.rationale),
     }
 
 
 TIMELINE_ACTIONS = frozenset({"incident.transition", "incident.aware_at", "incident.opened",
-                              "incident.created", "incident.merged", "outbox.sent"})
+                              "incident.created", "incident.merged", "outbox.sent",
+                              "incident.declared", "incident.absorbed",
+                              "severity.assessed"})
 
 
 def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
@@ -238,6 +252,15 @@ def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
         "last_seen": incident.last_seen.isoformat(),
         "aware_justification": incident.aware_justification,
         "aware_set_by": incident.aware_set_by,
+        "roles": sorted({CustomerRole(r).value for r in incident_service.roles_of(
+            session=session, incident=incident)}),
+        "summary": incident.summary,
+        "services": list(incident.services or []),
+        "persons_estimate": incident.persons_estimate,
+        "records_estimate": incident.records_estimate,
+        "occurred_from": incident.occurred_from.isoformat() if incident.occurred_from else None,
+        "occurred_to": incident.occurred_to.isoformat() if incident.occurred_to else None,
+        "discovered_at": incident.discovered_at.isoformat() if incident.discovered_at else None,
         "nature": list(incident.nature or []),
         "data_categories": list(incident.data_categories or []),
         "consequences": incident.consequences,

@@ -34,20 +34,25 @@ _INCIDENT_COLUMNS = (
 )
 
 
+# recreate='never': plain ALTER TABLE on SQLite too (ADD/DROP COLUMN, SQLite >= 3.35).
+# Recreating `incidents` or `notices` would drop the table, and with foreign keys on,
+# SQLite would cascade that to every child row (tenants, assessments, outbox...).
+
+
 def upgrade() -> None:
-    with op.batch_alter_table('incidents') as batch:
+    with op.batch_alter_table('incidents', recreate='never') as batch:
         for name, type_ in _INCIDENT_COLUMNS:
             batch.add_column(sa.Column(name, type_, nullable=True))
-    with op.batch_alter_table('notices') as batch:
+    with op.batch_alter_table('notices', recreate='never') as batch:
         batch.add_column(sa.Column('dpo_approved_by', sa.String(length=320), nullable=True))
         batch.add_column(sa.Column('dpo_approved_at', sa.DateTime(timezone=True),
                                    nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('notices') as batch:
+    with op.batch_alter_table('notices', recreate='never') as batch:
         batch.drop_column('dpo_approved_at')
         batch.drop_column('dpo_approved_by')
-    with op.batch_alter_table('incidents') as batch:
+    with op.batch_alter_table('incidents', recreate='never') as batch:
         for name, _ in reversed(_INCIDENT_COLUMNS):
             batch.drop_column(name)

@@ -1,0 +1,63 @@
+"""The JSON API for declared breaches: `POST /api/v1/incidents` (declare), findings attached
+later, merges. Same authentication and CSRF rules as the rest of the API; analysts and the
+RSSI may declare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+
+from incidents.exceptions import InvalidDeclaration
+from tocsin.console import breaches, notices_view, views
+from tocsin.console.deps import DbSession, TriageUser, draft_policy_of, policy_of
+from tocsin.console.errors import PROBLEM_RESPONSES
+
+router = APIRouter(tags=["tocsin"], responses=PROBLEM_RESPONSES)
+
+Json = dict[str, Any]
+
+
+def _invalid(exc: InvalidDeclaration) -> RequestValidationError:
+    """A declaration refused by the domain reads like any invalid body: 422, field named."""
+    return RequestValidationError([{"type": "value_error", "loc": ("body", exc.field),
+                                    "msg": exc.message, "input": None}])
+
+
+@router.post("/incidents", status_code=201)
+def post_incident(request: Request, db: DbSession, user: TriageUser,
+                  body: breaches.DeclareIn) -> Json:
+    """Declare a breach nobody's rule saw; answers the incident, `ref` included."""
+    try:
+        incident = breaches.declare(session=db, user=user, data=body,
+                                    policy=draft_policy_of(request))
+    except InvalidDeclaration as exc:
+        raise _invalid(exc) from None
+    data = views.detail(session=db, incident=incident, policy=policy_of(request))
+    data["notices"] = notices_view.notices_for(session=db, incident=incident)
+    return data
+
+
+@router.post("/incidents/{ref}/findings")
+def post_findings(request: Request, db: DbSession, user: TriageUser, ref: str,
+                  body: breaches.FindingsIn) -> Json:
+    """Attach stored findings to an incident (audited)."""
+    try:
+        linked = breaches.attach(session=db, user=user, ref=ref, data=body,
+                                 policy=draft_policy_of(request))
+    except InvalidDeclaration as exc:
+        raise _invalid(exc) from None
+    return {"ref": ref.upper(), "linked": linked}
+
+
+@router.post("/incidents/{ref}/merge")
+def post_merge(request: Request, db: DbSession, user: TriageUser, ref: str,
+               body: breaches.MergeIn) -> Json:
+    """Merge incident `ref` into `into` (audited on both)."""
+    try:
+        kept = breaches.merge(session=db, user=user, ref=ref, data=body,
+                              policy=draft_policy_of(request))
+    except InvalidDeclaration as exc:
+        raise _invalid(exc) from None
+    return {"ref": ref.upper(), "merged_into": kept.ref}
