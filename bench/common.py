@@ -14,6 +14,7 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
+from bench.workload import Shape, shaped_events
 from consumers.topics import ensure_topics
 from tocsin.broker import EmbeddedBroker
 from tocsin.simulator import Simulator
@@ -55,6 +56,26 @@ def produce_simulated(b: EmbeddedBroker, names: dict[str, str], count: int, *, s
         while True:
             try:
                 producer.produce(names[ev.stream], key=ev.key.encode(), value=value)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        n += 1
+        if n % 10000 == 0:
+            producer.poll(0)
+    producer.flush(120)
+    return n
+
+
+def produce_shaped(b: EmbeddedBroker, names: dict[str, str], shape: Shape) -> int:
+    """The multi-tenant workload of `bench/workload.py` on the auth topic, keyed by tenant."""
+    producer = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 20,
+                         "batch.num.messages": 10000, "queue.buffering.max.messages": 500000})
+    n = 0
+    for key, body in shaped_events(shape):
+        value = json.dumps(body, separators=(",", ":")).encode()
+        while True:
+            try:
+                producer.produce(names["auth"], key=key.encode(), value=value)
                 break
             except BufferError:
                 producer.poll(0.1)

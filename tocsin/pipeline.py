@@ -114,6 +114,10 @@ class PipelineStats:
     checkpoints: int = 0
     republished: int = 0
     by_stream: Tally[str] = field(default_factory=Tally)
+    # seconds each checkpoint held the worker (encoding and its transaction), the final
+    # flush's apart
+    checkpoint_pauses: list[float] = field(default_factory=list)
+    flush_pause: float | None = None
 
 
 def _produced_at(batch: Batch, emissions: Sequence[Emission]) -> dict[str, int]:
@@ -165,6 +169,7 @@ class IngestPipeline:
         self.stats = PipelineStats()
         # the rules that run on the repartition topic (their events are republished)
         self._by_ip_rules = [r for r in self.rules if r.partition == "source_ip"]
+        self._final = False  # the end-of-run checkpoint (its pause is reported apart)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -398,6 +403,7 @@ class IngestPipeline:
         self._flush_producer()
         if not self.partitions:
             return {}
+        self._final = True
         return self._commit([], {}, checkpoint=True)
 
     # -- watermarks across the repartition topic -------------------------------------------
@@ -533,6 +539,7 @@ class IngestPipeline:
                 kind = "auth" if isinstance(ev, AuthEvent) else "access"
                 evidence[str(ev.event_id)] = (kind, ev)
         blobs: dict[TopicPartition, bytes] = {}
+        staged = 0.0
         with self.session_factory() as session, session.begin():
             changed = upsert_findings(session=session, findings=list(findings.values()))
             if evidence:
@@ -541,8 +548,15 @@ class IngestPipeline:
             if changed and self.sink is not None:
                 self.sink(session, changed, now)
             if checkpoint:
+                staged = time.perf_counter()
                 blobs = self._stage_checkpoints(session, list(self.partitions))
         stored_at = time.time()
+        if checkpoint:
+            pause = time.perf_counter() - staged
+            if self._final:
+                self.stats.flush_pause = pause
+            else:
+                self.stats.checkpoint_pauses.append(pause)
         self._observe(findings.values(), changed, produced_at, stored_at)
         self.stats.findings_changed += len(changed)
         if not checkpoint:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import resource
 import signal
 import sys
 import time
@@ -124,6 +126,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             pipeline.producer.close(timeout=10)
         engine.dispose()
     rate = stats.rate([settings.topic_auth, settings.topic_access])
+    pauses = sorted(pipeline.stats.checkpoint_pauses)
     summary = {
         "polled": stats.polled,
         "valid": stats.valid,
@@ -134,9 +137,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         "failures": stats.failures,
         # input records per second, from the first batch polled to the last one handled
         "records_per_s": None if rate is None else round(rate, 1),
+        # seconds each periodic checkpoint held the worker, and the final one apart
+        "checkpoint_p50_s": _quantile(pauses, 0.5),
+        "checkpoint_p99_s": _quantile(pauses, 0.99),
+        "checkpoint_max_s": round(pauses[-1], 4) if pauses else None,
+        "flush_checkpoint_s": (None if pipeline.stats.flush_pause is None
+                               else round(pipeline.stats.flush_pause, 4)),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     print(json.dumps(summary), file=sys.stderr)
     return 0
+
+
+def _quantile(ordered: list[float], q: float) -> float | None:
+    """The `q` quantile of sorted values (nearest rank), rounded to 0.1 ms."""
+    if not ordered:
+        return None
+    return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)], 4)
 
 
 def _parse_start(value: str | None) -> datetime:
