@@ -35,3 +35,21 @@ class SchemaViolation(EventRejected):
 
 class TooLarge(EventRejected):
     reason = "too_large"
+
+
+class FutureEvent(EventRejected):
+    """`occurred_at` further ahead of wall time than the configured tolerance."""
+
+    reason = "future"
+
+
+class TooOld(EventRejected):
+    """`occurred_at` older than the configured maximum age."""
+
+    reason = "too_old"
+
+
+class HandlerFailed(EventRejected):
+    """Parsing or handling this one record raised; the detail is the exception's class."""
+
+    reason = "handler_error"

@@ -2,7 +2,8 @@
 
 Messages are parsed straight from bytes with `model_validate_json`. Every rejection is one of
 three typed errors whose `reason` is the DLQ reason code: `invalid_json`, `schema`,
-`too_large`. Nothing else escapes `parse_event`.
+`too_large`. Nothing else escapes `parse_event`. The event-time horizon (`future`,
+`too_old`) depends on the wall clock and is checked by the consumer loop.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from consumers import geo
 from consumers.errors import InvalidJson, SchemaViolation, TooLarge
 
 MAX_MESSAGE_BYTES = 64 * 1024
+# `records` and `subjects` of one event: the largest value a 32-bit signed integer holds.
+# Sums over many events are stored in 64-bit columns, saturated at their maximum.
+MAX_COUNT = 2**31 - 1
 
 
 class Service(StrEnum):
@@ -200,8 +204,8 @@ class AccessEvent(_EventBase):
     operation: Operation
     resource: Resource
     data_categories: Annotated[frozenset[DataCategory], Field(min_length=1)]
-    records: Annotated[int, Field(ge=0)]
-    subjects: Annotated[int, Field(ge=0)] | None = None
+    records: Annotated[int, Field(ge=0, le=MAX_COUNT)]
+    subjects: Annotated[int, Field(ge=0, le=MAX_COUNT)] | None = None
     ticket_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     outcome: Outcome
 
@@ -224,6 +228,10 @@ def parse_event(raw: bytes, model: type[AuthEvent] | type[AccessEvent]) -> Event
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise InvalidJson(_json_detail(raw)) from None
         raise SchemaViolation(_schema_detail(exc)) from None
+    except OverflowError:
+        # a time at the edge of the calendar whose offset takes it past year 9999 or before
+        # year 1 (`9999-12-31T23:59:59-14:00`) once converted to UTC
+        raise SchemaViolation("occurred_at: datetime_out_of_range") from None
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidJson(type(exc).__name__) from None
     if event.country is None:
