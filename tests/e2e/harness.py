@@ -60,6 +60,8 @@ class Env:
             "TOCSIN_CONSUMER_GROUP": f"g.{self.tag}",
             "TOCSIN_METRICS_PORT": "0",
             "TOCSIN_CHECKPOINT_SECONDS": "1",
+            # the scenarios are dated (START): no maximum age, whatever the date of the run
+            "TOCSIN_MAX_EVENT_AGE_DAYS": "0",
             "TOCSIN_DEMO": "true",
             "TOCSIN_LOG_LEVEL": "WARNING",
         }
