@@ -53,3 +53,9 @@ class HandlerFailed(EventRejected):
     """Parsing or handling this one record raised; the detail is the exception's class."""
 
     reason = "handler_error"
+
+
+class ReplayNow(TocsinError):
+    """Raised by a batch handler that has set a failing record aside itself (an event it
+    held back, past its offset): roll back to the checkpoint and replay at once, blaming no
+    record of the current batch."""

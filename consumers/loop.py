@@ -36,7 +36,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from prometheus_client import Counter
 
 from consumers import metrics
-from consumers.errors import EventRejected, FutureEvent, HandlerFailed, TooOld
+from consumers.errors import EventRejected, FutureEvent, HandlerFailed, ReplayNow, TooOld
 from consumers.events import AccessEvent, AuthEvent, Event, parse_event
 
 log = logging.getLogger(__name__)
@@ -451,6 +451,8 @@ class ConsumerLoop:
         is then narrowed down (or, down to one record, that record is condemned); False for
         a failure of the environment, or of nothing in particular, retried with backoff."""
         inflight, self._inflight = self._inflight, None
+        if isinstance(exc, ReplayNow):  # the handler set the record aside itself
+            return True
         if inflight is None or self._transient(exc):
             return False
         tp, offsets = inflight

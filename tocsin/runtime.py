@@ -129,6 +129,7 @@ def build_ingest(
         dedup_horizon=timedelta(seconds=settings.dedup_horizon_seconds),
         checkpoint_seconds=settings.checkpoint_seconds,
         sink=findings_sink(settings),
+        dlq_topic=settings.topic_dlq,
     )
     config = LoopConfig(
         bootstrap=bootstrap,

@@ -18,7 +18,7 @@ from consumers.events import MAX_COUNT
 from incidents.db import make_engine, session_factory
 from incidents.findings_store import FindingRow
 from incidents.models import IncidentTenant
-from tests.e2e.harness import Env, make_env, run_ingest
+from tests.e2e.harness import Env, make_env, produce, run_ingest, simulated
 from tocsin import runtime
 from tocsin.broker import EmbeddedBroker
 from tocsin.settings import load_settings
@@ -185,6 +185,39 @@ def test_hostile_records_go_to_the_dlq_and_the_brute_force_is_still_found(
     engine.dispose()
 
 
+def _in_process(env: Env, db_url: str) -> tuple[Any, Any, Any, Any]:
+    """`tocsin ingest` in this process (its rules can be tampered with), on the real broker."""
+    t = env.topics
+    settings = load_settings(
+        database_url=db_url, kafka_bootstrap=env.broker.bootstrap, topic_auth=t["auth"],
+        topic_access=t["access"], topic_by_ip=t["by_ip"], topic_dlq=t["dlq"],
+        topic_partitions=env.partitions, consumer_group=f"g.{env.tag}", checkpoint_seconds=1,
+        demo=True, metrics_port=0, max_event_age_days=0,
+    )
+    engine, factory = runtime.database(settings)
+    loop, pipeline = runtime.build_ingest(
+        settings, session_factory=factory,
+        consumer_overrides={"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000})
+    return engine, factory, loop, pipeline
+
+
+def _break_rule(pipeline: Any, rule_id: str, event_id: str) -> list[str]:
+    """Make `rule_id` raise on the event `event_id` (with a message quoting personal data,
+    which must not reach the DLQ). Returns the ids it raised on."""
+    (rule,) = [r for r in pipeline.rules if r.id == rule_id]
+    evaluate = rule.evaluate
+    raised: list[str] = []
+
+    def fragile(event: Any, when: float, state: Any) -> None:
+        if str(event.event_id) == event_id:
+            raised.append(event_id)
+            raise ArithmeticError(f"cannot weigh {event.actor.id}")
+        evaluate(event, when, state)
+
+    rule.evaluate = fragile
+    return raised
+
+
 def test_a_rule_that_raises_on_one_record_sends_only_that_record_to_the_dlq(
     broker: EmbeddedBroker, fresh_db_url: str, tmp_path: Path
 ) -> None:
@@ -200,28 +233,8 @@ def test_a_rule_that_raises_on_one_record_sends_only_that_record_to_the_dlq(
     landed = _send(env, messages)
     poison_at = landed[40 + 7]
 
-    t = env.topics
-    settings = load_settings(
-        database_url=fresh_db_url, kafka_bootstrap=broker.bootstrap, topic_auth=t["auth"],
-        topic_access=t["access"], topic_by_ip=t["by_ip"], topic_dlq=t["dlq"],
-        topic_partitions=2, consumer_group=f"g.{env.tag}", checkpoint_seconds=1, demo=True,
-        metrics_port=0,
-    )
-    engine, factory = runtime.database(settings)
-    loop, pipeline = runtime.build_ingest(
-        settings, session_factory=factory,
-        consumer_overrides={"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000})
-    (rule,) = [r for r in pipeline.rules if r.id == "AUTH-001"]
-    evaluate = rule.evaluate
-    raised = []
-
-    def fragile(event: Any, when: float, state: Any) -> None:
-        if str(event.event_id) == poison["event_id"]:
-            raised.append(event.event_id)
-            raise ArithmeticError(f"cannot weigh {event.actor.id}")
-        evaluate(event, when, state)
-
-    rule.evaluate = fragile  # type: ignore[method-assign]
+    engine, factory, loop, pipeline = _in_process(env, fresh_db_url)
+    raised = _break_rule(pipeline, "AUTH-001", poison["event_id"])
     try:
         stats = loop.run(max_idle=3.0)
     finally:
@@ -243,4 +256,40 @@ def test_a_rule_that_raises_on_one_record_sends_only_that_record_to_the_dlq(
     assert set(by_tenant) == {victim, control}
     assert poison["event_id"] not in by_tenant[victim].evidence
     assert by_tenant[victim].count == len(victims) - 1
+    engine.dispose()
+
+
+def test_a_by_ip_rule_that_raises_on_one_held_event_sets_only_that_event_aside(
+    broker: EmbeddedBroker, fresh_db_url: str
+) -> None:
+    env = make_env(broker, fresh_db_url, partitions=2)
+    events = simulated(3000, ["password_spraying"], seed=5)
+    spraying = [ev for ev in events if ev.label == "password_spraying"]
+    poison = spraying[3].value["event_id"]
+    produce(env, events)
+
+    engine, factory, loop, pipeline = _in_process(env, fresh_db_url)
+    raised = _break_rule(pipeline, "AUTH-002", poison)
+    try:
+        stats = loop.run(max_idle=3.0)
+    finally:
+        if pipeline.producer is not None:
+            pipeline.producer.close(timeout=10)
+    assert raised, "the by-IP rule saw the event"
+    assert stats.failures == 0
+
+    dead = _dlq(env, 1)
+    assert len(dead) == 1
+    ((source, (reason, headers, _)),) = dead.items()
+    assert source == env.topics["by_ip"]
+    assert reason == "handler_error"
+    assert headers["tocsin-error"] == b"handler_error: ArithmeticError"
+    assert headers["tocsin-event-id"] == poison.encode()
+
+    with factory() as session:
+        found = session.scalars(select(FindingRow).where(FindingRow.rule_id == "AUTH-002")).all()
+    attack = {ev.value["event_id"] for ev in spraying}
+    hits = [f for f in found if attack & set(f.evidence)]
+    assert hits, "the spraying is still found"
+    assert all(poison not in f.evidence for f in hits)
     engine.dispose()
