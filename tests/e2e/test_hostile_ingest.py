@@ -155,7 +155,8 @@ def test_hostile_records_go_to_the_dlq_and_the_brute_force_is_still_found(
                                                             action="login_success"))))
     landed = _send(env, messages)
 
-    result = run_ingest(env, extra_env={"TOCSIN_MAX_EVENT_AGE_DAYS": "180"})
+    result = run_ingest(env, extra_env={"TOCSIN_MAX_EVENT_AGE_DAYS": "180",
+                                        "TOCSIN_MAX_FUTURE_SECONDS": "300"})
     summary = _summary(result.stderr)
     assert summary["failures"] == 0, result.stderr[-3000:]
     assert summary["invalid"] == len(hostile)
