@@ -59,6 +59,8 @@ ISOLATION_RETRIES = Counter(
 DLQ_OVERHEAD_BYTES = 1024
 # A key longer than this is cut too when a DLQ copy must be truncated.
 DLQ_MAX_KEY_BYTES = 4096
+# Kafka key mismatches are logged at most this often per topic (they are all counted).
+KEY_LOG_SECONDS = 60.0
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -212,6 +214,7 @@ class ConsumerLoop:
         self._suspects: dict[TopicPartition, tuple[int, int]] = {}
         self._poisoned: dict[TopicPartition, dict[int, str]] = {}
         self._inflight: tuple[TopicPartition, list[int]] | None = None
+        self._keys_logged: dict[str, float] = {}  # topic -> when a key mismatch was logged
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -437,14 +440,17 @@ class ConsumerLoop:
 
     def _count_keys(self, tp: TopicPartition, first: int, missing: int, differ: int) -> None:
         """Kafka keys that are not the event's `tenant_id`: counted and logged (where, and
-        how many, never the key), never used."""
+        how many, never the key; at most one line a minute per topic), never used."""
         if missing:
             metrics.KEY_MISMATCH.labels(topic=tp.topic, kind="missing").inc(missing)
         if differ:
             metrics.KEY_MISMATCH.labels(topic=tp.topic, kind="different").inc(differ)
-        log.warning("kafka key is not the event's tenant_id (ignored)",
-                    extra={"at": f"{tp.topic}[{tp.partition}]@{first}", "missing": missing,
-                           "different": differ})
+        now = time.monotonic()
+        if now - self._keys_logged.get(tp.topic, float("-inf")) >= KEY_LOG_SECONDS:
+            self._keys_logged[tp.topic] = now
+            log.warning("kafka key is not the event's tenant_id (ignored)",
+                        extra={"at": f"{tp.topic}[{tp.partition}]@{first}",
+                               "missing": missing, "different": differ})
 
     def _isolate(self, exc: BaseException) -> bool:
         """After a failure: True when it is blamed on the records being handled, whose range
