@@ -502,6 +502,8 @@ class ConsumerLoop:
             ("tocsin-source", f"{tp.topic}/{tp.partition}/{msg.offset}".encode()),
             ("tocsin-failed-at", datetime.now(UTC).isoformat().encode()),
         ]
+        if isinstance(exc, HandlerFailed):  # the exception's class, never its message
+            headers.append(("tocsin-exception", exc.detail.encode()))
         key: bytes | None = msg.key
         value: bytes | None = msg.value
         assert self._producer is not None  # noqa: S101 - set in run()

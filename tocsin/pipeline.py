@@ -492,6 +492,7 @@ class IngestPipeline:
         if self.producer is not None and self.dlq_topic:
             headers = [
                 ("tocsin-error", f"handler_error: {name}".encode()),
+                ("tocsin-exception", name.encode()),
                 ("tocsin-source", topic.encode()),
                 ("tocsin-event-id", str(event.event_id).encode()),
                 ("tocsin-failed-at", datetime.now(UTC).isoformat().encode()),

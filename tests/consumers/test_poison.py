@@ -85,6 +85,7 @@ def test_a_record_whose_handling_raises_goes_alone_to_the_dlq(
     assert sorted(h["tocsin-source"] for h in headers) == [
         f"{auth}/0/201".encode(), f"{auth}/0/77".encode()]
     assert {h["tocsin-error"] for h in headers} == {f"handler_error: {error.__name__}".encode()}
+    assert {h["tocsin-exception"] for h in headers} == {error.__name__.encode()}
     assert all(SECRET.encode() not in b"".join(h.values()) for h in headers)
     assert {m.value() for m in dead} == {encode(events[77]), encode(events[201])}
     # bisection: each record costs a few replays of halves, not one replay per record

@@ -250,6 +250,7 @@ def test_a_rule_that_raises_on_one_record_sends_only_that_record_to_the_dlq(
     reason, headers, _ = dead[poison_at]
     assert reason == "handler_error"
     assert headers["tocsin-error"] == b"handler_error: ArithmeticError"
+    assert headers["tocsin-exception"] == b"ArithmeticError"
 
     with factory() as session:
         findings = session.scalars(select(FindingRow).where(FindingRow.rule_id == "AUTH-001"))
@@ -285,6 +286,7 @@ def test_a_by_ip_rule_that_raises_on_one_held_event_sets_only_that_event_aside(
     assert source == env.topics["by_ip"]
     assert reason == "handler_error"
     assert headers["tocsin-error"] == b"handler_error: ArithmeticError"
+    assert headers["tocsin-exception"] == b"ArithmeticError"
     assert headers["tocsin-event-id"] == poison.encode()
 
     with factory() as session:
