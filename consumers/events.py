@@ -15,7 +15,7 @@ from enum import StrEnum
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from operator import methodcaller
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
@@ -23,6 +23,9 @@ from consumers import geo
 from consumers.errors import InvalidJson, SchemaViolation, TooLarge
 
 MAX_MESSAGE_BYTES = 64 * 1024
+# JSON's escape of the NUL character (a raw NUL is not valid JSON), and what replaces it
+NUL_ESCAPE = b"\\u0000"
+REPLACEMENT = "\ufffd"
 # `records` and `subjects` of one event: the largest value a 32-bit signed integer holds.
 # Sums over many events are stored in 64-bit columns, saturated at their maximum.
 MAX_COUNT = 2**31 - 1
@@ -222,6 +225,8 @@ def parse_event(raw: bytes, model: type[AuthEvent] | type[AccessEvent]) -> Event
     """Parse one message value. Raises only `InvalidJson`, `SchemaViolation` or `TooLarge`."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise TooLarge(f"message is {len(raw)} bytes, the limit is {MAX_MESSAGE_BYTES}")
+    if NUL_ESCAPE in raw:
+        raw = _without_nul(raw)
     try:
         event = model.__pydantic_validator__.validate_json(raw)
     except ValidationError as exc:
@@ -237,6 +242,30 @@ def parse_event(raw: bytes, model: type[AuthEvent] | type[AccessEvent]) -> Event
     if event.country is None:
         return event.with_country()  # type: ignore[no-any-return]
     return event  # type: ignore[no-any-return]
+
+
+def _without_nul(raw: bytes) -> bytes:
+    """The message with every NUL character of its strings replaced by U+FFFD: PostgreSQL
+    cannot store NUL in text, and an account name typed with one must not make its events
+    fail downstream (nor hide them from the rules). Unparseable input is left as it is."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("\0", REPLACEMENT)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {clean(k): clean(v) for k, v in value.items()}
+        return value
+
+    try:
+        return json.dumps(clean(data)).encode()
+    except RecursionError:
+        return raw
 
 
 def _json_detail(raw: bytes) -> str:

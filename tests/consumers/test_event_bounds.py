@@ -62,3 +62,15 @@ def test_a_negative_horizon_names_its_variable(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("TOCSIN_MAX_EVENT_AGE_DAYS", "soon")
     with pytest.raises(ConfigError, match="TOCSIN_MAX_EVENT_AGE_DAYS"):
         load_settings()
+
+
+def test_nul_characters_are_replaced_not_passed_on() -> None:
+    raw = encode(auth_event(1, actor={"id": "adm\u0000in", "kind": "customer_user"},
+                            user_agent="curl\u0000", new_role="a\\u0000b"))
+    assert b"\\u0000" in raw
+    event = parse_event(raw, AuthEvent)
+    assert event.actor.id == "adm\ufffdin"
+    assert event.user_agent == "curl\ufffd"
+    assert event.new_role == "a\\u0000b"  # an escaped backslash is not a NUL
+    with pytest.raises(SchemaViolation):  # the rest of the contract still holds
+        parse_event(encode(auth_event(1, tenant_id="t\u0000")), AuthEvent)

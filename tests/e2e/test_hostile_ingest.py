@@ -138,6 +138,9 @@ def test_hostile_records_go_to_the_dlq_and_the_brute_force_is_still_found(
                    records=MAX_COUNT, subjects=MAX_COUNT) for i in range(3)]
     victims = _brute_force(victim, "v-1", START + timedelta(minutes=2))
     controls = _brute_force(control, "c-1", START + timedelta(minutes=2, seconds=2))
+    # an account name typed with a NUL character (PostgreSQL stores no NUL in text)
+    named = "named-co"
+    nul = _brute_force(named, "adm\u0000in", START + timedelta(minutes=3))
     messages: list[tuple[str, bytes | None, bytes]] = []
     messages += [("auth", ev["tenant_id"].encode(), _raw(ev)) for ev in quiet]
     hostile_at = {}
@@ -150,6 +153,7 @@ def test_hostile_records_go_to_the_dlq_and_the_brute_force_is_still_found(
     for v, c in zip(victims, controls, strict=False):
         messages += [("auth", victim.encode(), _raw(v)), ("auth", control.encode(), _raw(c))]
     messages += [("auth", control.encode(), _raw(c)) for c in controls[len(victims):]]
+    messages += [("auth", named.encode(), _raw(ev)) for ev in nul]
     # a Kafka key that is not the tenant: counted, ignored
     messages.append(("auth", b"not-the-tenant", _raw(_auth(victim, "v-9", START,
                                                             action="login_success"))))
@@ -174,7 +178,9 @@ def test_hostile_records_go_to_the_dlq_and_the_brute_force_is_still_found(
     with session_factory(engine)() as session:
         findings = session.scalars(select(FindingRow)).all()
         brute = {t for f in findings if f.rule_id == "AUTH-001" for t in f.tenant_ids}
-        assert brute == {victim, control}  # the future event blinded nobody
+        assert brute == {victim, control, named}  # the future event blinded nobody
+        (typed,) = [f for f in findings if f.rule_id == "AUTH-001" and f.tenant_ids == [named]]
+        assert typed.actor_ids == ["adm\ufffdin"]
         hostile_ids = {far_future["event_id"]}
         assert not any(hostile_ids & set(f.evidence) for f in findings)
         (plain,) = [f for f in findings if f.rule_id == "ACC-008"]
