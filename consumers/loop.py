@@ -357,7 +357,13 @@ class ConsumerLoop:
             cut = (len(inside) + 1) // 2
             halves = [inside[:cut], inside[cut:]]
         committable: dict[TopicPartition, int] = {}
-        for piece in (before, *halves, after):
+        if before:
+            committable.update(self._handle_piece(tp, before))
+        if inside:
+            # checkpoint where the range starts: the replays that narrow it down start
+            # there, not at an older checkpoint
+            committable.update(self.handler.flush())
+        for piece in (*halves, after):
             if piece:
                 committable.update(self._handle_piece(tp, piece))
         if messages[-1].offset >= hi - 1 and self._suspects.get(tp) == suspect:
