@@ -385,7 +385,9 @@ class ConsumerLoop:
         newest = now + ahead if ahead is not None else float("inf")
         oldest = now - age if age is not None else float("-inf")
         valid: list[ValidRecord] = []
-        candidates: list[int] = []  # offsets a failure of this piece may be blamed on
+        # offsets a failure of this piece may be blamed on: on the repartition topic, none (its
+        # events are held back and run batches later; the handler sets those aside itself)
+        candidates: list[int] = []
         keys_missing = keys_differ = 0
         for msg in messages:
             if msg.headers and msg.headers[0][0] == CONTROL_HEADER:
@@ -424,7 +426,8 @@ class ConsumerLoop:
                 else:
                     keys_differ += 1
             valid.append(ValidRecord(msg.offset, msg.key, value, event, msg.timestamp))
-            candidates.append(msg.offset)
+            if external:  # Tocsin's own topics hold events that were checked already
+                candidates.append(msg.offset)
         if keys_missing or keys_differ:
             self._count_keys(tp, messages[0].offset, keys_missing, keys_differ)
         batch.records[tp] = valid
