@@ -138,7 +138,9 @@ def run_ingest(bootstrap: str, names: dict[str, str], folder: Path,
            "TOCSIN_TOPIC_ACCESS": names["access"], "TOCSIN_TOPIC_BY_IP": names["by_ip"],
            "TOCSIN_TOPIC_DLQ": names["dlq"],
            "TOCSIN_CONSUMER_GROUP": f"ingest-{tag}",
-           "TOCSIN_METRICS_PORT": "0", "TOCSIN_DEMO": "true", "TOCSIN_LOG_LEVEL": "WARNING"}
+           "TOCSIN_METRICS_PORT": "0", "TOCSIN_DEMO": "true", "TOCSIN_LOG_LEVEL": "WARNING",
+           # dated traffic (START) that may run past today: no event-time horizon
+           "TOCSIN_MAX_EVENT_AGE_DAYS": "0", "TOCSIN_MAX_FUTURE_SECONDS": "1e10"}
     cpu = children_cpu()
     out = subprocess.run(
         [sys.executable, "-m", "tocsin.cli", "ingest", "--max-idle", "3"],

@@ -67,6 +67,8 @@ def main() -> None:
             topic_access=names["access"], topic_by_ip=names["by_ip"],
             topic_dlq=names["dlq"], consumer_group=f"lat-{uuid.uuid4().hex[:6]}", demo=True,
             poll_timeout_ms=50,
+            # dated traffic (START) that may run past today: no event-time horizon
+            max_event_age_days=0, max_future_seconds=1e10,
         )
         engine, factory = runtime.database(settings)
         loop, pipeline = runtime.build_ingest(

@@ -38,7 +38,9 @@ def run(bootstrap: str, names: dict[str, str], total: int, replicas: int, folder
            "TOCSIN_TOPIC_ACCESS": names["access"], "TOCSIN_TOPIC_BY_IP": names["by_ip"],
            "TOCSIN_TOPIC_DLQ": names["dlq"], "TOCSIN_CONSUMER_GROUP": group,
            "TOCSIN_METRICS_PORT": "0", "TOCSIN_CHECKPOINT_SECONDS": "0.5",
-           "TOCSIN_DEMO": "true", "TOCSIN_LOG_LEVEL": "WARNING"}
+           "TOCSIN_DEMO": "true", "TOCSIN_LOG_LEVEL": "WARNING",
+           # dated traffic (START) that may run past today: no event-time horizon
+           "TOCSIN_MAX_EVENT_AGE_DAYS": "0", "TOCSIN_MAX_FUTURE_SECONDS": "1e10"}
     procs = [subprocess.Popen([sys.executable, "-m", "tocsin.cli", "ingest"], cwd=ROOT,
                               env=env, stderr=subprocess.DEVNULL) for _ in range(replicas)]
     engine = make_engine(url)

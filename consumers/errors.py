@@ -74,3 +74,27 @@ class SchemaViolation(EventRejected):
 
 class TooLarge(EventRejected):
     reason = "too_large"
+
+
+class FutureEvent(EventRejected):
+    """`occurred_at` further ahead of wall time than the configured tolerance."""
+
+    reason = "future"
+
+
+class TooOld(EventRejected):
+    """`occurred_at` older than the configured maximum age."""
+
+    reason = "too_old"
+
+
+class HandlerFailed(EventRejected):
+    """Parsing or handling this one record raised; the detail is the exception's class."""
+
+    reason = "handler_error"
+
+
+class ReplayNow(TocsinError):
+    """Raised by a batch handler that has set a failing record aside itself (an event it
+    held back, past its offset): roll back to the checkpoint and replay at once, blaming no
+    record of the current batch."""

@@ -2,7 +2,8 @@
 
 Messages are parsed straight from bytes with `model_validate_json`. Every rejection is one of
 three typed errors whose `reason` is the DLQ reason code: `invalid_json`, `schema`,
-`too_large`. Nothing else escapes `parse_event`.
+`too_large`. Nothing else escapes `parse_event`. The event-time horizon (`future`,
+`too_old`) depends on the wall clock and is checked by the consumer loop.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from enum import StrEnum
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from operator import methodcaller
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
@@ -22,6 +23,12 @@ from consumers import geo
 from consumers.errors import InvalidJson, SchemaViolation, TooLarge
 
 MAX_MESSAGE_BYTES = 64 * 1024
+# JSON's escape of the NUL character (a raw NUL is not valid JSON), and what replaces it
+NUL_ESCAPE = b"\\u0000"
+REPLACEMENT = "\ufffd"
+# `records` and `subjects` of one event: the largest value a 32-bit signed integer holds.
+# Sums over many events are stored in 64-bit columns, saturated at their maximum.
+MAX_COUNT = 2**31 - 1
 
 
 class Service(StrEnum):
@@ -200,8 +207,8 @@ class AccessEvent(_EventBase):
     operation: Operation
     resource: Resource
     data_categories: Annotated[frozenset[DataCategory], Field(min_length=1)]
-    records: Annotated[int, Field(ge=0)]
-    subjects: Annotated[int, Field(ge=0)] | None = None
+    records: Annotated[int, Field(ge=0, le=MAX_COUNT)]
+    subjects: Annotated[int, Field(ge=0, le=MAX_COUNT)] | None = None
     ticket_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     outcome: Outcome
 
@@ -218,17 +225,47 @@ def parse_event(raw: bytes, model: type[AuthEvent] | type[AccessEvent]) -> Event
     """Parse one message value. Raises only `InvalidJson`, `SchemaViolation` or `TooLarge`."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise TooLarge(f"message is {len(raw)} bytes, the limit is {MAX_MESSAGE_BYTES}")
+    if NUL_ESCAPE in raw:
+        raw = _without_nul(raw)
     try:
         event = model.__pydantic_validator__.validate_json(raw)
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise InvalidJson(_json_detail(raw)) from None
         raise SchemaViolation(_schema_detail(exc)) from None
+    except OverflowError:
+        # a time at the edge of the calendar whose offset takes it past year 9999 or before
+        # year 1 (`9999-12-31T23:59:59-14:00`) once converted to UTC
+        raise SchemaViolation("occurred_at: datetime_out_of_range") from None
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidJson(type(exc).__name__) from None
     if event.country is None:
         return event.with_country()  # type: ignore[no-any-return]
     return event  # type: ignore[no-any-return]
+
+
+def _without_nul(raw: bytes) -> bytes:
+    """The message with every NUL character of its strings replaced by U+FFFD: PostgreSQL
+    cannot store NUL in text, and an account name typed with one must not make its events
+    fail downstream (nor hide them from the rules). Unparseable input is left as it is."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("\0", REPLACEMENT)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {clean(k): clean(v) for k, v in value.items()}
+        return value
+
+    try:
+        return json.dumps(clean(data)).encode()
+    except RecursionError:
+        return raw
 
 
 def _json_detail(raw: bytes) -> str:

@@ -8,6 +8,13 @@ database, not Kafka's committed offsets, is the source of truth for progress.
 If handling a batch fails (database down, …) the loop asks the handler to roll its in-memory
 state back to the last checkpoint, seeks there, backs off and carries on: nothing is skipped,
 and replayed findings are idempotent.
+
+A failure that is not the environment's (see `is_transient`) is blamed on the records being
+handled, never on the partition: the loop rolls back the same way, then replays the failing
+range in two halves, and so on (bisection), until the failure either stops repeating or
+repeats on one record alone. That record is dead-lettered with the reason `handler_error`
+and the exception's class (never its message, which may quote personal data), and the
+replays skip it. One poison record costs about log2(chunk size) replays, not the partition.
 """
 
 from __future__ import annotations
@@ -24,11 +31,12 @@ from types import FrameType
 from typing import Any, Protocol, runtime_checkable
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from prometheus_client import Counter
 
 from consumers import metrics
-from consumers.errors import EventRejected
+from consumers.errors import EventRejected, FutureEvent, HandlerFailed, ReplayNow, TooOld
 from consumers.events import AccessEvent, AuthEvent, Event, parse_event
 
 log = logging.getLogger(__name__)
@@ -42,6 +50,24 @@ BATCH_FAILURES = Counter(
     "tocsin_batch_failures_total",
     "Batches whose handling failed and were rolled back to the last checkpoint",
 )
+ISOLATION_RETRIES = Counter(
+    "tocsin_poison_isolation_retries_total",
+    "Replays of a failing range split in two to find the one record that fails",
+)
+
+# Room left in a DLQ request for the record's framing (batch header, varints, timestamps).
+DLQ_OVERHEAD_BYTES = 1024
+# A key longer than this is cut too when a DLQ copy must be truncated.
+DLQ_MAX_KEY_BYTES = 4096
+# Kafka key mismatches are logged at most this often per topic (they are all counted).
+KEY_LOG_SECONDS = 60.0
+
+
+def is_transient(exc: BaseException) -> bool:
+    """The environment failed (broker, network, memory), not the records being handled:
+    retry the same batch later, never dead-letter a record for it. Handlers that talk to a
+    database extend this with its connection errors (`ConsumerLoop(transient=...)`)."""
+    return isinstance(exc, KafkaError | OSError | MemoryError)
 
 
 @dataclass(slots=True)
@@ -117,6 +143,11 @@ class LoopConfig:
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
     max_backoff_s: float = 30.0
+    # event-time horizon against the wall clock (None: no limit), for the input topics
+    max_future_seconds: float | None = None
+    max_age_seconds: float | None = None
+    # topics Tocsin writes itself (the repartition topic): no horizon, no key check
+    internal_topics: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -135,6 +166,7 @@ class RunStats:
     valid: int = 0
     invalid: int = 0
     failures: int = 0
+    isolated: int = 0  # records dead-lettered because handling them alone failed
     topics: dict[str, TopicActivity] = field(default_factory=dict)
 
     def rate(self, topics: Sequence[str]) -> float | None:
@@ -168,9 +200,13 @@ class ConsumerLoop:
         *,
         producer: KafkaProducer | None = None,
         clock: Callable[[], float] = time.monotonic,
+        transient: Callable[[BaseException], bool] = is_transient,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.handler = handler
+        self._transient = transient
+        self._wall = wall_clock
         self.stats = RunStats()
         self._stop = threading.Event()
         self._clock = clock
@@ -184,6 +220,13 @@ class ConsumerLoop:
         self._topic_ids: dict[str, Any] = {}
         # offsets this process has dead-lettered that no checkpoint covers yet
         self._dead_lettered: dict[TopicPartition, set[int]] = {}
+        # poison isolation: per partition, the offset range known to hold a failing record,
+        # the records found to fail alone (offset -> exception class), and the offsets of
+        # the records being handled right now (what a failure is blamed on)
+        self._suspects: dict[TopicPartition, tuple[int, int]] = {}
+        self._poisoned: dict[TopicPartition, dict[int, str]] = {}
+        self._inflight: tuple[TopicPartition, list[int]] | None = None
+        self._keys_logged: dict[str, float] = {}  # topic -> when a key mismatch was logged
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -260,7 +303,13 @@ class ConsumerLoop:
                         self._commit(committable)
                     self._update_lag()
                     backoff = 0.0
-                except Exception:
+                except Exception as exc:
+                    with self._lock:
+                        isolating = self._isolate(exc)
+                    if isolating:  # replay at once, the failing range narrowed down
+                        with self._lock:
+                            self._rollback()
+                        continue
                     self.stats.failures += 1
                     BATCH_FAILURES.inc()
                     backoff = min(max(backoff * 2, 0.5), self.config.max_backoff_s)
@@ -312,11 +361,53 @@ class ConsumerLoop:
     def _handle_chunk(self, tp: TopicPartition, messages: Sequence[Any]) -> Mapping[
         TopicPartition, int
     ]:
+        """Hand a chunk over, or, while a failing range of this partition is being narrowed
+        down, the part before it, each half of it and the part after it, one at a time."""
+        suspect = self._suspects.get(tp)
+        if suspect is None:
+            return self._handle_piece(tp, messages)
+        lo, hi = suspect
+        before = [m for m in messages if m.offset < lo]
+        inside = [m for m in messages if lo <= m.offset < hi]
+        after = [m for m in messages if m.offset >= hi]
+        mid = (lo + hi) // 2
+        halves = [[m for m in inside if m.offset < mid], [m for m in inside if m.offset >= mid]]
+        if not halves[0] or not halves[1]:  # gaps in the offsets: split by count instead
+            cut = (len(inside) + 1) // 2
+            halves = [inside[:cut], inside[cut:]]
+        committable: dict[TopicPartition, int] = {}
+        if before:
+            committable.update(self._handle_piece(tp, before))
+        if inside:
+            # checkpoint where the range starts: the replays that narrow it down start
+            # there, not at an older checkpoint
+            committable.update(self.handler.flush())
+        for piece in (*halves, after):
+            if piece:
+                committable.update(self._handle_piece(tp, piece))
+        if messages[-1].offset >= hi - 1 and self._suspects.get(tp) == suspect:
+            # both halves went through: the failure did not repeat
+            del self._suspects[tp]
+        return committable
+
+    def _handle_piece(self, tp: TopicPartition, messages: Sequence[Any]) -> Mapping[
+        TopicPartition, int
+    ]:
         batch = Batch(records={}, next_offsets={})
         futures: list[tuple[int, Any]] = []
         sent = self._dead_lettered.get(tp, ())
+        poisoned = self._poisoned.get(tp, {})
         model = self.config.topics[tp.topic]
+        external = tp.topic not in self.config.internal_topics
+        now = self._wall()
+        ahead, age = self.config.max_future_seconds, self.config.max_age_seconds
+        newest = now + ahead if ahead is not None else float("inf")
+        oldest = now - age if age is not None else float("-inf")
         valid: list[ValidRecord] = []
+        # offsets a failure of this piece may be blamed on: on the repartition topic, none (its
+        # events are held back and run batches later; the handler sets those aside itself)
+        candidates: list[int] = []
+        keys_missing = keys_differ = 0
         for msg in messages:
             if msg.headers and msg.headers[0][0] == CONTROL_HEADER:
                 # Tocsin's own control records (watermarks on the repartition topic)
@@ -324,16 +415,43 @@ class ConsumerLoop:
                 continue
             value: bytes = msg.value if msg.value is not None else b""
             try:
-                event = parse_event(value, model)
+                culprit = poisoned.get(msg.offset)
+                if culprit is not None:
+                    raise HandlerFailed(culprit)
+                try:
+                    event = parse_event(value, model)
+                except EventRejected:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one record's failure is its own
+                    raise HandlerFailed(type(exc).__name__) from None
+                if external:
+                    t = event.occurred_at.timestamp()
+                    if t > newest:
+                        raise FutureEvent(f"occurred_at is {t - now:.0f} s ahead of the "
+                                          f"wall clock (tolerance {ahead:g} s)")
+                    if t < oldest:
+                        raise TooOld(f"occurred_at is {(now - t) / 86400:.1f} days old "
+                                     f"(maximum {(age or 0) / 86400:g} days)")
             except EventRejected as exc:
                 batch.invalid += 1
                 if msg.offset not in sent:  # not yet, or not by this process
                     futures.append((msg.offset, self._dead_letter(tp, msg, exc)))
+                    if isinstance(exc, HandlerFailed):
+                        self.stats.isolated += 1
                 continue
+            if external and msg.key != event.tenant_id.encode():
+                if msg.key is None:
+                    keys_missing += 1
+                else:
+                    keys_differ += 1
             valid.append(ValidRecord(msg.offset, msg.key, value, event, msg.timestamp))
+            if external:  # Tocsin's own topics hold events that were checked already
+                candidates.append(msg.offset)
+        if keys_missing or keys_differ:
+            self._count_keys(tp, messages[0].offset, keys_missing, keys_differ)
         batch.records[tp] = valid
         batch.next_offsets[tp] = messages[-1].offset + 1
-        self.stats.valid += len(valid)
+        self._inflight = (tp, candidates)
         if futures:
             assert self._producer is not None  # noqa: S101 - set in run()
             self._producer.flush()
@@ -341,10 +459,53 @@ class ConsumerLoop:
                 fut.get(timeout=30)  # raises: the batch is retried, nothing is skipped
                 # a replay of this offset (rollback after a failure) sends no second copy
                 self._dead_lettered.setdefault(tp, set()).add(offset)
-        self.stats.invalid += batch.invalid
         committable = self.handler.handle(batch)
+        self._inflight = None
+        self.stats.valid += len(valid)
+        self.stats.invalid += batch.invalid
         self._positions.update(batch.next_offsets)
         return committable
+
+    def _count_keys(self, tp: TopicPartition, first: int, missing: int, differ: int) -> None:
+        """Kafka keys that are not the event's `tenant_id`: counted and logged (where, and
+        how many, never the key; at most one line a minute per topic), never used."""
+        if missing:
+            metrics.KEY_MISMATCH.labels(topic=tp.topic, kind="missing").inc(missing)
+        if differ:
+            metrics.KEY_MISMATCH.labels(topic=tp.topic, kind="different").inc(differ)
+        now = time.monotonic()
+        if now - self._keys_logged.get(tp.topic, float("-inf")) >= KEY_LOG_SECONDS:
+            self._keys_logged[tp.topic] = now
+            log.warning("kafka key is not the event's tenant_id (ignored)",
+                        extra={"at": f"{tp.topic}[{tp.partition}]@{first}",
+                               "missing": missing, "different": differ})
+
+    def _isolate(self, exc: BaseException) -> bool:
+        """After a failure: True when it is blamed on the records being handled, whose range
+        is then narrowed down (or, down to one record, that record is condemned); False for
+        a failure of the environment, or of nothing in particular, retried with backoff."""
+        inflight, self._inflight = self._inflight, None
+        if isinstance(exc, ReplayNow):  # the handler set the record aside itself
+            return True
+        if inflight is None or self._transient(exc):
+            return False
+        tp, offsets = inflight
+        if not offsets:  # only control records or dead letters: nothing to blame
+            return False
+        name = type(exc).__name__
+        if len(offsets) == 1:
+            self._poisoned.setdefault(tp, {})[offsets[0]] = name
+            self._suspects.pop(tp, None)
+            log.warning("record fails alone; dead-lettered as handler_error",
+                        extra={"at": f"{tp.topic}[{tp.partition}]@{offsets[0]}",
+                               "error": name})
+            return True
+        self._suspects[tp] = (offsets[0], offsets[-1] + 1)
+        ISOLATION_RETRIES.inc()
+        log.warning("handling failed; replaying the range in halves to find the record",
+                    extra={"at": f"{tp.topic}[{tp.partition}]@{offsets[0]}",
+                           "records": len(offsets), "error": name})
+        return True
 
     def _note_activity(self, polled: Mapping[TopicPartition, Sequence[Any]],
                        started: float) -> None:
@@ -369,9 +530,27 @@ class ConsumerLoop:
             ("tocsin-source", f"{tp.topic}/{tp.partition}/{msg.offset}".encode()),
             ("tocsin-failed-at", datetime.now(UTC).isoformat().encode()),
         ]
+        if isinstance(exc, HandlerFailed):  # the exception's class, never its message
+            headers.append(("tocsin-exception", exc.detail.encode()))
+        key: bytes | None = msg.key
+        value: bytes | None = msg.value
         assert self._producer is not None  # noqa: S101 - set in run()
+        limit = int(getattr(self._producer, "config", {}).get("max_request_size", 1048576))
+        size = len(key or b"") + len(value or b"") + sum(len(k) + len(v) for k, v in headers)
+        if size + DLQ_OVERHEAD_BYTES > limit:
+            # the copy would be refused by the producer: keep its head, say so
+            cut = ["value"]
+            if key is not None and len(key) > DLQ_MAX_KEY_BYTES:
+                key = key[:DLQ_MAX_KEY_BYTES]
+                cut.insert(0, "key")
+            original = len(value or b"")
+            headers += [("tocsin-truncated", ",".join(cut).encode()),
+                        ("tocsin-original-size", str(original).encode())]
+            room = limit - DLQ_OVERHEAD_BYTES - len(key or b"") - sum(
+                len(k) + len(v) for k, v in headers)
+            value = (value or b"")[:max(room, 0)]
         return self._producer.send(
-            self.config.dlq_topic, key=msg.key, value=msg.value, headers=headers
+            self.config.dlq_topic, key=key, value=value, headers=headers
         )
 
     def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
@@ -379,6 +558,10 @@ class ConsumerLoop:
             done = self._dead_lettered.get(tp)
             if done:
                 done.difference_update([o for o in done if o < off])
+            poisoned = self._poisoned.get(tp)
+            if poisoned:
+                for o in [o for o in poisoned if o < off]:
+                    del poisoned[o]
         if not offsets or self._consumer is None:
             return
         assigned = self._consumer.assignment()
@@ -422,6 +605,8 @@ class ConsumerLoop:
         for tp in revoked:
             self._positions.pop(tp, None)
             self._dead_lettered.pop(tp, None)
+            self._poisoned.pop(tp, None)
+            self._suspects.pop(tp, None)
             with contextlib.suppress(KeyError):
                 metrics.CONSUMER_LAG.remove(tp.topic, str(tp.partition))
 

@@ -6,7 +6,9 @@ exposes them on ``TOCSIN_METRICS_PORT``. Labels never carry an id, an IP or an a
 - ``topic``: a configured topic name (a handful);
 - ``partition``: a partition number (bounded by the topic's partition count);
 - ``service``: one of the six SaaS services of the event contract;
-- ``reason``: a DLQ reason code (``invalid_json``, ``schema``, ``too_large``);
+- ``reason``: a DLQ reason code (``invalid_json``, ``schema``, ``too_large``, ``future``,
+  ``too_old``, ``handler_error``);
+- ``kind``: how a Kafka key differs from the event's tenant (``missing``, ``different``);
 - ``rule``: a rule id of the catalogue; ``severity``: a finding severity.
 """
 
@@ -20,7 +22,10 @@ from prometheus_client import Counter, Gauge, Histogram
 from consumers import geo
 from consumers.events import Service
 
-DLQ_REASONS: tuple[str, ...] = ("invalid_json", "schema", "too_large")
+DLQ_REASONS: tuple[str, ...] = (
+    "invalid_json", "schema", "too_large", "future", "too_old", "handler_error",
+)
+KEY_KINDS: tuple[str, ...] = ("missing", "different")
 
 EVENTS_CONSUMED = Counter(
     "tocsin_events_consumed_total",
@@ -31,6 +36,11 @@ EVENTS_INVALID = Counter(
     "tocsin_events_invalid_total",
     "Messages rejected by the event contract and sent to the DLQ, by topic and reason.",
     ["topic", "reason"],
+)
+KEY_MISMATCH = Counter(
+    "tocsin_events_key_mismatch_total",
+    "Valid events whose Kafka key is not their tenant_id (the key is ignored), by topic.",
+    ["topic", "kind"],
 )
 EVENTS_DUPLICATE = Counter(
     "tocsin_events_duplicate_total",
@@ -106,6 +116,8 @@ def init_topic_series(topics: Iterable[str]) -> None:
             EVENTS_INVALID.labels(topic=topic, reason=reason)
         EVENTS_DUPLICATE.labels(topic=topic)
         EVENTS_LATE.labels(topic=topic)
+        for kind in KEY_KINDS:
+            KEY_MISMATCH.labels(topic=topic, kind=kind)
 
 
 def observe_detection_latency(occurred_at: datetime, *, now: datetime | None = None) -> float:
@@ -130,6 +142,8 @@ __all__ = [
     "EVENTS_LATE",
     "FINDINGS",
     "GEOIP_DATABASE_TIMESTAMP",
+    "KEY_KINDS",
+    "KEY_MISMATCH",
     "STATE_EVICTIONS_TOTAL",
     "STATE_KEYS",
     "init_topic_series",

@@ -11,12 +11,21 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, LargeBinary, String, Text, select
+from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from consumers.events import Event
 from detectors.finding import Finding
 from incidents.db import Base, utcnow
+
+# The largest count a 64-bit column holds. Sums of records, persons and events are stored
+# saturated at this value (`stored_count`): far beyond any real breach, never an overflow.
+MAX_STORED_COUNT = 2**63 - 1
+
+
+def stored_count(value: int) -> int:
+    """`value` bounded to what the count columns hold (0 … `MAX_STORED_COUNT`)."""
+    return min(max(value, 0), MAX_STORED_COUNT)
 
 
 class FindingRow(Base):
@@ -32,9 +41,9 @@ class FindingRow(Base):
     actor_ids: Mapped[list[str]] = mapped_column(JSON)
     source_ips: Mapped[list[str]] = mapped_column(JSON)
     data_categories: Mapped[list[str]] = mapped_column(JSON)
-    records: Mapped[int] = mapped_column(Integer)
-    subjects: Mapped[int] = mapped_column(Integer)
-    count: Mapped[int] = mapped_column(Integer)
+    records: Mapped[int] = mapped_column(BigInteger)
+    subjects: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(BigInteger)
     first_seen: Mapped[datetime] = mapped_column(index=True)
     last_seen: Mapped[datetime]
     evidence: Mapped[list[str]] = mapped_column(JSON)
@@ -88,7 +97,7 @@ class PartitionCheckpoint(Base):
     consumer_group: Mapped[str] = mapped_column(String(255), primary_key=True)
     topic: Mapped[str] = mapped_column(String(255), primary_key=True)
     partition: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    next_offset: Mapped[int] = mapped_column(Integer)
+    next_offset: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -103,6 +112,8 @@ def _values(finding: Finding) -> dict[str, Any]:
     data["tenants"] = dict(sorted(data["tenants"].items()))
     data["first_seen"] = finding.first_seen
     data["last_seen"] = finding.last_seen
+    for key in ("records", "subjects", "count"):
+        data[key] = stored_count(data[key])
     return data
 
 

@@ -25,7 +25,7 @@ from incidents import audit, clocks, correlation, notice_fields, service, severi
 from incidents.clocks import ClockPolicy
 from incidents.enums import OPEN_STATUSES, CustomerRole, IncidentSource, IncidentStatus
 from incidents.exceptions import IncidentError
-from incidents.findings_store import FindingRow
+from incidents.findings_store import FindingRow, stored_count
 from incidents.models import (
     CorrelationKey,
     Incident,
@@ -265,6 +265,7 @@ def _refresh(incident: Incident, rows: list[FindingRow], now: datetime) -> bool:
     changed = False
     existing = {t.tenant_id: t for t in incident.tenants}
     for tenant, acc in sorted(per_tenant.items()):
+        acc = {name: stored_count(n) for name, n in acc.items()}
         lo, hi = spans[tenant]
         current = existing.get(tenant)
         if current is None:
@@ -319,7 +320,7 @@ def _auto_assess(session: Session, incident: Incident, rows: list[FindingRow],
     latest = incident.current_assessment
     if latest is not None and latest.source != "auto":
         return
-    persons = sum(t.persons for t in incident.tenants)
+    persons = stored_count(sum(t.persons for t in incident.tenants))
     inputs = severity.prefill(
         (severity.FindingFacts(rule_id=r.rule_id, nature=frozenset(r.nature),
                                data_categories=frozenset(r.data_categories),

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -160,9 +161,9 @@ class IncidentTenant(Base):
         ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
     )
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
-    events: Mapped[int] = mapped_column(Integer, default=0)
-    records: Mapped[int] = mapped_column(Integer, default=0)
-    persons: Mapped[int] = mapped_column(Integer, default=0)
+    events: Mapped[int] = mapped_column(BigInteger, default=0)
+    records: Mapped[int] = mapped_column(BigInteger, default=0)
+    persons: Mapped[int] = mapped_column(BigInteger, default=0)
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
 
@@ -247,7 +248,7 @@ class SeverityAssessment(Base):
     malicious: Mapped[bool] = mapped_column(Boolean, default=False)
     score: Mapped[float] = mapped_column(Float)
     band: Mapped[str] = mapped_column(String(16))
-    persons: Mapped[int] = mapped_column(Integer, default=0)
+    persons: Mapped[int] = mapped_column(BigInteger, default=0)
     unintelligible: Mapped[bool] = mapped_column(Boolean, default=False)
     notify_customer: Mapped[bool] = mapped_column(Boolean, default=True)
     notify_cnil: Mapped[bool] = mapped_column(Boolean, default=False)

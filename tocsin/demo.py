@@ -108,6 +108,8 @@ def run_demo(*, console_port: int, rate: float, folder: Path) -> int:
         "TOCSIN_METRICS_PORT": str(metrics_port),
         "TOCSIN_CHECKPOINT_SECONDS": "5",
         "TOCSIN_CLOCKS__TICK_SECONDS": "5",
+        # the simulated live traffic runs event time faster than the wall clock
+        "TOCSIN_MAX_FUTURE_SECONDS": str(366 * 86400),
     }
     _run("db", "upgrade", env=env)
     password = secrets.token_urlsafe(9)

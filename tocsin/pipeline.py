@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from consumers import metrics
 from consumers.dedup import Deduplicator
+from consumers.errors import ReplayNow
 from consumers.events import AccessEvent, AuthEvent, Event
 from consumers.loop import CONTROL_HEADER, Batch, EventModel, ValidRecord
 from detectors.engine import Emission, PartitionDetector, needs_repartition
@@ -148,6 +149,7 @@ class IngestPipeline:
         checkpoint_seconds: float,
         sink: FindingsSink | None = None,
         clock: Callable[[], float] = time.monotonic,
+        dlq_topic: str | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.group = consumer_group
@@ -170,6 +172,11 @@ class IngestPipeline:
         # the rules that run on the repartition topic (their events are republished)
         self._by_ip_rules = [r for r in self.rules if r.partition == "source_ip"]
         self._final = False  # the end-of-run checkpoint (its pause is reported apart)
+        # held by-IP events whose detection failed alone (event id -> exception class), and
+        # whether held events are being run one at a time to find such an event
+        self.dlq_topic = dlq_topic
+        self._set_aside: dict[str, str] = {}
+        self._one_by_one = False
 
     # -- state -----------------------------------------------------------------------------
 
@@ -366,11 +373,26 @@ class IngestPipeline:
         for tp, state in self.partitions.items():
             if state.stream != "by_ip" or not state.held:
                 continue
-            copy = self._new_state(tp, self._encode(state), state.next_offset)
-            ready = [ev for _t, _id, ev in sorted(copy.held)]
+            blob = self._encode(state)
+            ready = [ev for _t, _id, ev in sorted(state.held)
+                     if str(ev.event_id) not in self._set_aside]
+            if not ready:
+                continue
             # as `_release` runs them: in event-time order, then the watermark moves on
+            copy = self._new_state(tp, blob, state.next_offset)
             copy.detector.external_watermark = True
-            emissions += copy.detector.process(ready)
+            try:
+                out = copy.detector.process(ready)
+            except Exception:  # noqa: BLE001 - find the event that fails alone, as `_run_held`
+                copy = self._new_state(tp, blob, state.next_offset)
+                copy.detector.external_watermark = True
+                out = []
+                for ev in ready:
+                    try:
+                        out += copy.detector.process([ev])
+                    except Exception as exc:  # noqa: BLE001 - this one event's failure
+                        self._set_held_aside(ev, exc)
+            emissions += out
             emissions += copy.detector.process([], watermark=ready[-1].occurred_at.timestamp())
         if not emissions:
             return {}
@@ -489,8 +511,53 @@ class IngestPipeline:
             return []
         # in event-time order the partition's own watermark never drops them as late; the
         # announced watermark then lets expired windows go
-        out = state.detector.process(ready) if ready else []
+        out = self._run_held(state, ready) if ready else []
         return out + state.detector.process([], watermark=wm)
+
+    def _run_held(self, state: PartitionState, ready: list[Event]) -> list[Emission]:
+        """Detection on released events. They were read batches ago, so the consumer loop
+        cannot find one that fails by its offset: a failure makes the next replay run them
+        one at a time, and the one that fails alone is dead-lettered (`handler_error`) and
+        skipped from then on."""
+        if self._set_aside:
+            ready = [ev for ev in ready if str(ev.event_id) not in self._set_aside]
+        if not self._one_by_one:
+            try:
+                return state.detector.process(ready)
+            except Exception as exc:
+                if len(ready) == 1:
+                    self._set_held_aside(ready[0], exc)
+                self._one_by_one = True
+                raise ReplayNow("detection failed on released by-IP events") from exc
+        out: list[Emission] = []
+        for ev in ready:
+            try:
+                out += state.detector.process([ev])
+            except Exception as exc:  # noqa: BLE001 - this one event's failure
+                self._set_held_aside(ev, exc)
+        return out
+
+    def _set_held_aside(self, event: Event, exc: Exception) -> None:
+        name = type(exc).__name__
+        self._set_aside[str(event.event_id)] = name
+        self._one_by_one = False
+        topic = self.topics.by_ip
+        metrics.EVENTS_INVALID.labels(topic=topic, reason="handler_error").inc()
+        log.warning("held event fails alone; dead-lettered as handler_error",
+                    extra={"at": topic, "error": name})
+        if self.producer is not None and self.dlq_topic:
+            headers = [
+                ("tocsin-error", f"handler_error: {name}".encode()),
+                ("tocsin-exception", name.encode()),
+                ("tocsin-source", topic.encode()),
+                ("tocsin-event-id", str(event.event_id).encode()),
+                ("tocsin-failed-at", datetime.now(UTC).isoformat().encode()),
+            ]
+            sent = self.producer.send(self.dlq_topic, key=event.source_ip.encode(),
+                                      value=event.model_dump_json().encode(), headers=headers)
+            self.producer.flush()
+            sent.get(timeout=30)
+        raise ReplayNow(f"by-IP event set aside ({name})") from None
 
     def _apply_marker(self, state: PartitionState, headers: Mapping[str, bytes]) -> None:
         if headers.get(CONTROL_HEADER) != b"watermark":
@@ -614,6 +681,7 @@ class IngestPipeline:
             state.dirty = False
             offsets[tp] = state.next_offset
         self._announce(list(blobs))
+        self._one_by_one = False  # whatever failed before this checkpoint is behind it
         self._state_metrics()
         self._last_checkpoint = self._clock()
         self.stats.checkpoints += 1

@@ -10,12 +10,13 @@ from typing import Any
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from kafka import KafkaProducer
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from consumers import geo
 from consumers.errors import ConfigError
-from consumers.loop import ConsumerLoop, LoopConfig
+from consumers.loop import ConsumerLoop, LoopConfig, is_transient
 from consumers.topics import ensure_topics
 from detectors.catalogue import load_rules
 from incidents.db import make_engine, session_factory
@@ -86,6 +87,26 @@ def findings_sink(settings: Settings) -> FindingsSink | None:
     return flows.make_sink(settings)
 
 
+# Database errors of the environment (connection lost, server down or read-only, pool
+# exhausted, schema or permissions not as expected): the batch is retried, no record is
+# blamed. Data errors (a value out of range, a constraint a record breaks) are the records'.
+DATABASE_TRANSIENT = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+    sa_exc.ProgrammingError,
+    sa_exc.InternalError,
+    sa_exc.NotSupportedError,
+    sa_exc.PendingRollbackError,
+)
+
+
+def ingest_transient(exc: BaseException) -> bool:
+    """Failures of `tocsin ingest` retried as a whole (see `consumers.loop.is_transient`)."""
+    return is_transient(exc) or isinstance(exc, DATABASE_TRANSIENT)
+
+
 def build_ingest(
     settings: Settings,
     *,
@@ -118,6 +139,7 @@ def build_ingest(
         dedup_horizon=timedelta(seconds=settings.dedup_horizon_seconds),
         checkpoint_seconds=settings.checkpoint_seconds,
         sink=findings_sink(settings),
+        dlq_topic=settings.topic_dlq,
     )
     config = LoopConfig(
         bootstrap=bootstrap,
@@ -127,7 +149,10 @@ def build_ingest(
         client_options=client,
         max_records=settings.batch_max_records,
         poll_timeout_ms=settings.poll_timeout_ms,
+        max_future_seconds=settings.max_future_seconds,
+        max_age_seconds=age.total_seconds() if (age := settings.max_event_age) else None,
+        internal_topics=frozenset({topics.by_ip}),
         **(consumer_overrides or {}),
     )
-    loop = ConsumerLoop(config, pipeline, producer=producer)
+    loop = ConsumerLoop(config, pipeline, producer=producer, transient=ingest_transient)
     return loop, pipeline

@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     poll_timeout_ms: Annotated[int, Field(ge=10, le=60_000)] = 500
     checkpoint_seconds: Annotated[float, Field(gt=0)] = 10.0
     allowed_lateness_seconds: Annotated[float, Field(ge=0)] = 60.0
+    max_future_seconds: Annotated[float, Field(ge=0)] = 300.0
+    max_event_age_days: Annotated[float, Field(ge=0)] | None = None  # None: retention; 0: off
     dedup_horizon_seconds: Annotated[float, Field(ge=0)] = 600.0
     rules: Path | None = None
     geoip_file: Path | None = None
@@ -158,6 +160,13 @@ class Settings(BaseSettings):
     org: Organisation = Organisation()
     demo: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def max_event_age(self) -> timedelta | None:
+        """How old an input event may be (`TOCSIN_MAX_EVENT_AGE_DAYS`, by default the
+        retention period; `0` lifts the limit, for replays of old logs)."""
+        days = self.retention_days if self.max_event_age_days is None else self.max_event_age_days
+        return timedelta(days=days) if days > 0 else None
 
     @model_validator(mode="before")
     @classmethod

@@ -179,7 +179,7 @@ def test_handler_failure_rolls_back_and_retries(broker: EmbeddedBroker, tmp_path
         def handle(self, batch):  # type: ignore[no-untyped-def]
             self.calls += 1
             if self.calls in (2, 3):
-                raise RuntimeError("database unavailable")
+                raise ConnectionError("database unavailable")
             return super().handle(batch)
 
     handler = Flaky(tmp_path / "rec.db")

@@ -11,6 +11,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +81,11 @@ def env(broker: EmbeddedBroker, fresh_db_url: str, tmp_path: Path) -> dict[str, 
 @pytest.fixture
 def ingest(env: dict[str, str], tmp_path: Path) -> Iterator[int]:
     env = {k: v for k, v in env.items() if v != ""}
+    # about a day of traffic that ended before now (events ahead of the wall clock are refused)
+    start = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0).isoformat()
     simulate = subprocess.run(
-        [*TOCSIN, "simulate", "--events", "6000", "--seed", "3", "--attack", "all"],
+        [*TOCSIN, "simulate", "--events", "6000", "--seed", "3", "--attack", "all",
+         "--start", start],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
     )
     assert simulate.returncode == 0, simulate.stderr

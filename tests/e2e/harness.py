@@ -60,6 +60,10 @@ class Env:
             "TOCSIN_CONSUMER_GROUP": f"g.{self.tag}",
             "TOCSIN_METRICS_PORT": "0",
             "TOCSIN_CHECKPOINT_SECONDS": "1",
+            # the scenarios are dated (START, and up to months after it): no event-time
+            # horizon, whatever the date of the run
+            "TOCSIN_MAX_EVENT_AGE_DAYS": "0",
+            "TOCSIN_MAX_FUTURE_SECONDS": str(10 * 366 * 86400),
             "TOCSIN_DEMO": "true",
             "TOCSIN_LOG_LEVEL": "WARNING",
         }

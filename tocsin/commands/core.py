@@ -135,6 +135,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         "findings_changed": pipeline.stats.findings_changed,
         "checkpoints": pipeline.stats.checkpoints,
         "failures": stats.failures,
+        "isolated": stats.isolated,  # records dead-lettered because handling them failed
         # input records per second, from the first batch polled to the last one handled
         "records_per_s": None if rate is None else round(rate, 1),
         # seconds each periodic checkpoint held the worker, and the final one apart
