@@ -305,7 +305,10 @@ def test_rssi_declares_a_misdirected_fax_decides_and_tells_the_customer(
             page.locator("#d-submit").click()
             expect(page).to_have_url(re.compile(r"/incidents/INC-\d{4}-\d{4}\?ok=1$"))
             ref = page.url.split("/incidents/")[1].split("?")[0]
-            expect(page.locator("#declared [data-source]")).to_have_text("customer_report")
+            expect(page.locator("#declared [data-source]")).to_have_attribute(
+                "data-source", "customer_report")
+            expect(page.locator("#declared [data-source]")).to_have_text(
+                "signalement d'un client")
             expect(page.locator("[data-informative='1']")).to_be_visible()
             expect(page.locator("#advice-row td[data-advice-customer]")).to_have_text("oui")
 
@@ -319,7 +322,10 @@ def test_rssi_declares_a_misdirected_fax_decides_and_tells_the_customer(
             assess.get_by_role("button").click()
             expect(page.locator("#decision-row")).to_have_attribute("data-overridden", "no")
             expect(page.locator("#decision-row td[data-decision-cnil]")).to_have_text("non")
-            expect(page.locator("#factors [data-factor='role']")).to_contain_text("processor")
+            expect(page.locator("#factors [data-factor='role']")).to_have_attribute(
+                "data-value", "processor")
+            expect(page.locator("#factors [data-factor='role']")).to_contain_text(
+                "sous-traitant")
             page.locator("#reg-meas").fill("Télécopie détruite par le destinataire.")
             page.locator("#reg-cons").fill("Divulgation d'un compte-rendu à un tiers.")
             page.locator("#register form button[type='submit']").click()

@@ -624,3 +624,32 @@ MESSAGES["en"].update({
     "na_close": "close the incident once the measures are recorded",
     "na_none": "Incident finished: nothing left to do.",
 })
+
+# The values a declaration chooses from (incidents.declared), as people read them.
+LABELS["fr"].update({
+    "source": {"detected": "détectée par Tocsin", "staff_report": "signalement d'un salarié",
+               "customer_report": "signalement d'un client",
+               "subprocessor_report": "signalement d'un sous-traitant",
+               "authority": "autorité de contrôle", "data_subject": "personne concernée",
+               "other": "autre"},
+    "nature": {"confidentiality": "confidentialité", "integrity": "intégrité",
+               "availability": "disponibilité",
+               "attempt": "tentative (incident de sécurité, sans violation de données)"},
+    "data_category": {"identification": "identification (civilité, nom, téléphone)",
+                      "electronic_identification": "identification électronique (e-mail, IP)",
+                      "content": "contenu des messages, télécopies et appels",
+                      "security": "sécurité (mots de passe)"},
+})
+LABELS["en"].update({
+    "source": {"detected": "detected by Tocsin", "staff_report": "staff report",
+               "customer_report": "customer report", "subprocessor_report": "sub-processor report",
+               "authority": "supervisory authority", "data_subject": "data subject",
+               "other": "other"},
+    "nature": {"confidentiality": "confidentiality", "integrity": "integrity",
+               "availability": "availability",
+               "attempt": "attempt (security incident, no personal data breach)"},
+    "data_category": {"identification": "identification (title, name, phone)",
+                      "electronic_identification": "electronic identification (email, IP)",
+                      "content": "content of messages, faxes and calls",
+                      "security": "security (passwords)"},
+})

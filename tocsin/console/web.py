@@ -75,9 +75,13 @@ def make_environment(*, timezone: str = "Europe/Paris") -> Environment:
         lambda ctx, items: wording.rationale(str(ctx.get("lang", "fr")), items))
     env.filters["reason"] = pass_context(
         lambda ctx, text: wording.reason(str(ctx.get("lang", "fr")), str(text)))
+    env.filters["factors"] = pass_context(
+        lambda ctx, items: wording.factors(str(ctx.get("lang", "fr")), items))
     env.filters["system_text"] = pass_context(
         lambda ctx, text: wording.system_text(str(ctx.get("lang", "fr")), text))
     env.filters["register_tenants"] = wording.register_tenants
+    env.filters["register_nature"] = pass_context(
+        lambda ctx, text: wording.register_nature(str(ctx.get("lang", "fr")), text))
     env.filters["register_recommendation"] = pass_context(
         lambda ctx, text: wording.register_recommendation(str(ctx.get("lang", "fr")), text))
     return env
