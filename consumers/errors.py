@@ -94,7 +94,7 @@ class HandlerFailed(EventRejected):
     reason = "handler_error"
 
 
-class ReplayNow(TocsinError):
+class ReplayNow(Unavailable):
     """Raised by a batch handler that has set a failing record aside itself (an event it
     held back, past its offset): roll back to the checkpoint and replay at once, blaming no
     record of the current batch."""

@@ -342,7 +342,9 @@ def test_staging_compose_runs_natively_end_to_end(
             _wait_healthy(compose, running[name], mapping)
 
         # a simulated attack, produced as the SaaS services would
-        start = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+        # a day of traffic that ended yesterday: no event is ahead of the wall clock (those
+        # go to the DLQ as `future`)
+        start = (datetime.now(UTC) - timedelta(days=2)).isoformat()
         produced = _tocsin(envs["ingest"], exports, "simulate", "--events", "1500", "--seed",
                            "11", "--start", start, "--attack", "cross_tenant_read")
         assert produced.returncode == 0, produced.stderr
