@@ -200,6 +200,20 @@ class Mapping:
         return argv
 
 
+# the organisation's identity, as the operator fills it in
+ORGANISATION = {
+    "TOCSIN_ORG__NAME": "AVM Up (AVM Informatique)", "TOCSIN_ORG__SIREN": "123 456 789",
+    "TOCSIN_ORG__ADDRESS": "1 rue de l'Exemple, 69000 Lyon",
+    "TOCSIN_ORG__REPRESENTATIVE": "Jeanne Martin", "TOCSIN_ORG__DPO_NAME": "Paul Durand",
+    "TOCSIN_ORG__DPO_PHONE": "+33 4 00 00 00 00",
+}
+# the facts of the notice, as the RSSI enters them before approving
+NOTICE_FACTS = ("cause=internal_accidental", "origin=wrong_person_displayed",
+                "subprocessors_involved=no",
+                "breach_ongoing=no", "measures=cloisonnement entre clients corrigé",
+                "measures_proposed=vérifier les accès à vos données")
+
+
 def operator_env_file(tmp_path: Path, *, staging: bool) -> Path:
     """deploy/env.example edited as the runbook says: secrets generated, and in staging the
     Mailpit lines uncommented in place of the relay's placeholder."""
@@ -211,6 +225,9 @@ def operator_env_file(tmp_path: Path, *, staging: bool) -> Path:
             line = "# " + line
         elif staging and line.startswith("# TOCSIN_SMTP"):
             line = line.removeprefix("# ")
+        elif line.startswith("# TOCSIN_ORG__"):
+            name = line.removeprefix("# ").split("=", 1)[0]
+            line = f"{name}={ORGANISATION[name]}"
         lines.append(line)
     path = tmp_path / "tocsin.env"
     path.write_text("\n".join(lines) + "\n")
@@ -364,6 +381,13 @@ def test_staging_compose_runs_natively_end_to_end(
             return rows
 
         draft = _until("a customer notice draft", drafts, 60)[0]
+        ended = (datetime.now(UTC) - timedelta(hours=20)).replace(microsecond=0).isoformat()
+        facts = [a for fact in (*NOTICE_FACTS, f"breach_ended_at={ended}")
+                 for a in ("--set", fact)]
+        entered = _tocsin(console_env, exports, "incidents", "fields", str(draft["incident_ref"]),
+                          *facts, "--as", RSSI)
+        assert entered.returncode == 0, entered.stderr
+        draft = next(d for d in drafts() if d["tenant_id"] == draft["tenant_id"])
         approved = _tocsin(console_env, exports, "notices", "approve", str(draft["id"]),
                            "--as", RSSI)
         assert approved.returncode == 0, approved.stderr
