@@ -190,6 +190,7 @@ def test_rssi_approves_and_sends_the_most_urgent_notice(
             # part one click away.
             preview = card.locator("iframe.mail-preview")
             expect(preview).to_have_attribute("sandbox", "")
+            preview.scroll_into_view_if_needed()  # loaded lazily, when it comes into view
             expect(card.frame_locator("iframe.mail-preview").locator("body")).to_contain_text(
                 served.ref_urgent)
             expect(card.locator("details.text-part pre")).to_be_hidden()
