@@ -22,7 +22,7 @@ ENGLISH = ("processor:", "controller:", "pre-filled", "register only", "unintell
            # the detection catalogue's own summaries (English, written when found)
            "Brute force", "failed logins", "login failures", "Password spraying",
            "account takeover", "Staff access", "without ticket", "accesses", "tenant(s)",
-           "of tenant", "threshold")
+           "of tenant", "threshold", "confidentiality")
 
 
 def _visible(page: str, *, code: bool = True) -> str:
