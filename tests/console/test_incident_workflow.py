@@ -5,12 +5,15 @@ previews as the e-mail's HTML part in a sandboxed frame, served with a policy of
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
 from detectors.finding import Severity
 from tests.console.support import Console, draft_for, seed_incident
 from tocsin.console.next_action import NextAction, open_steps
+from tocsin.console.rule_wording import FR, finding_summary
 
 STEPS = ("qualify", "assess", "decide", "notify", "close")
 
@@ -110,3 +113,18 @@ def test_the_notice_preview_is_the_mail_html_in_a_sandboxed_frame(console: Conso
     assert client.get("/notices/999999/preview").status_code == 404
     # The console's own pages still refuse to be framed.
     assert client.get(f"/incidents/{ref}").headers["x-frame-options"] == "DENY"
+
+
+def test_rule_summaries_in_the_console_language() -> None:
+    finding = {"rule_id": "AUTH-001", "count": 12, "records": 0, "actor_ids": ["a1"],
+               "summary": "Brute force: 12 failed logins on account a1 of tenant acme"}
+    assert finding_summary("fr", finding) == (
+        "Force brute : 12 échecs de connexion sur le compte a1")
+    assert finding_summary("en", finding) == finding["summary"]
+    # A rule the catalogue does not ship keeps its author's summary.
+    own = {**finding, "rule_id": "LOCAL-1", "summary": "Règle maison"}
+    assert finding_summary("fr", own) == "Règle maison"
+    # Every rule of the catalogue has its French wording.
+    catalogue = yaml.safe_load((Path(__file__).resolve().parents[2] / "detectors" / "rules"
+                                / "default.yaml").read_text(encoding="utf-8"))
+    assert {r["id"] for r in catalogue["rules"]} == set(FR)
