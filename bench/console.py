@@ -7,7 +7,10 @@ Incidents are made the way the pipeline makes them (finding rows, then
 `incidents.flows.record_findings`), a fifth of them closed. The queue page (`GET /queue`,
 HTML, first page of 50, nearest deadline first), the most urgent incident's page, the
 overview and the API list are requested through the full ASGI stack (session cookie, role
-check, middleware, Jinja2) with an in-process client.
+check, middleware, Jinja2) with an in-process client. One more incident is heavy: one actor
+and source across 30 customers, 300 findings, 200 evidence events shown, a customer notice
+per customer (drafted, then refreshed once the incident is confirmed); its page is measured
+beside the queue's.
 Prints figures; asserts nothing.
 """
 
@@ -19,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,20 +33,72 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from consumers.events import AuthEvent  # noqa: E402
 from incidents import service as incident_service  # noqa: E402
 from incidents.clocks import ClockPolicy  # noqa: E402
 from incidents.db import make_engine, session_factory, transaction  # noqa: E402
-from incidents.findings_store import FindingRow  # noqa: E402
+from incidents.findings_store import FindingRow, store_evidence  # noqa: E402
 from incidents.flows import record_findings  # noqa: E402
 from notifiers.customers import CustomerRow, import_rows  # noqa: E402
+from notifiers.flows import draft_notices  # noqa: E402
+from notifiers.schemas import DraftPolicy  # noqa: E402
 from tocsin.console import security  # noqa: E402
 from tocsin.console.app import create_app  # noqa: E402
 from tocsin.dbschema import upgrade  # noqa: E402
 from tocsin.runtime import tune_gc  # noqa: E402
-from tocsin.settings import Settings  # noqa: E402
+from tocsin.settings import Organisation, Settings  # noqa: E402
 
 PASSWORD = "bench password 123"  # noqa: S105 - a throwaway bench account
 BATCH = 500
+HEAVY_FINDINGS = 300
+HEAVY_TENANTS = 30
+HEAVY_EVENTS = 200
+ORG = Organisation(name="AVM Up", siren="123 456 789", address="1 rue de l'Exemple, Lyon",
+                   representative="Bench", dpo_name="Bench DPO", dpo_phone="+33 4 00 00 00 00")
+
+
+def seed_heavy(url: str) -> str:
+    """One incident with many findings, evidence events and notices; returns its ref."""
+    factory = session_factory(make_engine(url))
+    now = datetime.now(UTC)
+    start = now - timedelta(hours=3)
+    actor, ip = "heavy-actor", "192.0.2.77"
+    events = [AuthEvent.model_validate({
+        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-heavy/{i}")),
+        "occurred_at": (start + timedelta(seconds=i)).isoformat(), "service": "faxbis",
+        "tenant_id": f"t{i % HEAVY_TENANTS}", "actor": {"id": actor, "kind": "customer_user"},
+        "source_ip": ip, "user_agent": "Mozilla/5.0", "interface": "web", "tls": True,
+        "action": "login_failure"}) for i in range(HEAVY_EVENTS)]
+    with transaction(factory) as session:
+        store_evidence(session=session, events=[("auth", e) for e in events])
+        rows = []
+        for i in range(HEAVY_FINDINGS):
+            tenant = f"t{i % HEAVY_TENANTS}"
+            at = start + timedelta(seconds=i * 20)
+            row = FindingRow(
+                finding_id=f"bench-heavy-{i}", rule_id=("AUTH-001", "AUTH-003")[i % 2],
+                severity="critical", nature=["confidentiality"], tenant_ids=[tenant],
+                tenants={tenant: {"events": 10, "records": 5, "subjects": 5}},
+                group_key=f"{tenant}/{actor}", actor_ids=[actor], source_ips=[ip],
+                data_categories=["identification"], records=5, subjects=5, count=10,
+                first_seen=at, last_seen=at,
+                evidence=[str(e.event_id) for e in events[i % HEAVY_EVENTS::HEAVY_FINDINGS]],
+                summary="bench heavy finding", stored_at=now, updated_at=now)
+            session.add(row)
+            rows.append(row)
+        session.flush()
+        [incident, *others] = record_findings(session=session, findings=rows, now=now,
+                                              policy=ClockPolicy())
+        if others:
+            raise SystemExit(f"the heavy findings made {len(others) + 1} incidents, not one")
+        policy = DraftPolicy.from_settings(Settings(org=ORG))
+        draft_notices(session=session, incident=incident, now=now, policy=policy)
+        for to in ("triage", "confirmed"):
+            incident_service.transition(session=session, incident=incident, to=to,
+                                        actor_email="bench", reason="bench")
+        draft_notices(session=session, incident=incident, now=now + timedelta(minutes=5),
+                      policy=policy)
+        return incident.ref
 
 
 def seed(url: str, n: int) -> None:
@@ -113,6 +169,7 @@ def main() -> None:
     if not args.reuse:
         upgrade(url)
         seed(url, args.incidents)
+    heavy = seed_heavy(url) if not args.reuse else None
     factory = session_factory(make_engine(url))
     app = create_app(Settings(secret_key="bench-" + "k" * 40, database_url=url),
                      session_factory=factory)
@@ -132,6 +189,12 @@ def main() -> None:
     report("GET /api/v1/incidents (JSON)", timed(client, "/api/v1/incidents", args.runs))
     first = client.get("/api/v1/incidents").json()["items"][0]["ref"]
     report("GET /incidents/{ref} (most urgent)", timed(client, f"/incidents/{first}", args.runs))
+    if heavy is not None:
+        shown = client.get(f"/incidents/{heavy}").text
+        cards = shown.count('class="card notice-card')
+        print(f"heavy incident {heavy}: {shown.count('<tr')} table rows, {cards} notice "
+              f"versions, {len(shown) // 1024} KiB of HTML")
+        report("GET /incidents/{ref} (heavy)", timed(client, f"/incidents/{heavy}", args.runs))
     report("GET /overview (counts)", timed(client, "/overview", args.runs))
     report("GET /queue?due=overdue", timed(client, "/queue?due=overdue", args.runs))
 

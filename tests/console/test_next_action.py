@@ -94,7 +94,7 @@ def test_the_band_follows_the_incident_through_its_steps(console: Console) -> No
     assert 'data-action="qualify"' in first
     assert "qualifier : violation ou simple tentative ?" in first
     assert "par analyste, RSSI" in first and "(vous pouvez la faire)" in first
-    assert ('<li class="step step-current"><a href="#status" aria-current="step">'
+    assert ('<li class="step step-current"><a href="#step-qualify" aria-current="step">'
             "Qualifier</a></li>") in first
     assert 'class="countdown" data-deadline="' in first
     token = console.csrf(client, f"/incidents/{ref}")

@@ -18,7 +18,11 @@ PYTHON_REPR = re.compile(r"\[\s*'|\{\s*'[^']*'\s*:|\[\]|\{\}|(?<![\w-])None(?![\
 # assessment's justification, the rationale, register labels.
 ENGLISH = ("processor:", "controller:", "pre-filled", "register only", "unintelligible",
            "Consequences", "measures", "persons≈", "highest class", "categories:",
-           "every breach", "data subjects", "Justification: ", "(UTC, ISO")
+           "every breach", "data subjects", "Justification: ", "(UTC, ISO",
+           # the detection catalogue's own summaries (English, written when found)
+           "Brute force", "failed logins", "login failures", "Password spraying",
+           "account takeover", "Staff access", "without ticket", "accesses", "tenant(s)",
+           "of tenant", "threshold", "confidentiality")
 
 
 def _visible(page: str, *, code: bool = True) -> str:
@@ -44,7 +48,13 @@ def _problems(path: str, page: str) -> list[str]:
 def _busy_console(console: Console) -> dict[str, str]:
     """Incidents in several states, with assessments, notices, comments and decisions."""
     untouched = seed_incident(console.factory, tenant="acme", actor="a1", ip="198.51.100.1",
-                              severity=Severity.CRITICAL)
+                              severity=Severity.CRITICAL, summary=(
+                                  "Brute force: 12 failed logins on account a1 of tenant acme "
+                                  "(threshold 10 in 5 min)"))
+    staff = seed_incident(console.factory, tenant="acme", actor="support-7",
+                          ip="198.51.100.4", rule="ACC-003", summary=(
+                              "Staff access without ticket: support-7 reached data of 1 "
+                              "tenant(s): 40 records in 3 accesses"))
     draft_for(console.factory, untouched)
     worked = seed_incident(console.factory, tenant="globex", actor="g1", ip="198.51.100.2",
                            severity=Severity.CRITICAL, customer=("Globex", "sec@globex.test"))
@@ -66,7 +76,7 @@ def _busy_console(console: Console) -> dict[str, str]:
     dismissed = seed_incident(console.factory, tenant="acme", actor="a3", ip="198.51.100.3")
     post(f"/incidents/{dismissed}/transition", to="dismissed", reason="faux positif",
          confirm="on")
-    return {"untouched": untouched, "worked": worked, "dismissed": dismissed}
+    return {"untouched": untouched, "worked": worked, "dismissed": dismissed, "staff": staff}
 
 
 @pytest.mark.parametrize("fresh_db_url", ["sqlite"], indirect=True)
@@ -100,3 +110,4 @@ def test_the_scan_catches_what_it_looks_for() -> None:
     assert _problems("x", "<td>{&#39;a&#39;: 1}</td>")
     assert _problems("x", "<p>processor: every breach is reported</p>")
     assert not _problems("x", '<code>{"from": "detected"}</code><p>1er décembre 2026</p>')
+    assert _problems("x", "<td>Brute force: 12 failed logins on account a1</td>")

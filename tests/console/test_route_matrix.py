@@ -56,6 +56,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/incidents/{ref}/clock"): RSSI,
     ("POST", "/incidents/{ref}/decision"): RSSI,
     ("POST", "/incidents/{ref}/draft-notices"): RSSI,
+    ("GET", "/notices/{notice_id}/preview"): READERS,
     ("POST", "/notices/{notice_id}/approve"): SIGNERS,
     ("POST", "/notices/{notice_id}/reject"): SIGNERS,
     ("POST", "/incidents/{ref}/notice-fields"): RSSI,

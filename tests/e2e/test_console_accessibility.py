@@ -230,10 +230,18 @@ def test_rssi_follows_the_next_action_from_qualification_to_closure(
 
             step("qualify")
             move("triage")
-            # The steps are links, reached from the keyboard: Enter on "Évaluer" jumps there.
+            # The steps are links, reached from the keyboard: Enter on "Évaluer" opens its
+            # panel; each panel's title is a control of its own (Enter folds and unfolds it).
             page.locator("#summary .steps a[aria-current='step']").focus()
             page.keyboard.press("Enter")
-            expect(page).to_have_url(re.compile(r"#severity$"))
+            expect(page).to_have_url(re.compile(r"#step-assess$"))
+            expect(page.locator("#step-assess")).to_have_attribute("open", "")
+            expect(page.locator("#step-close")).not_to_have_attribute("open", "")
+            page.locator("#step-close > summary").focus()
+            page.keyboard.press("Enter")
+            expect(page.locator("#step-close")).to_have_attribute("open", "")
+            page.keyboard.press("Enter")
+            expect(page.locator("#step-close")).not_to_have_attribute("open", "")
             step("assess")
             form = page.locator("#severity form")
             form.locator("select[name=cb_confidentiality]").select_option("0.5")

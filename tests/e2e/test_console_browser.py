@@ -178,11 +178,24 @@ def test_rssi_approves_and_sends_the_most_urgent_notice(
             first_link.click()
             expect(page).to_have_url(served.base + f"/incidents/{served.ref_urgent}")
             expect(page.get_by_role("heading", level=1)).to_contain_text(served.ref_urgent)
+            # The case file is folded: its findings and evidence open with one click.
+            expect(page.locator("details.evidence").first).to_be_hidden()
+            page.locator("#more-findings > summary").click()
             page.locator("details.evidence").first.locator("summary").click()
             expect(page.locator("details.evidence").first).to_contain_text(
                 "<script>alert('ua')</script>")
             card = page.locator("article.notice-card[data-kind='customer']")
             expect(card).to_have_attribute("data-status", "draft")
+            # The notice's HTML part as the e-mail shows it, in a sandboxed frame; the text
+            # part one click away.
+            preview = card.locator("iframe.mail-preview")
+            expect(preview).to_have_attribute("sandbox", "")
+            preview.scroll_into_view_if_needed()  # loaded lazily, when it comes into view
+            expect(card.frame_locator("iframe.mail-preview").locator("body")).to_contain_text(
+                served.ref_urgent)
+            expect(card.locator("details.text-part pre")).to_be_hidden()
+            card.locator("details.text-part > summary").click()
+            expect(card.locator("details.text-part pre")).to_be_visible()
             body = card.locator("textarea[name='text_body']")
             edited = body.input_value() + "\nNous restons à votre disposition. — Le RSSI\n"
             body.fill(edited)
@@ -309,7 +322,10 @@ def test_rssi_declares_a_misdirected_fax_decides_and_tells_the_customer(
                 "data-source", "customer_report")
             expect(page.locator("#declared [data-source]")).to_have_text(
                 "signalement d'un client")
+            # The steps: the band's links open each one (qualify holds the clocks).
+            page.locator("#summary a[href='#step-qualify']").click()
             expect(page.locator("[data-informative='1']")).to_be_visible()
+            page.locator("#summary a[href='#step-decide']").click()
             expect(page.locator("#advice-row td[data-advice-customer]")).to_have_text("oui")
 
             # Assess: health data sent to one unknown fax; the RSSI follows the advice.
@@ -326,6 +342,7 @@ def test_rssi_declares_a_misdirected_fax_decides_and_tells_the_customer(
                 "data-value", "processor")
             expect(page.locator("#factors [data-factor='role']")).to_contain_text(
                 "sous-traitant")
+            page.locator("#summary a[href='#step-close']").click()
             page.locator("#reg-meas").fill("Télécopie détruite par le destinataire.")
             page.locator("#reg-cons").fill("Divulgation d'un compte-rendu à un tiers.")
             page.locator("#register form button[type='submit']").click()

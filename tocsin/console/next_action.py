@@ -18,9 +18,19 @@ from typing import Any
 PLACEHOLDERS = ("[à compléter]", "[to be completed]")
 CLOSED = frozenset({"closed", "dismissed"})
 STEPS = ("qualify", "assess", "decide", "notify", "close")
-# The section of the incident page where each step is done.
-STEP_ANCHORS = {"qualify": "status", "assess": "severity", "decide": "comments",
-                "notify": "notices", "close": "status"}
+# The panel of the incident page where each step is done.
+STEP_ANCHORS = {s: f"step-{s}" for s in STEPS}
+# Fields a form of each step sends back when it is shown again with an error: that step's
+# panel opens with it.
+STEP_FORM_KEYS = {
+    "qualify": ("aware_at", "aware_justification", "clock_justification",
+                "qualify_justification"),
+    "assess": ("dpc", "ei"),
+    "decide": ("art34_exemption", "art34_justification", "notify_cnil", "notify_subjects",
+               "decision", "decision_justification"),
+    "notify": ("field_",),
+    "close": ("title", "consequences", "measures"),
+}
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,7 @@ def next_action(inc: Mapping[str, Any]) -> NextAction | None:
             return NextAction("assess", "assess", ("analyst", "rssi"), "severity")
         if not notices:
             if severity.get("notify_cnil") is None and severity.get("notify_customer") is None:
-                return NextAction("decide", "decide", ("rssi",), "comments")
+                return NextAction("decide", "decide", ("rssi",), "decision")
             return NextAction("draft", "notify", ("rssi",), "notices")
         return NextAction("mark_notified", "notify", ("rssi",), "status")
     return NextAction("close", "close", ("rssi",), "status")
@@ -124,3 +134,33 @@ def step_states(inc: Mapping[str, Any], action: NextAction | None) -> list[tuple
     current = STEPS.index(action.step)
     return [(s, "done" if i < current else "current" if i == current else "todo")
             for i, s in enumerate(STEPS)]
+
+
+def status_step(action: NextAction | None) -> str:
+    """The step whose panel holds the status form: the one the incident is at."""
+    return action.step if action is not None else "close"
+
+
+def _for_user(notice: Mapping[str, Any], role: str) -> bool:
+    """Whether `role` has something to do on this notice: sign it, or send it (RSSI)."""
+    if notice.get("status") == "draft":
+        signed = {"rssi": notice.get("approved_by"), "dpo": notice.get("dpo_approved_by")}
+        return role in (notice.get("signers") or ("rssi",)) and not signed.get(role)
+    return (role == "rssi" and notice.get("status") == "approved"
+            and notice.get("kind") != "cnil")
+
+
+def open_steps(inc: Mapping[str, Any], action: NextAction | None, *,
+               form: Mapping[str, Any] | None = None, role: str = "") -> frozenset[str]:
+    """The steps whose panel is open when the page is shown: the current one, the one whose
+    form comes back with an error, and "notify" while a notice waits for this reader."""
+    opened = {status_step(action)}
+    for step, keys in STEP_FORM_KEYS.items():
+        if any(k.startswith(keys) for k in (form or {})):
+            opened.add(step)
+    if (form or {}).get("justification") is not None:
+        opened.add("assess")
+    notices = latest_notices(inc.get("notices") or [])
+    if role and any(_for_user(n, role) for n in notices):
+        opened.add("notify")
+    return frozenset(opened)

@@ -33,7 +33,7 @@ from tocsin.console.deps import (
 from tocsin.console.errors import InvalidUserInput, http_status
 from tocsin.console.i18n import parse_local
 from tocsin.console.models import User
-from tocsin.console.web import EXPORT_CSP, current_lang, render
+from tocsin.console.web import EXPORT_CSP, PREVIEW_CSP, current_lang, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -246,6 +246,17 @@ def incident_draft_notices(request: Request, db: DbSession, user: RssiUser,
 
 def _notice_ref(db: Session, notice_id: int) -> str:
     return actions.notice(session=db, notice_id=notice_id).incident.ref
+
+
+@router.get("/notices/{notice_id}/preview")
+def notice_preview(request: Request, db: DbSession, user: ReaderUser,
+                   notice_id: RowId) -> Response:
+    """The notice's HTML part as the e-mail carries it (values escaped when it was rendered),
+    for the sandboxed frame of the incident page."""
+    notice = actions.notice(session=db, notice_id=notice_id)
+    return HTMLResponse(notice.html_body, headers={
+        "Content-Security-Policy": PREVIEW_CSP, "X-Frame-Options": "SAMEORIGIN",
+        "Cache-Control": "no-store"})
 
 
 @router.post("/notices/{notice_id}/approve")

@@ -112,4 +112,4 @@ def qualify_form(request: Request, db: DbSession, user: RssiUser, ref: str,
             policy=draft_policy_of(request))
     except (TocsinError, ValidationError) as exc:
         return _fail(request, db, user, ref, exc, {"qualify_justification": justification})
-    return _back(ref, "notice-fields")
+    return _back(ref, "nature")

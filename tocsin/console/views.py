@@ -229,7 +229,9 @@ def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
     timeline: list[dict[str, Any]] = []
     for f in findings:
         timeline.append({"at": f.first_seen.isoformat(), "kind": "finding",
-                         "what": f"{f.rule_id}: {f.summary}", "who": "tocsin"})
+                         "what": f"{f.rule_id}: {f.summary}", "who": "tocsin",
+                         "rule_id": f.rule_id, "summary": f.summary, "count": f.count,
+                         "records": f.records, "actor_ids": list(f.actor_ids or [])})
     for entry in audit_rows:
         if entry.action in TIMELINE_ACTIONS or entry.action.startswith(("notice.", "clock.")):
             data = entry.data or {}

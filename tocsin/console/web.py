@@ -21,7 +21,7 @@ from prometheus_client import Histogram
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tocsin.console import next_action, security, wording
+from tocsin.console import next_action, rule_wording, security, wording
 from tocsin.console.i18n import (
     LANGS,
     human_datetime,
@@ -42,6 +42,12 @@ CSP = (
 EXPORT_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
+)
+# A notice's HTML part, shown in a sandboxed frame of the incident page: its own inline
+# <style> and nothing else (no script, no form, no request out), framed by the console only.
+PREVIEW_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'self'; sandbox"
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
@@ -66,6 +72,8 @@ def make_environment(*, timezone: str = "Europe/Paris") -> Environment:
     env.globals["next_action"] = next_action.next_action
     env.globals["step_states"] = next_action.step_states
     env.globals["step_anchors"] = next_action.STEP_ANCHORS
+    env.globals["open_steps"] = next_action.open_steps
+    env.globals["status_step"] = next_action.status_step
     env.filters["dt"] = format_dt
     env.filters["iso"] = utc_iso
     env.filters["maybe_dt"] = maybe_dt
@@ -79,6 +87,8 @@ def make_environment(*, timezone: str = "Europe/Paris") -> Environment:
         lambda ctx, items: wording.factors(str(ctx.get("lang", "fr")), items))
     env.filters["system_text"] = pass_context(
         lambda ctx, text: wording.system_text(str(ctx.get("lang", "fr")), text))
+    env.filters["finding_summary"] = pass_context(
+        lambda ctx, finding: rule_wording.finding_summary(str(ctx.get("lang", "fr")), finding))
     env.filters["register_tenants"] = wording.register_tenants
     env.filters["register_nature"] = pass_context(
         lambda ctx, text: wording.register_nature(str(ctx.get("lang", "fr")), text))

@@ -24,3 +24,28 @@
     window.setInterval(tick, 1000);
   });
 })();
+
+// The incident page's steps and folded sections are <details>: a link to something inside a
+// closed one (the next-action banner, the steps, a redirect back to a form) opens it first.
+(function () {
+  "use strict";
+  function reveal(id) {
+    var target = id ? document.getElementById(id) : null;
+    for (var el = target; el; el = el.parentElement) {
+      if (el.tagName === "DETAILS" && !el.open) { el.open = true; }
+    }
+    return target;
+  }
+  function fromHash(hash) {
+    return hash && hash.charAt(0) === "#" ? decodeURIComponent(hash.slice(1)) : "";
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var target = reveal(fromHash(window.location.hash));
+    if (target) { target.scrollIntoView(); }
+  });
+  window.addEventListener("hashchange", function () { reveal(fromHash(window.location.hash)); });
+  document.addEventListener("click", function (event) {
+    var link = event.target instanceof Element ? event.target.closest("a[href^='#']") : null;
+    if (link) { reveal(fromHash(link.getAttribute("href"))); }
+  });
+})();
