@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tocsin.broker import EmbeddedBroker, free_port, wait_for_port
+from tocsin.dev.broker import EmbeddedBroker, free_port, wait_for_port
 
 DEMO_USERS = (
     ("rssi@avmup.com", "rssi"),
@@ -82,7 +82,7 @@ def _write_customers(path: Path, tenants: list[str]) -> None:
 
 
 def run_demo(*, console_port: int, rate: float, folder: Path) -> int:
-    from tocsin import simulator
+    from tocsin.dev import simulator
 
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "tocsin.db"
