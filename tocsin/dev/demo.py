@@ -20,13 +20,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from accounts.roles import Role
 from tocsin.dev.broker import EmbeddedBroker, free_port, wait_for_port
 
 DEMO_USERS = (
-    ("rssi@avmup.com", "rssi"),
-    ("analyste@avmup.com", "analyst"),
-    ("dpo@avmup.com", "dpo"),
-    ("admin@avmup.com", "admin"),
+    ("rssi@avmup.com", Role.RSSI),
+    ("analyste@avmup.com", Role.ANALYST),
+    ("dpo@avmup.com", Role.DPO),
+    ("admin@avmup.com", Role.ADMIN),
 )
 
 
