@@ -38,11 +38,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from random import Random
 
+from consumers.conventions import Stream, is_aware
 from tocsin.dev.simulator.attacks import _ATTACK_FNS, ATTACKS, AttackScenario, _AttackContext
 from tocsin.dev.simulator.output import (
     SimEvent,
     SimulatorError,
-    Stream,
     UnknownAttack,
     read_jsonl,
     write_jsonl,
@@ -86,7 +86,7 @@ class Simulator:
         publish independently): the output is then in arrival order, not event-time order,
         and no event arrives after one more than `disorder` younger than it. Keep it below
         the detectors' allowed lateness (60 s by default) or events will be late."""
-        if start.tzinfo is None or start.utcoffset() is None:
+        if not is_aware(start):
             raise SimulatorError("start must be an aware datetime (naive times are invalid)")
         if tenants < 1 or users_per_tenant < 1 or staff < 0:
             raise SimulatorError("need at least one tenant and one user per tenant")

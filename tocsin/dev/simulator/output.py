@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Literal
+from typing import IO, Any
 
+from consumers.conventions import Stream
 from consumers.errors import Invalid
-
-Stream = Literal["auth", "access"]
 
 
 class SimulatorError(Invalid):

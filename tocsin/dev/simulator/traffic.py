@@ -12,7 +12,7 @@ from random import Random
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tocsin.dev.simulator.output import Stream
+from consumers.conventions import Stream
 
 PARIS = ZoneInfo("Europe/Paris")
 STAFF_TENANT = "avmup"
