@@ -16,8 +16,8 @@ from confluent_kafka import Producer
 
 from bench.workload import Shape, shaped_events
 from consumers.topics import ensure_topics
-from tocsin.broker import EmbeddedBroker
-from tocsin.simulator import Simulator
+from tocsin.dev.broker import EmbeddedBroker
+from tocsin.dev.simulator import Simulator
 
 START = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 

@@ -84,8 +84,8 @@ def contract_and_detection(count: int) -> tuple[float, float]:
     from consumers.events import AccessEvent, AuthEvent, parse_event
     from detectors.catalogue import load_rules
     from detectors.engine import PartitionDetector
+    from tocsin.dev.simulator import Simulator
     from tocsin.runtime import tune_gc
-    from tocsin.simulator import Simulator
 
     models = {"auth": AuthEvent, "access": AccessEvent}
     raw = [(ev.stream, _json.dumps(ev.value, separators=(",", ":")).encode())

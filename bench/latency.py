@@ -26,8 +26,8 @@ from confluent_kafka import Producer  # noqa: E402
 from bench.common import START, broker, temp_sqlite, topics  # noqa: E402
 from tocsin import runtime  # noqa: E402
 from tocsin.dbschema import upgrade  # noqa: E402
+from tocsin.dev.simulator import ATTACKS, Simulator  # noqa: E402
 from tocsin.settings import load_settings  # noqa: E402
-from tocsin.simulator import ATTACKS, Simulator  # noqa: E402
 
 
 def produce_at_rate(bootstrap: str, names: dict[str, str], rate: float, seconds: float,

@@ -1,6 +1,6 @@
 """Ingest-side Prometheus metrics (docs/architecture.md §12). Module-level, bounded label sets.
 
-The consumer loop and the pipeline increment them; ``tocsin.telemetry.start_metrics_server``
+The consumer loop and the pipeline increment them; ``tocsin.telemetry.metrics.start_metrics_server``
 exposes them on ``TOCSIN_METRICS_PORT``. Labels never carry an id, an IP or an account:
 
 - ``topic``: a configured topic name (a handful);

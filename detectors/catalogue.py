@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import ValidationError
 
+from consumers.conventions import DEFAULT_TIMEZONE
 from detectors.errors import FilterError, RuleConfigError
 from detectors.kinds import REGISTRY
 from detectors.rule import Rule, config_errors
@@ -150,7 +151,7 @@ def _build(entry: _Entry, *, timezone: str, parameters: Mapping[str, Any]) -> Ru
         ) from None
 
 
-def load_rules(override: Path | None = None, *, timezone: str = "Europe/Paris") -> list[Rule]:
+def load_rules(override: Path | None = None, *, timezone: str = DEFAULT_TIMEZONE) -> list[Rule]:
     """The default catalogue, with the operator's `override` file applied, validated and
     compiled. Disabled rules are left out. Raises `RuleConfigError`."""
     try:

@@ -32,10 +32,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
+from consumers.conventions import StreamName as StreamName  # re-exported: the callers' name
 from consumers.events import AccessEvent, AuthEvent, Event
 from detectors.errors import SnapshotError
 from detectors.filters import ALWAYS, Const, Node, Predicate, leaves, predicate, specialize
@@ -43,7 +44,6 @@ from detectors.finding import Finding
 from detectors.rule import Rule
 from detectors.state import Agg, Clock, RuleState
 
-StreamName = Literal["auth", "access", "by_ip"]
 SNAPSHOT_VERSION = 1
 # kinds whose per-key state does not depend on the rule's parameters: kept across a retune
 PORTABLE_KINDS = frozenset({"new_value", "baseline", "travel"})

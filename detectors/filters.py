@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel
 
+from consumers.conventions import DEFAULT_TIMEZONE
 from consumers.events import ActorKind, IpField, canonical_ip, ip_object
 from detectors.errors import FilterError
 
@@ -578,7 +579,7 @@ def compile_node(
     *,
     model: type[BaseModel],
     where: str = "filter",
-    timezone: str = "Europe/Paris",
+    timezone: str = DEFAULT_TIMEZONE,
     parameters: Mapping[str, Any] | None = None,
 ) -> Node:
     """Compile a filter for events of `model` into a `Node`. Raises `FilterError` naming the
@@ -591,7 +592,7 @@ def compile_filter(
     *,
     model: type[BaseModel],
     where: str = "filter",
-    timezone: str = "Europe/Paris",
+    timezone: str = DEFAULT_TIMEZONE,
     parameters: Mapping[str, Any] | None = None,
 ) -> Predicate:
     """Compile a filter for events of `model` into a predicate. Raises `FilterError` naming

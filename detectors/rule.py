@@ -24,6 +24,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from consumers.conventions import DEFAULT_TIMEZONE, Stream
 from consumers.events import AccessEvent, AuthEvent, DataCategory, Event
 from detectors.errors import FilterError
 from detectors.filters import Node, Predicate, check_field, compile_node, getter, predicate
@@ -121,7 +122,7 @@ class RuleConfig(BaseModel):
     kind: str
     enabled: bool = True
     description: str = ""
-    stream: Literal["auth", "access"]
+    stream: Stream
     partition: Literal["tenant", "source_ip"] = "tenant"
     severity: Severity
     nature: Annotated[frozenset[Nature], Field(min_length=1)]
@@ -167,7 +168,7 @@ class Rule(ABC):
         cls,
         raw: Mapping[str, Any],
         *,
-        timezone: str = "Europe/Paris",
+        timezone: str = DEFAULT_TIMEZONE,
         parameters: Mapping[str, Any] | None = None,
     ) -> Self:
         """Validate one rule mapping. Raises pydantic `ValidationError` or `FilterError`

@@ -21,12 +21,11 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from consumers.conventions import SYSTEM_ACTOR, aware_utc
 from incidents import audit
 from incidents.enums import OPEN_STATUSES, Clock, ClockFactKind, ClockState, CustomerRole
 from incidents.exceptions import InvalidClockChange
 from incidents.models import ClockFact, Customer, Escalation, Incident
-
-SYSTEM_ACTOR = "tocsin"
 
 
 @dataclass(frozen=True)
@@ -71,9 +70,7 @@ class ClockPolicy:
 
 
 def _utc(value: datetime, name: str) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidClockChange(f"{name}: naive datetime refused")
-    return value.astimezone(UTC)
+    return aware_utc(value, name, error=InvalidClockChange)
 
 
 def cnil_due(*, aware_at: datetime, policy: ClockPolicy) -> datetime:

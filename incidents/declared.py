@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consumers.conventions import is_aware
 from consumers.events import Service
 from incidents import audit, clocks, correlation, flows, notice_fields, service, severity
 from incidents.enums import IncidentSource, IncidentStatus, Nature
@@ -65,7 +66,7 @@ class Declaration:
 def _utc(value: datetime | None, name: str, now: datetime) -> datetime | None:
     if value is None:
         return None
-    if value.tzinfo is None or value.utcoffset() is None:
+    if not is_aware(value):
         raise InvalidDeclaration(name, "a time zone is required (ISO-8601 with an offset)")
     try:
         value = value.astimezone(UTC)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import inspect, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from consumers.conventions import SYSTEM_ACTOR, aware_utc
 from detectors.finding import Severity
 from incidents import audit, clocks, correlation, notice_fields, service, severity
 from incidents.clocks import ClockPolicy
@@ -34,7 +35,6 @@ from incidents.models import (
     IncidentTenant,
 )
 
-SYSTEM_ACTOR = "tocsin"
 _SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}
 
 
@@ -372,9 +372,7 @@ def record_findings(*, session: Session, findings: Sequence[FindingRow], now: da
     read, never stored). Flushes; never commits.
     """
     del policy  # deadlines are derived on read; kept in the signature for the pipeline
-    if now.tzinfo is None:
-        raise IncidentError("now: naive datetime refused")
-    now = now.astimezone(UTC)
+    now = aware_utc(now, "now", error=IncidentError)
     latest: dict[str, FindingRow] = {}
     for row in findings:
         latest[row.finding_id] = row

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from consumers.conventions import SYSTEM_ACTOR, aware_utc
 from incidents import audit
 from incidents.exceptions import IncidentError
 from incidents.findings_store import EvidenceEvent
-
-SYSTEM_ACTOR = "tocsin"
 
 
 def purge(*, session: Session, older_than: datetime, actor: str = SYSTEM_ACTOR) -> int:
     """Delete `evidence_events` whose event time is before `older_than`. Incidents,
     findings, assessments, decisions and the audit chain (the register) are never touched.
     Audited (even when nothing was deleted). Not committed here. Returns the count."""
-    if older_than.tzinfo is None:
-        raise IncidentError("older_than: naive datetime refused")
-    cutoff = older_than.astimezone(UTC)
+    cutoff = aware_utc(older_than, "older_than", error=IncidentError)
     count = int(
         session.scalar(
             select(func.count()).select_from(EvidenceEvent)

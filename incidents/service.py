@@ -13,6 +13,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from consumers.conventions import aware_utc
 from incidents import audit, clocks, severity
 from incidents.clocks import ClockPolicy
 from incidents.enums import (
@@ -56,9 +57,7 @@ REASON_REQUIRED = frozenset({S.DISMISSED})
 
 
 def _aware(value: datetime, name: str = "now") -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidClockChange(f"{name}: naive datetime refused")
-    return value.astimezone(UTC)
+    return aware_utc(value, name, error=InvalidClockChange)
 
 
 def _text(value: str | None) -> str | None:

@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consumers.conventions import SYSTEM_ACTOR
 from incidents import clocks as incident_clocks
 from incidents import notice_fields
 from incidents.enums import CustomerRole, IncidentStatus
@@ -542,7 +543,6 @@ def draft_notices(*, session: Session, incident: Incident, now: datetime,
 
 # -- incidents merged by correlation ------------------------------------------------------
 
-SYSTEM_ACTOR = "tocsin"
 
 
 def decided_incidents(session: Session, incident_ids: Sequence[int]) -> set[int]:

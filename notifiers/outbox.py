@@ -42,6 +42,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from consumers.conventions import DEFAULT_TIMEZONE, SYSTEM_ACTOR
 from incidents import audit
 from incidents import clocks as incident_clocks
 from incidents.enums import Clock
@@ -58,7 +59,8 @@ from notifiers.service import DEFAULT_MESSAGE_DOMAIN, new_message_id
 log = logging.getLogger(__name__)
 
 Security = Literal["starttls", "smtps", "plain"]
-SYSTEM_ACTOR = "tocsin-outbox"
+# The outbox acts in its own name, after the system actor's (`consumers.conventions`).
+OUTBOX_ACTOR = f"{SYSTEM_ACTOR}-outbox"
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class SmtpConfig:
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
     timeout: float = 30.0
     escalation_to: str = "rssi@avmup.com"
-    timezone: str = "Europe/Paris"
+    timezone: str = DEFAULT_TIMEZONE
     message_domain: str = DEFAULT_MESSAGE_DOMAIN
 
     def __post_init__(self) -> None:
@@ -270,7 +272,7 @@ def _expire_claims(session: Session, now: datetime, lease: timedelta) -> list[Ou
             "claim expired while sending: the server may have accepted the message; check "
             "the mail log for its Message-ID, then resolve it (sent or requeue)"
         )
-        audit.append(session=session, actor=SYSTEM_ACTOR, action="outbox.uncertain",
+        audit.append(session=session, actor=OUTBOX_ACTOR, action="outbox.uncertain",
                      subject=_ref(session, row.incident_id), at=now,
                      data={"outbox_id": row.id, "notice_id": row.notice_id,
                            "message_id": row.message_id})
@@ -318,7 +320,7 @@ def _meet_customer_clock(session: Session, incident: Incident, tenant_id: str | 
         with session.begin_nested():
             incident_clocks.mark_clock_met(session=session, incident=incident,
                                            clock=Clock.CUSTOMER, at=now, tenant_id=tenant_id,
-                                           actor=SYSTEM_ACTOR)
+                                           actor=OUTBOX_ACTOR)
     except IncidentError as exc:
         log.error("customer clock not marked met", extra={"incident": incident.ref,
                                                           "error": type(exc).__name__})
@@ -343,7 +345,7 @@ def _mark_sent(reply: str, now: datetime) -> Callable[[Session, OutboxMessage], 
             esc = session.get(Escalation, row.escalation_id)
             if esc is not None:
                 esc.delivered_at = now
-        audit.append(session=session, actor=SYSTEM_ACTOR, action="outbox.sent",
+        audit.append(session=session, actor=OUTBOX_ACTOR, action="outbox.sent",
                      subject=incident.ref if incident is not None else str(row.incident_id),
                      at=now, data={"outbox_id": row.id, "notice_id": row.notice_id,
                                    "escalation_id": row.escalation_id, "kind": row.kind,
@@ -360,7 +362,7 @@ def _mark_failed(detail: str, now: datetime, *, permanent: bool, max_attempts: i
         if permanent or row.attempts >= max_attempts:
             row.state = OutboxState.FAILED.value
             outcome.append("failed")
-            audit.append(session=session, actor=SYSTEM_ACTOR, action="outbox.failed",
+            audit.append(session=session, actor=OUTBOX_ACTOR, action="outbox.failed",
                          subject=_ref(session, row.incident_id), at=now,
                          data={"outbox_id": row.id, "notice_id": row.notice_id,
                                "message_id": row.message_id, "error": row.last_error,

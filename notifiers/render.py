@@ -20,6 +20,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from consumers.conventions import DEFAULT_TIMEZONE
 from notifiers import wording
 from notifiers.enums import LANGUAGES, NoticeKind
 from notifiers.exceptions import TemplateError
@@ -178,7 +179,7 @@ def text_to_html(text: str, *, title: str, language: str) -> str:
 
 
 def render_escalation(*, values: dict[str, object], language: str = "fr",
-                      tz: str = "Europe/Paris") -> tuple[str, str]:
+                      tz: str = DEFAULT_TIMEZONE) -> tuple[str, str]:
     """Subject and text of a deadline escalation e-mail to the RSSI."""
     env = _environment(search_path(language=language, tenant_id=None, override_dir=None),
                        language, tz)

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from consumers.conventions import DEFAULT_TIMEZONE
 from notifiers.enums import NoticeKind, NoticePhase
 
 _CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
@@ -82,7 +83,7 @@ class NoticeBase(_Frozen):
     language: Line = "fr"
     phase: NoticePhase
     version: int
-    timezone: Line = "Europe/Paris"
+    timezone: Line = DEFAULT_TIMEZONE
     generated_at: datetime
     detected_at: datetime
     aware_at: datetime
@@ -236,7 +237,7 @@ class DraftPolicy(_Frozen):
 
     draft_on_critical: bool = True
     default_language: Line = "fr"
-    timezone: Line = "Europe/Paris"
+    timezone: Line = DEFAULT_TIMEZONE
     override_dir: Path | None = None
     org: Organisation = Organisation()
     next_update_hours: float = 24.0

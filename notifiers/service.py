@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consumers.conventions import SYSTEM_ACTOR
 from incidents import audit
 from incidents import clocks as incident_clocks
 from incidents.enums import Clock
@@ -169,7 +170,7 @@ def _refuse_contradictions(notice: Notice, text: str) -> None:
 
 
 def void_signatures(*, session: Session, notice: Notice, now: datetime,
-                    actor: str = "tocsin") -> None:
+                    actor: str = SYSTEM_ACTOR) -> None:
     """A draft whose facts changed after a first signature must be signed again; audited."""
     signed = [role for role, sig in signatures(notice).items() if sig is not None]
     if not signed:

@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from incidents.db import make_engine
-from tocsin.broker import EmbeddedBroker
 from tocsin.dbschema import upgrade
+from tocsin.dev.broker import EmbeddedBroker
 
 PG_ADMIN_URL = os.environ.get(
     "TOCSIN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

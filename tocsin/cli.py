@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "tocsin.commands.incidents",
     "tocsin.commands.notices",
     "tocsin.commands.users",
+    "tocsin.commands.console",
     "tocsin.commands.convert",
     "tocsin.commands.doctor",
 )

@@ -28,7 +28,7 @@ MODEL_MODULES = (
     "incidents.findings_store",
     "incidents.models",
     "notifiers.models",
-    "tocsin.console.models",
+    "accounts.models",
 )
 
 

@@ -33,7 +33,7 @@ from collections import Counter as Tally
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from kafka import KafkaProducer
 from kafka.structs import TopicPartition
@@ -41,6 +41,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from consumers import metrics
+from consumers.conventions import StreamName
 from consumers.dedup import Deduplicator
 from consumers.errors import ReplayNow
 from consumers.events import AccessEvent, AuthEvent, Event
@@ -56,7 +57,6 @@ from incidents.findings_store import (
 
 log = logging.getLogger(__name__)
 
-Stream = Literal["auth", "access", "by_ip"]
 STATE_VERSION = 1
 IDLE_SECONDS = 30.0
 # checkpoints take at most 1/20 of the worker's time (see `_checkpoint_due`)
@@ -73,7 +73,7 @@ class StreamTopics:
     access: str
     by_ip: str
 
-    def stream_of(self, topic: str) -> Stream:
+    def stream_of(self, topic: str) -> StreamName:
         if topic == self.auth:
             return "auth"
         if topic == self.access:
@@ -88,7 +88,7 @@ class StreamTopics:
 
 @dataclass
 class PartitionState:
-    stream: Stream
+    stream: StreamName
     dedup: Deduplicator
     detector: PartitionDetector
     next_offset: int

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from consumers.conventions import DEFAULT_TIMEZONE
 from consumers.errors import ConfigError
 
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the placeholder itself, refused outside demo
@@ -138,7 +139,7 @@ class Settings(BaseSettings):
     dedup_horizon_seconds: Annotated[float, Field(ge=0)] = 600.0
     rules: Path | None = None
     geoip_file: Path | None = None
-    timezone: str = "Europe/Paris"
+    timezone: str = DEFAULT_TIMEZONE
     smtp_url: SecretStr | None = None
     smtp_from: str = "Tocsin AVM Up <securite@avmup.com>"
     smtp_allow_plaintext: bool = False

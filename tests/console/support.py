@@ -17,6 +17,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient as TestClient
 
+from accounts.roles import Role
 from consumers.events import AuthEvent
 from detectors.finding import Finding, Nature, Severity, TenantImpact, finding_id
 from incidents import notice_fields
@@ -30,7 +31,6 @@ from notifiers.flows import draft_notices
 from notifiers.schemas import DraftPolicy
 from tocsin.console import security
 from tocsin.console.app import create_app
-from tocsin.console.models import Role
 from tocsin.settings import Organisation, Settings
 
 PASSWORD = "correct horse battery staple"

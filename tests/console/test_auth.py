@@ -6,6 +6,7 @@ import pytest
 from httpx import Response
 from sqlalchemy import func, select
 
+from accounts.models import ApiToken, LoginAttempt, User
 from tests.console.support import (
     PASSWORD,
     SECRET,
@@ -17,7 +18,6 @@ from tests.console.support import (
 )
 from tocsin.console import security
 from tocsin.console.app import create_app
-from tocsin.console.models import ApiToken, LoginAttempt, User
 from tocsin.settings import Settings
 
 

@@ -8,18 +8,21 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from accounts.models import ApiToken, User
 from incidents import audit as audit_chain
 from incidents.db import make_engine, session_factory
+from tocsin.commands import console as console_cmd
 from tocsin.commands import users as users_cmd
 from tocsin.console import security
 from tocsin.console.errors import InvalidUserInput
-from tocsin.console.models import ApiToken, User
 from tocsin.settings import get_settings
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tocsin")
-    users_cmd.register(parser.add_subparsers(dest="command", required=True))
+    sub = parser.add_subparsers(dest="command", required=True)
+    users_cmd.register(sub)
+    console_cmd.register(sub)
     return parser
 
 

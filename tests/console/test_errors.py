@@ -8,6 +8,7 @@ import pkgutil
 import re
 from pathlib import Path
 
+from accounts.errors import AccountError
 from consumers.errors import CATEGORIES, Conflict, Denied, Invalid, NotFound, TocsinError
 from incidents.exceptions import IncidentError, IncidentNotFound, InvalidTransition
 from notifiers.exceptions import ApprovalDenied, NoticeError
@@ -15,9 +16,9 @@ from tests.console.support import Console, seed_incident
 from tocsin.console.errors import ConsoleError, LoginThrottled, http_status
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("consumers", "detectors", "incidents", "notifiers", "tocsin")
+PACKAGES = ("consumers", "detectors", "incidents", "accounts", "notifiers", "tocsin")
 # Roots of a package's errors: never raised themselves.
-ABSTRACT = {TocsinError, IncidentError, NoticeError, ConsoleError, *CATEGORIES}
+ABSTRACT = {TocsinError, IncidentError, NoticeError, ConsoleError, AccountError, *CATEGORIES}
 
 
 def _all_error_classes() -> set[type[TocsinError]]:

@@ -12,6 +12,7 @@ import pytest
 from httpx import Response
 from sqlalchemy import select, update
 
+from accounts.models import ConsoleSession, User
 from consumers.errors import ConfigError
 from incidents import audit as audit_chain
 from tests.console.support import (
@@ -25,7 +26,6 @@ from tests.console.support import (
 )
 from tocsin.console import security
 from tocsin.console.app import create_app
-from tocsin.console.models import ConsoleSession, User
 from tocsin.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -339,7 +339,7 @@ def test_the_users_page_reshows_a_weak_password_with_the_message(console: Consol
 
 
 def test_old_attempts_and_sessions_are_purged_at_login(console: Console) -> None:
-    from tocsin.console.models import LoginAttempt
+    from accounts.models import LoginAttempt
 
     _login(console.client(), email_for("dpo"), "wrong password!!")
     console.login("dpo")

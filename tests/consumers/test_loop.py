@@ -17,7 +17,7 @@ from kafka.structs import TopicPartition
 from consumers.topics import ensure_topics
 from tests.consumers.builders import access_event, auth_event, encode
 from tests.consumers.recording import RecordingHandler, make_loop
-from tocsin.broker import EmbeddedBroker
+from tocsin.dev.broker import EmbeddedBroker
 
 ROOT = Path(__file__).resolve().parents[2]
 

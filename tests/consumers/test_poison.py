@@ -20,7 +20,7 @@ from consumers.loop import Batch, ConsumerLoop, LoopConfig, is_transient
 from tests.consumers.builders import auth_event, encode
 from tests.consumers.recording import RecordingHandler, make_loop
 from tests.consumers.test_loop import _read_all, _topics
-from tocsin.broker import EmbeddedBroker
+from tocsin.dev.broker import EmbeddedBroker
 from tocsin.runtime import ingest_transient
 
 pytestmark = pytest.mark.timeout(300)

@@ -40,8 +40,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_ADMIN_URL
-from tocsin.broker import EmbeddedBroker, free_port
-from tocsin.simulator import Simulator
+from tocsin.dev.broker import EmbeddedBroker, free_port
+from tocsin.dev.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

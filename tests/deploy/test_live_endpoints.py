@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tocsin.broker import EmbeddedBroker, free_port
+from tocsin.dev.broker import EmbeddedBroker, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TOCSIN = [sys.executable, "-m", "tocsin.cli"]

@@ -15,7 +15,7 @@ from consumers.events import Event
 from detectors.catalogue import load_rules
 from detectors.finding import Finding, Nature, Severity
 from detectors.rule import Rule
-from tocsin.evaluation import (
+from tocsin.dev.evaluation import (
     DetectionRun,
     evaluate,
     format_table,
@@ -25,7 +25,7 @@ from tocsin.evaluation import (
     run_parsed,
     score,
 )
-from tocsin.simulator import ATTACKS, SimEvent, Simulator
+from tocsin.dev.simulator import ATTACKS, SimEvent, Simulator
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday
 COUNT = 30_000

@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 from consumers.topics import ensure_topics
 from incidents.db import make_engine, session_factory
 from incidents.findings_store import FindingRow
-from tocsin.broker import EmbeddedBroker, free_port
-from tocsin.simulator import SimEvent, Simulator
+from tocsin.dev.broker import EmbeddedBroker, free_port
+from tocsin.dev.simulator import SimEvent, Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)

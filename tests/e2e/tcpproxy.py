@@ -6,7 +6,7 @@ import contextlib
 import socket
 import threading
 
-from tocsin.broker import free_port
+from tocsin.dev.broker import free_port
 
 
 class TcpProxy:

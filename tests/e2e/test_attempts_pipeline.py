@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import ROOT, Env, make_env, produce, run_ingest, simulated, tocsin_json
-from tocsin.broker import EmbeddedBroker
+from tocsin.dev.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -31,8 +31,8 @@ from tests.e2e.harness import (
     run_ingest,
     snapshot_diff,
 )
-from tocsin.broker import EmbeddedBroker
 from tocsin.dbschema import upgrade
+from tocsin.dev.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.timeout(600)
 

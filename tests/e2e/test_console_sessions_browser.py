@@ -19,11 +19,11 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from accounts.models import ConsoleSession
 from tests.console.support import PASSWORD, SECRET, build_console, email_for
 from tests.e2e.test_console_browser import CHROMIUM, CHROMIUM_ARGS, free_port
 from tocsin.console import security
 from tocsin.console.app import create_app
-from tocsin.console.models import ConsoleSession
 from tocsin.settings import Settings
 
 pytestmark = pytest.mark.browser

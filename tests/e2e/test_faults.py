@@ -30,8 +30,8 @@ from tests.e2e.harness import (
     wait_until,
 )
 from tests.e2e.tcpproxy import TcpProxy
-from tocsin.broker import EmbeddedBroker
-from tocsin.simulator import ATTACKS
+from tocsin.dev.broker import EmbeddedBroker
+from tocsin.dev.simulator import ATTACKS
 
 pytestmark = pytest.mark.timeout(600)
 

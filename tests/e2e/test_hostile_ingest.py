@@ -20,7 +20,7 @@ from incidents.findings_store import FindingRow
 from incidents.models import IncidentTenant
 from tests.e2e.harness import Env, make_env, produce, run_ingest, simulated
 from tocsin import runtime
-from tocsin.broker import EmbeddedBroker
+from tocsin.dev.broker import EmbeddedBroker
 from tocsin.settings import load_settings
 
 pytestmark = pytest.mark.timeout(600)

@@ -26,8 +26,8 @@ from tests.e2e.harness import (
     traffic,
     wait_until,
 )
-from tocsin.broker import EmbeddedBroker
-from tocsin.simulator import ATTACKS
+from tocsin.dev.broker import EmbeddedBroker
+from tocsin.dev.simulator import ATTACKS
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from accounts.models import User
 from incidents.db import make_engine, session_factory, transaction
 from incidents.models import Customer
 from tocsin.cli import main
-from tocsin.console.models import User
 from tocsin.settings import get_settings
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from accounts.models import User
 from notifiers.flows import draft_notices
 from tests.notifiers.builders import POLICY, THREE, build_incident
 from tests.notifiers.conftest import SmtpServer
 from tocsin.cli import main
-from tocsin.console.models import User
 from tocsin.settings import get_settings
 
 

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tocsin.broker import free_port, wait_for_port
+from tocsin.dev.broker import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,9 +15,9 @@ from sqlalchemy.exc import OperationalError
 
 from consumers.errors import ConfigError
 from incidents.db import make_engine
-from tocsin.broker import free_port
 from tocsin.cli import main
 from tocsin.dbschema import wait_for_database
+from tocsin.dev.broker import free_port
 from tocsin.settings import get_settings
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from consumers import geo
 from consumers.topics import ensure_topics
-from tocsin.broker import EmbeddedBroker
 from tocsin.cli import main
 from tocsin.commands.doctor import GEOIP_STALE_DAYS
+from tocsin.dev.broker import EmbeddedBroker
 from tocsin.settings import get_settings
 
 
@@ -97,7 +97,7 @@ def test_ingest_refuses_a_wrong_country_database(
 def test_an_unreachable_broker_fails(
     environ: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tocsin.broker import free_port
+    from tocsin.dev.broker import free_port
 
     environ.setenv("TOCSIN_KAFKA_BOOTSTRAP", f"127.0.0.1:{free_port()}")
     get_settings.cache_clear()

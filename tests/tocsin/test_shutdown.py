@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from incidents.db import make_engine, session_factory
 from incidents.models import AuditEntry
-from tocsin.broker import free_port
+from tocsin.dev.broker import free_port
 from tocsin.shutdown import StopSignal
 
 TOCSIN = str(Path(sys.executable).with_name("tocsin"))

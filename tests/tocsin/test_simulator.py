@@ -20,7 +20,7 @@ import pytest
 
 from consumers import geo
 from consumers.events import AccessEvent, AuthEvent, Event, ip_object, parse_event
-from tocsin.simulator import (
+from tocsin.dev.simulator import (
     ATTACKS,
     STAFF_TENANT,
     SimEvent,
@@ -433,7 +433,7 @@ def test_output_does_not_depend_on_hash_randomisation() -> None:
     code = (
         "import hashlib, io, sys\n"
         "from datetime import UTC, datetime\n"
-        "from tocsin.simulator import ATTACKS, Simulator, write_jsonl\n"
+        "from tocsin.dev.simulator import ATTACKS, Simulator, write_jsonl\n"
         "buf = io.StringIO()\n"
         "sim = Simulator(seed=5, start=datetime(2026, 3, 2, tzinfo=UTC), tenants=6,\n"
         "                users_per_tenant=5, staff=3)\n"

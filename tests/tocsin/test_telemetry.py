@@ -538,14 +538,14 @@ def test_console_command_wires_logging_sentry_and_db_metrics(
 ) -> None:
     import uvicorn
 
-    from tocsin.commands import users
+    from tocsin.commands import console as console_cmd
     from tocsin.console import app as console_app
     from tocsin.console import pages_ops
 
     calls: dict[str, Any] = {}
     settings = Settings(database_url=fresh_db_url, secret_key=SecretStr("telemetry-" + "k" * 32),
                         log_level="WARNING")
-    monkeypatch.setattr(users, "get_settings", lambda: settings)
+    monkeypatch.setattr(console_cmd, "get_settings", lambda: settings)
     monkeypatch.setattr(telemetry, "configure_logging",
                         lambda level: calls.setdefault("logging", level))
     monkeypatch.setattr(telemetry, "init_sentry",

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import User
+from accounts.roles import Role
 from incidents import declared, severity
 from incidents import service as incident_service
 from incidents.clocks import ClockPolicy
@@ -24,7 +26,6 @@ from notifiers import flows as notice_flows
 from notifiers.exceptions import ApprovalDenied
 from notifiers.schemas import DraftPolicy
 from tocsin.console import notices_view, views
-from tocsin.console.models import Role, User
 from tocsin.settings import get_settings
 
 YES_NO = {"yes": True, "no": False}

@@ -66,7 +66,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    from tocsin.broker import EmbeddedBroker
+    from tocsin.dev.broker import EmbeddedBroker
 
     def _terminate(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM stops Tansu as Ctrl-C does (the `finally` below)
@@ -171,7 +171,7 @@ def _parse_start(value: str | None) -> datetime:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from tocsin import simulator
+    from tocsin.dev import simulator
 
     if args.list_attacks:
         for name, scenario in simulator.ATTACKS.items():
@@ -235,6 +235,6 @@ def _produce(events: Any, rate: float, labels: dict[str, str]) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from tocsin.demo import run_demo
+    from tocsin.dev.demo import run_demo
 
     return run_demo(console_port=args.port, rate=args.rate, folder=args.dir)

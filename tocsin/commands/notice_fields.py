@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from accounts.roles import Role
 from incidents import notice_fields, service
 from incidents.db import make_engine, session_factory, transaction
 from incidents.exceptions import InvalidIncidentInput
@@ -71,8 +72,8 @@ def _require_rssi(session: Any, email: str | None) -> str:
     if not email:
         raise ApprovalDenied("--as EMAIL: the RSSI making the change")
     role = _user_role(session, email)
-    if role != "rssi":
-        raise ApprovalDenied(f"only the RSSI may change notice facts (role {role!r})")
+    if role is not Role.RSSI:
+        raise ApprovalDenied(f"only the RSSI may change notice facts (role {role.value!r})")
     return email
 
 

@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from accounts import users
+from accounts.roles import Role
 from incidents import service as incident_service
 from incidents.db import make_engine, session_factory, transaction
 from incidents.models import Incident
@@ -24,7 +26,6 @@ from notifiers import cnil, customers, flows, outbox, service
 from notifiers.exceptions import ApprovalDenied, NoticeError
 from notifiers.models import Notice, OutboxMessage
 from notifiers.schemas import DraftPolicy, NoticeEdit
-from tocsin.console.models import User
 from tocsin.settings import Settings, get_settings
 from tocsin.shutdown import StopSignal
 
@@ -112,14 +113,12 @@ def _dump(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def _user_role(session: Session, email: str) -> str:
+def _user_role(session: Session, email: str) -> Role:
     """The role of an active console user; unknown or inactive users have none."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = users.active_user(session=session, email=email)
     if user is None:
-        user = session.scalar(select(User).where(User.email == email.strip()))
-    if user is None or not user.active:
         raise ApprovalDenied(f"{email!r} is not an active console user")
-    return user.role
+    return Role(user.role)
 
 
 def _notice_row(notice: Notice, ref: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""`tocsin user add/password`, `tocsin token create/list/revoke`, `tocsin console`."""
+"""`tocsin user add/password`, `tocsin token create/list/revoke`: console users and API tokens
+(the `accounts` package), audited."""
 
 from __future__ import annotations
 
@@ -9,15 +10,14 @@ import os
 import sys
 from typing import Any
 
+from accounts import tokens, users
+from accounts.audit import audit
+from accounts.errors import InvalidUserInput, UnknownUser
+from accounts.messages import in_english
+from accounts.roles import Role
 from consumers.errors import ConfigError
 from incidents.db import make_engine, session_factory, transaction
-from tocsin.console import security
-from tocsin.console.audit import audit
-from tocsin.console.errors import InvalidUserInput, UnknownUser
-from tocsin.console.i18n import translate
-from tocsin.console.models import Role
 from tocsin.settings import get_settings
-from tocsin.shutdown import StopSignal
 
 CLI_ACTOR = "cli"
 
@@ -54,25 +54,6 @@ def register(sub: Any) -> None:
     revoke.add_argument("token_id", type=int)
     revoke.set_defaults(func=cmd_token_revoke)
 
-    console = sub.add_parser("console", help="serve the web console and JSON API")
-    console.add_argument("--host", default="127.0.0.1")
-    console.add_argument("--port", type=int, default=8000)
-    console.add_argument(
-        "--insecure-cookies",
-        action="store_true",
-        help="drop the Secure cookie flag: plain-HTTP local demo only, never in production",
-    )
-    console.add_argument(
-        "--trusted-proxy",
-        action="append",
-        default=[],
-        metavar="IP",
-        help="a reverse proxy (address or CIDR network) whose X-Forwarded-For names the "
-        "client (login throttling per client address); repeatable. Without it the peer "
-        "address is used and X-Forwarded-For is ignored.",
-    )
-    console.set_defaults(func=cmd_console)
-
 
 def _password() -> str:
     password = os.environ.get("TOCSIN_PASSWORD")
@@ -92,10 +73,10 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     factory = session_factory(make_engine(settings.database_url))
     with transaction(factory) as session:
         try:
-            user = security.create_user(session=session, email=args.email, password=password,
-                                        role=args.role, lang=args.lang)
+            user = users.create_user(session=session, email=args.email, password=password,
+                                     role=args.role, lang=args.lang)
         except InvalidUserInput as exc:  # the message key, in words
-            raise InvalidUserInput(translate("en", str(exc))) from None
+            raise InvalidUserInput(in_english(str(exc))) from None
         audit(session=session, actor=user, action="user.created",
               details={"user_id": user.id, "role": user.role, "via": CLI_ACTOR})
         print(f"user {user.id} created with role {user.role}")
@@ -107,13 +88,13 @@ def cmd_user_password(args: argparse.Namespace) -> int:
     password = _password()
     factory = session_factory(make_engine(settings.database_url))
     with transaction(factory) as session:
-        user = security.get_user_by_email(session=session, email=args.email)
+        user = users.get_user_by_email(session=session, email=args.email)
         if user is None:
             raise UnknownUser("unknown_user")
         try:
-            security.set_password(session=session, user_id=user.id, password=password)
+            users.set_password(session=session, user_id=user.id, password=password)
         except InvalidUserInput as exc:
-            raise InvalidUserInput(translate("en", str(exc))) from None
+            raise InvalidUserInput(in_english(str(exc))) from None
         audit(session=session, actor=user, action="user.password_set",
               details={"user_id": user.id, "via": CLI_ACTOR})
         print(f"password of user {user.id} set; their console sessions are closed")
@@ -124,14 +105,14 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     settings = get_settings()
     factory = session_factory(make_engine(settings.database_url))
     with transaction(factory) as session:
-        row, secret = security.create_token(session=session, email=args.email, name=args.name,
-                                            days=args.days or settings.token_days)
-        owner = security.get_user(session=session, user_id=row.user_id)
+        row, secret = tokens.create_token(session=session, email=args.email, name=args.name,
+                                          days=args.days or settings.token_days)
+        owner = users.get_user(session=session, user_id=row.user_id)
         if owner is not None:
             audit(session=session, actor=owner, action="token.created",
                   details={"user_id": owner.id, "token_id": row.id, "name": row.name,
-                           "expires_at": security.token_expires_at(row).isoformat()})
-        expires = security.token_expires_at(row).isoformat()
+                           "expires_at": tokens.token_expires_at(row).isoformat()})
+        expires = tokens.token_expires_at(row).isoformat()
     print(secret)
     print(f"token {row.id} ({row.name}): expires {expires}; shown once, store it now",
           file=sys.stderr)
@@ -142,8 +123,8 @@ def cmd_token_list(args: argparse.Namespace) -> int:
     settings = get_settings()
     factory = session_factory(make_engine(settings.database_url))
     with transaction(factory) as session:
-        rows = [security.token_summary(t, u)
-                for t, u in security.list_tokens(session=session, email=args.email)]
+        rows = [tokens.token_summary(t, u)
+                for t, u in tokens.list_tokens(session=session, email=args.email)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -156,39 +137,10 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     settings = get_settings()
     factory = session_factory(make_engine(settings.database_url))
     with transaction(factory) as session:
-        row = security.revoke_token(session=session, token_id=args.token_id)
-        owner = security.get_user(session=session, user_id=row.user_id)
+        row = tokens.revoke_token(session=session, token_id=args.token_id)
+        owner = users.get_user(session=session, user_id=row.user_id)
         if owner is not None:
             audit(session=session, actor=owner, action="token.revoked",
                   details={"user_id": owner.id, "token_id": row.id, "via": CLI_ACTOR})
     print(f"token {args.token_id} revoked")
-    return 0
-
-
-def cmd_console(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from tocsin import runtime, telemetry
-    from tocsin.console.app import create_app
-
-    settings = get_settings()
-    telemetry.configure_logging(settings.log_level)
-    telemetry.init_sentry(settings, "console")
-    if args.insecure_cookies:
-        print("WARNING: --insecure-cookies: session cookies without the Secure flag "
-              "(plain-HTTP local demo only)", file=sys.stderr)
-    factory = session_factory(make_engine(settings.database_url))
-    telemetry.register_db_collector(factory, settings=settings)
-    app = create_app(settings, session_factory=factory,
-                     insecure_cookies=args.insecure_cookies,
-                     trusted_proxies=args.trusted_proxy)
-    runtime.tune_gc()  # deep queue pages key thousands of incidents per request
-    # uvicorn stops gracefully on SIGTERM, then re-raises the signal to the handler found at
-    # start: this one, so a clean stop exits 0 instead of dying of the signal.
-    StopSignal().install()
-    # `log_config=None`: uvicorn keeps the JSON handler `configure_logging` installed, so its
-    # access lines (client addresses) go through the scrubber.
-    # The console reads X-Forwarded-For itself, from `--trusted-proxy` peers only.
-    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=False,
-                server_header=False, log_level=settings.log_level.lower(), log_config=None)
     return 0

@@ -12,6 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
+from accounts.models import User
+from accounts.roles import Role
 from incidents import audit as audit_chain
 from incidents import service as incident_service
 from incidents import severity
@@ -28,7 +30,6 @@ from notifiers.outbox import DeliveryReport, SmtpConfig
 from notifiers.schemas import DraftPolicy, NoticeEdit
 from tocsin.console.deps import Forbidden
 from tocsin.console.errors import InvalidUserInput, SmtpNotConfigured
-from tocsin.console.models import Role, User
 
 ANALYST_TARGETS = frozenset(
     {IncidentStatus.TRIAGE, IncidentStatus.CONFIRMED, IncidentStatus.DISMISSED}

@@ -13,11 +13,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from accounts.audit import audit
 from incidents import audit as audit_chain
 from incidents import register
 from tocsin import __version__ as tocsin_version
 from tocsin.console import actions, notices_view, security, views
-from tocsin.console.audit import audit
 from tocsin.console.deps import (
     AdminUser,
     CommenterUser,

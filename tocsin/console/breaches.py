@@ -9,13 +9,13 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
+from accounts.models import User
 from incidents import declared
 from incidents import service as incident_service
 from incidents.models import Incident
 from notifiers import flows as notice_flows
 from notifiers.exceptions import InvalidNoticeTransition
 from notifiers.schemas import DraftPolicy
-from tocsin.console.models import User
 
 
 class DeclareIn(BaseModel):

@@ -14,12 +14,13 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from accounts.models import User
+from accounts.roles import Role
 from consumers.errors import Denied
 from incidents.clocks import ClockPolicy
 from notifiers.schemas import DraftPolicy
 from tocsin.console import security
 from tocsin.console.errors import ConsoleError
-from tocsin.console.models import Role, User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"

@@ -11,41 +11,37 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from consumers.errors import Conflict, Denied, Invalid, NotFound, TocsinError
+from accounts.errors import (
+    InvalidUserInput,
+    LastAdmin,
+    LoginThrottled,
+    UnknownToken,
+    UnknownUser,
+    UserExists,
+)
+from consumers.errors import Conflict, TocsinError
+
+# The accounts' errors, which the console raises and maps too.
+__all__ = [
+    "ConsoleError",
+    "InvalidUserInput",
+    "LastAdmin",
+    "LoginThrottled",
+    "SmtpNotConfigured",
+    "UnknownToken",
+    "UnknownUser",
+    "UserExists",
+    "FieldError",
+    "PROBLEM_RESPONSES",
+    "PROBLEM_TYPE",
+    "Problem",
+    "http_status",
+    "problem_body",
+]
 
 
 class ConsoleError(TocsinError):
     """Root of the console's own errors."""
-
-
-class UserExists(ConsoleError, Conflict):
-    pass
-
-
-class UnknownUser(ConsoleError, NotFound):
-    pass
-
-
-class UnknownToken(ConsoleError, NotFound):
-    pass
-
-
-class InvalidUserInput(ConsoleError, Invalid):
-    pass
-
-
-class LastAdmin(ConsoleError, Conflict):
-    """The change would leave the console without an active administrator."""
-
-
-class LoginThrottled(ConsoleError, Denied):
-    """Too many failed logins for this account from this address, or from this address."""
-
-    http_status = 429
-
-    def __init__(self, detail: str, *, retry_after: int = 0) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
 
 
 class SmtpNotConfigured(ConsoleError, Conflict):

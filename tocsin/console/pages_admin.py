@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from accounts.audit import audit
+from accounts.roles import Role
 from tocsin.console import security
-from tocsin.console.audit import audit
 from tocsin.console.deps import AdminUser, DbSession, RowId
 from tocsin.console.errors import (
     InvalidUserInput,
@@ -17,7 +18,6 @@ from tocsin.console.errors import (
     UserExists,
     http_status,
 )
-from tocsin.console.models import Role
 from tocsin.console.web import render
 
 router = APIRouter(include_in_schema=False)

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from prometheus_client import Counter
 
+from accounts.audit import audit
+from accounts.roles import Role
 from tocsin.console import security
-from tocsin.console.audit import audit
 from tocsin.console.deps import CsrfChecked, CurrentUser, DbSession, resolve_user
 from tocsin.console.errors import InvalidUserInput, LoginThrottled
-from tocsin.console.models import Role
 from tocsin.console.web import render
 
 router = APIRouter(include_in_schema=False)

@@ -11,10 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from accounts.audit import audit
+from accounts.models import User
 from consumers.errors import NotFound, TocsinError
 from incidents import register
 from tocsin.console import actions, notice_fields_view, notices_view, views
-from tocsin.console.audit import audit
 from tocsin.console.deps import (
     CommenterUser,
     DbSession,
@@ -32,7 +33,6 @@ from tocsin.console.deps import (
 )
 from tocsin.console.errors import InvalidUserInput, http_status
 from tocsin.console.i18n import parse_local
-from tocsin.console.models import User
 from tocsin.console.web import EXPORT_CSP, PREVIEW_CSP, current_lang, render
 
 router = APIRouter(include_in_schema=False)

@@ -21,6 +21,7 @@ from prometheus_client import Histogram
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from consumers.conventions import DEFAULT_TIMEZONE
 from tocsin.console import next_action, rule_wording, security, wording
 from tocsin.console.i18n import (
     LANGS,
@@ -59,7 +60,7 @@ SECURITY_HEADERS = {
 }
 
 
-def make_environment(*, timezone: str = "Europe/Paris") -> Environment:
+def make_environment(*, timezone: str = DEFAULT_TIMEZONE) -> Environment:
     """`timezone` (`TOCSIN_TIMEZONE`): the wall time every date is shown and typed in."""
     env = Environment(
         loader=FileSystemLoader(str(HERE / "templates")),

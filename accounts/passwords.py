@@ -1,10 +1,17 @@
-"""Password policy: a minimum length, a list of common passwords, and the zxcvbn strength
-estimator (which also knows common words, names, keyboard patterns, dates and the account's
-own e-mail address)."""
+"""Passwords: argon2id hashing, and the policy (a minimum length, a list of common passwords,
+and the zxcvbn strength estimator, which also knows common words, names, keyboard patterns,
+dates and the account's own e-mail address)."""
 
 from __future__ import annotations
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
+
+# argon2id (the argon2-cffi default type), RFC 9106 "low memory" parameters.
+_hasher = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4)
+# A fixed hash to verify against when the account does not exist (constant-ish time).
+DUMMY_HASH = _hasher.hash("tocsin-dummy-password")
 
 MIN_PASSWORD = 12
 MIN_SCORE = 3  # zxcvbn: 0 (too guessable) … 4 (very unguessable); 3 = safely unguessable
@@ -39,3 +46,19 @@ def password_problem(password: str, *, email: str = "") -> str | None:
     if int(result["score"]) < MIN_SCORE:
         return "password_weak"
     return None
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """True when `stored` was hashed with other parameters than today's."""
+    return _hasher.check_needs_rehash(stored)

@@ -1,9 +1,9 @@
-"""Console tables: users, sessions, API tokens and login attempts (throttling, persisted)."""
+"""Account tables: console users, their sessions, API tokens and login attempts (throttling,
+persisted). The table names keep their `console_` prefix: moving the classes changed no table."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -11,11 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from incidents.db import Base, utcnow
 
 
-class Role(StrEnum):
-    ANALYST = "analyst"
-    RSSI = "rssi"
-    DPO = "dpo"
-    ADMIN = "admin"
+def normalise_email(email: str) -> str:
+    """E-mail addresses are stored, and looked up, stripped and lower-cased."""
+    return email.strip().lower()
 
 
 class User(Base):

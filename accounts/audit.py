@@ -1,4 +1,5 @@
-"""Console changes go into the incidents audit chain (append-only, hash-chained)."""
+"""Changes made by an account (a console user, on the console or the CLI) go into the incidents
+audit chain (append-only, hash-chained)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from accounts.models import User
 from incidents import audit as audit_chain
-from tocsin.console.models import User
 
 
 def audit(*, session: Session, actor: User, action: str, details: Mapping[str, Any],

@@ -29,7 +29,7 @@ from consumers.events import AccessEvent, AuthEvent, Event, parse_event
 from detectors import engine
 from detectors.finding import Finding, Severity
 from detectors.rule import Rule
-from tocsin.simulator import ATTACKS, SimEvent
+from tocsin.dev.simulator import ATTACKS, SimEvent
 
 
 class EvaluationError(Invalid):

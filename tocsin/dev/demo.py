@@ -20,13 +20,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tocsin.broker import EmbeddedBroker, free_port, wait_for_port
+from accounts.roles import Role
+from tocsin.dev.broker import EmbeddedBroker, free_port, wait_for_port
 
 DEMO_USERS = (
-    ("rssi@avmup.com", "rssi"),
-    ("analyste@avmup.com", "analyst"),
-    ("dpo@avmup.com", "dpo"),
-    ("admin@avmup.com", "admin"),
+    ("rssi@avmup.com", Role.RSSI),
+    ("analyste@avmup.com", Role.ANALYST),
+    ("dpo@avmup.com", Role.DPO),
+    ("admin@avmup.com", Role.ADMIN),
 )
 
 
@@ -82,7 +83,7 @@ def _write_customers(path: Path, tenants: list[str]) -> None:
 
 
 def run_demo(*, console_port: int, rate: float, folder: Path) -> int:
-    from tocsin import simulator
+    from tocsin.dev import simulator
 
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "tocsin.db"
