@@ -12,9 +12,16 @@ from accounts.models import User
 from incidents import audit as audit_chain
 
 
-def audit(*, session: Session, actor: User, action: str, details: Mapping[str, Any],
-          subject: str | None = None) -> None:
+def audit(
+    *,
+    session: Session,
+    actor: User,
+    action: str,
+    details: Mapping[str, Any],
+    subject: str | None = None,
+) -> None:
     """Record a console change. `subject` defaults to the user row named in `details`."""
     subj = subject or f"console_user:{details.get('user_id', actor.id)}"
-    audit_chain.append(session=session, actor=actor.email, action=action, subject=subj,
-                       data=dict(details))
+    audit_chain.append(
+        session=session, actor=actor.email, action=action, subject=subj, data=dict(details)
+    )

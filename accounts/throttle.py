@@ -44,9 +44,9 @@ def _throttle_key(secret_key: str, scope: str, value: str) -> str:
 
 def _failures(session: Session, key: str, since: datetime) -> tuple[int, datetime | None]:
     count, last = session.execute(
-        select(func.count(), func.max(LoginAttempt.at))
-        .where(LoginAttempt.key == key, LoginAttempt.success.is_(False),
-               LoginAttempt.at >= since)
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.key == key, LoginAttempt.success.is_(False), LoginAttempt.at >= since
+        )
     ).one()
     return int(count or 0), last
 

@@ -25,8 +25,14 @@ def hash_token(token: str) -> str:
 TokenState = Literal["active", "expired", "revoked"]
 
 
-def create_token(*, session: Session, email: str, name: str = "cli", days: int = TOKEN_DAYS,
-                 now: datetime | None = None) -> tuple[ApiToken, str]:
+def create_token(
+    *,
+    session: Session,
+    email: str,
+    name: str = "cli",
+    days: int = TOKEN_DAYS,
+    now: datetime | None = None,
+) -> tuple[ApiToken, str]:
     """Create a bearer token for `email`, valid `days` days; returns the row and the secret
     (shown once). An inactive user gets none."""
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
@@ -61,12 +67,16 @@ def token_state(row: ApiToken, *, now: datetime | None = None) -> TokenState:
 
 def token_summary(row: ApiToken, owner: User, *, now: datetime | None = None) -> dict[str, Any]:
     """What may be shown about a token (never its secret or hash)."""
-    return {"id": row.id, "email": owner.email, "name": row.name,
-            "state": token_state(row, now=now),
-            "created_at": row.created_at.isoformat(),
-            "expires_at": token_expires_at(row).isoformat(),
-            "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
-            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
+    return {
+        "id": row.id,
+        "email": owner.email,
+        "name": row.name,
+        "state": token_state(row, now=now),
+        "created_at": row.created_at.isoformat(),
+        "expires_at": token_expires_at(row).isoformat(),
+        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
 
 
 def list_tokens(*, session: Session, email: str | None = None) -> list[tuple[ApiToken, User]]:
@@ -88,17 +98,23 @@ def revoke_token(*, session: Session, token_id: int, now: datetime | None = None
 
 
 def revoke_tokens(*, session: Session, user_id: int, now: datetime | None = None) -> None:
-    session.execute(update(ApiToken).where(
-        ApiToken.user_id == user_id, ApiToken.revoked.is_(False),
-    ).values(revoked=True, revoked_at=now or datetime.now(UTC)))
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.user_id == user_id,
+            ApiToken.revoked.is_(False),
+        )
+        .values(revoked=True, revoked_at=now or datetime.now(UTC))
+    )
 
 
 def user_for_token(*, session: Session, token: str, now: datetime | None = None) -> User | None:
     """The user of a live token: not revoked, not expired, its user active."""
     now = now or datetime.now(UTC)
     row = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token),
-                               ApiToken.revoked.is_(False))
+        select(ApiToken).where(
+            ApiToken.token_hash == hash_token(token), ApiToken.revoked.is_(False)
+        )
     )
     if row is None or token_state(row, now=now) != "active":
         return None

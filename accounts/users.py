@@ -73,14 +73,22 @@ def list_users(*, session: Session) -> list[User]:
 
 
 def _other_active_admins(session: Session, user_id: int) -> int:
-    return int(session.scalar(
-        select(func.count()).select_from(User).where(
-            User.role == Role.ADMIN.value, User.active.is_(True), User.id != user_id)
-    ) or 0)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == Role.ADMIN.value, User.active.is_(True), User.id != user_id)
+        )
+        or 0
+    )
 
 
 def update_user(
-    *, session: Session, user_id: int, role: str | None = None, active: bool | None = None,
+    *,
+    session: Session,
+    user_id: int,
+    role: str | None = None,
+    active: bool | None = None,
     now: datetime | None = None,
 ) -> User:
     """Change a user's role or activity. Deactivation ends their sessions and revokes their
@@ -93,8 +101,12 @@ def update_user(
         _validate(user.email, None, role)
     demoted = role is not None and role != Role.ADMIN.value
     deactivated = active is False
-    if (user.role == Role.ADMIN.value and user.active and (demoted or deactivated)
-            and _other_active_admins(session, user.id) == 0):
+    if (
+        user.role == Role.ADMIN.value
+        and user.active
+        and (demoted or deactivated)
+        and _other_active_admins(session, user.id) == 0
+    ):
         raise LastAdmin("last_admin")
     if role is not None:
         user.role = role
@@ -108,8 +120,9 @@ def update_user(
     return user
 
 
-def set_password(*, session: Session, user_id: int, password: str,
-                 now: datetime | None = None) -> None:
+def set_password(
+    *, session: Session, user_id: int, password: str, now: datetime | None = None
+) -> None:
     """A new password ends every session of the user (the caller starts a fresh one)."""
     user = session.get(User, user_id)
     if user is None:
@@ -121,8 +134,9 @@ def set_password(*, session: Session, user_id: int, password: str,
     session.flush()
 
 
-def change_password(*, session: Session, user_id: int, current: str, new: str,
-                    confirm: str) -> None:
+def change_password(
+    *, session: Session, user_id: int, current: str, new: str, confirm: str
+) -> None:
     """The signed-in user's own change: the current password is checked first."""
     user = session.get(User, user_id)
     if user is None:

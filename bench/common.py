@@ -45,10 +45,22 @@ def topics(b: EmbeddedBroker, partitions: int) -> dict[str, str]:
     return names
 
 
-def produce_simulated(b: EmbeddedBroker, names: dict[str, str], count: int, *, seed: int = 1,
-                      attacks: tuple[str, ...] = ()) -> int:
-    producer = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 20,
-                         "batch.num.messages": 10000, "queue.buffering.max.messages": 500000})
+def produce_simulated(
+    b: EmbeddedBroker,
+    names: dict[str, str],
+    count: int,
+    *,
+    seed: int = 1,
+    attacks: tuple[str, ...] = (),
+) -> int:
+    producer = Producer(
+        {
+            "bootstrap.servers": b.bootstrap,
+            "linger.ms": 20,
+            "batch.num.messages": 10000,
+            "queue.buffering.max.messages": 500000,
+        }
+    )
     sim = Simulator(seed=seed, start=START)
     n = 0
     for ev in sim.events(count=count, attacks=attacks):
@@ -68,8 +80,14 @@ def produce_simulated(b: EmbeddedBroker, names: dict[str, str], count: int, *, s
 
 def produce_shaped(b: EmbeddedBroker, names: dict[str, str], shape: Shape) -> int:
     """The multi-tenant workload of `bench/workload.py` on the auth topic, keyed by tenant."""
-    producer = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 20,
-                         "batch.num.messages": 10000, "queue.buffering.max.messages": 500000})
+    producer = Producer(
+        {
+            "bootstrap.servers": b.bootstrap,
+            "linger.ms": 20,
+            "batch.num.messages": 10000,
+            "queue.buffering.max.messages": 500000,
+        }
+    )
     n = 0
     for key, body in shaped_events(shape):
         value = json.dumps(body, separators=(",", ":")).encode()

@@ -28,20 +28,44 @@ POLICY = ClockPolicy()
 
 def seed(session: Session, n: int, now: datetime) -> None:
     session.add_all(
-        Customer(tenant_id=f"t{i}", name=f"Tenant {i}", contact_email=f"sec@t{i}.test",
-                 notify_delay_hours=12 + i % 3 * 12)
+        Customer(
+            tenant_id=f"t{i}",
+            name=f"Tenant {i}",
+            contact_email=f"sec@t{i}.test",
+            notify_delay_hours=12 + i % 3 * 12,
+        )
         for i in range(50)
     )
     for i in range(n):
         at = now - timedelta(minutes=i * 7)
-        inc = Incident(ref=f"INC-2026-{i + 1:05d}", year=2026, seq=i + 1, status=(
-            "closed" if i % 5 == 0 else "detected"), title="bench", first_seen=at,
-            last_seen=at, detected_at=at, aware_at=at, rule_ids=["AUTH-001"],
-            nature=["confidentiality"], data_categories=[], finding_severity="high",
-            consequences="", measures="")
-        inc.tenants = [IncidentTenant(tenant_id=f"t{(i + k) % 50}", events=3, records=0,
-                                      persons=0, first_seen=at, last_seen=at)
-                       for k in range(1 + i % 3)]
+        inc = Incident(
+            ref=f"INC-2026-{i + 1:05d}",
+            year=2026,
+            seq=i + 1,
+            status=("closed" if i % 5 == 0 else "detected"),
+            title="bench",
+            first_seen=at,
+            last_seen=at,
+            detected_at=at,
+            aware_at=at,
+            rule_ids=["AUTH-001"],
+            nature=["confidentiality"],
+            data_categories=[],
+            finding_severity="high",
+            consequences="",
+            measures="",
+        )
+        inc.tenants = [
+            IncidentTenant(
+                tenant_id=f"t{(i + k) % 50}",
+                events=3,
+                records=0,
+                persons=0,
+                first_seen=at,
+                last_seen=at,
+            )
+            for k in range(1 + i % 3)
+        ]
         session.add(inc)
     session.add(IncidentCounter(year=2026, last=n))
     session.flush()
@@ -66,20 +90,34 @@ def main() -> None:
             schemas.summaries(session=session, incidents=rows, policy=POLICY, now=now)
             timings.append(time.perf_counter() - t)
     timings.sort()
-    print(f"queue of {n} incidents, page of 50, deadline order: "
-          f"median {statistics.median(timings) * 1000:.1f} ms, "
-          f"p95 {timings[int(len(timings) * 0.95) - 1] * 1000:.1f} ms")
+    print(
+        f"queue of {n} incidents, page of 50, deadline order: "
+        f"median {statistics.median(timings) * 1000:.1f} ms, "
+        f"p95 {timings[int(len(timings) * 0.95) - 1] * 1000:.1f} ms"
+    )
     # Correlation: a batch of 200 findings against the seeded database.
     with transaction(factory) as session:
         rows2 = []
         for i in range(200):
             row = FindingRow(
-                finding_id=f"bench-{i}", rule_id="AUTH-001", severity="high",
-                nature=["confidentiality"], tenant_ids=[f"t{i % 50}"],
+                finding_id=f"bench-{i}",
+                rule_id="AUTH-001",
+                severity="high",
+                nature=["confidentiality"],
+                tenant_ids=[f"t{i % 50}"],
                 tenants={f"t{i % 50}": {"events": 10, "records": 0, "subjects": 0}},
-                group_key=f"g{i}", actor_ids=[f"u{i % 40}"], source_ips=[f"192.0.2.{i % 60}"],
-                data_categories=[], records=0, subjects=0, count=10, first_seen=now,
-                last_seen=now, evidence=[], summary="bench")
+                group_key=f"g{i}",
+                actor_ids=[f"u{i % 40}"],
+                source_ips=[f"192.0.2.{i % 60}"],
+                data_categories=[],
+                records=0,
+                subjects=0,
+                count=10,
+                first_seen=now,
+                last_seen=now,
+                evidence=[],
+                summary="bench",
+            )
             session.add(row)
             rows2.append(row)
         session.flush()
@@ -89,8 +127,10 @@ def main() -> None:
         t = time.perf_counter()
         flows.record_findings(session=session, findings=rows2, now=now, policy=POLICY)
         replay = time.perf_counter() - t
-    print(f"record_findings: 200 findings → {len(got)} incidents in {first * 1000:.1f} ms; "
-          f"replay {replay * 1000:.1f} ms")
+    print(
+        f"record_findings: 200 findings → {len(got)} incidents in {first * 1000:.1f} ms; "
+        f"replay {replay * 1000:.1f} ms"
+    )
     engine.dispose()
 
 

@@ -55,10 +55,15 @@ def bare(bootstrap: str, names: dict[str, str], expected: int) -> float:
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
-        names["auth"], names["access"], bootstrap_servers=bootstrap,
-        group_id=f"bare-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest",
-        enable_auto_commit=False, max_poll_records=2000,
-        session_timeout_ms=6000, heartbeat_interval_ms=1000,
+        names["auth"],
+        names["access"],
+        bootstrap_servers=bootstrap,
+        group_id=f"bare-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=2000,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
     )
     n = 0
     started: float | None = None
@@ -88,16 +93,19 @@ def contract_and_detection(count: int) -> tuple[float, float]:
     from tocsin.runtime import tune_gc
 
     models = {"auth": AuthEvent, "access": AccessEvent}
-    raw = [(ev.stream, _json.dumps(ev.value, separators=(",", ":")).encode())
-           for ev in Simulator(seed=1, start=START).events(count=count,
-                                                           attacks=("brute_force",))]
+    raw = [
+        (ev.stream, _json.dumps(ev.value, separators=(",", ":")).encode())
+        for ev in Simulator(seed=1, start=START).events(count=count, attacks=("brute_force",))
+    ]
     rules = load_rules()
     detectors = {s: PartitionDetector(rules, stream=s) for s in ("auth", "access")}
     tune_gc()
     parsing = detecting = 0.0
     for i in range(0, len(raw), 2000):  # batch by batch, as the worker does
         started = time.process_time()
-        chunk = [(stream, parse_event(value, models[stream])) for stream, value in raw[i:i + 2000]]
+        chunk = [
+            (stream, parse_event(value, models[stream])) for stream, value in raw[i : i + 2000]
+        ]
         parsed = time.process_time()
         for stream, det in detectors.items():
             det.process([ev for s, ev in chunk if s == stream])
@@ -115,13 +123,18 @@ def run_bare(bootstrap: str, names: dict[str, str], expected: int) -> tuple[floa
     cpu = children_cpu()
     out = subprocess.run(
         [sys.executable, __file__, "--bare", bootstrap, json.dumps(names), str(expected)],
-        cwd=ROOT, check=True, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     return float(out.stdout.strip().splitlines()[-1]), children_cpu() - cpu
 
 
-def run_ingest(bootstrap: str, names: dict[str, str], folder: Path,
-               partitions: int) -> tuple[dict[str, Any], float]:
+def run_ingest(
+    bootstrap: str, names: dict[str, str], folder: Path, partitions: int
+) -> tuple[dict[str, Any], float]:
     """`tocsin ingest --max-idle 3` on a fresh SQLite database, consumer group, repartition
     topic and DLQ (the inputs are the same for every round)."""
     from consumers.topics import ensure_topics
@@ -129,22 +142,35 @@ def run_ingest(bootstrap: str, names: dict[str, str], folder: Path,
 
     tag = uuid.uuid4().hex[:6]
     names = {**names, "by_ip": f"{names['by_ip']}.{tag}", "dlq": f"{names['dlq']}.{tag}"}
-    ensure_topics(bootstrap=bootstrap, topics=[names["by_ip"], names["dlq"]],
-                  partitions=partitions)
+    ensure_topics(bootstrap=bootstrap, topics=[names["by_ip"], names["dlq"]], partitions=partitions)
     url = temp_sqlite(folder)
     upgrade(url)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TOCSIN_DATABASE_URL": url,
-           "TOCSIN_KAFKA_BOOTSTRAP": bootstrap, "TOCSIN_TOPIC_AUTH": names["auth"],
-           "TOCSIN_TOPIC_ACCESS": names["access"], "TOCSIN_TOPIC_BY_IP": names["by_ip"],
-           "TOCSIN_TOPIC_DLQ": names["dlq"],
-           "TOCSIN_CONSUMER_GROUP": f"ingest-{tag}",
-           "TOCSIN_METRICS_PORT": "0", "TOCSIN_DEMO": "true", "TOCSIN_LOG_LEVEL": "WARNING",
-           # dated traffic (START) that may run past today: no event-time horizon
-           "TOCSIN_MAX_EVENT_AGE_DAYS": "0", "TOCSIN_MAX_FUTURE_SECONDS": "1e10"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TOCSIN_DATABASE_URL": url,
+        "TOCSIN_KAFKA_BOOTSTRAP": bootstrap,
+        "TOCSIN_TOPIC_AUTH": names["auth"],
+        "TOCSIN_TOPIC_ACCESS": names["access"],
+        "TOCSIN_TOPIC_BY_IP": names["by_ip"],
+        "TOCSIN_TOPIC_DLQ": names["dlq"],
+        "TOCSIN_CONSUMER_GROUP": f"ingest-{tag}",
+        "TOCSIN_METRICS_PORT": "0",
+        "TOCSIN_DEMO": "true",
+        "TOCSIN_LOG_LEVEL": "WARNING",
+        # dated traffic (START) that may run past today: no event-time horizon
+        "TOCSIN_MAX_EVENT_AGE_DAYS": "0",
+        "TOCSIN_MAX_FUTURE_SECONDS": "1e10",
+    }
     cpu = children_cpu()
     out = subprocess.run(
         [sys.executable, "-m", "tocsin.cli", "ingest", "--max-idle", "3"],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=1200,
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     summary: dict[str, Any] = json.loads(out.stderr.strip().splitlines()[-1])
     return summary, children_cpu() - cpu
@@ -154,55 +180,75 @@ def _ms(value: Any) -> str:
     return "   -  " if value is None else f"{float(value) * 1000:6.0f}"
 
 
-def measure(b: Any, folder: Path, workload: str,
-            a: argparse.Namespace) -> tuple[float, float]:
+def measure(b: Any, folder: Path, workload: str, a: argparse.Namespace) -> tuple[float, float]:
     """Produce one workload, alternate bare and ingest rounds, print the figures. Returns the
     median bare and ingest rates."""
     if workload == "shaped":
         partitions = a.shaped_partitions
         names = topics(b, partitions)
-        shape = Shape(tenants=a.tenants, accounts=a.accounts, ip_pool=a.ip_pool, burst=a.burst,
-                      burst_every=a.burst_every, events=a.shaped_events)
+        shape = Shape(
+            tenants=a.tenants,
+            accounts=a.accounts,
+            ip_pool=a.ip_pool,
+            burst=a.burst,
+            burst_every=a.burst_every,
+            events=a.shaped_events,
+        )
         with Timer() as t:
             n = produce_shaped(b, names, shape)
-        what = (f"{shape.tenants} tenants, {shape.accounts} accounts, {shape.ip_pool} shared "
-                f"IPs, a burst of {shape.burst} failures every {shape.burst_every} events")
+        what = (
+            f"{shape.tenants} tenants, {shape.accounts} accounts, {shape.ip_pool} shared "
+            f"IPs, a burst of {shape.burst} failures every {shape.burst_every} events"
+        )
     else:
         partitions = a.partitions
         names = topics(b, partitions)
         with Timer() as t:
             n = produce_simulated(b, names, a.events, attacks=("brute_force",))
         what = "the simulator's traffic with a brute force"
-    print(f"\n-- workload {workload}: {n} events on {partitions} partitions ({what}); "
-          f"produced in {t.seconds:.1f}s", flush=True)
+    print(
+        f"\n-- workload {workload}: {n} events on {partitions} partitions ({what}); "
+        f"produced in {t.seconds:.1f}s",
+        flush=True,
+    )
     bares: list[float] = []
     runs: list[dict[str, Any]] = []
     for i in range(a.rounds):
         rate, cpu = run_bare(b.bootstrap, names, n)
         bares.append(rate)
-        print(f"  round {i + 1}: bare   {rate:9.0f} msg/s  (process CPU {cpu:5.1f}s)",
-              flush=True)
+        print(f"  round {i + 1}: bare   {rate:9.0f} msg/s  (process CPU {cpu:5.1f}s)", flush=True)
         summary, cpu = run_ingest(b.bootstrap, names, folder, partitions)
         runs.append(summary)
-        print(f"  round {i + 1}: ingest {float(summary['records_per_s']):9.0f} msg/s  "
-              f"(process CPU {cpu:5.1f}s, {summary['findings_changed']} finding versions, "
-              f"{summary['checkpoints']} checkpoints, peak RSS {summary['peak_rss_mb']} MB)",
-              flush=True)
+        print(
+            f"  round {i + 1}: ingest {float(summary['records_per_s']):9.0f} msg/s  "
+            f"(process CPU {cpu:5.1f}s, {summary['findings_changed']} finding versions, "
+            f"{summary['checkpoints']} checkpoints, peak RSS {summary['peak_rss_mb']} MB)",
+            flush=True,
+        )
     bare_rate = statistics.median(bares)
     ingest_rate = statistics.median(float(r["records_per_s"]) for r in runs)
     mid = sorted(runs, key=lambda r: float(r["records_per_s"]))[len(runs) // 2]
     ratio = ingest_rate / bare_rate
-    print(f"[{workload}] bare kafka-python consumer : {bare_rate:10.0f} msg/s  "
-          f"(median of {a.rounds})")
-    print(f"[{workload}] tocsin ingest (catalogue)  : {ingest_rate:10.0f} msg/s  "
-          f"(median of {a.rounds}, steady state)")
-    print(f"[{workload}] ratio                      : {ratio:10.1%}  (goal ≥ 33 %; "
-          f"{os.cpu_count()} cores shared with the broker)")
-    print(f"[{workload}] peak RSS of tocsin ingest  : {max(r['peak_rss_mb'] for r in runs):8.0f}"
-          f" MB  (largest of {a.rounds})")
-    print(f"[{workload}] checkpoint pause, ms       : p50 {_ms(mid['checkpoint_p50_s'])}  "
-          f"p99 {_ms(mid['checkpoint_p99_s'])}  max {_ms(mid['checkpoint_max_s'])}  "
-          f"(median round; goal p99 < 200)")
+    print(
+        f"[{workload}] bare kafka-python consumer : {bare_rate:10.0f} msg/s  (median of {a.rounds})"
+    )
+    print(
+        f"[{workload}] tocsin ingest (catalogue)  : {ingest_rate:10.0f} msg/s  "
+        f"(median of {a.rounds}, steady state)"
+    )
+    print(
+        f"[{workload}] ratio                      : {ratio:10.1%}  (goal ≥ 33 %; "
+        f"{os.cpu_count()} cores shared with the broker)"
+    )
+    print(
+        f"[{workload}] peak RSS of tocsin ingest  : {max(r['peak_rss_mb'] for r in runs):8.0f}"
+        f" MB  (largest of {a.rounds})"
+    )
+    print(
+        f"[{workload}] checkpoint pause, ms       : p50 {_ms(mid['checkpoint_p50_s'])}  "
+        f"p99 {_ms(mid['checkpoint_p99_s'])}  max {_ms(mid['checkpoint_max_s'])}  "
+        f"(median round; goal p99 < 200)"
+    )
     print(f"[{workload}] end-of-run flush, ms       : {_ms(mid['flush_checkpoint_s'])}")
     return bare_rate, ingest_rate
 
@@ -233,15 +279,25 @@ def main() -> None:
         if "simulator" not in rates:
             return
         bare_rate, ingest_rate = rates["simulator"]
-        out = subprocess.run([sys.executable, __file__, "--contract", str(a.events)], cwd=ROOT,
-                             check=True, capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            [sys.executable, __file__, "--contract", str(a.events)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         contract, detection = json.loads(out.stdout.strip().splitlines()[-1])
         per_bare = 1e6 / bare_rate
-        print(f"where the time goes, per message (µs): bare consumer {per_bare:.1f}; "
-              f"event contract alone {contract:.1f}; detectors alone {detection:.1f}; "
-              f"tocsin ingest {1e6 / ingest_rate:.1f}")
-        print(f"  a worker that only read and validated would reach "
-              f"{per_bare / (per_bare + contract):.0%} of the bare consumer")
+        print(
+            f"where the time goes, per message (µs): bare consumer {per_bare:.1f}; "
+            f"event contract alone {contract:.1f}; detectors alone {detection:.1f}; "
+            f"tocsin ingest {1e6 / ingest_rate:.1f}"
+        )
+        print(
+            f"  a worker that only read and validated would reach "
+            f"{per_bare / (per_bare + contract):.0%} of the bare consumer"
+        )
 
 
 if __name__ == "__main__":

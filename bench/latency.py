@@ -30,16 +30,20 @@ from tocsin.dev.simulator import ATTACKS, Simulator  # noqa: E402
 from tocsin.settings import load_settings  # noqa: E402
 
 
-def produce_at_rate(bootstrap: str, names: dict[str, str], rate: float, seconds: float,
-                    done: threading.Event) -> int:
+def produce_at_rate(
+    bootstrap: str, names: dict[str, str], rate: float, seconds: float, done: threading.Event
+) -> int:
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     sim = Simulator(seed=5, start=START)
     total = int(rate * seconds)
     started = time.monotonic()
     n = 0
     for ev in sim.events(count=total, attacks=list(ATTACKS), attack_every=5000):
-        producer.produce(names[ev.stream], key=ev.key.encode(),
-                         value=json.dumps(ev.value, separators=(",", ":")).encode())
+        producer.produce(
+            names[ev.stream],
+            key=ev.key.encode(),
+            value=json.dumps(ev.value, separators=(",", ":")).encode(),
+        )
         n += 1
         if n % 500 == 0:
             producer.poll(0)
@@ -63,17 +67,25 @@ def main() -> None:
         url = a.db or temp_sqlite(Path(tmp))
         upgrade(url)
         settings = load_settings(
-            database_url=url, kafka_bootstrap=b.bootstrap, topic_auth=names["auth"],
-            topic_access=names["access"], topic_by_ip=names["by_ip"],
-            topic_dlq=names["dlq"], consumer_group=f"lat-{uuid.uuid4().hex[:6]}", demo=True,
+            database_url=url,
+            kafka_bootstrap=b.bootstrap,
+            topic_auth=names["auth"],
+            topic_access=names["access"],
+            topic_by_ip=names["by_ip"],
+            topic_dlq=names["dlq"],
+            consumer_group=f"lat-{uuid.uuid4().hex[:6]}",
+            demo=True,
             poll_timeout_ms=50,
             # dated traffic (START) that may run past today: no event-time horizon
-            max_event_age_days=0, max_future_seconds=1e10,
+            max_event_age_days=0,
+            max_future_seconds=1e10,
         )
         engine, factory = runtime.database(settings)
         loop, pipeline = runtime.build_ingest(
-            settings, session_factory=factory,
-            consumer_overrides={"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000})
+            settings,
+            session_factory=factory,
+            consumer_overrides={"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000},
+        )
         samples: list[float] = []
         original = pipeline._observe
 
@@ -99,10 +111,14 @@ def main() -> None:
             print("no finding stored: nothing to measure")
             return
         q = statistics.quantiles(samples, n=100)
-        print(f"rate {a.rate:.0f} ev/s for {a.seconds:.0f}s: {sent} events, "
-              f"{len(samples)} finding versions timed")
-        print(f"produce→finding latency p50 {q[49] * 1000:7.0f} ms   p99 {q[98] * 1000:7.0f} ms"
-              f"   max {samples[-1] * 1000:7.0f} ms   (goal p99 < 2000 ms)")
+        print(
+            f"rate {a.rate:.0f} ev/s for {a.seconds:.0f}s: {sent} events, "
+            f"{len(samples)} finding versions timed"
+        )
+        print(
+            f"produce→finding latency p50 {q[49] * 1000:7.0f} ms   p99 {q[98] * 1000:7.0f} ms"
+            f"   max {samples[-1] * 1000:7.0f} ms   (goal p99 < 2000 ms)"
+        )
 
 
 if __name__ == "__main__":

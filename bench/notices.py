@@ -51,13 +51,21 @@ def main() -> None:
         first = (time.perf_counter() - t0) / n
         t0 = time.perf_counter()
         for inc in incidents:
-            draft_notices(session=session, incident=inc, now=now + timedelta(minutes=1),
-                          policy=DraftPolicy())
+            draft_notices(
+                session=session, incident=inc, now=now + timedelta(minutes=1), policy=DraftPolicy()
+            )
         again = (time.perf_counter() - t0) / n
         for inc in incidents:
             for notice in service.list_notices(session=session, incident_id=inc.id):
-                service.approve(session=session, notice=notice, user_email="rssi@avmup.com",
-                                user_role="rssi", edits=None, reasons_for_delay=None, now=now)
+                service.approve(
+                    session=session,
+                    notice=notice,
+                    user_email="rssi@avmup.com",
+                    user_role="rssi",
+                    edits=None,
+                    reasons_for_delay=None,
+                    now=now,
+                )
                 ids.append(notice.id)
     print(f"draft_notices, 3 customers, first draft:     {first * 1000:7.1f} ms/incident")
     print(f"draft_notices, 3 customers, nothing changed: {again * 1000:7.1f} ms/incident")
@@ -71,19 +79,27 @@ def main() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     sink = _Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port, tls_context=server_ctx,
-                            require_starttls=True)
+    controller = Controller(
+        sink, hostname="127.0.0.1", port=port, tls_context=server_ctx, require_starttls=True
+    )
     controller.start()
     try:
-        cfg = SmtpConfig(host="127.0.0.1", port=port, security="starttls",
-                         from_address="securite@avmup.com", ssl_context=client_ctx)
+        cfg = SmtpConfig(
+            host="127.0.0.1",
+            port=port,
+            security="starttls",
+            from_address="securite@avmup.com",
+            ssl_context=client_ctx,
+        )
         t0 = time.perf_counter()
         report = deliver_due(session_factory=factory, smtp=cfg, now=now, limit=len(ids))
         took = time.perf_counter() - t0
     finally:
         controller.stop()
-    print(f"outbox STARTTLS delivery: {report.sent} notices in {took:.2f} s "
-          f"({report.sent / took:.0f}/s, one connection), sink received {sink.count}")
+    print(
+        f"outbox STARTTLS delivery: {report.sent} notices in {took:.2f} s "
+        f"({report.sent / took:.0f}/s, one connection), sink received {sink.count}"
+    )
 
 
 if __name__ == "__main__":

@@ -28,21 +28,44 @@ from incidents.findings_store import PartitionCheckpoint  # noqa: E402
 from tocsin.dbschema import upgrade  # noqa: E402
 
 
-def run(bootstrap: str, names: dict[str, str], total: int, replicas: int, folder: Path,
-        db_url: str | None = None) -> float:
+def run(
+    bootstrap: str,
+    names: dict[str, str],
+    total: int,
+    replicas: int,
+    folder: Path,
+    db_url: str | None = None,
+) -> float:
     url = db_url or temp_sqlite(folder)
     upgrade(url)
     group = f"rep-{uuid.uuid4().hex[:6]}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TOCSIN_DATABASE_URL": url,
-           "TOCSIN_KAFKA_BOOTSTRAP": bootstrap, "TOCSIN_TOPIC_AUTH": names["auth"],
-           "TOCSIN_TOPIC_ACCESS": names["access"], "TOCSIN_TOPIC_BY_IP": names["by_ip"],
-           "TOCSIN_TOPIC_DLQ": names["dlq"], "TOCSIN_CONSUMER_GROUP": group,
-           "TOCSIN_METRICS_PORT": "0", "TOCSIN_CHECKPOINT_SECONDS": "0.5",
-           "TOCSIN_DEMO": "true", "TOCSIN_LOG_LEVEL": "WARNING",
-           # dated traffic (START) that may run past today: no event-time horizon
-           "TOCSIN_MAX_EVENT_AGE_DAYS": "0", "TOCSIN_MAX_FUTURE_SECONDS": "1e10"}
-    procs = [subprocess.Popen([sys.executable, "-m", "tocsin.cli", "ingest"], cwd=ROOT,
-                              env=env, stderr=subprocess.DEVNULL) for _ in range(replicas)]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TOCSIN_DATABASE_URL": url,
+        "TOCSIN_KAFKA_BOOTSTRAP": bootstrap,
+        "TOCSIN_TOPIC_AUTH": names["auth"],
+        "TOCSIN_TOPIC_ACCESS": names["access"],
+        "TOCSIN_TOPIC_BY_IP": names["by_ip"],
+        "TOCSIN_TOPIC_DLQ": names["dlq"],
+        "TOCSIN_CONSUMER_GROUP": group,
+        "TOCSIN_METRICS_PORT": "0",
+        "TOCSIN_CHECKPOINT_SECONDS": "0.5",
+        "TOCSIN_DEMO": "true",
+        "TOCSIN_LOG_LEVEL": "WARNING",
+        # dated traffic (START) that may run past today: no event-time horizon
+        "TOCSIN_MAX_EVENT_AGE_DAYS": "0",
+        "TOCSIN_MAX_FUTURE_SECONDS": "1e10",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tocsin.cli", "ingest"],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(replicas)
+    ]
     engine = make_engine(url)
     inputs = (names["auth"], names["access"])
     first: float | None = None
@@ -53,7 +76,8 @@ def run(bootstrap: str, names: dict[str, str], total: int, replicas: int, folder
                 done = conn.execute(
                     select(func.coalesce(func.sum(PartitionCheckpoint.next_offset), 0)).where(
                         PartitionCheckpoint.consumer_group == group,
-                        PartitionCheckpoint.topic.in_(inputs))
+                        PartitionCheckpoint.topic.in_(inputs),
+                    )
                 ).scalar_one()
             if done and first is None:
                 first = time.perf_counter()
@@ -82,8 +106,10 @@ def main() -> None:
         one = run(b.bootstrap, names, n, 1, Path(tmp), a.db)
         two = run(b.bootstrap, names, n, 2, Path(tmp), a.db)
         print(f"1 replica  : {one:10.0f} msg/s")
-        print(f"2 replicas : {two:10.0f} msg/s   (x{two / one:.2f}; {os.cpu_count()} cores "
-              "shared with the broker and the database)")
+        print(
+            f"2 replicas : {two:10.0f} msg/s   (x{two / one:.2f}; {os.cpu_count()} cores "
+            "shared with the broker and the database)"
+        )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,11 @@ class Deduplicator:
             self.evictions += 1
 
     def snapshot(self) -> dict[str, Any]:
-        return {"v": 2, "max": self.max_time if self._queue else None,
-                "queue": [[t, eid] for t, eid in self._queue]}
+        return {
+            "v": 2,
+            "max": self.max_time if self._queue else None,
+            "queue": [[t, eid] for t, eid in self._queue],
+        }
 
     @classmethod
     def restore(
@@ -70,14 +73,17 @@ class Deduplicator:
         dedup = cls(horizon, follow_events=follow_events)
         entries: list[tuple[float, Hashable]]
         if data.get("v") == 2:
-            entries = [(float(t), int(eid) if isinstance(eid, int) else str(eid))
-                       for t, eid in data["queue"]]
+            entries = [
+                (float(t), int(eid) if isinstance(eid, int) else str(eid))
+                for t, eid in data["queue"]
+            ]
             if data.get("max") is not None:
                 dedup.max_time = float(data["max"])
         else:  # first format: {uuid text: event time in µs}
-            entries = sorted(((int(us) / 1e6, _uuid_int(str(eid)))
-                              for eid, us in data.get("seen", {}).items()),
-                             key=lambda entry: entry[0])
+            entries = sorted(
+                ((int(us) / 1e6, _uuid_int(str(eid))) for eid, us in data.get("seen", {}).items()),
+                key=lambda entry: entry[0],
+            )
             if "max_us" in data and entries:
                 dedup.max_time = int(data["max_us"]) / 1e6
         dedup._queue = deque(entries)

@@ -89,9 +89,7 @@ class Batch:
     invalid: int = 0
     polled_at: float = field(default_factory=time.time)
     # control records (offset, headers), in log order, for the partitions that have them
-    controls: dict[TopicPartition, list[tuple[int, dict[str, bytes]]]] = field(
-        default_factory=dict
-    )
+    controls: dict[TopicPartition, list[tuple[int, dict[str, bytes]]]] = field(default_factory=dict)
 
 
 class BatchHandler(Protocol):
@@ -313,14 +311,17 @@ class ConsumerLoop:
                     self.stats.failures += 1
                     BATCH_FAILURES.inc()
                     backoff = min(max(backoff * 2, 0.5), self.config.max_backoff_s)
-                    log.exception("batch failed; rolling back to checkpoint",
-                                  extra={"backoff_s": backoff})
+                    log.exception(
+                        "batch failed; rolling back to checkpoint", extra={"backoff_s": backoff}
+                    )
                     with self._lock:
                         self._rollback()
                     continue
                 idle_for = self._clock() - last_activity
-                if max_idle is not None and idle_for >= max_idle and (
-                    self._caught_up() or idle_for >= 3 * max_idle + 15
+                if (
+                    max_idle is not None
+                    and idle_for >= max_idle
+                    and (self._caught_up() or idle_for >= 3 * max_idle + 15)
                 ):
                     log.info("caught up and idle; stopping", extra={"max_idle_s": max_idle})
                     with self._lock:
@@ -340,9 +341,9 @@ class ConsumerLoop:
 
     # -- batches ---------------------------------------------------------------------------
 
-    def _process(self, polled: Mapping[TopicPartition, Sequence[Any]]) -> Mapping[
-        TopicPartition, int
-    ]:
+    def _process(
+        self, polled: Mapping[TopicPartition, Sequence[Any]]
+    ) -> Mapping[TopicPartition, int]:
         """Validate and hand over a poll, partition by partition, in chunks of at most
         `handle_records`: a chunk is detected on while its events are still in the CPU's
         caches (validating a whole poll before detecting costs about a third more)."""
@@ -355,12 +356,12 @@ class ConsumerLoop:
                 continue
             self.stats.polled += len(messages)
             for start in range(0, len(messages), size):
-                committable.update(self._handle_chunk(tp, messages[start:start + size]))
+                committable.update(self._handle_chunk(tp, messages[start : start + size]))
         return committable
 
-    def _handle_chunk(self, tp: TopicPartition, messages: Sequence[Any]) -> Mapping[
-        TopicPartition, int
-    ]:
+    def _handle_chunk(
+        self, tp: TopicPartition, messages: Sequence[Any]
+    ) -> Mapping[TopicPartition, int]:
         """Hand a chunk over, or, while a failing range of this partition is being narrowed
         down, the part before it, each half of it and the part after it, one at a time."""
         suspect = self._suspects.get(tp)
@@ -390,9 +391,9 @@ class ConsumerLoop:
             del self._suspects[tp]
         return committable
 
-    def _handle_piece(self, tp: TopicPartition, messages: Sequence[Any]) -> Mapping[
-        TopicPartition, int
-    ]:
+    def _handle_piece(
+        self, tp: TopicPartition, messages: Sequence[Any]
+    ) -> Mapping[TopicPartition, int]:
         batch = Batch(records={}, next_offsets={})
         futures: list[tuple[int, Any]] = []
         sent = self._dead_lettered.get(tp, ())
@@ -427,11 +428,15 @@ class ConsumerLoop:
                 if external:
                     t = event.occurred_at.timestamp()
                     if t > newest:
-                        raise FutureEvent(f"occurred_at is {t - now:.0f} s ahead of the "
-                                          f"wall clock (tolerance {ahead:g} s)")
+                        raise FutureEvent(
+                            f"occurred_at is {t - now:.0f} s ahead of the "
+                            f"wall clock (tolerance {ahead:g} s)"
+                        )
                     if t < oldest:
-                        raise TooOld(f"occurred_at is {(now - t) / 86400:.1f} days old "
-                                     f"(maximum {(age or 0) / 86400:g} days)")
+                        raise TooOld(
+                            f"occurred_at is {(now - t) / 86400:.1f} days old "
+                            f"(maximum {(age or 0) / 86400:g} days)"
+                        )
             except EventRejected as exc:
                 batch.invalid += 1
                 if msg.offset not in sent:  # not yet, or not by this process
@@ -476,9 +481,14 @@ class ConsumerLoop:
         now = time.monotonic()
         if now - self._keys_logged.get(tp.topic, float("-inf")) >= KEY_LOG_SECONDS:
             self._keys_logged[tp.topic] = now
-            log.warning("kafka key is not the event's tenant_id (ignored)",
-                        extra={"at": f"{tp.topic}[{tp.partition}]@{first}",
-                               "missing": missing, "different": differ})
+            log.warning(
+                "kafka key is not the event's tenant_id (ignored)",
+                extra={
+                    "at": f"{tp.topic}[{tp.partition}]@{first}",
+                    "missing": missing,
+                    "different": differ,
+                },
+            )
 
     def _isolate(self, exc: BaseException) -> bool:
         """After a failure: True when it is blamed on the records being handled, whose range
@@ -496,19 +506,26 @@ class ConsumerLoop:
         if len(offsets) == 1:
             self._poisoned.setdefault(tp, {})[offsets[0]] = name
             self._suspects.pop(tp, None)
-            log.warning("record fails alone; dead-lettered as handler_error",
-                        extra={"at": f"{tp.topic}[{tp.partition}]@{offsets[0]}",
-                               "error": name})
+            log.warning(
+                "record fails alone; dead-lettered as handler_error",
+                extra={"at": f"{tp.topic}[{tp.partition}]@{offsets[0]}", "error": name},
+            )
             return True
         self._suspects[tp] = (offsets[0], offsets[-1] + 1)
         ISOLATION_RETRIES.inc()
-        log.warning("handling failed; replaying the range in halves to find the record",
-                    extra={"at": f"{tp.topic}[{tp.partition}]@{offsets[0]}",
-                           "records": len(offsets), "error": name})
+        log.warning(
+            "handling failed; replaying the range in halves to find the record",
+            extra={
+                "at": f"{tp.topic}[{tp.partition}]@{offsets[0]}",
+                "records": len(offsets),
+                "error": name,
+            },
+        )
         return True
 
-    def _note_activity(self, polled: Mapping[TopicPartition, Sequence[Any]],
-                       started: float) -> None:
+    def _note_activity(
+        self, polled: Mapping[TopicPartition, Sequence[Any]], started: float
+    ) -> None:
         done = time.monotonic()
         activity = self.stats.topics
         for tp, messages in polled.items():
@@ -522,8 +539,11 @@ class ConsumerLoop:
         metrics.EVENTS_INVALID.labels(topic=tp.topic, reason=exc.reason).inc()
         log.warning(
             "invalid event to DLQ",
-            extra={"at": f"{tp.topic}[{tp.partition}]@{msg.offset}", "reason": exc.reason,
-                   "detail": exc.detail},
+            extra={
+                "at": f"{tp.topic}[{tp.partition}]@{msg.offset}",
+                "reason": exc.reason,
+                "detail": exc.detail,
+            },
         )
         headers = [
             ("tocsin-error", f"{exc.reason}: {exc.detail}".encode()),
@@ -544,14 +564,18 @@ class ConsumerLoop:
                 key = key[:DLQ_MAX_KEY_BYTES]
                 cut.insert(0, "key")
             original = len(value or b"")
-            headers += [("tocsin-truncated", ",".join(cut).encode()),
-                        ("tocsin-original-size", str(original).encode())]
-            room = limit - DLQ_OVERHEAD_BYTES - len(key or b"") - sum(
-                len(k) + len(v) for k, v in headers)
-            value = (value or b"")[:max(room, 0)]
-        return self._producer.send(
-            self.config.dlq_topic, key=key, value=value, headers=headers
-        )
+            headers += [
+                ("tocsin-truncated", ",".join(cut).encode()),
+                ("tocsin-original-size", str(original).encode()),
+            ]
+            room = (
+                limit
+                - DLQ_OVERHEAD_BYTES
+                - len(key or b"")
+                - sum(len(k) + len(v) for k, v in headers)
+            )
+            value = (value or b"")[: max(room, 0)]
+        return self._producer.send(self.config.dlq_topic, key=key, value=value, headers=headers)
 
     def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         for tp, off in offsets.items():  # checkpointed: never replayed by this process
@@ -620,8 +644,10 @@ class ConsumerLoop:
         recreated = self._recreated_topics()
         offsets = dict(self.handler.assigned(assigned, log_ids=self._log_ids()))
         if recreated:  # checkpoints of the old log mean nothing in the new one
-            log.warning("topics recreated; reading them from the beginning",
-                        extra={"topics": sorted(recreated)})
+            log.warning(
+                "topics recreated; reading them from the beginning",
+                extra={"topics": sorted(recreated)},
+            )
             offsets = {tp: off for tp, off in offsets.items() if tp.topic not in recreated}
         fresh = [tp for tp in assigned if tp not in offsets]
         if fresh:
@@ -667,8 +693,10 @@ class ConsumerLoop:
             return polled
         with self._lock:
             tps = [tp for tp in self._consumer.assignment() if tp.topic in changed]
-            log.warning("topics recreated; reading them from the beginning",
-                        extra={"topics": sorted(changed), "partitions": len(tps)})
+            log.warning(
+                "topics recreated; reading them from the beginning",
+                extra={"topics": sorted(changed), "partitions": len(tps)},
+            )
             if tps:
                 self._revoke(tps)
                 self._assign(tps)
@@ -690,8 +718,11 @@ class ConsumerLoop:
         consumer = self._consumer
         if consumer is None:
             return []
-        return [tp for tp, pos in list(self._positions.items())
-                if (high := consumer.highwater(tp)) is not None and pos >= high]
+        return [
+            tp
+            for tp, pos in list(self._positions.items())
+            if (high := consumer.highwater(tp)) is not None and pos >= high
+        ]
 
     def _caught_up(self) -> bool:
         """Every assigned partition has been read up to its high-water mark."""
@@ -708,5 +739,6 @@ def _has_input(polled: Mapping[TopicPartition, Sequence[Any]]) -> bool:
     """Whether a poll holds any record other than Tocsin's own control records."""
     return any(
         not (msg.headers and msg.headers[0][0] == CONTROL_HEADER)
-        for messages in polled.values() for msg in messages
+        for messages in polled.values()
+        for msg in messages
     )

@@ -23,7 +23,12 @@ from consumers import geo
 from consumers.events import Service
 
 DLQ_REASONS: tuple[str, ...] = (
-    "invalid_json", "schema", "too_large", "future", "too_old", "handler_error",
+    "invalid_json",
+    "schema",
+    "too_large",
+    "future",
+    "too_old",
+    "handler_error",
 )
 KEY_KINDS: tuple[str, ...] = ("missing", "different")
 

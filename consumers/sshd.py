@@ -48,8 +48,12 @@ from consumers.events import AuthEvent, Service
 # default): a line for the same process id much later than its first is another connection
 AUTH_PHASE = timedelta(minutes=10)
 _NAMESPACE = uuid.UUID("6f1c2b1e-52a4-4a53-9f0e-1d6c1f0b7a11")
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
 
 _PREFIX = re.compile(
     r"^(?:(?P<month>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<time>\d\d:\d\d:\d\d)"
@@ -63,7 +67,8 @@ _FAILED = re.compile(
 _REPEATED = re.compile(r"^message repeated (?P<n>\d+) times: \[ ?(?P<inner>.*?)\]?$")
 _ACCEPTED = re.compile(
     r"^Accepted (?:password|publickey|keyboard-interactive/pam) for (?P<user>.*?) from "
-    + _IP + r" port \d+"
+    + _IP
+    + r" port \d+"
 )
 _INVALID = re.compile(r"^Invalid user (?P<user>.*?) from " + _IP + r"(?: port \d+)?\s*$")
 _PAM_FAILURE = re.compile(
@@ -151,8 +156,9 @@ class _Clock:
             self.year += 1
         self.month = number
         try:
-            return datetime.strptime(f"{self.year} {number} {day} {hms}",
-                                     "%Y %m %d %H:%M:%S").replace(tzinfo=UTC)
+            return datetime.strptime(
+                f"{self.year} {number} {day} {hms}", "%Y %m %d %H:%M:%S"
+            ).replace(tzinfo=UTC)
         except ValueError:
             return None
 
@@ -216,8 +222,17 @@ def _read(msg: str, number: int, when: datetime, session: _Session) -> bool:
         copies, msg = int(repeated["n"]), repeated["inner"]
     if (m := _FAILED.match(msg)) is not None:
         for copy in range(copies):
-            session.attempts.append(_Attempt(number, copy + (repeated is not None), when,
-                                             False, m["user"], m["ip"], bool(m["invalid"])))
+            session.attempts.append(
+                _Attempt(
+                    number,
+                    copy + (repeated is not None),
+                    when,
+                    False,
+                    m["user"],
+                    m["ip"],
+                    bool(m["invalid"]),
+                )
+            )
         session.failed += copies
         session.address = m["ip"]
         return True
@@ -285,18 +300,20 @@ def _event(
     if not attempt.success:
         reason = "unknown_account" if attempt.unknown_account else "bad_password"
     try:
-        return AuthEvent.model_validate({
-            "event_id": uuid.uuid5(_NAMESPACE, f"{tenant}|{source}:{attempt.number}{suffix}"),
-            "occurred_at": attempt.when,
-            "service": service,
-            "tenant_id": tenant,
-            "actor": {"id": attempt.user, "kind": "customer_user"},
-            "source_ip": attempt.ip,
-            "interface": "sftp",
-            "tls": True,
-            "action": "login_success" if attempt.success else "login_failure",
-            "failure_reason": reason,
-        })
+        return AuthEvent.model_validate(
+            {
+                "event_id": uuid.uuid5(_NAMESPACE, f"{tenant}|{source}:{attempt.number}{suffix}"),
+                "occurred_at": attempt.when,
+                "service": service,
+                "tenant_id": tenant,
+                "actor": {"id": attempt.user, "kind": "customer_user"},
+                "source_ip": attempt.ip,
+                "interface": "sftp",
+                "tls": True,
+                "action": "login_success" if attempt.success else "login_failure",
+                "failure_reason": reason,
+            }
+        )
     except ValidationError as exc:
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
         out.unusable[f"rejected by the event contract ({', '.join(fields)})"] += 1

@@ -98,8 +98,9 @@ class Dispatch:
 
     __slots__ = ("every", "key", "paths", "table")
 
-    def __init__(self, paths: tuple[str, ...], table: dict[Any, tuple[Entry, ...]],
-                 every: tuple[Entry, ...]) -> None:
+    def __init__(
+        self, paths: tuple[str, ...], table: dict[Any, tuple[Entry, ...]], every: tuple[Entry, ...]
+    ) -> None:
         self.paths = paths
         self.table = table
         self.every = every  # a combination missing from the table: the whole filters

@@ -385,8 +385,9 @@ def _clock(value: Any, where: str) -> time:
         raise FilterError(where, f"{value!r} is not a HH:MM time") from None
 
 
-def _in_nets(text: str | None,
-             nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+def _in_nets(
+    text: str | None, nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+) -> bool:
     if text is None:
         return False
     ip = ip_object(text)

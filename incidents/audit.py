@@ -49,8 +49,9 @@ def normalise(data: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def canonical(*, seq: int, at: datetime, actor: str, action: str, subject: str,
-              data: Mapping[str, Any]) -> str:
+def canonical(
+    *, seq: int, at: datetime, actor: str, action: str, subject: str, data: Mapping[str, Any]
+) -> str:
     body = {
         "seq": seq,
         "at": at.astimezone(UTC).isoformat(),
@@ -70,13 +71,15 @@ def _ensure_head(session: Session) -> None:
     dialect = session.get_bind().dialect.name
     values = {"id": HEAD_ID, "seq": 0, "hash": GENESIS}
     if dialect == "postgresql":
-        pg = postgresql.insert(AuditHead).values(**values).on_conflict_do_nothing(
-            index_elements=["id"]
+        pg = (
+            postgresql.insert(AuditHead)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["id"])
         )
         session.execute(pg)
     elif dialect == "sqlite":
-        lite = sqlite.insert(AuditHead).values(**values).on_conflict_do_nothing(
-            index_elements=["id"]
+        lite = (
+            sqlite.insert(AuditHead).values(**values).on_conflict_do_nothing(index_elements=["id"])
         )
         session.execute(lite)
     elif session.get(AuditHead, HEAD_ID) is None:  # pragma: no cover - other dialects
@@ -95,8 +98,15 @@ class AuditItem:
     at: datetime | None = None
 
 
-def append(*, session: Session, actor: str, action: str, subject: str,
-           data: Mapping[str, Any], at: datetime | None = None) -> AuditEntry:
+def append(
+    *,
+    session: Session,
+    actor: str,
+    action: str,
+    subject: str,
+    data: Mapping[str, Any],
+    at: datetime | None = None,
+) -> AuditEntry:
     """Append one entry in the caller's transaction (not committed here)."""
     item = AuditItem(actor=actor, action=action, subject=subject, data=data, at=at)
     return append_many(session=session, items=[item])[0]
@@ -129,12 +139,28 @@ def append_many(*, session: Session, items: Sequence[AuditItem]) -> list[AuditEn
     for when, clean, item in prepared:
         seq += 1
         digest = entry_hash(
-            prev, canonical(seq=seq, at=when, actor=item.actor, action=item.action,
-                            subject=item.subject, data=clean)
+            prev,
+            canonical(
+                seq=seq,
+                at=when,
+                actor=item.actor,
+                action=item.action,
+                subject=item.subject,
+                data=clean,
+            ),
         )
-        entries.append(AuditEntry(seq=seq, at=when, actor=item.actor, action=item.action,
-                                  subject=item.subject, data=clean, prev_hash=prev,
-                                  hash=digest))
+        entries.append(
+            AuditEntry(
+                seq=seq,
+                at=when,
+                actor=item.actor,
+                action=item.action,
+                subject=item.subject,
+                data=clean,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
         prev = digest
     session.add_all(entries)
     session.execute(
@@ -158,8 +184,10 @@ class VerifyResult:
     def describe(self) -> str:
         if self.ok:
             return f"audit chain intact: {self.checked} entries"
-        return (f"audit chain broken at entry seq={self.first_bad_seq} "
-                f"(id={self.first_bad_id}): {self.reason}")
+        return (
+            f"audit chain broken at entry seq={self.first_bad_seq} "
+            f"(id={self.first_bad_id}): {self.reason}"
+        )
 
 
 def verify(*, session: Session, batch: int = 2000) -> VerifyResult:
@@ -175,43 +203,78 @@ def verify(*, session: Session, batch: int = 2000) -> VerifyResult:
     conn = session.connection()  # Core rows: nothing accumulates in the identity map
     while True:
         rows = conn.execute(
-            select(table.c.id, table.c.seq, table.c.at, table.c.actor, table.c.action,
-                   table.c.subject, table.c.data, table.c.prev_hash, table.c.hash)
-            .where(table.c.seq > last_seq).order_by(table.c.seq).limit(batch)
+            select(
+                table.c.id,
+                table.c.seq,
+                table.c.at,
+                table.c.actor,
+                table.c.action,
+                table.c.subject,
+                table.c.data,
+                table.c.prev_hash,
+                table.c.hash,
+            )
+            .where(table.c.seq > last_seq)
+            .order_by(table.c.seq)
+            .limit(batch)
         ).all()
         if not rows:
             break
         for entry in rows:
             if entry.seq != expected_seq:
-                return VerifyResult(False, checked, expected_seq, entry.id,
-                                    f"entry seq={expected_seq} is missing (next is "
-                                    f"seq={entry.seq}): deleted or renumbered")
+                return VerifyResult(
+                    False,
+                    checked,
+                    expected_seq,
+                    entry.id,
+                    f"entry seq={expected_seq} is missing (next is "
+                    f"seq={entry.seq}): deleted or renumbered",
+                )
             if entry.id <= last_id:
-                return VerifyResult(False, checked, entry.seq, entry.id,
-                                    "entries out of insertion order: reordered")
+                return VerifyResult(
+                    False, checked, entry.seq, entry.id, "entries out of insertion order: reordered"
+                )
             if entry.prev_hash != prev:
-                return VerifyResult(False, checked, entry.seq, entry.id,
-                                    "prev_hash does not match the previous entry")
-            body = canonical(seq=entry.seq, at=entry.at, actor=entry.actor,
-                             action=entry.action, subject=entry.subject, data=entry.data)
+                return VerifyResult(
+                    False,
+                    checked,
+                    entry.seq,
+                    entry.id,
+                    "prev_hash does not match the previous entry",
+                )
+            body = canonical(
+                seq=entry.seq,
+                at=entry.at,
+                actor=entry.actor,
+                action=entry.action,
+                subject=entry.subject,
+                data=entry.data,
+            )
             if entry_hash(prev, body) != entry.hash:
-                return VerifyResult(False, checked, entry.seq, entry.id,
-                                    "content does not match its hash: edited")
+                return VerifyResult(
+                    False, checked, entry.seq, entry.id, "content does not match its hash: edited"
+                )
             prev = entry.hash
             expected_seq += 1
             last_id = entry.id
             last_seq = entry.seq
             checked += 1
     head = conn.execute(
-        select(AuditHead.__table__.c.seq, AuditHead.__table__.c.hash)
-        .where(AuditHead.__table__.c.id == HEAD_ID)
+        select(AuditHead.__table__.c.seq, AuditHead.__table__.c.hash).where(
+            AuditHead.__table__.c.id == HEAD_ID
+        )
     ).one_or_none()
     head_seq = int(head[0]) if head is not None else 0
     head_hash = str(head[1]) if head is not None else GENESIS
     if head_seq != checked or head_hash != prev:
-        return VerifyResult(False, checked, checked + 1 if head_seq > checked else head_seq,
-                            None, f"chain head says seq={head_seq}: the last entries were "
-                            "deleted or the head was altered")
+        return VerifyResult(
+            False,
+            checked,
+            checked + 1 if head_seq > checked else head_seq,
+            None,
+            f"chain head says seq={head_seq}: the last entries were "
+            "deleted or the head was altered",
+        )
     return VerifyResult(True, checked)
 
 

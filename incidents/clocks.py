@@ -82,13 +82,18 @@ def customer_delay(*, customer: Customer | None, policy: ClockPolicy) -> timedel
     return timedelta(hours=hours if hours else policy.customer_hours_default)
 
 
-def customer_due(*, aware_at: datetime, customer: Customer | None,
-                 policy: ClockPolicy) -> datetime:
+def customer_due(*, aware_at: datetime, customer: Customer | None, policy: ClockPolicy) -> datetime:
     return _utc(aware_at, "aware_at") + customer_delay(customer=customer, policy=policy)
 
 
-def state_of(*, due: datetime, now: datetime, policy: ClockPolicy,
-             met_at: datetime | None = None, stopped: bool = False) -> ClockState:
+def state_of(
+    *,
+    due: datetime,
+    now: datetime,
+    policy: ClockPolicy,
+    met_at: datetime | None = None,
+    stopped: bool = False,
+) -> ClockState:
     """The state of one clock. Met wins over stopped; overdue strictly after `due`."""
     if met_at is not None:
         return ClockState.MET
@@ -215,7 +220,7 @@ class _FactState:
 
 def _fact_states(facts: Iterable[FactLike]) -> dict[tuple[str, str], _FactState]:
     states: dict[tuple[str, str], _FactState] = {}
-    for fact in sorted(facts, key=lambda f: (f.id or 0)):
+    for fact in sorted(facts, key=lambda f: f.id or 0):
         st = states.setdefault((fact.clock, fact.tenant_id or ""), _FactState())
         if fact.kind == ClockFactKind.MET:
             st.met_at = fact.at if st.met_at is None else min(st.met_at, fact.at)
@@ -226,9 +231,16 @@ def _fact_states(facts: Iterable[FactLike]) -> dict[tuple[str, str], _FactState]
     return states
 
 
-def _status(clock: Clock, tenant_id: str | None, start: datetime, due: datetime,
-            fact: _FactState | None, now: datetime, policy: ClockPolicy,
-            informative: bool = False) -> ClockStatus:
+def _status(
+    clock: Clock,
+    tenant_id: str | None,
+    start: datetime,
+    due: datetime,
+    fact: _FactState | None,
+    now: datetime,
+    policy: ClockPolicy,
+    informative: bool = False,
+) -> ClockStatus:
     fact = fact or _FactState()
     state = state_of(due=due, now=now, policy=policy, met_at=fact.met_at, stopped=fact.stopped)
     return ClockStatus(
@@ -245,13 +257,19 @@ def _status(clock: Clock, tenant_id: str | None, start: datetime, due: datetime,
     )
 
 
-def incident_clocks(*, incident: Incident, customers: Mapping[str, Customer],
-                    policy: ClockPolicy, now: datetime) -> IncidentClocks:
+def incident_clocks(
+    *, incident: Incident, customers: Mapping[str, Customer], policy: ClockPolicy, now: datetime
+) -> IncidentClocks:
     """All clocks of an incident. `customers` maps tenant ids to their `Customer` rows
     (missing tenants get the default delay)."""
-    return compute_clocks(aware_at=incident.aware_at, tenant_ids=incident.tenant_ids,
-                          facts=incident.clock_facts, customers=customers, policy=policy,
-                          now=now)
+    return compute_clocks(
+        aware_at=incident.aware_at,
+        tenant_ids=incident.tenant_ids,
+        facts=incident.clock_facts,
+        customers=customers,
+        policy=policy,
+        now=now,
+    )
 
 
 def cnil_is_own(*, tenant_ids: Iterable[str], customers: Mapping[str, Customer]) -> bool:
@@ -260,37 +278,64 @@ def cnil_is_own(*, tenant_ids: Iterable[str], customers: Mapping[str, Customer])
     incidents the 72 h belong to the customer (Art. 33(1) and (2))."""
     ids = list(tenant_ids)
     return not ids or any(
-        t in customers and customers[t].role == CustomerRole.CONTROLLER.value for t in ids)
+        t in customers and customers[t].role == CustomerRole.CONTROLLER.value for t in ids
+    )
 
 
-def compute_clocks(*, aware_at: datetime, tenant_ids: Iterable[str],
-                   facts: Iterable[FactLike], customers: Mapping[str, Customer],
-                   policy: ClockPolicy, now: datetime) -> IncidentClocks:
+def compute_clocks(
+    *,
+    aware_at: datetime,
+    tenant_ids: Iterable[str],
+    facts: Iterable[FactLike],
+    customers: Mapping[str, Customer],
+    policy: ClockPolicy,
+    now: datetime,
+) -> IncidentClocks:
     """The clocks from the bare facts (used for queues without loading whole incidents)."""
     now = _utc(now, "now")
     aware = _utc(aware_at, "aware_at")
     states = _fact_states(facts)
     tenant_ids = list(tenant_ids)
-    cnil = _status(Clock.CNIL, None, aware, aware + policy.cnil_delay,
-                   states.get((Clock.CNIL.value, "")), now, policy,
-                   informative=not cnil_is_own(tenant_ids=tenant_ids, customers=customers))
+    cnil = _status(
+        Clock.CNIL,
+        None,
+        aware,
+        aware + policy.cnil_delay,
+        states.get((Clock.CNIL.value, "")),
+        now,
+        policy,
+        informative=not cnil_is_own(tenant_ids=tenant_ids, customers=customers),
+    )
     per_tenant = tuple(
-        _status(Clock.CUSTOMER, tenant, aware,
-                aware + customer_delay(customer=customers.get(tenant), policy=policy),
-                states.get((Clock.CUSTOMER.value, tenant)), now, policy)
+        _status(
+            Clock.CUSTOMER,
+            tenant,
+            aware,
+            aware + customer_delay(customer=customers.get(tenant), policy=policy),
+            states.get((Clock.CUSTOMER.value, tenant)),
+            now,
+            policy,
+        )
         for tenant in tenant_ids
     )
     return IncidentClocks(cnil=cnil, customers=per_tenant)
 
 
-def customer_delays(*, customers: Mapping[str, Customer], tenant_ids: Iterable[str],
-                    policy: ClockPolicy) -> dict[str, timedelta]:
+def customer_delays(
+    *, customers: Mapping[str, Customer], tenant_ids: Iterable[str], policy: ClockPolicy
+) -> dict[str, timedelta]:
     return {t: customer_delay(customer=customers.get(t), policy=policy) for t in tenant_ids}
 
 
-def next_open_due(*, aware_at: datetime, tenant_ids: Sequence[str],
-                  facts: Sequence[FactLike], delays: Mapping[str, timedelta],
-                  policy: ClockPolicy, cnil_own: bool = True) -> datetime | None:
+def next_open_due(
+    *,
+    aware_at: datetime,
+    tenant_ids: Sequence[str],
+    facts: Sequence[FactLike],
+    delays: Mapping[str, timedelta],
+    policy: ClockPolicy,
+    cnil_own: bool = True,
+) -> datetime | None:
     """`compute_clocks(...).next_due` without building the statuses (queue ordering): the
     earliest due of the clocks neither met nor stopped. `delays` from `customer_delays`;
     `cnil_own` from `cnil_is_own` (an informative CNIL clock is not AVM Up's to meet)."""
@@ -318,8 +363,8 @@ def min_delay(*, session: Session, policy: ClockPolicy) -> timedelta:
     `aware_at` and stop once no later one can come first."""
     floor = min(policy.cnil_delay, timedelta(hours=policy.customer_hours_default))
     hours = session.scalar(  # 0 and NULL mean the default (`customer_delay`)
-        select(func.min(Customer.notify_delay_hours))
-        .where(Customer.notify_delay_hours != 0))
+        select(func.min(Customer.notify_delay_hours)).where(Customer.notify_delay_hours != 0)
+    )
     return floor if hours is None else min(floor, timedelta(hours=float(hours)))
 
 
@@ -331,24 +376,47 @@ def load_customers(*, session: Session, tenant_ids: Iterable[str]) -> dict[str, 
     return {c.tenant_id: c for c in rows}
 
 
-def clocks_for(*, session: Session, incident: Incident, policy: ClockPolicy,
-               now: datetime) -> IncidentClocks:
+def clocks_for(
+    *, session: Session, incident: Incident, policy: ClockPolicy, now: datetime
+) -> IncidentClocks:
     customers = load_customers(session=session, tenant_ids=incident.tenant_ids)
     return incident_clocks(incident=incident, customers=customers, policy=policy, now=now)
 
 
-def _record_fact(*, session: Session, incident: Incident, clock: Clock, tenant_id: str,
-                 kind: ClockFactKind, at: datetime, actor: str,
-                 justification: str | None) -> ClockFact:
-    fact = ClockFact(incident_id=incident.id, clock=clock.value, tenant_id=tenant_id,
-                     kind=kind.value, at=at, actor=actor, justification=justification,
-                     recorded_at=datetime.now(UTC))
+def _record_fact(
+    *,
+    session: Session,
+    incident: Incident,
+    clock: Clock,
+    tenant_id: str,
+    kind: ClockFactKind,
+    at: datetime,
+    actor: str,
+    justification: str | None,
+) -> ClockFact:
+    fact = ClockFact(
+        incident_id=incident.id,
+        clock=clock.value,
+        tenant_id=tenant_id,
+        kind=kind.value,
+        at=at,
+        actor=actor,
+        justification=justification,
+        recorded_at=datetime.now(UTC),
+    )
     incident.clock_facts.append(fact)
     session.flush()
     audit.append(
-        session=session, actor=actor, action=f"clock.{kind.value}", subject=incident.ref,
-        data={"clock": clock.value, "tenant_id": tenant_id or None, "at": at,
-              "justification": justification},
+        session=session,
+        actor=actor,
+        action=f"clock.{kind.value}",
+        subject=incident.ref,
+        data={
+            "clock": clock.value,
+            "tenant_id": tenant_id or None,
+            "at": at,
+            "justification": justification,
+        },
     )
     return fact
 
@@ -365,8 +433,15 @@ def _tenants_for(incident: Incident, clock: Clock, tenant_id: str | None) -> lis
     return [tenant_id]
 
 
-def mark_clock_met(*, session: Session, incident: Incident, clock: Clock | str, at: datetime,
-                   tenant_id: str | None = None, actor: str = SYSTEM_ACTOR) -> list[ClockFact]:
+def mark_clock_met(
+    *,
+    session: Session,
+    incident: Incident,
+    clock: Clock | str,
+    at: datetime,
+    tenant_id: str | None = None,
+    actor: str = SYSTEM_ACTOR,
+) -> list[ClockFact]:
     """Record that the notice of `clock` was sent at `at` (called by the notifier).
 
     For the `customer` clock, `tenant_id` names the customer told; None means every tenant
@@ -380,21 +455,46 @@ def mark_clock_met(*, session: Session, incident: Incident, clock: Clock | str, 
         current = states.get((clock.value, tenant))
         if current is not None and current.met_at is not None:
             continue
-        created.append(_record_fact(session=session, incident=incident, clock=clock,
-                                    tenant_id=tenant, kind=ClockFactKind.MET, at=at,
-                                    actor=actor, justification=None))
+        created.append(
+            _record_fact(
+                session=session,
+                incident=incident,
+                clock=clock,
+                tenant_id=tenant,
+                kind=ClockFactKind.MET,
+                at=at,
+                actor=actor,
+                justification=None,
+            )
+        )
     return created
 
 
-def set_clock_stopped(*, session: Session, incident: Incident, clock: Clock | str,
-                      stopped: bool, justification: str | None, actor: str, now: datetime,
-                      tenant_id: str | None = None) -> list[ClockFact]:
+def set_clock_stopped(
+    *,
+    session: Session,
+    incident: Incident,
+    clock: Clock | str,
+    stopped: bool,
+    justification: str | None,
+    actor: str,
+    now: datetime,
+    tenant_id: str | None = None,
+) -> list[ClockFact]:
     """Stop (justification required) or resume a clock. Prefer `service.stop_clock`."""
     clock = Clock(clock)
     kind = ClockFactKind.STOPPED if stopped else ClockFactKind.RESUMED
     return [
-        _record_fact(session=session, incident=incident, clock=clock, tenant_id=tenant,
-                     kind=kind, at=_utc(now, "now"), actor=actor, justification=justification)
+        _record_fact(
+            session=session,
+            incident=incident,
+            clock=clock,
+            tenant_id=tenant,
+            kind=kind,
+            at=_utc(now, "now"),
+            actor=actor,
+            justification=justification,
+        )
         for tenant in _tenants_for(incident, clock, tenant_id)
     ]
 
@@ -404,16 +504,25 @@ def _insert_escalation(session: Session, values: dict[str, Any]) -> int | None:
     dialect = session.get_bind().dialect.name
     keys = ["incident_id", "clock", "tenant_id", "threshold_hours"]
     if dialect == "postgresql":
-        pg = postgresql.insert(Escalation).values(**values).on_conflict_do_nothing(
-            index_elements=keys).returning(Escalation.id)
+        pg = (
+            postgresql.insert(Escalation)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=keys)
+            .returning(Escalation.id)
+        )
         return session.execute(pg).scalar_one_or_none()
-    lite = sqlite.insert(Escalation).values(**values).on_conflict_do_nothing(
-        index_elements=keys).returning(Escalation.id)
+    lite = (
+        sqlite.insert(Escalation)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(Escalation.id)
+    )
     return session.execute(lite).scalar_one_or_none()
 
 
-def due_escalations(*, clocks: IncidentClocks, fired: Sequence[tuple[str, str, float]],
-                    policy: ClockPolicy) -> list[tuple[ClockStatus, float]]:
+def due_escalations(
+    *, clocks: IncidentClocks, fired: Sequence[tuple[str, str, float]], policy: ClockPolicy
+) -> list[tuple[ClockStatus, float]]:
     """Pure: which (clock, threshold) must fire now. Only the tightest threshold crossed is
     fired (no burst of three alerts when an incident opens late); a threshold is skipped
     once it or a tighter one fired; thresholds at or above the clock's full delay never
@@ -426,7 +535,8 @@ def due_escalations(*, clocks: IncidentClocks, fired: Sequence[tuple[str, str, f
         total_hours = (status.due_at - status.started_at).total_seconds() / 3600
         left_hours = status.remaining_seconds / 3600
         crossed = [
-            t for t in policy.thresholds()
+            t
+            for t in policy.thresholds()
             if t < total_hours and ((t == 0 and left_hours < 0) or (t > 0 and left_hours <= t))
         ]
         if not crossed:
@@ -447,8 +557,11 @@ def tick(*, session: Session, now: datetime, policy: ClockPolicy) -> list[Escala
         session.scalars(
             select(Incident)
             .where(Incident.status.in_([s.value for s in OPEN_STATUSES]))
-            .options(selectinload(Incident.tenants), selectinload(Incident.clock_facts),
-                     selectinload(Incident.escalations))
+            .options(
+                selectinload(Incident.tenants),
+                selectinload(Incident.clock_facts),
+                selectinload(Incident.escalations),
+            )
         )
     )
     customers = load_customers(
@@ -461,22 +574,32 @@ def tick(*, session: Session, now: datetime, policy: ClockPolicy) -> list[Escala
         clocks = incident_clocks(incident=incident, customers=customers, policy=policy, now=now)
         fired = [(e.clock, e.tenant_id, e.threshold_hours) for e in incident.escalations]
         for status, threshold in due_escalations(clocks=clocks, fired=fired, policy=policy):
-            new_id = _insert_escalation(session, {
-                "incident_id": incident.id,
-                "clock": status.clock.value,
-                "tenant_id": status.tenant_id or "",
-                "threshold_hours": threshold,
-                "due_at": status.due_at,
-                "fired_at": now,
-            })
+            new_id = _insert_escalation(
+                session,
+                {
+                    "incident_id": incident.id,
+                    "clock": status.clock.value,
+                    "tenant_id": status.tenant_id or "",
+                    "threshold_hours": threshold,
+                    "due_at": status.due_at,
+                    "fired_at": now,
+                },
+            )
             if new_id is None:
                 continue
             new_ids.append(new_id)
             audit.append(
-                session=session, actor=SYSTEM_ACTOR, action="clock.escalation",
-                subject=incident.ref, at=now,
-                data={"clock": status.clock.value, "tenant_id": status.tenant_id,
-                      "threshold_hours": threshold, "due_at": status.due_at},
+                session=session,
+                actor=SYSTEM_ACTOR,
+                action="clock.escalation",
+                subject=incident.ref,
+                at=now,
+                data={
+                    "clock": status.clock.value,
+                    "tenant_id": status.tenant_id,
+                    "threshold_hours": threshold,
+                    "due_at": status.due_at,
+                },
             )
     if not new_ids:
         return []
@@ -491,14 +614,17 @@ def pending_escalations(*, session: Session, limit: int = 100) -> list[Escalatio
     """Escalations not delivered yet (for the notifier), oldest first."""
     return list(
         session.scalars(
-            select(Escalation).where(Escalation.delivered_at.is_(None))
-            .order_by(Escalation.id).limit(limit)
+            select(Escalation)
+            .where(Escalation.delivered_at.is_(None))
+            .order_by(Escalation.id)
+            .limit(limit)
         )
     )
 
 
-def mark_escalation_delivered(*, session: Session, escalation: Escalation, at: datetime,
-                              actor: str = SYSTEM_ACTOR) -> bool:
+def mark_escalation_delivered(
+    *, session: Session, escalation: Escalation, at: datetime, actor: str = SYSTEM_ACTOR
+) -> bool:
     """Record that an escalation reached the RSSI (called by the notifier). Idempotent:
     returns False when it was already delivered. Audited; not committed."""
     at = _utc(at, "at")
@@ -507,9 +633,17 @@ def mark_escalation_delivered(*, session: Session, escalation: Escalation, at: d
     escalation.delivered_at = at
     session.flush()
     ref = session.scalar(select(Incident.ref).where(Incident.id == escalation.incident_id))
-    audit.append(session=session, actor=actor, action="clock.escalation_delivered",
-                 subject=ref or f"incident:{escalation.incident_id}", at=at,
-                 data={"escalation_id": escalation.id, "clock": escalation.clock,
-                       "tenant_id": escalation.tenant_id or None,
-                       "threshold_hours": escalation.threshold_hours})
+    audit.append(
+        session=session,
+        actor=actor,
+        action="clock.escalation_delivered",
+        subject=ref or f"incident:{escalation.incident_id}",
+        at=at,
+        data={
+            "escalation_id": escalation.id,
+            "clock": escalation.clock,
+            "tenant_id": escalation.tenant_id or None,
+            "threshold_hours": escalation.threshold_hours,
+        },
+    )
     return True

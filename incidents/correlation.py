@@ -31,8 +31,13 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def identities(*, tenant_ids: Iterable[str], actor_ids: Iterable[str],
-               source_ips: Iterable[str], rule_id: str | None = None) -> list[Identity]:
+def identities(
+    *,
+    tenant_ids: Iterable[str],
+    actor_ids: Iterable[str],
+    source_ips: Iterable[str],
+    rule_id: str | None = None,
+) -> list[Identity]:
     """The correlation identities of one finding, de-duplicated, in a stable order.
 
     A finding that names neither an actor nor an IP falls back to (tenant, rule): repeated
@@ -54,7 +59,12 @@ def identities(*, tenant_ids: Iterable[str], actor_ids: Iterable[str],
     return list(out.values())
 
 
-def within_window(first_a: datetime, last_a: datetime, first_b: datetime, last_b: datetime,
-                  window: timedelta = WINDOW) -> bool:
+def within_window(
+    first_a: datetime,
+    last_a: datetime,
+    first_b: datetime,
+    last_b: datetime,
+    window: timedelta = WINDOW,
+) -> bool:
     """True when the two event-time intervals are at most `window` apart (or overlap)."""
     return first_a <= last_b + window and first_b <= last_a + window

@@ -35,8 +35,9 @@ DATA_CATEGORIES = tuple(severity.CATEGORY_DPC)
 SERVICES = tuple(s.value for s in Service)
 # A declared breach: the circumstances are what the declarer knows (a known recipient, no
 # intent established) until the RSSI assesses them.
-DECLARED_PROFILE = severity.RuleProfile(malicious=False, confidentiality=0.25,
-                                        integrity=0.25, availability=0.25)
+DECLARED_PROFILE = severity.RuleProfile(
+    malicious=False, confidentiality=0.25, integrity=0.25, availability=0.25
+)
 DECLARED = "DECLARED"
 MAX_COUNT = 2_000_000_000  # approximate numbers are stored as 32-bit integers
 
@@ -82,7 +83,8 @@ def _choices(values: Iterable[str], allowed: Sequence[str], name: str) -> list[s
     unknown = [v for v in out if v not in allowed]
     if unknown:
         raise InvalidDeclaration(
-            name, f"unknown value {unknown[0]!r} (allowed: {', '.join(allowed)})")
+            name, f"unknown value {unknown[0]!r} (allowed: {', '.join(allowed)})"
+        )
     return out
 
 
@@ -95,12 +97,16 @@ def validate(*, session: Session, declaration: Declaration, now: datetime) -> De
         source = None
     if source is None:
         raise InvalidDeclaration(
-            "source", f"unknown source {str(d.source)!r} (allowed: "
-            + ", ".join(s.value for s in DECLARABLE_SOURCES) + ")")
+            "source",
+            f"unknown source {str(d.source)!r} (allowed: "
+            + ", ".join(s.value for s in DECLARABLE_SOURCES)
+            + ")",
+        )
     nature = _choices(d.nature, NATURES, "nature")
     if not nature:
-        raise InvalidDeclaration("nature", "at least one of confidentiality, integrity, "
-                                           "availability is required")
+        raise InvalidDeclaration(
+            "nature", "at least one of confidentiality, integrity, availability is required"
+        )
     tenants = sorted({t.strip() for t in d.tenant_ids if t.strip()})
     known = clocks.load_customers(session=session, tenant_ids=tenants)
     for tenant in tenants:
@@ -119,19 +125,31 @@ def validate(*, session: Session, declaration: Declaration, now: datetime) -> De
     aware_at = _utc(d.aware_at, "aware_at", now)
     why = (d.aware_justification or "").strip() or None
     if aware_at is not None and why is None:
-        raise InvalidDeclaration("aware_justification",
-                                 "required when aware_at is given (when and how AVM Up "
-                                 "became reasonably certain of the breach)")
+        raise InvalidDeclaration(
+            "aware_justification",
+            "required when aware_at is given (when and how AVM Up "
+            "became reasonably certain of the breach)",
+        )
     if discovered_at and aware_at and aware_at < discovered_at:
         raise InvalidDeclaration("aware_at", "is before discovered_at")
     title = d.title.strip()
     if len(title) > 2000:
         raise InvalidDeclaration("title", "at most 2000 characters")
     return Declaration(
-        source=source, nature=nature, tenant_ids=tenants, data_categories=categories,
-        services=services, persons=d.persons, records=d.records, occurred_from=occurred_from,
-        occurred_to=occurred_to, discovered_at=discovered_at, aware_at=aware_at,
-        aware_justification=why, title=title, summary=d.summary.strip(),
+        source=source,
+        nature=nature,
+        tenant_ids=tenants,
+        data_categories=categories,
+        services=services,
+        persons=d.persons,
+        records=d.records,
+        occurred_from=occurred_from,
+        occurred_to=occurred_to,
+        discovered_at=discovered_at,
+        aware_at=aware_at,
+        aware_justification=why,
+        title=title,
+        summary=d.summary.strip(),
         confirmed=d.confirmed,
     )
 
@@ -145,8 +163,9 @@ def _default_title(d: Declaration) -> str:
     return f"{IncidentSource(d.source).value} · {', '.join(d.nature)} · {who}"
 
 
-def declare(*, session: Session, declaration: Declaration, actor_email: str,
-            now: datetime | None = None) -> Incident:
+def declare(
+    *, session: Session, declaration: Declaration, actor_email: str, now: datetime | None = None
+) -> Incident:
     """Open an incident for a breach nobody's rule saw. Its clocks start at `aware_at` (now
     unless given, with a justification); it starts in triage (confirmed on request), is
     assessed from what was declared (ENISA inputs pre-filled, the RSSI edits them) and audited
@@ -157,52 +176,119 @@ def declare(*, session: Session, declaration: Declaration, actor_email: str,
     first = d.occurred_from or d.discovered_at or d.aware_at or now
     last = d.occurred_to or max(first, d.discovered_at or first)
     incident = Incident(
-        ref=ref, year=now.year, seq=seq, status=IncidentStatus.TRIAGE.value,
-        title=d.title or _default_title(d), title_edited=True,
-        source=IncidentSource(d.source).value, declared=True, summary=d.summary,
-        occurred_from=d.occurred_from, occurred_to=d.occurred_to,
-        discovered_at=d.discovered_at, services=list(d.services), persons_estimate=d.persons,
-        records_estimate=d.records, first_seen=first, last_seen=last, detected_at=now,
-        aware_at=d.aware_at or now, aware_justification=d.aware_justification,
-        aware_set_by=actor_email, rule_ids=[], nature=list(d.nature),
-        data_categories=list(d.data_categories), finding_severity="low",
-        consequences="", measures="", created_at=now, updated_at=now,
-        tenants=[], keys=[], findings=[], assessments=[], clock_facts=[], escalations=[],
+        ref=ref,
+        year=now.year,
+        seq=seq,
+        status=IncidentStatus.TRIAGE.value,
+        title=d.title or _default_title(d),
+        title_edited=True,
+        source=IncidentSource(d.source).value,
+        declared=True,
+        summary=d.summary,
+        occurred_from=d.occurred_from,
+        occurred_to=d.occurred_to,
+        discovered_at=d.discovered_at,
+        services=list(d.services),
+        persons_estimate=d.persons,
+        records_estimate=d.records,
+        first_seen=first,
+        last_seen=last,
+        detected_at=now,
+        aware_at=d.aware_at or now,
+        aware_justification=d.aware_justification,
+        aware_set_by=actor_email,
+        rule_ids=[],
+        nature=list(d.nature),
+        data_categories=list(d.data_categories),
+        finding_severity="low",
+        consequences="",
+        measures="",
+        created_at=now,
+        updated_at=now,
+        tenants=[],
+        keys=[],
+        findings=[],
+        assessments=[],
+        clock_facts=[],
+        escalations=[],
         decisions=[],
     )
     single = len(d.tenant_ids) == 1
     for tenant in d.tenant_ids:
-        incident.tenants.append(IncidentTenant(
-            tenant_id=tenant, events=0, records=(d.records or 0) if single else 0,
-            persons=(d.persons or 0) if single else 0, first_seen=first, last_seen=last))
+        incident.tenants.append(
+            IncidentTenant(
+                tenant_id=tenant,
+                events=0,
+                records=(d.records or 0) if single else 0,
+                persons=(d.persons or 0) if single else 0,
+                first_seen=first,
+                last_seen=last,
+            )
+        )
     session.add(incident)
     session.flush()
-    audit.append(session=session, actor=actor_email, action="incident.declared",
-                 subject=ref, at=now,
-                 data={"source": incident.source, "tenant_ids": list(d.tenant_ids),
-                       "nature": list(d.nature), "data_categories": list(d.data_categories),
-                       "services": list(d.services), "persons": d.persons,
-                       "records": d.records, "aware_at": incident.aware_at,
-                       "aware_justification": d.aware_justification,
-                       "occurred_from": d.occurred_from, "occurred_to": d.occurred_to,
-                       "discovered_at": d.discovered_at})
+    audit.append(
+        session=session,
+        actor=actor_email,
+        action="incident.declared",
+        subject=ref,
+        at=now,
+        data={
+            "source": incident.source,
+            "tenant_ids": list(d.tenant_ids),
+            "nature": list(d.nature),
+            "data_categories": list(d.data_categories),
+            "services": list(d.services),
+            "persons": d.persons,
+            "records": d.records,
+            "aware_at": incident.aware_at,
+            "aware_justification": d.aware_justification,
+            "occurred_from": d.occurred_from,
+            "occurred_to": d.occurred_to,
+            "discovered_at": d.discovered_at,
+        },
+    )
     inputs = severity.prefill(
-        [severity.FindingFacts(rule_id=DECLARED, nature=frozenset(d.nature),
-                               data_categories=frozenset(d.data_categories))],
-        persons=d.persons or 0, profiles={DECLARED: DECLARED_PROFILE})
-    inputs = severity.with_overrides(inputs, rationale={
-        **dict(inputs.rationale), "rules": [],
-        "cb": "nature declared; intent not established until assessed"})
-    service.record_assessment(session=session, incident=incident, inputs=inputs,
-                              source="manual", actor=actor_email,
-                              justification="pre-filled from the declaration", now=now)
+        [
+            severity.FindingFacts(
+                rule_id=DECLARED,
+                nature=frozenset(d.nature),
+                data_categories=frozenset(d.data_categories),
+            )
+        ],
+        persons=d.persons or 0,
+        profiles={DECLARED: DECLARED_PROFILE},
+    )
+    inputs = severity.with_overrides(
+        inputs,
+        rationale={
+            **dict(inputs.rationale),
+            "rules": [],
+            "cb": "nature declared; intent not established until assessed",
+        },
+    )
+    service.record_assessment(
+        session=session,
+        incident=incident,
+        inputs=inputs,
+        source="manual",
+        actor=actor_email,
+        justification="pre-filled from the declaration",
+        now=now,
+    )
     if d.confirmed:
-        service.transition(session=session, incident=incident, to=IncidentStatus.CONFIRMED,
-                           actor_email=actor_email, now=now)
+        service.transition(
+            session=session,
+            incident=incident,
+            to=IncidentStatus.CONFIRMED,
+            actor_email=actor_email,
+            now=now,
+        )
     return incident
 
 
 # --- findings and merges -----------------------------------------------------------------
+
 
 def _absorb(incident: Incident, rows: Sequence[FindingRow], now: datetime) -> None:
     """Add what `rows` say to the incident's facts without erasing any declared fact:
@@ -214,8 +300,14 @@ def _absorb(incident: Incident, rows: Sequence[FindingRow], now: datetime) -> No
             impact = row.tenants.get(tenant) or {}
             current = existing.get(tenant)
             if current is None:
-                current = IncidentTenant(tenant_id=tenant, events=0, records=0, persons=0,
-                                         first_seen=row.first_seen, last_seen=row.last_seen)
+                current = IncidentTenant(
+                    tenant_id=tenant,
+                    events=0,
+                    records=0,
+                    persons=0,
+                    first_seen=row.first_seen,
+                    last_seen=row.last_seen,
+                )
                 incident.tenants.append(current)
                 existing[tenant] = current
             current.events += int(impact.get("events", 0))
@@ -224,12 +316,20 @@ def _absorb(incident: Incident, rows: Sequence[FindingRow], now: datetime) -> No
             current.first_seen = min(current.first_seen, row.first_seen)
             current.last_seen = max(current.last_seen, row.last_seen)
         keys = {k.key: k for k in incident.keys}
-        for ident in correlation.identities(tenant_ids=row.tenant_ids, actor_ids=row.actor_ids,
-                                            source_ips=row.source_ips, rule_id=row.rule_id):
+        for ident in correlation.identities(
+            tenant_ids=row.tenant_ids,
+            actor_ids=row.actor_ids,
+            source_ips=row.source_ips,
+            rule_id=row.rule_id,
+        ):
             key = keys.get(ident.key)
             if key is None:
-                key = CorrelationKey(key=ident.key, kind=ident.kind,
-                                     first_seen=row.first_seen, last_seen=row.last_seen)
+                key = CorrelationKey(
+                    key=ident.key,
+                    kind=ident.kind,
+                    first_seen=row.first_seen,
+                    last_seen=row.last_seen,
+                )
                 incident.keys.append(key)
                 keys[ident.key] = key
             key.first_seen = min(key.first_seen, row.first_seen)
@@ -237,16 +337,23 @@ def _absorb(incident: Incident, rows: Sequence[FindingRow], now: datetime) -> No
     incident.rule_ids = sorted(set(incident.rule_ids) | {r.rule_id for r in rows})
     # A compromise seen anywhere wins over attempts (`attempt` stays only when alone).
     incident.nature = notice_fields.nature_of([incident.nature, *(r.nature for r in rows)])
-    incident.data_categories = sorted(set(incident.data_categories)
-                                      | {c for r in rows for c in r.data_categories})
+    incident.data_categories = sorted(
+        set(incident.data_categories) | {c for r in rows for c in r.data_categories}
+    )
     if rows:
         incident.first_seen = min(incident.first_seen, *(r.first_seen for r in rows))
         incident.last_seen = max(incident.last_seen, *(r.last_seen for r in rows))
     incident.updated_at = now
 
 
-def attach_findings(*, session: Session, incident: Incident, finding_ids: Sequence[str],
-                    actor_email: str, now: datetime | None = None) -> list[str]:
+def attach_findings(
+    *,
+    session: Session,
+    incident: Incident,
+    finding_ids: Sequence[str],
+    actor_email: str,
+    now: datetime | None = None,
+) -> list[str]:
     """Link stored findings to `incident` (open). A finding already in another incident is
     refused (merge the incidents instead); one already here is skipped. Audited."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
@@ -255,31 +362,51 @@ def attach_findings(*, session: Session, incident: Incident, finding_ids: Sequen
     wanted = sorted({f.strip() for f in finding_ids if f.strip()})
     if not wanted:
         raise InvalidDeclaration("finding_ids", "at least one finding id is required")
-    rows = {r.finding_id: r for r in session.scalars(
-        select(FindingRow).where(FindingRow.finding_id.in_(wanted)))}
+    rows = {
+        r.finding_id: r
+        for r in session.scalars(select(FindingRow).where(FindingRow.finding_id.in_(wanted)))
+    }
     for fid in wanted:
         if fid not in rows:
             raise InvalidDeclaration("finding_ids", f"unknown finding {fid!r}")
-    linked = dict(session.execute(
-        select(IncidentFinding.finding_id, IncidentFinding.incident_id)
-        .where(IncidentFinding.finding_id.in_(wanted))).all())
+    linked = dict(
+        session.execute(
+            select(IncidentFinding.finding_id, IncidentFinding.incident_id).where(
+                IncidentFinding.finding_id.in_(wanted)
+            )
+        ).all()
+    )
     for fid, owner in linked.items():
         if owner != incident.id:
             ref = session.scalar(select(Incident.ref).where(Incident.id == owner))
             raise InvalidDeclaration(
-                "finding_ids", f"finding {fid!r} belongs to {ref}: merge the incidents instead")
+                "finding_ids", f"finding {fid!r} belongs to {ref}: merge the incidents instead"
+            )
     new = [fid for fid in wanted if fid not in linked]
     for fid in new:
         incident.findings.append(IncidentFinding(finding_id=fid, linked_at=now))
     _absorb(incident, [rows[f] for f in new], now)
     session.flush()
-    audit.append(session=session, actor=actor_email, action="incident.findings_linked",
-                 subject=incident.ref, at=now, data={"finding_ids": new, "by": "hand"})
+    audit.append(
+        session=session,
+        actor=actor_email,
+        action="incident.findings_linked",
+        subject=incident.ref,
+        at=now,
+        data={"finding_ids": new, "by": "hand"},
+    )
     return new
 
 
-def merge(*, session: Session, absorbed: Incident, into: Incident, actor_email: str,
-          reason: str, now: datetime | None = None) -> Incident:
+def merge(
+    *,
+    session: Session,
+    absorbed: Incident,
+    into: Incident,
+    actor_email: str,
+    reason: str,
+    now: datetime | None = None,
+) -> Incident:
     """Merge `absorbed` into `into` (both open): its findings, tenants, natures, categories,
     identities and earliest awareness move over; `absorbed` is dismissed as "merged into …".
     Audited on both incidents, with the reason."""
@@ -292,10 +419,13 @@ def merge(*, session: Session, absorbed: Incident, into: Incident, actor_email: 
     for inc in (absorbed, into):
         if not inc.is_open:
             raise InvalidTransition(f"{inc.ref} is {inc.status}: it cannot be merged")
-    rows = list(session.scalars(
-        select(FindingRow).join(IncidentFinding,
-                                IncidentFinding.finding_id == FindingRow.finding_id)
-        .where(IncidentFinding.incident_id == absorbed.id)))
+    rows = list(
+        session.scalars(
+            select(FindingRow)
+            .join(IncidentFinding, IncidentFinding.finding_id == FindingRow.finding_id)
+            .where(IncidentFinding.incident_id == absorbed.id)
+        )
+    )
     moved = sorted(r.finding_id for r in rows)
     for link in list(absorbed.findings):
         absorbed.findings.remove(link)
@@ -307,12 +437,19 @@ def merge(*, session: Session, absorbed: Incident, into: Incident, actor_email: 
     mine = {t.tenant_id for t in into.tenants}
     for share in absorbed.tenants:
         if share.tenant_id not in mine:
-            into.tenants.append(IncidentTenant(
-                tenant_id=share.tenant_id, events=share.events, records=share.records,
-                persons=share.persons, first_seen=share.first_seen,
-                last_seen=share.last_seen))
-    into.nature = notice_fields.nature_of([notice_fields.effective_nature(into),
-                                           notice_fields.effective_nature(absorbed)])
+            into.tenants.append(
+                IncidentTenant(
+                    tenant_id=share.tenant_id,
+                    events=share.events,
+                    records=share.records,
+                    persons=share.persons,
+                    first_seen=share.first_seen,
+                    last_seen=share.last_seen,
+                )
+            )
+    into.nature = notice_fields.nature_of(
+        [notice_fields.effective_nature(into), notice_fields.effective_nature(absorbed)]
+    )
     into.data_categories = sorted(set(into.data_categories) | set(absorbed.data_categories))
     into.services = sorted(set(into.services) | set(absorbed.services))
     into.detected_at = min(into.detected_at, absorbed.detected_at)
@@ -327,17 +464,43 @@ def merge(*, session: Session, absorbed: Incident, into: Incident, actor_email: 
     absorbed.resolution_reason = f"merged into {into.ref}"
     absorbed.updated_at = now
     session.flush()
-    audit.append_many(session=session, items=[
-        audit.AuditItem(actor=actor_email, action="incident.merged", subject=absorbed.ref,
-                        at=now, data={"from": previous, "to": IncidentStatus.DISMISSED.value,
-                                      "reason": f"merged into {into.ref}", "into": into.ref,
-                                      "justification": why, "finding_ids": moved}),
-        audit.AuditItem(actor=actor_email, action="incident.absorbed", subject=into.ref,
-                        at=now, data={"from": absorbed.ref, "justification": why,
-                                      "finding_ids": moved}),
-    ])
+    audit.append_many(
+        session=session,
+        items=[
+            audit.AuditItem(
+                actor=actor_email,
+                action="incident.merged",
+                subject=absorbed.ref,
+                at=now,
+                data={
+                    "from": previous,
+                    "to": IncidentStatus.DISMISSED.value,
+                    "reason": f"merged into {into.ref}",
+                    "into": into.ref,
+                    "justification": why,
+                    "finding_ids": moved,
+                },
+            ),
+            audit.AuditItem(
+                actor=actor_email,
+                action="incident.absorbed",
+                subject=into.ref,
+                at=now,
+                data={"from": absorbed.ref, "justification": why, "finding_ids": moved},
+            ),
+        ],
+    )
     return into
 
 
-__all__ = ["DATA_CATEGORIES", "DECLARABLE_SOURCES", "NATURES", "SERVICES", "Declaration",
-           "attach_findings", "declare", "merge", "validate"]
+__all__ = [
+    "DATA_CATEGORIES",
+    "DECLARABLE_SOURCES",
+    "NATURES",
+    "SERVICES",
+    "Declaration",
+    "attach_findings",
+    "declare",
+    "merge",
+    "validate",
+]

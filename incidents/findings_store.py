@@ -106,8 +106,7 @@ def _values(finding: Finding) -> dict[str, Any]:
     data = finding.model_dump(mode="json")
     # Canonical order: a repartitioned stream receives its events in an order that depends
     # on how upstream partitions interleave, so lists are stored sorted, not as they came.
-    for key in ("nature", "data_categories", "tenant_ids", "actor_ids", "source_ips",
-                "evidence"):
+    for key in ("nature", "data_categories", "tenant_ids", "actor_ids", "source_ips", "evidence"):
         data[key] = sorted(data[key])
     data["tenants"] = dict(sorted(data["tenants"].items()))
     data["first_seen"] = finding.first_seen

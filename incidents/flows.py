@@ -65,8 +65,9 @@ def allocate_refs(*, session: Session, year: int, count: int) -> list[tuple[int,
         dialect = session.get_bind().dialect.name
         ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(
-            ins(IncidentCounter).values(year=year, last=0).on_conflict_do_nothing(
-                index_elements=["year"])
+            ins(IncidentCounter)
+            .values(year=year, last=0)
+            .on_conflict_do_nothing(index_elements=["year"])
         )
         last = session.execute(bump).scalar_one_or_none()
         if last is None:  # pragma: no cover - the row exists now
@@ -99,8 +100,11 @@ def _load(session: Session, ids: set[int]) -> list[Incident]:
         return []
     return list(
         session.scalars(
-            select(Incident).where(Incident.id.in_(sorted(ids))).options(
-                selectinload(Incident.tenants), selectinload(Incident.keys),
+            select(Incident)
+            .where(Incident.id.in_(sorted(ids)))
+            .options(
+                selectinload(Incident.tenants),
+                selectinload(Incident.keys),
                 selectinload(Incident.assessments),
             )
         )
@@ -119,8 +123,9 @@ def _matches(batch: _Batch, row: FindingRow, ids: list[correlation.Identity]) ->
         for key, slot in batch.keys.get(ident.key, []):
             if not batch.incidents[slot].is_open:
                 continue
-            if correlation.within_window(row.first_seen, row.last_seen,
-                                         key.first_seen, key.last_seen):
+            if correlation.within_window(
+                row.first_seen, row.last_seen, key.first_seen, key.last_seen
+            ):
                 found.add(slot)
     return found
 
@@ -149,25 +154,46 @@ MergeGuard = Callable[[Session, Sequence[int]], set[int]]
 def _new_incident(row: FindingRow, now: datetime) -> Incident:
     """An incident without its reference yet (allocated for the whole batch at once)."""
     return Incident(
-        year=now.year, status=IncidentStatus.DETECTED.value, title="", title_edited=False,
-        source=IncidentSource.DETECTED.value, declared=False, services=[],
-        first_seen=row.first_seen, last_seen=row.last_seen, detected_at=now, aware_at=now,
-        rule_ids=[], nature=[], data_categories=[], finding_severity=row.severity,
-        consequences="", measures="", created_at=now, updated_at=now,
-        tenants=[], keys=[], findings=[], assessments=[], clock_facts=[], escalations=[],
+        year=now.year,
+        status=IncidentStatus.DETECTED.value,
+        title="",
+        title_edited=False,
+        source=IncidentSource.DETECTED.value,
+        declared=False,
+        services=[],
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        detected_at=now,
+        aware_at=now,
+        rule_ids=[],
+        nature=[],
+        data_categories=[],
+        finding_severity=row.severity,
+        consequences="",
+        measures="",
+        created_at=now,
+        updated_at=now,
+        tenants=[],
+        keys=[],
+        findings=[],
+        assessments=[],
+        clock_facts=[],
+        escalations=[],
         decisions=[],
     )
 
 
-def _remember_keys(batch: _Batch, slot: int, row: FindingRow,
-                   ids: list[correlation.Identity]) -> None:
+def _remember_keys(
+    batch: _Batch, slot: int, row: FindingRow, ids: list[correlation.Identity]
+) -> None:
     incident = batch.incidents[slot]
     mine = {k.key: k for k in incident.keys}
     for ident in ids:
         key = mine.get(ident.key)
         if key is None:
-            key = CorrelationKey(key=ident.key, kind=ident.kind, first_seen=row.first_seen,
-                                 last_seen=row.last_seen)
+            key = CorrelationKey(
+                key=ident.key, kind=ident.kind, first_seen=row.first_seen, last_seen=row.last_seen
+            )
             incident.keys.append(key)
             mine[ident.key] = key
             batch.keys.setdefault(ident.key, []).append((key, slot))
@@ -178,8 +204,7 @@ def _remember_keys(batch: _Batch, slot: int, row: FindingRow,
             key.last_seen = row.last_seen
 
 
-def _link(session: Session, batch: _Batch, slot: int, finding_id: str,
-          now: datetime) -> None:
+def _link(session: Session, batch: _Batch, slot: int, finding_id: str, now: datetime) -> None:
     incident = batch.incidents[slot]
     link = IncidentFinding(incident_id=incident.id, finding_id=finding_id, linked_at=now)
     if "findings" in inspect(incident).unloaded:
@@ -189,19 +214,32 @@ def _link(session: Session, batch: _Batch, slot: int, finding_id: str,
     batch.links.setdefault(slot, []).append(link)
 
 
-def _merge(session: Session, batch: _Batch, absorbed: int, into: int, now: datetime,
-           items: list[audit.AuditItem]) -> None:
+def _merge(
+    session: Session,
+    batch: _Batch,
+    absorbed: int,
+    into: int,
+    now: datetime,
+    items: list[audit.AuditItem],
+) -> None:
     """Move everything of incident slot `absorbed` (untouched) into slot `into`: its findings,
     its identities, its earliest detection. A stored incident absorbed this way is dismissed
     as "merged into …" and audited; one opened in this batch simply never exists."""
     gone, keep = batch.incidents[absorbed], batch.incidents[into]
     moved = list(batch.linked.pop(absorbed, []))
     if gone.id is not None:  # so is `keep`: stored incidents are older than new ones
-        moved += [fid for (fid,) in session.execute(
-            select(IncidentFinding.finding_id).where(IncidentFinding.incident_id == gone.id))]
+        moved += [
+            fid
+            for (fid,) in session.execute(
+                select(IncidentFinding.finding_id).where(IncidentFinding.incident_id == gone.id)
+            )
+        ]
         session.execute(
-            update(IncidentFinding).where(IncidentFinding.incident_id == gone.id)
-            .values(incident_id=keep.id).execution_options(synchronize_session=False))
+            update(IncidentFinding)
+            .where(IncidentFinding.incident_id == gone.id)
+            .values(incident_id=keep.id)
+            .execution_options(synchronize_session=False)
+        )
     for link in batch.links.pop(absorbed, []):
         link.incident = keep
         link.incident_id = keep.id
@@ -241,10 +279,21 @@ def _merge(session: Session, batch: _Batch, absorbed: int, into: int, now: datet
     gone.resolution_reason = reason
     gone.updated_at = now
     batch.merged.append((gone, keep))
-    items.append(audit.AuditItem(
-        actor=SYSTEM_ACTOR, action="incident.merged", subject=gone.ref, at=now,
-        data={"from": IncidentStatus.DETECTED.value, "to": IncidentStatus.DISMISSED.value,
-              "reason": reason, "into": keep.ref, "finding_ids": sorted(moved)}))
+    items.append(
+        audit.AuditItem(
+            actor=SYSTEM_ACTOR,
+            action="incident.merged",
+            subject=gone.ref,
+            at=now,
+            data={
+                "from": IncidentStatus.DETECTED.value,
+                "to": IncidentStatus.DISMISSED.value,
+                "reason": reason,
+                "into": keep.ref,
+                "finding_ids": sorted(moved),
+            },
+        )
+    )
 
 
 def _refresh(incident: Incident, rows: list[FindingRow], now: datetime) -> bool:
@@ -269,17 +318,31 @@ def _refresh(incident: Incident, rows: list[FindingRow], now: datetime) -> bool:
         lo, hi = spans[tenant]
         current = existing.get(tenant)
         if current is None:
-            incident.tenants.append(IncidentTenant(
-                tenant_id=tenant, events=acc["events"], records=acc["records"],
-                persons=acc["persons"], first_seen=lo, last_seen=hi))
+            incident.tenants.append(
+                IncidentTenant(
+                    tenant_id=tenant,
+                    events=acc["events"],
+                    records=acc["records"],
+                    persons=acc["persons"],
+                    first_seen=lo,
+                    last_seen=hi,
+                )
+            )
             changed = True
             continue
-        values = {"events": acc["events"], "records": acc["records"],
-                  "persons": acc["persons"], "first_seen": lo, "last_seen": hi}
+        values = {
+            "events": acc["events"],
+            "records": acc["records"],
+            "persons": acc["persons"],
+            "first_seen": lo,
+            "last_seen": hi,
+        }
         if incident.declared:
-            values.update(records=max(acc["records"], current.records),
-                          persons=max(acc["persons"], current.persons),
-                          first_seen=min(lo, current.first_seen))
+            values.update(
+                records=max(acc["records"], current.records),
+                persons=max(acc["persons"], current.persons),
+                first_seen=min(lo, current.first_seen),
+            )
         for name, value in values.items():
             if getattr(current, name) != value:
                 setattr(current, name, value)
@@ -299,8 +362,12 @@ def _refresh(incident: Incident, rows: list[FindingRow], now: datetime) -> bool:
     n_tenants = len(per_tenant)
     title = f"{', '.join(rule_ids)} on {n_tenants} tenant{'s' if n_tenants != 1 else ''}"
     values2: dict[str, object] = {
-        "rule_ids": rule_ids, "nature": nature, "data_categories": categories,
-        "finding_severity": worst, "first_seen": first, "last_seen": last,
+        "rule_ids": rule_ids,
+        "nature": nature,
+        "data_categories": categories,
+        "finding_severity": worst,
+        "first_seen": first,
+        "last_seen": last,
     }
     if not incident.title_edited:
         values2["title"] = title  # a title edited by a person is kept
@@ -313,30 +380,60 @@ def _refresh(incident: Incident, rows: list[FindingRow], now: datetime) -> bool:
     return changed
 
 
-def _auto_assess(session: Session, incident: Incident, rows: list[FindingRow],
-                 roles: list[CustomerRole], now: datetime,
-                 audit_items: list[audit.AuditItem]) -> None:
+def _auto_assess(
+    session: Session,
+    incident: Incident,
+    rows: list[FindingRow],
+    roles: list[CustomerRole],
+    now: datetime,
+    audit_items: list[audit.AuditItem],
+) -> None:
     """Pre-fill the ENISA inputs from the findings, unless a person has assessed already."""
     latest = incident.current_assessment
     if latest is not None and latest.source != "auto":
         return
     persons = stored_count(sum(t.persons for t in incident.tenants))
     inputs = severity.prefill(
-        (severity.FindingFacts(rule_id=r.rule_id, nature=frozenset(r.nature),
-                               data_categories=frozenset(r.data_categories),
-                               subjects=r.subjects) for r in rows),
+        (
+            severity.FindingFacts(
+                rule_id=r.rule_id,
+                nature=frozenset(r.nature),
+                data_categories=frozenset(r.data_categories),
+                subjects=r.subjects,
+            )
+            for r in rows
+        ),
         persons=persons,
     )
     if latest is not None and (
-        latest.dpc, latest.ei, latest.cb_confidentiality, latest.cb_integrity,
-        latest.cb_availability, latest.malicious, latest.persons,
-    ) == (inputs.dpc, inputs.ei, inputs.cb_confidentiality, inputs.cb_integrity,
-          inputs.cb_availability, inputs.malicious, inputs.persons):
+        latest.dpc,
+        latest.ei,
+        latest.cb_confidentiality,
+        latest.cb_integrity,
+        latest.cb_availability,
+        latest.malicious,
+        latest.persons,
+    ) == (
+        inputs.dpc,
+        inputs.ei,
+        inputs.cb_confidentiality,
+        inputs.cb_integrity,
+        inputs.cb_availability,
+        inputs.malicious,
+        inputs.persons,
+    ):
         return
-    service.record_assessment(session=session, incident=incident, inputs=inputs,
-                              source="auto", actor=SYSTEM_ACTOR,
-                              justification="pre-filled from the findings", now=now,
-                              roles=roles, audit_items=audit_items)
+    service.record_assessment(
+        session=session,
+        incident=incident,
+        inputs=inputs,
+        source="auto",
+        actor=SYSTEM_ACTOR,
+        justification="pre-filled from the findings",
+        now=now,
+        roles=roles,
+        audit_items=audit_items,
+    )
 
 
 def _lock_identities(session: Session, keys: Sequence[str]) -> None:
@@ -347,16 +444,20 @@ def _lock_identities(session: Session, keys: Sequence[str]) -> None:
         return
     ids = sorted({int(k[:15], 16) for k in keys})
     session.execute(
-        text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ks AS bigint[])) AS k "
-             "ORDER BY k"),
+        text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ks AS bigint[])) AS k ORDER BY k"),
         {"ks": ids},
     )
 
 
-def record_findings(*, session: Session, findings: Sequence[FindingRow], now: datetime,
-                    policy: ClockPolicy, merge_guard: MergeGuard | None = None,
-                    on_merge: Callable[[Session, Incident, Incident], None] | None = None,
-                    ) -> list[Incident]:
+def record_findings(
+    *,
+    session: Session,
+    findings: Sequence[FindingRow],
+    now: datetime,
+    policy: ClockPolicy,
+    merge_guard: MergeGuard | None = None,
+    on_merge: Callable[[Session, Incident, Incident], None] | None = None,
+) -> list[Incident]:
     """Attach stored findings to incidents (opening new ones as needed), refresh their
     per-tenant counts from the linked findings, pre-fill severity, audit openings and links.
 
@@ -382,13 +483,18 @@ def record_findings(*, session: Session, findings: Sequence[FindingRow], now: da
     session.flush()
     linked: dict[str, int] = dict(
         session.execute(
-            select(IncidentFinding.finding_id, IncidentFinding.incident_id)
-            .where(IncidentFinding.finding_id.in_(list(latest)))
+            select(IncidentFinding.finding_id, IncidentFinding.incident_id).where(
+                IncidentFinding.finding_id.in_(list(latest))
+            )
         ).all()
     )
     idents = {
-        r.finding_id: correlation.identities(tenant_ids=r.tenant_ids, actor_ids=r.actor_ids,
-                                             source_ips=r.source_ips, rule_id=r.rule_id)
+        r.finding_id: correlation.identities(
+            tenant_ids=r.tenant_ids,
+            actor_ids=r.actor_ids,
+            source_ips=r.source_ips,
+            rule_id=r.rule_id,
+        )
         for r in rows
     }
     all_keys = sorted({i.key for ids in idents.values() for i in ids})
@@ -399,8 +505,10 @@ def record_findings(*, session: Session, findings: Sequence[FindingRow], now: da
             session.scalars(
                 select(CorrelationKey.incident_id)
                 .join(Incident, Incident.id == CorrelationKey.incident_id)
-                .where(CorrelationKey.key.in_(all_keys),
-                       Incident.status.in_([s.value for s in OPEN_STATUSES]))
+                .where(
+                    CorrelationKey.key.in_(all_keys),
+                    Incident.status.in_([s.value for s in OPEN_STATUSES]),
+                )
             )
         )
     batch = _Batch()
@@ -474,20 +582,38 @@ def record_findings(*, session: Session, findings: Sequence[FindingRow], now: da
     session.flush()
 
     customers = clocks.load_customers(
-        session=session, tenant_ids=(t for _, i in touched for t in i.tenant_ids))
+        session=session, tenant_ids=(t for _, i in touched for t in i.tenant_ids)
+    )
     opened = set(batch.opened)
     for slot, incident in touched:
         if slot in opened:
-            items.append(audit.AuditItem(
-                actor=SYSTEM_ACTOR, action="incident.opened", subject=incident.ref, at=now,
-                data={"rule_ids": incident.rule_ids, "tenant_ids": incident.tenant_ids,
-                      "detected_at": incident.detected_at}))
+            items.append(
+                audit.AuditItem(
+                    actor=SYSTEM_ACTOR,
+                    action="incident.opened",
+                    subject=incident.ref,
+                    at=now,
+                    data={
+                        "rule_ids": incident.rule_ids,
+                        "tenant_ids": incident.tenant_ids,
+                        "detected_at": incident.detected_at,
+                    },
+                )
+            )
         if slot in batch.linked:
-            items.append(audit.AuditItem(
-                actor=SYSTEM_ACTOR, action="incident.findings_linked", subject=incident.ref,
-                at=now, data={"finding_ids": sorted(batch.linked[slot])}))
-        roles = [CustomerRole(customers[t].role) if t in customers else CustomerRole.PROCESSOR
-                 for t in incident.tenant_ids]
+            items.append(
+                audit.AuditItem(
+                    actor=SYSTEM_ACTOR,
+                    action="incident.findings_linked",
+                    subject=incident.ref,
+                    at=now,
+                    data={"finding_ids": sorted(batch.linked[slot])},
+                )
+            )
+        roles = [
+            CustomerRole(customers[t].role) if t in customers else CustomerRole.PROCESSOR
+            for t in incident.tenant_ids
+        ]
         _auto_assess(session, incident, by_incident[incident.id], roles, now, items)
     audit.append_many(session=session, items=items)
     if on_merge is not None:

@@ -24,22 +24,52 @@ from incidents.models import Incident
 
 UNKNOWN = "unknown"
 
-CAUSES = ("internal_malicious", "internal_accidental", "external_malicious",
-          "external_accidental", UNKNOWN)
-ORIGINS = ("lost_device", "lost_paper", "lost_mail", "hacking", "paper_disposal",
-           "device_disposal", "unintended_publication", "wrong_person_displayed",
-           "wrong_recipient", "verbal_disclosure", "other", UNKNOWN)
+CAUSES = (
+    "internal_malicious",
+    "internal_accidental",
+    "external_malicious",
+    "external_accidental",
+    UNKNOWN,
+)
+ORIGINS = (
+    "lost_device",
+    "lost_paper",
+    "lost_mail",
+    "hacking",
+    "paper_disposal",
+    "device_disposal",
+    "unintended_publication",
+    "wrong_person_displayed",
+    "wrong_recipient",
+    "verbal_disclosure",
+    "other",
+    UNKNOWN,
+)
 YES_NO = ("yes", "no", UNKNOWN)
-SUBJECT_CATEGORIES = ("customers", "prospects", "employees", "officers", "contractors",
-                      "suppliers", "vulnerable", UNKNOWN)
+SUBJECT_CATEGORIES = (
+    "customers",
+    "prospects",
+    "employees",
+    "officers",
+    "contractors",
+    "suppliers",
+    "vulnerable",
+    UNKNOWN,
+)
 
 ATTEMPT = "attempt"
 BREACH_NATURES = ("confidentiality", "integrity", "availability")
 NATURES = (*BREACH_NATURES, ATTEMPT)
 
 # Free-text fields: one measure a line.
-TEXT_FIELDS = ("origin_detail", "subprocessors", "measures", "measures_proposed",
-               "measures_planned", "measures_long_term")
+TEXT_FIELDS = (
+    "origin_detail",
+    "subprocessors",
+    "measures",
+    "measures_proposed",
+    "measures_planned",
+    "measures_long_term",
+)
 CHOICE_FIELDS: Mapping[str, tuple[str, ...]] = {
     "cause": CAUSES,
     "origin": ORIGINS,
@@ -47,8 +77,7 @@ CHOICE_FIELDS: Mapping[str, tuple[str, ...]] = {
     "breach_ongoing": YES_NO,
 }
 COUNT_FIELDS = ("persons_estimate", "records_estimate")
-FIELDS = (*CHOICE_FIELDS, *TEXT_FIELDS, "breach_ended_at", "subject_categories",
-          *COUNT_FIELDS)
+FIELDS = (*CHOICE_FIELDS, *TEXT_FIELDS, "breach_ended_at", "subject_categories", *COUNT_FIELDS)
 
 _MAX_TEXT = 10_000
 
@@ -95,9 +124,7 @@ def validate(changes: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidIncidentInput(f"{name}: not a notice field")
         if name in CHOICE_FIELDS:
             if value is not None and value not in CHOICE_FIELDS[name]:
-                raise InvalidIncidentInput(
-                    f"{name}: one of {', '.join(CHOICE_FIELDS[name])}"
-                )
+                raise InvalidIncidentInput(f"{name}: one of {', '.join(CHOICE_FIELDS[name])}")
             out[name] = value
         elif name in TEXT_FIELDS:
             text = _clean_text(name, value)
@@ -118,8 +145,9 @@ def validate(changes: Mapping[str, Any]) -> dict[str, Any]:
                 )
             out[name] = cats
         else:  # counts
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or not 0 <= value <= 10**12):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**12
+            ):
                 raise InvalidIncidentInput(f"{name}: a whole number from 0")
             out[name] = value
     return out
@@ -129,8 +157,14 @@ def values(incident: Incident) -> dict[str, Any]:
     return {name: getattr(incident, name) for name in FIELDS}
 
 
-def update(*, session: Session, incident: Incident, actor_email: str,
-           changes: Mapping[str, Any], now: datetime | None = None) -> list[str]:
+def update(
+    *,
+    session: Session,
+    incident: Incident,
+    actor_email: str,
+    changes: Mapping[str, Any],
+    now: datetime | None = None,
+) -> list[str]:
     """Set the given structured fields (only those named in `changes`); audited. Returns the
     names of the fields that changed. Not committed."""
     now = now or datetime.now(UTC)
@@ -143,8 +177,7 @@ def update(*, session: Session, incident: Incident, actor_email: str,
     if merged.get("origin") == "other" and not merged.get("origin_detail"):
         raise InvalidIncidentInput("origin_detail: required when origin is 'other'")
     if merged.get("subprocessors_involved") == "yes" and not merged.get("subprocessors"):
-        raise InvalidIncidentInput("subprocessors: name them when subprocessors_involved "
-                                   "is 'yes'")
+        raise InvalidIncidentInput("subprocessors: name them when subprocessors_involved is 'yes'")
     changed = sorted(name for name, value in clean.items() if getattr(incident, name) != value)
     if not changed:
         return []
@@ -152,14 +185,26 @@ def update(*, session: Session, incident: Incident, actor_email: str,
         setattr(incident, name, clean[name])
     incident.updated_at = now
     session.flush()
-    audit.append(session=session, actor=actor_email, action="incident.notice_fields",
-                 subject=incident.ref, at=now, data={"changed": changed})
+    audit.append(
+        session=session,
+        actor=actor_email,
+        action="incident.notice_fields",
+        subject=incident.ref,
+        at=now,
+        data={"changed": changed},
+    )
     return changed
 
 
-def qualify_breach(*, session: Session, incident: Incident, actor_email: str,
-                   nature: Iterable[str], justification: str,
-                   now: datetime | None = None) -> Incident:
+def qualify_breach(
+    *,
+    session: Session,
+    incident: Incident,
+    actor_email: str,
+    nature: Iterable[str],
+    justification: str,
+    now: datetime | None = None,
+) -> Incident:
     """The RSSI qualifies a pure attempt as a personal data breach of the given nature
     (confidentiality, integrity, availability), with a justification; audited. Notices are
     then drafted like for any breach."""
@@ -179,15 +224,21 @@ def qualify_breach(*, session: Session, incident: Incident, actor_email: str,
     incident.qualified_at = now
     incident.updated_at = now
     session.flush()
-    audit.append(session=session, actor=actor_email, action="incident.qualified_breach",
-                 subject=incident.ref, at=now,
-                 data={"nature": natures, "justification": why})
+    audit.append(
+        session=session,
+        actor=actor_email,
+        action="incident.qualified_breach",
+        subject=incident.ref,
+        at=now,
+        data={"nature": natures, "justification": why},
+    )
     _readvise(session=session, incident=incident, actor_email=actor_email, why=why, now=now)
     return incident
 
 
-def _readvise(*, session: Session, incident: Incident, actor_email: str, why: str,
-              now: datetime) -> None:
+def _readvise(
+    *, session: Session, incident: Incident, actor_email: str, why: str, now: datetime
+) -> None:
     """The advice given while the incident was an attempt (register only, Art. 4(12)) no
     longer holds: the current ENISA inputs are assessed again with the qualified nature, and
     the advice that follows becomes the decision (audited; the RSSI may decide otherwise)."""
@@ -195,16 +246,24 @@ def _readvise(*, session: Session, incident: Incident, actor_email: str, why: st
     if current is None:
         return
     inputs = severity.SeverityInputs(
-        dpc=current.dpc, ei=current.ei, cb_confidentiality=current.cb_confidentiality,
-        cb_integrity=current.cb_integrity, cb_availability=current.cb_availability,
-        malicious=current.malicious, persons=current.persons,
+        dpc=current.dpc,
+        ei=current.ei,
+        cb_confidentiality=current.cb_confidentiality,
+        cb_integrity=current.cb_integrity,
+        cb_availability=current.cb_availability,
+        malicious=current.malicious,
+        persons=current.persons,
         unintelligible=current.unintelligible,
-        rationale={**dict(current.rationale or {}), "requalified": "attempt qualified as a "
-                   "breach"},
+        rationale={**dict(current.rationale or {}), "requalified": "attempt qualified as a breach"},
     )
     service.record_assessment(
-        session=session, incident=incident, inputs=inputs,
-        source="auto" if current.source == "auto" else "manual", actor=actor_email,
-        justification=f"attempt qualified as a breach: {why}", now=now,
+        session=session,
+        incident=incident,
+        inputs=inputs,
+        source="auto" if current.source == "auto" else "manual",
+        actor=actor_email,
+        justification=f"attempt qualified as a breach: {why}",
+        now=now,
         art34_exemption=current.art34_exemption,
-        art34_justification=current.art34_justification)
+        art34_justification=current.art34_justification,
+    )

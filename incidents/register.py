@@ -19,8 +19,12 @@ from incidents.db import Base
 from incidents.enums import DecisionKind
 from incidents.models import Incident
 
-NATURE_LABELS = {"confidentiality": "C", "integrity": "I", "availability": "A",
-                 "attempt": "attempt (security incident, no personal data breach)"}
+NATURE_LABELS = {
+    "confidentiality": "C",
+    "integrity": "I",
+    "availability": "A",
+    "attempt": "attempt (security incident, no personal data breach)",
+}
 
 
 @dataclass(frozen=True)
@@ -70,20 +74,26 @@ def _iso(value: datetime | None) -> str:
     return value.astimezone(UTC).isoformat() if value is not None else ""
 
 
-def build_rows(*, session: Session, policy: ClockPolicy,
-               now: datetime | None = None) -> list[RegisterRow]:
+def build_rows(
+    *, session: Session, policy: ClockPolicy, now: datetime | None = None
+) -> list[RegisterRow]:
     """One row per incident (all statuses), oldest reference first."""
     now = now or datetime.now(UTC)
     incidents = list(
         session.scalars(
-            select(Incident).order_by(Incident.year, Incident.seq).options(
-                selectinload(Incident.tenants), selectinload(Incident.clock_facts),
-                selectinload(Incident.assessments), selectinload(Incident.decisions),
+            select(Incident)
+            .order_by(Incident.year, Incident.seq)
+            .options(
+                selectinload(Incident.tenants),
+                selectinload(Incident.clock_facts),
+                selectinload(Incident.assessments),
+                selectinload(Incident.decisions),
             )
         )
     )
-    customers = clocks.load_customers(session=session,
-                                      tenant_ids=(t for i in incidents for t in i.tenant_ids))
+    customers = clocks.load_customers(
+        session=session, tenant_ids=(t for i in incidents for t in i.tenant_ids)
+    )
     signed = _signatures(session, [i.id for i in incidents])
     rows = []
     for inc in incidents:
@@ -92,79 +102,111 @@ def build_rows(*, session: Session, policy: ClockPolicy,
         assessment = inc.current_assessment
         rec = advice = decided_by = decided_why = ""
         if assessment is not None:
-            rec = _told(customer=assessment.notify_customer, cnil=assessment.notify_cnil,
-                        subjects=assessment.notify_subjects, public=assessment.notify_public)
+            rec = _told(
+                customer=assessment.notify_customer,
+                cnil=assessment.notify_cnil,
+                subjects=assessment.notify_subjects,
+                public=assessment.notify_public,
+            )
             advised = (assessment.rationale or {}).get("advice")
             if isinstance(advised, dict):
-                advice = _told(customer=bool(advised.get("customer")),
-                               cnil=bool(advised.get("cnil")),
-                               subjects=bool(advised.get("subjects")),
-                               public=bool(advised.get("public")))
+                advice = _told(
+                    customer=bool(advised.get("customer")),
+                    cnil=bool(advised.get("cnil")),
+                    subjects=bool(advised.get("subjects")),
+                    public=bool(advised.get("public")),
+                )
                 reasons = advised.get("reasons") or []
                 advice += "".join(f" | {r}" for r in reasons)
-            decided_by = (f"{assessment.assessed_by} ({_iso(assessment.assessed_at)}, "
-                          + ("against the advice" if assessment.recommendation_overridden
-                             else "advice accepted" if assessment.source == "manual"
-                             else "automatic pre-fill") + ")")
+            decided_by = (
+                f"{assessment.assessed_by} ({_iso(assessment.assessed_at)}, "
+                + (
+                    "against the advice"
+                    if assessment.recommendation_overridden
+                    else "advice accepted"
+                    if assessment.source == "manual"
+                    else "automatic pre-fill"
+                )
+                + ")"
+            )
             decided_why = assessment.justification
             if assessment.art34_justification:
                 decided_why += f" | Art. 34(3): {assessment.art34_justification}"
         decisions = "; ".join(
             f"{_iso(d.created_at)} {d.author}: {d.text}"
             + (f" (justification: {d.justification})" if d.justification else "")
-            for d in inc.decisions if d.kind == DecisionKind.DECISION.value
+            for d in inc.decisions
+            if d.kind == DecisionKind.DECISION.value
         )
-        stopped = [f"{c.clock.value}{'/' + c.tenant_id if c.tenant_id else ''}: "
-                   f"{c.stop_justification}" for c in cl.all if c.stop_justification]
-        not_notified = "; ".join(
-            x for x in [inc.not_notified_justification or "", *stopped] if x
+        stopped = [
+            f"{c.clock.value}{'/' + c.tenant_id if c.tenant_id else ''}: {c.stop_justification}"
+            for c in cl.all
+            if c.stop_justification
+        ]
+        not_notified = "; ".join(x for x in [inc.not_notified_justification or "", *stopped] if x)
+        rows.append(
+            RegisterRow(
+                ref=inc.ref,
+                status=inc.status,
+                nature="/".join(
+                    NATURE_LABELS.get(n, n) for n in notice_fields.effective_nature(inc)
+                ),
+                description=inc.title,
+                rules=" ".join(inc.rule_ids),
+                data_categories=" ".join(inc.data_categories),
+                tenants="; ".join(
+                    f"{t.tenant_id}"
+                    + (f" ({customers[t.tenant_id].name})" if t.tenant_id in customers else "")
+                    + f": persons≈{t.persons}, records≈{t.records}, events={t.events}"
+                    for t in inc.tenants
+                ),
+                persons_approx=(
+                    sum(t.persons for t in inc.tenants)
+                    if inc.tenants
+                    else inc.persons_estimate or 0
+                ),
+                records_approx=(
+                    sum(t.records for t in inc.tenants)
+                    if inc.tenants
+                    else inc.records_estimate or 0
+                ),
+                first_seen=_iso(inc.first_seen),
+                last_seen=_iso(inc.last_seen),
+                detected_at=_iso(inc.detected_at),
+                aware_at=_iso(inc.aware_at),
+                aware_justification=inc.aware_justification or "",
+                severity_score="" if inc.severity_score is None else f"{inc.severity_score:g}",
+                severity_band=inc.severity_band or "",
+                consequences=inc.consequences,
+                measures=inc.measures,
+                customer_due=_iso(cl.customer_due),
+                customer_notified_at=_iso(min(met)) if met else "",
+                cnil_due=_iso(cl.cnil.due_at),
+                cnil_notified_at=_iso(cl.cnil.met_at),
+                cnil_late="yes" if cl.cnil.late else "",
+                recommendation=rec,
+                art34_exemption=(assessment.art34_exemption or "") if assessment else "",
+                not_notified_justification=not_notified,
+                decisions=decisions,
+                closed_at=_iso(inc.closed_at),
+                resolution_reason=inc.resolution_reason or "",
+                source=inc.source,
+                role=" + ".join(
+                    sorted(
+                        {
+                            customers[t].role if t in customers else "processor"
+                            for t in inc.tenant_ids
+                        }
+                        or {"controller"}
+                    )
+                ),
+                advice=advice,
+                decided_by=decided_by,
+                decision_justification=decided_why,
+                declared="yes" if inc.declared else "",
+                notice_signatures="; ".join(signed.get(inc.id, [])),
+            )
         )
-        rows.append(RegisterRow(
-            ref=inc.ref,
-            status=inc.status,
-            nature="/".join(NATURE_LABELS.get(n, n) for n in notice_fields.effective_nature(inc)),
-            description=inc.title,
-            rules=" ".join(inc.rule_ids),
-            data_categories=" ".join(inc.data_categories),
-            tenants="; ".join(
-                f"{t.tenant_id}"
-                + (f" ({customers[t.tenant_id].name})" if t.tenant_id in customers else "")
-                + f": persons≈{t.persons}, records≈{t.records}, events={t.events}"
-                for t in inc.tenants
-            ),
-            persons_approx=(sum(t.persons for t in inc.tenants) if inc.tenants
-                            else inc.persons_estimate or 0),
-            records_approx=(sum(t.records for t in inc.tenants) if inc.tenants
-                            else inc.records_estimate or 0),
-            first_seen=_iso(inc.first_seen),
-            last_seen=_iso(inc.last_seen),
-            detected_at=_iso(inc.detected_at),
-            aware_at=_iso(inc.aware_at),
-            aware_justification=inc.aware_justification or "",
-            severity_score="" if inc.severity_score is None else f"{inc.severity_score:g}",
-            severity_band=inc.severity_band or "",
-            consequences=inc.consequences,
-            measures=inc.measures,
-            customer_due=_iso(cl.customer_due),
-            customer_notified_at=_iso(min(met)) if met else "",
-            cnil_due=_iso(cl.cnil.due_at),
-            cnil_notified_at=_iso(cl.cnil.met_at),
-            cnil_late="yes" if cl.cnil.late else "",
-            recommendation=rec,
-            art34_exemption=(assessment.art34_exemption or "") if assessment else "",
-            not_notified_justification=not_notified,
-            decisions=decisions,
-            closed_at=_iso(inc.closed_at),
-            resolution_reason=inc.resolution_reason or "",
-            source=inc.source,
-            role=" + ".join(sorted({customers[t].role if t in customers else "processor"
-                                    for t in inc.tenant_ids} or {"controller"})),
-            advice=advice,
-            decided_by=decided_by,
-            decision_justification=decided_why,
-            declared="yes" if inc.declared else "",
-            notice_signatures="; ".join(signed.get(inc.id, [])),
-        ))
     return rows
 
 
@@ -176,26 +218,48 @@ def _signatures(session: Session, incident_ids: list[int]) -> dict[int, list[str
         return {}
     c = table.c
     rows = session.execute(
-        select(c.incident_id, c.kind, c.scope, c.version, c.approved_by, c.approved_at,
-               c.dpo_approved_by, c.dpo_approved_at)
-        .where(c.incident_id.in_(incident_ids),
-               (c.approved_by.is_not(None)) | (c.dpo_approved_by.is_not(None)))
+        select(
+            c.incident_id,
+            c.kind,
+            c.scope,
+            c.version,
+            c.approved_by,
+            c.approved_at,
+            c.dpo_approved_by,
+            c.dpo_approved_at,
+        )
+        .where(
+            c.incident_id.in_(incident_ids),
+            (c.approved_by.is_not(None)) | (c.dpo_approved_by.is_not(None)),
+        )
         .order_by(c.incident_id, c.kind, c.scope, c.version)
     )
     out: dict[int, list[str]] = {}
     for r in rows:
-        who = [f"{role} {by} {_iso(at)}" for role, by, at in (
-            ("RSSI", r.approved_by, r.approved_at), ("DPO", r.dpo_approved_by,
-                                                      r.dpo_approved_at)) if by]
+        who = [
+            f"{role} {by} {_iso(at)}"
+            for role, by, at in (
+                ("RSSI", r.approved_by, r.approved_at),
+                ("DPO", r.dpo_approved_by, r.dpo_approved_at),
+            )
+            if by
+        ]
         scope = "" if r.scope == "*" else f" {r.scope}"
-        out.setdefault(r.incident_id, []).append(
-            f"{r.kind}{scope} v{r.version}: " + ", ".join(who))
+        out.setdefault(r.incident_id, []).append(f"{r.kind}{scope} v{r.version}: " + ", ".join(who))
     return out
 
 
 def _told(*, customer: bool, cnil: bool, subjects: bool, public: bool) -> str:
-    told = [who for who, yes in (("customer", customer), ("cnil", cnil),
-                                 ("data subjects", subjects), ("public", public)) if yes]
+    told = [
+        who
+        for who, yes in (
+            ("customer", customer),
+            ("cnil", cnil),
+            ("data subjects", subjects),
+            ("public", public),
+        )
+        if yes
+    ]
     return ", ".join(told) or "register only"
 
 
@@ -244,12 +308,13 @@ _ENV = Environment(
 def to_html(rows: Iterable[RegisterRow], *, generated_at: datetime | None = None) -> str:
     data = [asdict(r) for r in rows]
     return _ENV.get_template("register.html").render(
-        rows=data, fields=FIELDS, generated_at=_iso(generated_at or datetime.now(UTC)),
+        rows=data,
+        fields=FIELDS,
+        generated_at=_iso(generated_at or datetime.now(UTC)),
     )
 
 
-def export(*, session: Session, fmt: str, policy: ClockPolicy,
-           now: datetime | None = None) -> str:
+def export(*, session: Session, fmt: str, policy: ClockPolicy, now: datetime | None = None) -> str:
     """The register as text, `fmt` = "csv" or "html"."""
     rows = build_rows(session=session, policy=policy, now=now)
     if fmt == "csv":

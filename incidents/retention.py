@@ -20,15 +20,23 @@ def purge(*, session: Session, older_than: datetime, actor: str = SYSTEM_ACTOR) 
     cutoff = aware_utc(older_than, "older_than", error=IncidentError)
     count = int(
         session.scalar(
-            select(func.count()).select_from(EvidenceEvent)
+            select(func.count())
+            .select_from(EvidenceEvent)
             .where(EvidenceEvent.occurred_at < cutoff)
-        ) or 0
+        )
+        or 0
     )
     if count:
         session.execute(
-            delete(EvidenceEvent).where(EvidenceEvent.occurred_at < cutoff)
+            delete(EvidenceEvent)
+            .where(EvidenceEvent.occurred_at < cutoff)
             .execution_options(synchronize_session=False)
         )
-    audit.append(session=session, actor=actor, action="retention.purge", subject="evidence",
-                 data={"older_than": cutoff, "deleted": count})
+    audit.append(
+        session=session,
+        actor=actor,
+        action="retention.purge",
+        subject="evidence",
+        data={"older_than": cutoff, "deleted": count},
+    )
     return count

@@ -148,27 +148,42 @@ class IncidentDetail(IncidentSummary):
 
 def summary(*, incident: Incident, clocks_: IncidentClocks) -> IncidentSummary:
     return IncidentSummary(
-        ref=incident.ref, title=incident.title, status=incident.status,
-        severity_band=incident.severity_band, severity_score=incident.severity_score,
-        finding_severity=incident.finding_severity, nature=list(incident.nature),
+        ref=incident.ref,
+        title=incident.title,
+        status=incident.status,
+        severity_band=incident.severity_band,
+        severity_score=incident.severity_score,
+        finding_severity=incident.finding_severity,
+        nature=list(incident.nature),
         tenant_ids=incident.tenant_ids,
-        rule_ids=list(incident.rule_ids), first_seen=incident.first_seen,
-        last_seen=incident.last_seen, detected_at=incident.detected_at,
-        aware_at=incident.aware_at, customer_due=clocks_.customer_due,
-        cnil_due=clocks_.cnil.due_at, clock_state=clocks_.state.value,
+        rule_ids=list(incident.rule_ids),
+        first_seen=incident.first_seen,
+        last_seen=incident.last_seen,
+        detected_at=incident.detected_at,
+        aware_at=incident.aware_at,
+        customer_due=clocks_.customer_due,
+        cnil_due=clocks_.cnil.due_at,
+        clock_state=clocks_.state.value,
         customer_clock_state=clocks_.customer_state.value if clocks_.customer_state else None,
-        cnil_clock_state=clocks_.cnil.state.value, next_due=clocks_.next_due,
-        source=incident.source, declared=incident.declared, cnil_own=clocks_.cnil_own,
+        cnil_clock_state=clocks_.cnil.state.value,
+        next_due=clocks_.next_due,
+        source=incident.source,
+        declared=incident.declared,
+        cnil_own=clocks_.cnil_own,
     )
 
 
-def summaries(*, session: Session, incidents: list[Incident], policy: ClockPolicy,
-              now: datetime) -> list[IncidentSummary]:
-    customers = clocks.load_customers(session=session,
-                                      tenant_ids=(t for i in incidents for t in i.tenant_ids))
+def summaries(
+    *, session: Session, incidents: list[Incident], policy: ClockPolicy, now: datetime
+) -> list[IncidentSummary]:
+    customers = clocks.load_customers(
+        session=session, tenant_ids=(t for i in incidents for t in i.tenant_ids)
+    )
     return [
-        summary(incident=i, clocks_=clocks.incident_clocks(incident=i, customers=customers,
-                                                           policy=policy, now=now))
+        summary(
+            incident=i,
+            clocks_=clocks.incident_clocks(incident=i, customers=customers, policy=policy, now=now),
+        )
         for i in incidents
     ]
 
@@ -177,38 +192,49 @@ def _severity(row: Any) -> SeverityRead:
     return SeverityRead.model_validate(row, from_attributes=True)
 
 
-def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
-           now: datetime) -> IncidentDetail:
+def detail(
+    *, session: Session, incident: Incident, policy: ClockPolicy, now: datetime
+) -> IncidentDetail:
     customers: Mapping[str, Customer] = clocks.load_customers(
-        session=session, tenant_ids=incident.tenant_ids)
+        session=session, tenant_ids=incident.tenant_ids
+    )
     cl = clocks.incident_clocks(incident=incident, customers=customers, policy=policy, now=now)
     per_tenant = {c.tenant_id: c for c in cl.customers}
     findings = session.scalars(
-        select(FindingRow).join(IncidentFinding,
-                                IncidentFinding.finding_id == FindingRow.finding_id)
-        .where(IncidentFinding.incident_id == incident.id).order_by(FindingRow.first_seen)
+        select(FindingRow)
+        .join(IncidentFinding, IncidentFinding.finding_id == FindingRow.finding_id)
+        .where(IncidentFinding.incident_id == incident.id)
+        .order_by(FindingRow.first_seen)
     )
     base = summary(incident=incident, clocks_=cl).model_dump()
     return IncidentDetail(
         **base,
         aware_justification=incident.aware_justification,
-        summary=incident.summary, services=list(incident.services or []),
+        summary=incident.summary,
+        services=list(incident.services or []),
         persons_estimate=incident.persons_estimate,
         records_estimate=incident.records_estimate,
-        occurred_from=incident.occurred_from, occurred_to=incident.occurred_to,
+        occurred_from=incident.occurred_from,
+        occurred_to=incident.occurred_to,
         discovered_at=incident.discovered_at,
         data_categories=list(incident.data_categories),
-        consequences=incident.consequences, measures=incident.measures,
-        resolution_reason=incident.resolution_reason, closed_at=incident.closed_at,
-        clocks=[ClockRead(**{**c.as_dict(), "due_at": c.due_at, "met_at": c.met_at})
-                for c in cl.all],
+        consequences=incident.consequences,
+        measures=incident.measures,
+        resolution_reason=incident.resolution_reason,
+        closed_at=incident.closed_at,
+        clocks=[
+            ClockRead(**{**c.as_dict(), "due_at": c.due_at, "met_at": c.met_at}) for c in cl.all
+        ],
         tenants=[
             TenantRead(
                 tenant_id=t.tenant_id,
                 name=customers[t.tenant_id].name if t.tenant_id in customers else None,
                 role=customers[t.tenant_id].role if t.tenant_id in customers else "processor",
-                events=t.events, records=t.records, persons=t.persons,
-                first_seen=t.first_seen, last_seen=t.last_seen,
+                events=t.events,
+                records=t.records,
+                persons=t.persons,
+                first_seen=t.first_seen,
+                last_seen=t.last_seen,
                 customer_due=per_tenant[t.tenant_id].due_at,
                 customer_clock_state=per_tenant[t.tenant_id].state.value,
             )
@@ -217,6 +243,8 @@ def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
         findings=[FindingRead.model_validate(f, from_attributes=True) for f in findings],
         severity=_severity(incident.current_assessment) if incident.current_assessment else None,
         severity_history=[_severity(a) for a in incident.assessments],
-        audit=[AuditRead.model_validate(e, from_attributes=True)
-               for e in audit.entries_for(session=session, subject=incident.ref)],
+        audit=[
+            AuditRead.model_validate(e, from_attributes=True)
+            for e in audit.entries_for(session=session, subject=incident.ref)
+        ],
     )

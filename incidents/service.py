@@ -74,6 +74,7 @@ def _require(value: str | None, what: str) -> str:
 
 # --- reads -----------------------------------------------------------------------------
 
+
 def _full() -> tuple[Any, ...]:
     return (
         selectinload(Incident.tenants),
@@ -108,9 +109,14 @@ StatusFilter = IncidentStatus | str | Sequence[IncidentStatus | str] | None
 IdsFilter = Sequence[int] | Select[Any] | None
 
 
-def _filtered(status: StatusFilter, *, band: SeverityBand | str | None = None,
-              tenant_id: str | None = None, q: str | None = None,
-              ids: IdsFilter = None) -> Select[Incident]:
+def _filtered(
+    status: StatusFilter,
+    *,
+    band: SeverityBand | str | None = None,
+    tenant_id: str | None = None,
+    q: str | None = None,
+    ids: IdsFilter = None,
+) -> Select[Incident]:
     """Incidents matching every filter given. Values are bound parameters; LIKE wildcards
     in `q` are escaped. `q` searches (case-insensitively) the reference, the title, the
     rule ids of the linked findings and the tenant ids. `ids`: only these incident ids (a
@@ -124,38 +130,60 @@ def _filtered(status: StatusFilter, *, band: SeverityBand | str | None = None,
     if band is not None:
         stmt = stmt.where(Incident.severity_band == SeverityBand(band).value)
     if tenant_id is not None:
-        stmt = stmt.where(Incident.id.in_(
-            select(IncidentTenant.incident_id).where(IncidentTenant.tenant_id == tenant_id)))
+        stmt = stmt.where(
+            Incident.id.in_(
+                select(IncidentTenant.incident_id).where(IncidentTenant.tenant_id == tenant_id)
+            )
+        )
     needle = (q or "").strip().lower()
     if needle:
-        stmt = stmt.where(or_(
-            func.lower(Incident.ref).contains(needle, autoescape=True),
-            func.lower(Incident.title).contains(needle, autoescape=True),
-            Incident.id.in_(
-                select(IncidentTenant.incident_id)
-                .where(func.lower(IncidentTenant.tenant_id).contains(needle, autoescape=True))),
-            Incident.id.in_(
-                select(IncidentFinding.incident_id)
-                .join(FindingRow, FindingRow.finding_id == IncidentFinding.finding_id)
-                .where(func.lower(FindingRow.rule_id).contains(needle, autoescape=True))),
-        ))
+        stmt = stmt.where(
+            or_(
+                func.lower(Incident.ref).contains(needle, autoescape=True),
+                func.lower(Incident.title).contains(needle, autoescape=True),
+                Incident.id.in_(
+                    select(IncidentTenant.incident_id).where(
+                        func.lower(IncidentTenant.tenant_id).contains(needle, autoescape=True)
+                    )
+                ),
+                Incident.id.in_(
+                    select(IncidentFinding.incident_id)
+                    .join(FindingRow, FindingRow.finding_id == IncidentFinding.finding_id)
+                    .where(func.lower(FindingRow.rule_id).contains(needle, autoescape=True))
+                ),
+            )
+        )
     return stmt
 
 
-def count_incidents(*, session: Session, status: StatusFilter = None,
-                    band: SeverityBand | str | None = None, tenant_id: str | None = None,
-                    q: str | None = None, ids: IdsFilter = None) -> int:
+def count_incidents(
+    *,
+    session: Session,
+    status: StatusFilter = None,
+    band: SeverityBand | str | None = None,
+    tenant_id: str | None = None,
+    q: str | None = None,
+    ids: IdsFilter = None,
+) -> int:
     """How many incidents match the filters (see `list_incidents`)."""
     sub = _filtered(status, band=band, tenant_id=tenant_id, q=q, ids=ids).subquery()
     return int(session.scalar(select(func.count()).select_from(sub)) or 0)
 
 
-def list_incidents(*, session: Session, status: StatusFilter = None,
-                   limit: int = 100, offset: int = 0, order: Order = "deadline",
-                   policy: ClockPolicy | None = None,
-                   now: datetime | None = None, band: SeverityBand | str | None = None,
-                   tenant_id: str | None = None, q: str | None = None,
-                   ids: IdsFilter = None) -> list[Incident]:
+def list_incidents(
+    *,
+    session: Session,
+    status: StatusFilter = None,
+    limit: int = 100,
+    offset: int = 0,
+    order: Order = "deadline",
+    policy: ClockPolicy | None = None,
+    now: datetime | None = None,
+    band: SeverityBand | str | None = None,
+    tenant_id: str | None = None,
+    q: str | None = None,
+    ids: IdsFilter = None,
+) -> list[Incident]:
     """Incidents, with tenants, clock facts and assessments loaded.
 
     Filters: `status` (one or several), `band` (current severity band), `tenant_id` (an
@@ -170,7 +198,8 @@ def list_incidents(*, session: Session, status: StatusFilter = None,
     policy = policy or ClockPolicy()
     base = _filtered(status, band=band, tenant_id=tenant_id, q=q, ids=ids)
     stmt = base.options(
-        selectinload(Incident.tenants), selectinload(Incident.clock_facts),
+        selectinload(Incident.tenants),
+        selectinload(Incident.clock_facts),
         selectinload(Incident.assessments),
     )
     if order == "detected":
@@ -180,8 +209,7 @@ def list_incidents(*, session: Session, status: StatusFilter = None,
         stmt = stmt.order_by(Incident.year, Incident.seq)
         return list(session.scalars(stmt.limit(limit).offset(offset)))
     now = _aware(now or datetime.now(UTC))
-    page = _deadline_page(session=session, base=base, limit=limit, offset=offset,
-                          policy=policy)
+    page = _deadline_page(session=session, base=base, limit=limit, offset=offset, policy=policy)
     if not page:
         return []
     loaded = {i.id: i for i in session.scalars(stmt.where(Incident.id.in_(page)))}
@@ -205,15 +233,21 @@ DeadlineKey = tuple[datetime, int]
 
 
 def _heads(session: Session, window: Select[Any]) -> list[tuple[int, datetime]]:
-    rows = session.connection().execute(
-        window.with_only_columns(Incident.id, Incident.aware_at)).all()
+    rows = (
+        session.connection().execute(window.with_only_columns(Incident.id, Incident.aware_at)).all()
+    )
     return [(row[0], row[1]) for row in rows]
 
 
-def _deadline_keys(*, session: Session, opened: Select[Incident],
-                   heads: Sequence[tuple[int, datetime]], delays: dict[str, timedelta],
-                   policy: ClockPolicy,
-                   controllers: dict[str, bool] | None = None) -> list[DeadlineKey]:
+def _deadline_keys(
+    *,
+    session: Session,
+    opened: Select[Incident],
+    heads: Sequence[tuple[int, datetime]],
+    delays: dict[str, timedelta],
+    policy: ClockPolicy,
+    controllers: dict[str, bool] | None = None,
+) -> list[DeadlineKey]:
     """(next open due or _FAR, id) of `heads` (id, aware_at), some of the incidents
     `opened` selects, from bare columns: their tenants, their clock facts and their
     customers' delays (`delays` caches them across calls). The due is
@@ -226,42 +260,54 @@ def _deadline_keys(*, session: Session, opened: Select[Incident],
     if len(ids) > _IDS_PER_QUERY:  # cheaper than a long IN list; extra rows are ignored
         ids = opened.with_only_columns(Incident.id).where(
             Incident.aware_at >= min(a for _, a in heads),
-            Incident.aware_at <= max(a for _, a in heads))
+            Incident.aware_at <= max(a for _, a in heads),
+        )
     tenants: dict[int, list[str]] = {}
     for incident_id, tenant_id in conn.execute(
-        select(IncidentTenant.incident_id, IncidentTenant.tenant_id)
-        .where(IncidentTenant.incident_id.in_(ids))
+        select(IncidentTenant.incident_id, IncidentTenant.tenant_id).where(
+            IncidentTenant.incident_id.in_(ids)
+        )
     ).all():
         tenants.setdefault(incident_id, []).append(tenant_id)
     facts: dict[int, list[_Fact]] = {}
     for row in conn.execute(
-        select(ClockFact.incident_id, ClockFact.id, ClockFact.clock, ClockFact.tenant_id,
-               ClockFact.kind, ClockFact.at, ClockFact.justification)
-        .where(ClockFact.incident_id.in_(ids))
+        select(
+            ClockFact.incident_id,
+            ClockFact.id,
+            ClockFact.clock,
+            ClockFact.tenant_id,
+            ClockFact.kind,
+            ClockFact.at,
+            ClockFact.justification,
+        ).where(ClockFact.incident_id.in_(ids))
     ).all():
         facts.setdefault(row[0], []).append(_Fact(*row[1:]))
     controllers = {} if controllers is None else controllers
     unseen = {t for ts in tenants.values() for t in ts} - delays.keys()
     if unseen:
         customers = clocks.load_customers(session=session, tenant_ids=unseen)
-        delays.update(clocks.customer_delays(customers=customers, tenant_ids=unseen,
-                                             policy=policy))
-        controllers.update({t: clocks.cnil_is_own(tenant_ids=[t], customers=customers)
-                            for t in unseen})
+        delays.update(clocks.customer_delays(customers=customers, tenant_ids=unseen, policy=policy))
+        controllers.update(
+            {t: clocks.cnil_is_own(tenant_ids=[t], customers=customers) for t in unseen}
+        )
     keyed: list[DeadlineKey] = []
     for incident_id, aware_at in heads:
         mine = tenants.get(incident_id, [])
         nxt = clocks.next_open_due(
-            aware_at=aware_at, tenant_ids=mine,
-            facts=facts.get(incident_id, []), delays=delays, policy=policy,
+            aware_at=aware_at,
+            tenant_ids=mine,
+            facts=facts.get(incident_id, []),
+            delays=delays,
+            policy=policy,
             cnil_own=not mine or any(controllers.get(t, False) for t in mine),
         )
         keyed.append((_FAR if nxt is None else nxt, incident_id))
     return keyed
 
 
-def _open_deadline_keys(*, session: Session, opened: Select[Incident], want: int,
-                        policy: ClockPolicy) -> tuple[list[DeadlineKey], int | None]:
+def _open_deadline_keys(
+    *, session: Session, opened: Select[Incident], want: int, policy: ClockPolicy
+) -> tuple[list[DeadlineKey], int | None]:
     """The `want` smallest deadline keys of the incidents `opened` selects (open ones), in
     order, and how many such incidents there are when every one had to be keyed (else None).
 
@@ -280,8 +326,10 @@ def _open_deadline_keys(*, session: Session, opened: Select[Incident], want: int
     while True:
         window = opened
         if last is not None:
-            window = window.where(Incident.aware_at >= last[0],
-                                  or_(Incident.aware_at > last[0], Incident.id > last[1]))
+            window = window.where(
+                Incident.aware_at >= last[0],
+                or_(Incident.aware_at > last[0], Incident.id > last[1]),
+            )
         window = window.order_by(Incident.aware_at, Incident.id).limit(size)
         heads = _heads(session, window)
         previous = last[0] if last is not None else None
@@ -289,14 +337,26 @@ def _open_deadline_keys(*, session: Session, opened: Select[Incident], want: int
             if previous is not None and aware_at < previous:
                 # The database orders aware_at otherwise than Python does (a value stored
                 # in another text format on SQLite?): no bound holds, key them all.
-                keyed = _deadline_keys(session=session, opened=opened,
-                                       heads=_heads(session, opened), delays={},
-                                       policy=policy)
+                keyed = _deadline_keys(
+                    session=session,
+                    opened=opened,
+                    heads=_heads(session, opened),
+                    delays={},
+                    policy=policy,
+                )
                 keyed.sort()
                 return keyed[:want], len(keyed)
             previous = aware_at
-        keyed.extend(_deadline_keys(session=session, opened=opened, heads=heads,
-                                    delays=delays, policy=policy, controllers=controllers))
+        keyed.extend(
+            _deadline_keys(
+                session=session,
+                opened=opened,
+                heads=heads,
+                delays=delays,
+                policy=policy,
+                controllers=controllers,
+            )
+        )
         keyed.sort()
         del keyed[want:]  # a key past the `want` smallest is never needed
         seen += len(heads)
@@ -310,38 +370,52 @@ def _open_deadline_keys(*, session: Session, opened: Select[Incident], want: int
         size *= 2
 
 
-def _deadline_page(*, session: Session, base: Select[Incident], limit: int, offset: int,
-                   policy: ClockPolicy) -> list[int]:
+def _deadline_page(
+    *, session: Session, base: Select[Incident], limit: int, offset: int, policy: ClockPolicy
+) -> list[int]:
     """Incident ids of one page in deadline order: open incidents keyed in Python from bare
     columns (`_open_deadline_keys`), then the others newest first, paged in SQL."""
     open_values = [s.value for s in OPEN_STATUSES]
     limit, offset = max(0, limit), max(0, offset)
     keyed, n_open = _open_deadline_keys(
-        session=session, opened=base.where(Incident.status.in_(open_values)),
-        want=offset + limit, policy=policy)
-    page = [i for _, i in keyed[offset:offset + limit]]
+        session=session,
+        opened=base.where(Incident.status.in_(open_values)),
+        want=offset + limit,
+        policy=policy,
+    )
+    page = [i for _, i in keyed[offset : offset + limit]]
     rest = limit - len(page)
     if rest > 0 and n_open is not None:  # None: the open incidents filled the page
         closed = (
             base.with_only_columns(Incident.id)
             .where(Incident.status.not_in(open_values))
             .order_by(Incident.detected_at.desc(), Incident.id.desc())
-            .offset(max(0, offset - n_open)).limit(rest)
+            .offset(max(0, offset - n_open))
+            .limit(rest)
         )
         page.extend(session.connection().execute(closed).scalars())
     return page
 
 
-def open_deadlines(*, session: Session, policy: ClockPolicy, status: StatusFilter = None,
-                   band: SeverityBand | str | None = None, tenant_id: str | None = None,
-                   q: str | None = None, ids: IdsFilter = None) -> list[tuple[datetime, int]]:
+def open_deadlines(
+    *,
+    session: Session,
+    policy: ClockPolicy,
+    status: StatusFilter = None,
+    band: SeverityBand | str | None = None,
+    tenant_id: str | None = None,
+    q: str | None = None,
+    ids: IdsFilter = None,
+) -> list[tuple[datetime, int]]:
     """(nearest open deadline, id) of every open incident matching the filters that has a
     clock still running, nearest first: what the queue's deadline order is built from, for
     counts such as "overdue" or "due within 24 h"."""
     opened = _filtered(status, band=band, tenant_id=tenant_id, q=q, ids=ids).where(
-        Incident.status.in_([s.value for s in OPEN_STATUSES]))
-    keyed = _deadline_keys(session=session, opened=opened, heads=_heads(session, opened),
-                           delays={}, policy=policy)
+        Incident.status.in_([s.value for s in OPEN_STATUSES])
+    )
+    keyed = _deadline_keys(
+        session=session, opened=opened, heads=_heads(session, opened), delays={}, policy=policy
+    )
     return sorted(k for k in keyed if k[0] != _FAR)
 
 
@@ -350,10 +424,18 @@ def get_many(*, session: Session, ids: Sequence[int]) -> list[Incident]:
     clock facts and assessments loaded."""
     if not ids:
         return []
-    loaded = {i.id: i for i in session.scalars(
-        select(Incident).where(Incident.id.in_(list(ids))).options(
-            selectinload(Incident.tenants), selectinload(Incident.clock_facts),
-            selectinload(Incident.assessments)))}
+    loaded = {
+        i.id: i
+        for i in session.scalars(
+            select(Incident)
+            .where(Incident.id.in_(list(ids)))
+            .options(
+                selectinload(Incident.tenants),
+                selectinload(Incident.clock_facts),
+                selectinload(Incident.assessments),
+            )
+        )
+    }
     return [loaded[i] for i in ids if i in loaded]
 
 
@@ -367,8 +449,7 @@ def findings_for(*, session: Session, incident: Incident) -> list[FindingRow]:
     return sorted(rows, key=lambda r: (r.first_seen, r.finding_id))
 
 
-def evidence_for(*, session: Session, incident: Incident,
-                 limit: int = 200) -> list[EvidenceEvent]:
+def evidence_for(*, session: Session, incident: Incident, limit: int = 200) -> list[EvidenceEvent]:
     """The stored evidence events cited by the findings of `incident`, by time of
     occurrence: the first `limit` distinct ids cited, taking the findings oldest first.
     Events purged after their retention period are simply missing."""
@@ -381,7 +462,7 @@ def evidence_for(*, session: Session, incident: Incident,
     for _, _, evidence in sorted(cited, key=lambda r: (r[0], r[1])):
         for event_id in evidence or []:
             ids.setdefault(str(event_id))
-    wanted = list(ids)[:max(0, limit)]
+    wanted = list(ids)[: max(0, limit)]
     if not wanted:
         return []
     rows = session.scalars(select(EvidenceEvent).where(EvidenceEvent.event_id.in_(wanted)))
@@ -392,19 +473,30 @@ def customers_for(*, session: Session, incident: Incident) -> dict[str, Customer
     return clocks.load_customers(session=session, tenant_ids=incident.tenant_ids)
 
 
-def upsert_customer(*, session: Session, tenant_id: str, name: str, contact_email: str,
-                    actor_email: str, language: Language | str = Language.FR,
-                    notify_delay_hours: float | None = None,
-                    role: CustomerRole | str = CustomerRole.PROCESSOR,
-                    now: datetime | None = None) -> Customer:
+def upsert_customer(
+    *,
+    session: Session,
+    tenant_id: str,
+    name: str,
+    contact_email: str,
+    actor_email: str,
+    language: Language | str = Language.FR,
+    notify_delay_hours: float | None = None,
+    role: CustomerRole | str = CustomerRole.PROCESSOR,
+    now: datetime | None = None,
+) -> Customer:
     """Create or update a customer's contract terms (its clock follows). Audited."""
     now = _aware(now or datetime.now(UTC))
     delay = 24.0 if notify_delay_hours is None else float(notify_delay_hours)
     if delay <= 0:
         raise InvalidClockChange("notify_delay_hours must be positive")
-    values = {"name": name, "contact_email": contact_email,
-              "language": Language(language).value, "notify_delay_hours": delay,
-              "role": CustomerRole(role).value}
+    values = {
+        "name": name,
+        "contact_email": contact_email,
+        "language": Language(language).value,
+        "notify_delay_hours": delay,
+        "role": CustomerRole(role).value,
+    }
     row = session.get(Customer, tenant_id)
     if row is None:
         row = Customer(tenant_id=tenant_id, created_at=now, **values)
@@ -416,22 +508,33 @@ def upsert_customer(*, session: Session, tenant_id: str, name: str, contact_emai
             setattr(row, key, values[key])
     session.flush()
     if changed:
-        audit.append(session=session, actor=actor_email, action="customer.upsert",
-                     subject=f"tenant:{tenant_id}", at=now,
-                     data={"changed": changed, "notify_delay_hours": delay,
-                           "role": values["role"]})
+        audit.append(
+            session=session,
+            actor=actor_email,
+            action="customer.upsert",
+            subject=f"tenant:{tenant_id}",
+            at=now,
+            data={"changed": changed, "notify_delay_hours": delay, "role": values["role"]},
+        )
     return row
 
 
 # --- lifecycle -------------------------------------------------------------------------
 
+
 def allowed_transitions(status: IncidentStatus | str) -> frozenset[IncidentStatus]:
     return TRANSITIONS[IncidentStatus(status)]
 
 
-def transition(*, session: Session, incident: Incident, to: IncidentStatus | str,
-               actor_email: str, reason: str | None = None,
-               now: datetime | None = None) -> Incident:
+def transition(
+    *,
+    session: Session,
+    incident: Incident,
+    to: IncidentStatus | str,
+    actor_email: str,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Incident:
     """Move `incident` along the lifecycle; raises `InvalidTransition` otherwise."""
     now = _aware(now or datetime.now(UTC))
     try:
@@ -442,8 +545,7 @@ def transition(*, session: Session, incident: Incident, to: IncidentStatus | str
     if target not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (terminal)"
         raise InvalidTransition(
-            f"{incident.ref}: {current.value} → {target.value} is not allowed "
-            f"(allowed: {allowed})"
+            f"{incident.ref}: {current.value} → {target.value} is not allowed (allowed: {allowed})"
         )
     why = _text(reason)
     if target in REASON_REQUIRED and why is None:
@@ -454,15 +556,26 @@ def transition(*, session: Session, incident: Incident, to: IncidentStatus | str
         incident.closed_at = now
         incident.resolution_reason = why
     session.flush()
-    audit.append(session=session, actor=actor_email, action="incident.transition",
-                 subject=incident.ref, at=now,
-                 data={"from": current.value, "to": target.value, "reason": why})
+    audit.append(
+        session=session,
+        actor=actor_email,
+        action="incident.transition",
+        subject=incident.ref,
+        at=now,
+        data={"from": current.value, "to": target.value, "reason": why},
+    )
     return incident
 
 
-def set_aware_at(*, session: Session, incident: Incident, aware_at: datetime,
-                 justification: str, actor_email: str,
-                 now: datetime | None = None) -> Incident:
+def set_aware_at(
+    *,
+    session: Session,
+    incident: Incident,
+    aware_at: datetime,
+    justification: str,
+    actor_email: str,
+    now: datetime | None = None,
+) -> Incident:
     """Move the moment of awareness (EDPB 9/2022 'reasonable degree of certainty').
     Every deadline follows; a justification is required."""
     now = _aware(now or datetime.now(UTC))
@@ -476,33 +589,66 @@ def set_aware_at(*, session: Session, incident: Incident, aware_at: datetime,
     incident.aware_set_by = actor_email
     incident.updated_at = now
     session.flush()
-    audit.append(session=session, actor=actor_email, action="incident.aware_at",
-                 subject=incident.ref, at=now,
-                 data={"from": old, "to": new, "justification": why})
+    audit.append(
+        session=session,
+        actor=actor_email,
+        action="incident.aware_at",
+        subject=incident.ref,
+        at=now,
+        data={"from": old, "to": new, "justification": why},
+    )
     return incident
 
 
-def stop_clock(*, session: Session, incident: Incident, clock: Clock | str, justification: str,
-               actor_email: str, now: datetime | None = None,
-               tenant_id: str | None = None) -> list[ClockFact]:
+def stop_clock(
+    *,
+    session: Session,
+    incident: Incident,
+    clock: Clock | str,
+    justification: str,
+    actor_email: str,
+    now: datetime | None = None,
+    tenant_id: str | None = None,
+) -> list[ClockFact]:
     """Stop a clock (e.g. the CNIL clock when the breach is unlikely to result in a risk,
     Art. 33(1)); justification required. `tenant_id` None = every customer clock."""
     why = _require(justification, "stopping a clock")
-    return clocks.set_clock_stopped(session=session, incident=incident, clock=clock,
-                                    stopped=True, justification=why, actor=actor_email,
-                                    now=_aware(now or datetime.now(UTC)), tenant_id=tenant_id)
+    return clocks.set_clock_stopped(
+        session=session,
+        incident=incident,
+        clock=clock,
+        stopped=True,
+        justification=why,
+        actor=actor_email,
+        now=_aware(now or datetime.now(UTC)),
+        tenant_id=tenant_id,
+    )
 
 
-def resume_clock(*, session: Session, incident: Incident, clock: Clock | str,
-                 actor_email: str, reason: str | None = None, now: datetime | None = None,
-                 tenant_id: str | None = None) -> list[ClockFact]:
-    return clocks.set_clock_stopped(session=session, incident=incident, clock=clock,
-                                    stopped=False, justification=_text(reason),
-                                    actor=actor_email, now=_aware(now or datetime.now(UTC)),
-                                    tenant_id=tenant_id)
+def resume_clock(
+    *,
+    session: Session,
+    incident: Incident,
+    clock: Clock | str,
+    actor_email: str,
+    reason: str | None = None,
+    now: datetime | None = None,
+    tenant_id: str | None = None,
+) -> list[ClockFact]:
+    return clocks.set_clock_stopped(
+        session=session,
+        incident=incident,
+        clock=clock,
+        stopped=False,
+        justification=_text(reason),
+        actor=actor_email,
+        now=_aware(now or datetime.now(UTC)),
+        tenant_id=tenant_id,
+    )
 
 
 # --- severity --------------------------------------------------------------------------
+
 
 def _roles(session: Session, incident: Incident) -> list[CustomerRole]:
     """The roles AVM Up holds in the incident: per tenant, from the customer's contract;
@@ -510,8 +656,10 @@ def _roles(session: Session, incident: Incident) -> list[CustomerRole]:
     if not incident.tenant_ids:
         return [CustomerRole.CONTROLLER]
     found = customers_for(session=session, incident=incident)
-    return [CustomerRole(found[t].role) if t in found else CustomerRole.PROCESSOR
-            for t in incident.tenant_ids]
+    return [
+        CustomerRole(found[t].role) if t in found else CustomerRole.PROCESSOR
+        for t in incident.tenant_ids
+    ]
 
 
 def _nature(incident: Incident) -> list[str]:
@@ -525,24 +673,38 @@ def roles_of(*, session: Session, incident: Incident) -> list[CustomerRole]:
     return _roles(session, incident)
 
 
-def advice_for(*, session: Session, incident: Incident, inputs: severity.SeverityInputs,
-               art34_exemption: Art34Exemption | str | None = None,
-               ) -> severity.Recommendation:
+def advice_for(
+    *,
+    session: Session,
+    incident: Incident,
+    inputs: severity.SeverityInputs,
+    art34_exemption: Art34Exemption | str | None = None,
+) -> severity.Recommendation:
     """What the law advises for these inputs (see `severity.recommend`)."""
     return severity.recommend(
-        severity=severity.band(severity.score(inputs)), roles=_roles(session, incident),
-        art34_exemption=art34_exemption, inputs=inputs, nature=_nature(incident))
+        severity=severity.band(severity.score(inputs)),
+        roles=_roles(session, incident),
+        art34_exemption=art34_exemption,
+        inputs=inputs,
+        nature=_nature(incident),
+    )
 
 
-def record_assessment(*, session: Session, incident: Incident,
-                      inputs: severity.SeverityInputs, source: Literal["auto", "manual"],
-                      actor: str, justification: str, now: datetime,
-                      art34_exemption: Art34Exemption | str | None = None,
-                      art34_justification: str | None = None,
-                      recommendation: severity.Recommendation | None = None,
-                      roles: Sequence[CustomerRole] | None = None,
-                      audit_items: list[audit.AuditItem] | None = None,
-                      ) -> SeverityAssessment:
+def record_assessment(
+    *,
+    session: Session,
+    incident: Incident,
+    inputs: severity.SeverityInputs,
+    source: Literal["auto", "manual"],
+    actor: str,
+    justification: str,
+    now: datetime,
+    art34_exemption: Art34Exemption | str | None = None,
+    art34_justification: str | None = None,
+    recommendation: severity.Recommendation | None = None,
+    roles: Sequence[CustomerRole] | None = None,
+    audit_items: list[audit.AuditItem] | None = None,
+) -> SeverityAssessment:
     """Append one assessment and make it current (used by the service and the flows).
     With `audit_items`, the audit entry is appended there for the caller to write."""
     inputs.validate()
@@ -550,42 +712,83 @@ def record_assessment(*, session: Session, incident: Incident,
     band = severity.band(value)
     exemption = Art34Exemption(art34_exemption) if art34_exemption else None
     roles = list(roles) if roles is not None else _roles(session, incident)
-    derived = severity.recommend(severity=band, roles=roles, art34_exemption=exemption,
-                                 inputs=inputs, nature=_nature(incident))
+    derived = severity.recommend(
+        severity=band,
+        roles=roles,
+        art34_exemption=exemption,
+        inputs=inputs,
+        nature=_nature(incident),
+    )
     rec = recommendation or derived
-    advice = {"customer": derived.notify_customer, "cnil": derived.notify_cnil,
-              "subjects": derived.notify_subjects, "public": derived.notify_public,
-              "reasons": list(derived.reasons)}
-    factors = severity.factors(inputs=inputs, roles=roles, art34_exemption=exemption,
-                               nature=_nature(incident))
+    advice = {
+        "customer": derived.notify_customer,
+        "cnil": derived.notify_cnil,
+        "subjects": derived.notify_subjects,
+        "public": derived.notify_public,
+        "reasons": list(derived.reasons),
+    }
+    factors = severity.factors(
+        inputs=inputs, roles=roles, art34_exemption=exemption, nature=_nature(incident)
+    )
     row = SeverityAssessment(
-        incident_id=incident.id, dpc=inputs.dpc, ei=inputs.ei,
-        cb_confidentiality=inputs.cb_confidentiality, cb_integrity=inputs.cb_integrity,
-        cb_availability=inputs.cb_availability, malicious=inputs.malicious, score=value,
-        band=band.value, persons=inputs.persons, unintelligible=inputs.unintelligible,
-        notify_customer=rec.notify_customer, notify_cnil=rec.notify_cnil,
-        notify_subjects=rec.notify_subjects, notify_public=rec.notify_public,
+        incident_id=incident.id,
+        dpc=inputs.dpc,
+        ei=inputs.ei,
+        cb_confidentiality=inputs.cb_confidentiality,
+        cb_integrity=inputs.cb_integrity,
+        cb_availability=inputs.cb_availability,
+        malicious=inputs.malicious,
+        score=value,
+        band=band.value,
+        persons=inputs.persons,
+        unintelligible=inputs.unintelligible,
+        notify_customer=rec.notify_customer,
+        notify_cnil=rec.notify_cnil,
+        notify_subjects=rec.notify_subjects,
+        notify_public=rec.notify_public,
         recommendation_overridden=rec != derived,
         art34_exemption=exemption.value if exemption else None,
-        art34_justification=art34_justification, source=source,
-        rationale={**dict(inputs.rationale), "recommendation": list(rec.reasons),
-                   "factors": factors, "advice": advice},
-        justification=justification, assessed_by=actor, assessed_at=now,
+        art34_justification=art34_justification,
+        source=source,
+        rationale={
+            **dict(inputs.rationale),
+            "recommendation": list(rec.reasons),
+            "factors": factors,
+            "advice": advice,
+        },
+        justification=justification,
+        assessed_by=actor,
+        assessed_at=now,
     )
     incident.assessments.append(row)
     incident.severity_score = value
     incident.severity_band = band.value
     incident.updated_at = now
     item = audit.AuditItem(
-        actor=actor, action="severity.assessed", subject=incident.ref, at=now,
-        data={"source": source, "dpc": inputs.dpc, "ei": inputs.ei,
-              "cb": inputs.cb, "malicious": inputs.malicious, "score": value,
-              "band": band.value, "justification": justification,
-              "art34_exemption": row.art34_exemption,
-              "notify": {"customer": rec.notify_customer, "cnil": rec.notify_cnil,
-                         "subjects": rec.notify_subjects, "public": rec.notify_public},
-              "advice": {k: v for k, v in advice.items() if k != "reasons"},
-              "recommendation_overridden": row.recommendation_overridden})
+        actor=actor,
+        action="severity.assessed",
+        subject=incident.ref,
+        at=now,
+        data={
+            "source": source,
+            "dpc": inputs.dpc,
+            "ei": inputs.ei,
+            "cb": inputs.cb,
+            "malicious": inputs.malicious,
+            "score": value,
+            "band": band.value,
+            "justification": justification,
+            "art34_exemption": row.art34_exemption,
+            "notify": {
+                "customer": rec.notify_customer,
+                "cnil": rec.notify_cnil,
+                "subjects": rec.notify_subjects,
+                "public": rec.notify_public,
+            },
+            "advice": {k: v for k, v in advice.items() if k != "reasons"},
+            "recommendation_overridden": row.recommendation_overridden,
+        },
+    )
     if audit_items is not None:
         audit_items.append(item)
         return row
@@ -594,13 +797,20 @@ def record_assessment(*, session: Session, incident: Incident,
     return row
 
 
-def assess_severity(*, session: Session, incident: Incident,
-                    inputs: severity.SeverityInputs, justification: str, actor_email: str,
-                    now: datetime | None = None,
-                    art34_exemption: Art34Exemption | str | None = None,
-                    art34_justification: str | None = None,
-                    notify_customer: bool | None = None, notify_cnil: bool | None = None,
-                    notify_subjects: bool | None = None) -> SeverityAssessment:
+def assess_severity(
+    *,
+    session: Session,
+    incident: Incident,
+    inputs: severity.SeverityInputs,
+    justification: str,
+    actor_email: str,
+    now: datetime | None = None,
+    art34_exemption: Art34Exemption | str | None = None,
+    art34_justification: str | None = None,
+    notify_customer: bool | None = None,
+    notify_cnil: bool | None = None,
+    notify_subjects: bool | None = None,
+) -> SeverityAssessment:
     """The RSSI's assessment: the ENISA inputs (every one editable) and the decision on who
     is told, with a justification. `notify_*` left None accept the advice; a value that
     differs from it is a decision against the advice, recorded beside it with the
@@ -612,11 +822,17 @@ def assess_severity(*, session: Session, incident: Incident,
         if notify_subjects:
             raise InvalidSeverityInput(
                 "notify_subjects: an Art. 34(3) exemption is claimed; withdraw it to tell "
-                "the data subjects")
+                "the data subjects"
+            )
     roles = _roles(session, incident)
     band = severity.band(severity.score(inputs))
-    derived = severity.recommend(severity=band, roles=roles, art34_exemption=art34_exemption,
-                                 inputs=inputs, nature=_nature(incident))
+    derived = severity.recommend(
+        severity=band,
+        roles=roles,
+        art34_exemption=art34_exemption,
+        inputs=inputs,
+        nature=_nature(incident),
+    )
     subjects = derived.notify_subjects if notify_subjects is None else notify_subjects
     rec = severity.Recommendation(
         notify_customer=derived.notify_customer if notify_customer is None else notify_customer,
@@ -626,38 +842,64 @@ def assess_severity(*, session: Session, incident: Incident,
         notify_public=derived.notify_public and not subjects,
     )
     if rec != derived:
-        changed = [f"{name} {'yes' if mine else 'no'} (advice: {'yes' if theirs else 'no'})"
-                   for name, mine, theirs in (
-                       ("customer", rec.notify_customer, derived.notify_customer),
-                       ("CNIL", rec.notify_cnil, derived.notify_cnil),
-                       ("data subjects", rec.notify_subjects, derived.notify_subjects))
-                   if mine != theirs]
+        changed = [
+            f"{name} {'yes' if mine else 'no'} (advice: {'yes' if theirs else 'no'})"
+            for name, mine, theirs in (
+                ("customer", rec.notify_customer, derived.notify_customer),
+                ("CNIL", rec.notify_cnil, derived.notify_cnil),
+                ("data subjects", rec.notify_subjects, derived.notify_subjects),
+            )
+            if mine != theirs
+        ]
         rec = severity.Recommendation(
-            rec.notify_customer, rec.notify_cnil, rec.notify_subjects,
-            (*derived.reasons,
-             f"decision of {actor_email} against the advice: {'; '.join(changed)}: {why}"),
-            rec.notify_public)
-    return record_assessment(session=session, incident=incident, inputs=inputs,
-                             source="manual", actor=actor_email, justification=why,
-                             now=_aware(now or datetime.now(UTC)),
-                             art34_exemption=art34_exemption,
-                             art34_justification=art34_justification,
-                             recommendation=rec, roles=roles)
+            rec.notify_customer,
+            rec.notify_cnil,
+            rec.notify_subjects,
+            (
+                *derived.reasons,
+                f"decision of {actor_email} against the advice: {'; '.join(changed)}: {why}",
+            ),
+            rec.notify_public,
+        )
+    return record_assessment(
+        session=session,
+        incident=incident,
+        inputs=inputs,
+        source="manual",
+        actor=actor_email,
+        justification=why,
+        now=_aware(now or datetime.now(UTC)),
+        art34_exemption=art34_exemption,
+        art34_justification=art34_justification,
+        recommendation=rec,
+        roles=roles,
+    )
 
 
 # --- register text, comments and decisions ---------------------------------------------
 
-def update_register_fields(*, session: Session, incident: Incident, actor_email: str,
-                           now: datetime | None = None, title: str | None = None,
-                           consequences: str | None = None, measures: str | None = None,
-                           not_notified_justification: str | None = None) -> Incident:
+
+def update_register_fields(
+    *,
+    session: Session,
+    incident: Incident,
+    actor_email: str,
+    now: datetime | None = None,
+    title: str | None = None,
+    consequences: str | None = None,
+    measures: str | None = None,
+    not_notified_justification: str | None = None,
+) -> Incident:
     """Edit the Art. 33(5) register text (nature/title, consequences, measures, and the
     justification when not notified). Only the given fields change."""
     now = _aware(now or datetime.now(UTC))
     changes: dict[str, str | None] = {}
-    for name, value in (("title", title), ("consequences", consequences),
-                        ("measures", measures),
-                        ("not_notified_justification", not_notified_justification)):
+    for name, value in (
+        ("title", title),
+        ("consequences", consequences),
+        ("measures", measures),
+        ("not_notified_justification", not_notified_justification),
+    ):
         if value is not None and getattr(incident, name) != value:
             setattr(incident, name, value)
             changes[name] = value
@@ -667,38 +909,78 @@ def update_register_fields(*, session: Session, incident: Incident, actor_email:
         incident.title_edited = True
     incident.updated_at = now
     session.flush()
-    audit.append(session=session, actor=actor_email, action="incident.register_fields",
-                 subject=incident.ref, at=now, data={"changed": sorted(changes)})
+    audit.append(
+        session=session,
+        actor=actor_email,
+        action="incident.register_fields",
+        subject=incident.ref,
+        at=now,
+        data={"changed": sorted(changes)},
+    )
     return incident
 
 
-def add_comment(*, session: Session, incident: Incident, author_email: str, text: str,
-                now: datetime | None = None) -> Decision:
+def add_comment(
+    *,
+    session: Session,
+    incident: Incident,
+    author_email: str,
+    text: str,
+    now: datetime | None = None,
+) -> Decision:
     body = _require(text, "a comment")
     now = _aware(now or datetime.now(UTC))
-    row = Decision(incident_id=incident.id, kind=DecisionKind.COMMENT.value, text=body,
-                   author=author_email, created_at=now)
+    row = Decision(
+        incident_id=incident.id,
+        kind=DecisionKind.COMMENT.value,
+        text=body,
+        author=author_email,
+        created_at=now,
+    )
     incident.decisions.append(row)
     session.flush()
-    audit.append(session=session, actor=author_email, action="incident.comment",
-                 subject=incident.ref, at=now, data={"decision_id": row.id})
+    audit.append(
+        session=session,
+        actor=author_email,
+        action="incident.comment",
+        subject=incident.ref,
+        at=now,
+        data={"decision_id": row.id},
+    )
     return row
 
 
-def record_decision(*, session: Session, incident: Incident, actor_email: str,
-                    decision: str, justification: str,
-                    now: datetime | None = None) -> Decision:
+def record_decision(
+    *,
+    session: Session,
+    incident: Incident,
+    actor_email: str,
+    decision: str,
+    justification: str,
+    now: datetime | None = None,
+) -> Decision:
     """A decision for the register (e.g. 'CNIL not notified') with its justification."""
     text = _require(decision, "a decision")
     why = _require(justification, "a decision")
     now = _aware(now or datetime.now(UTC))
-    row = Decision(incident_id=incident.id, kind=DecisionKind.DECISION.value, text=text,
-                   justification=why, author=actor_email, created_at=now)
+    row = Decision(
+        incident_id=incident.id,
+        kind=DecisionKind.DECISION.value,
+        text=text,
+        justification=why,
+        author=actor_email,
+        created_at=now,
+    )
     incident.decisions.append(row)
     session.flush()
-    audit.append(session=session, actor=actor_email, action="incident.decision",
-                 subject=incident.ref, at=now,
-                 data={"decision_id": row.id, "decision": text, "justification": why})
+    audit.append(
+        session=session,
+        actor=actor_email,
+        action="incident.decision",
+        subject=incident.ref,
+        at=now,
+        data={"decision_id": row.id, "decision": text, "justification": why},
+    )
     return row
 
 

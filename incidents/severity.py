@@ -85,8 +85,12 @@ class SeverityInputs:
 
     @property
     def cb(self) -> float:
-        return (self.cb_confidentiality + self.cb_integrity + self.cb_availability
-                + (MALICIOUS_BONUS if self.malicious else 0.0))
+        return (
+            self.cb_confidentiality
+            + self.cb_integrity
+            + self.cb_availability
+            + (MALICIOUS_BONUS if self.malicious else 0.0)
+        )
 
 
 def score(inputs: SeverityInputs) -> float:
@@ -116,8 +120,12 @@ class FindingFacts:
     subjects: int = 0
 
 
-def prefill(findings: Iterable[FindingFacts], *, persons: int = 0,
-            profiles: Mapping[str, RuleProfile] = RULE_PROFILES) -> SeverityInputs:
+def prefill(
+    findings: Iterable[FindingFacts],
+    *,
+    persons: int = 0,
+    profiles: Mapping[str, RuleProfile] = RULE_PROFILES,
+) -> SeverityInputs:
     """ENISA inputs from an incident's findings; the rationale says where each came from.
 
     An authentication attack without data categories puts credentials at stake (`security`).
@@ -153,9 +161,16 @@ def prefill(findings: Iterable[FindingFacts], *, persons: int = 0,
         "ei": "highest identifiability of the categories",
         "cb": "nature of the findings; malicious intent for attack rules",
     }
-    return SeverityInputs(dpc=dpc, ei=ei, cb_confidentiality=conf, cb_integrity=integ,
-                          cb_availability=avail, malicious=malicious, persons=persons,
-                          rationale=rationale).validate()
+    return SeverityInputs(
+        dpc=dpc,
+        ei=ei,
+        cb_confidentiality=conf,
+        cb_integrity=integ,
+        cb_availability=avail,
+        malicious=malicious,
+        persons=persons,
+        rationale=rationale,
+    ).validate()
 
 
 @dataclass(frozen=True)
@@ -196,10 +211,14 @@ def left_control(inputs: SeverityInputs) -> bool:
     return inputs.malicious and inputs.cb_confidentiality > 0
 
 
-def recommend(*, severity: SeverityBand, roles: Iterable[CustomerRole | str],
-              art34_exemption: Art34Exemption | str | None = None,
-              inputs: SeverityInputs | None = None,
-              nature: Iterable[str] = ()) -> Recommendation:
+def recommend(
+    *,
+    severity: SeverityBand,
+    roles: Iterable[CustomerRole | str],
+    art34_exemption: Art34Exemption | str | None = None,
+    inputs: SeverityInputs | None = None,
+    nature: Iterable[str] = (),
+) -> Recommendation:
     """Who must be told. ENISA gives the score; the law decides around it.
 
     - Nature `attempt` alone: not a personal data breach (Art. 4(12)): register only.
@@ -215,89 +234,123 @@ def recommend(*, severity: SeverityBand, roles: Iterable[CustomerRole | str],
     rank = _ORDER.index(SeverityBand(severity))
     reasons: list[str] = []
     if is_attempt_only(nature):
-        reasons.append("nature: attempt only, no personal data reached: a security incident, "
-                       "not a personal data breach (Art. 4(12)): register only, no notification")
+        reasons.append(
+            "nature: attempt only, no personal data reached: a security incident, "
+            "not a personal data breach (Art. 4(12)): register only, no notification"
+        )
         return Recommendation(False, False, False, tuple(reasons))
     customer = CustomerRole.PROCESSOR in role_set or not role_set
     controller = CustomerRole.CONTROLLER in role_set
     if customer:
-        reasons.append("role: processor for the customers' data: every breach is reported "
-                       "to the customer without undue delay (Art. 33(2))")
+        reasons.append(
+            "role: processor for the customers' data: every breach is reported "
+            "to the customer without undue delay (Art. 33(2))"
+        )
     if controller:
-        reasons.append("role: controller (AVM Up's own processing): AVM Up assesses the risk "
-                       "and notifies the CNIL within 72 h (Art. 33(1))")
+        reasons.append(
+            "role: controller (AVM Up's own processing): AVM Up assesses the risk "
+            "and notifies the CNIL within 72 h (Art. 33(1))"
+        )
     else:
-        reasons.append("role: processor only: the customer, as controller, decides on the CNIL "
-                       "and the persons (Art. 33(1), Art. 34); no CNIL notice from AVM Up")
+        reasons.append(
+            "role: processor only: the customer, as controller, decides on the CNIL "
+            "and the persons (Art. 33(1), Art. 34); no CNIL notice from AVM Up"
+        )
     unintelligible = inputs is not None and inputs.unintelligible
     malicious_out = inputs is not None and left_control(inputs)
     cnil = subjects = public = False
     if controller:
         if unintelligible:
-            reasons.append("identifiability: data unintelligible to anyone not authorised "
-                           "(state-of-the-art encryption or hashing, key or salt not "
-                           "compromised): unlikely to result in a risk: neither the CNIL "
-                           "(Art. 33(1)) nor the persons (Art. 34(3)(a))")
+            reasons.append(
+                "identifiability: data unintelligible to anyone not authorised "
+                "(state-of-the-art encryption or hashing, key or salt not "
+                "compromised): unlikely to result in a risk: neither the CNIL "
+                "(Art. 33(1)) nor the persons (Art. 34(3)(a))"
+            )
         elif malicious_out:
             cnil = True
-            reasons.append("intent and circumstances: malicious breach of confidentiality, the "
-                           "data left AVM Up's control: never 'unlikely to result in a risk', "
-                           f"whatever the band ({SeverityBand(severity).value}): CNIL "
-                           "(Art. 33(1))")
+            reasons.append(
+                "intent and circumstances: malicious breach of confidentiality, the "
+                "data left AVM Up's control: never 'unlikely to result in a risk', "
+                f"whatever the band ({SeverityBand(severity).value}): CNIL "
+                "(Art. 33(1))"
+            )
         elif rank >= 1:
             cnil = True
-            reasons.append(f"severity: band {SeverityBand(severity).value} (≥ medium): a risk "
-                           "to the persons: CNIL within 72 h (Art. 33(1))")
+            reasons.append(
+                f"severity: band {SeverityBand(severity).value} (≥ medium): a risk "
+                "to the persons: CNIL within 72 h (Art. 33(1))"
+            )
         else:
-            reasons.append("severity: band low, no malicious disclosure: unlikely to result in "
-                           "a risk: register only (Art. 33(1), Art. 33(5))")
+            reasons.append(
+                "severity: band low, no malicious disclosure: unlikely to result in "
+                "a risk: register only (Art. 33(1), Art. 33(5))"
+            )
         if rank >= 2 and not unintelligible:
             exemption = Art34Exemption(art34_exemption) if art34_exemption else None
             if exemption is Art34Exemption.DISPROPORTIONATE_EFFORT:
                 public = True
-                reasons.append("exemption: individual communication would involve "
-                               "disproportionate effort: a public communication instead "
-                               "(Art. 34(3)(c))")
+                reasons.append(
+                    "exemption: individual communication would involve "
+                    "disproportionate effort: a public communication instead "
+                    "(Art. 34(3)(c))"
+                )
             elif exemption is Art34Exemption.UNINTELLIGIBLE:
-                reasons.append("exemption: data unintelligible to unauthorised persons: no "
-                               "communication to the persons (Art. 34(3)(a))")
+                reasons.append(
+                    "exemption: data unintelligible to unauthorised persons: no "
+                    "communication to the persons (Art. 34(3)(a))"
+                )
             elif exemption is Art34Exemption.RISK_NO_LONGER_LIKELY:
-                reasons.append("exemption: subsequent measures make the high risk no longer "
-                               "likely: no communication to the persons (Art. 34(3)(b))")
+                reasons.append(
+                    "exemption: subsequent measures make the high risk no longer "
+                    "likely: no communication to the persons (Art. 34(3)(b))"
+                )
             else:
                 subjects = True
-                reasons.append(f"severity: band {SeverityBand(severity).value} (≥ high): high "
-                               "risk: the data subjects without undue delay (Art. 34(1))")
+                reasons.append(
+                    f"severity: band {SeverityBand(severity).value} (≥ high): high "
+                    "risk: the data subjects without undue delay (Art. 34(1))"
+                )
         elif not unintelligible:
-            reasons.append("severity: band below high: no high risk: no communication to the "
-                           "persons (Art. 34(1))")
+            reasons.append(
+                "severity: band below high: no high risk: no communication to the "
+                "persons (Art. 34(1))"
+            )
     return Recommendation(customer, cnil, subjects, tuple(reasons), public)
 
 
-def factors(*, inputs: SeverityInputs, roles: Iterable[CustomerRole | str],
-            art34_exemption: Art34Exemption | str | None = None,
-            nature: Iterable[str] = ()) -> dict[str, str]:
+def factors(
+    *,
+    inputs: SeverityInputs,
+    roles: Iterable[CustomerRole | str],
+    art34_exemption: Art34Exemption | str | None = None,
+    nature: Iterable[str] = (),
+) -> dict[str, str]:
     """The factors of the rationale, each in one line: data, identifiability, circumstances,
     intent, exemptions, role (ENISA 2013 for the first four, GDPR for the last two)."""
     role_set = sorted({CustomerRole(r).value for r in roles}) or ["processor"]
     circumstances = []
-    for name, value in (("confidentiality", inputs.cb_confidentiality),
-                        ("integrity", inputs.cb_integrity),
-                        ("availability", inputs.cb_availability)):
+    for name, value in (
+        ("confidentiality", inputs.cb_confidentiality),
+        ("integrity", inputs.cb_integrity),
+        ("availability", inputs.cb_availability),
+    ):
         if value:
             circumstances.append(f"{name} +{value:g}")
     found = sorted(set(nature))
     return {
         "data": f"DPC {inputs.dpc:g} (ENISA data processing context)",
-        "identifiability": (f"EI {inputs.ei:g}"
-                            + ("; data unintelligible to unauthorised persons"
-                               if inputs.unintelligible else "")),
+        "identifiability": (
+            f"EI {inputs.ei:g}"
+            + ("; data unintelligible to unauthorised persons" if inputs.unintelligible else "")
+        ),
         "circumstances": (", ".join(circumstances) or "none")
-                         + (f"; nature {', '.join(found)}" if found else ""),
+        + (f"; nature {', '.join(found)}" if found else ""),
         "intent": ("malicious (+0.5)" if inputs.malicious else "not established")
-                  + ("; data left AVM Up's control" if left_control(inputs) else ""),
-        "exemptions": (Art34Exemption(art34_exemption).value if art34_exemption
-                       else "none claimed"),
+        + ("; data left AVM Up's control" if left_control(inputs) else ""),
+        "exemptions": (
+            Art34Exemption(art34_exemption).value if art34_exemption else "none claimed"
+        ),
         "role": " + ".join(role_set),
         "persons": str(inputs.persons),
     }

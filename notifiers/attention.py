@@ -33,8 +33,12 @@ def awaiting_dpo() -> ColumnElement[bool]:
     if dpo_signature is None:
         return kinds & (Notice.status == NoticeStatus.APPROVED.value)
     dpo_unsigned: ColumnElement[bool] = dpo_signature.is_(None)
-    return (kinds & (Notice.status == NoticeStatus.DRAFT.value)
-            & Notice.approved_by.is_not(None) & dpo_unsigned)
+    return (
+        kinds
+        & (Notice.status == NoticeStatus.DRAFT.value)
+        & Notice.approved_by.is_not(None)
+        & dpo_unsigned
+    )
 
 
 def delivery_problem() -> ColumnElement[bool]:
@@ -43,13 +47,14 @@ def delivery_problem() -> ColumnElement[bool]:
 
 
 def count_awaiting_dpo(*, session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(Notice).where(awaiting_dpo()))
-               or 0)
+    return int(session.scalar(select(func.count()).select_from(Notice).where(awaiting_dpo())) or 0)
 
 
 def count_delivery_problems(*, session: Session) -> int:
-    return int(session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(delivery_problem())) or 0)
+    return int(
+        session.scalar(select(func.count()).select_from(OutboxMessage).where(delivery_problem()))
+        or 0
+    )
 
 
 def incidents_awaiting_dpo() -> Select[Any]:

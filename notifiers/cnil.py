@@ -25,8 +25,7 @@ CATEGORY_FR = {
     "identification": "Nom, prénom, civilité, coordonnées (numéro de téléphone)",
     "security": "Données de connexion : mots de passe",
     "electronic_identification": "Coordonnées (adresse électronique), adresse IP, cookies",
-    "content": "Contenu des communications et documents (peut comporter des données "
-               "sensibles)",
+    "content": "Contenu des communications et documents (peut comporter des données sensibles)",
 }
 UNKNOWN_FR = "Ne sait pas pour l'instant"
 
@@ -42,8 +41,9 @@ def _label(vocabulary: str, key: str | None) -> str | None:
     return None if key is None else wording.label("fr", vocabulary, key)
 
 
-def form_fields(context: CnilNoticeContext, *, reasons_for_delay: str | None = None,
-                receipt: str | None = None) -> dict[str, Any]:
+def form_fields(
+    context: CnilNoticeContext, *, reasons_for_delay: str | None = None, receipt: str | None = None
+) -> dict[str, Any]:
     """The teleservice's sections (docs/architecture.md §10), French keys, JSON-ready values."""
     reasons = reasons_for_delay or context.reasons_for_delay
     # Rendered from the same structured fields as the notice's text and HTML. None = not
@@ -68,8 +68,7 @@ def form_fields(context: CnilNoticeContext, *, reasons_for_delay: str | None = N
             "siren": org.siren,
             "adresse": org.address,
             "representant_legal": org.representative,
-            "dpo": {"nom": org.dpo_name, "courriel": org.dpo_email,
-                    "telephone": org.dpo_phone},
+            "dpo": {"nom": org.dpo_name, "courriel": org.dpo_email, "telephone": org.dpo_phone},
             "contact": org.rssi_email,
         },
         "faits": {
@@ -77,8 +76,9 @@ def form_fields(context: CnilNoticeContext, *, reasons_for_delay: str | None = N
             "date_decouverte": context.detected_at.isoformat(),
             "date_prise_de_connaissance": context.aware_at.isoformat(),
             "date_debut": context.first_seen.isoformat(),
-            "date_fin": (context.breach_ended_at.isoformat()
-                         if context.breach_ended_at is not None else None),
+            "date_fin": (
+                context.breach_ended_at.isoformat() if context.breach_ended_at is not None else None
+            ),
             "en_cours": _label("yes_no", ongoing),
             "circonstances_decouverte": context.circumstances,
             "regles_de_detection": context.rule_ids,
@@ -87,12 +87,17 @@ def form_fields(context: CnilNoticeContext, *, reasons_for_delay: str | None = N
         "nature": [NATURE_FR.get(n, n) for n in context.natures],
         "cause": _label("cause", context.cause),
         "sous_traitants_impliques": involved,
-        "sous_traitants": context.subprocessors if context.subprocessors_involved == "yes"
+        "sous_traitants": context.subprocessors
+        if context.subprocessors_involved == "yes"
         else None,
         "personnes_concernees": {
-            "categories": (None if context.subject_categories is None else
-                           [wording.label("fr", "subject_category", c)
-                            for c in context.subject_categories]),
+            "categories": (
+                None
+                if context.subject_categories is None
+                else [
+                    wording.label("fr", "subject_category", c) for c in context.subject_categories
+                ]
+            ),
             "nombre_approximatif": context.persons,
             "nombre_approximatif_connu": context.persons is not None,
             "directement_identifiables": context.directly_identifiable,
@@ -124,13 +129,20 @@ def export(notice: Notice) -> CnilExport:
     if notice.kind != NoticeKind.CNIL:
         raise InvalidNoticeTransition(f"notice {notice.id} is not a CNIL notice")
     context = stored_context(notice.context)
-    form = form_fields(context, reasons_for_delay=notice.reasons_for_delay,
-                       receipt=notice.cnil_receipt)
+    form = form_fields(
+        context, reasons_for_delay=notice.reasons_for_delay, receipt=notice.cnil_receipt
+    )
     # Who signed the version filed: the RSSI and the DPO (kept with the export, not the text).
     form["validation"] = {
-        "rssi": ({"par": notice.approved_by, "le": notice.approved_at.isoformat()}
-                 if notice.approved_by and notice.approved_at else None),
-        "dpo": ({"par": notice.dpo_approved_by, "le": notice.dpo_approved_at.isoformat()}
-                if notice.dpo_approved_by and notice.dpo_approved_at else None),
+        "rssi": (
+            {"par": notice.approved_by, "le": notice.approved_at.isoformat()}
+            if notice.approved_by and notice.approved_at
+            else None
+        ),
+        "dpo": (
+            {"par": notice.dpo_approved_by, "le": notice.dpo_approved_at.isoformat()}
+            if notice.dpo_approved_by and notice.dpo_approved_at
+            else None
+        ),
     }
     return CnilExport(html=notice.html_body, form=form)

@@ -63,8 +63,9 @@ def parse_csv(text: str, *, default_delay_hours: float = 24.0) -> list[CustomerR
     for index, raw in enumerate(reader, start=2):
         if index > MAX_ROWS:
             raise CustomerImportError(f"more than {MAX_ROWS} rows")
-        rows.append(_row(index, {k: (v or "").strip() for k, v in raw.items() if k},
-                         default_delay_hours))
+        rows.append(
+            _row(index, {k: (v or "").strip() for k, v in raw.items() if k}, default_delay_hours)
+        )
         if rows[-1].tenant_id in seen:
             raise CustomerImportError(f"line {index}, column tenant_id: duplicate tenant")
         seen.add(rows[-1].tenant_id)
@@ -89,8 +90,7 @@ def _checked(raw: dict[str, str], default_delay: float) -> CustomerRow:
     if not name or len(name) > 255:
         raise fail("name", "required, at most 255 characters")
     try:
-        emails = [validate_address(a) for a in raw.get("contact_email", "").split(";")
-                  if a.strip()]
+        emails = [validate_address(a) for a in raw.get("contact_email", "").split(";") if a.strip()]
     except InvalidAddress:
         raise fail("contact_email", "invalid e-mail address") from None
     if not emails:
@@ -99,8 +99,9 @@ def _checked(raw: dict[str, str], default_delay: float) -> CustomerRow:
     if language not in {lang.value for lang in Language}:
         raise fail("language", "expected fr or en")
     try:
-        delay = float(raw["notify_delay_hours"]) if raw.get("notify_delay_hours") else (
-            default_delay)
+        delay = (
+            float(raw["notify_delay_hours"]) if raw.get("notify_delay_hours") else (default_delay)
+        )
     except ValueError:
         raise fail("notify_delay_hours", "expected a number of hours") from None
     if not 0 < delay <= 24 * 30:
@@ -108,20 +109,37 @@ def _checked(raw: dict[str, str], default_delay: float) -> CustomerRow:
     role = (raw.get("role") or CustomerRole.PROCESSOR.value).lower()
     if role not in {r.value for r in CustomerRole}:
         raise fail("role", "expected processor or controller")
-    return CustomerRow(tenant_id=tenant, name=name, contact_email=";".join(emails),
-                       language=language, notify_delay_hours=delay, role=role)
+    return CustomerRow(
+        tenant_id=tenant,
+        name=name,
+        contact_email=";".join(emails),
+        language=language,
+        notify_delay_hours=delay,
+        role=role,
+    )
 
 
 def import_rows(*, session: Session, rows: list[CustomerRow]) -> ImportResult:
     """Upsert customers by tenant id. Not committed."""
-    existing = {c.tenant_id: c for c in session.scalars(
-        select(Customer).where(Customer.tenant_id.in_([r.tenant_id for r in rows]))
-    )} if rows else {}
+    existing = (
+        {
+            c.tenant_id: c
+            for c in session.scalars(
+                select(Customer).where(Customer.tenant_id.in_([r.tenant_id for r in rows]))
+            )
+        }
+        if rows
+        else {}
+    )
     created = updated = unchanged = 0
     for row in rows:
-        values = {"name": row.name, "contact_email": row.contact_email,
-                  "language": row.language, "notify_delay_hours": row.notify_delay_hours,
-                  "role": row.role}
+        values = {
+            "name": row.name,
+            "contact_email": row.contact_email,
+            "language": row.language,
+            "notify_delay_hours": row.notify_delay_hours,
+            "role": row.role,
+        }
         customer = existing.get(row.tenant_id)
         if customer is None:
             session.add(Customer(tenant_id=row.tenant_id, **values))
@@ -136,8 +154,7 @@ def import_rows(*, session: Session, rows: list[CustomerRow]) -> ImportResult:
     return ImportResult(created=created, updated=updated, unchanged=unchanged)
 
 
-def import_csv(*, session: Session, path: Path,
-               default_delay_hours: float = 24.0) -> ImportResult:
+def import_csv(*, session: Session, path: Path, default_delay_hours: float = 24.0) -> ImportResult:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -157,27 +174,52 @@ def get_customer(*, session: Session, tenant_id: str) -> Customer | None:
     return session.get(Customer, tenant_id)
 
 
-def update_customer(*, session: Session, tenant_id: str, name: str, contact_email: str,
-                    language: str, notify_delay_hours: str, role: str,
-                    actor_email: str) -> Customer:
+def update_customer(
+    *,
+    session: Session,
+    tenant_id: str,
+    name: str,
+    contact_email: str,
+    language: str,
+    notify_delay_hours: str,
+    role: str,
+    actor_email: str,
+) -> Customer:
     """Create or edit one customer from a form, with the import's rules (raises
     `InvalidCustomer` naming the field); saved and audited by
     `incidents.service.upsert_customer` (the customer's clocks follow). Not committed."""
-    row = _checked({"tenant_id": tenant_id, "name": name, "contact_email": contact_email,
-                    "language": language,
-                    "notify_delay_hours": notify_delay_hours.strip().replace(",", "."),
-                    "role": role}, 24.0)
+    row = _checked(
+        {
+            "tenant_id": tenant_id,
+            "name": name,
+            "contact_email": contact_email,
+            "language": language,
+            "notify_delay_hours": notify_delay_hours.strip().replace(",", "."),
+            "role": role,
+        },
+        24.0,
+    )
     if not notify_delay_hours.strip():
         raise InvalidCustomer("notify_delay_hours", "required")
     return incident_service.upsert_customer(
-        session=session, tenant_id=row.tenant_id, name=row.name,
-        contact_email=row.contact_email, actor_email=actor_email, language=row.language,
-        notify_delay_hours=row.notify_delay_hours, role=row.role)
+        session=session,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        contact_email=row.contact_email,
+        actor_email=actor_email,
+        language=row.language,
+        notify_delay_hours=row.notify_delay_hours,
+        role=row.role,
+    )
 
 
 def notices_to(*, session: Session, tenant_id: str, limit: int = 200) -> list[Notice]:
     """The customer notices addressed to `tenant_id` (every version), newest first."""
-    return list(session.scalars(
-        select(Notice).where(Notice.kind == NoticeKind.CUSTOMER.value,
-                             Notice.tenant_id == tenant_id)
-        .order_by(Notice.created_at.desc(), Notice.id.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(Notice)
+            .where(Notice.kind == NoticeKind.CUSTOMER.value, Notice.tenant_id == tenant_id)
+            .order_by(Notice.created_at.desc(), Notice.id.desc())
+            .limit(limit)
+        )
+    )

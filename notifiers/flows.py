@@ -61,15 +61,34 @@ from notifiers.schemas import (
 
 __all__ = ["DraftPolicy", "IncidentFacts", "draft_notices", "load_facts"]
 
-ESTABLISHED = frozenset({IncidentStatus.CONFIRMED, IncidentStatus.NOTIFIED,
-                         IncidentStatus.CLOSED})
-DRAFTABLE = frozenset({IncidentStatus.DETECTED, IncidentStatus.TRIAGE,
-                       IncidentStatus.CONFIRMED, IncidentStatus.NOTIFIED})
+ESTABLISHED = frozenset({IncidentStatus.CONFIRMED, IncidentStatus.NOTIFIED, IncidentStatus.CLOSED})
+DRAFTABLE = frozenset(
+    {
+        IncidentStatus.DETECTED,
+        IncidentStatus.TRIAGE,
+        IncidentStatus.CONFIRMED,
+        IncidentStatus.NOTIFIED,
+    }
+)
 # Context fields that do not make a change "material" (they move with every event, or are
 # AVM Up's own details): an approved notice is not re-notified for them.
-NON_MATERIAL = frozenset({"generated_at", "next_update", "version", "phase", "last_seen",
-                          "evidence", "evidence_omitted", "accounts", "ongoing",
-                          "previous_receipt", "late", "reasons_for_delay", "org"})
+NON_MATERIAL = frozenset(
+    {
+        "generated_at",
+        "next_update",
+        "version",
+        "phase",
+        "last_seen",
+        "evidence",
+        "evidence_omitted",
+        "accounts",
+        "ongoing",
+        "previous_receipt",
+        "late",
+        "reasons_for_delay",
+        "org",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -109,8 +128,13 @@ def load_facts(*, session: Session, incident: Incident) -> IncidentFacts:
         evidence = [dict(r.payload, _occurred_at=r.occurred_at) for r in rows]
     tenants = {t.tenant_id: t for t in incident.tenants}
     customers = incident_clocks.load_customers(session=session, tenant_ids=tenants)
-    return IncidentFacts(incident=incident, findings=findings, evidence=evidence,
-                         tenants=tenants, customers=customers)
+    return IncidentFacts(
+        incident=incident,
+        findings=findings,
+        evidence=evidence,
+        tenants=tenants,
+        customers=customers,
+    )
 
 
 def _sorted(values: Iterable[str]) -> list[str]:
@@ -162,10 +186,20 @@ def _count(value: int) -> int | None:
     return value if value > 0 else None
 
 
-def _base_fields(*, facts: IncidentFacts, findings: Sequence[FindingRow], language: str,
-                 persons: int | None, records: int | None, first_seen: datetime,
-                 last_seen: datetime, services: list[str], reach: list[str], now: datetime,
-                 policy: DraftPolicy) -> dict[str, Any]:
+def _base_fields(
+    *,
+    facts: IncidentFacts,
+    findings: Sequence[FindingRow],
+    language: str,
+    persons: int | None,
+    records: int | None,
+    first_seen: datetime,
+    last_seen: datetime,
+    services: list[str],
+    reach: list[str],
+    now: datetime,
+    policy: DraftPolicy,
+) -> dict[str, Any]:
     incident = facts.incident
     status = IncidentStatus(incident.status)
     rule_ids = _sorted(f.rule_id for f in findings) or _sorted(incident.rule_ids)
@@ -173,8 +207,7 @@ def _base_fields(*, facts: IncidentFacts, findings: Sequence[FindingRow], langua
     categories = _sorted(c for f in findings for c in f.data_categories) or _sorted(
         incident.data_categories
     )
-    ongoing = status in (IncidentStatus.DETECTED, IncidentStatus.TRIAGE,
-                         IncidentStatus.CONFIRMED)
+    ongoing = status in (IncidentStatus.DETECTED, IncidentStatus.TRIAGE, IncidentStatus.CONFIRMED)
     return {
         "incident_ref": incident.ref,
         "language": language,
@@ -215,8 +248,15 @@ def _reads_across(payload: dict[str, Any]) -> bool:
     return bool(owner) and owner != payload.get("tenant_id")
 
 
-def customer_context(*, facts: IncidentFacts, tenant_id: str, phase: NoticePhase,
-                     version: int, now: datetime, policy: DraftPolicy) -> CustomerNoticeContext:
+def customer_context(
+    *,
+    facts: IncidentFacts,
+    tenant_id: str,
+    phase: NoticePhase,
+    version: int,
+    now: datetime,
+    policy: DraftPolicy,
+) -> CustomerNoticeContext:
     """The context of ONE customer's notice: only that tenant's numbers, findings and
     evidence enter it (tenant isolation)."""
     share = facts.tenants[tenant_id]
@@ -225,22 +265,33 @@ def customer_context(*, facts: IncidentFacts, tenant_id: str, phase: NoticePhase
     findings = [f for f in facts.findings if tenant_id in f.tenant_ids]
     events = [e for e in facts.evidence if _event_touches(e, tenant_id)]
     services = _sorted(str(e["service"]) for e in events if e.get("service")) or _sorted(
-        facts.incident.services)
+        facts.incident.services
+    )
     accounts = _sorted(
-        str(e["actor"]["id"]) for e in events
-        if _event_only_of(e, tenant_id) and (e.get("actor") or {}).get("id")
+        str(e["actor"]["id"])
+        for e in events
+        if _event_only_of(e, tenant_id)
+        and (e.get("actor") or {}).get("id")
         and not str((e.get("actor") or {}).get("kind", "")).startswith(wording.STAFF_ACTOR)
     )
     # This customer's data read from another customer's account: told from its side.
-    cross = any(_reads_across(e) and (e.get("resource") or {}).get("tenant_id") == tenant_id
-                for e in events)
+    cross = any(
+        _reads_across(e) and (e.get("resource") or {}).get("tenant_id") == tenant_id for e in events
+    )
     # This customer's account read another customer's data (that customer is never named).
     reader = any(_reads_across(e) and e.get("tenant_id") == tenant_id for e in events)
     shown = events[: policy.max_evidence_lines]
     fields = _base_fields(
-        facts=facts, findings=findings, language=language, persons=_count(share.persons),
-        records=_count(share.records), first_seen=share.first_seen,
-        last_seen=share.last_seen, services=services, reach=accounts[:20], now=now,
+        facts=facts,
+        findings=findings,
+        language=language,
+        persons=_count(share.persons),
+        records=_count(share.records),
+        first_seen=share.first_seen,
+        last_seen=share.last_seen,
+        services=services,
+        reach=accounts[:20],
+        now=now,
         policy=policy,
     )
     if len(facts.tenants) > 1:
@@ -259,21 +310,30 @@ def customer_context(*, facts: IncidentFacts, tenant_id: str, phase: NoticePhase
     )
 
 
-def _controller_share(facts: IncidentFacts, now: datetime, policy: DraftPolicy,
-                      language: str) -> dict[str, Any]:
-    tenants = [t for tid, t in facts.tenants.items()
-               if facts.role_of(tid) is CustomerRole.CONTROLLER]
+def _controller_share(
+    facts: IncidentFacts, now: datetime, policy: DraftPolicy, language: str
+) -> dict[str, Any]:
+    tenants = [
+        t for tid, t in facts.tenants.items() if facts.role_of(tid) is CustomerRole.CONTROLLER
+    ]
     incident = facts.incident
     if not tenants:
         # AVM Up's own processing, declared with no tenant: the incident's own numbers
         # (None when nobody entered them: « [à compléter] », never a guessed zero).
         return _base_fields(
-            facts=facts, findings=facts.findings, language=language,
-            persons=incident.persons_estimate, records=incident.records_estimate,
-            first_seen=incident.first_seen, last_seen=incident.last_seen,
+            facts=facts,
+            findings=facts.findings,
+            language=language,
+            persons=incident.persons_estimate,
+            records=incident.records_estimate,
+            first_seen=incident.first_seen,
+            last_seen=incident.last_seen,
             services=_sorted(str(e["service"]) for e in facts.evidence if e.get("service"))
             or _sorted(incident.services),
-            reach=[], now=now, policy=policy)
+            reach=[],
+            now=now,
+            policy=policy,
+        )
     ids = {t.tenant_id for t in tenants}
     findings = [f for f in facts.findings if ids & set(f.tenant_ids)]
     events = [e for e in facts.evidence if any(_event_touches(e, t) for t in ids)]
@@ -283,45 +343,62 @@ def _controller_share(facts: IncidentFacts, now: datetime, policy: DraftPolicy,
     records = incident.records_estimate
     if records is None:
         records = _count(sum(t.records for t in tenants))
-    accounts = {str((e.get("actor") or {}).get("id")) for e in events
-                if (e.get("actor") or {}).get("id")}
+    accounts = {
+        str((e.get("actor") or {}).get("id")) for e in events if (e.get("actor") or {}).get("id")
+    }
     reach = [f"{len(accounts)}"] if accounts else []
     return _base_fields(
-        facts=facts, findings=findings, language=language, persons=persons, records=records,
-        first_seen=min(t.first_seen for t in tenants), last_seen=max(t.last_seen for t in tenants),
+        facts=facts,
+        findings=findings,
+        language=language,
+        persons=persons,
+        records=records,
+        first_seen=min(t.first_seen for t in tenants),
+        last_seen=max(t.last_seen for t in tenants),
         services=_sorted(str(e["service"]) for e in events if e.get("service"))
         or _sorted(incident.services),
-        reach=reach, now=now, policy=policy,
+        reach=reach,
+        now=now,
+        policy=policy,
     )
 
 
 def _subjects_informed(facts: IncidentFacts) -> str:
     assessment = facts.incident.current_assessment
-    if assessment is not None and assessment.notify_subjects and not (
-        assessment.art34_exemption
-    ):
+    if assessment is not None and assessment.notify_subjects and not (assessment.art34_exemption):
         return "Prévue : information des personnes concernées en préparation (article 34 du RGPD)"
     if assessment is not None and assessment.notify_public:
-        return ("Prévue : communication publique, l'information individuelle exigeant des "
-                "efforts disproportionnés (article 34, 3, c)")
+        return (
+            "Prévue : communication publique, l'information individuelle exigeant des "
+            "efforts disproportionnés (article 34, 3, c)"
+        )
     if assessment is not None and assessment.art34_exemption:
         labels = {
             "a_unintelligible": "données incompréhensibles pour les tiers (article 34, 3, a)",
             "b_measures_taken": "mesures ultérieures rendant le risque élevé improbable "
-                                "(article 34, 3, b)",
+            "(article 34, 3, b)",
             "c_disproportionate_effort": "efforts disproportionnés : communication publique "
-                                         "(article 34, 3, c)",
+            "(article 34, 3, c)",
         }
         label = labels.get(assessment.art34_exemption, assessment.art34_exemption)
         why = f" – {assessment.art34_justification}" if assessment.art34_justification else ""
         return f"Non nécessaire : {label}{why}"
-    return ("Non nécessaire : risque non élevé pour les droits et libertés des personnes selon "
-            "l'évaluation de gravité (méthode ENISA 2013)")
+    return (
+        "Non nécessaire : risque non élevé pour les droits et libertés des personnes selon "
+        "l'évaluation de gravité (méthode ENISA 2013)"
+    )
 
 
-def cnil_context(*, facts: IncidentFacts, phase: NoticePhase, version: int, now: datetime,
-                 policy: DraftPolicy, previous_receipt: str | None = None,
-                 reasons_for_delay: str | None = None) -> CnilNoticeContext:
+def cnil_context(
+    *,
+    facts: IncidentFacts,
+    phase: NoticePhase,
+    version: int,
+    now: datetime,
+    policy: DraftPolicy,
+    previous_receipt: str | None = None,
+    reasons_for_delay: str | None = None,
+) -> CnilNoticeContext:
     fields = _controller_share(facts, now, policy, "fr")
     due = cnil_due_of(facts.incident, policy)
     categories = fields["data_categories"]
@@ -333,7 +410,8 @@ def cnil_context(*, facts: IncidentFacts, phase: NoticePhase, version: int, now:
         cnil_due=due,
         late=now > due,
         reasons_for_delay=reasons_for_delay,
-        circumstances=_declared_circumstances(facts.incident) or (
+        circumstances=_declared_circumstances(facts.incident)
+        or (
             "Détection automatique par l'outil de surveillance Tocsin (règles "
             + ", ".join(fields["rule_ids"])
             + ") sur les journaux d'authentification et d'accès des services, puis "
@@ -343,8 +421,9 @@ def cnil_context(*, facts: IncidentFacts, phase: NoticePhase, version: int, now:
         directly_identifiable=bool(
             set(categories) & {"identification", "electronic_identification"}
         ),
-        consequences=wording.cnil_consequences(natures=fields["natures"],
-                                               data_categories=categories),
+        consequences=wording.cnil_consequences(
+            natures=fields["natures"], data_categories=categories
+        ),
         harms=wording.cnil_harms(categories),
         measures_planned=wording.measures(incident.measures_planned),
         measures_long_term=wording.measures(incident.measures_long_term),
@@ -370,7 +449,8 @@ def _declared_circumstances(incident: Incident) -> str | None:
         return None
     label = SOURCE_LABELS_FR.get(incident.source, "signalement")
     return f"Violation déclarée à la suite d'un {label}" + (
-        f" : {incident.summary}" if incident.summary else ".")
+        f" : {incident.summary}" if incident.summary else "."
+    )
 
 
 def cnil_due_of(incident: Incident, policy: DraftPolicy) -> datetime:
@@ -380,29 +460,38 @@ def cnil_due_of(incident: Incident, policy: DraftPolicy) -> datetime:
     )
 
 
-def data_subject_context(*, facts: IncidentFacts, phase: NoticePhase, version: int,
-                         now: datetime, policy: DraftPolicy) -> DataSubjectNoticeContext:
+def data_subject_context(
+    *, facts: IncidentFacts, phase: NoticePhase, version: int, now: datetime, policy: DraftPolicy
+) -> DataSubjectNoticeContext:
     language = policy.default_language
     fields = _controller_share(facts, now, policy, language)
     persons = set(facts.incident.subject_categories or ())
     holders = not persons or bool(persons & wording.ACCOUNT_HOLDERS)
     return DataSubjectNoticeContext(
-        **fields, phase=phase, version=version, account_holders=holders,
-        advice=wording.advice(language=language, data_categories=fields["data_categories"],
-                              account_holders=holders),
+        **fields,
+        phase=phase,
+        version=version,
+        account_holders=holders,
+        advice=wording.advice(
+            language=language, data_categories=fields["data_categories"], account_holders=holders
+        ),
     )
 
 
-def public_context(*, facts: IncidentFacts, phase: NoticePhase, version: int,
-                   now: datetime, policy: DraftPolicy) -> PublicNoticeContext:
+def public_context(
+    *, facts: IncidentFacts, phase: NoticePhase, version: int, now: datetime, policy: DraftPolicy
+) -> PublicNoticeContext:
     language = policy.default_language
     fields = _controller_share(facts, now, policy, language)
     persons = set(facts.incident.subject_categories or ())
     holders = not persons or bool(persons & wording.ACCOUNT_HOLDERS)
     return PublicNoticeContext(
-        **fields, phase=phase, version=version,
-        advice=wording.advice(language=language, data_categories=fields["data_categories"],
-                              account_holders=holders),
+        **fields,
+        phase=phase,
+        version=version,
+        advice=wording.advice(
+            language=language, data_categories=fields["data_categories"], account_holders=holders
+        ),
     )
 
 
@@ -439,8 +528,15 @@ def _previous_receipt(history: Sequence[Notice]) -> str | None:
 
 
 class _Drafter:
-    def __init__(self, *, session: Session, facts: IncidentFacts, existing: list[Notice],
-                 now: datetime, policy: DraftPolicy) -> None:
+    def __init__(
+        self,
+        *,
+        session: Session,
+        facts: IncidentFacts,
+        existing: list[Notice],
+        now: datetime,
+        policy: DraftPolicy,
+    ) -> None:
         self.session = session
         self.facts = facts
         self.history = _latest(existing)
@@ -460,17 +556,22 @@ class _Drafter:
             org = context.org.model_dump(mode="json")
             if digest != latest.fingerprint or (latest.context or {}).get("org") != org:
                 self._fill(latest, context, digest)
-                notice_service.void_signatures(session=self.session, notice=latest,
-                                               now=self.now)
+                notice_service.void_signatures(session=self.session, notice=latest, now=self.now)
             return
         version = latest.version + 1 if latest is not None else 1
         context = build(phase, version)
         digest = fingerprint(context)
         if latest is not None and digest == latest.fingerprint:
             return
-        notice = Notice(incident_id=self.facts.incident.id, kind=kind.value, scope=scope,
-                        tenant_id=tenant_id, version=version, status=NoticeStatus.DRAFT,
-                        created_at=self.now)
+        notice = Notice(
+            incident_id=self.facts.incident.id,
+            kind=kind.value,
+            scope=scope,
+            tenant_id=tenant_id,
+            version=version,
+            status=NoticeStatus.DRAFT,
+            created_at=self.now,
+        )
         self._fill(notice, context, digest)
         self.session.add(notice)
 
@@ -489,8 +590,9 @@ class _Drafter:
         self.written.append(notice)
 
 
-def draft_notices(*, session: Session, incident: Incident, now: datetime,
-                  policy: DraftPolicy) -> list[Notice]:
+def draft_notices(
+    *, session: Session, incident: Incident, now: datetime, policy: DraftPolicy
+) -> list[Notice]:
     """Create or refresh the drafts `incident` calls for. Returns the notices written (new
     versions and refreshed drafts); an empty list when nothing changed. Not committed."""
     if not should_draft(incident, policy):
@@ -506,36 +608,56 @@ def draft_notices(*, session: Session, incident: Incident, now: datetime,
         if told is not None and not told.notify_customer:
             continue  # an attempt that reached no data (Art. 4(12)), or the RSSI's decision
         drafter.ensure(
-            NoticeKind.CUSTOMER, tenant_id, tenant_id,
+            NoticeKind.CUSTOMER,
+            tenant_id,
+            tenant_id,
             lambda phase, version, t=tenant_id: customer_context(
-                facts=facts, tenant_id=t, phase=phase, version=version, now=now,
-                policy=policy),
+                facts=facts, tenant_id=t, phase=phase, version=version, now=now, policy=policy
+            ),
         )
 
     # AVM Up's own processing: a controller tenant, or a declared incident with no tenant.
     controller = not facts.tenants or any(
-        facts.role_of(t) is CustomerRole.CONTROLLER for t in facts.tenants)
+        facts.role_of(t) is CustomerRole.CONTROLLER for t in facts.tenants
+    )
     assessment = incident.current_assessment
     if controller and assessment is not None and assessment.notify_cnil:
         history = drafter.history.get((NoticeKind.CNIL.value, GLOBAL_SCOPE), [])
         drafter.ensure(
-            NoticeKind.CNIL, GLOBAL_SCOPE, None,
+            NoticeKind.CNIL,
+            GLOBAL_SCOPE,
+            None,
             lambda phase, version: cnil_context(
-                facts=facts, phase=phase, version=version, now=now, policy=policy,
-                previous_receipt=_previous_receipt(history)),
+                facts=facts,
+                phase=phase,
+                version=version,
+                now=now,
+                policy=policy,
+                previous_receipt=_previous_receipt(history),
+            ),
         )
-    if (controller and assessment is not None and assessment.notify_subjects
-            and not assessment.art34_exemption):
+    if (
+        controller
+        and assessment is not None
+        and assessment.notify_subjects
+        and not assessment.art34_exemption
+    ):
         drafter.ensure(
-            NoticeKind.DATA_SUBJECT, GLOBAL_SCOPE, None,
+            NoticeKind.DATA_SUBJECT,
+            GLOBAL_SCOPE,
+            None,
             lambda phase, version: data_subject_context(
-                facts=facts, phase=phase, version=version, now=now, policy=policy),
+                facts=facts, phase=phase, version=version, now=now, policy=policy
+            ),
         )
     if controller and assessment is not None and assessment.notify_public:
         drafter.ensure(
-            NoticeKind.PUBLIC, GLOBAL_SCOPE, None,
+            NoticeKind.PUBLIC,
+            GLOBAL_SCOPE,
+            None,
             lambda phase, version: public_context(
-                facts=facts, phase=phase, version=version, now=now, policy=policy),
+                facts=facts, phase=phase, version=version, now=now, policy=policy
+            ),
         )
     session.flush()
     return drafter.written
@@ -544,28 +666,39 @@ def draft_notices(*, session: Session, incident: Incident, now: datetime,
 # -- incidents merged by correlation ------------------------------------------------------
 
 
-
 def decided_incidents(session: Session, incident_ids: Sequence[int]) -> set[int]:
     """The incidents among `incident_ids` with a notice a person has decided on (approved,
     sent or rejected): correlation must not merge them away (`incidents.flows`)."""
     if not incident_ids:
         return set()
-    return set(session.scalars(
-        select(Notice.incident_id).where(Notice.incident_id.in_(list(incident_ids)),
-                                         Notice.status != NoticeStatus.DRAFT.value)
-        .distinct()
-    ))
+    return set(
+        session.scalars(
+            select(Notice.incident_id)
+            .where(
+                Notice.incident_id.in_(list(incident_ids)),
+                Notice.status != NoticeStatus.DRAFT.value,
+            )
+            .distinct()
+        )
+    )
 
 
-def retire_drafts(*, session: Session, incident: Incident, into: Incident,
-                  now: datetime) -> list[Notice]:
+def retire_drafts(
+    *, session: Session, incident: Incident, into: Incident, now: datetime
+) -> list[Notice]:
     """The drafts of an incident merged into another are rejected by Tocsin, with the reason
     (the kept incident drafts its own notices, with the merged facts); audited."""
-    retired = list(session.scalars(select(Notice).where(
-        Notice.incident_id == incident.id, Notice.status == NoticeStatus.DRAFT.value)))
+    retired = list(
+        session.scalars(
+            select(Notice).where(
+                Notice.incident_id == incident.id, Notice.status == NoticeStatus.DRAFT.value
+            )
+        )
+    )
     reason = f"incident merged into {into.ref}"
     for notice in retired:
-        notice_service.mark_rejected(session=session, notice=notice, actor=SYSTEM_ACTOR,
-                                     reason=reason, now=now)
+        notice_service.mark_rejected(
+            session=session, notice=notice, actor=SYSTEM_ACTOR, reason=reason, now=now
+        )
     session.flush()
     return retired

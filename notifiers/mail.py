@@ -43,9 +43,19 @@ def parse_sender(value: str) -> Address:
     return Address(display_name=one_line(name), username=local, domain=domain)
 
 
-def build_message(*, sender: str, recipients: Sequence[str], subject: str, text: str,
-                  html: str | None, message_id: str, date: datetime, language: str,
-                  reference: str | None = None, hide_recipients: bool = False) -> EmailMessage:
+def build_message(
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    subject: str,
+    text: str,
+    html: str | None,
+    message_id: str,
+    date: datetime,
+    language: str,
+    reference: str | None = None,
+    hide_recipients: bool = False,
+) -> EmailMessage:
     if not _MESSAGE_ID.match(message_id):
         raise InvalidAddress("invalid Message-ID")
     to = [validate_address(r) for r in recipients]

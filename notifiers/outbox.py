@@ -88,23 +88,30 @@ class SmtpConfig:
         validate_address(self.escalation_to)
 
     @classmethod
-    def from_url(cls, url: str, *, from_address: str, allow_plaintext: bool = False,
-                 **kwargs: Any) -> SmtpConfig:
+    def from_url(
+        cls, url: str, *, from_address: str, allow_plaintext: bool = False, **kwargs: Any
+    ) -> SmtpConfig:
         """`smtp://user:pass@host:587` (STARTTLS required), `smtps://host:465` (implicit
         TLS), `smtp+plain://host:1025` (development only, with `allow_plaintext`)."""
         parts = urlsplit(url)
         schemes: dict[str, tuple[Security, int]] = {
-            "smtp": ("starttls", 587), "smtp+starttls": ("starttls", 587),
-            "smtps": ("smtps", 465), "smtp+plain": ("plain", 25),
+            "smtp": ("starttls", 587),
+            "smtp+starttls": ("starttls", 587),
+            "smtps": ("smtps", 465),
+            "smtp+plain": ("plain", 25),
         }
         if parts.scheme not in schemes or not parts.hostname:
             raise NoticeError("SMTP URL: expected smtp://, smtps:// or smtp+plain://HOST[:PORT]")
         security, default_port = schemes[parts.scheme]
         return cls(
-            host=parts.hostname, port=parts.port or default_port, security=security,
+            host=parts.hostname,
+            port=parts.port or default_port,
+            security=security,
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
-            from_address=from_address, allow_plaintext=allow_plaintext, **kwargs,
+            from_address=from_address,
+            allow_plaintext=allow_plaintext,
+            **kwargs,
         )
 
     @classmethod
@@ -115,9 +122,12 @@ class SmtpConfig:
         url = settings.smtp_url.get_secret_value()
         if not url:
             return None
-        return cls.from_url(url, from_address=settings.smtp_from,
-                            allow_plaintext=bool(settings.smtp_allow_plaintext),
-                            timezone=str(settings.timezone))
+        return cls.from_url(
+            url,
+            from_address=settings.smtp_from,
+            allow_plaintext=bool(settings.smtp_allow_plaintext),
+            timezone=str(settings.timezone),
+        )
 
 
 @dataclass
@@ -168,8 +178,9 @@ class SmtpSession:
         try:
             conn: smtplib.SMTP
             if cfg.security == "smtps":
-                conn = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout,
-                                        context=self._context())
+                conn = smtplib.SMTP_SSL(
+                    cfg.host, cfg.port, timeout=cfg.timeout, context=self._context()
+                )
                 conn.ehlo()
             else:
                 conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
@@ -208,13 +219,15 @@ class SmtpSession:
             raise
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
-            raise _Refused(f"SMTP error before DATA: {type(exc).__name__}",
-                           permanent=False) from None
+            raise _Refused(
+                f"SMTP error before DATA: {type(exc).__name__}", permanent=False
+            ) from None
         try:
             code, resp = conn.data(data)
         except smtplib.SMTPDataError as exc:
-            raise _Refused(f"DATA refused: {exc.smtp_code}", permanent=exc.smtp_code >= 500
-                           ) from None
+            raise _Refused(
+                f"DATA refused: {exc.smtp_code}", permanent=exc.smtp_code >= 500
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise _Uncertain(f"connection lost during DATA: {type(exc).__name__}") from None
@@ -231,51 +244,77 @@ class SmtpSession:
             self.conn = None
 
 
-def enqueue_escalations(*, session: Session, now: datetime, smtp: SmtpConfig,
-                        limit: int = 100) -> int:
+def enqueue_escalations(
+    *, session: Session, now: datetime, smtp: SmtpConfig, limit: int = 100
+) -> int:
     """An outbox row per escalation not delivered and not queued yet. Not committed."""
-    queued = set(session.scalars(
-        select(OutboxMessage.escalation_id).where(OutboxMessage.escalation_id.is_not(None))
-    ))
+    queued = set(
+        session.scalars(
+            select(OutboxMessage.escalation_id).where(OutboxMessage.escalation_id.is_not(None))
+        )
+    )
     count = 0
     for esc in incident_clocks.pending_escalations(session=session, limit=limit):
         if esc.id in queued:
             continue
         incident = esc.incident
         subject, text = render_escalation(
-            values={"ref": incident.ref, "clock": esc.clock, "tenant_id": esc.tenant_id,
-                    "threshold_hours": esc.threshold_hours, "due_at": esc.due_at},
+            values={
+                "ref": incident.ref,
+                "clock": esc.clock,
+                "tenant_id": esc.tenant_id,
+                "threshold_hours": esc.threshold_hours,
+                "due_at": esc.due_at,
+            },
             tz=smtp.timezone,
         )
-        session.add(OutboxMessage(
-            purpose=OutboxPurpose.ESCALATION.value, kind="escalation", escalation_id=esc.id,
-            incident_id=incident.id, tenant_id=esc.tenant_id or None,
-            reference=incident.ref,
-            message_id=new_message_id(f"e{esc.id}", smtp.message_domain),
-            recipients=[smtp.escalation_to], subject=subject, text_body=text, html_body=None,
-            language="fr", state=OutboxState.PENDING.value, attempts=0, next_attempt_at=now,
-            created_at=now,
-        ))
+        session.add(
+            OutboxMessage(
+                purpose=OutboxPurpose.ESCALATION.value,
+                kind="escalation",
+                escalation_id=esc.id,
+                incident_id=incident.id,
+                tenant_id=esc.tenant_id or None,
+                reference=incident.ref,
+                message_id=new_message_id(f"e{esc.id}", smtp.message_domain),
+                recipients=[smtp.escalation_to],
+                subject=subject,
+                text_body=text,
+                html_body=None,
+                language="fr",
+                state=OutboxState.PENDING.value,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
         count += 1
     session.flush()
     return count
 
 
 def _expire_claims(session: Session, now: datetime, lease: timedelta) -> list[OutboxMessage]:
-    stale = list(session.scalars(
-        select(OutboxMessage).where(OutboxMessage.state == OutboxState.SENDING,
-                                    OutboxMessage.claimed_at < now - lease)
-    ))
+    stale = list(
+        session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_at < now - lease
+            )
+        )
+    )
     for row in stale:
         row.state = OutboxState.UNCERTAIN.value
         row.last_error = (
             "claim expired while sending: the server may have accepted the message; check "
             "the mail log for its Message-ID, then resolve it (sent or requeue)"
         )
-        audit.append(session=session, actor=OUTBOX_ACTOR, action="outbox.uncertain",
-                     subject=_ref(session, row.incident_id), at=now,
-                     data={"outbox_id": row.id, "notice_id": row.notice_id,
-                           "message_id": row.message_id})
+        audit.append(
+            session=session,
+            actor=OUTBOX_ACTOR,
+            action="outbox.uncertain",
+            subject=_ref(session, row.incident_id),
+            at=now,
+            data={"outbox_id": row.id, "notice_id": row.notice_id, "message_id": row.message_id},
+        )
     return stale
 
 
@@ -289,10 +328,16 @@ def _claim(factory: sessionmaker[Session], row_id: int, now: datetime) -> Outbox
     with factory() as session, session.begin():
         result = session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == row_id,
-                   OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.RETRY]))
-            .values(state=OutboxState.SENDING.value, claimed_at=now, claim_token=token,
-                    attempts=OutboxMessage.attempts + 1)
+            .where(
+                OutboxMessage.id == row_id,
+                OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.RETRY]),
+            )
+            .values(
+                state=OutboxState.SENDING.value,
+                claimed_at=now,
+                claim_token=token,
+                attempts=OutboxMessage.attempts + 1,
+            )
             .execution_options(synchronize_session=False)
         )
         if getattr(result, "rowcount", 0) != 1:
@@ -303,8 +348,12 @@ def _claim(factory: sessionmaker[Session], row_id: int, now: datetime) -> Outbox
         return row
 
 
-def _finish(factory: sessionmaker[Session], row: OutboxMessage, now: datetime,
-            apply: Callable[[Session, OutboxMessage], None]) -> None:
+def _finish(
+    factory: sessionmaker[Session],
+    row: OutboxMessage,
+    now: datetime,
+    apply: Callable[[Session, OutboxMessage], None],
+) -> None:
     with factory() as session, session.begin():
         current = session.get(OutboxMessage, row.id, with_for_update=True)
         if current is None or current.claim_token != row.claim_token:
@@ -312,18 +361,26 @@ def _finish(factory: sessionmaker[Session], row: OutboxMessage, now: datetime,
         apply(session, current)
 
 
-def _meet_customer_clock(session: Session, incident: Incident, tenant_id: str | None,
-                         now: datetime) -> None:
+def _meet_customer_clock(
+    session: Session, incident: Incident, tenant_id: str | None, now: datetime
+) -> None:
     """Meet the customer's clock. A clock error must never undo the record of a message the
     server accepted (that would make it look unsent), so it is logged, not raised."""
     try:
         with session.begin_nested():
-            incident_clocks.mark_clock_met(session=session, incident=incident,
-                                           clock=Clock.CUSTOMER, at=now, tenant_id=tenant_id,
-                                           actor=OUTBOX_ACTOR)
+            incident_clocks.mark_clock_met(
+                session=session,
+                incident=incident,
+                clock=Clock.CUSTOMER,
+                at=now,
+                tenant_id=tenant_id,
+                actor=OUTBOX_ACTOR,
+            )
     except IncidentError as exc:
-        log.error("customer clock not marked met", extra={"incident": incident.ref,
-                                                          "error": type(exc).__name__})
+        log.error(
+            "customer clock not marked met",
+            extra={"incident": incident.ref, "error": type(exc).__name__},
+        )
 
 
 def _mark_sent(reply: str, now: datetime) -> Callable[[Session, OutboxMessage], None]:
@@ -345,32 +402,53 @@ def _mark_sent(reply: str, now: datetime) -> Callable[[Session, OutboxMessage], 
             esc = session.get(Escalation, row.escalation_id)
             if esc is not None:
                 esc.delivered_at = now
-        audit.append(session=session, actor=OUTBOX_ACTOR, action="outbox.sent",
-                     subject=incident.ref if incident is not None else str(row.incident_id),
-                     at=now, data={"outbox_id": row.id, "notice_id": row.notice_id,
-                                   "escalation_id": row.escalation_id, "kind": row.kind,
-                                   "message_id": row.message_id,
-                                   "recipients": len(row.recipients)})
+        audit.append(
+            session=session,
+            actor=OUTBOX_ACTOR,
+            action="outbox.sent",
+            subject=incident.ref if incident is not None else str(row.incident_id),
+            at=now,
+            data={
+                "outbox_id": row.id,
+                "notice_id": row.notice_id,
+                "escalation_id": row.escalation_id,
+                "kind": row.kind,
+                "message_id": row.message_id,
+                "recipients": len(row.recipients),
+            },
+        )
+
     return apply
 
 
-def _mark_failed(detail: str, now: datetime, *, permanent: bool, max_attempts: int,
-                 outcome: list[str]) -> Callable[[Session, OutboxMessage], None]:
+def _mark_failed(
+    detail: str, now: datetime, *, permanent: bool, max_attempts: int, outcome: list[str]
+) -> Callable[[Session, OutboxMessage], None]:
     def apply(session: Session, row: OutboxMessage) -> None:
         row.last_error = detail[:500]
         row.claimed_at = None
         if permanent or row.attempts >= max_attempts:
             row.state = OutboxState.FAILED.value
             outcome.append("failed")
-            audit.append(session=session, actor=OUTBOX_ACTOR, action="outbox.failed",
-                         subject=_ref(session, row.incident_id), at=now,
-                         data={"outbox_id": row.id, "notice_id": row.notice_id,
-                               "message_id": row.message_id, "error": row.last_error,
-                               "attempts": row.attempts})
+            audit.append(
+                session=session,
+                actor=OUTBOX_ACTOR,
+                action="outbox.failed",
+                subject=_ref(session, row.incident_id),
+                at=now,
+                data={
+                    "outbox_id": row.id,
+                    "notice_id": row.notice_id,
+                    "message_id": row.message_id,
+                    "error": row.last_error,
+                    "attempts": row.attempts,
+                },
+            )
         else:
             row.state = OutboxState.RETRY.value
             row.next_attempt_at = now + backoff(row.attempts)
             outcome.append("retry")
+
     return apply
 
 
@@ -378,13 +456,20 @@ def _mark_uncertain(detail: str) -> Callable[[Session, OutboxMessage], None]:
     def apply(session: Session, row: OutboxMessage) -> None:
         row.state = OutboxState.UNCERTAIN.value
         row.last_error = detail[:500]
+
     return apply
 
 
-def deliver_due(*, session_factory: sessionmaker[Session], smtp: SmtpConfig, now: datetime,
-                limit: int = 50, lease: timedelta = timedelta(minutes=10),
-                max_attempts: int = 8,
-                stop: Callable[[], bool] | None = None) -> DeliveryReport:
+def deliver_due(
+    *,
+    session_factory: sessionmaker[Session],
+    smtp: SmtpConfig,
+    now: datetime,
+    limit: int = 50,
+    lease: timedelta = timedelta(minutes=10),
+    max_attempts: int = 8,
+    stop: Callable[[], bool] | None = None,
+) -> DeliveryReport:
     """Queue pending escalations, expire stale claims, then send what is due (each row:
     claim → commit → SMTP → record → commit). `stop` is asked before each claim: a process
     asked to stop finishes the message in hand and claims no other."""
@@ -395,13 +480,17 @@ def deliver_due(*, session_factory: sessionmaker[Session], smtp: SmtpConfig, now
             report.uncertain += 1
             NOTICES_SENT.labels(kind=stale.kind, result="uncertain").inc()
             log.warning("outbox message uncertain", extra={"outbox_id": stale.id})
-        due_ids = list(session.scalars(
-            select(OutboxMessage.id)
-            .where(OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.RETRY]),
-                   OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(limit)
-        ))
+        due_ids = list(
+            session.scalars(
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.RETRY]),
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(limit)
+            )
+        )
     if not due_ids:
         return report
     sender = parse_sender(smtp.from_address)
@@ -413,32 +502,56 @@ def deliver_due(*, session_factory: sessionmaker[Session], smtp: SmtpConfig, now
             row = _claim(session_factory, row_id, now)
             if row is None:
                 continue
-            _deliver_one(session_factory, transport, smtp, sender.addr_spec, row, now,
-                         max_attempts, report)
+            _deliver_one(
+                session_factory, transport, smtp, sender.addr_spec, row, now, max_attempts, report
+            )
     finally:
         transport.close()
     return report
 
 
-def _deliver_one(factory: sessionmaker[Session], transport: SmtpSession, smtp: SmtpConfig,
-                 sender: str, row: OutboxMessage, now: datetime, max_attempts: int,
-                 report: DeliveryReport) -> None:
+def _deliver_one(
+    factory: sessionmaker[Session],
+    transport: SmtpSession,
+    smtp: SmtpConfig,
+    sender: str,
+    row: OutboxMessage,
+    now: datetime,
+    max_attempts: int,
+    report: DeliveryReport,
+) -> None:
     outcome: list[str] = []
     try:
         message = build_message(
-            sender=smtp.from_address, recipients=row.recipients, subject=row.subject,
-            text=row.text_body, html=row.html_body, message_id=row.message_id, date=now,
-            language=row.language, reference=row.reference,
+            sender=smtp.from_address,
+            recipients=row.recipients,
+            subject=row.subject,
+            text=row.text_body,
+            html=row.html_body,
+            message_id=row.message_id,
+            date=now,
+            language=row.language,
+            reference=row.reference,
             hide_recipients=row.kind == NoticeKind.DATA_SUBJECT,
         )
         data = message.as_bytes()
         reply = transport.send(sender, list(row.recipients), data)
     except InvalidAddress as exc:
-        _finish(factory, row, now, _mark_failed(str(exc), now, permanent=True,
-                                                 max_attempts=max_attempts, outcome=outcome))
+        _finish(
+            factory,
+            row,
+            now,
+            _mark_failed(str(exc), now, permanent=True, max_attempts=max_attempts, outcome=outcome),
+        )
     except _Refused as exc:
-        _finish(factory, row, now, _mark_failed(str(exc), now, permanent=exc.permanent,
-                                                 max_attempts=max_attempts, outcome=outcome))
+        _finish(
+            factory,
+            row,
+            now,
+            _mark_failed(
+                str(exc), now, permanent=exc.permanent, max_attempts=max_attempts, outcome=outcome
+            ),
+        )
     except _Uncertain as exc:
         _finish(factory, row, now, _mark_uncertain(str(exc)))
         outcome.append("uncertain")
@@ -456,12 +569,15 @@ def _deliver_one(factory: sessionmaker[Session], transport: SmtpSession, smtp: S
         report.failed += 1
     elif result == "uncertain":
         report.uncertain += 1
-    log.info("outbox delivery", extra={"outbox_id": row.id, "kind": row.kind,
-                                       "result": result, "attempt": row.attempts})
+    log.info(
+        "outbox delivery",
+        extra={"outbox_id": row.id, "kind": row.kind, "result": result, "attempt": row.attempts},
+    )
 
 
-def resolve_uncertain(*, session: Session, outbox_id: int, sent: bool, user_email: str,
-                      user_role: str, now: datetime) -> OutboxMessage:
+def resolve_uncertain(
+    *, session: Session, outbox_id: int, sent: bool, user_email: str, user_role: str, now: datetime
+) -> OutboxMessage:
     """The RSSI's decision on an `uncertain` row after checking the mail log: `sent=True`
     records it as delivered; `sent=False` requeues it (it will be sent again). Not committed.
     """
@@ -476,8 +592,13 @@ def resolve_uncertain(*, session: Session, outbox_id: int, sent: bool, user_emai
         row.state = OutboxState.RETRY.value
         row.next_attempt_at = now
         row.claimed_at = None
-    audit.append(session=session, actor=user_email, action="outbox.resolved",
-                 subject=_ref(session, row.incident_id), at=now,
-                 data={"outbox_id": row.id, "message_id": row.message_id, "sent": sent})
+    audit.append(
+        session=session,
+        actor=user_email,
+        action="outbox.resolved",
+        subject=_ref(session, row.incident_id),
+        at=now,
+        data={"outbox_id": row.id, "message_id": row.message_id, "sent": sent},
+    )
     session.flush()
     return row

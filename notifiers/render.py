@@ -30,8 +30,18 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 _TENANT_DIR = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 MONTHS_FR = (
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-    "octobre", "novembre", "décembre",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
 )
 
 
@@ -96,9 +106,7 @@ def search_path(
     return tuple(paths)
 
 
-def render_notice(
-    context: NoticeContext, *, override_dir: Path | None = None
-) -> RenderedNotice:
+def render_notice(context: NoticeContext, *, override_dir: Path | None = None) -> RenderedNotice:
     """Render subject, plain text and HTML for `context` (its `kind` and `language`)."""
     kind = NoticeKind(context.kind)
     tenant = getattr(context, "tenant_id", None) if kind is NoticeKind.CUSTOMER else None
@@ -168,8 +176,7 @@ def text_to_html(text: str, *, title: str, language: str) -> str:
     """The HTML part of an edited notice: the edited text, escaped, paragraph by paragraph."""
     paras = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
     body = "\n".join(
-        "<p>" + "<br>\n".join(html.escape(line) for line in p.split("\n")) + "</p>"
-        for p in paras
+        "<p>" + "<br>\n".join(html.escape(line) for line in p.split("\n")) + "</p>" for p in paras
     )
     return (
         f'<!DOCTYPE html>\n<html lang="{html.escape(language)}">\n<head>\n'
@@ -178,11 +185,13 @@ def text_to_html(text: str, *, title: str, language: str) -> str:
     )
 
 
-def render_escalation(*, values: dict[str, object], language: str = "fr",
-                      tz: str = DEFAULT_TIMEZONE) -> tuple[str, str]:
+def render_escalation(
+    *, values: dict[str, object], language: str = "fr", tz: str = DEFAULT_TIMEZONE
+) -> tuple[str, str]:
     """Subject and text of a deadline escalation e-mail to the RSSI."""
-    env = _environment(search_path(language=language, tenant_id=None, override_dir=None),
-                       language, tz)
+    env = _environment(
+        search_path(language=language, tenant_id=None, override_dir=None), language, tz
+    )
     try:
         subject = env.get_template("escalation.subject.txt").render(values)
         text = env.get_template("escalation.txt").render(values)

@@ -119,8 +119,12 @@ class NoticeBase(_Frozen):
         override may still read them); unset values read « [à compléter] »."""
         tbc = "[to be completed]" if self.language == "en" else "[à compléter]"
         org = self.org
-        return {"organisation": org.name or tbc, "dpo_email": org.dpo_email or tbc,
-                "rssi_email": org.rssi_email or tbc, "privacy_email": org.privacy_email or tbc}
+        return {
+            "organisation": org.name or tbc,
+            "dpo_email": org.dpo_email or tbc,
+            "rssi_email": org.rssi_email or tbc,
+            "privacy_email": org.privacy_email or tbc,
+        }
 
 
 class CustomerNoticeContext(NoticeBase):
@@ -177,15 +181,20 @@ class PublicNoticeContext(NoticeBase):
     advice: list[Para]
 
 
-NoticeContext = (CustomerNoticeContext | CnilNoticeContext | DataSubjectNoticeContext
-                 | PublicNoticeContext)
+NoticeContext = (
+    CustomerNoticeContext | CnilNoticeContext | DataSubjectNoticeContext | PublicNoticeContext
+)
 
 # The organisation fields each kind of notice prints, and the setting that fills each.
 ORG_SETTINGS = {
-    "name": "TOCSIN_ORG__NAME", "siren": "TOCSIN_ORG__SIREN",
-    "address": "TOCSIN_ORG__ADDRESS", "representative": "TOCSIN_ORG__REPRESENTATIVE",
-    "dpo_name": "TOCSIN_ORG__DPO_NAME", "dpo_email": "TOCSIN_ORG__DPO_EMAIL",
-    "dpo_phone": "TOCSIN_ORG__DPO_PHONE", "rssi_email": "TOCSIN_ORG__RSSI_EMAIL",
+    "name": "TOCSIN_ORG__NAME",
+    "siren": "TOCSIN_ORG__SIREN",
+    "address": "TOCSIN_ORG__ADDRESS",
+    "representative": "TOCSIN_ORG__REPRESENTATIVE",
+    "dpo_name": "TOCSIN_ORG__DPO_NAME",
+    "dpo_email": "TOCSIN_ORG__DPO_EMAIL",
+    "dpo_phone": "TOCSIN_ORG__DPO_PHONE",
+    "rssi_email": "TOCSIN_ORG__RSSI_EMAIL",
     "privacy_email": "TOCSIN_ORG__PRIVACY_EMAIL",
 }
 _ORG_NEEDED = {
@@ -195,10 +204,24 @@ _ORG_NEEDED = {
     "public": ("name", "dpo_email", "privacy_email"),
 }
 _FIELDS_NEEDED = {
-    "customer": ("measures_taken", "measures_proposed", "cause", "origin",
-                 "subprocessors_involved", "breach_ongoing"),
-    "cnil": ("measures_taken", "measures_planned", "measures_long_term", "cause", "origin",
-             "subprocessors_involved", "breach_ongoing", "subject_categories"),
+    "customer": (
+        "measures_taken",
+        "measures_proposed",
+        "cause",
+        "origin",
+        "subprocessors_involved",
+        "breach_ongoing",
+    ),
+    "cnil": (
+        "measures_taken",
+        "measures_planned",
+        "measures_long_term",
+        "cause",
+        "origin",
+        "subprocessors_involved",
+        "breach_ongoing",
+        "subject_categories",
+    ),
     "data_subject": ("measures_taken", "breach_ongoing"),
     "public": ("measures_taken", "breach_ongoing"),
 }

@@ -64,10 +64,14 @@ def get(*, session: Session, notice_id: int) -> Notice:
     return notice
 
 
-def list_notices(*, session: Session, incident_id: int | None = None,
-                 status: str | None = None, limit: int = 1000) -> list[Notice]:
-    stmt = select(Notice).order_by(Notice.incident_id, Notice.kind, Notice.scope,
-                                   Notice.version)
+def list_notices(
+    *,
+    session: Session,
+    incident_id: int | None = None,
+    status: str | None = None,
+    limit: int = 1000,
+) -> list[Notice]:
+    stmt = select(Notice).order_by(Notice.incident_id, Notice.kind, Notice.scope, Notice.version)
     if incident_id is not None:
         stmt = stmt.where(Notice.incident_id == incident_id)
     if status is not None:
@@ -95,18 +99,22 @@ def edit_diff(*, before: Notice | dict[str, str], subject: str, text: str) -> st
 
 def _rerender_cnil(notice: Notice, reasons: str, now: datetime) -> None:
     context = CnilNoticeContext.model_validate(
-        {k: v for k, v in notice.context.items() if k in CnilNoticeContext.model_fields})
+        {k: v for k, v in notice.context.items() if k in CnilNoticeContext.model_fields}
+    )
     context = context.model_copy(update={"reasons_for_delay": paragraph(reasons), "late": True})
     rendered = render_notice(context)
     notice.subject, notice.text_body, notice.html_body = (
-        rendered.subject, rendered.text, rendered.html,
+        rendered.subject,
+        rendered.text,
+        rendered.html,
     )
     notice.context = context.model_dump(mode="json")
     notice.updated_at = now
 
 
-def _recipients_for(session: Session, notice: Notice,
-                    recipients: Sequence[str] | None) -> list[str]:
+def _recipients_for(
+    session: Session, notice: Notice, recipients: Sequence[str] | None
+) -> list[str]:
     if notice.kind == NoticeKind.CUSTOMER:
         customer = session.get(Customer, notice.tenant_id) if notice.tenant_id else None
         if customer is None or not customer.contact_email:
@@ -114,8 +122,7 @@ def _recipients_for(session: Session, notice: Notice,
                 f"notice {notice.id}: no contact e-mail for customer {notice.tenant_id!r} "
                 "(tocsin customers import)"
             )
-        return [validate_address(a) for a in re.split(r"[;,]", customer.contact_email)
-                if a.strip()]
+        return [validate_address(a) for a in re.split(r"[;,]", customer.contact_email) if a.strip()]
     return [validate_address(a) for a in recipients or ()]
 
 
@@ -129,8 +136,11 @@ def signatures(notice: Notice) -> dict[str, tuple[str, datetime] | None]:
     """Who signed, by role (None = not yet)."""
     out: dict[str, tuple[str, datetime] | None] = {}
     for role in signers_needed(notice.kind):
-        by, at = ((notice.approved_by, notice.approved_at) if role == APPROVER_ROLE
-                  else (notice.dpo_approved_by, notice.dpo_approved_at))
+        by, at = (
+            (notice.approved_by, notice.approved_at)
+            if role == APPROVER_ROLE
+            else (notice.dpo_approved_by, notice.dpo_approved_at)
+        )
         out[role] = (by, at) if by is not None and at is not None else None
     return out
 
@@ -150,13 +160,24 @@ def _field_lines(notice: Notice) -> list[str]:
     sub-processors, ongoing, measures): an edit at approval must keep them as they are."""
     ctx = notice.context or {}
     lang = notice.language if notice.language in ("fr", "en") else "fr"
-    values = [wording.label(lang, vocab, ctx.get(name)) for vocab, name in (
-        ("cause", "cause"), ("origin", "origin"), ("yes_no", "subprocessors_involved"),
-        ("yes_no", "breach_ongoing")) if ctx.get(name)]
-    values += [f"- {m}" for m in (ctx.get("measures_taken") or [])
-               + (ctx.get("measures_proposed") or [])]
-    return [line.strip() for line in notice.text_body.splitlines()
-            if line.strip() and any(v in line for v in values)]
+    values = [
+        wording.label(lang, vocab, ctx.get(name))
+        for vocab, name in (
+            ("cause", "cause"),
+            ("origin", "origin"),
+            ("yes_no", "subprocessors_involved"),
+            ("yes_no", "breach_ongoing"),
+        )
+        if ctx.get(name)
+    ]
+    values += [
+        f"- {m}" for m in (ctx.get("measures_taken") or []) + (ctx.get("measures_proposed") or [])
+    ]
+    return [
+        line.strip()
+        for line in notice.text_body.splitlines()
+        if line.strip() and any(v in line for v in values)
+    ]
 
 
 def _refuse_contradictions(notice: Notice, text: str) -> None:
@@ -169,24 +190,43 @@ def _refuse_contradictions(notice: Notice, text: str) -> None:
         )
 
 
-def void_signatures(*, session: Session, notice: Notice, now: datetime,
-                    actor: str = SYSTEM_ACTOR) -> None:
+def void_signatures(
+    *, session: Session, notice: Notice, now: datetime, actor: str = SYSTEM_ACTOR
+) -> None:
     """A draft whose facts changed after a first signature must be signed again; audited."""
     signed = [role for role, sig in signatures(notice).items() if sig is not None]
     if not signed:
         return
     notice.approved_by = notice.approved_at = None
     notice.dpo_approved_by = notice.dpo_approved_at = None
-    audit.append(session=session, actor=actor, action="notice.signatures_voided",
-                 subject=notice.incident.ref, at=now,
-                 data={"notice_id": notice.id, "kind": notice.kind,
-                       "version": notice.version, "roles": signed})
+    audit.append(
+        session=session,
+        actor=actor,
+        action="notice.signatures_voided",
+        subject=notice.incident.ref,
+        at=now,
+        data={
+            "notice_id": notice.id,
+            "kind": notice.kind,
+            "version": notice.version,
+            "roles": signed,
+        },
+    )
 
 
-def approve(*, session: Session, notice: Notice, user_email: str, user_role: str,
-            edits: NoticeEdit | None, reasons_for_delay: str | None, now: datetime,
-            cnil_hours: float = 72.0, recipients: Sequence[str] | None = None,
-            message_domain: str = DEFAULT_MESSAGE_DOMAIN) -> Notice:
+def approve(
+    *,
+    session: Session,
+    notice: Notice,
+    user_email: str,
+    user_role: str,
+    edits: NoticeEdit | None,
+    reasons_for_delay: str | None,
+    now: datetime,
+    cnil_hours: float = 72.0,
+    recipients: Sequence[str] | None = None,
+    message_domain: str = DEFAULT_MESSAGE_DOMAIN,
+) -> Notice:
     """Sign a draft, applying `edits`; once every signature it needs is there (the RSSI's;
     also the DPO's for CNIL, data-subject and public notices, in either order) it is
     approved and its e-mail enqueued when it has one.
@@ -209,8 +249,9 @@ def approve(*, session: Session, notice: Notice, user_email: str, user_role: str
     incident = notice.incident
     current = signatures(notice)
     if current.get(user_role) is not None:
-        raise InvalidNoticeTransition(f"notice {notice.id} is already signed by the "
-                                      f"{user_role.upper()}")
+        raise InvalidNoticeTransition(
+            f"notice {notice.id} is already signed by the {user_role.upper()}"
+        )
     other_signed = [r for r, sig in current.items() if r != user_role and sig is not None]
     has_edits = edits is not None and (edits.subject is not None or edits.text is not None)
     reasons = paragraph(reasons_for_delay) if reasons_for_delay else None
@@ -248,26 +289,38 @@ def approve(*, session: Session, notice: Notice, user_email: str, user_role: str
         _refuse_contradictions(notice, text)
         diff = edit_diff(before=notice, subject=subject, text=text)
         if diff:
-            notice.original = {"subject": notice.subject, "text": notice.text_body,
-                               "html": notice.html_body}
+            notice.original = {
+                "subject": notice.subject,
+                "text": notice.text_body,
+                "html": notice.html_body,
+            }
             notice.subject = one_line(subject)[:250]
             notice.text_body = text if text.endswith("\n") else text + "\n"
-            notice.html_body = text_to_html(notice.text_body, title=notice.subject,
-                                            language=notice.language)
+            notice.html_body = text_to_html(
+                notice.text_body, title=notice.subject, language=notice.language
+            )
             notice.edited = True
 
     left = missing(notice)
     if left:
         raise NoticeIncomplete(
-            f"notice {notice.id}: still « [à compléter] », cannot be approved: "
-            + ", ".join(left)
+            f"notice {notice.id}: still « [à compléter] », cannot be approved: " + ", ".join(left)
         )
     if diff:
-        audit.append(session=session, actor=user_email, action="notice.edited",
-                     subject=incident.ref, at=now,
-                     data={"notice_id": notice.id, "kind": notice.kind,
-                           "version": notice.version, "tenant_id": notice.tenant_id,
-                           "diff": diff})
+        audit.append(
+            session=session,
+            actor=user_email,
+            action="notice.edited",
+            subject=incident.ref,
+            at=now,
+            data={
+                "notice_id": notice.id,
+                "kind": notice.kind,
+                "version": notice.version,
+                "tenant_id": notice.tenant_id,
+                "diff": diff,
+            },
+        )
 
     if user_role == APPROVER_ROLE:
         notice.approved_by, notice.approved_at = user_email, now
@@ -276,26 +329,47 @@ def approve(*, session: Session, notice: Notice, user_email: str, user_role: str
     notice.updated_at = now
     complete = all(sig is not None for sig in signatures(notice).values())
     if len(needed) > 1:
-        audit.append(session=session, actor=user_email, action="notice.signed",
-                     subject=incident.ref, at=now,
-                     data={"notice_id": notice.id, "kind": notice.kind,
-                           "version": notice.version, "role": user_role,
-                           "complete": complete})
+        audit.append(
+            session=session,
+            actor=user_email,
+            action="notice.signed",
+            subject=incident.ref,
+            at=now,
+            data={
+                "notice_id": notice.id,
+                "kind": notice.kind,
+                "version": notice.version,
+                "role": user_role,
+                "complete": complete,
+            },
+        )
     if not complete:
         session.flush()
         return notice
 
     notice.status = NoticeStatus.APPROVED
     if to:
-        enqueue_notice(session=session, notice=notice, recipients=to, now=now,
-                       message_domain=message_domain)
-    audit.append(session=session, actor=user_email, action="notice.approved",
-                 subject=incident.ref, at=now,
-                 data={"notice_id": notice.id, "kind": notice.kind, "phase": notice.phase,
-                       "version": notice.version, "tenant_id": notice.tenant_id,
-                       "edited": notice.edited,
-                       "reasons_for_delay": bool(notice.reasons_for_delay),
-                       "recipients": len(to), "signed_by": list(needed)})
+        enqueue_notice(
+            session=session, notice=notice, recipients=to, now=now, message_domain=message_domain
+        )
+    audit.append(
+        session=session,
+        actor=user_email,
+        action="notice.approved",
+        subject=incident.ref,
+        at=now,
+        data={
+            "notice_id": notice.id,
+            "kind": notice.kind,
+            "phase": notice.phase,
+            "version": notice.version,
+            "tenant_id": notice.tenant_id,
+            "edited": notice.edited,
+            "reasons_for_delay": bool(notice.reasons_for_delay),
+            "recipients": len(to),
+            "signed_by": list(needed),
+        },
+    )
     session.flush()
     return notice
 
@@ -304,28 +378,44 @@ def new_message_id(label: str, domain: str) -> str:
     return f"<tocsin.{label}.{secrets.token_hex(8)}@{domain}>"
 
 
-def enqueue_notice(*, session: Session, notice: Notice, recipients: Sequence[str],
-                   now: datetime, message_domain: str = DEFAULT_MESSAGE_DOMAIN) -> OutboxMessage:
+def enqueue_notice(
+    *,
+    session: Session,
+    notice: Notice,
+    recipients: Sequence[str],
+    now: datetime,
+    message_domain: str = DEFAULT_MESSAGE_DOMAIN,
+) -> OutboxMessage:
     """The outbox row of an approved notice version (one per version: unique `notice_id`)."""
     existing = session.scalar(select(OutboxMessage).where(OutboxMessage.notice_id == notice.id))
     if existing is not None:
         return existing
     row = OutboxMessage(
-        purpose=OutboxPurpose.NOTICE.value, kind=notice.kind, notice_id=notice.id,
-        incident_id=notice.incident_id, tenant_id=notice.tenant_id,
+        purpose=OutboxPurpose.NOTICE.value,
+        kind=notice.kind,
+        notice_id=notice.id,
+        incident_id=notice.incident_id,
+        tenant_id=notice.tenant_id,
         reference=notice.incident.ref,
         message_id=new_message_id(f"n{notice.id}v{notice.version}", message_domain),
-        recipients=list(recipients), subject=notice.subject, text_body=notice.text_body,
-        html_body=notice.html_body, language=notice.language,
-        state=OutboxState.PENDING.value, attempts=0, next_attempt_at=now, created_at=now,
+        recipients=list(recipients),
+        subject=notice.subject,
+        text_body=notice.text_body,
+        html_body=notice.html_body,
+        language=notice.language,
+        state=OutboxState.PENDING.value,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
     )
     session.add(row)
     session.flush()
     return row
 
 
-def reject(*, session: Session, notice: Notice, user_email: str, user_role: str,
-           reason: str, now: datetime) -> Notice:
+def reject(
+    *, session: Session, notice: Notice, user_email: str, user_role: str, reason: str, now: datetime
+) -> Notice:
     """Reject a draft with a reason: the RSSI, or the DPO for the notices it co-signs. A later
     material change drafts anew."""
     if user_role not in signers_needed(notice.kind):
@@ -339,8 +429,9 @@ def reject(*, session: Session, notice: Notice, user_email: str, user_role: str,
     return notice
 
 
-def mark_rejected(*, session: Session, notice: Notice, actor: str, reason: str,
-                  now: datetime) -> None:
+def mark_rejected(
+    *, session: Session, notice: Notice, actor: str, reason: str, now: datetime
+) -> None:
     """Record the rejection of a draft by `actor` (a person, or Tocsin itself), audited.
     Callers check who may reject; not flushed."""
     notice.status = NoticeStatus.REJECTED
@@ -348,14 +439,32 @@ def mark_rejected(*, session: Session, notice: Notice, actor: str, reason: str,
     notice.rejected_at = now
     notice.rejection_reason = reason
     notice.updated_at = now
-    audit.append(session=session, actor=actor, action="notice.rejected",
-                 subject=notice.incident.ref, at=now,
-                 data={"notice_id": notice.id, "kind": notice.kind, "version": notice.version,
-                       "tenant_id": notice.tenant_id, "reason": reason})
+    audit.append(
+        session=session,
+        actor=actor,
+        action="notice.rejected",
+        subject=notice.incident.ref,
+        at=now,
+        data={
+            "notice_id": notice.id,
+            "kind": notice.kind,
+            "version": notice.version,
+            "tenant_id": notice.tenant_id,
+            "reason": reason,
+        },
+    )
 
 
-def record_cnil_receipt(*, session: Session, notice: Notice, receipt: str, user_email: str,
-                        user_role: str, filed_at: datetime, now: datetime) -> Notice:
+def record_cnil_receipt(
+    *,
+    session: Session,
+    notice: Notice,
+    receipt: str,
+    user_email: str,
+    user_role: str,
+    filed_at: datetime,
+    now: datetime,
+) -> Notice:
     """Record the teleservice receipt number of an approved CNIL notice: it is then `sent`
     (filed at `filed_at`) and the CNIL clock is met. RSSI or DPO."""
     if user_role not in RECEIPT_ROLES:
@@ -377,11 +486,21 @@ def record_cnil_receipt(*, session: Session, notice: Notice, receipt: str, user_
     notice.status = NoticeStatus.SENT
     notice.sent_at = filed_at
     notice.updated_at = now
-    incident_clocks.mark_clock_met(session=session, incident=notice.incident, clock=Clock.CNIL,
-                                   at=filed_at, actor=user_email)
-    audit.append(session=session, actor=user_email, action="notice.cnil_filed",
-                 subject=notice.incident.ref, at=now,
-                 data={"notice_id": notice.id, "version": notice.version, "receipt": receipt,
-                       "filed_at": filed_at})
+    incident_clocks.mark_clock_met(
+        session=session, incident=notice.incident, clock=Clock.CNIL, at=filed_at, actor=user_email
+    )
+    audit.append(
+        session=session,
+        actor=user_email,
+        action="notice.cnil_filed",
+        subject=notice.incident.ref,
+        at=now,
+        data={
+            "notice_id": notice.id,
+            "version": notice.version,
+            "receipt": receipt,
+            "filed_at": filed_at,
+        },
+    )
     session.flush()
     return notice

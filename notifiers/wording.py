@@ -111,8 +111,10 @@ _SUGGEST_PLANNED_FR = {
 }
 
 _SUGGEST_LONG_TERM_FR = {
-    "AUTH": ["revue des mécanismes d'authentification (limitation par adresse IP, CAPTCHA, "
-             "authentification multifacteur)"],
+    "AUTH": [
+        "revue des mécanismes d'authentification (limitation par adresse IP, CAPTCHA, "
+        "authentification multifacteur)"
+    ],
     "CROSS": ["revue du cloisonnement entre comptes clients et tests d'intrusion ciblés"],
     "STAFF": ["revue des habilitations et des procédures d'accès du personnel aux données"],
     "ACC": ["revue des droits d'accès et des plafonds d'export"],
@@ -131,8 +133,7 @@ _ADVICE = {
             "En cas de doute, ne répondez pas et contactez-nous.",
         ],
         "content": [
-            "Prévenez vos correspondants si un message ou un document vous semble "
-            "sensible.",
+            "Prévenez vos correspondants si un message ou un document vous semble sensible.",
         ],
     },
     "en": {
@@ -198,8 +199,9 @@ def suggestions(*, field: str, language: str, rule_ids: Iterable[str]) -> list[s
     return [m for fam in fams for m in table.get(fam, [])]
 
 
-def advice(*, language: str, data_categories: Iterable[str],
-           account_holders: bool = True) -> list[str]:
+def advice(
+    *, language: str, data_categories: Iterable[str], account_holders: bool = True
+) -> list[str]:
     """Advice that fits the persons: password advice only to people who hold an account and
     whose password is at stake."""
     cats = set(data_categories)
@@ -234,12 +236,12 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "lost_mail": "Courrier perdu ou ouvert avant d'être retourné à l'envoyeur",
             "hacking": "Piratage, logiciel malveillant (rançongiciel) et/ou hameçonnage",
             "paper_disposal": "Mise au rebut de documents papier contenant des données "
-                              "personnelles sans destruction physique",
+            "personnelles sans destruction physique",
             "device_disposal": "Mise au rebut d'appareils numériques contenant des données "
-                               "personnelles sans effacement sécurisé",
+            "personnelles sans effacement sécurisé",
             "unintended_publication": "Publication non volontaire d'informations",
             "wrong_person_displayed": "Données de la mauvaise personne affichées sur le "
-                                      "portail du client",
+            "portail du client",
             "wrong_recipient": "Données personnelles envoyées à un mauvais destinataire",
             "verbal_disclosure": "Informations personnelles divulguées de façon verbale",
             "other": "Autre",
@@ -247,9 +249,13 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         },
         "yes_no": {"yes": "Oui", "no": "Non", "unknown": "Ne sait pas pour l'instant"},
         "subject_category": {
-            "customers": "Clients", "prospects": "Prospects", "employees": "Salariés",
-            "officers": "Mandataires sociaux", "contractors": "Prestataires",
-            "suppliers": "Fournisseurs", "vulnerable": "Personnes vulnérables",
+            "customers": "Clients",
+            "prospects": "Prospects",
+            "employees": "Salariés",
+            "officers": "Mandataires sociaux",
+            "contractors": "Prestataires",
+            "suppliers": "Fournisseurs",
+            "vulnerable": "Personnes vulnérables",
             "unknown": "Ne sait pas pour l'instant",
         },
     },
@@ -266,10 +272,9 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "lost_paper": "Paper lost, stolen or left in an unsecured place",
             "lost_mail": "Mail lost or opened before being returned to the sender",
             "hacking": "Hacking, malware (ransomware) and/or phishing",
-            "paper_disposal": "Paper containing personal data disposed of without being "
-                              "destroyed",
+            "paper_disposal": "Paper containing personal data disposed of without being destroyed",
             "device_disposal": "Devices containing personal data disposed of without secure "
-                               "erasure",
+            "erasure",
             "unintended_publication": "Unintended publication",
             "wrong_person_displayed": "Data of the wrong person shown on the customer portal",
             "wrong_recipient": "Personal data sent to the wrong recipient",
@@ -279,9 +284,13 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         },
         "yes_no": {"yes": "Yes", "no": "No", "unknown": "Not known yet"},
         "subject_category": {
-            "customers": "Customers", "prospects": "Prospects", "employees": "Employees",
-            "officers": "Corporate officers", "contractors": "Service providers",
-            "suppliers": "Suppliers", "vulnerable": "Vulnerable persons",
+            "customers": "Customers",
+            "prospects": "Prospects",
+            "employees": "Employees",
+            "officers": "Corporate officers",
+            "contractors": "Service providers",
+            "suppliers": "Suppliers",
+            "vulnerable": "Vulnerable persons",
             "unknown": "Not known yet",
         },
     },

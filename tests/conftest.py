@@ -101,8 +101,7 @@ def db_session(db_engine: Engine) -> Iterator[Session]:
     call `commit()` (it commits a savepoint)."""
     conn = db_engine.connect()
     outer = conn.begin()
-    session = Session(bind=conn, join_transaction_mode="create_savepoint",
-                      expire_on_commit=False)
+    session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:
         yield session
     finally:

@@ -41,6 +41,7 @@ def forbidden_for(layer: str) -> set[str]:
 def allowed_for(layer: str) -> list[str]:
     return [p for p in PACKAGES if p != layer and p not in forbidden_for(layer)]
 
+
 # Known violations, as (file, imported module). Empty: the contract holds everywhere. A new
 # entry would have to be justified here and removed once the code is fixed; the test fails both
 # on a violation that is not listed and on a listed one that is gone.

@@ -35,16 +35,20 @@ def make_sink(settings: Settings) -> FindingsSink:
 
     def retire(session: Session, gone: Incident, kept: Incident) -> None:
         # merged at `closed_at`: its drafts go with it
-        notice_flows.retire_drafts(session=session, incident=gone, into=kept,
-                                   now=gone.closed_at or kept.updated_at)
+        notice_flows.retire_drafts(
+            session=session, incident=gone, into=kept, now=gone.closed_at or kept.updated_at
+        )
 
     def sink(session: Session, rows: Sequence[FindingRow], now: datetime) -> None:
         incidents = incident_flows.record_findings(
-            session=session, findings=rows, now=now, policy=policy,
-            merge_guard=notice_flows.decided_incidents, on_merge=retire,
+            session=session,
+            findings=rows,
+            now=now,
+            policy=policy,
+            merge_guard=notice_flows.decided_incidents,
+            on_merge=retire,
         )
         for incident in incidents:
-            notice_flows.draft_notices(session=session, incident=incident, now=now,
-                                       policy=drafting)
+            notice_flows.draft_notices(session=session, incident=incident, now=now, policy=drafting)
 
     return sink

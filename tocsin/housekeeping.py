@@ -26,8 +26,9 @@ def smtp_config(settings: Settings) -> outbox.SmtpConfig | None:
     return outbox.SmtpConfig.from_settings(settings)
 
 
-def run_once(settings: Settings, factory: sessionmaker[Session],
-             stop: Callable[[], bool] | None = None) -> None:
+def run_once(
+    settings: Settings, factory: sessionmaker[Session], stop: Callable[[], bool] | None = None
+) -> None:
     """One tick: fire due escalations, then deliver what the outbox holds (up to `stop`)."""
     now = datetime.now(UTC)
     with factory() as session, session.begin():
@@ -36,8 +37,7 @@ def run_once(settings: Settings, factory: sessionmaker[Session],
         log.info("escalations fired", extra={"count": len(fired)})
     smtp = smtp_config(settings)
     if smtp is not None:
-        outbox.deliver_due(session_factory=factory, smtp=smtp, now=datetime.now(UTC),
-                           stop=stop)
+        outbox.deliver_due(session_factory=factory, smtp=smtp, now=datetime.now(UTC), stop=stop)
 
 
 class Housekeeper:
@@ -45,8 +45,7 @@ class Housekeeper:
         self.settings = settings
         self.factory = factory
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tocsin-housekeeping",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="tocsin-housekeeping", daemon=True)
 
     def start(self) -> None:
         self._thread.start()

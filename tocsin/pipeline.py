@@ -125,11 +125,14 @@ def _produced_at(batch: Batch, emissions: Sequence[Emission]) -> dict[str, int]:
     """Kafka timestamps (ms) of this batch's events cited by the emissions, by event id."""
     if not emissions:
         return {}
-    stamps = {id(rec.event): rec.timestamp_ms
-              for records in batch.records.values() for rec in records}
+    stamps = {
+        id(rec.event): rec.timestamp_ms for records in batch.records.values() for rec in records
+    }
     return {
         str(ev.event_id): stamps[id(ev)]
-        for em in emissions for ev in em.evidence_events if id(ev) in stamps
+        for em in emissions
+        for ev in em.evidence_events
+        if id(ev) in stamps
     }
 
 
@@ -190,8 +193,7 @@ class IngestPipeline:
             data = json.loads(zlib.decompress(blob))
             if data.get("v") != STATE_VERSION:
                 raise ValueError(f"unknown checkpoint version {data.get('v')!r}")
-            dedup = Deduplicator.restore(data["dedup"], self.dedup_horizon,
-                                         follow_events=follow)
+            dedup = Deduplicator.restore(data["dedup"], self.dedup_horizon, follow_events=follow)
             origins = {str(k): float(v) for k, v in data.get("origins", {}).items()}
             held = [AuthEvent.model_validate(ev) for ev in data.get("held", [])]
             detector = PartitionDetector.restore(
@@ -245,8 +247,10 @@ class IngestPipeline:
             if current is not None and state.log_id is not None and state.log_id != current:
                 # the broker lost or recreated the log: what was learnt stays, the offsets
                 # go (the new log is read from its beginning; copies are de-duplicated)
-                log.warning("checkpoint of another log; reading the partition from its start",
-                            extra={"at": f"{tp.topic}[{tp.partition}]"})
+                log.warning(
+                    "checkpoint of another log; reading the partition from its start",
+                    extra={"at": f"{tp.topic}[{tp.partition}]"},
+                )
                 state.next_offset = state.checkpoint_offset = 0
                 state.dirty = True
             else:
@@ -284,7 +288,8 @@ class IngestPipeline:
                 fresh = self._dedup_and_republish(state, records)
             else:
                 fresh = [
-                    ev for rec in records
+                    ev
+                    for rec in records
                     if first_time((ev := rec.event).event_id.int, ev.occurred_at.timestamp())
                 ]
             for service, n in Tally(ev.service for ev in fresh).items():
@@ -295,8 +300,9 @@ class IngestPipeline:
                 self.stats.duplicates += dups
             late_before = state.detector.late_events
             if state.stream == "by_ip":
-                emissions.extend(self._process_by_ip(state, records, fresh,
-                                                     batch.controls.get(tp, [])))
+                emissions.extend(
+                    self._process_by_ip(state, records, fresh, batch.controls.get(tp, []))
+                )
             else:
                 emissions.extend(state.detector.process(fresh))
             late = state.detector.late_events - late_before
@@ -312,8 +318,7 @@ class IngestPipeline:
             state = self.partitions.get(tp)
             if state is not None and tp not in batch.records:
                 if state.stream == "by_ip":
-                    emissions.extend(self._process_by_ip(state, [], [],
-                                                         batch.controls.get(tp, [])))
+                    emissions.extend(self._process_by_ip(state, [], [], batch.controls.get(tp, [])))
                 state.next_offset = nxt
                 state.dirty = True
         checkpoint = self._checkpoint_due()
@@ -357,8 +362,12 @@ class IngestPipeline:
         every by-IP watermark back for `IDLE_SECONDS`."""
         for tp in partitions:
             state = self.partitions.get(tp)
-            if (state is not None and state.stream == "auth" and not state.dirty
-                    and state.detector.max_time == float("-inf")):
+            if (
+                state is not None
+                and state.stream == "auth"
+                and not state.dirty
+                and state.detector.max_time == float("-inf")
+            ):
                 state.active_at = float("-inf")
 
     def end_of_input(self) -> Mapping[TopicPartition, int]:
@@ -374,8 +383,9 @@ class IngestPipeline:
             if state.stream != "by_ip" or not state.held:
                 continue
             blob = self._encode(state)
-            ready = [ev for _t, _id, ev in sorted(state.held)
-                     if str(ev.event_id) not in self._set_aside]
+            ready = [
+                ev for _t, _id, ev in sorted(state.held) if str(ev.event_id) not in self._set_aside
+            ]
             if not ready:
                 continue
             # as `_release` runs them: in event-time order, then the watermark moves on
@@ -415,7 +425,8 @@ class IngestPipeline:
         active tenants) counts as quiet from its assignment, once read to its end."""
         now = time.time()
         quiet = [
-            tp for tp, st in self.partitions.items()
+            tp
+            for tp, st in self.partitions.items()
             if st.stream == "auth" and not st.dirty and now - st.active_at >= IDLE_SECONDS
         ]
         if quiet:
@@ -458,8 +469,11 @@ class IngestPipeline:
                 ("tocsin-watermark", repr(wm).encode()),
             ]
             for partition in self._by_ip_partitions():
-                self._pending.append(self.producer.send(
-                    self.topics.by_ip, value=b"", partition=partition, headers=headers))
+                self._pending.append(
+                    self.producer.send(
+                        self.topics.by_ip, value=b"", partition=partition, headers=headers
+                    )
+                )
             state.announced = wm
             sent = True
         if sent:
@@ -543,8 +557,10 @@ class IngestPipeline:
         self._one_by_one = False
         topic = self.topics.by_ip
         metrics.EVENTS_INVALID.labels(topic=topic, reason="handler_error").inc()
-        log.warning("held event fails alone; dead-lettered as handler_error",
-                    extra={"at": topic, "error": name})
+        log.warning(
+            "held event fails alone; dead-lettered as handler_error",
+            extra={"at": topic, "error": name},
+        )
         if self.producer is not None and self.dlq_topic:
             headers = [
                 ("tocsin-error", f"handler_error: {name}".encode()),
@@ -553,8 +569,12 @@ class IngestPipeline:
                 ("tocsin-event-id", str(event.event_id).encode()),
                 ("tocsin-failed-at", datetime.now(UTC).isoformat().encode()),
             ]
-            sent = self.producer.send(self.dlq_topic, key=event.source_ip.encode(),
-                                      value=event.model_dump_json().encode(), headers=headers)
+            sent = self.producer.send(
+                self.dlq_topic,
+                key=event.source_ip.encode(),
+                value=event.model_dump_json().encode(),
+                headers=headers,
+            )
             self.producer.flush()
             sent.get(timeout=30)
         raise ReplayNow(f"by-IP event set aside ({name})") from None
@@ -670,9 +690,7 @@ class IngestPipeline:
         metrics.CHECKPOINT_SECONDS.observe(self._checkpoint_cost)
         return blobs
 
-    def _after_checkpoint(self, blobs: Mapping[TopicPartition, bytes]) -> dict[
-        TopicPartition, int
-    ]:
+    def _after_checkpoint(self, blobs: Mapping[TopicPartition, bytes]) -> dict[TopicPartition, int]:
         offsets = {}
         for tp, blob in blobs.items():
             state = self.partitions[tp]
@@ -698,9 +716,7 @@ class IngestPipeline:
                 keys[rule.id] += rule.live_keys(rstate)
                 seen = self._evictions_seen.get((tp, rule.id), 0)
                 if rstate.evictions > seen:
-                    metrics.STATE_EVICTIONS_TOTAL.labels(rule=rule.id).inc(
-                        rstate.evictions - seen
-                    )
+                    metrics.STATE_EVICTIONS_TOTAL.labels(rule=rule.id).inc(rstate.evictions - seen)
                 self._evictions_seen[(tp, rule.id)] = rstate.evictions
         for rule_id, n in keys.items():
             metrics.STATE_KEYS.labels(rule=rule_id).set(n)

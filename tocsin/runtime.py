@@ -127,8 +127,9 @@ def build_ingest(
     rules = load_rules(settings.rules, timezone=settings.timezone)
     # Not idempotent: republished events are de-duplicated downstream by event id, and an
     # idempotent producer's id does not survive a broker that lost its state.
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                             enable_idempotence=False, **client)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, enable_idempotence=False, **client
+    )
     pipeline = IngestPipeline(
         session_factory=session_factory,
         consumer_group=settings.consumer_group,

@@ -21,16 +21,39 @@ from consumers.errors import ConfigError
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the placeholder itself, refused outside demo
 MIN_SECRET_BYTES = 32
 # Values found in examples, tutorials and leaked configurations (compared lower-cased).
-COMMON_SECRETS = frozenset({
-    "", PLACEHOLDER_SECRET, "changeme", "change_me", "changethis", "secret", "secret-key",
-    "secret_key", "secretkey", "mysecret", "supersecret", "password", "default", "test",
-    "development", "dev", "insecure", "your-secret-key", "your_secret_key", "yoursecretkey",
-    "please-change-me", "replace-me", "todo", "tocsin", "avmup",
-    "your-secret-key-here-change-it-in-production",
-    "this-is-a-very-secret-key-change-it-in-production",
-    "super-secret-key-change-me-in-production-please",
-    "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7",
-})
+COMMON_SECRETS = frozenset(
+    {
+        "",
+        PLACEHOLDER_SECRET,
+        "changeme",
+        "change_me",
+        "changethis",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "secretkey",
+        "mysecret",
+        "supersecret",
+        "password",
+        "default",
+        "test",
+        "development",
+        "dev",
+        "insecure",
+        "your-secret-key",
+        "your_secret_key",
+        "yoursecretkey",
+        "please-change-me",
+        "replace-me",
+        "todo",
+        "tocsin",
+        "avmup",
+        "your-secret-key-here-change-it-in-production",
+        "this-is-a-very-secret-key-change-it-in-production",
+        "super-secret-key-change-me-in-production-please",
+        "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7",
+    }
+)
 
 
 class KafkaSecurity(BaseModel):
@@ -53,9 +76,7 @@ class KafkaSecurity(BaseModel):
         if self.protocol.startswith("SASL") and not (
             self.sasl_mechanism and self.sasl_username and self.sasl_password
         ):
-            raise ValueError(
-                "SASL protocols need sasl_mechanism, sasl_username and sasl_password"
-            )
+            raise ValueError("SASL protocols need sasl_mechanism, sasl_username and sasl_password")
         return self
 
     def client_options(self) -> dict[str, Any]:

@@ -47,8 +47,17 @@ class BaselineConfig(RuleConfig):
 
 
 class Bucket:
-    __slots__ = ("cats", "count", "first_dt", "first_t", "records", "subjects", "tenants", "top",
-                 "total")
+    __slots__ = (
+        "cats",
+        "count",
+        "first_dt",
+        "first_t",
+        "records",
+        "subjects",
+        "tenants",
+        "top",
+        "total",
+    )
 
     def __init__(self, first_dt: datetime) -> None:
         self.count = 0
@@ -231,8 +240,11 @@ class BaselineRule(Rule):
 
     def load_keys(self, state: RuleState, data: Any, events: Mapping[str, Event]) -> None:
         for key, history, buckets in data["groups"]:
-            state.keys[key] = [list(history), {s: Bucket.load(b) for s, b in buckets},
-                               self.threshold(list(history))]
+            state.keys[key] = [
+                list(history),
+                {s: Bucket.load(b) for s, b in buckets},
+                self.threshold(list(history)),
+            ]
         state.extra = deque((end, start, key) for end, start, key in data["queue"])
 
     def summary_context(self, agg: Any) -> dict[str, Any]:

@@ -40,8 +40,9 @@ class SequenceRule(WindowRule):
     def __init__(self, config: RuleConfig, *, timezone: str, parameters: Mapping[str, Any]) -> None:
         super().__init__(config, timezone=timezone, parameters=parameters)
         cfg = cast(SequenceConfig, config)
-        nodes = [self.compile_node(step.filter, f"steps[{i}].filter")
-                 for i, step in enumerate(cfg.steps)]
+        nodes = [
+            self.compile_node(step.filter, f"steps[{i}].filter") for i, step in enumerate(cfg.steps)
+        ]
         self.steps: list[tuple[Predicate, int]] = [
             (predicate(node), step.count) for node, step in zip(nodes, cfg.steps, strict=True)
         ]

@@ -39,14 +39,22 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 # AVM Up's identity as production configures it (TOCSIN_ORG__*).
-ORG = Organisation(name="AVM Up (AVM Informatique)", siren="123 456 789",
-                   address="1 rue de l'Exemple, 69000 Lyon", representative="Jeanne Martin",
-                   dpo_name="Paul Durand", dpo_phone="+33 4 00 00 00 00")
+ORG = Organisation(
+    name="AVM Up (AVM Informatique)",
+    siren="123 456 789",
+    address="1 rue de l'Exemple, 69000 Lyon",
+    representative="Jeanne Martin",
+    dpo_name="Paul Durand",
+    dpo_phone="+33 4 00 00 00 00",
+)
 
 # The structured facts an RSSI enters before approving (console form fields).
 FIELDS_FORM = {
-    "cause": "external_malicious", "origin": "hacking", "subprocessors_involved": "no",
-    "breach_ongoing": "yes", "subject_categories": "customers",
+    "cause": "external_malicious",
+    "origin": "hacking",
+    "subprocessors_involved": "no",
+    "breach_ongoing": "yes",
+    "subject_categories": "customers",
     "measures": "sessions du compte révoquées",
     "measures_proposed": "vérifier les exports récents",
     "measures_planned": "revue des droits d'export",
@@ -79,8 +87,11 @@ class Console:
         page = client.get("/login")
         resp = client.post(
             "/login",
-            data={"email": email_for(role), "password": PASSWORD,
-                  "csrf_token": csrf_from(page.text)},
+            data={
+                "email": email_for(role),
+                "password": PASSWORD,
+                "csrf_token": csrf_from(page.text),
+            },
             follow_redirects=False,
         )
         assert resp.status_code == 303, resp.text
@@ -109,14 +120,30 @@ def build_console(url: str, **kwargs: object) -> Console:
     return console
 
 
-def auth_event(*, n: int, tenant: str, actor: str, ip: str, at: datetime,
-               user_agent: str = "Mozilla/5.0", action: str = "login_failure") -> AuthEvent:
-    return AuthEvent.model_validate({
-        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{actor}/{ip}/{n}")),
-        "occurred_at": at.isoformat(), "service": "faxbis", "tenant_id": tenant,
-        "actor": {"id": actor, "kind": "customer_user"}, "source_ip": ip,
-        "user_agent": user_agent, "interface": "web", "tls": True, "action": action,
-    })
+def auth_event(
+    *,
+    n: int,
+    tenant: str,
+    actor: str,
+    ip: str,
+    at: datetime,
+    user_agent: str = "Mozilla/5.0",
+    action: str = "login_failure",
+) -> AuthEvent:
+    return AuthEvent.model_validate(
+        {
+            "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{actor}/{ip}/{n}")),
+            "occurred_at": at.isoformat(),
+            "service": "faxbis",
+            "tenant_id": tenant,
+            "actor": {"id": actor, "kind": "customer_user"},
+            "source_ip": ip,
+            "user_agent": user_agent,
+            "interface": "web",
+            "tls": True,
+            "action": action,
+        }
+    )
 
 
 def store_finding(session: Session, finding: Finding) -> list[FindingRow]:
@@ -155,31 +182,65 @@ def seed_incident(
     `incidents.flows.record_findings`. Returns its reference."""
     start = first_seen or datetime.now(UTC) - timedelta(hours=1)
     now = detected or datetime.now(UTC)
-    evs = [auth_event(n=i, tenant=tenant, actor=actor, ip=ip, user_agent=user_agent,
-                      at=start + timedelta(seconds=i)) for i in range(events)]
+    evs = [
+        auth_event(
+            n=i,
+            tenant=tenant,
+            actor=actor,
+            ip=ip,
+            user_agent=user_agent,
+            at=start + timedelta(seconds=i),
+        )
+        for i in range(events)
+    ]
     finding = Finding(
         finding_id=finding_id(rule, f"{tenant}/{actor}/{ip}", start),
-        rule_id=rule, severity=severity, nature=frozenset({Nature.CONFIDENTIALITY}),
-        tenant_ids=(tenant,), tenants={tenant: TenantImpact(events=events, records=0)},
-        group_key=f"{tenant}/{actor}", actor_ids=(actor,), source_ips=(ip,),
-        data_categories=frozenset({"identification"}), records=0, subjects=1, count=events,
-        first_seen=start, last_seen=start + timedelta(seconds=events),
-        evidence=tuple(str(e.event_id) for e in evs), summary=summary,
+        rule_id=rule,
+        severity=severity,
+        nature=frozenset({Nature.CONFIDENTIALITY}),
+        tenant_ids=(tenant,),
+        tenants={tenant: TenantImpact(events=events, records=0)},
+        group_key=f"{tenant}/{actor}",
+        actor_ids=(actor,),
+        source_ips=(ip,),
+        data_categories=frozenset({"identification"}),
+        records=0,
+        subjects=1,
+        count=events,
+        first_seen=start,
+        last_seen=start + timedelta(seconds=events),
+        evidence=tuple(str(e.event_id) for e in evs),
+        summary=summary,
     )
     with transaction(factory) as session:
         if customer is not None:
-            import_rows(session=session, rows=[CustomerRow(
-                tenant_id=tenant, name=customer[0], contact_email=customer[1], language="fr",
-                notify_delay_hours=24.0, role="processor")])
+            import_rows(
+                session=session,
+                rows=[
+                    CustomerRow(
+                        tenant_id=tenant,
+                        name=customer[0],
+                        contact_email=customer[1],
+                        language="fr",
+                        notify_delay_hours=24.0,
+                        role="processor",
+                    )
+                ],
+            )
         store_evidence(session=session, events=[("auth", e) for e in evs])
         rows = store_finding(session, finding)
-        incidents = record_findings(session=session, findings=rows, now=now,
-                                    policy=ClockPolicy())
+        incidents = record_findings(session=session, findings=rows, now=now, policy=ClockPolicy())
         if fields:
             changes: dict[str, Any] = {
-                k: [v] if k == "subject_categories" else v for k, v in FIELDS_FORM.items()}
-            notice_fields.update(session=session, incident=incidents[0],
-                                 actor_email="rssi@avmup.com", changes=changes, now=now)
+                k: [v] if k == "subject_categories" else v for k, v in FIELDS_FORM.items()
+            }
+            notice_fields.update(
+                session=session,
+                incident=incidents[0],
+                actor_email="rssi@avmup.com",
+                changes=changes,
+                now=now,
+            )
         return incidents[0].ref
 
 
@@ -187,6 +248,10 @@ def draft_for(factory: sessionmaker[Session], ref: str) -> list[int]:
     """Draft the incident's notices through the notifier's flow; returns their ids."""
     with transaction(factory) as session:
         incident = incident_service.require_by_ref(session=session, ref=ref)
-        written = draft_notices(session=session, incident=incident, now=datetime.now(UTC),
-                                policy=DraftPolicy.from_settings(Settings(org=ORG)))
+        written = draft_notices(
+            session=session,
+            incident=incident,
+            now=datetime.now(UTC),
+            policy=DraftPolicy.from_settings(Settings(org=ORG)),
+        )
         return [n.id for n in written]

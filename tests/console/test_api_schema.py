@@ -18,14 +18,23 @@ from schemathesis.specs.openapi.checks import (
 from detectors.finding import Severity
 from tests.console.support import Console, draft_for, seed_incident
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 EXAMPLES_PER_OPERATION = 12
 
 
 def _explore(operation: Any, headers: dict[str, str], calls: list[int]) -> None:
-    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-              derandomize=True, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy())
     def run(case: schemathesis.Case) -> None:
         response = case.call_and_validate(headers=headers, checks=CHECKS)

@@ -50,20 +50,41 @@ def sink_and_console(fresh_db_url: str) -> Iterator[tuple[Sink, Console]]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port, tls_context=server_ctx,
-                            require_starttls=True)
+    controller = Controller(
+        sink, hostname="127.0.0.1", port=port, tls_context=server_ctx, require_starttls=True
+    )
     controller.start()
-    smtp = SmtpConfig(host="127.0.0.1", port=port, security="starttls", from_address=SENDER,
-                      ssl_context=client_ctx, timeout=10)
+    smtp = SmtpConfig(
+        host="127.0.0.1",
+        port=port,
+        security="starttls",
+        from_address=SENDER,
+        ssl_context=client_ctx,
+        timeout=10,
+    )
     console = build_console(fresh_db_url, smtp=smtp)
     with transaction(console.factory) as session:
-        import_rows(session=session, rows=[
-            CustomerRow(tenant_id="clinique-lyon", name="Clinique de Lyon",
-                        contact_email="dpo@clinique-lyon.test", language="fr",
-                        notify_delay_hours=24.0, role="processor"),
-            CustomerRow(tenant_id="avm-own", name="AVM Informatique",
-                        contact_email="it@avmup.test", language="fr",
-                        notify_delay_hours=24.0, role="controller")])
+        import_rows(
+            session=session,
+            rows=[
+                CustomerRow(
+                    tenant_id="clinique-lyon",
+                    name="Clinique de Lyon",
+                    contact_email="dpo@clinique-lyon.test",
+                    language="fr",
+                    notify_delay_hours=24.0,
+                    role="processor",
+                ),
+                CustomerRow(
+                    tenant_id="avm-own",
+                    name="AVM Informatique",
+                    contact_email="it@avmup.test",
+                    language="fr",
+                    notify_delay_hours=24.0,
+                    role="controller",
+                ),
+            ],
+        )
     try:
         yield sink, console
     finally:
@@ -73,9 +94,13 @@ def sink_and_console(fresh_db_url: str) -> Iterator[tuple[Sink, Console]]:
 
 def fax_breach(now: datetime) -> dict[str, Any]:
     return {
-        "tenant_ids": ["clinique-lyon"], "source": "customer_report",
-        "nature": ["confidentiality"], "data_categories": ["content", "identification"],
-        "services": ["faxbis"], "persons": 1, "records": 3,
+        "tenant_ids": ["clinique-lyon"],
+        "source": "customer_report",
+        "nature": ["confidentiality"],
+        "data_categories": ["content", "identification"],
+        "services": ["faxbis"],
+        "persons": 1,
+        "records": 3,
         "occurred_from": (now - timedelta(hours=30)).isoformat(),
         "occurred_to": (now - timedelta(hours=30)).isoformat(),
         "discovered_at": (now - timedelta(hours=4)).isoformat(),
@@ -106,7 +131,10 @@ def test_rssi_declares_assesses_decides_and_the_customer_is_told(
     ref = inc["ref"]
     assert ref.startswith(f"INC-{now.year}-")
     assert (inc["source"], inc["status"], inc["tenants"]) == (
-        "customer_report", "triage", ["clinique-lyon"])
+        "customer_report",
+        "triage",
+        ["clinique-lyon"],
+    )
     assert inc["persons_estimate"] == 1 and inc["services"] == ["faxbis"]
     assert inc["aware_justification"] == "the clinic confirmed the wrong number by phone"
     assert inc["cnil_own"] is False  # processor only: the 72 h are the clinic's
@@ -114,39 +142,68 @@ def test_rssi_declares_assesses_decides_and_the_customer_is_told(
     assert cnil_clock["informative"] is True
 
     # Only the RSSI decides against the advice.
-    assessment = {"dpc": 4.0, "ei": 1.0, "cb_confidentiality": 0.25, "persons": 1,
-                  "justification": "a medical report reached one unknown fax machine"}
-    denied = client.post(f"/api/v1/incidents/{ref}/severity", headers=analyst,
-                         json={**assessment, "notify_cnil": True})
+    assessment = {
+        "dpc": 4.0,
+        "ei": 1.0,
+        "cb_confidentiality": 0.25,
+        "persons": 1,
+        "justification": "a medical report reached one unknown fax machine",
+    }
+    denied = client.post(
+        f"/api/v1/incidents/{ref}/severity",
+        headers=analyst,
+        json={**assessment, "notify_cnil": True},
+    )
     assert denied.status_code == 403
-    bad = client.post(f"/api/v1/incidents/{ref}/severity", headers=rssi,
-                      json={**assessment, "art34_exemption": "z_whatever",
-                            "art34_justification": "x"})
+    bad = client.post(
+        f"/api/v1/incidents/{ref}/severity",
+        headers=rssi,
+        json={**assessment, "art34_exemption": "z_whatever", "art34_justification": "x"},
+    )
     assert bad.status_code == 422
-    decided = client.post(f"/api/v1/incidents/{ref}/severity", headers=rssi,
-                          json={**assessment, "notify_subjects": False})
+    decided = client.post(
+        f"/api/v1/incidents/{ref}/severity",
+        headers=rssi,
+        json={**assessment, "notify_subjects": False},
+    )
     assert decided.status_code == 200, decided.text
     body = decided.json()
     assert (body["band"], body["notify_customer"], body["notify_cnil"]) == (
-        "very_high", True, False)
+        "very_high",
+        True,
+        False,
+    )
     assert body["recommendation_overridden"] is False  # processor: the advice says so too
     assert body["advice"]["customer"] is True and body["decided_by"] == "rssi@avmup.test"
     assert body["factors"]["role"] == "processor"
     assert any("Art. 33(2)" in r for r in body["reasons"])
 
-    fields = client.patch(f"/api/v1/incidents/{ref}/register-fields", headers=rssi, json={
-        "consequences": "Divulgation d'un compte-rendu médical à un tiers.",
-        "measures": "Le destinataire a détruit la télécopie ; numéro corrigé."})
+    fields = client.patch(
+        f"/api/v1/incidents/{ref}/register-fields",
+        headers=rssi,
+        json={
+            "consequences": "Divulgation d'un compte-rendu médical à un tiers.",
+            "measures": "Le destinataire a détruit la télécopie ; numéro corrigé.",
+        },
+    )
     assert fields.status_code == 200
     # The structured facts a customer notice needs before it can be approved.
-    entered = client.patch(f"/api/v1/incidents/{ref}/notice-fields", headers=rssi, json={
-        "cause": "internal_accidental", "origin": "wrong_recipient",
-        "subprocessors_involved": "no", "breach_ongoing": "no",
-        "breach_ended_at": (now - timedelta(hours=30)).isoformat(),
-        "measures_proposed": "Vérifier le numéro de télécopie avant chaque envoi."})
+    entered = client.patch(
+        f"/api/v1/incidents/{ref}/notice-fields",
+        headers=rssi,
+        json={
+            "cause": "internal_accidental",
+            "origin": "wrong_recipient",
+            "subprocessors_involved": "no",
+            "breach_ongoing": "no",
+            "breach_ended_at": (now - timedelta(hours=30)).isoformat(),
+            "measures_proposed": "Vérifier le numéro de télécopie avant chaque envoi.",
+        },
+    )
     assert entered.status_code == 200, entered.text
-    moved = client.post(f"/api/v1/incidents/{ref}/transition", headers=rssi,
-                        json={"to": "confirmed"})
+    moved = client.post(
+        f"/api/v1/incidents/{ref}/transition", headers=rssi, json={"to": "confirmed"}
+    )
     assert moved.json()["status"] == "confirmed"
     detail = client.get(f"/api/v1/incidents/{ref}", headers=rssi).json()
     kinds = {n["kind"] for n in detail["notices"]}
@@ -169,7 +226,10 @@ def test_rssi_declares_assesses_decides_and_the_customer_is_told(
     rows = list(csv.DictReader(io.StringIO(export.text)))
     [row] = [r for r in rows if r["ref"] == ref]
     assert (row["source"], row["role"], row["recommendation"]) == (
-        "customer_report", "processor", "customer")
+        "customer_report",
+        "processor",
+        "customer",
+    )
     assert row["decided_by"].startswith("rssi@avmup.test")
     assert row["customer_notified_at"] != ""
 
@@ -185,16 +245,35 @@ def test_controller_insider_case_drafts_the_cnil_notice_with_its_reason(
     _, console = sink_and_console
     client = console.client()
     rssi = {"Authorization": f"Bearer {console.token('rssi')}"}
-    created = client.post("/api/v1/incidents", headers=rssi, json={
-        "tenant_ids": [], "source": "staff_report", "nature": ["confidentiality"],
-        "data_categories": ["identification"], "persons": 800, "records": 800,
-        "confirmed": True, "summary": "Export of the prospects list by a departing employee."})
+    created = client.post(
+        "/api/v1/incidents",
+        headers=rssi,
+        json={
+            "tenant_ids": [],
+            "source": "staff_report",
+            "nature": ["confidentiality"],
+            "data_categories": ["identification"],
+            "persons": 800,
+            "records": 800,
+            "confirmed": True,
+            "summary": "Export of the prospects list by a departing employee.",
+        },
+    )
     assert created.status_code == 201, created.text
     ref = created.json()["ref"]
     assert created.json()["cnil_own"] is True
-    decided = client.post(f"/api/v1/incidents/{ref}/severity", headers=rssi, json={
-        "dpc": 1.0, "ei": 1.0, "cb_confidentiality": 0.25, "malicious": True,
-        "persons": 800, "justification": "the employee joined a competitor"})
+    decided = client.post(
+        f"/api/v1/incidents/{ref}/severity",
+        headers=rssi,
+        json={
+            "dpc": 1.0,
+            "ei": 1.0,
+            "cb_confidentiality": 0.25,
+            "malicious": True,
+            "persons": 800,
+            "justification": "the employee joined a competitor",
+        },
+    )
     body = decided.json()
     assert (body["band"], body["notify_cnil"], body["notify_subjects"]) == ("low", True, False)
     assert any("whatever the band (low)" in r for r in body["reasons"])
@@ -202,40 +281,52 @@ def test_controller_insider_case_drafts_the_cnil_notice_with_its_reason(
     assert {n["kind"] for n in detail["notices"]} == {"cnil"}
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"tenant_ids": ["no-such-customer"]}, "tenant_ids"),
-    ({"aware_at": "2999-01-01T00:00:00+00:00"}, "aware_at"),
-    ({"nature": []}, "nature"),
-    ({"source": "rumour"}, "source"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"tenant_ids": ["no-such-customer"]}, "tenant_ids"),
+        ({"aware_at": "2999-01-01T00:00:00+00:00"}, "aware_at"),
+        ({"nature": []}, "nature"),
+        ({"source": "rumour"}, "source"),
+    ],
+)
 def test_bad_declarations_answer_422_naming_the_field(
-    sink_and_console: tuple[Sink, Console], change: dict[str, Any], field: str,
+    sink_and_console: tuple[Sink, Console],
+    change: dict[str, Any],
+    field: str,
 ) -> None:
     _, console = sink_and_console
     client = console.client()
     analyst = {"Authorization": f"Bearer {console.token('analyst')}"}
-    resp = client.post("/api/v1/incidents", headers=analyst,
-                       json={**fax_breach(datetime.now(UTC)), **change})
+    resp = client.post(
+        "/api/v1/incidents", headers=analyst, json={**fax_breach(datetime.now(UTC)), **change}
+    )
     assert resp.status_code == 422, resp.text
     assert field in _loc(resp)
     listed = client.get("/api/v1/incidents", headers=analyst).json()
     assert listed["total"] == 0  # nothing was created
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"title": "fax\u0000"}, "title"),
-    ({"occurred_from": "0001-01-01T00:00:00+14:00"}, "occurred_from"),
-    ({"occurred_from": "2026-11-30T09:00:00"}, "occurred_from"),
-    ({"persons": 10**12}, "persons"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"title": "fax\u0000"}, "title"),
+        ({"occurred_from": "0001-01-01T00:00:00+14:00"}, "occurred_from"),
+        ({"occurred_from": "2026-11-30T09:00:00"}, "occurred_from"),
+        ({"persons": 10**12}, "persons"),
+    ],
+)
 def test_hostile_declarations_answer_422(
-    sink_and_console: tuple[Sink, Console], change: dict[str, Any], field: str,
+    sink_and_console: tuple[Sink, Console],
+    change: dict[str, Any],
+    field: str,
 ) -> None:
     _, console = sink_and_console
     client = console.client()
     rssi = {"Authorization": f"Bearer {console.token('rssi')}"}
-    resp = client.post("/api/v1/incidents", headers=rssi,
-                       json={**fax_breach(datetime.now(UTC)), **change})
+    resp = client.post(
+        "/api/v1/incidents", headers=rssi, json={**fax_breach(datetime.now(UTC)), **change}
+    )
     assert resp.status_code == 422, resp.text
     assert field in resp.text
 
@@ -244,8 +335,7 @@ def test_dpo_cannot_declare(sink_and_console: tuple[Sink, Console]) -> None:
     _, console = sink_and_console
     client = console.client()
     dpo = {"Authorization": f"Bearer {console.token('dpo')}"}
-    resp = client.post("/api/v1/incidents", headers=dpo,
-                       json=fax_breach(datetime.now(UTC)))
+    resp = client.post("/api/v1/incidents", headers=dpo, json=fax_breach(datetime.now(UTC)))
     assert resp.status_code == 403
 
 
@@ -258,22 +348,30 @@ def test_findings_attach_later_and_a_detected_incident_merges_into_a_declared_on
     _, console = sink_and_console
     client = console.client()
     rssi = {"Authorization": f"Bearer {console.token('rssi')}"}
-    detected = seed_incident(console.factory, tenant="clinique-lyon", actor="u-9",
-                             severity=Severity.HIGH, customer=None)
-    ref = client.post("/api/v1/incidents", headers=rssi,
-                      json=fax_breach(datetime.now(UTC))).json()["ref"]
-    finding_id = client.get(f"/api/v1/incidents/{detected}",
-                            headers=rssi).json()["findings"][0]["finding_id"]
-    taken = client.post(f"/api/v1/incidents/{ref}/findings", headers=rssi,
-                        json={"finding_ids": [finding_id]})
+    detected = seed_incident(
+        console.factory, tenant="clinique-lyon", actor="u-9", severity=Severity.HIGH, customer=None
+    )
+    ref = client.post("/api/v1/incidents", headers=rssi, json=fax_breach(datetime.now(UTC))).json()[
+        "ref"
+    ]
+    finding_id = client.get(f"/api/v1/incidents/{detected}", headers=rssi).json()["findings"][0][
+        "finding_id"
+    ]
+    taken = client.post(
+        f"/api/v1/incidents/{ref}/findings", headers=rssi, json={"finding_ids": [finding_id]}
+    )
     assert taken.status_code == 422
     assert "finding_ids" in _loc(taken) and detected in taken.text
-    unknown = client.post(f"/api/v1/incidents/{ref}/findings", headers=rssi,
-                          json={"finding_ids": ["no-such-finding"]})
+    unknown = client.post(
+        f"/api/v1/incidents/{ref}/findings", headers=rssi, json={"finding_ids": ["no-such-finding"]}
+    )
     assert unknown.status_code == 422 and "finding_ids" in _loc(unknown)
 
-    merged = client.post(f"/api/v1/incidents/{detected}/merge", headers=rssi,
-                         json={"into": ref, "reason": "the clinic's report explains the alert"})
+    merged = client.post(
+        f"/api/v1/incidents/{detected}/merge",
+        headers=rssi,
+        json={"into": ref, "reason": "the clinic's report explains the alert"},
+    )
     assert merged.status_code == 200, merged.text
     assert merged.json() == {"ref": detected, "merged_into": ref}
     gone = client.get(f"/api/v1/incidents/{detected}", headers=rssi).json()
@@ -286,12 +384,23 @@ def test_findings_attach_later_and_a_detected_incident_merges_into_a_declared_on
     assert absorbed[0]["actor"] == "rssi@avmup.test"
 
     # An incident whose notice a person approved keeps its identity.
-    other = seed_incident(console.factory, tenant="clinique-lyon", actor="u-10",
-                          ip="198.51.100.77", severity=Severity.CRITICAL, customer=None)
+    other = seed_incident(
+        console.factory,
+        tenant="clinique-lyon",
+        actor="u-10",
+        ip="198.51.100.77",
+        severity=Severity.CRITICAL,
+        customer=None,
+    )
     [notice_id] = draft_for(console.factory, other)
-    assert client.post(f"/api/v1/notices/{notice_id}/approve", headers=rssi,
-                       json={}).status_code == 200
-    refused = client.post(f"/api/v1/incidents/{other}/merge", headers=rssi,
-                          json={"into": ref, "reason": "same breach"})
+    assert (
+        client.post(f"/api/v1/notices/{notice_id}/approve", headers=rssi, json={}).status_code
+        == 200
+    )
+    refused = client.post(
+        f"/api/v1/incidents/{other}/merge",
+        headers=rssi,
+        json={"into": ref, "reason": "same breach"},
+    )
     assert refused.status_code == 409
     assert client.get(f"/api/v1/incidents/{other}", headers=rssi).json()["status"] == "detected"

@@ -83,16 +83,15 @@ def test_token_create_prints_the_secret_once_and_stores_its_hash(
 
 
 def test_console_command_has_the_insecure_cookies_switch() -> None:
-    args = _parser().parse_args(["console", "--host", "0.0.0.0", "--port", "8081",
-                                 "--insecure-cookies"])
+    args = _parser().parse_args(
+        ["console", "--host", "0.0.0.0", "--port", "8081", "--insecure-cookies"]
+    )
     assert (args.host, args.port, args.insecure_cookies) == ("0.0.0.0", 8081, True)
     default = _parser().parse_args(["console"])
     assert default.insecure_cookies is False and default.host == "127.0.0.1"
 
 
-def test_user_add_explains_a_weak_password(
-    env_db: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_user_add_explains_a_weak_password(env_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOCSIN_PASSWORD", "password1234")
     args = _parser().parse_args(["user", "add", "x@avmup.com", "--role", "dpo"])
     with pytest.raises(InvalidUserInput, match="among the most common"):

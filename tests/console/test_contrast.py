@@ -10,7 +10,7 @@ CSS = Path(__file__).resolve().parents[2] / "tocsin" / "console" / "static" / "c
 
 
 def _luminance(hex_colour: str) -> float:
-    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
@@ -24,8 +24,10 @@ def _variables() -> dict[str, str]:
     root = re.search(r":root\s*\{([^}]*)\}", CSS.read_text(encoding="utf-8"))
     assert root is not None
     found = re.findall(r"--([\w-]+)\s*:\s*#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b", root.group(1))
-    return {name: "#" + (value if len(value) == 6 else "".join(c * 2 for c in value))
-            for name, value in found}
+    return {
+        name: "#" + (value if len(value) == 6 else "".join(c * 2 for c in value))
+        for name, value in found
+    }
 
 
 def test_state_colours_are_readable_on_the_background() -> None:

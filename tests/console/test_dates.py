@@ -32,12 +32,15 @@ def test_machine_values_are_utc_to_the_second() -> None:
 
 def test_picked_local_time_is_converted_to_utc() -> None:
     assert parse_local("2026-12-01T10:21", tz="Europe/Paris") == datetime(
-        2026, 12, 1, 9, 21, tzinfo=UTC)
+        2026, 12, 1, 9, 21, tzinfo=UTC
+    )
     assert parse_local("2026-07-14T10:05", tz="Europe/Paris") == datetime(
-        2026, 7, 14, 8, 5, tzinfo=UTC)
+        2026, 7, 14, 8, 5, tzinfo=UTC
+    )
     # The API's ISO 8601 with an offset is taken as written.
     assert parse_local("2026-12-01T10:21:00Z", tz="Europe/Paris") == datetime(
-        2026, 12, 1, 10, 21, tzinfo=UTC)
+        2026, 12, 1, 10, 21, tzinfo=UTC
+    )
     with pytest.raises(ValueError):
         parse_local("1er décembre", tz="Europe/Paris")
 
@@ -50,8 +53,10 @@ def env() -> Environment:
 def test_the_dt_filter_wraps_the_date_in_a_time_element(env: Environment) -> None:
     template = env.from_string("{{ when|dt }}")
     fr = template.render(when=WINTER, lang="fr")
-    assert fr == ('<time datetime="2026-12-01T09:21:09Z" title="2026-12-01 09:21 UTC">'
-                  "1er décembre 2026 à 10 h 21</time>")
+    assert fr == (
+        '<time datetime="2026-12-01T09:21:09Z" title="2026-12-01 09:21 UTC">'
+        "1er décembre 2026 à 10 h 21</time>"
+    )
     assert "1 December 2026 at 10:21</time>" in template.render(when=WINTER, lang="en")
     assert template.render(when=None, lang="fr") == "—"
     assert template.render(when="<b>x</b>", lang="fr") == "&lt;b&gt;x&lt;/b&gt;"

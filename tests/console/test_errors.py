@@ -41,8 +41,11 @@ def _all_error_classes() -> set[type[TocsinError]]:
 def test_every_domain_error_has_an_http_category() -> None:
     classes = _all_error_classes()
     assert len(classes) > 30  # the walk found the packages' errors
-    missing = sorted(f"{k.__module__}.{k.__qualname__}" for k in classes - ABSTRACT
-                     if not issubclass(k, CATEGORIES))
+    missing = sorted(
+        f"{k.__module__}.{k.__qualname__}"
+        for k in classes - ABSTRACT
+        if not issubclass(k, CATEGORIES)
+    )
     assert not missing, f"errors without a category: {missing}"
     for klass in classes - ABSTRACT:
         assert 400 <= klass.http_status < 600, klass
@@ -67,8 +70,10 @@ def test_the_category_decides_the_status() -> None:
 
 def test_no_status_is_chosen_by_class_name() -> None:
     offenders = []
-    pattern = re.compile(r"__name__\s*(==|!=|in\b)|_DOMAIN_STATUS|"
-                         r"\"[A-Z][A-Za-z]+(NotFound|Error|Denied)\"\s*:\s*\d{3}")
+    pattern = re.compile(
+        r"__name__\s*(==|!=|in\b)|_DOMAIN_STATUS|"
+        r"\"[A-Z][A-Za-z]+(NotFound|Error|Denied)\"\s*:\s*\d{3}"
+    )
     for path in (ROOT / "tocsin" / "console").rglob("*.py"):
         for n, line in enumerate(path.read_text().splitlines(), 1):
             if pattern.search(line):
@@ -84,8 +89,9 @@ def test_api_errors_are_problem_details(console: Console) -> None:
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
     assert missing.json()["status"] == 404 and missing.json()["title"] == "Not Found"
-    conflict = client.post(f"/api/v1/incidents/{ref}/transition", headers=auth,
-                           json={"to": "closed"})
+    conflict = client.post(
+        f"/api/v1/incidents/{ref}/transition", headers=auth, json={"to": "closed"}
+    )
     assert conflict.status_code == 409 and conflict.json()["status"] == 409
     invalid = client.post(f"/api/v1/incidents/{ref}/comments", headers=auth, json={})
     body = invalid.json()
@@ -108,7 +114,8 @@ def test_openapi_documents_the_error_answers(console: Console) -> None:
     for status in ("401", "403", "404", "409", "422"):
         content = operation["responses"][status]["content"]
         assert content["application/problem+json"]["schema"] == {
-            "$ref": "#/components/schemas/Problem"}, status
+            "$ref": "#/components/schemas/Problem"
+        }, status
     assert "HTTPValidationError" not in spec["components"]["schemas"]
 
 
@@ -118,10 +125,11 @@ def test_form_posts_to_an_unknown_incident_or_notice_are_404(console: Console) -
     for path, form in (
         ("/incidents/INC-1999-0042/comment", {"text": "hello"}),
         ("/incidents/INC-1999-0042/transition", {"to": "triage"}),
-        ("/incidents/INC-1999-0042/severity", {"dpc": "1", "ei": "0.5",
-                                               "justification": "x"}),
-        ("/incidents/INC-1999-0042/aware-at", {"aware_at": "2026-01-01T00:00",
-                                               "justification": "x"}),
+        ("/incidents/INC-1999-0042/severity", {"dpc": "1", "ei": "0.5", "justification": "x"}),
+        (
+            "/incidents/INC-1999-0042/aware-at",
+            {"aware_at": "2026-01-01T00:00", "justification": "x"},
+        ),
         ("/incidents/INC-1999-0042/decision", {"decision": "x", "justification": "y"}),
         ("/notices/999999/approve", {}),
         ("/notices/999999/reject", {"reason": "x"}),

@@ -23,15 +23,21 @@ def _assert_escaped(html: str, where: str) -> None:
 
 def test_xss_payloads_render_escaped_everywhere(console: Console) -> None:
     ref = seed_incident(
-        console.factory, actor=IMG, user_agent=SCRIPT, summary=f"brute force {SVG}",
-        severity=Severity.CRITICAL, customer=(f"ACME {SCRIPT}", "dpo@acme.test"))
+        console.factory,
+        actor=IMG,
+        user_agent=SCRIPT,
+        summary=f"brute force {SVG}",
+        severity=Severity.CRITICAL,
+        customer=(f"ACME {SCRIPT}", "dpo@acme.test"),
+    )
     draft_for(console.factory, ref)
     client = console.login("rssi")
     token = console.csrf(client, f"/incidents/{ref}")
     client.post(f"/incidents/{ref}/comment", data={"text": SVG + IMG, "csrf_token": token})
-    client.post(f"/incidents/{ref}/register-fields",
-                data={"title": SCRIPT, "consequences": IMG, "measures": SVG,
-                      "csrf_token": token})
+    client.post(
+        f"/incidents/{ref}/register-fields",
+        data={"title": SCRIPT, "consequences": IMG, "measures": SVG, "csrf_token": token},
+    )
     detail = client.get(f"/incidents/{ref}").text
     _assert_escaped(detail, "incident page")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in detail  # the user agent, escaped
@@ -40,8 +46,10 @@ def test_xss_payloads_render_escaped_everywhere(console: Console) -> None:
     for path in ("/queue", "/register", "/register/print", "/queue?q=" + SCRIPT):
         _assert_escaped(client.get(path).text, path)
     # A bad form re-shows the input escaped too.
-    reshow = client.post(f"/incidents/{ref}/aware-at",
-                         data={"aware_at": SVG, "justification": SCRIPT, "csrf_token": token})
+    reshow = client.post(
+        f"/incidents/{ref}/aware-at",
+        data={"aware_at": SVG, "justification": SCRIPT, "csrf_token": token},
+    )
     assert reshow.status_code == 422
     _assert_escaped(reshow.text, "re-shown form")
     # JSON is JSON: the API returns the raw strings, with a JSON content type.

@@ -30,8 +30,7 @@ def _is_open(panel: str) -> bool:
     return panel.split(">", 1)[0].endswith(" open")
 
 
-def test_the_steps_hold_their_forms_and_only_the_current_one_is_open(
-        console: Console) -> None:
+def test_the_steps_hold_their_forms_and_only_the_current_one_is_open(console: Console) -> None:
     ref = seed_incident(console.factory, severity=Severity.CRITICAL)
     client = console.login("analyst")
     page = client.get(f"/incidents/{ref}").text
@@ -49,7 +48,7 @@ def test_the_steps_hold_their_forms_and_only_the_current_one_is_open(
     assert 'id="notices"' in panels["notify"]
     # The case file is folded: findings and evidence, tenants, timeline, audit trail.
     for section in ("findings", "evidence", "tenants", "timeline", "audit"):
-        before = page[:page.index(f'id="{section}"')]
+        before = page[: page.index(f'id="{section}"')]
         assert before.rfind('<details id="more-') > before.rfind("</details>"), section
     assert not re.search(r'<details id="more-[\w-]+" class="record-panel" open', page)
 
@@ -66,11 +65,17 @@ def test_a_form_shown_again_with_an_error_opens_its_step(console: Console) -> No
     ref = seed_incident(console.factory)
     client = console.login("rssi")
     token = console.csrf(client, f"/incidents/{ref}")
-    resp = client.post(f"/incidents/{ref}/aware-at", follow_redirects=False, data={
-        "aware_at": "not a date", "justification": "", "csrf_token": token})
+    resp = client.post(
+        f"/incidents/{ref}/aware-at",
+        follow_redirects=False,
+        data={"aware_at": "not a date", "justification": "", "csrf_token": token},
+    )
     assert resp.status_code == 422
-    resp = client.post(f"/incidents/{ref}/decision", follow_redirects=False, data={
-        "decision": "Informer le client", "justification": "   ", "csrf_token": token})
+    resp = client.post(
+        f"/incidents/{ref}/decision",
+        follow_redirects=False,
+        data={"decision": "Informer le client", "justification": "   ", "csrf_token": token},
+    )
     assert resp.status_code == 422
     panels = _panels(resp.text)
     assert _is_open(panels["decide"]) and 'value="' in panels["decide"]
@@ -78,8 +83,16 @@ def test_a_form_shown_again_with_an_error_opens_its_step(console: Console) -> No
 
 def test_open_steps() -> None:
     action = NextAction("qualify", "qualify", ("analyst", "rssi"), "status")
-    draft = {"id": 1, "kind": "customer", "scope": "acme", "version": 1, "status": "draft",
-             "signers": ["rssi"], "approved_by": None, "dpo_approved_by": None}
+    draft = {
+        "id": 1,
+        "kind": "customer",
+        "scope": "acme",
+        "version": 1,
+        "status": "draft",
+        "signers": ["rssi"],
+        "approved_by": None,
+        "dpo_approved_by": None,
+    }
     inc = {"status": "detected", "notices": [draft]}
     assert open_steps(inc, action, role="analyst") == {"qualify"}
     assert open_steps(inc, action, role="rssi") == {"qualify", "notify"}  # a draft to sign
@@ -90,13 +103,17 @@ def test_open_steps() -> None:
 
 @pytest.mark.parametrize("fresh_db_url", ["sqlite"], indirect=True)
 def test_the_notice_preview_is_the_mail_html_in_a_sandboxed_frame(console: Console) -> None:
-    ref = seed_incident(console.factory, severity=Severity.CRITICAL,
-                        actor='"><script>alert(1)</script>')
+    ref = seed_incident(
+        console.factory, severity=Severity.CRITICAL, actor='"><script>alert(1)</script>'
+    )
     [notice_id, *_] = draft_for(console.factory, ref)
     client = console.login("analyst")
     page = client.get(f"/incidents/{ref}").text
-    frame = re.search(rf'<iframe class="mail-preview" src="/notices/{notice_id}/preview"'
-                      r'([^>]*)>', page)
+    frame = re.search(
+        rf'<iframe class="mail-preview" src="/notices/{notice_id}/preview"'
+        r"([^>]*)>",
+        page,
+    )
     assert frame is not None and 'sandbox=""' in frame.group(1)
     assert 'title="' in frame.group(1)
     # The text part, one click away.
@@ -116,15 +133,24 @@ def test_the_notice_preview_is_the_mail_html_in_a_sandboxed_frame(console: Conso
 
 
 def test_rule_summaries_in_the_console_language() -> None:
-    finding = {"rule_id": "AUTH-001", "count": 12, "records": 0, "actor_ids": ["a1"],
-               "summary": "Brute force: 12 failed logins on account a1 of tenant acme"}
+    finding = {
+        "rule_id": "AUTH-001",
+        "count": 12,
+        "records": 0,
+        "actor_ids": ["a1"],
+        "summary": "Brute force: 12 failed logins on account a1 of tenant acme",
+    }
     assert finding_summary("fr", finding) == (
-        "Force brute : 12 échecs de connexion sur le compte a1")
+        "Force brute : 12 échecs de connexion sur le compte a1"
+    )
     assert finding_summary("en", finding) == finding["summary"]
     # A rule the catalogue does not ship keeps its author's summary.
     own = {**finding, "rule_id": "LOCAL-1", "summary": "Règle maison"}
     assert finding_summary("fr", own) == "Règle maison"
     # Every rule of the catalogue has its French wording.
-    catalogue = yaml.safe_load((Path(__file__).resolve().parents[2] / "detectors" / "rules"
-                                / "default.yaml").read_text(encoding="utf-8"))
+    catalogue = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "detectors" / "rules" / "default.yaml").read_text(
+            encoding="utf-8"
+        )
+    )
     assert {r["id"] for r in catalogue["rules"]} == set(FR)

@@ -16,13 +16,35 @@ MICROSECONDS = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.\d+")
 PYTHON_REPR = re.compile(r"\[\s*'|\{\s*'[^']*'\s*:|\[\]|\{\}|(?<![\w-])None(?![\w-])")
 # English that leaked into French pages before: recommendation reasons, the automatic
 # assessment's justification, the rationale, register labels.
-ENGLISH = ("processor:", "controller:", "pre-filled", "register only", "unintelligible",
-           "Consequences", "measures", "persons≈", "highest class", "categories:",
-           "every breach", "data subjects", "Justification: ", "(UTC, ISO",
-           # the detection catalogue's own summaries (English, written when found)
-           "Brute force", "failed logins", "login failures", "Password spraying",
-           "account takeover", "Staff access", "without ticket", "accesses", "tenant(s)",
-           "of tenant", "threshold", "confidentiality")
+ENGLISH = (
+    "processor:",
+    "controller:",
+    "pre-filled",
+    "register only",
+    "unintelligible",
+    "Consequences",
+    "measures",
+    "persons≈",
+    "highest class",
+    "categories:",
+    "every breach",
+    "data subjects",
+    "Justification: ",
+    "(UTC, ISO",
+    # the detection catalogue's own summaries (English, written when found)
+    "Brute force",
+    "failed logins",
+    "login failures",
+    "Password spraying",
+    "account takeover",
+    "Staff access",
+    "without ticket",
+    "accesses",
+    "tenant(s)",
+    "of tenant",
+    "threshold",
+    "confidentiality",
+)
 
 
 def _visible(page: str, *, code: bool = True) -> str:
@@ -38,8 +60,10 @@ def _visible(page: str, *, code: bool = True) -> str:
 def _problems(path: str, page: str) -> list[str]:
     text = _visible(page)
     found = [f"{path}: microseconds {m.group(0)!r}" for m in MICROSECONDS.finditer(text)]
-    found += [f"{path}: Python repr near {text[max(0, m.start() - 40):m.end() + 40]!r}"
-              for m in PYTHON_REPR.finditer(text)]
+    found += [
+        f"{path}: Python repr near {text[max(0, m.start() - 40) : m.end() + 40]!r}"
+        for m in PYTHON_REPR.finditer(text)
+    ]
     prose = _visible(page, code=False)
     found += [f"{path}: English {word!r}" for word in ENGLISH if word in prose]
     return found
@@ -47,17 +71,36 @@ def _problems(path: str, page: str) -> list[str]:
 
 def _busy_console(console: Console) -> dict[str, str]:
     """Incidents in several states, with assessments, notices, comments and decisions."""
-    untouched = seed_incident(console.factory, tenant="acme", actor="a1", ip="198.51.100.1",
-                              severity=Severity.CRITICAL, summary=(
-                                  "Brute force: 12 failed logins on account a1 of tenant acme "
-                                  "(threshold 10 in 5 min)"))
-    staff = seed_incident(console.factory, tenant="acme", actor="support-7",
-                          ip="198.51.100.4", rule="ACC-003", summary=(
-                              "Staff access without ticket: support-7 reached data of 1 "
-                              "tenant(s): 40 records in 3 accesses"))
+    untouched = seed_incident(
+        console.factory,
+        tenant="acme",
+        actor="a1",
+        ip="198.51.100.1",
+        severity=Severity.CRITICAL,
+        summary=(
+            "Brute force: 12 failed logins on account a1 of tenant acme (threshold 10 in 5 min)"
+        ),
+    )
+    staff = seed_incident(
+        console.factory,
+        tenant="acme",
+        actor="support-7",
+        ip="198.51.100.4",
+        rule="ACC-003",
+        summary=(
+            "Staff access without ticket: support-7 reached data of 1 "
+            "tenant(s): 40 records in 3 accesses"
+        ),
+    )
     draft_for(console.factory, untouched)
-    worked = seed_incident(console.factory, tenant="globex", actor="g1", ip="198.51.100.2",
-                           severity=Severity.CRITICAL, customer=("Globex", "sec@globex.test"))
+    worked = seed_incident(
+        console.factory,
+        tenant="globex",
+        actor="g1",
+        ip="198.51.100.2",
+        severity=Severity.CRITICAL,
+        customer=("Globex", "sec@globex.test"),
+    )
     client = console.login("rssi")
     token = console.csrf(client, f"/incidents/{worked}")
 
@@ -66,16 +109,29 @@ def _busy_console(console: Console) -> dict[str, str]:
         assert resp.status_code == 303, (path, resp.status_code)
 
     post(f"/incidents/{worked}/transition", to="triage", reason="checking")
-    post(f"/incidents/{worked}/severity", dpc="2.0", ei="1.0", cb_confidentiality="0.5",
-         malicious="on", persons="12", justification="comptes clients compromis")
+    post(
+        f"/incidents/{worked}/severity",
+        dpc="2.0",
+        ei="1.0",
+        cb_confidentiality="0.5",
+        malicious="on",
+        persons="12",
+        justification="comptes clients compromis",
+    )
     post(f"/incidents/{worked}/comment", text="Client prévenu par téléphone")
-    post(f"/incidents/{worked}/decision", decision="Informer le client",
-         justification="sous-traitant")
-    post(f"/incidents/{worked}/clock", clock="cnil", action="stop",
-         justification="sous-traitant : la CNIL relève du client")
+    post(
+        f"/incidents/{worked}/decision",
+        decision="Informer le client",
+        justification="sous-traitant",
+    )
+    post(
+        f"/incidents/{worked}/clock",
+        clock="cnil",
+        action="stop",
+        justification="sous-traitant : la CNIL relève du client",
+    )
     dismissed = seed_incident(console.factory, tenant="acme", actor="a3", ip="198.51.100.3")
-    post(f"/incidents/{dismissed}/transition", to="dismissed", reason="faux positif",
-         confirm="on")
+    post(f"/incidents/{dismissed}/transition", to="dismissed", reason="faux positif", confirm="on")
     return {"untouched": untouched, "worked": worked, "dismissed": dismissed, "staff": staff}
 
 
@@ -83,9 +139,17 @@ def _busy_console(console: Console) -> dict[str, str]:
 def test_no_page_shows_raw_values_in_french(console: Console) -> None:
     refs = _busy_console(console)
     rssi = console.login("rssi")
-    pages = ["/queue", "/queue?scope=all", "/overview", "/register", "/customers",
-             "/customers/acme", "/customers/globex", "/health",
-             *(f"/incidents/{ref}" for ref in refs.values())]
+    pages = [
+        "/queue",
+        "/queue?scope=all",
+        "/overview",
+        "/register",
+        "/customers",
+        "/customers/acme",
+        "/customers/globex",
+        "/health",
+        *(f"/incidents/{ref}" for ref in refs.values()),
+    ]
     problems: list[str] = []
     for path in pages:
         resp = rssi.get(path)

@@ -22,8 +22,17 @@ from tests.incidents.builders import make_finding, store_findings
 from tests.notifiers.builders import THREE, TenantSpec, build_incident
 from tocsin.settings import Settings
 
-PROSPECTS = TenantSpec("avmup-prospects", "AVM Up (prospects)", "dpo@avmup.example", 321, 654,
-                       "u-own-1", "192.0.2.10", role="controller", service="campaign_manager")
+PROSPECTS = TenantSpec(
+    "avmup-prospects",
+    "AVM Up (prospects)",
+    "dpo@avmup.example",
+    321,
+    654,
+    "u-own-1",
+    "192.0.2.10",
+    role="controller",
+    service="campaign_manager",
+)
 ENDED = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
 ENTERED: dict[str, Any] = {
     "cause": "external_malicious",
@@ -41,12 +50,19 @@ ENTERED: dict[str, Any] = {
 
 def _drafts(console: Console) -> dict[str, int]:
     with transaction(console.factory) as session:
-        built = build_incident(session, tenants=[THREE[0], PROSPECTS], fields=False,
-                               aware_at=datetime.now(UTC) - timedelta(hours=2),
-                               assessment={"notify_cnil": True, "notify_subjects": True})
-        notices = draft_notices(session=session, incident=built.incident,
-                                now=datetime.now(UTC) - timedelta(hours=1),
-                                policy=DraftPolicy.from_settings(Settings(org=ORG)))
+        built = build_incident(
+            session,
+            tenants=[THREE[0], PROSPECTS],
+            fields=False,
+            aware_at=datetime.now(UTC) - timedelta(hours=2),
+            assessment={"notify_cnil": True, "notify_subjects": True},
+        )
+        notices = draft_notices(
+            session=session,
+            incident=built.incident,
+            now=datetime.now(UTC) - timedelta(hours=1),
+            policy=DraftPolicy.from_settings(Settings(org=ORG)),
+        )
         return {n.kind: n.id for n in notices} | {"ref": built.incident.ref}  # type: ignore[dict-item]
 
 
@@ -64,11 +80,15 @@ def test_unknowns_block_approval_until_entered_then_export_equals_fields(
     ids = _drafts(console)
     ref = str(ids["ref"])
     assert set(ids) == {"customer", "cnil", "data_subject", "ref"}
-    customer, cnil_text, subjects = (_text(console, ids[k])
-                                     for k in ("customer", "cnil", "data_subject"))
-    for line in ("Origine : [à compléter]", "Cause : [à compléter]",
-                 "Sous-traitants d'AVM Up impliqués : [à compléter]",
-                 "Violation en cours : [à compléter]"):
+    customer, cnil_text, subjects = (
+        _text(console, ids[k]) for k in ("customer", "cnil", "data_subject")
+    )
+    for line in (
+        "Origine : [à compléter]",
+        "Cause : [à compléter]",
+        "Sous-traitants d'AVM Up impliqués : [à compléter]",
+        "Violation en cours : [à compléter]",
+    ):
         assert line in customer, line
     assert "7. MESURES PRISES PAR AVM UP\n   - [à compléter]" in customer
     assert "8. MESURES PROPOSÉES À VOTRE ORGANISATION\n   - [à compléter]" in customer
@@ -94,26 +114,40 @@ def test_unknowns_block_approval_until_entered_then_export_equals_fields(
         assert refused.status_code == 422, kind
         assert "cause" in refused.text or "measures_taken" in refused.text, kind
     listed = client.get(f"/api/v1/notices/{ids['cnil']}", headers=rssi).json()
-    assert {"cause", "origin", "subprocessors_involved", "subject_categories",
-            "measures_taken", "breach_ongoing"} <= set(listed["missing"])
+    assert {
+        "cause",
+        "origin",
+        "subprocessors_involved",
+        "subject_categories",
+        "measures_taken",
+        "breach_ongoing",
+    } <= set(listed["missing"])
 
-    assert client.patch(f"/api/v1/incidents/{ref}/notice-fields", headers=analyst,
-                        json=ENTERED).status_code == 403
-    bad = client.patch(f"/api/v1/incidents/{ref}/notice-fields", headers=rssi,
-                       json={"cause": "aliens"})
+    assert (
+        client.patch(
+            f"/api/v1/incidents/{ref}/notice-fields", headers=analyst, json=ENTERED
+        ).status_code
+        == 403
+    )
+    bad = client.patch(
+        f"/api/v1/incidents/{ref}/notice-fields", headers=rssi, json={"cause": "aliens"}
+    )
     assert bad.status_code == 422 and "cause" in bad.text
-    entered = client.patch(f"/api/v1/incidents/{ref}/notice-fields", headers=rssi,
-                           json=ENTERED)
+    entered = client.patch(f"/api/v1/incidents/{ref}/notice-fields", headers=rssi, json=ENTERED)
     assert entered.status_code == 200, entered.text
     for kind in ("customer", "cnil", "data_subject"):
         assert "[à compléter]" not in _text(console, ids[kind]), kind
 
     # Customer notice: the RSSI alone. CNIL: the RSSI then the DPO. Data subjects: the DPO
     # then the RSSI. An analyst signs nothing.
-    assert client.post(f"/api/v1/notices/{ids['cnil']}/approve", headers=analyst,
-                       json={}).status_code == 403
-    assert client.post(f"/api/v1/notices/{ids['customer']}/approve", headers=dpo,
-                       json={}).status_code == 403
+    assert (
+        client.post(f"/api/v1/notices/{ids['cnil']}/approve", headers=analyst, json={}).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/api/v1/notices/{ids['customer']}/approve", headers=dpo, json={}).status_code
+        == 403
+    )
     ok = client.post(f"/api/v1/notices/{ids['customer']}/approve", headers=rssi, json={})
     assert ok.status_code == 200 and ok.json()["status"] == "approved", ok.text
     half = client.post(f"/api/v1/notices/{ids['cnil']}/approve", headers=rssi, json={})
@@ -125,13 +159,15 @@ def test_unknowns_block_approval_until_entered_then_export_equals_fields(
     assert done.json()["dpo_approved_by"] == "dpo@avmup.test"
     first = client.post(f"/api/v1/notices/{ids['data_subject']}/approve", headers=dpo, json={})
     assert first.json()["status"] == "draft"
-    second = client.post(f"/api/v1/notices/{ids['data_subject']}/approve", headers=rssi,
-                         json={})
+    second = client.post(f"/api/v1/notices/{ids['data_subject']}/approve", headers=rssi, json={})
     assert second.json()["status"] == "approved"
 
     audit = client.get(f"/api/v1/incidents/{ref}/audit", headers=rssi).json()
-    signed = [(a["actor"], a["data"]["role"]) for a in audit if a["action"] == "notice.signed"
-              and a["data"]["notice_id"] == ids["cnil"]]
+    signed = [
+        (a["actor"], a["data"]["role"])
+        for a in audit
+        if a["action"] == "notice.signed" and a["data"]["notice_id"] == ids["cnil"]
+    ]
     assert signed == [("rssi@avmup.test", "rssi"), ("dpo@avmup.test", "dpo")]
     register = client.get("/api/v1/register", headers=rssi).json()
     [row] = [r for r in register if r["ref"] == ref]
@@ -164,22 +200,32 @@ def test_cnil_text_cannot_contradict_its_fields(console: Console) -> None:
     client = console.client()
     rssi = {"Authorization": f"Bearer {console.token('rssi')}"}
     client.patch(f"/api/v1/incidents/{ids['ref']}/notice-fields", headers=rssi, json=ENTERED)
-    text = _text(console, ids["cnil"]).replace("Acte externe malveillant",
-                                               "Ne sait pas pour l'instant")
-    edited = client.post(f"/api/v1/notices/{ids['cnil']}/approve", headers=rssi,
-                         json={"text_body": text})
+    text = _text(console, ids["cnil"]).replace(
+        "Acte externe malveillant", "Ne sait pas pour l'instant"
+    )
+    edited = client.post(
+        f"/api/v1/notices/{ids['cnil']}/approve", headers=rssi, json={"text_body": text}
+    )
     assert edited.status_code == 409 and "fields" in edited.text
     assert "Acte externe malveillant" in _text(console, ids["cnil"])
 
 
 def test_attempts_in_the_api_and_their_qualification(console: Console) -> None:
-    finding = make_finding("spray-api", rule_id="AUTH-002", nature=frozenset({Nature.ATTEMPT}),
-                           tenants={"acme": (30, 0, 0)}, source_ips=("198.51.100.77",),
-                           severity=Severity.CRITICAL)
+    finding = make_finding(
+        "spray-api",
+        rule_id="AUTH-002",
+        nature=frozenset({Nature.ATTEMPT}),
+        tenants={"acme": (30, 0, 0)},
+        source_ips=("198.51.100.77",),
+        severity=Severity.CRITICAL,
+    )
     with transaction(console.factory) as session:
-        [incident] = record_findings(session=session,
-                                     findings=store_findings(session, [finding]),
-                                     now=datetime.now(UTC), policy=ClockPolicy())
+        [incident] = record_findings(
+            session=session,
+            findings=store_findings(session, [finding]),
+            now=datetime.now(UTC),
+            policy=ClockPolicy(),
+        )
         ref = incident.ref
     client = console.client()
     rssi = {"Authorization": f"Bearer {console.token('rssi')}"}
@@ -187,13 +233,17 @@ def test_attempts_in_the_api_and_their_qualification(console: Console) -> None:
     assert client.get(f"/api/v1/incidents/{ref}", headers=rssi).json()["nature"] == ["attempt"]
     [item] = client.get("/api/v1/incidents", headers=rssi).json()["items"]
     assert item["nature"] == ["attempt"]
-    assert client.post(f"/api/v1/incidents/{ref}/draft-notices",
-                       headers=rssi).json()["written"] == 0
+    assert (
+        client.post(f"/api/v1/incidents/{ref}/draft-notices", headers=rssi).json()["written"] == 0
+    )
     body = {"nature": ["confidentiality"], "justification": "un compte a été ouvert"}
-    assert client.post(f"/api/v1/incidents/{ref}/qualify", headers=analyst,
-                       json=body).status_code == 403
-    missing = client.post(f"/api/v1/incidents/{ref}/qualify", headers=rssi,
-                          json={"nature": ["confidentiality"]})
+    assert (
+        client.post(f"/api/v1/incidents/{ref}/qualify", headers=analyst, json=body).status_code
+        == 403
+    )
+    missing = client.post(
+        f"/api/v1/incidents/{ref}/qualify", headers=rssi, json={"nature": ["confidentiality"]}
+    )
     assert missing.status_code == 422 and "justification" in missing.text
     done = client.post(f"/api/v1/incidents/{ref}/qualify", headers=rssi, json=body)
     assert done.status_code == 200

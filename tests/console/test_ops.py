@@ -40,11 +40,13 @@ def test_api_with_a_session_cookie_needs_the_csrf_header(console: Console) -> No
     assert me["role"] == "analyst" and me["csrf_token"]
     body = {"text": "looked at it"}
     assert client.post(f"/api/v1/incidents/{ref}/comments", json=body).status_code == 403
-    wrong = client.post(f"/api/v1/incidents/{ref}/comments", json=body,
-                        headers={"X-CSRF-Token": "nope"})
+    wrong = client.post(
+        f"/api/v1/incidents/{ref}/comments", json=body, headers={"X-CSRF-Token": "nope"}
+    )
     assert wrong.status_code == 403
-    ok = client.post(f"/api/v1/incidents/{ref}/comments", json=body,
-                     headers={"X-CSRF-Token": me["csrf_token"]})
+    ok = client.post(
+        f"/api/v1/incidents/{ref}/comments", json=body, headers={"X-CSRF-Token": me["csrf_token"]}
+    )
     assert ok.status_code == 201
     comments = client.get(f"/api/v1/incidents/{ref}").json()["comments"]
     assert [c["text"] for c in comments] == ["looked at it"]
@@ -57,12 +59,15 @@ def test_api_errors_are_json(console: Console) -> None:
     client = console.client()
     missing = client.get("/api/v1/incidents/INC-1999-0001", headers=auth)
     assert missing.status_code == 404 and missing.json()["error"] == "IncidentNotFound"
-    bad = client.post(f"/api/v1/incidents/{ref}/transition", headers=auth,
-                      json={"to": "closed"})
+    bad = client.post(f"/api/v1/incidents/{ref}/transition", headers=auth, json={"to": "closed"})
     assert bad.status_code == 409 and bad.json()["error"] == "InvalidTransition"
-    invalid = client.post(f"/api/v1/incidents/{ref}/severity", headers=auth,
-                          json={"dpc": 2, "ei": 0.3, "justification": "x"})
+    invalid = client.post(
+        f"/api/v1/incidents/{ref}/severity",
+        headers=auth,
+        json={"dpc": 2, "ei": 0.3, "justification": "x"},
+    )
     assert invalid.status_code == 422
-    extra = client.post(f"/api/v1/incidents/{ref}/transition", headers=auth,
-                        json={"to": "triage", "sneaky": 1})
+    extra = client.post(
+        f"/api/v1/incidents/{ref}/transition", headers=auth, json={"to": "triage", "sneaky": 1}
+    )
     assert extra.status_code == 422

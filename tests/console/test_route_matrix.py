@@ -135,14 +135,19 @@ def test_every_route_is_covered(console: Console) -> None:
     found = set(app_routes(console.app))
     assert found == set(EXPECTED), (
         f"routes without a matrix entry: {sorted(found - set(EXPECTED))}; "
-        f"stale entries: {sorted(set(EXPECTED) - found)}")
+        f"stale entries: {sorted(set(EXPECTED) - found)}"
+    )
 
 
 def _concrete(path: str, ref: str, notice_id: int) -> str:
-    return (path.replace("{ref}", ref).replace("{notice_id}", str(notice_id))
-            .replace("{user_id}", "999999").replace("{token_id}", "999999")
-            .replace("{tenant_id}", "acme")
-            .replace("/static", "/static/console.css"))
+    return (
+        path.replace("{ref}", ref)
+        .replace("{notice_id}", str(notice_id))
+        .replace("{user_id}", "999999")
+        .replace("{token_id}", "999999")
+        .replace("{tenant_id}", "acme")
+        .replace("/static", "/static/console.css")
+    )
 
 
 def _call(console: Console, client: Any, method: str, path: str, cookie: str | None) -> Any:
@@ -201,7 +206,8 @@ def test_route_role_matrix(console: Console, sessions: dict[str, str]) -> None:
             resp = _call(console, client, http_method, url, cookie)
             if role in allowed:
                 denied = resp.status_code in (401, 403) or (
-                    resp.status_code == 303 and resp.headers.get("location") == "/login")
+                    resp.status_code == 303 and resp.headers.get("location") == "/login"
+                )
                 if denied:
                     failures.append(f"{role} {method} {path}: denied ({resp.status_code})")
                 elif method == "GET" and resp.status_code != 200:
@@ -225,12 +231,21 @@ def test_bearer_tokens_follow_the_same_roles(console: Console) -> None:
         assert register.status_code == (200 if role in REGISTER else 403), role
     # An analyst may confirm but not move an incident to notified.
     auth = {"Authorization": f"Bearer {tokens[A]}"}
-    assert client.post(f"/api/v1/incidents/{ref}/transition", headers=auth,
-                       json={"to": "triage"}).status_code == 200
-    assert client.post(f"/api/v1/incidents/{ref}/transition", headers=auth,
-                       json={"to": "confirmed"}).status_code == 200
-    notified = client.post(f"/api/v1/incidents/{ref}/transition", headers=auth,
-                           json={"to": "notified"})
+    assert (
+        client.post(
+            f"/api/v1/incidents/{ref}/transition", headers=auth, json={"to": "triage"}
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            f"/api/v1/incidents/{ref}/transition", headers=auth, json={"to": "confirmed"}
+        ).status_code
+        == 200
+    )
+    notified = client.post(
+        f"/api/v1/incidents/{ref}/transition", headers=auth, json={"to": "notified"}
+    )
     assert notified.status_code == 403
     detail = client.get(f"/api/v1/incidents/{ref}", headers=auth).json()
     assert detail["status"] == "confirmed"

@@ -40,8 +40,13 @@ def test_session_codec_expiry() -> None:
 
 @pytest.mark.parametrize(
     ("expected", "given", "ok"),
-    [("abc", "abc", True), ("abc", "abd", False), ("abc", None, False), (None, "abc", False),
-     ("", "", False)],
+    [
+        ("abc", "abc", True),
+        ("abc", "abd", False),
+        ("abc", None, False),
+        (None, "abc", False),
+        ("", "", False),
+    ],
 )
 def test_csrf_matches(expected: str | None, given: str | None, ok: bool) -> None:
     assert security.csrf_matches(expected, given) is ok

@@ -36,13 +36,16 @@ def _client(console: Console, ip: str, port: int = 40000) -> TestClient:
     return TestClient(console.app, base_url="https://testserver", client=(ip, port))
 
 
-def _login(client: TestClient, email: str, password: str,
-           headers: dict[str, str] | None = None) -> Response:
+def _login(
+    client: TestClient, email: str, password: str, headers: dict[str, str] | None = None
+) -> Response:
     page = client.get("/login", headers=headers)
     resp: Response = client.post(
-        "/login", data={"email": email, "password": password,
-                        "csrf_token": csrf_from(page.text)},
-        headers=headers, follow_redirects=False)
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_from(page.text)},
+        headers=headers,
+        follow_redirects=False,
+    )
     return resp
 
 
@@ -63,8 +66,9 @@ def test_a_cookie_replayed_after_logout_is_refused(console: Console) -> None:
     assert cookie and client.get("/queue").status_code == 200
     csrf = console.csrf(client)
     assert _replay(console, cookie).get("/queue", follow_redirects=False).status_code == 200
-    assert client.post("/logout", data={"csrf_token": csrf},
-                       follow_redirects=False).status_code == 303
+    assert (
+        client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    )
     thief = _replay(console, cookie)
     assert thief.get("/queue", follow_redirects=False).headers["location"] == "/login"
     # Writes too, through the API with the cookie's own CSRF token.
@@ -82,8 +86,11 @@ def test_cookie_name_has_the_host_prefix_only_when_secure(fresh_db_url: str) -> 
     resp = _login(secure.client(), email_for("dpo"), PASSWORD)
     assert resp.headers["set-cookie"].startswith("__Host-tocsin_session=")
     assert "domain=" not in resp.headers["set-cookie"].lower()
-    plain = create_app(Settings(secret_key=SECRET, database_url=fresh_db_url),
-                       session_factory=secure.factory, insecure_cookies=True)
+    plain = create_app(
+        Settings(secret_key=SECRET, database_url=fresh_db_url),
+        session_factory=secure.factory,
+        insecure_cookies=True,
+    )
     resp = _login(TestClient(plain, base_url="https://testserver"), email_for("dpo"), PASSWORD)
     assert resp.headers["set-cookie"].startswith("tocsin_session=")
 
@@ -96,15 +103,21 @@ def test_a_session_older_than_its_absolute_lifetime_is_refused(console: Console)
         row = session.scalars(select(ConsoleSession)).one()
         started = row.created_at
         # 7 h 59 min ago and used a minute ago: still alive.
-        session.execute(update(ConsoleSession).values(
-            created_at=datetime.now(UTC) - timedelta(hours=7, minutes=59),
-            last_seen_at=datetime.now(UTC) - timedelta(minutes=1)))
+        session.execute(
+            update(ConsoleSession).values(
+                created_at=datetime.now(UTC) - timedelta(hours=7, minutes=59),
+                last_seen_at=datetime.now(UTC) - timedelta(minutes=1),
+            )
+        )
     assert started <= datetime.now(UTC)
     assert client.get("/queue", follow_redirects=False).status_code == 200
     with console.factory.begin() as session:
-        session.execute(update(ConsoleSession).values(
-            created_at=datetime.now(UTC) - timedelta(hours=8, seconds=1),
-            last_seen_at=datetime.now(UTC)))
+        session.execute(
+            update(ConsoleSession).values(
+                created_at=datetime.now(UTC) - timedelta(hours=8, seconds=1),
+                last_seen_at=datetime.now(UTC),
+            )
+        )
     resp = client.get("/queue", follow_redirects=False)
     assert resp.status_code == 303 and resp.headers["location"] == "/login"
     assert client.get("/api/v1/me").status_code == 401
@@ -113,27 +126,34 @@ def test_a_session_older_than_its_absolute_lifetime_is_refused(console: Console)
 def test_an_idle_session_ends_and_activity_is_recorded(console: Console) -> None:
     client = console.login("dpo")
     with console.factory.begin() as session:
-        session.execute(update(ConsoleSession).values(
-            last_seen_at=datetime.now(UTC) - timedelta(minutes=20)))
+        session.execute(
+            update(ConsoleSession).values(last_seen_at=datetime.now(UTC) - timedelta(minutes=20))
+        )
     assert client.get("/register").status_code == 200  # 20 min idle: fine, and recorded
     with console.factory() as session:
         seen = session.scalars(select(ConsoleSession.last_seen_at)).one()
     assert datetime.now(UTC) - seen < timedelta(minutes=5)
     with console.factory.begin() as session:
-        session.execute(update(ConsoleSession).values(
-            last_seen_at=datetime.now(UTC) - timedelta(minutes=31)))
+        session.execute(
+            update(ConsoleSession).values(last_seen_at=datetime.now(UTC) - timedelta(minutes=31))
+        )
     assert client.get("/register", follow_redirects=False).status_code == 303
 
 
 def test_lifetime_and_idle_timeout_come_from_the_settings(fresh_db_url: str) -> None:
     console = build_console(fresh_db_url)
-    app = create_app(Settings(secret_key=SECRET, database_url=fresh_db_url, session_hours=1,
-                              session_idle_minutes=5), session_factory=console.factory)
+    app = create_app(
+        Settings(
+            secret_key=SECRET, database_url=fresh_db_url, session_hours=1, session_idle_minutes=5
+        ),
+        session_factory=console.factory,
+    )
     client = TestClient(app, base_url="https://testserver")
     assert _login(client, email_for("rssi"), PASSWORD).status_code == 303
     with console.factory.begin() as session:
-        session.execute(update(ConsoleSession).values(
-            created_at=datetime.now(UTC) - timedelta(minutes=61)))
+        session.execute(
+            update(ConsoleSession).values(created_at=datetime.now(UTC) - timedelta(minutes=61))
+        )
     assert client.get("/queue", follow_redirects=False).status_code == 303
 
 
@@ -145,25 +165,52 @@ def test_password_change_page_revokes_the_other_sessions(console: Console) -> No
     page = client.get("/account/password")
     assert page.status_code == 200 and 'autocomplete="new-password"' in page.text
     token = csrf_from(page.text)
-    missing = client.post("/account/password", data={
-        "current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD},
-        follow_redirects=False)
+    missing = client.post(
+        "/account/password",
+        data={"current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+        follow_redirects=False,
+    )
     assert missing.status_code == 403  # CSRF
-    wrong = client.post("/account/password", data={
-        "current": "not my password", "new": NEW_PASSWORD, "confirm": NEW_PASSWORD,
-        "csrf_token": token})
+    wrong = client.post(
+        "/account/password",
+        data={
+            "current": "not my password",
+            "new": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+            "csrf_token": token,
+        },
+    )
     assert wrong.status_code == 422 and "Mot de passe actuel incorrect." in wrong.text
-    weak = client.post("/account/password", data={
-        "current": PASSWORD, "new": "password1234", "confirm": "password1234",
-        "csrf_token": token})
+    weak = client.post(
+        "/account/password",
+        data={
+            "current": PASSWORD,
+            "new": "password1234",
+            "confirm": "password1234",
+            "csrf_token": token,
+        },
+    )
     assert weak.status_code == 422 and "parmi les plus courants" in weak.text
-    differ = client.post("/account/password", data={
-        "current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD + "!",
-        "csrf_token": token})
+    differ = client.post(
+        "/account/password",
+        data={
+            "current": PASSWORD,
+            "new": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD + "!",
+            "csrf_token": token,
+        },
+    )
     assert differ.status_code == 422 and "diffèrent" in differ.text
-    ok = client.post("/account/password", data={
-        "current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD,
-        "csrf_token": token}, follow_redirects=False)
+    ok = client.post(
+        "/account/password",
+        data={
+            "current": PASSWORD,
+            "new": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
     assert ok.status_code == 303
     assert "Vos autres sessions sont fermées." in client.get(ok.headers["location"]).text
     assert client.get("/queue", follow_redirects=False).status_code == 200  # a fresh session
@@ -173,10 +220,15 @@ def test_password_change_page_revokes_the_other_sessions(console: Console) -> No
     assert _login(console.client(), email_for("rssi"), PASSWORD).status_code == 401
     assert _login(console.client(), email_for("rssi"), NEW_PASSWORD).status_code == 303
     with console.factory() as session:
-        actions = [e.action for e in audit_chain.entries_for(
-            session=session, subject=f"console_user:{console.users['rssi']}")]
-        stored = session.scalars(select(User.password_hash).where(
-            User.id == console.users["rssi"])).one()
+        actions = [
+            e.action
+            for e in audit_chain.entries_for(
+                session=session, subject=f"console_user:{console.users['rssi']}"
+            )
+        ]
+        stored = session.scalars(
+            select(User.password_hash).where(User.id == console.users["rssi"])
+        ).one()
     assert actions.count("user.password_changed") == 1
     assert NEW_PASSWORD not in stored
 
@@ -197,8 +249,9 @@ def test_deactivation_ends_the_sessions(console: Console) -> None:
 @pytest.mark.parametrize("fresh_db_url", ["sqlite", "postgresql"], indirect=True)
 def test_the_rssi_logs_in_after_20_failures_from_another_source(console: Console) -> None:
     attacker = _client(console, "203.0.113.66")
-    codes = [_login(attacker, email_for("rssi"), f"guess number {i}").status_code
-             for i in range(20)]
+    codes = [
+        _login(attacker, email_for("rssi"), f"guess number {i}").status_code for i in range(20)
+    ]
     assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}
     # Even the right password is refused from the source that failed...
     assert _login(attacker, email_for("rssi"), PASSWORD).status_code == 429
@@ -215,9 +268,15 @@ def test_slow_down_is_progressive_and_has_no_lock_out(console: Console) -> None:
     def attempt(at: datetime, password: str, ip: str = "198.51.100.1") -> str:
         with console.factory.begin() as session:
             try:
-                user = security.authenticate(session=session, secret_key=SECRET,
-                                             email=email_for("dpo"), password=password, ip=ip,
-                                             throttle=throttle, now=at)
+                user = security.authenticate(
+                    session=session,
+                    secret_key=SECRET,
+                    email=email_for("dpo"),
+                    password=password,
+                    ip=ip,
+                    throttle=throttle,
+                    now=at,
+                )
             except security.LoginThrottled as exc:
                 return f"wait {exc.retry_after}"
         return "ok" if user else "bad"
@@ -271,8 +330,10 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
 def test_client_address_rules() -> None:
     proxies = security.parse_proxies(["10.0.0.0/8", "::1"])
     assert security.client_address("10.1.1.1", "198.51.100.7", proxies) == "198.51.100.7"
-    assert security.client_address("10.1.1.1", "1.2.3.4, 198.51.100.7, 10.2.2.2",
-                                   proxies) == "198.51.100.7"
+    assert (
+        security.client_address("10.1.1.1", "1.2.3.4, 198.51.100.7, 10.2.2.2", proxies)
+        == "198.51.100.7"
+    )
     assert security.client_address("198.51.100.9", "1.2.3.4", proxies) == "198.51.100.9"
     assert security.client_address("::1", "2001:db8::5", proxies) == "2001:db8::5"
     assert security.client_address("10.1.1.1", None, proxies) == "10.1.1.1"
@@ -283,8 +344,9 @@ def test_client_address_rules() -> None:
 # --- secret key ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", ["changeme", "change-me", "", "short-but-random-9f8e",
-                                 "k" * 48, "ab" * 20, "CHANGEME"])
+@pytest.mark.parametrize(
+    "key", ["changeme", "change-me", "", "short-but-random-9f8e", "k" * 48, "ab" * 20, "CHANGEME"]
+)
 def test_start_up_refuses_a_weak_secret_key(key: str, fresh_db_url: str) -> None:
     with pytest.raises(ConfigError) as info:
         create_app(Settings(secret_key=key, database_url=fresh_db_url))
@@ -294,10 +356,21 @@ def test_start_up_refuses_a_weak_secret_key(key: str, fresh_db_url: str) -> None
 
 
 def test_tocsin_console_refuses_changeme(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TOCSIN_SECRET_KEY": "changeme",
-           "TOCSIN_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "tocsin.cli", "console", "--port", "1"],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "TOCSIN_SECRET_KEY": "changeme",
+        "TOCSIN_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tocsin.cli", "console", "--port", "1"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "TOCSIN_SECRET_KEY" in done.stderr and "token_urlsafe" in done.stderr
     assert "changeme" not in done.stderr  # the value itself is never echoed
@@ -313,26 +386,36 @@ def test_a_random_key_is_accepted(fresh_db_url: str) -> None:
 # --- passwords -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("password, reason", [
-    ("aaaaaaaaaaaa", "password_common"),
-    ("password1234", "password_common"),
-    ("Azertyuiop123", "password_common"),
-    ("short", "password_too_short"),
-    ("new@avmup.test", "password_weak"),
-    ("qwertyqwerty", "password_weak"),
-])
+@pytest.mark.parametrize(
+    "password, reason",
+    [
+        ("aaaaaaaaaaaa", "password_common"),
+        ("password1234", "password_common"),
+        ("Azertyuiop123", "password_common"),
+        ("short", "password_too_short"),
+        ("new@avmup.test", "password_weak"),
+        ("qwertyqwerty", "password_weak"),
+    ],
+)
 def test_weak_passwords_are_refused(console: Console, password: str, reason: str) -> None:
     with console.factory() as session, pytest.raises(security.InvalidUserInput) as info:
-        security.create_user(session=session, email="new@avmup.test", password=password,
-                             role="analyst")
+        security.create_user(
+            session=session, email="new@avmup.test", password=password, role="analyst"
+        )
     assert str(info.value) == reason
 
 
 def test_the_users_page_reshows_a_weak_password_with_the_message(console: Console) -> None:
     client = console.login("admin")
-    resp = client.post("/users", data={"email": "new@avmup.test", "role": "analyst",
-                                       "password": "password1234",
-                                       "csrf_token": console.csrf(client)})
+    resp = client.post(
+        "/users",
+        data={
+            "email": "new@avmup.test",
+            "role": "analyst",
+            "password": "password1234",
+            "csrf_token": console.csrf(client),
+        },
+    )
     assert resp.status_code == 422
     assert "Ce mot de passe est parmi les plus courants" in resp.text
     assert 'value="new@avmup.test"' in resp.text
@@ -367,8 +450,10 @@ def test_signing_in_again_ends_the_previous_session(console: Console) -> None:
 
 def test_a_cookie_forged_with_the_real_key_is_still_anonymous(console: Console) -> None:
     codec = security.SessionCodec(SECRET)
-    for payload in ({"uid": console.users["rssi"], "sv": 1, "csrf": "x"},
-                    {"sid": "guessed-session-id", "csrf": "x"}):
+    for payload in (
+        {"uid": console.users["rssi"], "sv": 1, "csrf": "x"},
+        {"sid": "guessed-session-id", "csrf": "x"},
+    ):
         forged = _replay(console, codec.dumps(payload))
         assert forged.get("/queue", follow_redirects=False).status_code == 303
         assert forged.get("/api/v1/me").status_code == 401

@@ -34,8 +34,12 @@ def _bearer(token: str) -> dict[str, str]:
 def test_an_expired_token_is_refused(console: Console) -> None:
     client = console.client()
     with console.factory.begin() as session:
-        _row, old = security.create_token(session=session, email=email_for("dpo"), days=90,
-                                          now=datetime.now(UTC) - timedelta(days=90, minutes=1))
+        _row, old = security.create_token(
+            session=session,
+            email=email_for("dpo"),
+            days=90,
+            now=datetime.now(UTC) - timedelta(days=90, minutes=1),
+        )
         _row, fresh = security.create_token(session=session, email=email_for("dpo"), days=1)
     assert client.get("/api/v1/me", headers=_bearer(old)).status_code == 401
     assert client.get("/api/v1/me", headers=_bearer(fresh)).status_code == 200
@@ -57,30 +61,37 @@ def test_tokens_default_to_90_days(console: Console) -> None:
 def test_admins_list_create_and_revoke_tokens_through_the_api(console: Console) -> None:
     client = console.client()
     admin = _bearer(console.token("admin"))
-    created = client.post("/api/v1/tokens", headers=admin,
-                          json={"email": email_for("rssi"), "name": "siem", "days": 30})
+    created = client.post(
+        "/api/v1/tokens",
+        headers=admin,
+        json={"email": email_for("rssi"), "name": "siem", "days": 30},
+    )
     assert created.status_code == 201
     body = created.json()
     secret, token_id = body["token"], body["id"]
     assert body["state"] == "active" and body["email"] == email_for("rssi")
     assert client.get("/api/v1/incidents", headers=_bearer(secret)).status_code == 200
-    listed = client.get("/api/v1/tokens", headers=admin,
-                        params={"email": email_for("rssi")}).json()
+    listed = client.get("/api/v1/tokens", headers=admin, params={"email": email_for("rssi")}).json()
     assert [t["id"] for t in listed] == [token_id]
     assert all("token" not in t and "token_hash" not in t for t in listed)
     revoked = client.delete(f"/api/v1/tokens/{token_id}", headers=admin)
     assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
     assert client.get("/api/v1/incidents", headers=_bearer(secret)).status_code == 401
     assert client.delete("/api/v1/tokens/999999", headers=admin).status_code == 404
-    too_long = client.post("/api/v1/tokens", headers=admin,
-                           json={"email": email_for("rssi"), "days": 5000})
+    too_long = client.post(
+        "/api/v1/tokens", headers=admin, json={"email": email_for("rssi"), "days": 5000}
+    )
     assert too_long.status_code == 422
     assert [e["field"] for e in too_long.json()["errors"]] == ["days"]
     unknown = client.post("/api/v1/tokens", headers=admin, json={"email": "nobody@x.test"})
     assert unknown.status_code == 404
     with console.factory() as session:
-        actions = [e.action for e in audit_chain.entries_for(
-            session=session, subject=f"console_user:{console.users['rssi']}")]
+        actions = [
+            e.action
+            for e in audit_chain.entries_for(
+                session=session, subject=f"console_user:{console.users['rssi']}"
+            )
+        ]
     assert actions == ["token.created", "token.revoked"]
 
 
@@ -90,14 +101,19 @@ def test_a_token_dies_with_its_users_deactivation_and_stays_dead(console: Consol
     assert client.get("/api/v1/me", headers=_bearer(secret)).status_code == 200
     admin = _bearer(console.token("admin"))
     uid = console.users["analyst"]
-    assert client.patch(f"/api/v1/users/{uid}", headers=admin,
-                        json={"active": False}).status_code == 200
+    assert (
+        client.patch(f"/api/v1/users/{uid}", headers=admin, json={"active": False}).status_code
+        == 200
+    )
     assert client.get("/api/v1/me", headers=_bearer(secret)).status_code == 401
-    assert client.patch(f"/api/v1/users/{uid}", headers=admin,
-                        json={"active": True}).status_code == 200
+    assert (
+        client.patch(f"/api/v1/users/{uid}", headers=admin, json={"active": True}).status_code
+        == 200
+    )
     assert client.get("/api/v1/me", headers=_bearer(secret)).status_code == 401
-    listed = client.get("/api/v1/tokens", headers=admin,
-                        params={"email": email_for("analyst")}).json()
+    listed = client.get(
+        "/api/v1/tokens", headers=admin, params={"email": email_for("analyst")}
+    ).json()
     assert [t["state"] for t in listed] == ["revoked"]
     assert client.get("/api/v1/me", headers=_bearer(console.token("analyst"))).status_code == 200
 
@@ -119,8 +135,9 @@ def _cli(*argv: str) -> int:
     return result
 
 
-def test_token_list_and_revoke_commands(cli_env: Console,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_token_list_and_revoke_commands(
+    cli_env: Console, capsys: pytest.CaptureFixture[str]
+) -> None:
     console = cli_env
     assert _cli("token", "create", email_for("dpo"), "--name", "backup", "--days", "7") == 0
     secret = capsys.readouterr().out.strip()
@@ -129,7 +146,8 @@ def test_token_list_and_revoke_commands(cli_env: Console,
     assert _cli("token", "list", "--json") == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["email"], r["name"], r["state"]) for r in rows] == [
-        (email_for("dpo"), "backup", "active")]
+        (email_for("dpo"), "backup", "active")
+    ]
     expires = datetime.fromisoformat(rows[0]["expires_at"])
     assert timedelta(days=6) < expires - datetime.now(UTC) <= timedelta(days=7)
     assert _cli("token", "revoke", str(rows[0]["id"])) == 0
@@ -143,20 +161,26 @@ def test_token_list_and_revoke_commands(cli_env: Console,
 
 
 def _small_limit_app(console: Console) -> TestClient:
-    app = create_app(Settings(secret_key=SECRET, database_url=console.url, max_body_bytes=4096),
-                     session_factory=console.factory)
+    app = create_app(
+        Settings(secret_key=SECRET, database_url=console.url, max_body_bytes=4096),
+        session_factory=console.factory,
+    )
     return TestClient(app, base_url="https://testserver")
 
 
 def test_a_large_anonymous_body_is_refused_before_anything_reads_it(console: Console) -> None:
     client = _small_limit_app(console)
     big = b"email=x&password=" + b"a" * 10_000
-    resp = client.post("/login", content=big,
-                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    resp = client.post(
+        "/login", content=big, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert resp.status_code == 413
     assert resp.headers["content-type"] == "application/problem+json"
-    api = client.post("/api/v1/users", content=b"{" + b" " * 10_000 + b"}",
-                      headers={"Content-Type": "application/json"})
+    api = client.post(
+        "/api/v1/users",
+        content=b"{" + b" " * 10_000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
     assert api.status_code == 413  # before authentication (which would answer 401)
 
 
@@ -167,8 +191,9 @@ def test_a_streamed_body_is_cut_at_the_limit(console: Console) -> None:
         for _ in range(64):
             yield b"x" * 1024
 
-    resp = client.post("/api/v1/users", content=chunks(),
-                       headers={"Content-Type": "application/json"})
+    resp = client.post(
+        "/api/v1/users", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert resp.status_code == 413
     assert resp.json()["status"] == 413
 
@@ -177,9 +202,15 @@ def test_bodies_under_the_limit_work(console: Console) -> None:
     client = _small_limit_app(console)
     page = client.get("/login")
     token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-    resp = client.post("/login", data={"email": email_for("rssi"),
-                                       "password": "correct horse battery staple",
-                                       "csrf_token": token}, follow_redirects=False)
+    resp = client.post(
+        "/login",
+        data={
+            "email": email_for("rssi"),
+            "password": "correct horse battery staple",
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
     assert resp.status_code == 303
 
 
@@ -195,16 +226,20 @@ def test_the_last_admin_cannot_be_demoted_or_deactivated(console: Console) -> No
     off = client.patch(f"/api/v1/users/{uid}", headers=admin, json={"active": False})
     assert off.status_code == 409
     page = console.login("admin")
-    form = page.post(f"/users/{uid}", data={"role": "analyst",
-                                            "csrf_token": console.csrf(page, "/users")})
+    form = page.post(
+        f"/users/{uid}", data={"role": "analyst", "csrf_token": console.csrf(page, "/users")}
+    )
     assert form.status_code == 409
     assert "dernier administrateur actif" in form.text
     # With a second admin, the first may step down.
-    second = client.patch(f"/api/v1/users/{console.users['dpo']}", headers=admin,
-                          json={"role": "admin"})
+    second = client.patch(
+        f"/api/v1/users/{console.users['dpo']}", headers=admin, json={"role": "admin"}
+    )
     assert second.status_code == 200
-    assert client.patch(f"/api/v1/users/{uid}", headers=admin,
-                        json={"role": "rssi"}).json()["role"] == "rssi"
+    assert (
+        client.patch(f"/api/v1/users/{uid}", headers=admin, json={"role": "rssi"}).json()["role"]
+        == "rssi"
+    )
 
 
 def test_dismissing_a_confirmed_incident_needs_the_rssi(console: Console) -> None:
@@ -212,17 +247,27 @@ def test_dismissing_a_confirmed_incident_needs_the_rssi(console: Console) -> Non
     client = console.client()
     analyst = _bearer(console.token("analyst"))
     for status in ("triage", "confirmed"):
-        assert client.post(f"/api/v1/incidents/{ref}/transition", headers=analyst,
-                           json={"to": status}).status_code == 200
-    refused = client.post(f"/api/v1/incidents/{ref}/transition", headers=analyst,
-                          json={"to": "dismissed", "reason": "false positive"})
+        assert (
+            client.post(
+                f"/api/v1/incidents/{ref}/transition", headers=analyst, json={"to": status}
+            ).status_code
+            == 200
+        )
+    refused = client.post(
+        f"/api/v1/incidents/{ref}/transition",
+        headers=analyst,
+        json={"to": "dismissed", "reason": "false positive"},
+    )
     assert refused.status_code == 403
     with console.factory() as session:
         found = incident_service.require_by_ref(session=session, ref=ref)
         assert found.status == "confirmed"
     rssi = _bearer(console.token("rssi"))
-    ok = client.post(f"/api/v1/incidents/{ref}/transition", headers=rssi,
-                     json={"to": "dismissed", "reason": "false positive"})
+    ok = client.post(
+        f"/api/v1/incidents/{ref}/transition",
+        headers=rssi,
+        json={"to": "dismissed", "reason": "false positive"},
+    )
     assert ok.status_code == 200 and ok.json()["status"] == "dismissed"
 
 
@@ -230,19 +275,34 @@ def test_an_analyst_still_dismisses_an_unconfirmed_incident(console: Console) ->
     ref = seed_incident(console.factory)
     analyst = _bearer(console.token("analyst"))
     client = console.client()
-    assert client.post(f"/api/v1/incidents/{ref}/transition", headers=analyst,
-                       json={"to": "triage"}).status_code == 200
-    assert client.post(f"/api/v1/incidents/{ref}/transition", headers=analyst,
-                       json={"to": "dismissed", "reason": "test traffic"}).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/incidents/{ref}/transition", headers=analyst, json={"to": "triage"}
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            f"/api/v1/incidents/{ref}/transition",
+            headers=analyst,
+            json={"to": "dismissed", "reason": "test traffic"},
+        ).status_code
+        == 200
+    )
 
 
 # --- metrics ---------------------------------------------------------------------------------
 
 
 def test_console_metrics_can_require_a_token(console: Console) -> None:
-    app = create_app(Settings(secret_key=SECRET, database_url=console.url,
-                              metrics_token=SecretStr("prometheus-scrape-token-1234")),
-                     session_factory=console.factory)
+    app = create_app(
+        Settings(
+            secret_key=SECRET,
+            database_url=console.url,
+            metrics_token=SecretStr("prometheus-scrape-token-1234"),
+        ),
+        session_factory=console.factory,
+    )
     client = TestClient(app, base_url="https://testserver")
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers=_bearer("wrong")).status_code == 401
@@ -270,15 +330,19 @@ def test_the_metrics_server_listens_where_it_is_told() -> None:
 
 
 def test_token_days_setting_is_the_default_validity(console: Console) -> None:
-    app = create_app(Settings(secret_key=SECRET, database_url=console.url, token_days=10),
-                     session_factory=console.factory)
+    app = create_app(
+        Settings(secret_key=SECRET, database_url=console.url, token_days=10),
+        session_factory=console.factory,
+    )
     client = TestClient(app, base_url="https://testserver")
-    created = client.post("/api/v1/tokens", headers=_bearer(console.token("admin")),
-                          json={"email": email_for("dpo")})
+    created = client.post(
+        "/api/v1/tokens", headers=_bearer(console.token("admin")), json={"email": email_for("dpo")}
+    )
     assert created.status_code == 201
     body = created.json()
-    validity = (datetime.fromisoformat(body["expires_at"])
-                - datetime.fromisoformat(body["created_at"]))
+    validity = datetime.fromisoformat(body["expires_at"]) - datetime.fromisoformat(
+        body["created_at"]
+    )
     assert validity == timedelta(days=10)
 
 
@@ -298,9 +362,15 @@ def test_user_password_command_resets_and_ends_sessions(
     fresh = console.client()
     page = fresh.get("/login")
     token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-    ok = fresh.post("/login", data={"email": email_for("dpo"),
-                                    "password": "brass kettle meadow signal 9",
-                                    "csrf_token": token}, follow_redirects=False)
+    ok = fresh.post(
+        "/login",
+        data={
+            "email": email_for("dpo"),
+            "password": "brass kettle meadow signal 9",
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
     assert ok.status_code == 303
     with pytest.raises(security.UnknownUser):
         _cli("user", "password", "nobody@avmup.test")

@@ -14,37 +14,61 @@ from incidents.severity import SeverityInputs, factors, recommend
 from tocsin.console import wording
 
 ROLE_SETS: tuple[tuple[CustomerRole, ...], ...] = (
-    (), (CustomerRole.PROCESSOR,), (CustomerRole.CONTROLLER,),
-    (CustomerRole.PROCESSOR, CustomerRole.CONTROLLER))
+    (),
+    (CustomerRole.PROCESSOR,),
+    (CustomerRole.CONTROLLER,),
+    (CustomerRole.PROCESSOR, CustomerRole.CONTROLLER),
+)
 EXEMPTIONS: tuple[Art34Exemption | None, ...] = (None, *Art34Exemption)
 NATURES: tuple[tuple[str, ...], ...] = (
-    (), ("attempt",), ("confidentiality",), ("confidentiality", "integrity", "availability"),
-    ("attempt", "integrity"))
+    (),
+    ("attempt",),
+    ("confidentiality",),
+    ("confidentiality", "integrity", "availability"),
+    ("attempt", "integrity"),
+)
 CB_VALUES = (0.0, 0.25, 0.5)
 # English that must not reach a French reader (the domain's own words).
 ENGLISH = re.compile(
     r"\b(?:processor|controller|every breach|unintelligible|measures|persons?|register only|"
     r"data subjects|band|severity|exemption|claimed|malicious|established|none|"
     r"confidentiality|integrity|availability|attempt|nature:|role:|intent|high|medium|low|"
-    r"left|control|within|without|the|and|of)\b")
+    r"left|control|within|without|the|and|of)\b"
+)
 
 
-def _inputs(*, unintelligible: bool, malicious: bool, conf: float, integ: float = 0.0,
-            avail: float = 0.0, dpc: float = 2.0, ei: float = 0.75,
-            persons: int = 12) -> SeverityInputs:
-    return SeverityInputs(dpc=dpc, ei=ei, cb_confidentiality=conf, cb_integrity=integ,
-                          cb_availability=avail, malicious=malicious, persons=persons,
-                          unintelligible=unintelligible).validate()
+def _inputs(
+    *,
+    unintelligible: bool,
+    malicious: bool,
+    conf: float,
+    integ: float = 0.0,
+    avail: float = 0.0,
+    dpc: float = 2.0,
+    ei: float = 0.75,
+    persons: int = 12,
+) -> SeverityInputs:
+    return SeverityInputs(
+        dpc=dpc,
+        ei=ei,
+        cb_confidentiality=conf,
+        cb_integrity=integ,
+        cb_availability=avail,
+        malicious=malicious,
+        persons=persons,
+        unintelligible=unintelligible,
+    ).validate()
 
 
 def _all_reasons() -> set[str]:
     reasons: set[str] = set()
     for roles, sev, exemption, unintelligible, malicious, conf, nature in itertools.product(
-            ROLE_SETS, SeverityBand, EXEMPTIONS, (False, True), (False, True), CB_VALUES,
-            NATURES):
+        ROLE_SETS, SeverityBand, EXEMPTIONS, (False, True), (False, True), CB_VALUES, NATURES
+    ):
         inputs = _inputs(unintelligible=unintelligible, malicious=malicious, conf=conf)
-        rec = recommend(severity=sev, roles=roles, art34_exemption=exemption, inputs=inputs,
-                        nature=nature)
+        rec = recommend(
+            severity=sev, roles=roles, art34_exemption=exemption, inputs=inputs, nature=nature
+        )
         reasons.update(rec.reasons)
     for roles, sev in itertools.product(ROLE_SETS, SeverityBand):  # no assessment inputs
         reasons.update(recommend(severity=sev, roles=roles).reasons)
@@ -53,17 +77,37 @@ def _all_reasons() -> set[str]:
 
 def _all_factors() -> set[tuple[str, str]]:
     lines: set[tuple[str, str]] = set()
-    for roles, exemption, unintelligible, malicious, conf, integ, avail, nature in (
-            itertools.product(ROLE_SETS, EXEMPTIONS, (False, True), (False, True), CB_VALUES,
-                              CB_VALUES, CB_VALUES, NATURES)):
-        inputs = _inputs(unintelligible=unintelligible, malicious=malicious, conf=conf,
-                         integ=integ, avail=avail)
-        lines.update(factors(inputs=inputs, roles=roles, art34_exemption=exemption,
-                             nature=nature).items())
-    for dpc, ei, persons in itertools.product((1.0, 2.0, 3.0, 4.0), (0.25, 0.5, 0.75, 1.0),
-                                              (0, 1, 12000)):
-        inputs = _inputs(unintelligible=False, malicious=False, conf=0.0, dpc=dpc, ei=ei,
-                         persons=persons)
+    for (
+        roles,
+        exemption,
+        unintelligible,
+        malicious,
+        conf,
+        integ,
+        avail,
+        nature,
+    ) in itertools.product(
+        ROLE_SETS,
+        EXEMPTIONS,
+        (False, True),
+        (False, True),
+        CB_VALUES,
+        CB_VALUES,
+        CB_VALUES,
+        NATURES,
+    ):
+        inputs = _inputs(
+            unintelligible=unintelligible, malicious=malicious, conf=conf, integ=integ, avail=avail
+        )
+        lines.update(
+            factors(inputs=inputs, roles=roles, art34_exemption=exemption, nature=nature).items()
+        )
+    for dpc, ei, persons in itertools.product(
+        (1.0, 2.0, 3.0, 4.0), (0.25, 0.5, 0.75, 1.0), (0, 1, 12000)
+    ):
+        inputs = _inputs(
+            unintelligible=False, malicious=False, conf=0.0, dpc=dpc, ei=ei, persons=persons
+        )
         lines.update(factors(inputs=inputs, roles=()).items())
     return lines
 
@@ -75,10 +119,23 @@ FACTORS = sorted(_all_factors())
 def test_the_combinations_reach_every_reason_and_factor() -> None:
     assert len(REASONS) >= 13  # each wording recommend() has, bands apart
     prefixes = {r.split(":")[0] for r in REASONS}
-    assert prefixes == {"nature", "role", "identifiability", "intent and circumstances",
-                        "severity", "exemption"}
-    assert {k for k, _ in FACTORS} == {"data", "identifiability", "circumstances", "intent",
-                                       "exemptions", "role", "persons"}
+    assert prefixes == {
+        "nature",
+        "role",
+        "identifiability",
+        "intent and circumstances",
+        "severity",
+        "exemption",
+    }
+    assert {k for k, _ in FACTORS} == {
+        "data",
+        "identifiability",
+        "circumstances",
+        "intent",
+        "exemptions",
+        "role",
+        "persons",
+    }
 
 
 @pytest.mark.parametrize("text", REASONS)
@@ -118,24 +175,30 @@ def test_every_factor_reads_in_english(key: str, value: str) -> None:
 
 
 def test_bands_and_numbers_read_as_people_read_them() -> None:
-    text = ("severity: band very_high (≥ high): high risk: the data subjects without undue "
-            "delay (Art. 34(1))")
+    text = (
+        "severity: band very_high (≥ high): high risk: the data subjects without undue "
+        "delay (Art. 34(1))"
+    )
     assert "Gravité : très élevée (élevée ou plus)" in wording.reason("fr", text)
     assert "band very high" in wording.reason("en", text)
     assert wording.factor_sentence("fr", "identifiability", "EI 0.75") == (
-        "Identifiabilité : facilité d'identification (EI) 0,75.")
-    assert wording.factor_sentence("fr", "circumstances",
-                                   "confidentiality +0.5; nature attempt, integrity") == (
-        "Circonstances (CB) : confidentialité +0,5 ; nature de la violation : tentative, "
-        "intégrité.")
+        "Identifiabilité : facilité d'identification (EI) 0,75."
+    )
+    assert wording.factor_sentence(
+        "fr", "circumstances", "confidentiality +0.5; nature attempt, integrity"
+    ) == (
+        "Circonstances (CB) : confidentialité +0,5 ; nature de la violation : tentative, intégrité."
+    )
     assert wording.factor_sentence("fr", "role", "controller + processor") == (
-        "Rôle d'AVM Up : responsable de traitement et sous-traitant.")
+        "Rôle d'AVM Up : responsable de traitement et sous-traitant."
+    )
 
 
 def test_an_unknown_wording_is_shown_as_written() -> None:
     assert wording.reason_sentence("fr", "role: something new (Art. 99)") is None
     assert wording.reason("fr", "role: something new (Art. 99)") == (
-        "role: something new (Art. 99)")
+        "role: something new (Art. 99)"
+    )
     assert wording.factor_sentence("fr", "intent", "reckless") is None
     assert wording.factors("fr", {"mood": ["calm"]}) == [("mood", "mood : calm")]
     assert wording.factors("en", {"mood": "calm"}) == [("mood", "mood: calm")]

@@ -18,8 +18,7 @@ from consumers.loop import Batch, ConsumerLoop, LoopConfig
 
 class RecordingHandler:
     def __init__(self, db: Path, *, delay: float = 0.0) -> None:
-        self.conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False,
-                                    timeout=30)
+        self.conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS processed(event_id TEXT, topic TEXT, part INT, off INT)"
@@ -84,7 +83,12 @@ class RecordingHandler:
 
 
 def make_loop(
-    bootstrap: str, group: str, auth: str, access: str, dlq: str, handler: RecordingHandler,
+    bootstrap: str,
+    group: str,
+    auth: str,
+    access: str,
+    dlq: str,
+    handler: RecordingHandler,
     max_records: int = 500,
 ) -> ConsumerLoop:
     config = LoopConfig(

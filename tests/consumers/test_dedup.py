@@ -50,8 +50,11 @@ def test_snapshot_roundtrip_keeps_ids() -> None:
 def test_checkpoints_of_the_first_format_are_read() -> None:
     kept, gone = uuid.UUID(int=7), uuid.UUID(int=8)
     us = int(T * 1_000_000)
-    old = {"horizon_us": 60_000_000, "max_us": us + 90_000_000,
-           "seen": {str(kept): us + 40_000_000, str(gone): us}}
+    old = {
+        "horizon_us": 60_000_000,
+        "max_us": us + 90_000_000,
+        "seen": {str(kept): us + 40_000_000, str(gone): us},
+    }
     r = Deduplicator.restore(old, timedelta(seconds=60))
     assert not r.first_time(kept.int, T + 40)
     assert r.first_time(gone.int, T)

@@ -24,8 +24,7 @@ def test_a_time_beyond_the_calendar_in_utc_is_a_schema_violation(when: str) -> N
 
 
 def test_the_last_representable_time_is_still_valid() -> None:
-    event = parse_event(encode(auth_event(1, occurred_at="9999-12-31T23:59:59+00:00")),
-                        AuthEvent)
+    event = parse_event(encode(auth_event(1, occurred_at="9999-12-31T23:59:59+00:00")), AuthEvent)
     assert event.occurred_at.year == 9999
 
 
@@ -65,8 +64,14 @@ def test_a_negative_horizon_names_its_variable(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_nul_characters_are_replaced_not_passed_on() -> None:
-    raw = encode(auth_event(1, actor={"id": "adm\u0000in", "kind": "customer_user"},
-                            user_agent="curl\u0000", new_role="a\\u0000b"))
+    raw = encode(
+        auth_event(
+            1,
+            actor={"id": "adm\u0000in", "kind": "customer_user"},
+            user_agent="curl\u0000",
+            new_role="a\\u0000b",
+        )
+    )
     assert b"\\u0000" in raw
     event = parse_event(raw, AuthEvent)
     assert event.actor.id == "adm\ufffdin"

@@ -70,8 +70,13 @@ def test_access_event_bounds() -> None:
     ok = parse_event(encode(access_event()), AccessEvent)
     assert isinstance(ok, AccessEvent)
     assert ok.data_categories == frozenset({DataCategory.IDENTIFICATION})
-    for bad in ({"records": -1}, {"data_categories": []}, {"subjects": -3},
-                {"resource": {"type": "contact"}}, {"outcome": "maybe"}):
+    for bad in (
+        {"records": -1},
+        {"data_categories": []},
+        {"subjects": -3},
+        {"resource": {"type": "contact"}},
+        {"outcome": "maybe"},
+    ):
         with pytest.raises(SchemaViolation):
             parse_event(encode(access_event(**bad)), AccessEvent)
 
@@ -115,15 +120,21 @@ def test_parser_raises_only_its_own_errors_on_arbitrary_bytes(raw: bytes) -> Non
 
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(list(auth_event().keys()) + ["resource", "records"]),
-                       _json_values, max_size=12))
+@given(
+    st.dictionaries(
+        st.sampled_from(list(auth_event().keys()) + ["resource", "records"]),
+        _json_values,
+        max_size=12,
+    )
+)
 def test_parser_raises_only_its_own_errors_on_json_objects(fields: dict[str, object]) -> None:
     base = auth_event()
     base.update(fields)

@@ -26,15 +26,18 @@ def bundled() -> Iterator[None]:
     geo.configure(None)
 
 
-@pytest.mark.parametrize(("address", "country"), [
-    ("2a01:e0a:1f2:3::1", "FR"),  # Free
-    ("2a01:cb00::42", "FR"),  # Orange
-    ("2001:4860:4860::8888", "US"),
-    ("2804:14c:bd14:b::d3", "BR"),
-    ("240e:3a1::1", "CN"),
-    ("90.12.1.1", "FR"),
-    ("3.80.226.2", "US"),
-])
+@pytest.mark.parametrize(
+    ("address", "country"),
+    [
+        ("2a01:e0a:1f2:3::1", "FR"),  # Free
+        ("2a01:cb00::42", "FR"),  # Orange
+        ("2001:4860:4860::8888", "US"),
+        ("2804:14c:bd14:b::d3", "BR"),
+        ("240e:3a1::1", "CN"),
+        ("90.12.1.1", "FR"),
+        ("3.80.226.2", "US"),
+    ],
+)
 def test_public_addresses_of_both_families_have_a_country(address: str, country: str) -> None:
     assert geo.country_of(ip_address(address)) == country
 
@@ -45,12 +48,19 @@ def test_private_and_reserved_addresses_have_none(address: str) -> None:
 
 
 def test_an_ipv6_event_without_country_gets_one_when_parsed() -> None:
-    raw = json.dumps({
-        "event_id": str(uuid.uuid4()), "occurred_at": "2026-11-23T08:00:00Z",
-        "service": "faxbis", "tenant_id": "t1", "actor": {"id": "u", "kind": "customer_user"},
-        "source_ip": "2001:4860:4860::8888", "interface": "web", "tls": True,
-        "action": "login_success",
-    }).encode()
+    raw = json.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "occurred_at": "2026-11-23T08:00:00Z",
+            "service": "faxbis",
+            "tenant_id": "t1",
+            "actor": {"id": "u", "kind": "customer_user"},
+            "source_ip": "2001:4860:4860::8888",
+            "interface": "web",
+            "tls": True,
+            "action": "login_success",
+        }
+    ).encode()
     event = parse_event(raw, AuthEvent)
     assert event.country == "US"
     assert not isinstance(event, AccessEvent)

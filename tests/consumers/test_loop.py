@@ -38,12 +38,14 @@ def _produce(broker: EmbeddedBroker, messages: list[tuple[str, bytes | None, byt
 
 
 def _read_all(broker: EmbeddedBroker, topic: str, expected: int, timeout: float = 30) -> list:
-    consumer = Consumer({
-        "bootstrap.servers": broker.bootstrap,
-        "group.id": f"reader-{uuid.uuid4().hex[:6]}",
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     got = []
     deadline = time.monotonic() + timeout
@@ -106,9 +108,27 @@ def test_kill_minus_nine_skips_nothing(broker: EmbeddedBroker, tmp_path: Path) -
     events = [auth_event(i, tenant_id=f"t{i % 11}") for i in range(3000)]
     _produce(broker, [(auth, e["tenant_id"].encode(), encode(e)) for e in events])
     db = tmp_path / "rec.db"
-    cmd = [sys.executable, "-m", "tests.consumers.recording", "--bootstrap", broker.bootstrap,
-           "--group", group, "--auth", auth, "--access", access, "--dlq", dlq, "--db", str(db),
-           "--delay", "0.05", "--max-records", "100"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.consumers.recording",
+        "--bootstrap",
+        broker.bootstrap,
+        "--group",
+        group,
+        "--auth",
+        auth,
+        "--access",
+        access,
+        "--dlq",
+        dlq,
+        "--db",
+        str(db),
+        "--delay",
+        "0.05",
+        "--max-records",
+        "100",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     worker = subprocess.Popen(cmd, cwd=ROOT, env=env)
     # kill it once it has durably handled part of the stream
@@ -127,8 +147,9 @@ def test_kill_minus_nine_skips_nothing(broker: EmbeddedBroker, tmp_path: Path) -
     worker.wait(timeout=10)
     assert 500 <= done < len(events), "the worker was killed mid-stream"
 
-    restarted = subprocess.run([*cmd, "--max-idle", "2", "--delay", "0"], cwd=ROOT, env=env,
-                               timeout=120, check=True)
+    restarted = subprocess.run(
+        [*cmd, "--max-idle", "2", "--delay", "0"], cwd=ROOT, env=env, timeout=120, check=True
+    )
     assert restarted.returncode == 0
     processed = RecordingHandler(db).processed()
     ids = [p[0] for p in processed]
@@ -142,9 +163,27 @@ def test_sigterm_finishes_the_batch_and_leaves(broker: EmbeddedBroker, tmp_path:
     events = [auth_event(i) for i in range(400)]
     _produce(broker, [(auth, e["tenant_id"].encode(), encode(e)) for e in events])
     db = tmp_path / "rec.db"
-    cmd = [sys.executable, "-m", "tests.consumers.recording", "--bootstrap", broker.bootstrap,
-           "--group", group, "--auth", auth, "--access", access, "--dlq", dlq, "--db", str(db),
-           "--delay", "0.2", "--max-records", "50"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.consumers.recording",
+        "--bootstrap",
+        broker.bootstrap,
+        "--group",
+        group,
+        "--auth",
+        auth,
+        "--access",
+        access,
+        "--dlq",
+        dlq,
+        "--db",
+        str(db),
+        "--delay",
+        "0.2",
+        "--max-records",
+        "50",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     worker = subprocess.Popen(cmd, cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
@@ -160,8 +199,9 @@ def test_sigterm_finishes_the_batch_and_leaves(broker: EmbeddedBroker, tmp_path:
     processed = {p[0] for p in RecordingHandler(db).processed()}
     assert 0 < len(processed) < len(events)
     # the group was left: a new member gets every partition at once and resumes after it
-    subprocess.run([*cmd, "--max-idle", "2", "--delay", "0"], cwd=ROOT, env=env, timeout=120,
-                   check=True)
+    subprocess.run(
+        [*cmd, "--max-idle", "2", "--delay", "0"], cwd=ROOT, env=env, timeout=120, check=True
+    )
     after = [p[0] for p in RecordingHandler(db).processed()]
     assert len(after) == len(events) and set(after) == {e["event_id"] for e in events}
 

@@ -29,8 +29,9 @@ SECRET = "jean.dupont@example.com"  # what an exception message might quote
 
 
 def _produce(broker: EmbeddedBroker, messages: list[tuple[str, bytes | None, bytes]]) -> None:
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5,
-                         "message.max.bytes": 20_000_000})
+    producer = Producer(
+        {"bootstrap.servers": broker.bootstrap, "linger.ms": 5, "message.max.bytes": 20_000_000}
+    )
     for topic, key, value in messages:
         producer.produce(topic, key=key, value=value)
     assert producer.flush(60) == 0
@@ -83,7 +84,9 @@ def test_a_record_whose_handling_raises_goes_alone_to_the_dlq(
     dead = _read_all(broker, dlq, 2)
     headers = [dict(m.headers()) for m in dead]
     assert sorted(h["tocsin-source"] for h in headers) == [
-        f"{auth}/0/201".encode(), f"{auth}/0/77".encode()]
+        f"{auth}/0/201".encode(),
+        f"{auth}/0/77".encode(),
+    ]
     assert {h["tocsin-error"] for h in headers} == {f"handler_error: {error.__name__}".encode()}
     assert {h["tocsin-exception"] for h in headers} == {error.__name__.encode()}
     assert all(SECRET.encode() not in b"".join(h.values()) for h in headers)
@@ -162,13 +165,19 @@ def test_values_too_large_for_the_dlq_are_truncated_and_flagged(
         assert msg.value().startswith(b'{"pad": "xxxx')
 
 
-def _horizon_loop(broker: EmbeddedBroker, topics: tuple[str, str, str, str],
-                  handler: RecordingHandler) -> ConsumerLoop:
+def _horizon_loop(
+    broker: EmbeddedBroker, topics: tuple[str, str, str, str], handler: RecordingHandler
+) -> ConsumerLoop:
     auth, access, dlq, group = topics
     config = LoopConfig(
-        bootstrap=broker.bootstrap, group=group, topics={auth: AuthEvent, access: AccessEvent},
-        dlq_topic=dlq, poll_timeout_ms=200, session_timeout_ms=6000,
-        heartbeat_interval_ms=1000, max_future_seconds=300,
+        bootstrap=broker.bootstrap,
+        group=group,
+        topics={auth: AuthEvent, access: AccessEvent},
+        dlq_topic=dlq,
+        poll_timeout_ms=200,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        max_future_seconds=300,
         max_age_seconds=timedelta(days=180).total_seconds(),
     )
     return ConsumerLoop(config, handler)
@@ -180,8 +189,10 @@ def test_events_outside_the_event_time_horizon_go_to_the_dlq(
     topics = _topics(broker, partitions=1)
     auth, dlq = topics[0], topics[2]
     now = datetime.now(UTC).replace(microsecond=0)
-    recent = [auth_event(i, occurred_at=(now - timedelta(minutes=30, seconds=-i)).isoformat())
-              for i in range(20)]
+    recent = [
+        auth_event(i, occurred_at=(now - timedelta(minutes=30, seconds=-i)).isoformat())
+        for i in range(20)
+    ]
     hostile = [
         auth_event(100, occurred_at="9999-12-31T00:00:00+00:00"),
         auth_event(101, occurred_at=(now + timedelta(hours=1)).isoformat()),
@@ -197,16 +208,20 @@ def test_events_outside_the_event_time_horizon_go_to_the_dlq(
     assert stats.failures == 0 and stats.invalid == 3
     processed = sorted(p[0] for p in handler.processed())
     assert processed == sorted(e["event_id"] for e in [*recent, skewed])
-    dead = {dict(m.headers())["tocsin-source"]: dict(m.headers())["tocsin-error"]
-            for m in _read_all(broker, dlq, 3)}
-    reasons = {src.decode().rsplit("/", 1)[1]: err.decode().split(":")[0]
-               for src, err in dead.items()}
+    dead = {
+        dict(m.headers())["tocsin-source"]: dict(m.headers())["tocsin-error"]
+        for m in _read_all(broker, dlq, 3)
+    }
+    reasons = {
+        src.decode().rsplit("/", 1)[1]: err.decode().split(":")[0] for src, err in dead.items()
+    }
     assert reasons == {"10": "future", "11": "future", "12": "too_old"}
 
 
 def _key_mismatches(topic: str, kind: str) -> float:
     value = REGISTRY.get_sample_value(
-        "tocsin_events_key_mismatch_total", {"topic": topic, "kind": kind})
+        "tocsin_events_key_mismatch_total", {"topic": topic, "kind": kind}
+    )
     return value or 0.0
 
 

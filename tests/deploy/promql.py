@@ -11,8 +11,22 @@ from prometheus_client import REGISTRY
 PROMETHEUS_BUILTINS = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
 
 _KEYWORDS = frozenset(
-    {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
-     "bool", "offset", "inf", "nan", "atan2"}
+    {
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "inf",
+        "nan",
+        "atan2",
+    }
 )
 _STRING = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`')
 _MATCHERS = re.compile(r"\{[^{}]*\}")
@@ -36,7 +50,7 @@ def metric_names(expr: str) -> set[str]:
         before = text[match.start() - 1] if match.start() else " "
         if before.isdigit() or before == ".":
             continue  # 1e3, 5m, 0.5
-        if text[match.end():].lstrip().startswith("("):
+        if text[match.end() :].lstrip().startswith("("):
             continue  # a function or an aggregation
         if token.lower() in _KEYWORDS:
             continue

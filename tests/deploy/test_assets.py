@@ -48,8 +48,11 @@ def alert_rules() -> list[dict[str, Any]]:
 
 
 def _tocsin_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: svc for name, svc in compose["services"].items()
-            if str(svc.get("image", "")).startswith("tocsin:")}
+    return {
+        name: svc
+        for name, svc in compose["services"].items()
+        if str(svc.get("image", "")).startswith("tocsin:")
+    }
 
 
 # ------------------------------------------------------------------------------ compose
@@ -59,8 +62,13 @@ def test_compose_validates_against_the_compose_spec(compose: dict[str, Any]) -> 
     schema = json.loads((SCHEMAS / "compose-spec.json").read_text(encoding="utf-8"))
     validator = jsonschema.Draft7Validator(schema)  # the spec's "$schema" is draft-07
     validator.validate(compose)
-    broken = {**compose, "services": {**compose["services"], "kafka": {
-        **compose["services"]["kafka"], "healthcheck": {"test": 42}}}}
+    broken = {
+        **compose,
+        "services": {
+            **compose["services"],
+            "kafka": {**compose["services"]["kafka"], "healthcheck": {"test": 42}},
+        },
+    }
     with pytest.raises(jsonschema.ValidationError):
         validator.validate(broken)
 
@@ -74,16 +82,30 @@ def test_the_minimum_compose_version_is_stated() -> None:
 
 def test_compose_has_every_production_service(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"kafka", "postgres", "migrate", "ingest", "notify", "purge", "console",
-            "prometheus", "grafana", "mailpit"} <= set(services)
+    assert {
+        "kafka",
+        "postgres",
+        "migrate",
+        "ingest",
+        "notify",
+        "purge",
+        "console",
+        "prometheus",
+        "grafana",
+        "mailpit",
+    } <= set(services)
     assert services["kafka"]["image"].startswith("apache/kafka:")
     env = services["kafka"]["environment"]
     assert "controller" in env["KAFKA_PROCESS_ROLES"]
     assert "zookeeper" not in json.dumps(services).lower()
     for name in ("kafka", "postgres", "ingest", "console", "prometheus", "grafana", "mailpit"):
         assert "test" in services[name].get("healthcheck", {}), name
-    assert set(compose["volumes"]) >= {"kafka-data", "postgres-data", "prometheus-data",
-                                       "grafana-data"}
+    assert set(compose["volumes"]) >= {
+        "kafka-data",
+        "postgres-data",
+        "prometheus-data",
+        "grafana-data",
+    }
 
 
 def test_every_tocsin_command_is_a_real_subcommand(compose: dict[str, Any]) -> None:
@@ -144,7 +166,8 @@ def test_compose_holds_no_secret(compose: dict[str, Any]) -> None:
         for key, value in env.items():
             if SECRET_KEY.search(key):  # only a reference to a Docker secret
                 assert key.endswith("_FILE") and str(value).startswith("/run/secrets/"), (
-                    f"{name}: {key} belongs in an env file or a secret")
+                    f"{name}: {key} belongs in an env file or a secret"
+                )
         for secret in svc.get("secrets", []):
             assert secret in compose["secrets"], f"{name}: unknown secret {secret}"
         for env_file in svc.get("env_file", []):
@@ -244,12 +267,22 @@ def _grace_seconds(value: str) -> float:
 
 
 def test_every_long_running_service_has_a_healthcheck_and_a_grace_period(
-    compose: dict[str, Any]
+    compose: dict[str, Any],
 ) -> None:
-    long_running = {name: svc for name, svc in compose["services"].items()
-                    if svc.get("restart") != "no"}
-    assert {"kafka", "postgres", "ingest", "notify", "purge", "console", "prometheus",
-            "grafana", "mailpit"} <= set(long_running)
+    long_running = {
+        name: svc for name, svc in compose["services"].items() if svc.get("restart") != "no"
+    }
+    assert {
+        "kafka",
+        "postgres",
+        "ingest",
+        "notify",
+        "purge",
+        "console",
+        "prometheus",
+        "grafana",
+        "mailpit",
+    } <= set(long_running)
     for name, svc in long_running.items():
         assert svc.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
         assert "stop_grace_period" in svc, f"{name} has no stop_grace_period"
@@ -274,7 +307,7 @@ def test_mailpit_is_staging_only_and_production_smtp_is_tls(compose: dict[str, A
 
 
 def test_postgres_is_checked_over_tcp_and_migrations_wait_as_the_owner(
-    compose: dict[str, Any]
+    compose: dict[str, Any],
 ) -> None:
     services = compose["services"]
     check = " ".join(services["postgres"]["healthcheck"]["test"])
@@ -312,8 +345,9 @@ def test_producers_have_an_external_listener(compose: dict[str, Any]) -> None:
     assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "PLAINTEXT"
     assert "9094:9094" in kafka["ports"]
     example = (DEPLOY / "kafka.env.example").read_text()
-    assert re.search(r"^KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://kafka:9092,EXTERNAL://", example,
-                     re.MULTILINE)
+    assert re.search(
+        r"^KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://kafka:9092,EXTERNAL://", example, re.MULTILINE
+    )
     readme = (DEPLOY / "README.md").read_text()
     for topic in ("saas.auth.v1", "saas.access.v1"):
         assert f"--topic {topic}" in readme, topic
@@ -330,8 +364,7 @@ def test_console_trusts_only_the_proxy_address(compose: dict[str, Any]) -> None:
 def test_image_build_keeps_no_wheel_and_no_broker() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert not re.search(r"^COPY --from=build /wheels", dockerfile, re.MULTILINE)
-    assert re.search(r"^RUN --mount=type=bind,from=build,source=/wheels", dockerfile,
-                     re.MULTILINE)
+    assert re.search(r"^RUN --mount=type=bind,from=build,source=/wheels", dockerfile, re.MULTILINE)
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {"build/", "*.egg-info", "**/*.egg-info"} <= set(ignored)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -409,12 +442,18 @@ def test_every_promql_expression_names_exported_metrics(
 
 
 def test_alerts_cover_the_brief_and_carry_summary_and_runbook(
-    alert_rules: list[dict[str, Any]]
+    alert_rules: list[dict[str, Any]],
 ) -> None:
     names = {rule["alert"] for rule in alert_rules}
-    assert {"TocsinCnilDeadlineSoonNotApproved", "TocsinCustomerDeadlineSoonNotApproved",
-            "TocsinClockOverdue", "TocsinConsumerLagGrowing", "TocsinDlqSpike",
-            "TocsinIngestDown", "TocsinConsoleDown"} <= names
+    assert {
+        "TocsinCnilDeadlineSoonNotApproved",
+        "TocsinCustomerDeadlineSoonNotApproved",
+        "TocsinClockOverdue",
+        "TocsinConsumerLagGrowing",
+        "TocsinDlqSpike",
+        "TocsinIngestDown",
+        "TocsinConsoleDown",
+    } <= names
     for rule in alert_rules:
         assert rule["annotations"]["summary"].strip(), rule["alert"]
         assert len(rule["annotations"]["runbook"].split()) >= 8, rule["alert"]
@@ -422,8 +461,9 @@ def test_alerts_cover_the_brief_and_carry_summary_and_runbook(
 
 
 def _promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [PROMTOOL, *args], capture_output=True, text=True, cwd=cwd, timeout=120, check=False
+    )
 
 
 def test_promtool_checks_config_and_rules(tmp_path: Path) -> None:

@@ -103,31 +103,42 @@ class LocalPostgres:
     app: str
 
     def url(self, user: str) -> str:
-        return str(make_url(PG_ADMIN_URL).set(username=user, password=None,
-                                              database=self.database)
-                   .render_as_string(hide_password=False))
+        return str(
+            make_url(PG_ADMIN_URL)
+            .set(username=user, password=None, database=self.database)
+            .render_as_string(hide_password=False)
+        )
 
 
 @pytest.fixture
 def postgres(tmp_path: Path, secret_dir: Path) -> Iterator[LocalPostgres]:
     """A fresh database with the two roles, made by deploy/postgres/initdb run natively."""
     tag = uuid.uuid4().hex[:10]
-    local = LocalPostgres(database=f"tocsin_deploy_{tag}", owner=f"tocsin_owner_{tag}",
-                          app=f"tocsin_app_{tag}")
+    local = LocalPostgres(
+        database=f"tocsin_deploy_{tag}", owner=f"tocsin_owner_{tag}", app=f"tocsin_app_{tag}"
+    )
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{local.database}"'))
     admin_url = make_url(PG_ADMIN_URL)
     try:
         result = subprocess.run(
-            ["sh", str(ROLES_SCRIPT)], capture_output=True, text=True, timeout=60, check=False,
-            env={"PATH": os.environ["PATH"], "PGHOST": admin_url.host or "127.0.0.1",
-                 "PGPORT": str(admin_url.port or 5432),
-                 "POSTGRES_USER": admin_url.username or "postgres",
-                 "POSTGRES_DB": local.database,
-                 "TOCSIN_DB_OWNER": local.owner, "TOCSIN_DB_APP": local.app,
-                 "TOCSIN_DB_OWNER_PASSWORD_FILE": str(secret_dir / "tocsin_db_owner_password"),
-                 "TOCSIN_DB_APP_PASSWORD_FILE": str(secret_dir / "tocsin_db_app_password")},
+            ["sh", str(ROLES_SCRIPT)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={
+                "PATH": os.environ["PATH"],
+                "PGHOST": admin_url.host or "127.0.0.1",
+                "PGPORT": str(admin_url.port or 5432),
+                "POSTGRES_USER": admin_url.username or "postgres",
+                "POSTGRES_DB": local.database,
+                "TOCSIN_DB_OWNER": local.owner,
+                "TOCSIN_DB_APP": local.app,
+                "TOCSIN_DB_OWNER_PASSWORD_FILE": str(secret_dir / "tocsin_db_owner_password"),
+                "TOCSIN_DB_APP_PASSWORD_FILE": str(secret_dir / "tocsin_db_app_password"),
+            },
         )
         assert result.returncode == 0, result.stderr
         yield local
@@ -202,16 +213,22 @@ class Mapping:
 
 # the organisation's identity, as the operator fills it in
 ORGANISATION = {
-    "TOCSIN_ORG__NAME": "AVM Up (AVM Informatique)", "TOCSIN_ORG__SIREN": "123 456 789",
+    "TOCSIN_ORG__NAME": "AVM Up (AVM Informatique)",
+    "TOCSIN_ORG__SIREN": "123 456 789",
     "TOCSIN_ORG__ADDRESS": "1 rue de l'Exemple, 69000 Lyon",
-    "TOCSIN_ORG__REPRESENTATIVE": "Jeanne Martin", "TOCSIN_ORG__DPO_NAME": "Paul Durand",
+    "TOCSIN_ORG__REPRESENTATIVE": "Jeanne Martin",
+    "TOCSIN_ORG__DPO_NAME": "Paul Durand",
     "TOCSIN_ORG__DPO_PHONE": "+33 4 00 00 00 00",
 }
 # the facts of the notice, as the RSSI enters them before approving
-NOTICE_FACTS = ("cause=internal_accidental", "origin=wrong_person_displayed",
-                "subprocessors_involved=no",
-                "breach_ongoing=no", "measures=cloisonnement entre clients corrigé",
-                "measures_proposed=vérifier les accès à vos données")
+NOTICE_FACTS = (
+    "cause=internal_accidental",
+    "origin=wrong_person_displayed",
+    "subprocessors_involved=no",
+    "breach_ongoing=no",
+    "measures=cloisonnement entre clients corrigé",
+    "measures_proposed=vérifier les accès à vos données",
+)
 
 
 def operator_env_file(tmp_path: Path, *, staging: bool) -> Path:
@@ -234,8 +251,9 @@ def operator_env_file(tmp_path: Path, *, staging: bool) -> Path:
     return path
 
 
-def service_env(compose: dict[str, Any], name: str, env_file: Path,
-                mapping: Mapping) -> dict[str, str]:
+def service_env(
+    compose: dict[str, Any], name: str, env_file: Path, mapping: Mapping
+) -> dict[str, str]:
     """env_file first, then `environment` over it (Compose's precedence), then the mapping."""
     svc = compose["services"][name]
     env: dict[str, str] = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
@@ -253,20 +271,27 @@ class Running:
     log: Path
 
 
-def _start(compose: dict[str, Any], name: str, env: dict[str, str], mapping: Mapping,
-           logs: Path) -> Running:
+def _start(
+    compose: dict[str, Any], name: str, env: dict[str, str], mapping: Mapping, logs: Path
+) -> Running:
     log = logs / f"{name}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(mapping.command(name, compose["services"][name]["command"]),
-                                env=env, cwd=mapping.exports, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            mapping.command(name, compose["services"][name]["command"]),
+            env=env,
+            cwd=mapping.exports,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     return Running(name, proc, log)
 
 
-def _wait_healthy(compose: dict[str, Any], running: Running, mapping: Mapping,
-                  timeout: float = 90) -> None:
-    argv = mapping.healthcheck(running.name,
-                               compose["services"][running.name]["healthcheck"]["test"])
+def _wait_healthy(
+    compose: dict[str, Any], running: Running, mapping: Mapping, timeout: float = 90
+) -> None:
+    argv = mapping.healthcheck(
+        running.name, compose["services"][running.name]["healthcheck"]["test"]
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert running.proc.poll() is None, running.log.read_text()[-3000:]
@@ -276,10 +301,18 @@ def _wait_healthy(compose: dict[str, Any], running: Running, mapping: Mapping,
     pytest.fail(f"{running.name} never became healthy: {running.log.read_text()[-3000:]}")
 
 
-def _tocsin(env: dict[str, str], cwd: Path, *args: str,
-            extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([TOCSIN, *args], env={**env, **(extra or {})}, cwd=cwd,
-                          capture_output=True, text=True, timeout=180, check=False)
+def _tocsin(
+    env: dict[str, str], cwd: Path, *args: str, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TOCSIN, *args],
+        env={**env, **(extra or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 def _until(what: str, probe: Any, timeout: float) -> Any:
@@ -303,7 +336,10 @@ def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
 
 
 def test_staging_compose_runs_natively_end_to_end(
-    tmp_path: Path, broker: EmbeddedBroker, postgres: LocalPostgres, secret_dir: Path,
+    tmp_path: Path,
+    broker: EmbeddedBroker,
+    postgres: LocalPostgres,
+    secret_dir: Path,
     sink: tuple[PlainSink, int],
 ) -> None:
     compose = _compose()
@@ -314,16 +350,24 @@ def test_staging_compose_runs_natively_end_to_end(
     logs.mkdir()
     mapping = Mapping(broker.bootstrap, postgres, smtp_port, secret_dir, exports)
     env_file = operator_env_file(tmp_path, staging=True)
-    assert "mailpit" in {n for n, s in compose["services"].items()
-                         if "staging" in s.get("profiles", [])}
-    envs = {name: service_env(compose, name, env_file, mapping)
-            for name in ("migrate", *LONG_RUNNING)}
+    assert "mailpit" in {
+        n for n, s in compose["services"].items() if "staging" in s.get("profiles", [])
+    }
+    envs = {
+        name: service_env(compose, name, env_file, mapping) for name in ("migrate", *LONG_RUNNING)
+    }
     assert "smtp+plain://127.0.0.1" in envs["notify"]["TOCSIN_SMTP_URL"]
 
     # migrate: as the owner, retrying the connection
-    migrate = subprocess.run(mapping.command("migrate", compose["services"]["migrate"]["command"]),
-                             env=envs["migrate"], cwd=exports, capture_output=True, text=True,
-                             timeout=180, check=False)
+    migrate = subprocess.run(
+        mapping.command("migrate", compose["services"]["migrate"]["command"]),
+        env=envs["migrate"],
+        cwd=exports,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert migrate.returncode == 0, migrate.stderr
     assert "--wait" in compose["services"]["migrate"]["command"]
 
@@ -339,8 +383,16 @@ def test_staging_compose_runs_natively_end_to_end(
 
     # operator set-up through the console's image: the RSSI, the customers' contacts
     console_env = envs["console"]
-    added = _tocsin(console_env, exports, "user", "add", RSSI, "--role", "rssi",
-                    extra={"TOCSIN_PASSWORD": secrets.token_urlsafe(12)})
+    added = _tocsin(
+        console_env,
+        exports,
+        "user",
+        "add",
+        RSSI,
+        "--role",
+        "rssi",
+        extra={"TOCSIN_PASSWORD": secrets.token_urlsafe(12)},
+    )
     assert added.returncode == 0, added.stderr
     sim = Simulator(seed=11, start=datetime.now(UTC))
     with (exports / "customers.csv").open("w", newline="") as fp:
@@ -362,8 +414,19 @@ def test_staging_compose_runs_natively_end_to_end(
         # a day of traffic that ended yesterday: no event is ahead of the wall clock (those
         # go to the DLQ as `future`)
         start = (datetime.now(UTC) - timedelta(days=2)).isoformat()
-        produced = _tocsin(envs["ingest"], exports, "simulate", "--events", "1500", "--seed",
-                           "11", "--start", start, "--attack", "cross_tenant_read")
+        produced = _tocsin(
+            envs["ingest"],
+            exports,
+            "simulate",
+            "--events",
+            "1500",
+            "--seed",
+            "11",
+            "--start",
+            start,
+            "--attack",
+            "cross_tenant_read",
+        )
         assert produced.returncode == 0, produced.stderr
 
         def incidents() -> list[dict[str, Any]]:
@@ -382,19 +445,30 @@ def test_staging_compose_runs_natively_end_to_end(
 
         draft = _until("a customer notice draft", drafts, 60)[0]
         ended = (datetime.now(UTC) - timedelta(hours=20)).replace(microsecond=0).isoformat()
-        facts = [a for fact in (*NOTICE_FACTS, f"breach_ended_at={ended}")
-                 for a in ("--set", fact)]
-        entered = _tocsin(console_env, exports, "incidents", "fields", str(draft["incident_ref"]),
-                          *facts, "--as", RSSI)
+        facts = [a for fact in (*NOTICE_FACTS, f"breach_ended_at={ended}") for a in ("--set", fact)]
+        entered = _tocsin(
+            console_env,
+            exports,
+            "incidents",
+            "fields",
+            str(draft["incident_ref"]),
+            *facts,
+            "--as",
+            RSSI,
+        )
         assert entered.returncode == 0, entered.stderr
         draft = next(d for d in drafts() if d["tenant_id"] == draft["tenant_id"])
-        approved = _tocsin(console_env, exports, "notices", "approve", str(draft["id"]),
-                           "--as", RSSI)
+        approved = _tocsin(
+            console_env, exports, "notices", "approve", str(draft["id"]), "--as", RSSI
+        )
         assert approved.returncode == 0, approved.stderr
 
         def delivered() -> list[bytes]:
-            return [m for m in handler.received
-                    if f"securite@{draft['tenant_id']}.example".encode() in m]
+            return [
+                m
+                for m in handler.received
+                if f"securite@{draft['tenant_id']}.example".encode() in m
+            ]
 
         mail = _until("the approved notice at the sink", delivered, 120)[0]
         message = message_from_bytes(mail, policy=policy.default)
@@ -418,8 +492,9 @@ def test_staging_compose_runs_natively_end_to_end(
                 run.proc.wait()
 
     with psycopg.connect(app_dsn.render_as_string(hide_password=False)) as conn:
-        states = dict(conn.execute(
-            "SELECT state, count(*) FROM notice_outbox GROUP BY state").fetchall())
+        states = dict(
+            conn.execute("SELECT state, count(*) FROM notice_outbox GROUP BY state").fetchall()
+        )
     assert states.get("sent", 0) >= 1
     assert "uncertain" not in states and "sending" not in states, states
 
@@ -428,7 +503,10 @@ def test_staging_compose_runs_natively_end_to_end(
 
 
 def test_production_example_refuses_to_start_until_edited(
-    tmp_path: Path, broker: EmbeddedBroker, postgres: LocalPostgres, secret_dir: Path,
+    tmp_path: Path,
+    broker: EmbeddedBroker,
+    postgres: LocalPostgres,
+    secret_dir: Path,
 ) -> None:
     compose = _compose()
     exports = tmp_path / "exports"
@@ -439,18 +517,30 @@ def test_production_example_refuses_to_start_until_edited(
     assert _tocsin(migrate_env, exports, "db", "upgrade").returncode == 0
     for name in ("notify", "ingest"):
         env = service_env(compose, name, env_file, mapping)
-        result = subprocess.run(mapping.command(name, compose["services"][name]["command"]),
-                                env=env, cwd=exports, capture_output=True, text=True,
-                                timeout=60, check=False)
+        result = subprocess.run(
+            mapping.command(name, compose["services"][name]["command"]),
+            env=env,
+            cwd=exports,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert result.returncode == 2, (name, result.stderr)
         assert "TOCSIN_SMTP_URL" in result.stderr, name
     # the secret key left as it is in the example: the console refuses
     raw = tmp_path / "raw.env"
     raw.write_text((DEPLOY / "env.example").read_text())
     env = service_env(compose, "console", raw, mapping)
-    result = subprocess.run(mapping.command("console", compose["services"]["console"]["command"]),
-                            env=env, cwd=exports, capture_output=True, text=True, timeout=60,
-                            check=False)
+    result = subprocess.run(
+        mapping.command("console", compose["services"]["console"]["command"]),
+        env=env,
+        cwd=exports,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2 and "TOCSIN_SECRET_KEY" in result.stderr, result.stderr
     # a database password secret left at the placeholder
     (secret_dir / "tocsin_db_app_password").write_text("change-me\n")
@@ -460,10 +550,20 @@ def test_production_example_refuses_to_start_until_edited(
 
 
 def test_staging_smtp_without_the_plaintext_flag_is_refused(tmp_path: Path) -> None:
-    env = {"PATH": os.environ["PATH"], "TOCSIN_SMTP_URL": "smtp+plain://127.0.0.1:1025",
-           "TOCSIN_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
-    result = subprocess.run([TOCSIN, "notify", "--once"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60, check=False)
+    env = {
+        "PATH": os.environ["PATH"],
+        "TOCSIN_SMTP_URL": "smtp+plain://127.0.0.1:1025",
+        "TOCSIN_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+    }
+    result = subprocess.run(
+        [TOCSIN, "notify", "--once"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 1 and "plain-text SMTP refused" in result.stderr
 
 
@@ -474,7 +574,7 @@ def test_third_party_services_refuse_placeholder_secrets(service: str, tmp_path:
     svc = _compose()["services"][service]
     argv = svc.get("entrypoint") or svc["command"]
     assert argv[:2] == ["/bin/sh", "/opt/tocsin/refuse-placeholders"], service
-    checks = argv[2:argv.index("--")]
+    checks = argv[2 : argv.index("--")]
     assert checks
     env_values = {k: v for k, v in dotenv_values(DEPLOY / "kafka.env.example").items() if v}
 
@@ -490,8 +590,14 @@ def test_third_party_services_refuse_placeholder_secrets(service: str, tmp_path:
                 value = env_values[check]
                 env[check] = value.replace("change-me", secrets.token_hex(8)) if good else value
                 local.append(check)
-        return subprocess.run(["sh", str(REFUSE), *local, "--", "echo", "started"], env=env,
-                              capture_output=True, text=True, timeout=30, check=False)
+        return subprocess.run(
+            ["sh", str(REFUSE), *local, "--", "echo", "started"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
 
     refused = run(good=False)
     assert refused.returncode == 1 and "placeholder" in refused.stderr

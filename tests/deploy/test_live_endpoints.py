@@ -43,8 +43,13 @@ def _samples(text: str) -> dict[str, float]:
 
 
 def _promtool_check(text: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["/usr/bin/promtool", "check", "metrics"], input=text.encode(),
-                          capture_output=True, timeout=60, check=False)
+    return subprocess.run(
+        ["/usr/bin/promtool", "check", "metrics"],
+        input=text.encode(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def _stop(proc: subprocess.Popen[Any]) -> None:
@@ -84,14 +89,30 @@ def ingest(env: dict[str, str], tmp_path: Path) -> Iterator[int]:
     # about a day of traffic that ended before now (events ahead of the wall clock are refused)
     start = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0).isoformat()
     simulate = subprocess.run(
-        [*TOCSIN, "simulate", "--events", "6000", "--seed", "3", "--attack", "all",
-         "--start", start],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        [
+            *TOCSIN,
+            "simulate",
+            "--events",
+            "6000",
+            "--seed",
+            "3",
+            "--attack",
+            "all",
+            "--start",
+            start,
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert simulate.returncode == 0, simulate.stderr
     log = (tmp_path / "ingest.log").open("w")
-    proc = subprocess.Popen([*TOCSIN, "ingest"], env=env, cwd=tmp_path, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [*TOCSIN, "ingest"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         yield int(env["TOCSIN_METRICS_PORT"])
         assert proc.poll() is None, (tmp_path / "ingest.log").read_text()[-3000:]
@@ -137,7 +158,10 @@ def console(env: dict[str, str], tmp_path: Path) -> Iterator[int]:
     log = (tmp_path / "console.log").open("w")
     proc = subprocess.Popen(
         [*TOCSIN, "console", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 30
@@ -168,7 +192,7 @@ def test_live_console_access_log_is_scrubbed_json(console: int, tmp_path: Path) 
     assert _scrape(console) is not None
     log_path = tmp_path / "console.log"
     deadline = time.monotonic() + 10
-    while '/metrics' not in log_path.read_text() and time.monotonic() < deadline:
+    while "/metrics" not in log_path.read_text() and time.monotonic() < deadline:
         time.sleep(0.2)
     text = log_path.read_text()
     lines = [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -69,8 +69,10 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
 def exporter() -> Iterator[int]:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-c", EXPORTER, str(port)], cwd=ROOT,
-        stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", EXPORTER, str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -84,7 +86,8 @@ def exporter() -> Iterator[int]:
 def prometheus(tmp_path: Path, exporter: int) -> Iterator[str]:
     port = _free_port()
     shutil.copy(ROOT / "deploy" / "prometheus" / "alerts.yml", tmp_path / "alerts.yml")
-    (tmp_path / "prometheus.yml").write_text(textwrap.dedent(f"""
+    (tmp_path / "prometheus.yml").write_text(
+        textwrap.dedent(f"""
         global:
           scrape_interval: 1s
           evaluation_interval: 1s
@@ -93,13 +96,19 @@ def prometheus(tmp_path: Path, exporter: int) -> Iterator[str]:
           - job_name: tocsin-ingest
             static_configs:
               - targets: ["127.0.0.1:{exporter}"]
-        """))
+        """)
+    )
     log = (tmp_path / "prometheus.log").open("w")
     proc = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={tmp_path / 'prometheus.yml'}",
-         f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            PROMETHEUS,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -158,11 +167,13 @@ def test_prometheus_scrapes_tocsin_and_answers_a_dashboard_query(prometheus: str
     while any(rule.get("lastEvaluation", "").startswith("0001") for rule in loaded):
         assert time.monotonic() < deadline
         time.sleep(0.5)
-        loaded = [r for g in _get(f"{prometheus}/api/v1/rules")["data"]["groups"]
-                  for r in g["rules"]]
+        loaded = [
+            r for g in _get(f"{prometheus}/api/v1/rules")["data"]["groups"] for r in g["rules"]
+        ]
     assert all(rule["health"] == "ok" for rule in loaded), [
         (r["name"], r.get("lastError")) for r in loaded if r["health"] != "ok"
     ]
-    firing = {a["labels"]["alertname"] for a in _get(f"{prometheus}/api/v1/alerts")["data"]
-              ["alerts"]}
+    firing = {
+        a["labels"]["alertname"] for a in _get(f"{prometheus}/api/v1/alerts")["data"]["alerts"]
+    }
     assert "TocsinIngestDown" not in firing

@@ -53,9 +53,7 @@ auth_events = st.builds(
 )
 
 access_events = st.builds(
-    lambda eid, fields, extra: AccessEvent.model_validate(
-        {"event_id": eid, **fields, **extra}
-    ),
+    lambda eid, fields, extra: AccessEvent.model_validate({"event_id": eid, **fields, **extra}),
     ids,
     st.fixed_dictionaries(common),
     st.fixed_dictionaries(
@@ -108,12 +106,23 @@ def test_tables_use_the_enumerated_fields_of_the_catalogue() -> None:
 
 
 def _event_with(*, outcome: Outcome, kind: ActorKind) -> AccessEvent:
-    return AccessEvent.model_validate({
-        "event_id": uuid.UUID(int=1), "occurred_at": T0, "service": "faxbis", "tenant_id": "t1",
-        "actor": {"id": "s", "kind": kind}, "source_ip": "192.0.2.1", "interface": "web",
-        "tls": True, "operation": "read", "resource": {"type": "contact", "tenant_id": "t1"},
-        "data_categories": ["identification"], "records": 1, "outcome": outcome,
-    })
+    return AccessEvent.model_validate(
+        {
+            "event_id": uuid.UUID(int=1),
+            "occurred_at": T0,
+            "service": "faxbis",
+            "tenant_id": "t1",
+            "actor": {"id": "s", "kind": kind},
+            "source_ip": "192.0.2.1",
+            "interface": "web",
+            "tls": True,
+            "operation": "read",
+            "resource": {"type": "contact", "tenant_id": "t1"},
+            "data_categories": ["identification"],
+            "records": 1,
+            "outcome": outcome,
+        }
+    )
 
 
 def test_specialize_decides_known_fields_and_keeps_the_rest() -> None:
@@ -124,8 +133,7 @@ def test_specialize_decides_known_fields_and_keeps_the_rest() -> None:
     base = _event_with(outcome=Outcome.DENIED, kind=ActorKind.SYSTEM)
     assert predicate(rest)(base.model_copy(update={"records": 10}))
     assert not predicate(rest)(base.model_copy(update={"records": 9}))
-    either: Any = compile_node({"any": [{"tls": False}, {"outcome": "denied"}]},
-                               model=AccessEvent)
+    either: Any = compile_node({"any": [{"tls": False}, {"outcome": "denied"}]}, model=AccessEvent)
     assert specialize(either, {"tls": False}) is ALWAYS
     assert specialize(specialize(either, {"tls": True}), {"outcome": Outcome.ALLOWED}) is NEVER
     negated = compile_node({"not": {"tls": True}}, model=AccessEvent)

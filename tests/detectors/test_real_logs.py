@@ -58,9 +58,7 @@ def failures(events: list[AuthEvent], *, user: str, ip: str | None = None) -> li
     return [
         e
         for e in events
-        if e.action == "login_failure"
-        and e.actor.id == user
-        and (ip is None or e.source_ip == ip)
+        if e.action == "login_failure" and e.actor.id == user and (ip is None or e.source_ip == ip)
     ]
 
 
@@ -165,4 +163,3 @@ def test_elastic_user_name_probes_are_password_spraying(
     assert (len(probes), len({e.actor.id for e in probes})) == (58, 24)
     found = detect(catalogue, elastic)
     assert {f.group_key for f in found if f.rule_id == "AUTH-002"} == {"91.197.232.109"}
-

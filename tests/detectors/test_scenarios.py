@@ -29,14 +29,29 @@ from tocsin.dev.simulator import ATTACKS, SimEvent, Simulator
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday
 COUNT = 30_000
-CATALOGUE = ("AUTH-001", "AUTH-002", "AUTH-003", "AUTH-004", "AUTH-005", "AUTH-006",
-             "ACC-001", "ACC-002", "ACC-003", "ACC-004", "ACC-005", "ACC-006", "ACC-007",
-             "ACC-008", "ACC-009")
+CATALOGUE = (
+    "AUTH-001",
+    "AUTH-002",
+    "AUTH-003",
+    "AUTH-004",
+    "AUTH-005",
+    "AUTH-006",
+    "ACC-001",
+    "ACC-002",
+    "ACC-003",
+    "ACC-004",
+    "ACC-005",
+    "ACC-006",
+    "ACC-007",
+    "ACC-008",
+    "ACC-009",
+)
 
 
 def simulator() -> Simulator:
-    return Simulator(seed=11, start=START, tenants=24, users_per_tenant=10, staff=6,
-                     sessions_per_user_day=0.5)
+    return Simulator(
+        seed=11, start=START, tenants=24, users_per_tenant=10, staff=6, sessions_per_user_day=0.5
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +93,9 @@ def test_every_attack_is_found_by_its_rules(
     labelled: DetectionRun, request: pytest.FixtureRequest
 ) -> None:
     scores = score(labelled, CATALOGUE)
-    show(request, "precision / recall per rule (normal traffic + every attack)",
-         format_table(scores))
+    show(
+        request, "precision / recall per rule (normal traffic + every attack)", format_table(scores)
+    )
     assert labelled.events > COUNT
     for rule_id in CATALOGUE:
         s = scores[rule_id]
@@ -93,8 +109,9 @@ def test_every_attack_is_found_by_its_rules(
 def test_normal_traffic_raises_no_high_or_critical_finding(
     normal_only: DetectionRun, request: pytest.FixtureRequest
 ) -> None:
-    severe = [f for f in normal_only.findings.values()
-              if f.severity in (Severity.HIGH, Severity.CRITICAL)]
+    severe = [
+        f for f in normal_only.findings.values() if f.severity in (Severity.HIGH, Severity.CRITICAL)
+    ]
     assert not severe, [f"{f.rule_id}: {f.summary}" for f in severe[:10]]
     assert not normal_only.labels
     scores = score(normal_only, CATALOGUE)
@@ -117,10 +134,18 @@ def test_partitioning_does_not_change_the_findings(rules: list[Rule]) -> None:
 
 def _finding(rule_id: str, severity: Severity, evidence: tuple[str, ...]) -> Finding:
     t = START
-    return Finding(finding_id=f"{rule_id}-{evidence[:1]}", rule_id=rule_id, severity=severity,
-                   nature=frozenset({Nature.CONFIDENTIALITY}), tenant_ids=("t1",),
-                   group_key="t1|u1", first_seen=t, last_seen=t, evidence=evidence,
-                   summary=f"{rule_id} test")
+    return Finding(
+        finding_id=f"{rule_id}-{evidence[:1]}",
+        rule_id=rule_id,
+        severity=severity,
+        nature=frozenset({Nature.CONFIDENTIALITY}),
+        tenant_ids=("t1",),
+        group_key="t1|u1",
+        first_seen=t,
+        last_seen=t,
+        evidence=evidence,
+        summary=f"{rule_id} test",
+    )
 
 
 def test_scoring_rules() -> None:
@@ -133,10 +158,16 @@ def test_scoring_rules() -> None:
     result = DetectionRun(
         findings={f.finding_id: f for f in findings},
         evidence={f.finding_id: set(f.evidence) for f in findings},
-        labels={"e1": ("brute_force", "brute_force#0"), "e2": ("brute_force", "brute_force#1"),
-                "e3": ("impossible_travel", "impossible_travel#0")},
-        instances={"brute_force#0": "brute_force", "brute_force#1": "brute_force",
-                   "impossible_travel#0": "impossible_travel"},
+        labels={
+            "e1": ("brute_force", "brute_force#0"),
+            "e2": ("brute_force", "brute_force#1"),
+            "e3": ("impossible_travel", "impossible_travel#0"),
+        },
+        instances={
+            "brute_force#0": "brute_force",
+            "brute_force#1": "brute_force",
+            "impossible_travel#0": "impossible_travel",
+        },
     )
     scores = score(result, ["AUTH-001", "AUTH-004", "AUTH-005", "ACC-007"])
     assert (scores["AUTH-001"].injected, scores["AUTH-001"].detected) == (2, 1)
@@ -165,8 +196,9 @@ def test_out_of_order_arrival_within_lateness_still_finds_every_attack(
 ) -> None:
     """Services publish independently: events arrive up to 30 s out of event-time order
     (allowed lateness 60 s). Every attack is still found, normal traffic stays quiet."""
-    sim = Simulator(seed=5, start=START, tenants=12, users_per_tenant=8, staff=4,
-                    disorder=timedelta(seconds=30))
+    sim = Simulator(
+        seed=5, start=START, tenants=12, users_per_tenant=8, staff=4, disorder=timedelta(seconds=30)
+    )
     scores = evaluate(sim.events(count=6000, attacks=list(ATTACKS)), rules)
     assert all(scores[r].recall == 1.0 for r in CATALOGUE), {
         r: scores[r].missed for r in CATALOGUE if scores[r].missed

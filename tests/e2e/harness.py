@@ -72,8 +72,11 @@ class Env:
         return env
 
     def create_topics(self) -> None:
-        ensure_topics(bootstrap=self.broker.bootstrap, topics=list(self.topics.values()),
-                      partitions=self.partitions)
+        ensure_topics(
+            bootstrap=self.broker.bootstrap,
+            topics=list(self.topics.values()),
+            partitions=self.partitions,
+        )
 
 
 def make_env(broker: EmbeddedBroker, db_url: str, partitions: int = 4) -> Env:
@@ -82,20 +85,25 @@ def make_env(broker: EmbeddedBroker, db_url: str, partitions: int = 4) -> Env:
     return env
 
 
-def simulated(count: int, attacks: Sequence[str], seed: int = 3,
-              start: datetime = START) -> list[SimEvent]:
+def simulated(
+    count: int, attacks: Sequence[str], seed: int = 3, start: datetime = START
+) -> list[SimEvent]:
     return list(Simulator(seed=seed, start=start).events(count=count, attacks=list(attacks)))
 
 
-def produce(env: Env, events: Sequence[SimEvent], extra: Sequence[tuple[str, bytes | None,
-            bytes]] = ()) -> list[str]:
+def produce(
+    env: Env, events: Sequence[SimEvent], extra: Sequence[tuple[str, bytes | None, bytes]] = ()
+) -> list[str]:
     """Send the events, then `extra` raw messages (stream or topic, key, value); returns
     where each extra message landed, as `topic/partition/offset` (the DLQ's `tocsin-source`)."""
     producer = Producer({"bootstrap.servers": env.broker.bootstrap, "linger.ms": 10})
     topics = env.topics
     for ev in events:
-        producer.produce(topics[ev.stream], key=ev.key.encode(),
-                         value=json.dumps(ev.value, separators=(",", ":")).encode())
+        producer.produce(
+            topics[ev.stream],
+            key=ev.key.encode(),
+            value=json.dumps(ev.value, separators=(",", ":")).encode(),
+        )
         producer.poll(0)
     landed: list[str] = [""] * len(extra)
 
@@ -103,6 +111,7 @@ def produce(env: Env, events: Sequence[SimEvent], extra: Sequence[tuple[str, byt
         def report(err: Any, msg: Any) -> None:
             assert err is None, err
             landed[i] = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
+
         return report
 
     for i, (topic, key, value) in enumerate(extra):
@@ -120,8 +129,10 @@ def poison(count: int, seed: int = 0) -> list[tuple[str, bytes, bytes]]:
         b"[1, 2, 3]",
         json.dumps({"event_id": str(uuid.UUID(int=seed)), "padding": "p" * 70_000}).encode(),
     ]
-    return [("auth" if i % 2 else "access", f"tenant-{(seed + i) % 7}".encode(),
-             kinds[i % len(kinds)]) for i in range(count)]
+    return [
+        ("auth" if i % 2 else "access", f"tenant-{(seed + i) % 7}".encode(), kinds[i % len(kinds)])
+        for i in range(count)
+    ]
 
 
 def dlq_sources(env: Env, expected: int, timeout: float = 60) -> list[str]:
@@ -129,12 +140,14 @@ def dlq_sources(env: Env, expected: int, timeout: float = 60) -> list[str]:
     independent client), waiting for at least `expected` of them."""
     from confluent_kafka import Consumer
 
-    consumer = Consumer({
-        "bootstrap.servers": env.broker.bootstrap,
-        "group.id": f"dlq-reader-{uuid.uuid4().hex[:6]}",
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": env.broker.bootstrap,
+            "group.id": f"dlq-reader-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([env.topics["dlq"]])
     got: list[str] = []
     deadline = time.monotonic() + timeout
@@ -168,12 +181,21 @@ def ingest_cmd() -> list[str]:
     return [sys.executable, "-m", "tocsin.cli", "ingest"]
 
 
-def run_ingest(env: Env, *, max_idle: float = 3.0, timeout: float = 240,
-               extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_ingest(
+    env: Env,
+    *,
+    max_idle: float = 3.0,
+    timeout: float = 240,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*ingest_cmd(), "--max-idle", str(max_idle)], cwd=ROOT,
-        env=env.environ(**(extra_env or {})), timeout=timeout, check=True,
-        capture_output=True, text=True,
+        [*ingest_cmd(), "--max-idle", str(max_idle)],
+        cwd=ROOT,
+        env=env.environ(**(extra_env or {})),
+        timeout=timeout,
+        check=True,
+        capture_output=True,
+        text=True,
     )
 
 
@@ -183,8 +205,9 @@ def start_ingest(env: Env, **extra: str) -> subprocess.Popen[bytes]:
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
         prefix=f"ingest-{env.tag}-", suffix=".log", delete=False
     )
-    return subprocess.Popen(ingest_cmd(), cwd=ROOT, env=env.environ(**extra),
-                            stdout=subprocess.DEVNULL, stderr=log)
+    return subprocess.Popen(
+        ingest_cmd(), cwd=ROOT, env=env.environ(**extra), stdout=subprocess.DEVNULL, stderr=log
+    )
 
 
 def kill9(proc: subprocess.Popen[bytes]) -> None:
@@ -193,9 +216,15 @@ def kill9(proc: subprocess.Popen[bytes]) -> None:
 
 
 def tocsin_json(env: Env, *args: str) -> Any:
-    out = subprocess.run([sys.executable, "-m", "tocsin.cli", *args], cwd=ROOT,
-                         env=env.environ(), check=True, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "tocsin.cli", *args],
+        cwd=ROOT,
+        env=env.environ(),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return json.loads(out.stdout)
 
 
@@ -206,8 +235,17 @@ def findings_snapshot(db_url: str) -> dict[str, tuple[Any, ...]]:
     with factory() as session:
         rows = session.scalars(select(FindingRow)).all()
         snap = {
-            r.finding_id: (r.rule_id, r.severity, tuple(r.tenant_ids), r.group_key, r.count,
-                           r.first_seen, r.last_seen, tuple(r.evidence), r.records)
+            r.finding_id: (
+                r.rule_id,
+                r.severity,
+                tuple(r.tenant_ids),
+                r.group_key,
+                r.count,
+                r.first_seen,
+                r.last_seen,
+                tuple(r.evidence),
+                r.records,
+            )
             for r in rows
         }
     engine.dispose()
@@ -235,23 +273,33 @@ def outcome(db_url: str) -> dict[str, Any]:
         merged = set()
         for inc in session.scalars(select(Incident)):
             if inc.status == "dismissed" and (inc.resolution_reason or "").startswith(
-                    "merged into "):
+                "merged into "
+            ):
                 merged.add(inc.id)
                 continue
-            tenants = tuple(sorted((t.tenant_id, t.events, t.records, t.persons)
-                                   for t in inc.tenants))
-            incidents[key_of.get(inc.id, ())] = (inc.status, tuple(inc.rule_ids), tenants,
-                                                 inc.finding_severity, inc.severity_band)
+            tenants = tuple(
+                sorted((t.tenant_id, t.events, t.records, t.persons) for t in inc.tenants)
+            )
+            incidents[key_of.get(inc.id, ())] = (
+                inc.status,
+                tuple(inc.rule_ids),
+                tenants,
+                inc.finding_severity,
+                inc.severity_band,
+            )
         notices: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for n in session.scalars(select(Notice)):
             if n.incident_id in merged:
                 continue
             notices.setdefault(key_of.get(n.incident_id, ()), []).append(
-                (n.kind, n.scope, n.tenant_id, n.phase, n.version, n.status))
+                (n.kind, n.scope, n.tenant_id, n.phase, n.version, n.status)
+            )
         n_incidents = session.scalar(
-            select(func.count()).select_from(Incident).where(Incident.id.not_in(merged)))
+            select(func.count()).select_from(Incident).where(Incident.id.not_in(merged))
+        )
         n_notices = session.scalar(
-            select(func.count()).select_from(Notice).where(Notice.incident_id.not_in(merged)))
+            select(func.count()).select_from(Notice).where(Notice.incident_id.not_in(merged))
+        )
     engine.dispose()
     return {
         "findings": findings_snapshot(db_url),
@@ -269,8 +317,9 @@ def outcome_diff(actual: dict[str, Any], expected: dict[str, Any]) -> str:
         if diff != "equal":
             parts.append(f"{part}:\n{diff}")
     if actual["rows"] != expected["rows"]:
-        parts.append(f"rows (incidents, notices): got {actual['rows']}, "
-                     f"expected {expected['rows']}")
+        parts.append(
+            f"rows (incidents, notices): got {actual['rows']}, expected {expected['rows']}"
+        )
     return "\n".join(parts) or "equal"
 
 
@@ -284,8 +333,9 @@ class Traffic:
     clean: dict[str, Any] | None = None
 
 
-def traffic(count: int, attacks: Sequence[str], *, seed: int, poisoned: int = 12,
-            start: datetime = START) -> Traffic:
+def traffic(
+    count: int, attacks: Sequence[str], *, seed: int, poisoned: int = 12, start: datetime = START
+) -> Traffic:
     events = with_duplicates(simulated(count, attacks, seed=seed, start=start), every=97)
     return Traffic(events, poison(poisoned, seed))
 
@@ -357,7 +407,25 @@ def wait_until(predicate: Any, timeout: float, interval: float = 0.25) -> bool:
     return False
 
 
-__all__ = ["Env", "free_port", "make_env", "simulated", "produce", "run_ingest",
-           "start_ingest", "kill9", "tocsin_json", "findings_snapshot", "wait_until", "progress",
-           "outcome", "outcome_diff", "poison", "dlq_sources", "with_duplicates",
-           "traffic", "clean_run", "assert_accounted"]
+__all__ = [
+    "Env",
+    "free_port",
+    "make_env",
+    "simulated",
+    "produce",
+    "run_ingest",
+    "start_ingest",
+    "kill9",
+    "tocsin_json",
+    "findings_snapshot",
+    "wait_until",
+    "progress",
+    "outcome",
+    "outcome_diff",
+    "poison",
+    "dlq_sources",
+    "with_duplicates",
+    "traffic",
+    "clean_run",
+    "assert_accounted",
+]

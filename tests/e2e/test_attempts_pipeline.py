@@ -18,9 +18,15 @@ pytestmark = pytest.mark.timeout(600)
 
 
 def _cli(env: Env, *args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "tocsin.cli", *args], cwd=ROOT,
-                         env=env.environ(), check=True, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "tocsin.cli", *args],
+        cwd=ROOT,
+        env=env.environ(),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return out.stdout
 
 

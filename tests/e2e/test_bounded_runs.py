@@ -46,9 +46,15 @@ SPLIT = datetime(2025, 12, 10, 9, 19, 15, tzinfo=UTC)
 
 
 def tocsin(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tocsin.cli", *args], cwd=ROOT,
-                          env=env.environ(), check=True, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tocsin.cli", *args],
+        cwd=ROOT,
+        env=env.environ(),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def expected_findings() -> dict[str, tuple[Any, ...]]:
@@ -58,22 +64,31 @@ def expected_findings() -> dict[str, tuple[Any, ...]]:
     rules = load_rules()
     by_ip = {r.id for r in rules if r.partition == "source_ip"}
     logs = {tenant: convert(path, tenant=tenant) for tenant, path in LOGS.items()}
-    found = [f for events in logs.values() for f in detect(rules, events)
-             if f.rule_id not in by_ip]
-    merged = sorted((e for events in logs.values() for e in events),
-                    key=lambda e: (e.occurred_at, str(e.event_id)))
+    found = [f for events in logs.values() for f in detect(rules, events) if f.rule_id not in by_ip]
+    merged = sorted(
+        (e for events in logs.values() for e in events),
+        key=lambda e: (e.occurred_at, str(e.event_id)),
+    )
     found += [f for f in detect(rules, merged) if f.rule_id in by_ip]
     return {
-        f.finding_id: (f.rule_id, str(f.severity), f.tenant_ids, f.group_key, f.count,
-                       f.first_seen, f.last_seen, tuple(sorted(f.evidence)), f.records)
+        f.finding_id: (
+            f.rule_id,
+            str(f.severity),
+            f.tenant_ids,
+            f.group_key,
+            f.count,
+            f.first_seen,
+            f.last_seen,
+            tuple(sorted(f.evidence)),
+            f.records,
+        )
         for f in found
     }
 
 
 def only(snapshot: dict[str, tuple[Any, ...]], rules: Sequence[str]) -> dict[str, tuple[Any, ...]]:
     """The findings of `rules` (the database keeps a finding's evidence ids sorted)."""
-    return {k: (*v[:7], tuple(sorted(v[7])), *v[8:]) for k, v in snapshot.items()
-            if v[0] in rules}
+    return {k: (*v[:7], tuple(sorted(v[7])), *v[8:]) for k, v in snapshot.items() if v[0] in rules}
 
 
 def converted(env: Env, folder: Path) -> list[tuple[str, str]]:
@@ -81,16 +96,31 @@ def converted(env: Env, folder: Path) -> list[tuple[str, str]]:
     out = []
     for tenant, path in LOGS.items():
         target = folder / f"{tenant}.jsonl"
-        result = tocsin(env, "convert", "sshd", str(path), "--tenant", tenant, "--year", "2025",
-                        "--out", str(target))
+        result = tocsin(
+            env,
+            "convert",
+            "sshd",
+            str(path),
+            "--tenant",
+            tenant,
+            "--year",
+            "2025",
+            "--out",
+            str(target),
+        )
         assert json.loads(result.stderr.splitlines()[-1])["events"] > 0
         out += [(tenant, line) for line in target.read_text(encoding="utf-8").splitlines()]
     return out
 
 
 def produce(env: Env, values: Sequence[tuple[str, str]]) -> None:
-    producer = Producer({"bootstrap.servers": env.broker.bootstrap, "linger.ms": 10,
-                         "partitioner": "murmur2_random"})  # as kafka-python places keys
+    producer = Producer(
+        {
+            "bootstrap.servers": env.broker.bootstrap,
+            "linger.ms": 10,
+            "partitioner": "murmur2_random",
+        }
+    )  # as kafka-python places keys
     for tenant, value in values:
         producer.produce(env.topics["auth"], key=tenant.encode(), value=value.encode())
         producer.poll(0)
@@ -109,8 +139,9 @@ def test_real_logs_find_what_the_in_process_tests_find(
     env = make_env(broker, fresh_db_url, partitions=PARTITIONS)
     reports = []
     for tenant, path in LOGS.items():
-        result = tocsin(env, "convert", "sshd", str(path), "--tenant", tenant, "--year", "2025",
-                        "--produce")
+        result = tocsin(
+            env, "convert", "sshd", str(path), "--tenant", tenant, "--year", "2025", "--produce"
+        )
         reports.append(json.loads(result.stderr.splitlines()[-1]))
     run = run_ingest(env, max_idle=5)
     summary = json.loads(run.stderr.strip().splitlines()[-1])
@@ -126,9 +157,7 @@ def test_real_logs_find_what_the_in_process_tests_find(
     assert {v[0] for v in got.values()} == set(RULES)
 
 
-def test_two_bounded_runs_give_the_findings_of_one(
-    broker: EmbeddedBroker, tmp_path: Path
-) -> None:
+def test_two_bounded_runs_give_the_findings_of_one(broker: EmbeddedBroker, tmp_path: Path) -> None:
     urls = []
     for name in ("one", "two"):
         url = f"sqlite:///{tmp_path / f'{name}.db'}"
@@ -155,16 +184,16 @@ def test_two_bounded_runs_give_the_findings_of_one(
     split = outcome(urls[1])
     assert split == whole, outcome_diff(split, whole)
     # the first run's end wrote the spraying seen so far; the second brought it up to date
-    (spray_id,) = [k for k, v in whole["findings"].items()
-                   if v[0] == "AUTH-002" and v[3] == "187.141.143.180"]
+    (spray_id,) = [
+        k for k, v in whole["findings"].items() if v[0] == "AUTH-002" and v[3] == "187.141.143.180"
+    ]
     assert half[spray_id][4] < whole["findings"][spray_id][4]
 
 
 def test_a_quiet_topic_ends_after_max_idle(broker: EmbeddedBroker, fresh_db_url: str) -> None:
     env = make_env(broker, fresh_db_url, partitions=PARTITIONS)
     started = time.monotonic()
-    result = run_ingest(env, max_idle=40, timeout=200,
-                        extra_env={"TOCSIN_LOG_LEVEL": "INFO"})
+    result = run_ingest(env, max_idle=40, timeout=200, extra_env={"TOCSIN_LOG_LEVEL": "INFO"})
     elapsed = time.monotonic() - started
     assert elapsed >= 40
     # from the start of consumption to the exit: 40 s, then at most one poll (0.5 s) and
@@ -182,35 +211,64 @@ def _at(line: dict[str, Any]) -> datetime:
 
 
 def _event(**fields: Any) -> str:
-    return json.dumps({
-        "event_id": str(uuid.uuid4()), "service": "smsbis", "tls": True, "interface": "web",
-        **fields,
-    }, default=str)
+    return json.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "service": "smsbis",
+            "tls": True,
+            "interface": "web",
+            **fields,
+        },
+        default=str,
+    )
 
 
-def test_ipv6_sources_without_country_are_placed(
-    broker: EmbeddedBroker, fresh_db_url: str
-) -> None:
+def test_ipv6_sources_without_country_are_placed(broker: EmbeddedBroker, fresh_db_url: str) -> None:
     env = make_env(broker, fresh_db_url, partitions=2)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=20)
     actor = {"id": "alice", "kind": "customer_user"}
     logins = [
-        _event(occurred_at=(start + timedelta(days=d, hours=9)).isoformat(), tenant_id="t6",
-               actor=actor, source_ip="2a01:e0a:1f2:3::10", action="login_success")
+        _event(
+            occurred_at=(start + timedelta(days=d, hours=9)).isoformat(),
+            tenant_id="t6",
+            actor=actor,
+            source_ip="2a01:e0a:1f2:3::10",
+            action="login_success",
+        )
         for d in range(17)
     ]
     abroad = start + timedelta(days=17, hours=10)
-    logins.append(_event(occurred_at=abroad.isoformat(), tenant_id="t6", actor=actor,
-                         source_ip="2804:14c:bd14:b::d3", action="login_success"))
-    access = {"operation": "read", "resource": {"type": "contact", "tenant_id": "t6"},
-              "data_categories": ["identification"], "records": 3, "outcome": "allowed"}
+    logins.append(
+        _event(
+            occurred_at=abroad.isoformat(),
+            tenant_id="t6",
+            actor=actor,
+            source_ip="2804:14c:bd14:b::d3",
+            action="login_success",
+        )
+    )
+    access = {
+        "operation": "read",
+        "resource": {"type": "contact", "tenant_id": "t6"},
+        "data_categories": ["identification"],
+        "records": 3,
+        "outcome": "allowed",
+    }
     reads = [
-        _event(occurred_at=(abroad + timedelta(minutes=5)).isoformat(), tenant_id="t6",
-               actor={"id": "key-us", "kind": "api_key"}, source_ip="2600:1f18:4:5::7",
-               **access),
-        _event(occurred_at=(abroad + timedelta(minutes=6)).isoformat(), tenant_id="t6",
-               actor={"id": "key-fr", "kind": "api_key"}, source_ip="2a01:cb00:12::9",
-               **access),
+        _event(
+            occurred_at=(abroad + timedelta(minutes=5)).isoformat(),
+            tenant_id="t6",
+            actor={"id": "key-us", "kind": "api_key"},
+            source_ip="2600:1f18:4:5::7",
+            **access,
+        ),
+        _event(
+            occurred_at=(abroad + timedelta(minutes=6)).isoformat(),
+            tenant_id="t6",
+            actor={"id": "key-fr", "kind": "api_key"},
+            source_ip="2a01:cb00:12::9",
+            **access,
+        ),
     ]
     producer = Producer({"bootstrap.servers": broker.bootstrap})
     for value in logins:

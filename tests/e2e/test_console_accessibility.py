@@ -36,13 +36,22 @@ from tests.console.support import seed_incident as seed
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-AXE = Path(os.environ.get("TOCSIN_AXE_JS",
-                          ROOT / "var" / "npm" / "node_modules" / "axe-core" / "axe.min.js"))
+AXE = Path(
+    os.environ.get(
+        "TOCSIN_AXE_JS", ROOT / "var" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+    )
+)
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 BLOCKING = ("serious", "critical")
 
 
@@ -73,13 +82,22 @@ def sink() -> Iterator[tuple[Sink, SmtpConfig]]:
     ca.configure_trust(client_ctx)
     received = Sink()
     port = _free_port()
-    controller = Controller(received, hostname="127.0.0.1", port=port,
-                            tls_context=server_ctx, require_starttls=True)
+    controller = Controller(
+        received, hostname="127.0.0.1", port=port, tls_context=server_ctx, require_starttls=True
+    )
     controller.start()
     try:
-        yield received, SmtpConfig(host="127.0.0.1", port=port, security="starttls",
-                                   from_address="Tocsin <securite@avmup.com>",
-                                   ssl_context=client_ctx, timeout=10)
+        yield (
+            received,
+            SmtpConfig(
+                host="127.0.0.1",
+                port=port,
+                security="starttls",
+                from_address="Tocsin <securite@avmup.com>",
+                ssl_context=client_ctx,
+                timeout=10,
+            ),
+        )
     finally:
         controller.stop()
 
@@ -90,17 +108,37 @@ def site(fresh_db_url: str, sink: tuple[Sink, SmtpConfig]) -> Iterator[tuple[str
     # The app as the other console tests build it (their settings), on loopback over HTTP.
     console = build_console(fresh_db_url, insecure_cookies=True, smtp=sink[1])
     now = datetime.now(UTC)
-    late = seed(console.factory, tenant="acme", actor="a1", ip="203.0.113.5",
-                severity=Severity.CRITICAL, detected=now - timedelta(hours=30),
-                user_agent="<script>alert(1)</script>")
-    seed(console.factory, tenant="globex", actor="g1", ip="198.51.100.9",
-         detected=now - timedelta(hours=20), customer=("Globex SARL", "sec@globex.test"))
-    seed(console.factory, tenant="initech", actor="i1", ip="198.51.100.10",
-         customer=("Initech", "sec@initech.test"))
+    late = seed(
+        console.factory,
+        tenant="acme",
+        actor="a1",
+        ip="203.0.113.5",
+        severity=Severity.CRITICAL,
+        detected=now - timedelta(hours=30),
+        user_agent="<script>alert(1)</script>",
+    )
+    seed(
+        console.factory,
+        tenant="globex",
+        actor="g1",
+        ip="198.51.100.9",
+        detected=now - timedelta(hours=20),
+        customer=("Globex SARL", "sec@globex.test"),
+    )
+    seed(
+        console.factory,
+        tenant="initech",
+        actor="i1",
+        ip="198.51.100.10",
+        customer=("Initech", "sec@initech.test"),
+    )
     draft_for(console.factory, late)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(console.app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            console.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -118,16 +156,19 @@ def site(fresh_db_url: str, sink: tuple[Sink, SmtpConfig]) -> Iterator[tuple[str
 def _audit(page: Page, name: str) -> list[str]:
     """axe-core's serious and critical violations on the page, one line each."""
     result: dict[str, Any] = page.evaluate(
-        "async () => await axe.run(document, {resultTypes: ['violations']})")
+        "async () => await axe.run(document, {resultTypes: ['violations']})"
+    )
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"a11y-{name}.png"), full_page=True)
-    return [f"{name}: {v['id']} ({v['impact']}) {v['help']} — "
-            + "; ".join(n["target"][0] for n in v["nodes"][:3])
-            for v in result["violations"] if v.get("impact") in BLOCKING]
+    return [
+        f"{name}: {v['id']} ({v['impact']}) {v['help']} — "
+        + "; ".join(n["target"][0] for n in v["nodes"][:3])
+        for v in result["violations"]
+        if v.get("impact") in BLOCKING
+    ]
 
 
-def test_axe_finds_no_serious_violation_and_the_keyboard_works(
-        site: tuple[str, str]) -> None:
+def test_axe_finds_no_serious_violation_and_the_keyboard_works(site: tuple[str, str]) -> None:
     assert AXE.is_file(), f"{AXE} is missing: run `make axe` (npm install axe-core@4)"
     base, ref = site
     with sync_playwright() as pw:
@@ -144,15 +185,21 @@ def test_axe_finds_no_serious_violation_and_the_keyboard_works(
             expect(page).to_have_url(base + "/queue")
             assert page.evaluate("typeof axe") == "object"
             # The audit sees what it must: an unlabelled field and an image without text.
-            page.set_content('<html lang="fr"><head><title>t</title></head><body><main>'
-                             '<h1>t</h1><img src="data:,"><input name="x"></main></body></html>')
+            page.set_content(
+                '<html lang="fr"><head><title>t</title></head><body><main>'
+                '<h1>t</h1><img src="data:,"><input name="x"></main></body></html>'
+            )
             found = " ".join(_audit(page, "control"))
             assert "image-alt" in found and "label" in found, found
 
             violations: list[str] = []
-            for name, path in (("queue", "/queue"), ("overview", "/overview"),
-                               ("incident", f"/incidents/{ref}"),
-                               ("customers", "/customers"), ("customer", "/customers/acme")):
+            for name, path in (
+                ("queue", "/queue"),
+                ("overview", "/overview"),
+                ("incident", f"/incidents/{ref}"),
+                ("customers", "/customers"),
+                ("customer", "/customers/acme"),
+            ):
                 page.goto(base + path)
                 expect(page.locator("main h1")).to_be_visible()
                 violations += _audit(page, name)
@@ -169,8 +216,7 @@ def test_axe_finds_no_serious_violation_and_the_keyboard_works(
             expect(tiles).to_have_count(5)
             tiles.first.focus()
             page.keyboard.press("Tab")
-            assert page.evaluate("document.activeElement.closest('li').dataset.key") == \
-                "ov_due_24h"
+            assert page.evaluate("document.activeElement.closest('li').dataset.key") == "ov_due_24h"
 
             # Dismissing, from the keyboard: the panel opens with Enter, asks first.
             page.goto(base + f"/incidents/{ref}")
@@ -202,7 +248,8 @@ def _login(page: Page, base: str) -> None:
 
 
 def test_rssi_follows_the_next_action_from_qualification_to_closure(
-        site: tuple[str, str], sink: tuple[Sink, SmtpConfig]) -> None:
+    site: tuple[str, str], sink: tuple[Sink, SmtpConfig]
+) -> None:
     base, ref = site
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -220,8 +267,9 @@ def test_rssi_follows_the_next_action_from_qualification_to_closure(
                 expect(banner).to_have_attribute("data-action", action)
                 seen.append(action)
                 SHOTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(SHOTS / f"workflow-{len(seen):02d}-{action}.png"),
-                                full_page=True)
+                page.screenshot(
+                    path=str(SHOTS / f"workflow-{len(seen):02d}-{action}.png"), full_page=True
+                )
                 banner.get_by_role("link").click()  # the banner leads to where it is done
 
             def move(to: str) -> None:
@@ -254,9 +302,11 @@ def test_rssi_follows_the_next_action_from_qualification_to_closure(
             card.get_by_role("button", name="Approuver").click()
             step("send")
             page.locator("article.notice-card[data-kind='customer']").get_by_role(
-                "button", name="Envoyer").click()
-            expect(page.locator("article.notice-card[data-kind='customer'] .delivery")
-                   ).to_have_attribute("data-state", "sent")
+                "button", name="Envoyer"
+            ).click()
+            expect(
+                page.locator("article.notice-card[data-kind='customer'] .delivery")
+            ).to_have_attribute("data-state", "sent")
             step("mark_notified")
             move("notified")
             step("close")
@@ -266,6 +316,5 @@ def test_rssi_follows_the_next_action_from_qualification_to_closure(
             page.screenshot(path=str(SHOTS / "workflow-99-closed.png"), full_page=True)
         finally:
             browser.close()
-    assert seen == ["qualify", "assess", "confirm", "approve", "send", "mark_notified",
-                    "close"]
+    assert seen == ["qualify", "assess", "confirm", "approve", "send", "mark_notified", "close"]
     assert len(sink[0].received) == 1  # the customer notice, once

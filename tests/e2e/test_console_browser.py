@@ -46,9 +46,15 @@ pytestmark = pytest.mark.browser
 
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 SENDER = "Tocsin AVM Up <securite@avmup.com>"
 
 
@@ -80,11 +86,18 @@ def smtp_sink() -> Iterator[tuple[Sink, SmtpConfig]]:
     ca.configure_trust(client_ctx)
     sink = Sink()
     port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port, tls_context=server_ctx,
-                            require_starttls=True)
+    controller = Controller(
+        sink, hostname="127.0.0.1", port=port, tls_context=server_ctx, require_starttls=True
+    )
     controller.start()
-    config = SmtpConfig(host="127.0.0.1", port=port, security="starttls",
-                        from_address=SENDER, ssl_context=client_ctx, timeout=10)
+    config = SmtpConfig(
+        host="127.0.0.1",
+        port=port,
+        security="starttls",
+        from_address=SENDER,
+        ssl_context=client_ctx,
+        timeout=10,
+    )
     try:
         yield sink, config
     finally:
@@ -102,20 +115,33 @@ class Served:
 def served(fresh_db_url: str, smtp_sink: tuple[Sink, SmtpConfig]) -> Iterator[Served]:
     console = build_console(fresh_db_url)  # users of every role, on the real schema
     now = datetime.now(UTC)
-    other = seed_incident(console.factory, tenant="globex", actor="g-user", ip="198.51.100.9",
-                          severity=Severity.CRITICAL, detected=now - timedelta(hours=2),
-                          customer=("Globex SARL", "securite@globex.test"))
-    urgent = seed_incident(console.factory, tenant="acme", actor="a-user", ip="203.0.113.5",
-                           severity=Severity.CRITICAL, detected=now - timedelta(hours=21),
-                           user_agent="<script>alert('ua')</script>",
-                           customer=("ACME SA", "rssi@acme.test"))
+    other = seed_incident(
+        console.factory,
+        tenant="globex",
+        actor="g-user",
+        ip="198.51.100.9",
+        severity=Severity.CRITICAL,
+        detected=now - timedelta(hours=2),
+        customer=("Globex SARL", "securite@globex.test"),
+    )
+    urgent = seed_incident(
+        console.factory,
+        tenant="acme",
+        actor="a-user",
+        ip="203.0.113.5",
+        severity=Severity.CRITICAL,
+        detected=now - timedelta(hours=21),
+        user_agent="<script>alert('ua')</script>",
+        customer=("ACME SA", "rssi@acme.test"),
+    )
     draft_for(console.factory, urgent)
     draft_for(console.factory, other)
     settings = Settings(secret_key=SECRET, database_url=fresh_db_url, org=ORG)
     app = create_app(settings, session_factory=console.factory, smtp=smtp_sink[1])
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -145,8 +171,9 @@ def test_rssi_approves_and_sends_the_most_urgent_notice(
         try:
             context = browser.new_context(accept_downloads=True, locale="fr-FR")
             page = context.new_page()
-            page.on("console", lambda m: console_errors.append(m.text)
-                    if m.type == "error" else None)
+            page.on(
+                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
+            )
             page.on("dialog", lambda d: console_errors.append(f"dialog: {d.message}"))
 
             # Anonymous → login page.
@@ -183,7 +210,8 @@ def test_rssi_approves_and_sends_the_most_urgent_notice(
             page.locator("#more-findings > summary").click()
             page.locator("details.evidence").first.locator("summary").click()
             expect(page.locator("details.evidence").first).to_contain_text(
-                "<script>alert('ua')</script>")
+                "<script>alert('ua')</script>"
+            )
             card = page.locator("article.notice-card[data-kind='customer']")
             expect(card).to_have_attribute("data-status", "draft")
             # The notice's HTML part as the e-mail shows it, in a sandboxed frame; the text
@@ -192,7 +220,8 @@ def test_rssi_approves_and_sends_the_most_urgent_notice(
             expect(preview).to_have_attribute("sandbox", "")
             preview.scroll_into_view_if_needed()  # loaded lazily, when it comes into view
             expect(card.frame_locator("iframe.mail-preview").locator("body")).to_contain_text(
-                served.ref_urgent)
+                served.ref_urgent
+            )
             expect(card.locator("details.text-part pre")).to_be_hidden()
             card.locator("details.text-part > summary").click()
             expect(card.locator("details.text-part pre")).to_be_visible()
@@ -256,15 +285,25 @@ def served_declare(fresh_db_url: str, smtp_sink: tuple[Sink, SmtpConfig]) -> Ite
 
     console = build_console(fresh_db_url)
     with transaction(console.factory) as session:
-        import_rows(session=session, rows=[CustomerRow(
-            tenant_id="clinique-lyon", name="Clinique de Lyon",
-            contact_email="dpo@clinique-lyon.test", language="fr", notify_delay_hours=24.0,
-            role="processor")])
+        import_rows(
+            session=session,
+            rows=[
+                CustomerRow(
+                    tenant_id="clinique-lyon",
+                    name="Clinique de Lyon",
+                    contact_email="dpo@clinique-lyon.test",
+                    language="fr",
+                    notify_delay_hours=24.0,
+                    role="processor",
+                )
+            ],
+        )
     settings = Settings(secret_key=SECRET, database_url=fresh_db_url, org=ORG)
     app = create_app(settings, session_factory=console.factory, smtp=smtp_sink[1])
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -303,7 +342,8 @@ def test_rssi_declares_a_misdirected_fax_decides_and_tells_the_customer(
             page.locator("#d-tenants").fill("clinique-lyon")
             page.locator("#d-source").select_option("customer_report")
             page.locator("#d-summary").fill(
-                "Un compte-rendu a été télécopié à un numéro erroné par la clinique.")
+                "Un compte-rendu a été télécopié à un numéro erroné par la clinique."
+            )
             page.locator("#d-submit").click()
             expect(page.locator("#form-error")).to_contain_text("nature")
             expect(page.locator("#d-tenants")).to_have_value("clinique-lyon")
@@ -319,9 +359,9 @@ def test_rssi_declares_a_misdirected_fax_decides_and_tells_the_customer(
             expect(page).to_have_url(re.compile(r"/incidents/INC-\d{4}-\d{4}\?ok=1$"))
             ref = page.url.split("/incidents/")[1].split("?")[0]
             expect(page.locator("#declared [data-source]")).to_have_attribute(
-                "data-source", "customer_report")
-            expect(page.locator("#declared [data-source]")).to_have_text(
-                "signalement d'un client")
+                "data-source", "customer_report"
+            )
+            expect(page.locator("#declared [data-source]")).to_have_text("signalement d'un client")
             # The steps: the band's links open each one (qualify holds the clocks).
             page.locator("#summary a[href='#step-qualify']").click()
             expect(page.locator("[data-informative='1']")).to_be_visible()
@@ -339,9 +379,9 @@ def test_rssi_declares_a_misdirected_fax_decides_and_tells_the_customer(
             expect(page.locator("#decision-row")).to_have_attribute("data-overridden", "no")
             expect(page.locator("#decision-row td[data-decision-cnil]")).to_have_text("non")
             expect(page.locator("#factors [data-factor='role']")).to_have_attribute(
-                "data-value", "processor")
-            expect(page.locator("#factors [data-factor='role']")).to_contain_text(
-                "sous-traitant")
+                "data-value", "processor"
+            )
+            expect(page.locator("#factors [data-factor='role']")).to_contain_text("sous-traitant")
             page.locator("#summary a[href='#step-close']").click()
             page.locator("#reg-meas").fill("Télécopie détruite par le destinataire.")
             page.locator("#reg-cons").fill("Divulgation d'un compte-rendu à un tiers.")
@@ -353,12 +393,15 @@ def test_rssi_declares_a_misdirected_fax_decides_and_tells_the_customer(
             facts.locator("#field-subprocessors_involved").select_option("no")
             facts.locator("#field-breach_ongoing").select_option("no")
             facts.locator("#field-breach_ended_at").fill(
-                datetime.now(UTC).replace(microsecond=0).isoformat())
+                datetime.now(UTC).replace(microsecond=0).isoformat()
+            )
             facts.locator("#field-measures_proposed").fill(
-                "Vérifier le numéro de télécopie avant chaque envoi.")
+                "Vérifier le numéro de télécopie avant chaque envoi."
+            )
             facts.get_by_role("button", name="Appliquer").click()
             expect(page.locator("#notice-fields-form #field-cause")).to_have_value(
-                "internal_accidental")
+                "internal_accidental"
+            )
 
             # The customer notice: drafted, approved, sent to the SMTP sink.
             expect(page.locator("article.notice-card[data-kind='cnil']")).to_have_count(0)

@@ -41,11 +41,15 @@ class Served:
 def served(fresh_db_url: str) -> Iterator[Served]:
     console = build_console(fresh_db_url)
     # Loopback plays the reverse proxy: its X-Forwarded-For names the client.
-    app = create_app(Settings(secret_key=SECRET, database_url=fresh_db_url),
-                     session_factory=console.factory, trusted_proxies=["127.0.0.1"])
+    app = create_app(
+        Settings(secret_key=SECRET, database_url=fresh_db_url),
+        session_factory=console.factory,
+        trusted_proxies=["127.0.0.1"],
+    )
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -83,8 +87,12 @@ def _cookie(page: Page) -> str:
 
 
 def _replay(base: str, cookie: str) -> httpx.Response:
-    return httpx.get(base + "/queue", cookies={security.SESSION_COOKIE: cookie},
-                     follow_redirects=False, timeout=10)
+    return httpx.get(
+        base + "/queue",
+        cookies={security.SESSION_COOKIE: cookie},
+        follow_redirects=False,
+        timeout=10,
+    )
 
 
 def test_a_cookie_replayed_after_logout_or_password_change_is_refused(
@@ -122,8 +130,11 @@ def test_a_session_past_its_absolute_lifetime_goes_back_to_login(
     _login(page, served.base, "dpo")
     expect(page).to_have_url(served.base + "/queue")
     with served.factory.begin() as session:
-        session.execute(update(ConsoleSession).values(
-            created_at=datetime.now(UTC) - timedelta(hours=8, minutes=1)))
+        session.execute(
+            update(ConsoleSession).values(
+                created_at=datetime.now(UTC) - timedelta(hours=8, minutes=1)
+            )
+        )
     page.reload()
     expect(page).to_have_url(served.base + "/login")
 
@@ -138,12 +149,18 @@ def test_the_rssi_gets_in_after_20_failures_from_another_source(
             form = attacker.get("/login", headers=forwarded)
             token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
             # A `Secure` cookie over plain HTTP on loopback: httpx keeps it out of its jar.
-            jar = {"Cookie": f"{security.SESSION_COOKIE}="
-                             f"{form.cookies[security.SESSION_COOKIE]}"}
-            codes.append(attacker.post("/login", headers={**forwarded, **jar}, data={
-                "email": email_for("rssi"),
-                "password": PASSWORD if i == 20 else f"guess {i} of many",
-                "csrf_token": token}).status_code)
+            jar = {"Cookie": f"{security.SESSION_COOKIE}={form.cookies[security.SESSION_COOKIE]}"}
+            codes.append(
+                attacker.post(
+                    "/login",
+                    headers={**forwarded, **jar},
+                    data={
+                        "email": email_for("rssi"),
+                        "password": PASSWORD if i == 20 else f"guess {i} of many",
+                        "csrf_token": token,
+                    },
+                ).status_code
+            )
     assert codes[:5] == [401] * 5 and codes[-1] == 429  # even the right one, from there
     page = browser.new_context(locale="fr-FR").new_page()
     _login(page, served.base, "rssi")

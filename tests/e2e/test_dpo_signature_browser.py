@@ -26,10 +26,26 @@ from tocsin.settings import Settings
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
-OWN = TenantSpec("avmup-prospects", "AVM Up (prospects)", "dpo@avmup.example", 321, 654,
-                 "u-own-1", "192.0.2.10", role="controller", service="campaign_manager")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+OWN = TenantSpec(
+    "avmup-prospects",
+    "AVM Up (prospects)",
+    "dpo@avmup.example",
+    321,
+    654,
+    "u-own-1",
+    "192.0.2.10",
+    role="controller",
+    service="campaign_manager",
+)
 
 
 @dataclass
@@ -51,17 +67,25 @@ def served(fresh_db_url: str) -> Iterator[Served]:
     console = build_console(fresh_db_url)
     settings = Settings(secret_key=SECRET, database_url=fresh_db_url, org=ORG)
     with transaction(console.factory) as session:
-        built = build_incident(session, tenants=[OWN],
-                               aware_at=datetime.now(UTC) - timedelta(hours=3),
-                               assessment={"notify_cnil": True, "notify_subjects": False})
-        [notice] = draft_notices(session=session, incident=built.incident,
-                                 now=datetime.now(UTC), policy=DraftPolicy.from_settings(settings))
+        built = build_incident(
+            session,
+            tenants=[OWN],
+            aware_at=datetime.now(UTC) - timedelta(hours=3),
+            assessment={"notify_cnil": True, "notify_subjects": False},
+        )
+        [notice] = draft_notices(
+            session=session,
+            incident=built.incident,
+            now=datetime.now(UTC),
+            policy=DraftPolicy.from_settings(settings),
+        )
         assert notice.kind == "cnil"
         ref, cnil_id = built.incident.ref, notice.id
     app = create_app(settings, session_factory=console.factory)
     port = _port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -101,22 +125,22 @@ def test_dpo_approves_a_cnil_notice_after_the_rssi_and_an_analyst_cannot(
             expect(card).to_have_attribute("data-status", "draft")
             expect(card.locator("form.approve-form")).to_have_count(0)
             token = page.locator("input[name='csrf_token']").first.get_attribute("value")
-            forged = page.request.post(f"{served.base}/notices/{served.cnil_id}/approve",
-                                       form={"csrf_token": token or ""},
-                                       max_redirects=0)
+            forged = page.request.post(
+                f"{served.base}/notices/{served.cnil_id}/approve",
+                form={"csrf_token": token or ""},
+                max_redirects=0,
+            )
             assert forged.status == 403
 
             # The RSSI signs first: still a draft, the RSSI's signature shown.
             _login(page, served.base, "rssi")
             page.goto(url)
             card = page.locator("article.notice-card[data-kind='cnil']")
-            expect(card.locator("textarea[name='text_body']")).to_have_attribute(
-                "readonly", "")
+            expect(card.locator("textarea[name='text_body']")).to_have_attribute("readonly", "")
             card.get_by_role("button", name="Approuver").click()
             card = page.locator("article.notice-card[data-kind='cnil']")
             expect(card).to_have_attribute("data-status", "draft")
-            expect(card.locator(".signature[data-role='rssi']")).to_contain_text(
-                email_for("rssi"))
+            expect(card.locator(".signature[data-role='rssi']")).to_contain_text(email_for("rssi"))
             expect(card.locator("form.approve-form")).to_have_count(0)
             expect(card.locator(".awaiting")).to_have_attribute("data-role", "dpo")
 
@@ -127,10 +151,8 @@ def test_dpo_approves_a_cnil_notice_after_the_rssi_and_an_analyst_cannot(
             card.get_by_role("button", name="Approuver").click()
             card = page.locator("article.notice-card[data-kind='cnil']")
             expect(card).to_have_attribute("data-status", "approved")
-            expect(card.locator(".signature[data-role='dpo']")).to_contain_text(
-                email_for("dpo"))
-            expect(card.locator(".signature[data-role='rssi']")).to_contain_text(
-                email_for("rssi"))
+            expect(card.locator(".signature[data-role='dpo']")).to_contain_text(email_for("dpo"))
+            expect(card.locator(".signature[data-role='rssi']")).to_contain_text(email_for("rssi"))
             expect(page.locator("#audit")).to_contain_text("notice.signed")
             expect(page.locator("#audit")).to_contain_text("notice.approved")
         finally:

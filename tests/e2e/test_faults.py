@@ -87,8 +87,8 @@ def test_second_replica_joining_mid_stream_changes_nothing(
     workers.append(second)
     time.sleep(8)
     kill9(first)  # and the first one dies: its partitions move to the second
-    assert wait_until(lambda: outcome(fresh_db_url) == expected, timeout=180), (
-        outcome_diff(outcome(fresh_db_url), expected)
+    assert wait_until(lambda: outcome(fresh_db_url) == expected, timeout=180), outcome_diff(
+        outcome(fresh_db_url), expected
     )
     second.terminate()
     assert second.wait(timeout=60) == 0
@@ -103,8 +103,9 @@ def _before_and_after(broker: EmbeddedBroker, folder: Path) -> tuple[list, list,
     set the watermarks), and what one worker leaves after both on a broker that never
     restarted."""
     before = simulated(2000, ["brute_force", "password_spraying"], seed=41)
-    after = simulated(4000, ["brute_force", "password_spraying"], seed=42,
-                      start=START + timedelta(days=60))
+    after = simulated(
+        4000, ["brute_force", "password_spraying"], seed=42, start=START + timedelta(days=60)
+    )
     from tocsin.dbschema import upgrade
 
     url = f"sqlite:///{folder / 'clean-restart.db'}"
@@ -133,9 +134,11 @@ def test_broker_restart_reconnects_and_continues(
         env.create_topics()
         produce(env, after)
         assert wait_until(lambda: progress(env) == len(after), timeout=180), (
-            "after the restart the worker reconnects and reads the new log from its start")
-        assert wait_until(lambda: outcome(fresh_db_url) == expected, timeout=60), (
-            outcome_diff(outcome(fresh_db_url), expected))
+            "after the restart the worker reconnects and reads the new log from its start"
+        )
+        assert wait_until(lambda: outcome(fresh_db_url) == expected, timeout=60), outcome_diff(
+            outcome(fresh_db_url), expected
+        )
         assert proc.poll() is None
         proc.terminate()
         assert proc.wait(timeout=60) == 0

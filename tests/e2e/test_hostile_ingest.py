@@ -29,12 +29,19 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 START = NOW - timedelta(minutes=40)
 
 
-def _auth(tenant: str, actor: str, at: datetime, action: str = "login_failure",
-          **over: Any) -> dict[str, Any]:
+def _auth(
+    tenant: str, actor: str, at: datetime, action: str = "login_failure", **over: Any
+) -> dict[str, Any]:
     ev: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()), "occurred_at": at.isoformat(), "service": "faxbis",
-        "tenant_id": tenant, "actor": {"id": actor, "kind": "customer_user"},
-        "source_ip": "90.84.12.7", "country": "FR", "interface": "web", "tls": True,
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": at.isoformat(),
+        "service": "faxbis",
+        "tenant_id": tenant,
+        "actor": {"id": actor, "kind": "customer_user"},
+        "source_ip": "90.84.12.7",
+        "country": "FR",
+        "interface": "web",
+        "tls": True,
         "action": action,
     }
     if action == "login_failure":
@@ -45,11 +52,20 @@ def _auth(tenant: str, actor: str, at: datetime, action: str = "login_failure",
 
 def _access(tenant: str, actor: str, at: datetime, **over: Any) -> dict[str, Any]:
     ev: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()), "occurred_at": at.isoformat(), "service": "smsbis",
-        "tenant_id": tenant, "actor": {"id": actor, "kind": "customer_user"},
-        "source_ip": "90.84.12.9", "country": "FR", "interface": "api", "tls": True,
-        "operation": "read", "resource": {"type": "contact", "tenant_id": tenant},
-        "data_categories": ["identification"], "records": 3, "outcome": "allowed",
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": at.isoformat(),
+        "service": "smsbis",
+        "tenant_id": tenant,
+        "actor": {"id": actor, "kind": "customer_user"},
+        "source_ip": "90.84.12.9",
+        "country": "FR",
+        "interface": "api",
+        "tls": True,
+        "operation": "read",
+        "resource": {"type": "contact", "tenant_id": tenant},
+        "data_categories": ["identification"],
+        "records": 3,
+        "outcome": "allowed",
     }
     ev.update(over)
     return ev
@@ -65,14 +81,16 @@ def _brute_force(tenant: str, actor: str, start: datetime) -> list[dict[str, Any
 
 def _send(env: Env, messages: list[tuple[str, bytes | None, bytes]]) -> list[str]:
     """Produce in order; returns where each message landed (`topic/partition/offset`)."""
-    producer = Producer({"bootstrap.servers": env.broker.bootstrap, "linger.ms": 5,
-                         "message.max.bytes": 20_000_000})
+    producer = Producer(
+        {"bootstrap.servers": env.broker.bootstrap, "linger.ms": 5, "message.max.bytes": 20_000_000}
+    )
     landed = [""] * len(messages)
 
     def report(i: int) -> Any:
         def done(err: Any, msg: Any) -> None:
             assert err is None, err
             landed[i] = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
+
         return done
 
     for i, (stream, key, value) in enumerate(messages):
@@ -83,10 +101,15 @@ def _send(env: Env, messages: list[tuple[str, bytes | None, bytes]]) -> list[str
 
 def _dlq(env: Env, expected: int) -> dict[str, tuple[str, dict[str, bytes], int]]:
     """DLQ messages by `tocsin-source`: (reason, headers, value size)."""
-    consumer = Consumer({"bootstrap.servers": env.broker.bootstrap,
-                         "group.id": f"dlq-{uuid.uuid4().hex[:6]}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                         "fetch.message.max.bytes": 20_000_000})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": env.broker.bootstrap,
+            "group.id": f"dlq-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "fetch.message.max.bytes": 20_000_000,
+        }
+    )
     consumer.subscribe([env.topics["dlq"]])
     got: dict[str, tuple[str, dict[str, bytes], int]] = {}
     try:
@@ -114,28 +137,53 @@ def test_hostile_records_go_to_the_dlq_and_the_brute_force_is_still_found(
 ) -> None:
     env = make_env(broker, fresh_db_url, partitions=1)  # every tenant shares the partition
     victim, control, bulk = "victim-co", "control-co", "bulk-co"
-    far_future = _auth(victim, "v-1", NOW, action="login_success",
-                       occurred_at="9999-12-31T00:00:00+00:00")
+    far_future = _auth(
+        victim, "v-1", NOW, action="login_success", occurred_at="9999-12-31T00:00:00+00:00"
+    )
     hostile: dict[str, tuple[str, bytes | None, bytes]] = {
-        "schema": ("auth", victim.encode(), _raw(_auth(
-            victim, "v-1", START, occurred_at="9999-12-31T23:59:59-14:00"))),
-        "too_large": ("auth", victim.encode(),
-                      b'{"tenant_id": "victim-co", "pad": "' + b"x" * 2_000_000 + b'"}'),
+        "schema": (
+            "auth",
+            victim.encode(),
+            _raw(_auth(victim, "v-1", START, occurred_at="9999-12-31T23:59:59-14:00")),
+        ),
+        "too_large": (
+            "auth",
+            victim.encode(),
+            b'{"tenant_id": "victim-co", "pad": "' + b"x" * 2_000_000 + b'"}',
+        ),
         "future": ("auth", victim.encode(), _raw(far_future)),
-        "too_old": ("auth", victim.encode(), _raw(_auth(
-            victim, "v-1", NOW - timedelta(days=400)))),
-        "records": ("access", victim.encode(), _raw(_access(victim, "v-2", START,
-                                                            records=2**63))),
-        "subjects": ("access", victim.encode(), _raw(_access(victim, "v-2", START,
-                                                             subjects=MAX_COUNT + 1))),
+        "too_old": ("auth", victim.encode(), _raw(_auth(victim, "v-1", NOW - timedelta(days=400)))),
+        "records": ("access", victim.encode(), _raw(_access(victim, "v-2", START, records=2**63))),
+        "subjects": (
+            "access",
+            victim.encode(),
+            _raw(_access(victim, "v-2", START, subjects=MAX_COUNT + 1)),
+        ),
     }
-    reasons = {"schema": "schema", "too_large": "too_large", "future": "future",
-               "too_old": "too_old", "records": "schema", "subjects": "schema"}
-    quiet = [_auth(t, "u-ok", START + timedelta(seconds=i), action="login_success")
-             for i, t in enumerate([victim, control, bulk] * 3)]
+    reasons = {
+        "schema": "schema",
+        "too_large": "too_large",
+        "future": "future",
+        "too_old": "too_old",
+        "records": "schema",
+        "subjects": "schema",
+    }
+    quiet = [
+        _auth(t, "u-ok", START + timedelta(seconds=i), action="login_success")
+        for i, t in enumerate([victim, control, bulk] * 3)
+    ]
     # the largest counts the contract allows, three times: sums beyond 32 bits
-    big = [_access(bulk, "b-1", START + timedelta(minutes=1, seconds=i), tls=False,
-                   records=MAX_COUNT, subjects=MAX_COUNT) for i in range(3)]
+    big = [
+        _access(
+            bulk,
+            "b-1",
+            START + timedelta(minutes=1, seconds=i),
+            tls=False,
+            records=MAX_COUNT,
+            subjects=MAX_COUNT,
+        )
+        for i in range(3)
+    ]
     victims = _brute_force(victim, "v-1", START + timedelta(minutes=2))
     controls = _brute_force(control, "c-1", START + timedelta(minutes=2, seconds=2))
     # an account name typed with a NUL character (PostgreSQL stores no NUL in text)
@@ -152,15 +200,17 @@ def test_hostile_records_go_to_the_dlq_and_the_brute_force_is_still_found(
     messages += [("access", bulk.encode(), _raw(ev)) for ev in big]
     for v, c in zip(victims, controls, strict=False):
         messages += [("auth", victim.encode(), _raw(v)), ("auth", control.encode(), _raw(c))]
-    messages += [("auth", control.encode(), _raw(c)) for c in controls[len(victims):]]
+    messages += [("auth", control.encode(), _raw(c)) for c in controls[len(victims) :]]
     messages += [("auth", named.encode(), _raw(ev)) for ev in nul]
     # a Kafka key that is not the tenant: counted, ignored
-    messages.append(("auth", b"not-the-tenant", _raw(_auth(victim, "v-9", START,
-                                                            action="login_success"))))
+    messages.append(
+        ("auth", b"not-the-tenant", _raw(_auth(victim, "v-9", START, action="login_success")))
+    )
     landed = _send(env, messages)
 
-    result = run_ingest(env, extra_env={"TOCSIN_MAX_EVENT_AGE_DAYS": "180",
-                                        "TOCSIN_MAX_FUTURE_SECONDS": "300"})
+    result = run_ingest(
+        env, extra_env={"TOCSIN_MAX_EVENT_AGE_DAYS": "180", "TOCSIN_MAX_FUTURE_SECONDS": "300"}
+    )
     summary = _summary(result.stderr)
     assert summary["failures"] == 0, result.stderr[-3000:]
     assert summary["invalid"] == len(hostile)
@@ -168,7 +218,8 @@ def test_hostile_records_go_to_the_dlq_and_the_brute_force_is_still_found(
 
     dead = _dlq(env, len(hostile))
     assert {src: d[0] for src, d in dead.items()} == {
-        landed[hostile_at[name]]: reason for name, reason in reasons.items()}
+        landed[hostile_at[name]]: reason for name, reason in reasons.items()
+    }
     _, headers, size = dead[landed[hostile_at["too_large"]]]
     assert headers["tocsin-truncated"] == b"value"
     assert int(headers["tocsin-original-size"]) > 2_000_000
@@ -186,7 +237,8 @@ def test_hostile_records_go_to_the_dlq_and_the_brute_force_is_still_found(
         (plain,) = [f for f in findings if f.rule_id == "ACC-008"]
         assert plain.records == 3 * MAX_COUNT and plain.subjects == 3 * MAX_COUNT
         stored = session.scalars(
-            select(IncidentTenant).where(IncidentTenant.tenant_id == bulk)).all()
+            select(IncidentTenant).where(IncidentTenant.tenant_id == bulk)
+        ).all()
         # (an incident adds up the findings of its rules: at least the sum above)
         assert stored and all(t.records >= 3 * MAX_COUNT > 2**32 for t in stored)
     engine.dispose()
@@ -196,15 +248,25 @@ def _in_process(env: Env, db_url: str) -> tuple[Any, Any, Any, Any]:
     """`tocsin ingest` in this process (its rules can be tampered with), on the real broker."""
     t = env.topics
     settings = load_settings(
-        database_url=db_url, kafka_bootstrap=env.broker.bootstrap, topic_auth=t["auth"],
-        topic_access=t["access"], topic_by_ip=t["by_ip"], topic_dlq=t["dlq"],
-        topic_partitions=env.partitions, consumer_group=f"g.{env.tag}", checkpoint_seconds=1,
-        demo=True, metrics_port=0, max_event_age_days=0,
+        database_url=db_url,
+        kafka_bootstrap=env.broker.bootstrap,
+        topic_auth=t["auth"],
+        topic_access=t["access"],
+        topic_by_ip=t["by_ip"],
+        topic_dlq=t["dlq"],
+        topic_partitions=env.partitions,
+        consumer_group=f"g.{env.tag}",
+        checkpoint_seconds=1,
+        demo=True,
+        metrics_port=0,
+        max_event_age_days=0,
     )
     engine, factory = runtime.database(settings)
     loop, pipeline = runtime.build_ingest(
-        settings, session_factory=factory,
-        consumer_overrides={"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000})
+        settings,
+        session_factory=factory,
+        consumer_overrides={"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000},
+    )
     return engine, factory, loop, pipeline
 
 
@@ -232,11 +294,15 @@ def test_a_rule_that_raises_on_one_record_sends_only_that_record_to_the_dlq(
     victim, control = "victim-co", "control-co"
     victims = _brute_force(victim, "v-1", START)
     controls = _brute_force(control, "c-1", START + timedelta(seconds=2))
-    quiet = [_auth(t, f"u-{i}", START + timedelta(seconds=i), action="login_success")
-             for i, t in enumerate([victim, control] * 40)]
+    quiet = [
+        _auth(t, f"u-{i}", START + timedelta(seconds=i), action="login_success")
+        for i, t in enumerate([victim, control] * 40)
+    ]
     poison = victims[7]
-    messages = [("auth", ev["tenant_id"].encode(), _raw(ev))
-                for ev in [*quiet[:40], *victims, *quiet[40:], *controls]]
+    messages = [
+        ("auth", ev["tenant_id"].encode(), _raw(ev))
+        for ev in [*quiet[:40], *victims, *quiet[40:], *controls]
+    ]
     landed = _send(env, messages)
     poison_at = landed[40 + 7]
 

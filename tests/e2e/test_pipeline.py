@@ -57,8 +57,11 @@ def test_every_attack_is_found_and_becomes_an_incident(
             assert hits, f"{rule} missed the {name} attack"
     # normal traffic raises nothing high or critical
     attack_ids = set(labels)
-    false_high = [f for f in findings if f["severity"] in ("high", "critical")
-                  and not attack_ids & set(f["evidence"])]
+    false_high = [
+        f
+        for f in findings
+        if f["severity"] in ("high", "critical") and not attack_ids & set(f["evidence"])
+    ]
     assert false_high == []
     for rule, name, n in sorted(rows):
         print(f"{rule:9} {name:22} findings={n}")  # noqa: T201 - the per-rule report

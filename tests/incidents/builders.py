@@ -31,8 +31,7 @@ def make_finding(
 ) -> Finding:
     """`tenants` maps tenant id to (events, records, subjects)."""
     tenants = tenants or {"acme": (10, 0, 0)}
-    impacts = {t: TenantImpact(events=e, records=r, subjects=s) for t, (e, r, s) in
-               tenants.items()}
+    impacts = {t: TenantImpact(events=e, records=r, subjects=s) for t, (e, r, s) in tenants.items()}
     return Finding(
         finding_id=fid,
         rule_id=rule_id,

@@ -30,12 +30,19 @@ def _nature(rule_id: str) -> frozenset[Nature]:
 
 
 def _spraying(session: Session) -> Incident:
-    finding = make_finding("spray-1", rule_id="AUTH-002", nature=_nature("AUTH-002"),
-                           tenants={"acme": (30, 0, 0)}, source_ips=(IP,),
-                           actor_ids=("u-1", "u-2"), severity=Severity.CRITICAL,
-                           categories=frozenset({"security"}))
-    [incident] = record_findings(session=session, findings=store_findings(session, [finding]),
-                                 now=NOW, policy=ClockPolicy())
+    finding = make_finding(
+        "spray-1",
+        rule_id="AUTH-002",
+        nature=_nature("AUTH-002"),
+        tenants={"acme": (30, 0, 0)},
+        source_ips=(IP,),
+        actor_ids=("u-1", "u-2"),
+        severity=Severity.CRITICAL,
+        categories=frozenset({"security"}),
+    )
+    [incident] = record_findings(
+        session=session, findings=store_findings(session, [finding]), now=NOW, policy=ClockPolicy()
+    )
     return incident
 
 
@@ -51,11 +58,15 @@ def test_password_spraying_without_success_drafts_nothing(db_session: Session) -
     assert incident.nature == ["attempt"]
     incident.status = "confirmed"  # even confirmed and critical: not a breach
     assert draft_notices(session=db_session, incident=incident, now=NOW, policy=POLICY) == []
-    summary = schemas.summaries(session=db_session, incidents=[incident],
-                                policy=ClockPolicy(), now=NOW)[0]
+    summary = schemas.summaries(
+        session=db_session, incidents=[incident], policy=ClockPolicy(), now=NOW
+    )[0]
     assert summary.model_dump(mode="json")["nature"] == ["attempt"]
-    [row] = [r for r in register.build_rows(session=db_session, policy=ClockPolicy(), now=NOW)
-             if r.ref == incident.ref]
+    [row] = [
+        r
+        for r in register.build_rows(session=db_session, policy=ClockPolicy(), now=NOW)
+        if r.ref == incident.ref
+    ]
     assert row.nature == "attempt (security incident, no personal data breach)"
 
 
@@ -63,13 +74,22 @@ def test_a_success_after_the_spraying_makes_it_a_breach_with_drafts(
     db_session: Session,
 ) -> None:
     incident = _spraying(db_session)
-    takeover = make_finding("takeover-1", rule_id="AUTH-003", nature=_nature("AUTH-003"),
-                            tenants={"acme": (8, 0, 1)}, source_ips=(IP,), actor_ids=("u-2",),
-                            first_seen=T0 + timedelta(minutes=6),
-                            categories=frozenset({"security"}))
-    [same] = record_findings(session=db_session,
-                             findings=store_findings(db_session, [takeover]), now=NOW,
-                             policy=ClockPolicy())
+    takeover = make_finding(
+        "takeover-1",
+        rule_id="AUTH-003",
+        nature=_nature("AUTH-003"),
+        tenants={"acme": (8, 0, 1)},
+        source_ips=(IP,),
+        actor_ids=("u-2",),
+        first_seen=T0 + timedelta(minutes=6),
+        categories=frozenset({"security"}),
+    )
+    [same] = record_findings(
+        session=db_session,
+        findings=store_findings(db_session, [takeover]),
+        now=NOW,
+        policy=ClockPolicy(),
+    )
     assert same.id == incident.id
     assert same.nature == ["confidentiality"]  # the evidence shows a compromise
     same.status = "confirmed"
@@ -84,32 +104,53 @@ def test_the_rssi_qualifies_an_attempt_as_a_breach(db_session: Session) -> None:
     incident = _spraying(db_session)
     incident.status = "confirmed"
     with pytest.raises(InvalidIncidentInput, match="justification"):
-        notice_fields.qualify_breach(session=db_session, incident=incident,
-                                     actor_email="rssi@avmup.com",
-                                     nature=["confidentiality"], justification=" ")
+        notice_fields.qualify_breach(
+            session=db_session,
+            incident=incident,
+            actor_email="rssi@avmup.com",
+            nature=["confidentiality"],
+            justification=" ",
+        )
     with pytest.raises(InvalidIncidentInput, match="nature"):
-        notice_fields.qualify_breach(session=db_session, incident=incident,
-                                     actor_email="rssi@avmup.com", nature=["attempt"],
-                                     justification="x")
-    notice_fields.qualify_breach(session=db_session, incident=incident,
-                                 actor_email="rssi@avmup.com", nature=["confidentiality"],
-                                 justification="un compte visé a réutilisé son mot de passe")
+        notice_fields.qualify_breach(
+            session=db_session,
+            incident=incident,
+            actor_email="rssi@avmup.com",
+            nature=["attempt"],
+            justification="x",
+        )
+    notice_fields.qualify_breach(
+        session=db_session,
+        incident=incident,
+        actor_email="rssi@avmup.com",
+        nature=["confidentiality"],
+        justification="un compte visé a réutilisé son mot de passe",
+    )
     assert not notice_fields.is_attempt(incident)
     [notice] = draft_notices(session=db_session, incident=incident, now=NOW, policy=POLICY)
     assert "atteinte à la confidentialité" in notice.text_body
-    entries = [e for e in audit.entries_for(session=db_session, subject=incident.ref)
-               if e.action == "incident.qualified_breach"]
+    entries = [
+        e
+        for e in audit.entries_for(session=db_session, subject=incident.ref)
+        if e.action == "incident.qualified_breach"
+    ]
     assert entries and entries[0].data["nature"] == ["confidentiality"]
-    assert db_session.scalar(select(Incident.qualified_by).where(
-        Incident.id == incident.id)) == "rssi@avmup.com"
+    assert (
+        db_session.scalar(select(Incident.qualified_by).where(Incident.id == incident.id))
+        == "rssi@avmup.com"
+    )
 
 
 def test_an_attempt_escalates_no_deadline_until_qualified(db_session: Session) -> None:
     incident = _spraying(db_session)
     late = incident.aware_at + timedelta(hours=80)  # every clock past due
     assert clocks.tick(session=db_session, now=late, policy=ClockPolicy()) == []
-    notice_fields.qualify_breach(session=db_session, incident=incident,
-                                 actor_email="rssi@avmup.com", nature=["confidentiality"],
-                                 justification="un compte visé a réutilisé son mot de passe")
+    notice_fields.qualify_breach(
+        session=db_session,
+        incident=incident,
+        actor_email="rssi@avmup.com",
+        nature=["confidentiality"],
+        justification="un compte visé a réutilisé son mot de passe",
+    )
     fired = clocks.tick(session=db_session, now=late, policy=ClockPolicy())
     assert fired and {e.incident_id for e in fired} == {incident.id}

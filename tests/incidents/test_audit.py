@@ -19,9 +19,14 @@ T = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 
 def _chain(session: Session, n: int = 5) -> list[AuditEntry]:
     return [
-        audit.append(session=session, actor="rssi@avmup.com", action="test.step",
-                     subject=f"INC-2026-{i:04d}", at=T + timedelta(minutes=i),
-                     data={"i": i, "when": T, "note": "é ünïcode", "tags": {"b", "a"}})
+        audit.append(
+            session=session,
+            actor="rssi@avmup.com",
+            action="test.step",
+            subject=f"INC-2026-{i:04d}",
+            at=T + timedelta(minutes=i),
+            data={"i": i, "when": T, "note": "é ünïcode", "tags": {"b", "a"}},
+        )
         for i in range(1, n + 1)
     ]
 
@@ -33,8 +38,12 @@ def test_intact_chain_verifies_and_links_hashes(db_session: Session) -> None:
     assert result.checked == 5
     assert entries[0].prev_hash == audit.GENESIS
     assert [e.prev_hash for e in entries[1:]] == [e.hash for e in entries[:-1]]
-    assert entries[0].data == {"i": 1, "when": T.isoformat(), "note": "é ünïcode",
-                               "tags": ["a", "b"]}
+    assert entries[0].data == {
+        "i": 1,
+        "when": T.isoformat(),
+        "note": "é ünïcode",
+        "tags": ["a", "b"],
+    }
 
 
 def test_empty_chain_is_intact(db_session: Session) -> None:
@@ -95,14 +104,22 @@ def test_reordered_rows_are_detected(db_session: Session) -> None:
 
 def test_naive_time_in_data_is_refused(db_session: Session) -> None:
     with pytest.raises(ValueError, match="naive"):
-        audit.append(session=db_session, actor="a", action="x", subject="s",
-                     data={"at": datetime(2026, 1, 1)})
+        audit.append(
+            session=db_session,
+            actor="a",
+            action="x",
+            subject="s",
+            data={"at": datetime(2026, 1, 1)},
+        )
 
 
 @pytest.mark.parametrize("fresh_db_url", ["sqlite", "postgresql"], indirect=True)
 def test_concurrent_writers_never_fork_the_chain(fresh_db_url: str) -> None:
-    engine = make_engine(fresh_db_url, pool_size=4) if "postgresql" in fresh_db_url else (
-        make_engine(fresh_db_url))
+    engine = (
+        make_engine(fresh_db_url, pool_size=4)
+        if "postgresql" in fresh_db_url
+        else (make_engine(fresh_db_url))
+    )
     factory = session_factory(engine)
     errors: list[BaseException] = []
 
@@ -110,8 +127,13 @@ def test_concurrent_writers_never_fork_the_chain(fresh_db_url: str) -> None:
         try:
             for i in range(10):
                 with transaction(factory) as session:
-                    audit.append(session=session, actor=f"w{w}", action="test.concurrent",
-                                 subject=f"s{w}", data={"i": i})
+                    audit.append(
+                        session=session,
+                        actor=f"w{w}",
+                        action="test.concurrent",
+                        subject=f"s{w}",
+                        data={"i": i},
+                    )
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -130,10 +152,13 @@ def test_concurrent_writers_never_fork_the_chain(fresh_db_url: str) -> None:
 
 def test_append_many_continues_the_same_chain(db_session: Session) -> None:
     first = audit.append(session=db_session, actor="a", action="x", subject="s", data={})
-    many = audit.append_many(session=db_session, items=[
-        audit.AuditItem(actor="b", action="y", subject="s", data={"n": n}, at=T)
-        for n in range(3)
-    ])
+    many = audit.append_many(
+        session=db_session,
+        items=[
+            audit.AuditItem(actor="b", action="y", subject="s", data={"n": n}, at=T)
+            for n in range(3)
+        ],
+    )
     last = audit.append(session=db_session, actor="c", action="z", subject="s", data={})
     assert [e.seq for e in [first, *many, last]] == [1, 2, 3, 4, 5]
     assert many[0].prev_hash == first.hash

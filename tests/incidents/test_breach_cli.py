@@ -22,12 +22,14 @@ def db_url(fresh_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     get_settings.cache_clear()
     engine = make_engine(fresh_db_url)
     with transaction(session_factory(engine)) as session:
-        session.add_all([
-            Customer(tenant_id="acme", name="Acme", contact_email="dpo@acme.test"),
-            User(email="rssi@avmup.com", password_hash="x", role="rssi"),
-            User(email="analyst@avmup.com", password_hash="x", role="analyst"),
-            User(email="dpo@avmup.com", password_hash="x", role="dpo"),
-        ])
+        session.add_all(
+            [
+                Customer(tenant_id="acme", name="Acme", contact_email="dpo@acme.test"),
+                User(email="rssi@avmup.com", password_hash="x", role="rssi"),
+                User(email="analyst@avmup.com", password_hash="x", role="analyst"),
+                User(email="dpo@avmup.com", password_hash="x", role="dpo"),
+            ]
+        )
     engine.dispose()
     yield fresh_db_url
     get_settings.cache_clear()
@@ -35,32 +37,102 @@ def db_url(fresh_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 @pytest.mark.parametrize("fresh_db_url", ["sqlite", "postgresql"], indirect=True)
 def test_declare_then_assess_against_the_advice(
-    db_url: str, capsys: pytest.CaptureFixture[str],
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["incidents", "declare", "--tenant", "acme", "--source", "customer_report",
-                 "--nature", "confidentiality", "--category", "content",
-                 "--service", "smsbis", "--persons", "1200", "--records", "1200",
-                 "--occurred-from", "2026-11-30T09:00:00+01:00",
-                 "--summary", "SMS campaign sent to the wrong list",
-                 "--as", "analyst@avmup.com", "--json"]) == 0
+    assert (
+        main(
+            [
+                "incidents",
+                "declare",
+                "--tenant",
+                "acme",
+                "--source",
+                "customer_report",
+                "--nature",
+                "confidentiality",
+                "--category",
+                "content",
+                "--service",
+                "smsbis",
+                "--persons",
+                "1200",
+                "--records",
+                "1200",
+                "--occurred-from",
+                "2026-11-30T09:00:00+01:00",
+                "--summary",
+                "SMS campaign sent to the wrong list",
+                "--as",
+                "analyst@avmup.com",
+                "--json",
+            ]
+        )
+        == 0
+    )
     declared = json.loads(capsys.readouterr().out)
     ref = declared["ref"]
     assert (declared["source"], declared["tenants"], declared["persons_estimate"]) == (
-        "customer_report", ["acme"], 1200)
+        "customer_report",
+        ["acme"],
+        1200,
+    )
     assert declared["occurred_from"] == "2026-11-30T08:00:00+00:00"
     assert declared["severity"]["advice"]["customer"] is True
 
     # An analyst assesses; only the RSSI may decide against the advice.
-    assert main(["incidents", "assess", ref, "--dpc", "2", "--ei", "1",
-                 "--cb-confidentiality", "0.5", "--justification", "x",
-                 "--notify-cnil", "yes", "--as", "analyst@avmup.com"]) == 1
+    assert (
+        main(
+            [
+                "incidents",
+                "assess",
+                ref,
+                "--dpc",
+                "2",
+                "--ei",
+                "1",
+                "--cb-confidentiality",
+                "0.5",
+                "--justification",
+                "x",
+                "--notify-cnil",
+                "yes",
+                "--as",
+                "analyst@avmup.com",
+            ]
+        )
+        == 1
+    )
     assert "needs rssi" in capsys.readouterr().err
-    assert main(["incidents", "assess", ref, "--dpc", "2", "--ei", "1",
-                 "--cb-confidentiality", "0.5", "--malicious", "no",
-                 "--art34-exemption", "b_measures_taken", "--art34-justification",
-                 "campaign recalled", "--notify-subjects", "no",
-                 "--justification", "a wrong list, 1,200 recipients",
-                 "--as", "rssi@avmup.com", "--json"]) == 0
+    assert (
+        main(
+            [
+                "incidents",
+                "assess",
+                ref,
+                "--dpc",
+                "2",
+                "--ei",
+                "1",
+                "--cb-confidentiality",
+                "0.5",
+                "--malicious",
+                "no",
+                "--art34-exemption",
+                "b_measures_taken",
+                "--art34-justification",
+                "campaign recalled",
+                "--notify-subjects",
+                "no",
+                "--justification",
+                "a wrong list, 1,200 recipients",
+                "--as",
+                "rssi@avmup.com",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert (out["band"], out["notify_customer"], out["notify_cnil"]) == ("medium", True, False)
     assert out["decided_by"] == "rssi@avmup.com"
@@ -69,18 +141,30 @@ def test_declare_then_assess_against_the_advice(
     shown = json.loads(capsys.readouterr().out)
     assert shown["severity"]["assessed_by"] == "rssi@avmup.com"
     assert shown["severity"]["art34_justification"] == "campaign recalled"
-    assert [a["action"] for a in shown["audit"]][:2] == ["incident.declared",
-                                                        "severity.assessed"]
+    assert [a["action"] for a in shown["audit"]][:2] == ["incident.declared", "severity.assessed"]
 
 
 def test_declare_errors_name_the_field_and_roles_are_checked(
-    db_url: str, capsys: pytest.CaptureFixture[str],
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     base = ["incidents", "declare", "--source", "staff_report", "--nature", "availability"]
     assert main([*base, "--tenant", "ghost", "--as", "rssi@avmup.com"]) == 1
     assert "tenant_ids: unknown tenant 'ghost'" in capsys.readouterr().err
-    assert main([*base, "--aware-at", "2999-01-01T00:00:00Z", "--aware-justification", "x",
-                 "--as", "rssi@avmup.com"]) == 1
+    assert (
+        main(
+            [
+                *base,
+                "--aware-at",
+                "2999-01-01T00:00:00Z",
+                "--aware-justification",
+                "x",
+                "--as",
+                "rssi@avmup.com",
+            ]
+        )
+        == 1
+    )
     assert "aware_at: cannot be in the future" in capsys.readouterr().err
     assert main([*base, "--as", "dpo@avmup.com"]) == 1
     assert "needs analyst or rssi" in capsys.readouterr().err

@@ -38,16 +38,33 @@ def _seed(url: str) -> str:
     engine = make_engine(url)
     with transaction(session_factory(engine)) as session:
         session.add(Customer(tenant_id="acme", name="Acme", contact_email="sec@acme.test"))
-        session.add(Customer(tenant_id="globex", name="Globex", contact_email="it@globex.test",
-                             role="controller"))
-        rows = store_findings(session, [make_finding(
-            "f1", rule_id="AUTH-002", source_ips=("203.0.113.7",),
-            tenants={"acme": (30, 0, 0), "globex": (12, 0, 0)},
-            first_seen=now - timedelta(minutes=10))])
-        [inc] = flows.record_findings(session=session, findings=rows, now=now,
-                                      policy=ClockPolicy())
-        session.add(EvidenceEvent(event_id=str(uuid4()), stream="auth", tenant_id="acme",
-                                  occurred_at=now - timedelta(days=400), payload={}))
+        session.add(
+            Customer(
+                tenant_id="globex", name="Globex", contact_email="it@globex.test", role="controller"
+            )
+        )
+        rows = store_findings(
+            session,
+            [
+                make_finding(
+                    "f1",
+                    rule_id="AUTH-002",
+                    source_ips=("203.0.113.7",),
+                    tenants={"acme": (30, 0, 0), "globex": (12, 0, 0)},
+                    first_seen=now - timedelta(minutes=10),
+                )
+            ],
+        )
+        [inc] = flows.record_findings(session=session, findings=rows, now=now, policy=ClockPolicy())
+        session.add(
+            EvidenceEvent(
+                event_id=str(uuid4()),
+                stream="auth",
+                tenant_id="acme",
+                occurred_at=now - timedelta(days=400),
+                payload={},
+            )
+        )
         ref = inc.ref
     engine.dispose()
     return ref
@@ -76,13 +93,14 @@ def test_list_and_show_json(db_url: str, capsys: pytest.CaptureFixture[str]) -> 
 
     assert main(["incidents", "show", ref, "--json"]) == 0
     detail = json.loads(_out(capsys))
-    assert {t["tenant_id"]: t["events"] for t in detail["tenants"]} == {"acme": 30,
-                                                                        "globex": 12}
+    assert {t["tenant_id"]: t["events"] for t in detail["tenants"]} == {"acme": 30, "globex": 12}
     assert [f["rule_id"] for f in detail["findings"]] == ["AUTH-002"]
     assert detail["severity"]["score"] == 2.0
     assert {c["clock"] for c in detail["clocks"]} == {"cnil", "customer"}
-    assert [a["action"] for a in detail["audit"]][:2] == ["incident.opened",
-                                                         "incident.findings_linked"]
+    assert [a["action"] for a in detail["audit"]][:2] == [
+        "incident.opened",
+        "incident.findings_linked",
+    ]
 
 
 def test_show_unknown_ref_fails(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -100,14 +118,30 @@ def test_transition_follows_the_lifecycle_and_is_audited(
     assert "not allowed" in capsys.readouterr().err
     assert main(["incidents", "transition", ref, "dismissed"]) == 1
     assert "reason" in capsys.readouterr().err
-    assert main(["incidents", "transition", ref, "dismissed", "--reason", "pentest",
-                 "--as", "rssi@avmup.com"]) == 0
+    assert (
+        main(
+            [
+                "incidents",
+                "transition",
+                ref,
+                "dismissed",
+                "--reason",
+                "pentest",
+                "--as",
+                "rssi@avmup.com",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["incidents", "show", ref, "--json"]) == 0
     detail = json.loads(_out(capsys))
     assert detail["status"] == "dismissed"
-    moves = [(a["actor"], a["data"]["to"]) for a in detail["audit"]
-             if a["action"] == "incident.transition"]
+    moves = [
+        (a["actor"], a["data"]["to"])
+        for a in detail["audit"]
+        if a["action"] == "incident.transition"
+    ]
     assert moves == [("analyst@avmup.com", "triage"), ("rssi@avmup.com", "dismissed")]
 
 
@@ -141,9 +175,11 @@ def test_purge_and_clock_once(db_url: str, capsys: pytest.CaptureFixture[str]) -
     assert json.loads(_out(capsys))["deleted_evidence_events"] == 1
     assert main(["clock", "--once"]) == 0
     fired = json.loads(_out(capsys))["escalations"]
-    assert sorted((e["ref"], e["clock"], e["tenant_id"], e["threshold_hours"])
-                  for e in fired) == [(ref, "cnil", None, 6.0), (ref, "customer", "acme", 0.0),
-                                      (ref, "customer", "globex", 0.0)]
+    assert sorted((e["ref"], e["clock"], e["tenant_id"], e["threshold_hours"]) for e in fired) == [
+        (ref, "cnil", None, 6.0),
+        (ref, "customer", "acme", 0.0),
+        (ref, "customer", "globex", 0.0),
+    ]
     assert main(["clock", "--once"]) == 0
     assert json.loads(_out(capsys))["escalations"] == []
     assert main(["audit", "verify"]) == 0

@@ -21,16 +21,28 @@ from tests.incidents.builders import NOW, make_finding, store_findings
 POLICY = ClockPolicy()
 
 
-def _incident(session: Session, now: datetime = NOW,
-              globex_role: str = "processor") -> Incident:
-    session.add_all([
-        Customer(tenant_id="acme", name="Acme", contact_email="sec@acme.test",
-                 notify_delay_hours=12.0),
-        Customer(tenant_id="globex", name="Globex", contact_email="dpo@globex.test",
-                 role=globex_role),
-    ])
-    rows = store_findings(session, [make_finding(
-        "f1", source_ips=("203.0.113.7",), tenants={"acme": (5, 0, 0), "globex": (3, 0, 0)})])
+def _incident(session: Session, now: datetime = NOW, globex_role: str = "processor") -> Incident:
+    session.add_all(
+        [
+            Customer(
+                tenant_id="acme",
+                name="Acme",
+                contact_email="sec@acme.test",
+                notify_delay_hours=12.0,
+            ),
+            Customer(
+                tenant_id="globex", name="Globex", contact_email="dpo@globex.test", role=globex_role
+            ),
+        ]
+    )
+    rows = store_findings(
+        session,
+        [
+            make_finding(
+                "f1", source_ips=("203.0.113.7",), tenants={"acme": (5, 0, 0), "globex": (3, 0, 0)}
+            )
+        ],
+    )
     [incident] = flows.record_findings(session=session, findings=rows, now=now, policy=POLICY)
     return incident
 
@@ -44,10 +56,16 @@ def test_each_tenant_has_its_own_customer_due_and_the_incident_the_earliest_open
     assert dues == {"acme": NOW + timedelta(hours=12), "globex": NOW + timedelta(hours=24)}
     assert cl.customer_due == NOW + timedelta(hours=12)
     assert cl.cnil.due_at == NOW + timedelta(hours=72)
-    clocks.mark_clock_met(session=db_session, incident=inc, clock=Clock.CUSTOMER,
-                          at=NOW + timedelta(hours=2), tenant_id="acme")
-    cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY,
-                           now=NOW + timedelta(hours=3))
+    clocks.mark_clock_met(
+        session=db_session,
+        incident=inc,
+        clock=Clock.CUSTOMER,
+        at=NOW + timedelta(hours=2),
+        tenant_id="acme",
+    )
+    cl = clocks.clocks_for(
+        session=db_session, incident=inc, policy=POLICY, now=NOW + timedelta(hours=3)
+    )
     states = {c.tenant_id: c.state for c in cl.customers}
     assert states == {"acme": ClockState.MET, "globex": ClockState.RUNNING}
     assert cl.customer_due == NOW + timedelta(hours=24)
@@ -56,22 +74,26 @@ def test_each_tenant_has_its_own_customer_due_and_the_incident_the_earliest_open
 
 def test_mark_clock_met_is_idempotent_and_audited(db_session: Session) -> None:
     inc = _incident(db_session)
-    first = clocks.mark_clock_met(session=db_session, incident=inc, clock="cnil",
-                                  at=NOW + timedelta(hours=80))
-    again = clocks.mark_clock_met(session=db_session, incident=inc, clock="cnil",
-                                  at=NOW + timedelta(hours=90))
+    first = clocks.mark_clock_met(
+        session=db_session, incident=inc, clock="cnil", at=NOW + timedelta(hours=80)
+    )
+    again = clocks.mark_clock_met(
+        session=db_session, incident=inc, clock="cnil", at=NOW + timedelta(hours=90)
+    )
     assert len(first) == 1
     assert again == []
-    cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY,
-                           now=NOW + timedelta(hours=100))
+    cl = clocks.clocks_for(
+        session=db_session, incident=inc, policy=POLICY, now=NOW + timedelta(hours=100)
+    )
     assert cl.cnil.state == ClockState.MET
     assert cl.cnil.met_at == NOW + timedelta(hours=80)
     assert cl.cnil.late is True
     actions = [e.action for e in audit.entries_for(session=db_session, subject=inc.ref)]
     assert actions.count("clock.met") == 1
     with pytest.raises(InvalidClockChange):
-        clocks.mark_clock_met(session=db_session, incident=inc, clock="customer",
-                              at=NOW, tenant_id="initech")
+        clocks.mark_clock_met(
+            session=db_session, incident=inc, clock="customer", at=NOW, tenant_id="initech"
+        )
 
 
 def test_moving_aware_at_moves_every_deadline_and_needs_a_justification(
@@ -80,19 +102,37 @@ def test_moving_aware_at_moves_every_deadline_and_needs_a_justification(
     inc = _incident(db_session)
     earlier = NOW - timedelta(hours=30)
     with pytest.raises(JustificationRequired):
-        service.set_aware_at(session=db_session, incident=inc, aware_at=earlier,
-                             justification="  ", actor_email="rssi@avmup.com", now=NOW)
+        service.set_aware_at(
+            session=db_session,
+            incident=inc,
+            aware_at=earlier,
+            justification="  ",
+            actor_email="rssi@avmup.com",
+            now=NOW,
+        )
     with pytest.raises(InvalidClockChange):
-        service.set_aware_at(session=db_session, incident=inc,
-                             aware_at=NOW + timedelta(hours=1), justification="x",
-                             actor_email="rssi@avmup.com", now=NOW)
-    service.set_aware_at(session=db_session, incident=inc, aware_at=earlier,
-                         justification="customer phoned the support desk the day before",
-                         actor_email="rssi@avmup.com", now=NOW)
+        service.set_aware_at(
+            session=db_session,
+            incident=inc,
+            aware_at=NOW + timedelta(hours=1),
+            justification="x",
+            actor_email="rssi@avmup.com",
+            now=NOW,
+        )
+    service.set_aware_at(
+        session=db_session,
+        incident=inc,
+        aware_at=earlier,
+        justification="customer phoned the support desk the day before",
+        actor_email="rssi@avmup.com",
+        now=NOW,
+    )
     cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY, now=NOW)
     assert cl.cnil.due_at == earlier + timedelta(hours=72)
     assert {c.tenant_id: c.state for c in cl.customers} == {
-        "acme": ClockState.OVERDUE, "globex": ClockState.OVERDUE}
+        "acme": ClockState.OVERDUE,
+        "globex": ClockState.OVERDUE,
+    }
     last = audit.entries_for(session=db_session, subject=inc.ref)[-1]
     assert last.action == "incident.aware_at"
     assert last.data["to"] == earlier.isoformat()
@@ -101,18 +141,30 @@ def test_moving_aware_at_moves_every_deadline_and_needs_a_justification(
 def test_stopped_clock_needs_justification_and_never_escalates(db_session: Session) -> None:
     inc = _incident(db_session)
     with pytest.raises(JustificationRequired):
-        service.stop_clock(session=db_session, incident=inc, clock="cnil", justification="",
-                           actor_email="rssi@avmup.com", now=NOW)
-    service.stop_clock(session=db_session, incident=inc, clock="cnil",
-                       justification="processor only: the customers notify the CNIL",
-                       actor_email="rssi@avmup.com", now=NOW)
+        service.stop_clock(
+            session=db_session,
+            incident=inc,
+            clock="cnil",
+            justification="",
+            actor_email="rssi@avmup.com",
+            now=NOW,
+        )
+    service.stop_clock(
+        session=db_session,
+        incident=inc,
+        clock="cnil",
+        justification="processor only: the customers notify the CNIL",
+        actor_email="rssi@avmup.com",
+        now=NOW,
+    )
     late = NOW + timedelta(hours=100)
     cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY, now=late)
     assert cl.cnil.state == ClockState.STOPPED
     fired = clocks.tick(session=db_session, now=late, policy=POLICY)
     assert {e.clock for e in fired} == {"customer"}
-    service.resume_clock(session=db_session, incident=inc, clock="cnil",
-                         actor_email="rssi@avmup.com", now=late)
+    service.resume_clock(
+        session=db_session, incident=inc, clock="cnil", actor_email="rssi@avmup.com", now=late
+    )
     cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY, now=late)
     assert cl.cnil.state == ClockState.OVERDUE
 
@@ -165,15 +217,20 @@ def test_processor_only_cnil_clock_is_the_customers_and_never_escalates(
     db_session: Session,
 ) -> None:
     inc = _incident(db_session)  # acme and globex: AVM Up is their processor
-    cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY,
-                           now=NOW + timedelta(hours=30))
+    cl = clocks.clocks_for(
+        session=db_session, incident=inc, policy=POLICY, now=NOW + timedelta(hours=30)
+    )
     assert cl.cnil.informative and not cl.cnil_own
     assert cl.cnil.due_at == NOW + timedelta(hours=72)  # shown, for information
     assert cl.next_due == NOW + timedelta(hours=12)  # the customers' clocks only
     fired: list[tuple[str, str, float]] = []
     for hours in (24, 30, 48, 66, 72.5, 100):
-        fired += [(e.clock, e.tenant_id, e.threshold_hours) for e in clocks.tick(
-            session=db_session, now=NOW + timedelta(hours=hours), policy=POLICY)]
+        fired += [
+            (e.clock, e.tenant_id, e.threshold_hours)
+            for e in clocks.tick(
+                session=db_session, now=NOW + timedelta(hours=hours), policy=POLICY
+            )
+        ]
     assert [f for f in fired if f[0] == "cnil"] == []
     assert {f[1] for f in fired} == {"acme", "globex"}
 
@@ -193,8 +250,14 @@ def test_tick_with_naive_time_is_refused(db_session: Session) -> None:
 
 def test_tick_ignores_closed_incidents(db_session: Session) -> None:
     inc = _incident(db_session)
-    service.transition(session=db_session, incident=inc, to="dismissed",
-                       actor_email="rssi@avmup.com", reason="false positive", now=NOW)
+    service.transition(
+        session=db_session,
+        incident=inc,
+        to="dismissed",
+        actor_email="rssi@avmup.com",
+        reason="false positive",
+        now=NOW,
+    )
     assert clocks.tick(session=db_session, now=NOW + timedelta(days=5), policy=POLICY) == []
 
 
@@ -215,21 +278,41 @@ def test_escalation_delivery_is_recorded_once(db_session: Session) -> None:
 
 def test_customer_contract_change_moves_its_clock(db_session: Session) -> None:
     inc = _incident(db_session)
-    service.upsert_customer(session=db_session, tenant_id="globex", name="Globex",
-                            contact_email="dpo@globex.test", notify_delay_hours=48,
-                            role="processor", actor_email="admin@avmup.com", now=NOW)
+    service.upsert_customer(
+        session=db_session,
+        tenant_id="globex",
+        name="Globex",
+        contact_email="dpo@globex.test",
+        notify_delay_hours=48,
+        role="processor",
+        actor_email="admin@avmup.com",
+        now=NOW,
+    )
     cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY, now=NOW)
     assert {c.tenant_id: c.due_at for c in cl.customers}["globex"] == NOW + timedelta(hours=48)
     entries = audit.entries_for(session=db_session, subject="tenant:globex")
     assert [e.data["changed"] for e in entries] == [["notify_delay_hours"]]
-    service.upsert_customer(session=db_session, tenant_id="globex", name="Globex",
-                            contact_email="dpo@globex.test", notify_delay_hours=48,
-                            role="processor", actor_email="admin@avmup.com", now=NOW)
+    service.upsert_customer(
+        session=db_session,
+        tenant_id="globex",
+        name="Globex",
+        contact_email="dpo@globex.test",
+        notify_delay_hours=48,
+        role="processor",
+        actor_email="admin@avmup.com",
+        now=NOW,
+    )
     assert len(audit.entries_for(session=db_session, subject="tenant:globex")) == 1
     with pytest.raises(InvalidClockChange):
-        service.upsert_customer(session=db_session, tenant_id="x", name="X",
-                                contact_email="x@x.test", notify_delay_hours=0,
-                                actor_email="admin@avmup.com", now=NOW)
+        service.upsert_customer(
+            session=db_session,
+            tenant_id="x",
+            name="X",
+            contact_email="x@x.test",
+            notify_delay_hours=0,
+            actor_email="admin@avmup.com",
+            now=NOW,
+        )
 
 
 def test_stored_aware_at_across_paris_dst_keeps_72_real_hours(db_session: Session) -> None:
@@ -238,9 +321,14 @@ def test_stored_aware_at_across_paris_dst_keeps_72_real_hours(db_session: Sessio
     paris = ZoneInfo("Europe/Paris")
     inc = _incident(db_session, now=datetime(2026, 3, 29, 9, 0, tzinfo=UTC))
     aware_local = datetime(2026, 3, 28, 12, 0, tzinfo=paris)
-    service.set_aware_at(session=db_session, incident=inc, aware_at=aware_local,
-                         justification="first customer report", actor_email="rssi@avmup.com",
-                         now=datetime(2026, 3, 29, 9, 0, tzinfo=UTC))
+    service.set_aware_at(
+        session=db_session,
+        incident=inc,
+        aware_at=aware_local,
+        justification="first customer report",
+        actor_email="rssi@avmup.com",
+        now=datetime(2026, 3, 29, 9, 0, tzinfo=UTC),
+    )
     db_session.expire_all()
     fresh = service.get_by_ref(session=db_session, ref=inc.ref)
     assert fresh is not None
@@ -249,6 +337,7 @@ def test_stored_aware_at_across_paris_dst_keeps_72_real_hours(db_session: Sessio
     at_due = clocks.clocks_for(session=db_session, incident=fresh, policy=POLICY, now=due)
     assert at_due.cnil.due_at == due
     assert at_due.cnil.state == ClockState.DUE_SOON
-    after = clocks.clocks_for(session=db_session, incident=fresh, policy=POLICY,
-                              now=due + timedelta(microseconds=1))
+    after = clocks.clocks_for(
+        session=db_session, incident=fresh, policy=POLICY, now=due + timedelta(microseconds=1)
+    )
     assert after.cnil.state == ClockState.OVERDUE

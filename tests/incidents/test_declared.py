@@ -19,53 +19,83 @@ from tests.incidents.builders import NOW, T0, make_finding, store_findings
 
 POLICY = ClockPolicy()
 RSSI = "rssi@avmup.com"
-FAX = Declaration(source="customer_report", nature=["confidentiality"], tenant_ids=["acme"],
-                  data_categories=["content", "identification"], services=["faxbis"],
-                  persons=3, records=12, occurred_from=NOW - timedelta(days=1),
-                  occurred_to=NOW - timedelta(days=1, minutes=-5),
-                  title="Fax sent to a wrong number",
-                  summary="A medical fax was sent to a wrong number by the customer's user.")
+FAX = Declaration(
+    source="customer_report",
+    nature=["confidentiality"],
+    tenant_ids=["acme"],
+    data_categories=["content", "identification"],
+    services=["faxbis"],
+    persons=3,
+    records=12,
+    occurred_from=NOW - timedelta(days=1),
+    occurred_to=NOW - timedelta(days=1, minutes=-5),
+    title="Fax sent to a wrong number",
+    summary="A medical fax was sent to a wrong number by the customer's user.",
+)
 
 
 @pytest.fixture
 def customers(db_session: Session) -> None:
-    db_session.add_all([
-        Customer(tenant_id="acme", name="Acme", contact_email="dpo@acme.test",
-                 notify_delay_hours=12.0),
-        Customer(tenant_id="avm-staff", name="AVM Up staff", contact_email="rh@avmup.test",
-                 role="controller"),
-    ])
+    db_session.add_all(
+        [
+            Customer(
+                tenant_id="acme",
+                name="Acme",
+                contact_email="dpo@acme.test",
+                notify_delay_hours=12.0,
+            ),
+            Customer(
+                tenant_id="avm-staff",
+                name="AVM Up staff",
+                contact_email="rh@avmup.test",
+                role="controller",
+            ),
+        ]
+    )
     db_session.flush()
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"tenant_ids": ["nobody"]}, "tenant_ids"),
-    ({"nature": []}, "nature"),
-    ({"nature": ["exfiltration"]}, "nature"),
-    ({"source": "rumour"}, "source"),
-    ({"aware_at": NOW + timedelta(hours=1), "aware_justification": "x"}, "aware_at"),
-    ({"aware_at": NOW - timedelta(hours=1)}, "aware_justification"),
-    ({"occurred_to": NOW - timedelta(days=3)}, "occurred_to"),
-    ({"data_categories": ["health"]}, "data_categories"),
-    ({"persons": -1}, "persons"),
-])
-def test_bad_declarations_name_the_field(db_session: Session, customers: None,
-                                         changes: dict[str, object], field: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"tenant_ids": ["nobody"]}, "tenant_ids"),
+        ({"nature": []}, "nature"),
+        ({"nature": ["exfiltration"]}, "nature"),
+        ({"source": "rumour"}, "source"),
+        ({"aware_at": NOW + timedelta(hours=1), "aware_justification": "x"}, "aware_at"),
+        ({"aware_at": NOW - timedelta(hours=1)}, "aware_justification"),
+        ({"occurred_to": NOW - timedelta(days=3)}, "occurred_to"),
+        ({"data_categories": ["health"]}, "data_categories"),
+        ({"persons": -1}, "persons"),
+    ],
+)
+def test_bad_declarations_name_the_field(
+    db_session: Session, customers: None, changes: dict[str, object], field: str
+) -> None:
     values = {**FAX.__dict__, **changes}
     with pytest.raises(InvalidDeclaration) as caught:
-        declared.declare(session=db_session, declaration=Declaration(**values),  # type: ignore[arg-type]
-                         actor_email=RSSI, now=NOW)
+        declared.declare(
+            session=db_session,
+            declaration=Declaration(**values),  # type: ignore[arg-type]
+            actor_email=RSSI,
+            now=NOW,
+        )
     assert caught.value.field == field
     assert str(caught.value).startswith(f"{field}: ")
 
 
 def test_a_declared_breach_has_clocks_assessment_register_and_audit(
-    db_session: Session, customers: None,
+    db_session: Session,
+    customers: None,
 ) -> None:
     inc = declared.declare(session=db_session, declaration=FAX, actor_email=RSSI, now=NOW)
     assert inc.ref.startswith(f"INC-{NOW.year}-")
     assert (inc.source, inc.status, inc.aware_at, inc.aware_set_by) == (
-        "customer_report", "triage", NOW, RSSI)
+        "customer_report",
+        "triage",
+        NOW,
+        RSSI,
+    )
     assert inc.tenant_ids == ["acme"]
     assert (inc.tenants[0].persons, inc.tenants[0].records) == (3, 12)
     cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY, now=NOW)
@@ -85,20 +115,38 @@ def test_a_declared_breach_has_clocks_assessment_register_and_audit(
 
 
 def test_a_breach_found_by_avm_ups_own_means_is_declared_with_source_detected(
-    db_session: Session, customers: None,
+    db_session: Session,
+    customers: None,
 ) -> None:
-    inc = declared.declare(session=db_session, declaration=Declaration(
-        source="detected", nature=["integrity"], tenant_ids=["acme"],
-        summary="The antivirus quarantined altered fax archives."), actor_email=RSSI, now=NOW)
+    inc = declared.declare(
+        session=db_session,
+        declaration=Declaration(
+            source="detected",
+            nature=["integrity"],
+            tenant_ids=["acme"],
+            summary="The antivirus quarantined altered fax archives.",
+        ),
+        actor_email=RSSI,
+        now=NOW,
+    )
     assert (inc.source, inc.declared) == ("detected", True)
     assert inc.title == "The antivirus quarantined altered fax archives."
     assert not flows.untouched(inc)  # never merged away by correlation
 
 
 def test_no_tenant_is_avm_ups_own_processing(db_session: Session, customers: None) -> None:
-    inc = declared.declare(session=db_session, declaration=Declaration(
-        source="staff_report", nature=["confidentiality"], data_categories=["identification"],
-        persons=40, confirmed=True), actor_email=RSSI, now=NOW)
+    inc = declared.declare(
+        session=db_session,
+        declaration=Declaration(
+            source="staff_report",
+            nature=["confidentiality"],
+            data_categories=["identification"],
+            persons=40,
+            confirmed=True,
+        ),
+        actor_email=RSSI,
+        now=NOW,
+    )
     assert inc.tenant_ids == [] and inc.status == "confirmed"
     cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY, now=NOW)
     assert cl.cnil_own and cl.next_due == NOW + timedelta(hours=72)
@@ -109,22 +157,45 @@ def test_no_tenant_is_avm_ups_own_processing(db_session: Session, customers: Non
 
 
 def test_the_rssi_decides_against_the_advice_with_a_justification(
-    db_session: Session, customers: None,
+    db_session: Session,
+    customers: None,
 ) -> None:
-    inc = declared.declare(session=db_session, declaration=Declaration(
-        source="staff_report", nature=["confidentiality"], tenant_ids=["avm-staff"],
-        data_categories=["identification"], persons=800), actor_email=RSSI, now=NOW)
+    inc = declared.declare(
+        session=db_session,
+        declaration=Declaration(
+            source="staff_report",
+            nature=["confidentiality"],
+            tenant_ids=["avm-staff"],
+            data_categories=["identification"],
+            persons=800,
+        ),
+        actor_email=RSSI,
+        now=NOW,
+    )
     inputs = severity.SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, persons=800)
     row = service.assess_severity(
-        session=db_session, incident=inc, inputs=inputs, actor_email=RSSI, now=NOW,
-        justification="the list reached a competitor's sales team", notify_cnil=True)
+        session=db_session,
+        incident=inc,
+        inputs=inputs,
+        actor_email=RSSI,
+        now=NOW,
+        justification="the list reached a competitor's sales team",
+        notify_cnil=True,
+    )
     assert row.band == "low" and row.notify_cnil is True
     assert row.recommendation_overridden
     assert row.rationale["advice"]["cnil"] is False  # the advice is kept beside the decision
-    assert set(row.rationale["factors"]) >= {"data", "identifiability", "circumstances",
-                                             "intent", "exemptions", "role"}
-    assert any("against the advice" in r and "competitor" in r
-               for r in row.rationale["recommendation"])
+    assert set(row.rationale["factors"]) >= {
+        "data",
+        "identifiability",
+        "circumstances",
+        "intent",
+        "exemptions",
+        "role",
+    }
+    assert any(
+        "against the advice" in r and "competitor" in r for r in row.rationale["recommendation"]
+    )
     entry = audit.entries_for(session=db_session, subject=inc.ref)[-1]
     assert entry.action == "severity.assessed" and entry.actor == RSSI
     assert entry.data["advice"]["cnil"] is False and entry.data["notify"]["cnil"] is True
@@ -136,63 +207,112 @@ def test_the_rssi_decides_against_the_advice_with_a_justification(
 
 
 def test_telling_the_persons_while_claiming_an_exemption_is_refused(
-    db_session: Session, customers: None,
+    db_session: Session,
+    customers: None,
 ) -> None:
-    inc = declared.declare(session=db_session, declaration=Declaration(
-        source="staff_report", nature=["confidentiality"], persons=5), actor_email=RSSI,
-        now=NOW)
+    inc = declared.declare(
+        session=db_session,
+        declaration=Declaration(source="staff_report", nature=["confidentiality"], persons=5),
+        actor_email=RSSI,
+        now=NOW,
+    )
     inputs = severity.SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.5, persons=5)
     with pytest.raises(InvalidSeverityInput, match="notify_subjects"):
-        service.assess_severity(session=db_session, incident=inc, inputs=inputs,
-                                justification="x", actor_email=RSSI, now=NOW,
-                                art34_exemption="b_measures_taken",
-                                art34_justification="accounts closed", notify_subjects=True)
+        service.assess_severity(
+            session=db_session,
+            incident=inc,
+            inputs=inputs,
+            justification="x",
+            actor_email=RSSI,
+            now=NOW,
+            art34_exemption="b_measures_taken",
+            art34_justification="accounts closed",
+            notify_subjects=True,
+        )
 
 
 def test_findings_attach_later_and_declared_facts_survive_detection(
-    db_session: Session, customers: None,
+    db_session: Session,
+    customers: None,
 ) -> None:
     inc = declared.declare(session=db_session, declaration=FAX, actor_email=RSSI, now=NOW)
-    store_findings(db_session, [make_finding(
-        "f-later", rule_id="ACC-002", source_ips=("198.51.100.9",),
-        tenants={"acme": (4, 30, 2)}, first_seen=T0)])
-    linked = declared.attach_findings(session=db_session, incident=inc,
-                                      finding_ids=["f-later"], actor_email=RSSI, now=NOW)
+    store_findings(
+        db_session,
+        [
+            make_finding(
+                "f-later",
+                rule_id="ACC-002",
+                source_ips=("198.51.100.9",),
+                tenants={"acme": (4, 30, 2)},
+                first_seen=T0,
+            )
+        ],
+    )
+    linked = declared.attach_findings(
+        session=db_session, incident=inc, finding_ids=["f-later"], actor_email=RSSI, now=NOW
+    )
     assert linked == ["f-later"]
     assert inc.rule_ids == ["ACC-002"]
     assert set(inc.nature) == {"confidentiality"}
     assert (inc.tenants[0].persons, inc.tenants[0].records) == (3, 30)  # the larger
     # A later finding of the same source IP joins the declared incident by correlation and
     # never erases what was declared.
-    more = store_findings(db_session, [make_finding(
-        "f-next", rule_id="ACC-002", source_ips=("198.51.100.9",),
-        tenants={"acme": (1, 1, 1)}, first_seen=T0 + timedelta(minutes=30))])
-    [joined] = flows.record_findings(session=db_session, findings=more, now=NOW,
-                                     policy=POLICY)
+    more = store_findings(
+        db_session,
+        [
+            make_finding(
+                "f-next",
+                rule_id="ACC-002",
+                source_ips=("198.51.100.9",),
+                tenants={"acme": (1, 1, 1)},
+                first_seen=T0 + timedelta(minutes=30),
+            )
+        ],
+    )
+    [joined] = flows.record_findings(session=db_session, findings=more, now=NOW, policy=POLICY)
     assert joined.id == inc.id
     assert set(inc.data_categories) >= {"content", "identification"}
     assert inc.tenants[0].persons >= 3
     with pytest.raises(InvalidDeclaration, match="unknown finding"):
-        declared.attach_findings(session=db_session, incident=inc, finding_ids=["nope"],
-                                 actor_email=RSSI, now=NOW)
+        declared.attach_findings(
+            session=db_session, incident=inc, finding_ids=["nope"], actor_email=RSSI, now=NOW
+        )
     actions = [e.action for e in audit.entries_for(session=db_session, subject=inc.ref)]
     assert "incident.findings_linked" in actions
 
 
-def test_a_declared_incident_absorbs_a_detected_one(db_session: Session,
-                                                   customers: None) -> None:
-    rows = store_findings(db_session, [make_finding(
-        "f-det", rule_id="AUTH-002", source_ips=("203.0.113.50",),
-        tenants={"acme": (9, 0, 0)}, first_seen=T0)])
-    [detected] = flows.record_findings(session=db_session, findings=rows,
-                                       now=NOW - timedelta(hours=2), policy=POLICY)
+def test_a_declared_incident_absorbs_a_detected_one(db_session: Session, customers: None) -> None:
+    rows = store_findings(
+        db_session,
+        [
+            make_finding(
+                "f-det",
+                rule_id="AUTH-002",
+                source_ips=("203.0.113.50",),
+                tenants={"acme": (9, 0, 0)},
+                first_seen=T0,
+            )
+        ],
+    )
+    [detected] = flows.record_findings(
+        session=db_session, findings=rows, now=NOW - timedelta(hours=2), policy=POLICY
+    )
     inc = declared.declare(session=db_session, declaration=FAX, actor_email=RSSI, now=NOW)
-    declared.merge(session=db_session, absorbed=detected, into=inc, actor_email=RSSI,
-                   reason="the customer's report and the alert are one breach", now=NOW)
+    declared.merge(
+        session=db_session,
+        absorbed=detected,
+        into=inc,
+        actor_email=RSSI,
+        reason="the customer's report and the alert are one breach",
+        now=NOW,
+    )
     assert detected.status == "dismissed"
     assert detected.resolution_reason == f"merged into {inc.ref}"
-    owners = set(db_session.scalars(select(IncidentFinding.incident_id)
-                                    .where(IncidentFinding.finding_id == "f-det")))
+    owners = set(
+        db_session.scalars(
+            select(IncidentFinding.incident_id).where(IncidentFinding.finding_id == "f-det")
+        )
+    )
     assert owners == {inc.id}
     assert inc.aware_at == NOW - timedelta(hours=2)  # the earliest awareness
     assert "AUTH-002" in inc.rule_ids
@@ -201,16 +321,21 @@ def test_a_declared_incident_absorbs_a_detected_one(db_session: Session,
     assert (gone.action, gone.data["into"], gone.actor) == ("incident.merged", inc.ref, RSSI)
     assert (kept.action, kept.data["from"]) == ("incident.absorbed", detected.ref)
     with pytest.raises(InvalidDeclaration, match="reason"):
-        declared.merge(session=db_session, absorbed=inc, into=inc, actor_email=RSSI,
-                       reason=" ", now=NOW)
+        declared.merge(
+            session=db_session, absorbed=inc, into=inc, actor_email=RSSI, reason=" ", now=NOW
+        )
 
 
 def test_attempt_only_declaration_is_registered_without_notification(
-    db_session: Session, customers: None,
+    db_session: Session,
+    customers: None,
 ) -> None:
-    inc = declared.declare(session=db_session, declaration=Declaration(
-        source="staff_report", nature=["attempt"], tenant_ids=["acme"]),
-        actor_email=RSSI, now=datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
+    inc = declared.declare(
+        session=db_session,
+        declaration=Declaration(source="staff_report", nature=["attempt"], tenant_ids=["acme"]),
+        actor_email=RSSI,
+        now=datetime(2026, 3, 10, 12, 0, tzinfo=UTC),
+    )
     assessment = inc.current_assessment
     assert assessment is not None
     assert (assessment.notify_customer, assessment.notify_cnil) == (False, False)

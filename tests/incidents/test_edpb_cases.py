@@ -19,8 +19,12 @@ CONTROLLER = [CustomerRole.CONTROLLER]
 
 
 def advise(inputs: SeverityInputs, *, nature: tuple[str, ...]) -> Recommendation:
-    rec = severity.recommend(severity=severity.band(severity.score(inputs)), roles=CONTROLLER,
-                             inputs=inputs, nature=nature)
+    rec = severity.recommend(
+        severity=severity.band(severity.score(inputs)),
+        roles=CONTROLLER,
+        inputs=inputs,
+        nature=nature,
+    )
     assert rec.notify_customer is False  # AVM Up's own processing: no customer to tell
     assert all("Art." in reason for reason in rec.reasons)  # every reason names its article
     return rec
@@ -31,8 +35,9 @@ def test_case_01_ransomware_with_proper_backup_and_without_exfiltration() -> Non
     state-of-the-art algorithm, key not compromised, no exfiltration, restored from backup
     within hours. Paragraph 25: unlikely to result in a risk; neither the SA nor the data
     subjects; documented under Art. 33(5)."""
-    inputs = SeverityInputs(dpc=1.0, ei=1.0, cb_availability=0.25, malicious=True,
-                            persons=40, unintelligible=True)
+    inputs = SeverityInputs(
+        dpc=1.0, ei=1.0, cb_availability=0.25, malicious=True, persons=40, unintelligible=True
+    )
     assert severity.band(severity.score(inputs)).value == "low"
     rec = advise(inputs, nature=("availability", "confidentiality"))
     assert (rec.notify_cnil, rec.notify_subjects) == (False, False)
@@ -52,8 +57,9 @@ def test_case_04_ransomware_without_backup_and_with_exfiltration() -> None:
     """CASE No. 04 (section 2.4.2): the server is encrypted and the data (identity and
     financial data of customers) exfiltrated, no backup. Conclusion: notify the SA and
     communicate to the data subjects."""
-    inputs = SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.5, cb_availability=0.5,
-                            malicious=True, persons=5000)
+    inputs = SeverityInputs(
+        dpc=3.0, ei=1.0, cb_confidentiality=0.5, cb_availability=0.5, malicious=True, persons=5000
+    )
     rec = advise(inputs, nature=("availability", "confidentiality"))
     assert (rec.notify_cnil, rec.notify_subjects) == (True, True)
 
@@ -62,8 +68,7 @@ def test_case_05_exfiltration_of_job_application_data_from_a_website() -> None:
     """CASE No. 05 (section 3.1.2): malware on a recruitment form exfiltrates the
     applications (identity, CVs, possibly sensitive data). Conclusion: notify the SA and
     communicate to the data subjects."""
-    inputs = SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.5, malicious=True,
-                            persons=213)
+    inputs = SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.5, malicious=True, persons=213)
     rec = advise(inputs, nature=("confidentiality",))
     assert (rec.notify_cnil, rec.notify_subjects) == (True, True)
 
@@ -72,8 +77,9 @@ def test_case_06_exfiltration_of_hashed_passwords_from_a_website() -> None:
     """CASE No. 06 (section 3.2.2): password hashes made with a state-of-the-art salted
     algorithm are exfiltrated; the salt and the algorithm's secrets were not. Conclusion: the
     data is unintelligible: neither the SA nor the data subjects."""
-    inputs = SeverityInputs(dpc=2.0, ei=0.5, cb_confidentiality=0.5, malicious=True,
-                            persons=1200, unintelligible=True)
+    inputs = SeverityInputs(
+        dpc=2.0, ei=0.5, cb_confidentiality=0.5, malicious=True, persons=1200, unintelligible=True
+    )
     assert severity.band(severity.score(inputs)).value == "medium"  # the band alone said CNIL
     rec = advise(inputs, nature=("confidentiality",))
     assert (rec.notify_cnil, rec.notify_subjects) == (False, False)
@@ -83,8 +89,7 @@ def test_case_06_exfiltration_of_hashed_passwords_from_a_website() -> None:
 def test_case_07_credential_stuffing_attack_on_a_banking_website() -> None:
     """CASE No. 07 (section 3.3.2): credential stuffing reaches customers' accounts and their
     financial data. Conclusion: notify the SA and communicate to the data subjects."""
-    inputs = SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.5, malicious=True,
-                            persons=2000)
+    inputs = SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.5, malicious=True, persons=2000)
     rec = advise(inputs, nature=("confidentiality",))
     assert (rec.notify_cnil, rec.notify_subjects) == (True, True)
 
@@ -94,8 +99,7 @@ def test_case_08_exfiltration_of_business_data_by_an_employee() -> None:
     notice period and uses it for a competing business. The controller cannot consider the
     risk low, having no reassurance about his intentions. Conclusion: notify the SA; no
     communication to the data subjects is required."""
-    inputs = SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, malicious=True,
-                            persons=800)
+    inputs = SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, malicious=True, persons=800)
     assert severity.band(severity.score(inputs)).value == "low"  # 1.75: the band said "no"
     rec = advise(inputs, nature=("confidentiality",))
     assert (rec.notify_cnil, rec.notify_subjects) == (True, False)
@@ -134,8 +138,7 @@ def test_case_17_identity_theft() -> None:
     billing data and account details from the contact centre (data that enables identity
     fraud: the context raises the ENISA data class to financial). Conclusion: notify the SA
     and communicate to the data subject."""
-    inputs = SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.25, malicious=True,
-                            persons=1)
+    inputs = SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.25, malicious=True, persons=1)
     rec = advise(inputs, nature=("confidentiality",))
     assert (rec.notify_cnil, rec.notify_subjects) == (True, True)
 
@@ -144,7 +147,6 @@ def test_case_18_email_exfiltration() -> None:
     """CASE No. 18 (section 7.2.1): an attacker takes over an employee's mailbox and
     exfiltrates invoices carrying customers' bank details, then uses them for fraud.
     Conclusion: notify the SA and communicate to the data subjects."""
-    inputs = SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.5, malicious=True,
-                            persons=300)
+    inputs = SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.5, malicious=True, persons=300)
     rec = advise(inputs, nature=("confidentiality",))
     assert (rec.notify_cnil, rec.notify_subjects) == (True, True)

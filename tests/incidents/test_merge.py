@@ -24,11 +24,22 @@ def _three() -> list[Finding]:
     """`u1` at acme, an IP, and a finding naming both (password spraying that also hit u1)."""
     return [
         make_finding("fa", rule_id="ACC-006", actor_ids=("u1",), source_ips=("198.51.100.1",)),
-        make_finding("fb", rule_id="AUTH-006", actor_ids=("u9",), source_ips=("203.0.113.7",),
-                     tenants={"globex": (3, 0, 1)}, first_seen=T0 + timedelta(minutes=20)),
-        make_finding("fc", rule_id="AUTH-002", actor_ids=("u1", "u9"),
-                     source_ips=("203.0.113.7",), tenants={"acme": (4, 0, 1)},
-                     first_seen=T0 + timedelta(minutes=40)),
+        make_finding(
+            "fb",
+            rule_id="AUTH-006",
+            actor_ids=("u9",),
+            source_ips=("203.0.113.7",),
+            tenants={"globex": (3, 0, 1)},
+            first_seen=T0 + timedelta(minutes=20),
+        ),
+        make_finding(
+            "fc",
+            rule_id="AUTH-002",
+            actor_ids=("u1", "u9"),
+            source_ips=("203.0.113.7",),
+            tenants={"acme": (4, 0, 1)},
+            first_seen=T0 + timedelta(minutes=40),
+        ),
     ]
 
 
@@ -39,8 +50,12 @@ def _groups(session: Session) -> tuple[set[frozenset[str]], dict[str, str]]:
         select(IncidentFinding.incident_id, IncidentFinding.finding_id)
     ):
         groups.setdefault(incident_id, set()).add(fid)
-    dismissed = {i.ref: i.resolution_reason or "" for i in session.scalars(
-        select(Incident).where(Incident.status == IncidentStatus.DISMISSED.value))}
+    dismissed = {
+        i.ref: i.resolution_reason or ""
+        for i in session.scalars(
+            select(Incident).where(Incident.status == IncidentStatus.DISMISSED.value)
+        )
+    }
     return {frozenset(g) for g in groups.values()}, dismissed
 
 
@@ -50,9 +65,13 @@ def test_a_bridging_finding_merges_untouched_incidents(
     fa, fb, fc = _three()
     merged: list[tuple[str, str]] = []
     for finding in (fa, fb, fc):  # one batch each
-        flows.record_findings(session=db_session, findings=store([finding]), now=NOW,
-                              policy=POLICY,
-                              on_merge=lambda _s, gone, keep: merged.append((gone.ref, keep.ref)))
+        flows.record_findings(
+            session=db_session,
+            findings=store([finding]),
+            now=NOW,
+            policy=POLICY,
+            on_merge=lambda _s, gone, keep: merged.append((gone.ref, keep.ref)),
+        )
     groups, dismissed = _groups(db_session)
     assert groups == {frozenset({"fa", "fb", "fc"})}
     assert merged == [("INC-2026-0002", "INC-2026-0001")]
@@ -63,10 +82,10 @@ def test_a_bridging_finding_merges_untouched_incidents(
     # the identities moved with the findings: a later finding on u9 joins the kept incident
     keys = db_session.scalars(select(CorrelationKey.incident_id)).all()
     assert set(keys) == {kept.id}
-    later = make_finding("fd", actor_ids=("u9",), tenants={"globex": (1, 0, 1)},
-                         first_seen=T0 + timedelta(hours=3))
-    got = flows.record_findings(session=db_session, findings=store([later]), now=NOW,
-                                policy=POLICY)
+    later = make_finding(
+        "fd", actor_ids=("u9",), tenants={"globex": (1, 0, 1)}, first_seen=T0 + timedelta(hours=3)
+    )
+    got = flows.record_findings(session=db_session, findings=store([later]), now=NOW, policy=POLICY)
     assert [i.ref for i in got] == ["INC-2026-0001"]
     actions = [e.action for e in db_session.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
     assert actions.count("incident.merged") == 1
@@ -80,8 +99,9 @@ def test_the_grouping_does_not_depend_on_the_arrival_order(
     for order in itertools.permutations(_three()):
         nested = db_session.begin_nested()
         for finding in order:
-            flows.record_findings(session=db_session, findings=store([finding]), now=NOW,
-                                  policy=POLICY)
+            flows.record_findings(
+                session=db_session, findings=store([finding]), now=NOW, policy=POLICY
+            )
         groups, _ = _groups(db_session)
         results.add(frozenset(groups))
         nested.rollback()
@@ -91,8 +111,9 @@ def test_the_grouping_does_not_depend_on_the_arrival_order(
 def test_one_batch_bridging_two_new_incidents_opens_one(
     db_session: Session, store: StoreFindings
 ) -> None:
-    got = flows.record_findings(session=db_session, findings=store(_three()), now=NOW,
-                                policy=POLICY)
+    got = flows.record_findings(
+        session=db_session, findings=store(_three()), now=NOW, policy=POLICY
+    )
     assert {i.ref for i in got} == {"INC-2026-0001"}
     assert db_session.scalar(select(func.count()).select_from(Incident)) == 1
 
@@ -104,8 +125,13 @@ def test_an_incident_a_person_acted_on_keeps_its_identity(
     flows.record_findings(session=db_session, findings=store([fa]), now=NOW, policy=POLICY)
     flows.record_findings(session=db_session, findings=store([fb]), now=NOW, policy=POLICY)
     younger = service.require_by_ref(session=db_session, ref="INC-2026-0002")
-    service.transition(session=db_session, incident=younger, to=IncidentStatus.TRIAGE,
-                       actor_email="analyst@avmup.com", now=NOW)
+    service.transition(
+        session=db_session,
+        incident=younger,
+        to=IncidentStatus.TRIAGE,
+        actor_email="analyst@avmup.com",
+        now=NOW,
+    )
     flows.record_findings(session=db_session, findings=store([fc]), now=NOW, policy=POLICY)
     groups, dismissed = _groups(db_session)
     assert groups == {frozenset({"fa", "fb", "fc"})}
@@ -121,11 +147,21 @@ def test_two_incidents_people_acted_on_are_never_merged(
     flows.record_findings(session=db_session, findings=store([fb]), now=NOW, policy=POLICY)
     # the second is protected by the guard (e.g. an approved notice), the first by a person
     first = service.require_by_ref(session=db_session, ref="INC-2026-0001")
-    service.add_comment(session=db_session, incident=first, author_email="dpo@avmup.com",
-                        text="looked at it", now=NOW)
+    service.add_comment(
+        session=db_session,
+        incident=first,
+        author_email="dpo@avmup.com",
+        text="looked at it",
+        now=NOW,
+    )
     second = service.require_by_ref(session=db_session, ref="INC-2026-0002")
-    flows.record_findings(session=db_session, findings=store([fc]), now=NOW, policy=POLICY,
-                          merge_guard=lambda _s, ids: {second.id} & set(ids))
+    flows.record_findings(
+        session=db_session,
+        findings=store([fc]),
+        now=NOW,
+        policy=POLICY,
+        merge_guard=lambda _s, ids: {second.id} & set(ids),
+    )
     groups, dismissed = _groups(db_session)
     assert groups == {frozenset({"fa", "fc"}), frozenset({"fb"})}
     assert dismissed == {}

@@ -21,28 +21,53 @@ RSSI = "rssi@avmup.com"
 
 
 def _two_incidents(session: Session) -> tuple[Incident, Incident]:
-    session.add(Customer(tenant_id="acme", name="Acme <b>SA</b>",
-                         contact_email="sec@acme.test"))
-    rows = store_findings(session, [
-        make_finding("f1", rule_id="ACC-001", actor_ids=("u1",),
-                     tenants={"acme": (3, 120, 80)},
-                     categories=frozenset({"identification", "content"})),
-        make_finding("f2", rule_id="AUTH-001", actor_ids=("u2",),
-                     tenants={"globex": (40, 0, 0)}),
-    ])
-    a, b = sorted(flows.record_findings(session=session, findings=rows, now=NOW,
-                                        policy=POLICY), key=lambda i: i.ref)
-    service.update_register_fields(session=session, incident=a, actor_email=RSSI,
-                                   consequences="=HYPERLINK(\"http://evil\")",
-                                   measures="<script>alert(1)</script> sessions revoked",
-                                   now=NOW)
-    clocks.mark_clock_met(session=session, incident=a, clock="customer",
-                          at=NOW + timedelta(hours=3))
-    service.transition(session=session, incident=b, to="dismissed", actor_email=RSSI,
-                       reason="load test by the customer", now=NOW)
-    service.record_decision(session=session, incident=b, actor_email=RSSI,
-                            decision="not notified", justification="no personal data reached",
-                            now=NOW)
+    session.add(Customer(tenant_id="acme", name="Acme <b>SA</b>", contact_email="sec@acme.test"))
+    rows = store_findings(
+        session,
+        [
+            make_finding(
+                "f1",
+                rule_id="ACC-001",
+                actor_ids=("u1",),
+                tenants={"acme": (3, 120, 80)},
+                categories=frozenset({"identification", "content"}),
+            ),
+            make_finding(
+                "f2", rule_id="AUTH-001", actor_ids=("u2",), tenants={"globex": (40, 0, 0)}
+            ),
+        ],
+    )
+    a, b = sorted(
+        flows.record_findings(session=session, findings=rows, now=NOW, policy=POLICY),
+        key=lambda i: i.ref,
+    )
+    service.update_register_fields(
+        session=session,
+        incident=a,
+        actor_email=RSSI,
+        consequences='=HYPERLINK("http://evil")',
+        measures="<script>alert(1)</script> sessions revoked",
+        now=NOW,
+    )
+    clocks.mark_clock_met(
+        session=session, incident=a, clock="customer", at=NOW + timedelta(hours=3)
+    )
+    service.transition(
+        session=session,
+        incident=b,
+        to="dismissed",
+        actor_email=RSSI,
+        reason="load test by the customer",
+        now=NOW,
+    )
+    service.record_decision(
+        session=session,
+        incident=b,
+        actor_email=RSSI,
+        decision="not notified",
+        justification="no personal data reached",
+        now=NOW,
+    )
     return a, b
 
 
@@ -81,12 +106,17 @@ def test_html_is_printable_and_escaped(db_session: Session) -> None:
 def test_purge_deletes_old_evidence_only_and_is_audited(db_session: Session) -> None:
     a, _ = _two_incidents(db_session)
     for days in (200, 190, 10):
-        db_session.add(EvidenceEvent(event_id=str(uuid4()), stream="access", tenant_id="acme",
-                                     occurred_at=T0 - timedelta(days=days),
-                                     payload={"records": 1}))
+        db_session.add(
+            EvidenceEvent(
+                event_id=str(uuid4()),
+                stream="access",
+                tenant_id="acme",
+                occurred_at=T0 - timedelta(days=days),
+                payload={"records": 1},
+            )
+        )
     db_session.flush()
-    deleted = retention.purge(session=db_session, older_than=T0 - timedelta(days=180),
-                              actor=RSSI)
+    deleted = retention.purge(session=db_session, older_than=T0 - timedelta(days=180), actor=RSSI)
     assert deleted == 2
     remaining = db_session.scalar(select(func.count()).select_from(EvidenceEvent))
     assert remaining == 1

@@ -25,17 +25,26 @@ from notifiers.schemas import DraftPolicy, Organisation
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 # AVM Up's identity as configured in production (TOCSIN_ORG__*).
-ORG = Organisation(name="AVM Up (AVM Informatique)", siren="123 456 789",
-                   address="1 rue de l'Exemple, 69000 Lyon", representative="Jeanne Martin",
-                   dpo_name="Paul Durand", dpo_phone="+33 4 00 00 00 00",
-                   dpo_email="dpo@avmup.com", rssi_email="rssi@avmup.com",
-                   privacy_email="privacy@avmup.com")
+ORG = Organisation(
+    name="AVM Up (AVM Informatique)",
+    siren="123 456 789",
+    address="1 rue de l'Exemple, 69000 Lyon",
+    representative="Jeanne Martin",
+    dpo_name="Paul Durand",
+    dpo_phone="+33 4 00 00 00 00",
+    dpo_email="dpo@avmup.com",
+    rssi_email="rssi@avmup.com",
+    privacy_email="privacy@avmup.com",
+)
 POLICY = DraftPolicy(org=ORG)
 
 # Every structured field a notice prints, as the RSSI would enter them.
 FIELDS: dict[str, Any] = {
-    "cause": "external_malicious", "origin": "hacking", "subprocessors_involved": "no",
-    "breach_ongoing": "no", "breach_ended_at": T0 + timedelta(hours=3),
+    "cause": "external_malicious",
+    "origin": "hacking",
+    "subprocessors_involved": "no",
+    "breach_ongoing": "no",
+    "breach_ended_at": T0 + timedelta(hours=3),
     "subject_categories": ["customers"],
     "measures": "sessions du compte révoquées\nmot de passe réinitialisé",
     "measures_proposed": "vérifier les exports récents",
@@ -74,12 +83,36 @@ class Built:
 
 
 THREE = [
-    TenantSpec("acme-corp", "Acme Industries", "dpo@acme.example", 1234, 5678, "u-acme-17",
-               "198.51.100.17", service="faxbis"),
-    TenantSpec("globex_42", "Globex Logistique", "rgpd@globex.example", 2345, 6789,
-               "u-globex-99", "203.0.113.99", service="smsbis"),
-    TenantSpec("initech", "Initech Santé", "privacy@initech.example", 3456, 7890,
-               "u-initech-5", "192.0.2.55", service="tel4b"),
+    TenantSpec(
+        "acme-corp",
+        "Acme Industries",
+        "dpo@acme.example",
+        1234,
+        5678,
+        "u-acme-17",
+        "198.51.100.17",
+        service="faxbis",
+    ),
+    TenantSpec(
+        "globex_42",
+        "Globex Logistique",
+        "rgpd@globex.example",
+        2345,
+        6789,
+        "u-globex-99",
+        "203.0.113.99",
+        service="smsbis",
+    ),
+    TenantSpec(
+        "initech",
+        "Initech Santé",
+        "privacy@initech.example",
+        3456,
+        7890,
+        "u-initech-5",
+        "192.0.2.55",
+        service="tel4b",
+    ),
 ]
 
 
@@ -96,28 +129,51 @@ def _event(spec: TenantSpec, at: datetime, *, access: bool) -> dict[str, Any]:
         "tls": True,
     }
     if access:
-        base.update({"operation": "export", "records": spec.records,
-                     "resource": {"type": "contact", "tenant_id": spec.tenant_id},
-                     "data_categories": ["identification"], "outcome": "allowed"})
+        base.update(
+            {
+                "operation": "export",
+                "records": spec.records,
+                "resource": {"type": "contact", "tenant_id": spec.tenant_id},
+                "data_categories": ["identification"],
+                "outcome": "allowed",
+            }
+        )
     else:
         base.update({"action": "login_success"})
     return base
 
 
-def build_incident(session: Session, *, tenants: list[TenantSpec] | None = None,
-                   status: str = "confirmed", severity: str = "high",
-                   ref: str | None = None, aware_at: datetime = T0,
-                   assessment: dict[str, Any] | None = None,
-                   customers: bool = True, fields: bool = True) -> Built:
+def build_incident(
+    session: Session,
+    *,
+    tenants: list[TenantSpec] | None = None,
+    status: str = "confirmed",
+    severity: str = "high",
+    ref: str | None = None,
+    aware_at: datetime = T0,
+    assessment: dict[str, Any] | None = None,
+    customers: bool = True,
+    fields: bool = True,
+) -> Built:
     specs = tenants if tenants is not None else THREE
     seq = int(uuid.uuid4().int % 9000) + 1
     incident = Incident(
-        ref=ref or f"INC-2026-{seq:04d}", year=2026, seq=seq, status=status,
-        title="test", first_seen=T0, last_seen=T0 + timedelta(hours=2),
-        detected_at=T0 + timedelta(minutes=5), aware_at=aware_at,
-        rule_ids=["AUTH-003", "ACC-002"], nature=["confidentiality"],
-        data_categories=["identification", "security"], finding_severity=severity,
-        severity_band="high", created_at=T0, updated_at=T0,
+        ref=ref or f"INC-2026-{seq:04d}",
+        year=2026,
+        seq=seq,
+        status=status,
+        title="test",
+        first_seen=T0,
+        last_seen=T0 + timedelta(hours=2),
+        detected_at=T0 + timedelta(minutes=5),
+        aware_at=aware_at,
+        rule_ids=["AUTH-003", "ACC-002"],
+        nature=["confidentiality"],
+        data_categories=["identification", "security"],
+        finding_severity=severity,
+        severity_band="high",
+        created_at=T0,
+        updated_at=T0,
     )
     if fields:
         complete(incident)
@@ -126,25 +182,48 @@ def build_incident(session: Session, *, tenants: list[TenantSpec] | None = None,
     built = Built(incident=incident, tenants=specs)
     for i, spec in enumerate(specs):
         if customers:
-            session.merge(Customer(tenant_id=spec.tenant_id, name=spec.name,
-                                   contact_email=spec.email, language=spec.language,
-                                   notify_delay_hours=24.0, role=spec.role))
+            session.merge(
+                Customer(
+                    tenant_id=spec.tenant_id,
+                    name=spec.name,
+                    contact_email=spec.email,
+                    language=spec.language,
+                    notify_delay_hours=24.0,
+                    role=spec.role,
+                )
+            )
         start = T0 + timedelta(minutes=10 * i)
-        events = [_event(spec, start, access=False),
-                  _event(spec, start + timedelta(minutes=1), access=True)]
+        events = [
+            _event(spec, start, access=False),
+            _event(spec, start + timedelta(minutes=1), access=True),
+        ]
         for ev in events:
-            session.add(EvidenceEvent(event_id=ev["event_id"], stream="test",
-                                      tenant_id=spec.tenant_id,
-                                      occurred_at=datetime.fromisoformat(ev["occurred_at"]),
-                                      payload=ev))
+            session.add(
+                EvidenceEvent(
+                    event_id=ev["event_id"],
+                    stream="test",
+                    tenant_id=spec.tenant_id,
+                    occurred_at=datetime.fromisoformat(ev["occurred_at"]),
+                    payload=ev,
+                )
+            )
         finding = FindingRow(
-            finding_id=uuid.uuid4().hex, rule_id="ACC-002", severity=severity,
-            nature=["confidentiality"], tenant_ids=[spec.tenant_id],
-            tenants={spec.tenant_id: {"events": 2, "records": spec.records,
-                                      "subjects": spec.persons}},
-            group_key=f"{spec.tenant_id}|{spec.actor}", actor_ids=[spec.actor],
-            source_ips=[spec.ip], data_categories=["identification", "security"],
-            records=spec.records, subjects=spec.persons, count=2, first_seen=start,
+            finding_id=uuid.uuid4().hex,
+            rule_id="ACC-002",
+            severity=severity,
+            nature=["confidentiality"],
+            tenant_ids=[spec.tenant_id],
+            tenants={
+                spec.tenant_id: {"events": 2, "records": spec.records, "subjects": spec.persons}
+            },
+            group_key=f"{spec.tenant_id}|{spec.actor}",
+            actor_ids=[spec.actor],
+            source_ips=[spec.ip],
+            data_categories=["identification", "security"],
+            records=spec.records,
+            subjects=spec.persons,
+            count=2,
+            first_seen=start,
             last_seen=start + timedelta(minutes=1),
             evidence=[e["event_id"] for e in events],
             summary=f"exfiltration by {spec.actor} on {spec.tenant_id}",
@@ -152,15 +231,31 @@ def build_incident(session: Session, *, tenants: list[TenantSpec] | None = None,
         session.add(finding)
         session.flush()
         session.add(IncidentFinding(incident_id=incident.id, finding_id=finding.finding_id))
-        session.add(IncidentTenant(incident_id=incident.id, tenant_id=spec.tenant_id,
-                                   events=2, records=spec.records, persons=spec.persons,
-                                   first_seen=start, last_seen=start + timedelta(minutes=1)))
+        session.add(
+            IncidentTenant(
+                incident_id=incident.id,
+                tenant_id=spec.tenant_id,
+                events=2,
+                records=spec.records,
+                persons=spec.persons,
+                first_seen=start,
+                last_seen=start + timedelta(minutes=1),
+            )
+        )
         built.findings.append(finding)
     if assessment is not None:
         values: dict[str, Any] = {
-            "dpc": 2.0, "ei": 1.0, "score": 3.5, "band": "high", "persons": 0,
-            "notify_customer": True, "notify_cnil": True, "notify_subjects": True,
-            "source": "auto", "assessed_by": "tocsin", "assessed_at": T0,
+            "dpc": 2.0,
+            "ei": 1.0,
+            "score": 3.5,
+            "band": "high",
+            "persons": 0,
+            "notify_customer": True,
+            "notify_cnil": True,
+            "notify_subjects": True,
+            "source": "auto",
+            "assessed_by": "tocsin",
+            "assessed_at": T0,
         }
         values.update(assessment)
         session.add(SeverityAssessment(incident_id=incident.id, **values))

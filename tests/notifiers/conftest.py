@@ -46,8 +46,13 @@ class SinkHandler:
         if self.fail_next > 0:
             self.fail_next -= 1
             return "451 4.3.0 try again later"
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                      bytes(envelope.original_content or envelope.content)))
+        self.received.append(
+            Received(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                bytes(envelope.original_content or envelope.content),
+            )
+        )
         return "250 2.0.0 queued"
 
 
@@ -60,9 +65,15 @@ class SmtpServer:
     ca_file: Path
 
     def config(self, security: str = "starttls", **kwargs: Any) -> SmtpConfig:
-        return SmtpConfig(host=self.host, port=self.port, security=security,  # type: ignore[arg-type]
-                          from_address=SENDER, ssl_context=self.client_context,
-                          timeout=10, **kwargs)
+        return SmtpConfig(
+            host=self.host,
+            port=self.port,
+            security=security,  # type: ignore[arg-type]
+            from_address=SENDER,
+            ssl_context=self.client_context,
+            timeout=10,
+            **kwargs,
+        )
 
 
 def _free_port() -> int:

@@ -29,30 +29,55 @@ DPO = "dpo@avmup.com"
 
 
 def _customers(session: Session) -> None:
-    session.add_all([
-        Customer(tenant_id="acme", name="Acme Santé", contact_email="dpo@acme.test"),
-        Customer(tenant_id="avm-own", name="AVM Informatique", contact_email="it@avmup.test",
-                 role="controller"),
-    ])
+    session.add_all(
+        [
+            Customer(tenant_id="acme", name="Acme Santé", contact_email="dpo@acme.test"),
+            Customer(
+                tenant_id="avm-own",
+                name="AVM Informatique",
+                contact_email="it@avmup.test",
+                role="controller",
+            ),
+        ]
+    )
     session.flush()
 
 
 def _kinds(session: Session, incident_id: int) -> dict[str, Notice]:
-    return {n.kind: n for n in session.scalars(
-        select(Notice).where(Notice.incident_id == incident_id))}
+    return {
+        n.kind: n for n in session.scalars(select(Notice).where(Notice.incident_id == incident_id))
+    }
 
 
 def test_processor_only_customer_notice_and_never_a_cnil_draft(db_session: Session) -> None:
     _customers(db_session)
-    inc = declared.declare(session=db_session, declaration=Declaration(
-        source="customer_report", nature=["confidentiality"], tenant_ids=["acme"],
-        data_categories=["content"], services=["faxbis"], persons=1, records=4,
-        summary="Fax de résultats envoyé à un mauvais numéro.", confirmed=True),
-        actor_email=RSSI, now=NOW)
+    inc = declared.declare(
+        session=db_session,
+        declaration=Declaration(
+            source="customer_report",
+            nature=["confidentiality"],
+            tenant_ids=["acme"],
+            data_categories=["content"],
+            services=["faxbis"],
+            persons=1,
+            records=4,
+            summary="Fax de résultats envoyé à un mauvais numéro.",
+            confirmed=True,
+        ),
+        actor_email=RSSI,
+        now=NOW,
+    )
     inputs = severity.SeverityInputs(dpc=4.0, ei=1.0, cb_confidentiality=0.25, persons=1)
-    service.assess_severity(session=db_session, incident=inc, inputs=inputs,
-                            justification="health data", actor_email=RSSI, now=NOW,
-                            notify_cnil=True, notify_subjects=True)
+    service.assess_severity(
+        session=db_session,
+        incident=inc,
+        inputs=inputs,
+        justification="health data",
+        actor_email=RSSI,
+        now=NOW,
+        notify_cnil=True,
+        notify_subjects=True,
+    )
     draft_notices(session=db_session, incident=inc, now=NOW, policy=DraftPolicy())
     kinds = _kinds(db_session, inc.id)
     assert set(kinds) == {"customer"}  # the CNIL and the persons are Acme's to tell
@@ -66,41 +91,76 @@ def test_controller_insider_exfiltration_drafts_the_cnil_notice_despite_a_low_ba
     db_session: Session,
 ) -> None:
     _customers(db_session)
-    inc = declared.declare(session=db_session, declaration=Declaration(
-        source="staff_report", nature=["confidentiality"], tenant_ids=["avm-own"],
-        data_categories=["identification"], persons=800, records=800, confirmed=True,
-        summary="A departing salesman exported the prospects' contacts to a competitor."),
-        actor_email=RSSI, now=NOW)
-    inputs = severity.SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25,
-                                     malicious=True, persons=800)
-    row = service.assess_severity(session=db_session, incident=inc, inputs=inputs,
-                                  justification="insider, intent to compete",
-                                  actor_email=RSSI, now=NOW)
+    inc = declared.declare(
+        session=db_session,
+        declaration=Declaration(
+            source="staff_report",
+            nature=["confidentiality"],
+            tenant_ids=["avm-own"],
+            data_categories=["identification"],
+            persons=800,
+            records=800,
+            confirmed=True,
+            summary="A departing salesman exported the prospects' contacts to a competitor.",
+        ),
+        actor_email=RSSI,
+        now=NOW,
+    )
+    inputs = severity.SeverityInputs(
+        dpc=1.0, ei=1.0, cb_confidentiality=0.25, malicious=True, persons=800
+    )
+    row = service.assess_severity(
+        session=db_session,
+        incident=inc,
+        inputs=inputs,
+        justification="insider, intent to compete",
+        actor_email=RSSI,
+        now=NOW,
+    )
     assert row.band == "low" and row.notify_cnil and not row.recommendation_overridden
     reasons = row.rationale["recommendation"]
-    assert any("malicious" in r and "whatever the band (low)" in r and "Art. 33(1)" in r
-               for r in reasons)
+    assert any(
+        "malicious" in r and "whatever the band (low)" in r and "Art. 33(1)" in r for r in reasons
+    )
     draft_notices(session=db_session, incident=inc, now=NOW, policy=DraftPolicy())
     kinds = _kinds(db_session, inc.id)
     assert set(kinds) == {"cnil"}  # controller tenant: no customer notice, no persons
     assert kinds["cnil"].status == NoticeStatus.DRAFT
     assert "800" in kinds["cnil"].text_body.replace("\u00a0", "").replace("\u202f", "")
-    assert ("Violation déclarée à la suite d'un signalement d'un membre du personnel : A "
-            "departing salesman exported") in kinds["cnil"].context["circumstances"]
+    assert (
+        "Violation déclarée à la suite d'un signalement d'un membre du personnel : A "
+        "departing salesman exported"
+    ) in kinds["cnil"].context["circumstances"]
 
 
 def test_the_rssi_decision_not_to_notify_removes_the_cnil_draft_path(
     db_session: Session,
 ) -> None:
     _customers(db_session)
-    inc = declared.declare(session=db_session, declaration=Declaration(
-        source="staff_report", nature=["confidentiality"], data_categories=["identification"],
-        persons=2, confirmed=True), actor_email=RSSI, now=NOW)
-    inputs = severity.SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.5,
-                                     malicious=True, persons=2)
+    inc = declared.declare(
+        session=db_session,
+        declaration=Declaration(
+            source="staff_report",
+            nature=["confidentiality"],
+            data_categories=["identification"],
+            persons=2,
+            confirmed=True,
+        ),
+        actor_email=RSSI,
+        now=NOW,
+    )
+    inputs = severity.SeverityInputs(
+        dpc=1.0, ei=1.0, cb_confidentiality=0.5, malicious=True, persons=2
+    )
     row = service.assess_severity(
-        session=db_session, incident=inc, inputs=inputs, actor_email=RSSI, now=NOW,
-        justification="the two addresses were recovered before any use", notify_cnil=False)
+        session=db_session,
+        incident=inc,
+        inputs=inputs,
+        actor_email=RSSI,
+        now=NOW,
+        justification="the two addresses were recovered before any use",
+        notify_cnil=False,
+    )
     assert row.recommendation_overridden and row.rationale["advice"]["cnil"] is True
     draft_notices(session=db_session, incident=inc, now=NOW, policy=DraftPolicy())
     assert _kinds(db_session, inc.id) == {}
@@ -110,18 +170,32 @@ def test_disproportionate_effort_drafts_a_public_communication_in_french_and_eng
     db_session: Session,
 ) -> None:
     _customers(db_session)
-    inc = declared.declare(session=db_session, declaration=Declaration(
-        source="subprocessor_report", nature=["confidentiality"],
-        data_categories=["identification", "electronic_identification"], persons=250_000,
-        summary="Un prestataire a exposé l'annuaire des prospects.", confirmed=True),
-        actor_email=RSSI, now=NOW)
-    inputs = severity.SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.5,
-                                     malicious=True, persons=250_000)
+    inc = declared.declare(
+        session=db_session,
+        declaration=Declaration(
+            source="subprocessor_report",
+            nature=["confidentiality"],
+            data_categories=["identification", "electronic_identification"],
+            persons=250_000,
+            summary="Un prestataire a exposé l'annuaire des prospects.",
+            confirmed=True,
+        ),
+        actor_email=RSSI,
+        now=NOW,
+    )
+    inputs = severity.SeverityInputs(
+        dpc=3.0, ei=1.0, cb_confidentiality=0.5, malicious=True, persons=250_000
+    )
     row = service.assess_severity(
-        session=db_session, incident=inc, inputs=inputs, actor_email=RSSI, now=NOW,
+        session=db_session,
+        incident=inc,
+        inputs=inputs,
+        actor_email=RSSI,
+        now=NOW,
         justification="prospects without a valid address",
         art34_exemption="c_disproportionate_effort",
-        art34_justification="no contact details for most of the 250,000 prospects")
+        art34_justification="no contact details for most of the 250,000 prospects",
+    )
     assert (row.notify_cnil, row.notify_subjects, row.notify_public) == (True, False, True)
     complete(inc)  # the facts the RSSI enters before any notice can be approved
     db_session.flush()
@@ -129,8 +203,12 @@ def test_disproportionate_effort_drafts_a_public_communication_in_french_and_eng
         ("fr", "COMMUNICATION PUBLIQUE", "article 34, paragraphe 3, point c)"),
         ("en", "PUBLIC NOTICE", "Article 34(3)(c)"),
     ):
-        draft_notices(session=db_session, incident=inc, now=NOW,
-                      policy=DraftPolicy(default_language=language, org=ORG))
+        draft_notices(
+            session=db_session,
+            incident=inc,
+            now=NOW,
+            policy=DraftPolicy(default_language=language, org=ORG),
+        )
         public = _kinds(db_session, inc.id)["public"]
         assert public.language == language
         assert heading in public.text_body
@@ -139,13 +217,25 @@ def test_disproportionate_effort_drafts_a_public_communication_in_french_and_eng
     kinds = _kinds(db_session, inc.id)
     assert set(kinds) == {"cnil", "public"}
     assert "[to be completed]" not in kinds["public"].text_body
-    signed = notice_service.approve(session=db_session, notice=kinds["public"],
-                                    user_email=RSSI, user_role="rssi", edits=None,
-                                    reasons_for_delay=None, now=NOW)
+    signed = notice_service.approve(
+        session=db_session,
+        notice=kinds["public"],
+        user_email=RSSI,
+        user_role="rssi",
+        edits=None,
+        reasons_for_delay=None,
+        now=NOW,
+    )
     assert signed.status == NoticeStatus.DRAFT  # a public notice needs the DPO too
-    approved = notice_service.approve(session=db_session, notice=kinds["public"],
-                                      user_email=DPO, user_role="dpo", edits=None,
-                                      reasons_for_delay=None, now=NOW)
+    approved = notice_service.approve(
+        session=db_session,
+        notice=kinds["public"],
+        user_email=DPO,
+        user_role="dpo",
+        edits=None,
+        reasons_for_delay=None,
+        now=NOW,
+    )
     assert approved.status == NoticeStatus.APPROVED and approved.approved_by == RSSI
     assert approved.dpo_approved_by == DPO
     assert db_session.scalars(select(OutboxMessage)).all() == []  # published, not e-mailed
@@ -153,18 +243,27 @@ def test_disproportionate_effort_drafts_a_public_communication_in_french_and_eng
 
 
 def test_cnil_escalation_emails_only_for_avm_ups_own_processing(
-    factory: sessionmaker[Session], smtp_starttls: SmtpServer,
+    factory: sessionmaker[Session],
+    smtp_starttls: SmtpServer,
 ) -> None:
     """Processor-only: the customer clock escalates, never the CNIL one (the customer's);
     AVM Up's own processing: the CNIL escalations at 48, 24 and 6 h left, as before."""
     with factory() as session, session.begin():
         _customers(session)
-        processor = declared.declare(session=session, declaration=Declaration(
-            source="customer_report", nature=["confidentiality"], tenant_ids=["acme"]),
-            actor_email=RSSI, now=NOW).ref
-        controller = declared.declare(session=session, declaration=Declaration(
-            source="staff_report", nature=["confidentiality"]),
-            actor_email=RSSI, now=NOW).ref
+        processor = declared.declare(
+            session=session,
+            declaration=Declaration(
+                source="customer_report", nature=["confidentiality"], tenant_ids=["acme"]
+            ),
+            actor_email=RSSI,
+            now=NOW,
+        ).ref
+        controller = declared.declare(
+            session=session,
+            declaration=Declaration(source="staff_report", nature=["confidentiality"]),
+            actor_email=RSSI,
+            now=NOW,
+        ).ref
     cfg = smtp_starttls.config()
     for hours in (24, 48, 66):
         at = NOW + timedelta(hours=hours)
@@ -174,22 +273,32 @@ def test_cnil_escalation_emails_only_for_avm_ups_own_processing(
     subjects = [r.message()["Subject"] for r in smtp_starttls.handler.received]
     cnil = [s for s in subjects if "notification à la CNIL" in s]
     assert sorted(cnil) == sorted(
-        f"[Tocsin] {controller} – échéance dans {h} h : notification à la CNIL"
-        for h in (48, 24, 6))
+        f"[Tocsin] {controller} – échéance dans {h} h : notification à la CNIL" for h in (48, 24, 6)
+    )
     assert not [s for s in subjects if processor in s and "CNIL" in s]
     assert any(processor in s and "notification du client acme" in s for s in subjects)
 
 
 def test_an_attempt_alone_drafts_no_customer_notice(db_session: Session) -> None:
     _customers(db_session)
-    inc = declared.declare(session=db_session, declaration=Declaration(
-        source="customer_report", nature=["attempt"], tenant_ids=["acme"], confirmed=True),
-        actor_email=RSSI, now=NOW)
+    inc = declared.declare(
+        session=db_session,
+        declaration=Declaration(
+            source="customer_report", nature=["attempt"], tenant_ids=["acme"], confirmed=True
+        ),
+        actor_email=RSSI,
+        now=NOW,
+    )
     assert draft_notices(session=db_session, incident=inc, now=NOW, policy=DraftPolicy()) == []
     inputs = severity.SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, persons=1)
     inc.nature = ["attempt", "confidentiality"]  # qualified as a breach after all
-    service.assess_severity(session=db_session, incident=inc, inputs=inputs,
-                            justification="one fax reached a stranger", actor_email=RSSI,
-                            now=NOW)
+    service.assess_severity(
+        session=db_session,
+        incident=inc,
+        inputs=inputs,
+        justification="one fax reached a stranger",
+        actor_email=RSSI,
+        now=NOW,
+    )
     written = draft_notices(session=db_session, incident=inc, now=NOW, policy=DraftPolicy())
     assert [n.kind for n in written] == ["customer"]

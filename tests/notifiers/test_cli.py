@@ -36,28 +36,50 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 def _seed(factory: sessionmaker[Session]) -> str:
     with factory() as session, session.begin():
         built = build_incident(session)
-        draft_notices(session=session, incident=built.incident, now=datetime.now(UTC),
-                      policy=POLICY)
-        session.add_all([
-            User(email="rssi@avmup.com", password_hash="x", role="rssi"),
-            User(email="analyst@avmup.com", password_hash="x", role="analyst"),
-        ])
+        draft_notices(
+            session=session, incident=built.incident, now=datetime.now(UTC), policy=POLICY
+        )
+        session.add_all(
+            [
+                User(email="rssi@avmup.com", password_hash="x", role="rssi"),
+                User(email="analyst@avmup.com", password_hash="x", role="analyst"),
+            ]
+        )
         return built.incident.ref
 
 
-def test_notices_cli_flow(cli_env: str, factory: sessionmaker[Session], tmp_path: Path,
-                          smtp_starttls: SmtpServer, capsys: pytest.CaptureFixture[str],
-                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notices_cli_flow(
+    cli_env: str,
+    factory: sessionmaker[Session],
+    tmp_path: Path,
+    smtp_starttls: SmtpServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     ref = _seed(factory)
     code, out, _ = _run(capsys, "notices", "list", "--json")
     rows = json.loads(out)
     assert code == 0 and len(rows) == 3
     assert {r["tenant_id"] for r in rows} == {t.tenant_id for t in THREE}
     for r in rows:
-        assert {"id", "incident_ref", "kind", "phase", "version", "status", "tenant_id",
-                "language"} <= set(r)
-        assert (r["incident_ref"], r["kind"], r["phase"], r["version"], r["status"],
-                r["language"]) == (ref, "customer", "initial", 1, "draft", "fr")
+        assert {
+            "id",
+            "incident_ref",
+            "kind",
+            "phase",
+            "version",
+            "status",
+            "tenant_id",
+            "language",
+        } <= set(r)
+        assert (
+            r["incident_ref"],
+            r["kind"],
+            r["phase"],
+            r["version"],
+            r["status"],
+            r["language"],
+        ) == (ref, "customer", "initial", 1, "draft", "fr")
     acme = next(r for r in rows if r["tenant_id"] == "acme-corp")
 
     code, out, _ = _run(capsys, "notices", "show", str(acme["id"]))
@@ -66,14 +88,11 @@ def test_notices_cli_flow(cli_env: str, factory: sessionmaker[Session], tmp_path
     code, out, _ = _run(capsys, "notices", "show", str(acme["id"]), "--html")
     assert out.startswith("<!DOCTYPE html>")
 
-    code, _, err = _run(capsys, "notices", "approve", str(acme["id"]), "--as",
-                        "analyst@avmup.com")
+    code, _, err = _run(capsys, "notices", "approve", str(acme["id"]), "--as", "analyst@avmup.com")
     assert code == 1 and "only the RSSI" in err
-    code, _, err = _run(capsys, "notices", "approve", str(acme["id"]), "--as",
-                        "nobody@avmup.com")
+    code, _, err = _run(capsys, "notices", "approve", str(acme["id"]), "--as", "nobody@avmup.com")
     assert code == 1 and "not an active console user" in err
-    code, out, _ = _run(capsys, "notices", "approve", str(acme["id"]), "--as",
-                        "rssi@avmup.com")
+    code, out, _ = _run(capsys, "notices", "approve", str(acme["id"]), "--as", "rssi@avmup.com")
     assert code == 0 and "approved" in out
 
     monkeypatch.setenv("TOCSIN_SMTP_URL", f"smtp://127.0.0.1:{smtp_starttls.port}")
@@ -86,54 +105,90 @@ def test_notices_cli_flow(cli_env: str, factory: sessionmaker[Session], tmp_path
     assert [r["id"] for r in json.loads(out)] == [acme["id"]]
 
 
-def test_customers_cli(cli_env: str, tmp_path: Path,
-                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_customers_cli(cli_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "c.csv"
     path.write_text("tenant_id,name,contact_email\nacme,Acme,dpo@acme.example\n")
     code, out, _ = _run(capsys, "customers", "import", str(path))
     assert code == 0 and json.loads(out) == {"created": 1, "updated": 0, "unchanged": 0}
     code, out, _ = _run(capsys, "customers", "list", "--json")
-    assert json.loads(out) == [{"tenant_id": "acme", "name": "Acme",
-                                "contact_email": "dpo@acme.example", "language": "fr",
-                                "notify_delay_hours": 24.0, "role": "processor"}]
+    assert json.loads(out) == [
+        {
+            "tenant_id": "acme",
+            "name": "Acme",
+            "contact_email": "dpo@acme.example",
+            "language": "fr",
+            "notify_delay_hours": 24.0,
+            "role": "processor",
+        }
+    ]
     path.write_text("tenant_id,name,contact_email\nacme,Acme,nope\n")
     code, _, err = _run(capsys, "customers", "import", str(path))
     assert code == 1 and "line 2, column contact_email" in err
 
 
-def test_notify_refuses_plaintext_url(cli_env: str, monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_notify_refuses_plaintext_url(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("TOCSIN_SMTP_URL", "smtp+plain://127.0.0.1:25")
     get_settings.cache_clear()
     code, _, err = _run(capsys, "notify", "--once")
     assert code == 1 and "plain-text SMTP refused" in err
 
 
-def test_incident_fields_and_qualify_cli(cli_env: str, factory: sessionmaker[Session],
-                                         capsys: pytest.CaptureFixture[str],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_incident_fields_and_qualify_cli(
+    cli_env: str,
+    factory: sessionmaker[Session],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("TOCSIN_ORG__NAME", "AVM Up (AVM Informatique)")
     get_settings.cache_clear()
     with factory() as session, session.begin():
         built = build_incident(session, fields=False, status="confirmed")
-        session.add_all([
-            User(email="rssi@avmup.com", password_hash="x", role="rssi"),
-            User(email="analyst@avmup.com", password_hash="x", role="analyst"),
-        ])
+        session.add_all(
+            [
+                User(email="rssi@avmup.com", password_hash="x", role="rssi"),
+                User(email="analyst@avmup.com", password_hash="x", role="analyst"),
+            ]
+        )
         ref = built.incident.ref
     code, out, _ = _run(capsys, "incidents", "fields", ref)
     assert code == 0 and json.loads(out)["values"]["cause"] is None
-    code, _, err = _run(capsys, "incidents", "fields", ref, "--set", "cause=external_malicious",
-                        "--as", "analyst@avmup.com")
+    code, _, err = _run(
+        capsys,
+        "incidents",
+        "fields",
+        ref,
+        "--set",
+        "cause=external_malicious",
+        "--as",
+        "analyst@avmup.com",
+    )
     assert code == 1 and "only the RSSI" in err
-    code, _, err = _run(capsys, "incidents", "fields", ref, "--set", "cause=meteor",
-                        "--as", "rssi@avmup.com")
+    code, _, err = _run(
+        capsys, "incidents", "fields", ref, "--set", "cause=meteor", "--as", "rssi@avmup.com"
+    )
     assert code == 1 and "cause" in err
-    code, out, _ = _run(capsys, "incidents", "fields", ref, "--as", "rssi@avmup.com",
-                        "--set", "cause=external_malicious", "--set", "origin=hacking",
-                        "--set", "subprocessors_involved=no", "--set", "breach_ongoing=unknown",
-                        "--set", "measures=comptes verrouillés;sessions révoquées",
-                        "--set", "measures_proposed=vérifier les connexions")
+    code, out, _ = _run(
+        capsys,
+        "incidents",
+        "fields",
+        ref,
+        "--as",
+        "rssi@avmup.com",
+        "--set",
+        "cause=external_malicious",
+        "--set",
+        "origin=hacking",
+        "--set",
+        "subprocessors_involved=no",
+        "--set",
+        "breach_ongoing=unknown",
+        "--set",
+        "measures=comptes verrouillés;sessions révoquées",
+        "--set",
+        "measures_proposed=vérifier les connexions",
+    )
     values = json.loads(out)["values"]
     assert code == 0 and values["cause"] == "external_malicious"
     assert values["measures"] == "comptes verrouillés\nsessions révoquées"
@@ -141,10 +196,19 @@ def test_incident_fields_and_qualify_cli(cli_env: str, factory: sessionmaker[Ses
     [notice] = [r for r in json.loads(out) if r["tenant_id"] == "acme-corp"]
     code, out, _ = _run(capsys, "notices", "show", str(notice["id"]))
     assert "Cause : Acte externe malveillant" in out and "[à compléter]" not in out
-    code, out, _ = _run(capsys, "notices", "approve", str(notice["id"]), "--as",
-                        "rssi@avmup.com")
+    code, out, _ = _run(capsys, "notices", "approve", str(notice["id"]), "--as", "rssi@avmup.com")
     assert code == 0 and "approved" in out
     # Not an attempt: nothing to qualify.
-    code, _, err = _run(capsys, "incidents", "qualify", ref, "--nature", "confidentiality",
-                        "--justification", "x", "--as", "rssi@avmup.com")
+    code, _, err = _run(
+        capsys,
+        "incidents",
+        "qualify",
+        ref,
+        "--nature",
+        "confidentiality",
+        "--justification",
+        "x",
+        "--as",
+        "rssi@avmup.com",
+    )
     assert code == 1 and "not an attempt" in err

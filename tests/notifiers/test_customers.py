@@ -30,20 +30,29 @@ def test_parse_good_file() -> None:
     assert rows[0].contact_email == "dpo@acme.example;rssi@acme.example"
 
 
-@pytest.mark.parametrize(("text", "where"), [
-    ("tenant_id,name\nx,y\n", "line 1: missing column(s) contact_email"),
-    ("tenant_id,name,contact_email,phone\nx,y,a@b.example,1\n", "unknown column(s) phone"),
-    ("tenant_id,name,contact_email\nbad id!,y,a@b.example\n", "line 2, column tenant_id"),
-    ("tenant_id,name,contact_email\nok,y,not-an-address\n", "line 2, column contact_email"),
-    ("tenant_id,name,contact_email\nok,y,a@b.example\r\nBcc: x@y.example\n",
-     "line 3, column tenant_id"),
-    ("tenant_id,name,contact_email,language\nok,y,a@b.example,de\n", "line 2, column language"),
-    ("tenant_id,name,contact_email,notify_delay_hours\nok,y,a@b.example,-1\n",
-     "column notify_delay_hours"),
-    ("tenant_id,name,contact_email,role\nok,y,a@b.example,owner\n", "line 2, column role"),
-    ("tenant_id,name,contact_email\nok,y,a@b.example\nok,z,c@d.example\n",
-     "line 3, column tenant_id: duplicate"),
-])
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("tenant_id,name\nx,y\n", "line 1: missing column(s) contact_email"),
+        ("tenant_id,name,contact_email,phone\nx,y,a@b.example,1\n", "unknown column(s) phone"),
+        ("tenant_id,name,contact_email\nbad id!,y,a@b.example\n", "line 2, column tenant_id"),
+        ("tenant_id,name,contact_email\nok,y,not-an-address\n", "line 2, column contact_email"),
+        (
+            "tenant_id,name,contact_email\nok,y,a@b.example\r\nBcc: x@y.example\n",
+            "line 3, column tenant_id",
+        ),
+        ("tenant_id,name,contact_email,language\nok,y,a@b.example,de\n", "line 2, column language"),
+        (
+            "tenant_id,name,contact_email,notify_delay_hours\nok,y,a@b.example,-1\n",
+            "column notify_delay_hours",
+        ),
+        ("tenant_id,name,contact_email,role\nok,y,a@b.example,owner\n", "line 2, column role"),
+        (
+            "tenant_id,name,contact_email\nok,y,a@b.example\nok,z,c@d.example\n",
+            "line 3, column tenant_id: duplicate",
+        ),
+    ],
+)
 def test_errors_name_line_and_column(text: str, where: str) -> None:
     with pytest.raises(CustomerImportError) as err:
         customers.parse_csv(text)
@@ -66,18 +75,34 @@ def test_import_upserts(db_session: Session, tmp_path: Path) -> None:
     assert mine == ["acme-corp", "avm-own", "globex_42"]  # sorted by tenant id
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("name", ""), ("contact_email", "no address"), ("language", "de"),
-    ("notify_delay_hours", "0"), ("notify_delay_hours", "721"),
-    ("notify_delay_hours", "douze"), ("notify_delay_hours", " "), ("role", "owner"),
-])
-def test_a_customer_edit_names_the_bad_field(db_session: Session, field: str,
-                                            value: str) -> None:
-    good = {"name": "Acme", "contact_email": "dpo@acme.example", "language": "fr",
-            "notify_delay_hours": "24", "role": "processor"}
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", ""),
+        ("contact_email", "no address"),
+        ("language", "de"),
+        ("notify_delay_hours", "0"),
+        ("notify_delay_hours", "721"),
+        ("notify_delay_hours", "douze"),
+        ("notify_delay_hours", " "),
+        ("role", "owner"),
+    ],
+)
+def test_a_customer_edit_names_the_bad_field(db_session: Session, field: str, value: str) -> None:
+    good = {
+        "name": "Acme",
+        "contact_email": "dpo@acme.example",
+        "language": "fr",
+        "notify_delay_hours": "24",
+        "role": "processor",
+    }
     with pytest.raises(InvalidCustomer) as err:
-        customers.update_customer(session=db_session, tenant_id="acme",
-                                  actor_email="rssi@avmup.test", **{**good, field: value})
+        customers.update_customer(
+            session=db_session,
+            tenant_id="acme",
+            actor_email="rssi@avmup.test",
+            **{**good, field: value},
+        )
     assert err.value.field == field
     if value.strip() and not value.strip().isdigit():
         assert value not in str(err.value)  # never echoes what was typed
@@ -85,20 +110,37 @@ def test_a_customer_edit_names_the_bad_field(db_session: Session, field: str,
 
 
 def test_a_customer_edit_is_saved_and_audited(db_session: Session) -> None:
-    customers.update_customer(session=db_session, tenant_id="acme", name="Acme",
-                              contact_email="dpo@acme.example", language="fr",
-                              notify_delay_hours="24", role="processor",
-                              actor_email="rssi@avmup.test")
-    customers.update_customer(session=db_session, tenant_id="acme", name="Acme",
-                              contact_email="dpo@acme.example; rssi@acme.example",
-                              language="en", notify_delay_hours="7,5", role="controller",
-                              actor_email="rssi@avmup.test")
+    customers.update_customer(
+        session=db_session,
+        tenant_id="acme",
+        name="Acme",
+        contact_email="dpo@acme.example",
+        language="fr",
+        notify_delay_hours="24",
+        role="processor",
+        actor_email="rssi@avmup.test",
+    )
+    customers.update_customer(
+        session=db_session,
+        tenant_id="acme",
+        name="Acme",
+        contact_email="dpo@acme.example; rssi@acme.example",
+        language="en",
+        notify_delay_hours="7,5",
+        role="controller",
+        actor_email="rssi@avmup.test",
+    )
     row = db_session.get(Customer, "acme")
     assert row is not None
     assert (row.contact_email, row.language, row.notify_delay_hours, row.role) == (
-        "dpo@acme.example;rssi@acme.example", "en", 7.5, "controller")
+        "dpo@acme.example;rssi@acme.example",
+        "en",
+        7.5,
+        "controller",
+    )
     entries = audit_chain.entries_for(session=db_session, subject="tenant:acme")
     assert [e.data["changed"] for e in entries] == [
         ["contact_email", "language", "name", "notify_delay_hours", "role"],
-        ["contact_email", "language", "notify_delay_hours", "role"]]
+        ["contact_email", "language", "notify_delay_hours", "role"],
+    ]
     assert all("acme.example" not in str(e.data) for e in entries)  # no address audited

@@ -17,8 +17,16 @@ from notifiers.models import Notice
 from tests.notifiers.builders import POLICY, THREE, TenantSpec, build_incident
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-CONTROLLER = TenantSpec("avm-own", "AVM Informatique", "it@avmup.com", 321, 654, "u-avm-1",
-                        "192.0.2.10", role="controller")
+CONTROLLER = TenantSpec(
+    "avm-own",
+    "AVM Informatique",
+    "it@avmup.com",
+    321,
+    654,
+    "u-avm-1",
+    "192.0.2.10",
+    role="controller",
+)
 
 
 def _fmt(n: int) -> str:
@@ -27,14 +35,17 @@ def _fmt(n: int) -> str:
 
 def test_three_customers_three_isolated_notices(db_session: Session) -> None:
     built = build_incident(db_session)
-    notices = draft_notices(session=db_session, incident=built.incident, now=NOW,
-                            policy=POLICY)
+    notices = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
     assert sorted(n.tenant_id or "" for n in notices) == sorted(t.tenant_id for t in THREE)
     assert {n.kind for n in notices} == {"customer"}
     for notice in notices:
         own = next(t for t in THREE if t.tenant_id == notice.tenant_id)
-        parts = [notice.subject, notice.text_body, html.unescape(notice.html_body),
-                 str(notice.context)]
+        parts = [
+            notice.subject,
+            notice.text_body,
+            html.unescape(notice.html_body),
+            str(notice.context),
+        ]
         assert own.name in notice.subject
         for part in parts[1:3]:
             assert own.name in part
@@ -44,9 +55,16 @@ def test_three_customers_three_isolated_notices(db_session: Session) -> None:
             if other is own:
                 continue
             for part in parts:
-                for secret in (other.tenant_id, other.name, other.actor, other.ip,
-                               _fmt(other.persons), _fmt(other.records),
-                               str(other.persons), str(other.records)):
+                for secret in (
+                    other.tenant_id,
+                    other.name,
+                    other.actor,
+                    other.ip,
+                    _fmt(other.persons),
+                    _fmt(other.records),
+                    str(other.persons),
+                    str(other.records),
+                ):
                     assert secret not in part, (notice.tenant_id, secret)
             for finding in built.findings:
                 if other.tenant_id in finding.tenant_ids:
@@ -57,29 +75,32 @@ def test_three_customers_three_isolated_notices(db_session: Session) -> None:
 def test_redrafting_is_idempotent(db_session: Session) -> None:
     built = build_incident(db_session)
     first = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
-    again = draft_notices(session=db_session, incident=built.incident,
-                          now=NOW + timedelta(minutes=5), policy=POLICY)
+    again = draft_notices(
+        session=db_session, incident=built.incident, now=NOW + timedelta(minutes=5), policy=POLICY
+    )
     assert len(first) == 3
     assert again == []
-    count = len(list(db_session.scalars(
-        select(Notice).where(Notice.incident_id == built.incident.id))))
+    count = len(
+        list(db_session.scalars(select(Notice).where(Notice.incident_id == built.incident.id)))
+    )
     assert count == 3
 
 
 def test_nothing_drafted_before_confirmation_unless_critical(db_session: Session) -> None:
     triage = build_incident(db_session, status="triage", severity="high")
-    assert draft_notices(session=db_session, incident=triage.incident, now=NOW,
-                         policy=POLICY) == []
+    assert draft_notices(session=db_session, incident=triage.incident, now=NOW, policy=POLICY) == []
     critical = build_incident(db_session, status="detected", severity="critical")
-    assert len(draft_notices(session=db_session, incident=critical.incident, now=NOW,
-                             policy=POLICY)) == 3
+    assert (
+        len(draft_notices(session=db_session, incident=critical.incident, now=NOW, policy=POLICY))
+        == 3
+    )
     off = POLICY.model_copy(update={"draft_on_critical": False})
     other = build_incident(db_session, status="detected", severity="critical")
-    assert draft_notices(session=db_session, incident=other.incident, now=NOW,
-                         policy=off) == []
+    assert draft_notices(session=db_session, incident=other.incident, now=NOW, policy=off) == []
     dismissed = build_incident(db_session, status="dismissed")
-    assert draft_notices(session=db_session, incident=dismissed.incident, now=NOW,
-                         policy=POLICY) == []
+    assert (
+        draft_notices(session=db_session, incident=dismissed.incident, now=NOW, policy=POLICY) == []
+    )
 
 
 def _share(session: Session, incident_id: int, tenant_id: str) -> IncidentTenant:
@@ -100,8 +121,15 @@ def test_changes_refresh_draft_then_make_complementary_version(db_session: Sessi
     assert same.id == v1.id and same.version == 1
     assert "environ 1\u00a0500" in same.text_body
     # Approved: the next change is a complementary version 2; version 1 is kept as approved.
-    service.approve(session=db_session, notice=v1, user_email="rssi@avmup.com",
-                    user_role="rssi", edits=None, reasons_for_delay=None, now=NOW)
+    service.approve(
+        session=db_session,
+        notice=v1,
+        user_email="rssi@avmup.com",
+        user_role="rssi",
+        edits=None,
+        reasons_for_delay=None,
+        now=NOW,
+    )
     _share(db_session, incident.id, spec.tenant_id).persons = 4321
     db_session.flush()
     [v2] = draft_notices(session=db_session, incident=incident, now=NOW, policy=POLICY)
@@ -113,10 +141,12 @@ def test_changes_refresh_draft_then_make_complementary_version(db_session: Sessi
 
 
 def test_controller_role_drafts_cnil_and_data_subject(db_session: Session) -> None:
-    built = build_incident(db_session, tenants=[THREE[0], CONTROLLER],
-                           assessment={"notify_cnil": True, "notify_subjects": True})
-    notices = draft_notices(session=db_session, incident=built.incident, now=NOW,
-                            policy=POLICY)
+    built = build_incident(
+        db_session,
+        tenants=[THREE[0], CONTROLLER],
+        assessment={"notify_cnil": True, "notify_subjects": True},
+    )
+    notices = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
     kinds = sorted((n.kind, n.tenant_id or "") for n in notices)
     assert kinds == [("cnil", ""), ("customer", THREE[0].tenant_id), ("data_subject", "")]
     cnil = next(n for n in notices if n.kind == NoticeKind.CNIL)
@@ -127,16 +157,23 @@ def test_controller_role_drafts_cnil_and_data_subject(db_session: Session) -> No
 
 
 def test_no_cnil_when_assessment_does_not_recommend(db_session: Session) -> None:
-    built = build_incident(db_session, tenants=[CONTROLLER],
-                           assessment={"notify_cnil": False, "notify_subjects": False})
-    assert draft_notices(session=db_session, incident=built.incident, now=NOW,
-                         policy=POLICY) == []
-    exempt = build_incident(db_session, tenants=[CONTROLLER],
-                            assessment={"notify_cnil": True, "notify_subjects": True,
-                                        "art34_exemption": "a_unintelligible",
-                                        "art34_justification": "chiffrement AES-256"})
-    notices = draft_notices(session=db_session, incident=exempt.incident, now=NOW,
-                            policy=POLICY)
+    built = build_incident(
+        db_session,
+        tenants=[CONTROLLER],
+        assessment={"notify_cnil": False, "notify_subjects": False},
+    )
+    assert draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY) == []
+    exempt = build_incident(
+        db_session,
+        tenants=[CONTROLLER],
+        assessment={
+            "notify_cnil": True,
+            "notify_subjects": True,
+            "art34_exemption": "a_unintelligible",
+            "art34_justification": "chiffrement AES-256",
+        },
+    )
+    notices = draft_notices(session=db_session, incident=exempt.incident, now=NOW, policy=POLICY)
     assert [n.kind for n in notices] == ["cnil"]
     assert "chiffrement AES-256" in notices[0].text_body
 
@@ -144,22 +181,42 @@ def test_no_cnil_when_assessment_does_not_recommend(db_session: Session) -> None
 def test_staff_and_cross_tenant_evidence_is_redacted(db_session: Session) -> None:
     built = build_incident(db_session, tenants=[THREE[0]])
     events = [
-        {"event_id": "e-staff", "service": "faxbis", "tenant_id": THREE[0].tenant_id,
-         "actor": {"id": "staff-jdupont", "kind": "staff_support"},
-         "source_ip": "10.9.9.9", "interface": "support_console", "operation": "read",
-         "records": 3, "resource": {"type": "fax", "tenant_id": THREE[0].tenant_id}},
-        {"event_id": "e-cross", "service": "faxbis", "tenant_id": "other-tenant",
-         "actor": {"id": "u-other-1", "kind": "customer_user"}, "source_ip": "10.8.8.8",
-         "interface": "api", "operation": "read", "records": 4,
-         "resource": {"type": "fax", "tenant_id": THREE[0].tenant_id}},
+        {
+            "event_id": "e-staff",
+            "service": "faxbis",
+            "tenant_id": THREE[0].tenant_id,
+            "actor": {"id": "staff-jdupont", "kind": "staff_support"},
+            "source_ip": "10.9.9.9",
+            "interface": "support_console",
+            "operation": "read",
+            "records": 3,
+            "resource": {"type": "fax", "tenant_id": THREE[0].tenant_id},
+        },
+        {
+            "event_id": "e-cross",
+            "service": "faxbis",
+            "tenant_id": "other-tenant",
+            "actor": {"id": "u-other-1", "kind": "customer_user"},
+            "source_ip": "10.8.8.8",
+            "interface": "api",
+            "operation": "read",
+            "records": 4,
+            "resource": {"type": "fax", "tenant_id": THREE[0].tenant_id},
+        },
     ]
     for ev in events:
-        db_session.add(EvidenceEvent(event_id=ev["event_id"], stream="t",
-                                     tenant_id=ev["tenant_id"], occurred_at=NOW, payload=ev))
+        db_session.add(
+            EvidenceEvent(
+                event_id=ev["event_id"],
+                stream="t",
+                tenant_id=ev["tenant_id"],
+                occurred_at=NOW,
+                payload=ev,
+            )
+        )
     built.findings[0].evidence = [*built.findings[0].evidence, "e-staff", "e-cross"]
     db_session.flush()
-    [notice] = draft_notices(session=db_session, incident=built.incident, now=NOW,
-                             policy=POLICY)
+    [notice] = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
     for secret in ("staff-jdupont", "10.9.9.9", "other-tenant", "u-other-1", "10.8.8.8"):
         assert secret not in notice.text_body and secret not in notice.html_body
     assert "consultation de télécopies, par un membre du personnel d'AVM Up" in notice.text_body
@@ -177,12 +234,19 @@ def test_organisation_settings_refresh_drafts_but_never_renotify(db_session: Ses
     assert "[à compléter]" in draft.text_body
     [same] = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
     assert same.id == draft.id and "[à compléter]" not in same.text_body
-    service.approve(session=db_session, notice=same, user_email="rssi@avmup.com",
-                    user_role="rssi", edits=None, reasons_for_delay=None, now=NOW)
-    renamed = POLICY.model_copy(update={"org": POLICY.org.model_copy(
-        update={"dpo_phone": "+33 4 99 99 99 99"})})
-    assert draft_notices(session=db_session, incident=built.incident, now=NOW,
-                         policy=renamed) == []
+    service.approve(
+        session=db_session,
+        notice=same,
+        user_email="rssi@avmup.com",
+        user_role="rssi",
+        edits=None,
+        reasons_for_delay=None,
+        now=NOW,
+    )
+    renamed = POLICY.model_copy(
+        update={"org": POLICY.org.model_copy(update={"dpo_phone": "+33 4 99 99 99 99"})}
+    )
+    assert draft_notices(session=db_session, incident=built.incident, now=NOW, policy=renamed) == []
 
 
 def test_the_reading_customer_gets_a_neutral_notice_without_the_owner(
@@ -190,18 +254,33 @@ def test_the_reading_customer_gets_a_neutral_notice_without_the_owner(
 ) -> None:
     reader, owner = THREE[0], THREE[1]
     built = build_incident(db_session, tenants=[reader, owner])
-    event = {"event_id": "e-read-across", "service": "faxbis", "tenant_id": reader.tenant_id,
-             "actor": {"id": reader.actor, "kind": "customer_user"}, "source_ip": reader.ip,
-             "interface": "web", "operation": "read", "records": 9,
-             "resource": {"type": "contact", "tenant_id": owner.tenant_id}}
-    db_session.add(EvidenceEvent(event_id=event["event_id"], stream="t",
-                                 tenant_id=reader.tenant_id, occurred_at=NOW, payload=event))
+    event = {
+        "event_id": "e-read-across",
+        "service": "faxbis",
+        "tenant_id": reader.tenant_id,
+        "actor": {"id": reader.actor, "kind": "customer_user"},
+        "source_ip": reader.ip,
+        "interface": "web",
+        "operation": "read",
+        "records": 9,
+        "resource": {"type": "contact", "tenant_id": owner.tenant_id},
+    }
+    db_session.add(
+        EvidenceEvent(
+            event_id=event["event_id"],
+            stream="t",
+            tenant_id=reader.tenant_id,
+            occurred_at=NOW,
+            payload=event,
+        )
+    )
     built.findings[0].evidence = [*built.findings[0].evidence, "e-read-across"]
     built.findings[1].evidence = [*built.findings[1].evidence, "e-read-across"]
     db_session.flush()
-    notices = {n.tenant_id: n for n in draft_notices(session=db_session,
-                                                      incident=built.incident, now=NOW,
-                                                      policy=POLICY)}
+    notices = {
+        n.tenant_id: n
+        for n in draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
+    }
     to_reader, to_owner = notices[reader.tenant_id], notices[owner.tenant_id]
     assert "ne relèvent pas de votre compte" in to_reader.text_body
     for secret in (owner.tenant_id, owner.name, owner.actor, owner.ip):

@@ -33,54 +33,99 @@ T = datetime(2026, 11, 20, 8, 42, tzinfo=UTC)
 def _facts(language: str) -> dict[str, Any]:
     fr = language == "fr"
     return {
-        "incident_ref": "INC-2026-0042", "language": language, "phase": NoticePhase.INITIAL,
-        "version": 1, "generated_at": T + timedelta(hours=3), "detected_at": T + timedelta(
-            minutes=4), "aware_at": T + timedelta(hours=1), "first_seen": T,
-        "last_seen": T + timedelta(minutes=35), "ongoing": True, "established": True,
-        "natures": ["confidentiality"], "rule_ids": ["AUTH-003"],
+        "incident_ref": "INC-2026-0042",
+        "language": language,
+        "phase": NoticePhase.INITIAL,
+        "version": 1,
+        "generated_at": T + timedelta(hours=3),
+        "detected_at": T + timedelta(minutes=4),
+        "aware_at": T + timedelta(hours=1),
+        "first_seen": T,
+        "last_seen": T + timedelta(minutes=35),
+        "ongoing": True,
+        "established": True,
+        "natures": ["confidentiality"],
+        "rule_ids": ["AUTH-003"],
         "services": ["campaign_manager"],
         "data_categories": ["identification", "electronic_identification"],
-        "persons": 1840, "records": None, "reach": ["u-1842"], "severity_band": "medium",
-        "measures_taken": ["mot de passe du compte réinitialisé et sessions révoquées" if fr
-                           else "account password reset and sessions revoked"],
-        "measures_proposed": ["vérifier les exports de contacts des dernières 48 heures" if fr
-                              else "review the contact exports of the last 48 hours"],
-        "cause": "external_malicious", "origin": "hacking", "subprocessors_involved": "no",
-        "breach_ongoing": "no", "breach_ended_at": T + timedelta(minutes=50),
-        "org": ORG, "next_update": T + timedelta(hours=27),
+        "persons": 1840,
+        "records": None,
+        "reach": ["u-1842"],
+        "severity_band": "medium",
+        "measures_taken": [
+            "mot de passe du compte réinitialisé et sessions révoquées"
+            if fr
+            else "account password reset and sessions revoked"
+        ],
+        "measures_proposed": [
+            "vérifier les exports de contacts des dernières 48 heures"
+            if fr
+            else "review the contact exports of the last 48 hours"
+        ],
+        "cause": "external_malicious",
+        "origin": "hacking",
+        "subprocessors_involved": "no",
+        "breach_ongoing": "no",
+        "breach_ended_at": T + timedelta(minutes=50),
+        "org": ORG,
+        "next_update": T + timedelta(hours=27),
     }
 
 
 def customer(language: str) -> CustomerNoticeContext:
     return CustomerNoticeContext(
-        **_facts(language), tenant_id="acme", customer_name="ACME SA", accounts=["u-1842"],
+        **_facts(language),
+        tenant_id="acme",
+        customer_name="ACME SA",
+        accounts=["u-1842"],
         evidence=[
-            EvidenceLine(occurred_at=T, service="campaign_manager", interface="web",
-                         action="login_failure", actor_id="u-1842", source_ip="203.0.113.5"),
-            EvidenceLine(occurred_at=T + timedelta(minutes=2), service="campaign_manager",
-                         interface="web", action="login_success", actor_id="u-1842",
-                         source_ip="203.0.113.5"),
-            EvidenceLine(occurred_at=T + timedelta(minutes=9), service="campaign_manager",
-                         interface="api", operation="export", resource_type="contact",
-                         outcome="allowed", records=1840, actor_id="u-1842",
-                         source_ip="203.0.113.5"),
-        ])
+            EvidenceLine(
+                occurred_at=T,
+                service="campaign_manager",
+                interface="web",
+                action="login_failure",
+                actor_id="u-1842",
+                source_ip="203.0.113.5",
+            ),
+            EvidenceLine(
+                occurred_at=T + timedelta(minutes=2),
+                service="campaign_manager",
+                interface="web",
+                action="login_success",
+                actor_id="u-1842",
+                source_ip="203.0.113.5",
+            ),
+            EvidenceLine(
+                occurred_at=T + timedelta(minutes=9),
+                service="campaign_manager",
+                interface="api",
+                operation="export",
+                resource_type="contact",
+                outcome="allowed",
+                records=1840,
+                actor_id="u-1842",
+                source_ip="203.0.113.5",
+            ),
+        ],
+    )
 
 
 def cnil(language: str) -> CnilNoticeContext:
     return CnilNoticeContext(
-        **{**_facts(language), "reach": ["1"]}, cnil_due=T + timedelta(hours=73), late=False,
+        **{**_facts(language), "reach": ["1"]},
+        cnil_due=T + timedelta(hours=73),
+        late=False,
         circumstances="Détection automatique par l'outil de surveillance Tocsin (règles "
-                      "AUTH-003) sur les journaux d'authentification et d'accès des services, "
-                      "puis qualification par l'équipe sécurité.",
-        subject_categories=["prospects"], directly_identifiable=True,
-        consequences=["Rapprochement possible avec d'autres informations relatives aux "
-                      "personnes"],
+        "AUTH-003) sur les journaux d'authentification et d'accès des services, "
+        "puis qualification par l'équipe sécurité.",
+        subject_categories=["prospects"],
+        directly_identifiable=True,
+        consequences=["Rapprochement possible avec d'autres informations relatives aux personnes"],
         harms=["Perte de contrôle sur leurs données personnelles", "Atteinte à la vie privée"],
         measures_planned=["revue des droits d'export"],
         measures_long_term=["authentification à deux facteurs pour tous les comptes"],
         data_subjects_informed="Prévue : information des personnes concernées en préparation "
-                               "(article 34 du RGPD)",
+        "(article 34 du RGPD)",
     )
 
 
@@ -88,10 +133,14 @@ def data_subject(language: str) -> DataSubjectNoticeContext:
     from notifiers import wording
 
     return DataSubjectNoticeContext(
-        **{**_facts(language), "reach": ["1"]}, account_holders=False,
-        advice=wording.advice(language=language,
-                              data_categories=["identification", "electronic_identification"],
-                              account_holders=False))
+        **{**_facts(language), "reach": ["1"]},
+        account_holders=False,
+        advice=wording.advice(
+            language=language,
+            data_categories=["identification", "electronic_identification"],
+            account_holders=False,
+        ),
+    )
 
 
 KINDS = {"customer": customer, "cnil": cnil, "data_subject": data_subject}
@@ -103,9 +152,14 @@ def _check(name: str, actual: str) -> None:
         path.write_text(actual, encoding="utf-8")
     expected = path.read_text(encoding="utf-8") if path.exists() else ""
     if actual != expected:
-        diff = "".join(difflib.unified_diff(
-            expected.splitlines(keepends=True), actual.splitlines(keepends=True),
-            fromfile=f"golden/{name}", tofile="rendered"))
+        diff = "".join(
+            difflib.unified_diff(
+                expected.splitlines(keepends=True),
+                actual.splitlines(keepends=True),
+                fromfile=f"golden/{name}",
+                tofile="rendered",
+            )
+        )
         pytest.fail(f"{name} differs from its reviewed golden file:\n{diff}", pytrace=False)
 
 

@@ -12,10 +12,20 @@ from notifiers.mail import build_message, parse_sender, validate_address
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("bad", [
-    "", "plain", "a@b", "a@b.example\r\nBcc: c@d.example", "a b@c.example", "<a@b.example>",
-    "a@-b.example", "a@b.example,c@d.example", "x" * 250 + "@b.example",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "plain",
+        "a@b",
+        "a@b.example\r\nBcc: c@d.example",
+        "a b@c.example",
+        "<a@b.example>",
+        "a@-b.example",
+        "a@b.example,c@d.example",
+        "x" * 250 + "@b.example",
+    ],
+)
 def test_invalid_addresses_refused(bad: str) -> None:
     with pytest.raises(InvalidAddress):
         validate_address(bad)
@@ -30,10 +40,17 @@ def test_valid_address_and_sender() -> None:
 
 
 def test_subject_crlf_cannot_add_a_header() -> None:
-    msg = build_message(sender="securite@avmup.com", recipients=["dpo@acme.example"],
-                        subject="Objet\r\nBcc: victim@evil.example\nX-Evil: 1",
-                        text="corps", html="<p>corps</p>", message_id="<a.b@tocsin.avmup.com>",
-                        date=NOW, language="fr", reference="INC-2026-0001\r\nX-Evil: 2")
+    msg = build_message(
+        sender="securite@avmup.com",
+        recipients=["dpo@acme.example"],
+        subject="Objet\r\nBcc: victim@evil.example\nX-Evil: 1",
+        text="corps",
+        html="<p>corps</p>",
+        message_id="<a.b@tocsin.avmup.com>",
+        date=NOW,
+        language="fr",
+        reference="INC-2026-0001\r\nX-Evil: 2",
+    )
     raw = msg.as_bytes()
     assert b"\r\nBcc:" not in raw and b"\r\nX-Evil:" not in raw
     assert msg["Subject"] == "Objet Bcc: victim@evil.example X-Evil: 1"
@@ -41,9 +58,17 @@ def test_subject_crlf_cannot_add_a_header() -> None:
 
 
 def test_several_recipients_are_not_disclosed() -> None:
-    msg = build_message(sender="securite@avmup.com", recipients=["a@x.example", "b@y.example"],
-                        subject="s", text="t", html=None, message_id="<m.1@tocsin.avmup.com>",
-                        date=NOW, language="en", hide_recipients=True)
+    msg = build_message(
+        sender="securite@avmup.com",
+        recipients=["a@x.example", "b@y.example"],
+        subject="s",
+        text="t",
+        html=None,
+        message_id="<m.1@tocsin.avmup.com>",
+        date=NOW,
+        language="en",
+        hide_recipients=True,
+    )
     assert msg["To"] == "undisclosed-recipients:;"
     assert b"a@x.example" not in msg.as_bytes()
     assert msg["Content-Language"] == "en"
@@ -51,13 +76,27 @@ def test_several_recipients_are_not_disclosed() -> None:
 
 def test_bad_message_id_refused() -> None:
     with pytest.raises(InvalidAddress):
-        build_message(sender="securite@avmup.com", recipients=["a@x.example"], subject="s",
-                      text="t", html=None, message_id="<x>\r\nBcc: y@z.example", date=NOW,
-                      language="fr")
+        build_message(
+            sender="securite@avmup.com",
+            recipients=["a@x.example"],
+            subject="s",
+            text="t",
+            html=None,
+            message_id="<x>\r\nBcc: y@z.example",
+            date=NOW,
+            language="fr",
+        )
 
 
 def test_customer_contacts_are_all_addressed() -> None:
-    msg = build_message(sender="securite@avmup.com", recipients=["a@x.example", "b@x.example"],
-                        subject="s", text="t", html=None, message_id="<m.2@tocsin.avmup.com>",
-                        date=NOW, language="fr")
+    msg = build_message(
+        sender="securite@avmup.com",
+        recipients=["a@x.example", "b@x.example"],
+        subject="s",
+        text="t",
+        html=None,
+        message_id="<m.2@tocsin.avmup.com>",
+        date=NOW,
+        language="fr",
+    )
     assert msg["To"] == "a@x.example, b@x.example"

@@ -33,21 +33,29 @@ BACKENDS = pytest.mark.parametrize("fresh_db_url", ["sqlite", "postgresql"], ind
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _approved_notice(factory: sessionmaker[Session], spec: TenantSpec = THREE[0],
-                     edits: NoticeEdit | None = None) -> int:
+def _approved_notice(
+    factory: sessionmaker[Session], spec: TenantSpec = THREE[0], edits: NoticeEdit | None = None
+) -> int:
     with factory() as session, session.begin():
         built = build_incident(session, tenants=[spec])
-        [notice] = draft_notices(session=session, incident=built.incident, now=NOW,
-                                 policy=POLICY)
-        service.approve(session=session, notice=notice, user_email=RSSI, user_role="rssi",
-                        edits=edits, reasons_for_delay=None, now=NOW)
+        [notice] = draft_notices(session=session, incident=built.incident, now=NOW, policy=POLICY)
+        service.approve(
+            session=session,
+            notice=notice,
+            user_email=RSSI,
+            user_role="rssi",
+            edits=edits,
+            reasons_for_delay=None,
+            now=NOW,
+        )
         return notice.id
 
 
 def _row(factory: sessionmaker[Session], notice_id: int) -> OutboxMessage:
     with factory() as session:
-        row = session.scalars(select(OutboxMessage).where(
-            OutboxMessage.notice_id == notice_id)).one()
+        row = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.notice_id == notice_id)
+        ).one()
         session.expunge(row)
         return row
 
@@ -61,8 +69,9 @@ def _body(msg: EmailMessage, subtype: str) -> str:
 
 
 @BACKENDS
-def test_starttls_delivery_received_and_parsed(factory: sessionmaker[Session],
-                                               smtp_starttls: SmtpServer) -> None:
+def test_starttls_delivery_received_and_parsed(
+    factory: sessionmaker[Session], smtp_starttls: SmtpServer
+) -> None:
     notice_id = _approved_notice(factory)
     report = deliver_due(session_factory=factory, smtp=smtp_starttls.config(), now=NOW)
     assert (report.sent, report.failed, report.retried) == (1, 0, 0)
@@ -88,13 +97,16 @@ def test_starttls_delivery_received_and_parsed(factory: sessionmaker[Session],
     with factory() as session:
         notice = session.get(Notice, notice_id)
         assert notice is not None and notice.status == "sent" and notice.sent_at == NOW
-        facts = list(session.scalars(select(ClockFact).where(
-            ClockFact.incident_id == notice.incident_id)))
+        facts = list(
+            session.scalars(select(ClockFact).where(ClockFact.incident_id == notice.incident_id))
+        )
         assert [(f.clock, f.tenant_id, f.kind) for f in facts] == [
-            ("customer", THREE[0].tenant_id, "met")]
+            ("customer", THREE[0].tenant_id, "met")
+        ]
     # A second run sends nothing again.
-    again = deliver_due(session_factory=factory, smtp=smtp_starttls.config(),
-                        now=NOW + timedelta(hours=1))
+    again = deliver_due(
+        session_factory=factory, smtp=smtp_starttls.config(), now=NOW + timedelta(hours=1)
+    )
     assert again.sent == 0 and len(smtp_starttls.handler.received) == 1
 
 
@@ -104,8 +116,9 @@ def test_smtps_delivery(factory: sessionmaker[Session], smtp_smtps: SmtpServer) 
     assert report.sent == 1 and len(smtp_smtps.handler.received) == 1
 
 
-def test_plaintext_refused_without_dev_flag(factory: sessionmaker[Session],
-                                            smtp_plain: SmtpServer) -> None:
+def test_plaintext_refused_without_dev_flag(
+    factory: sessionmaker[Session], smtp_plain: SmtpServer
+) -> None:
     with pytest.raises(InsecureTransport):
         smtp_plain.config("plain")
     with pytest.raises(InsecureTransport):
@@ -117,22 +130,30 @@ def test_plaintext_refused_without_dev_flag(factory: sessionmaker[Session],
     row = _row(factory, notice_id)
     assert row.state == "retry" and "STARTTLS" in (row.last_error or "")
     # With the explicit development flag, plain SMTP works.
-    dev = SmtpConfig.from_url(f"smtp+plain://127.0.0.1:{smtp_plain.port}",
-                              from_address=SENDER, allow_plaintext=True)
+    dev = SmtpConfig.from_url(
+        f"smtp+plain://127.0.0.1:{smtp_plain.port}", from_address=SENDER, allow_plaintext=True
+    )
     assert deliver_due(session_factory=factory, smtp=dev, now=NOW + timedelta(hours=2)).sent == 1
 
 
-def test_untrusted_certificate_is_refused(factory: sessionmaker[Session],
-                                          smtp_starttls: SmtpServer) -> None:
+def test_untrusted_certificate_is_refused(
+    factory: sessionmaker[Session], smtp_starttls: SmtpServer
+) -> None:
     _approved_notice(factory)
-    config = SmtpConfig(host=smtp_starttls.host, port=smtp_starttls.port, security="starttls",
-                        from_address=SENDER, timeout=10)  # system trust store only
+    config = SmtpConfig(
+        host=smtp_starttls.host,
+        port=smtp_starttls.port,
+        security="starttls",
+        from_address=SENDER,
+        timeout=10,
+    )  # system trust store only
     report = deliver_due(session_factory=factory, smtp=config, now=NOW)
     assert report.retried == 1 and smtp_starttls.handler.received == []
 
 
-def test_temporary_failure_retries_with_backoff(factory: sessionmaker[Session],
-                                                smtp_starttls: SmtpServer) -> None:
+def test_temporary_failure_retries_with_backoff(
+    factory: sessionmaker[Session], smtp_starttls: SmtpServer
+) -> None:
     notice_id = _approved_notice(factory)
     smtp_starttls.handler.fail_next = 2
     cfg = smtp_starttls.config()
@@ -140,8 +161,10 @@ def test_temporary_failure_retries_with_backoff(factory: sessionmaker[Session],
     first = _row(factory, notice_id)
     assert first.next_attempt_at == NOW + timedelta(seconds=60)
     # Not due yet: nothing attempted.
-    assert deliver_due(session_factory=factory, smtp=cfg,
-                       now=NOW + timedelta(seconds=30)).attempted == 0
+    assert (
+        deliver_due(session_factory=factory, smtp=cfg, now=NOW + timedelta(seconds=30)).attempted
+        == 0
+    )
     later = NOW + timedelta(seconds=61)
     assert deliver_due(session_factory=factory, smtp=cfg, now=later).retried == 1
     assert _row(factory, notice_id).next_attempt_at == later + timedelta(seconds=120)
@@ -150,8 +173,9 @@ def test_temporary_failure_retries_with_backoff(factory: sessionmaker[Session],
     assert _row(factory, notice_id).attempts == 3
 
 
-def test_smtp_server_down_is_retried_then_delivered_once(factory: sessionmaker[Session],
-                                                         smtp_starttls: SmtpServer) -> None:
+def test_smtp_server_down_is_retried_then_delivered_once(
+    factory: sessionmaker[Session], smtp_starttls: SmtpServer
+) -> None:
     notice_id = _approved_notice(factory)
     with socket.socket() as sock:  # a port nothing listens on: the relay is down
         sock.bind(("127.0.0.1", 0))
@@ -161,8 +185,12 @@ def test_smtp_server_down_is_retried_then_delivered_once(factory: sessionmaker[S
     assert _row(factory, notice_id).state == "retry"
     later = NOW + timedelta(minutes=2)
     assert deliver_due(session_factory=factory, smtp=smtp_starttls.config(), now=later).sent == 1
-    assert deliver_due(session_factory=factory, smtp=smtp_starttls.config(),
-                       now=later + timedelta(hours=1)).attempted == 0
+    assert (
+        deliver_due(
+            session_factory=factory, smtp=smtp_starttls.config(), now=later + timedelta(hours=1)
+        ).attempted
+        == 0
+    )
     assert len(smtp_starttls.handler.received) == 1
     with factory() as session:
         assert session.get(Notice, notice_id).status == "sent"  # type: ignore[union-attr]
@@ -170,7 +198,8 @@ def test_smtp_server_down_is_retried_then_delivered_once(factory: sessionmaker[S
 
 @BACKENDS
 def test_crash_between_smtp_accept_and_commit_never_sends_twice(
-        fresh_db_url: str, factory: sessionmaker[Session], smtp_starttls: SmtpServer) -> None:
+    fresh_db_url: str, factory: sessionmaker[Session], smtp_starttls: SmtpServer
+) -> None:
     notice_id = _approved_notice(factory)
     script = textwrap.dedent(f"""
         import os, ssl
@@ -189,8 +218,13 @@ def test_crash_between_smtp_accept_and_commit_never_sends_twice(
         outbox.deliver_due(session_factory=session_factory(make_engine({fresh_db_url!r})),
                            smtp=cfg, now=datetime.fromisoformat({NOW.isoformat()!r}))
     """)
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+    )
     assert proc.returncode == 9, proc.stderr.decode()[-2000:]
     assert len(smtp_starttls.handler.received) == 1
     assert _row(factory, notice_id).state == "sending"
@@ -205,28 +239,47 @@ def test_crash_between_smtp_accept_and_commit_never_sends_twice(
     assert len(smtp_starttls.handler.received) == 1
     # The RSSI finds the Message-ID in the mail log and records it as sent.
     with factory() as session, session.begin(), pytest.raises(ApprovalDenied):
-        resolve_uncertain(session=session, outbox_id=_row(factory, notice_id).id,
-                          sent=True, user_email="a@avmup.com", user_role="analyst",
-                          now=NOW + timedelta(hours=6))
+        resolve_uncertain(
+            session=session,
+            outbox_id=_row(factory, notice_id).id,
+            sent=True,
+            user_email="a@avmup.com",
+            user_role="analyst",
+            now=NOW + timedelta(hours=6),
+        )
     with factory() as session, session.begin():
-        resolve_uncertain(session=session, outbox_id=_row(factory, notice_id).id, sent=True,
-                          user_email=RSSI, user_role="rssi", now=NOW + timedelta(hours=6))
+        resolve_uncertain(
+            session=session,
+            outbox_id=_row(factory, notice_id).id,
+            sent=True,
+            user_email=RSSI,
+            user_role="rssi",
+            now=NOW + timedelta(hours=6),
+        )
     assert _row(factory, notice_id).state == "sent"
     with factory() as session:
         notice = session.get(Notice, notice_id)
         assert notice is not None and notice.status == "sent"
-    assert deliver_due(session_factory=factory, smtp=cfg,
-                       now=NOW + timedelta(hours=7)).attempted == 0
+    assert (
+        deliver_due(session_factory=factory, smtp=cfg, now=NOW + timedelta(hours=7)).attempted == 0
+    )
     assert len(smtp_starttls.handler.received) == 1
 
 
-def test_header_injection_impossible(factory: sessionmaker[Session],
-                                     smtp_starttls: SmtpServer) -> None:
-    evil = TenantSpec("evil", "Evil\r\nBcc: victim@evil.example\r\nX-Injected: 1",
-                      "dpo@evil.example", 7, 8, "<script>alert(1)</script>{{7*7}}",
-                      "192.0.2.77", user_agent="UA\r\nX-Injected: 2\r\n\r\n<script>x</script>")
-    _approved_notice(factory, evil,
-                     edits=NoticeEdit(subject="Sujet\r\nBcc: victim@evil.example"))
+def test_header_injection_impossible(
+    factory: sessionmaker[Session], smtp_starttls: SmtpServer
+) -> None:
+    evil = TenantSpec(
+        "evil",
+        "Evil\r\nBcc: victim@evil.example\r\nX-Injected: 1",
+        "dpo@evil.example",
+        7,
+        8,
+        "<script>alert(1)</script>{{7*7}}",
+        "192.0.2.77",
+        user_agent="UA\r\nX-Injected: 2\r\n\r\n<script>x</script>",
+    )
+    _approved_notice(factory, evil, edits=NoticeEdit(subject="Sujet\r\nBcc: victim@evil.example"))
     assert deliver_due(session_factory=factory, smtp=smtp_starttls.config(), now=NOW).sent == 1
     [got] = smtp_starttls.handler.received
     assert got.rcpt_tos == ["dpo@evil.example"]
@@ -242,13 +295,21 @@ def test_header_injection_impossible(factory: sessionmaker[Session],
         assert not line.startswith(("X-Injected", "Bcc"))
 
 
-def test_escalations_reach_the_rssi_once(factory: sessionmaker[Session],
-                                         smtp_starttls: SmtpServer) -> None:
+def test_escalations_reach_the_rssi_once(
+    factory: sessionmaker[Session], smtp_starttls: SmtpServer
+) -> None:
     with factory() as session, session.begin():
         built = build_incident(session, tenants=[THREE[1]])
-        session.add(Escalation(incident_id=built.incident.id, clock="customer",
-                               tenant_id=THREE[1].tenant_id, threshold_hours=6.0,
-                               due_at=T0 + timedelta(hours=24), fired_at=NOW))
+        session.add(
+            Escalation(
+                incident_id=built.incident.id,
+                clock="customer",
+                tenant_id=THREE[1].tenant_id,
+                threshold_hours=6.0,
+                due_at=T0 + timedelta(hours=24),
+                fired_at=NOW,
+            )
+        )
         ref = built.incident.ref
     cfg = smtp_starttls.config()
     report = deliver_due(session_factory=factory, smtp=cfg, now=NOW)
@@ -267,6 +328,11 @@ def test_escalations_reach_the_rssi_once(factory: sessionmaker[Session],
 def test_smtp_url_parsing() -> None:
     cfg = SmtpConfig.from_url("smtps://user%40x:p%3Ass@mail.example:2465", from_address=SENDER)
     assert (cfg.security, cfg.host, cfg.port, cfg.username, cfg.password) == (
-        "smtps", "mail.example", 2465, "user@x", "p:ss")
+        "smtps",
+        "mail.example",
+        2465,
+        "user@x",
+        "p:ss",
+    )
     assert SmtpConfig.from_url("smtp://mail.example", from_address=SENDER).port == 587
     assert "p:ss" not in repr(cfg)

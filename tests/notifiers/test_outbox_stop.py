@@ -21,11 +21,17 @@ NOW = T0 + timedelta(hours=3)
 def _approve_all(factory: sessionmaker[Session]) -> list[int]:
     with factory() as session, session.begin():
         built = build_incident(session, tenants=list(THREE))
-        notices = draft_notices(session=session, incident=built.incident, now=NOW,
-                                policy=POLICY)
+        notices = draft_notices(session=session, incident=built.incident, now=NOW, policy=POLICY)
         for notice in notices:
-            service.approve(session=session, notice=notice, user_email="rssi@avmup.com",
-                            user_role="rssi", edits=None, reasons_for_delay=None, now=NOW)
+            service.approve(
+                session=session,
+                notice=notice,
+                user_email="rssi@avmup.com",
+                user_role="rssi",
+                edits=None,
+                reasons_for_delay=None,
+                now=NOW,
+            )
         return [n.id for n in notices]
 
 
@@ -45,15 +51,20 @@ def test_stop_finishes_the_message_in_hand_and_claims_no_other(
         asked.append(len(smtp_starttls.handler.received))
         return len(asked) > 1
 
-    report = deliver_due(session_factory=factory, smtp=smtp_starttls.config(),
-                         now=NOW + timedelta(minutes=1), stop=stop)
+    report = deliver_due(
+        session_factory=factory,
+        smtp=smtp_starttls.config(),
+        now=NOW + timedelta(minutes=1),
+        stop=stop,
+    )
     assert report.sent == 1 and report.uncertain == 0
     assert len(smtp_starttls.handler.received) == 1
     assert _states(factory) == ["pending", "pending", "sent"]
 
     # the next run (after the restart) sends the rest, once each
-    report = deliver_due(session_factory=factory, smtp=smtp_starttls.config(),
-                         now=NOW + timedelta(minutes=2))
+    report = deliver_due(
+        session_factory=factory, smtp=smtp_starttls.config(), now=NOW + timedelta(minutes=2)
+    )
     assert report.sent == 2
     assert _states(factory) == ["sent", "sent", "sent"]
     assert len(smtp_starttls.handler.received) == 3

@@ -31,12 +31,24 @@ EVIL = "<script>alert(1)</script>{{7*7}}\r\nBcc: victim@example.com"
 
 def base(**over: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "incident_ref": "INC-2026-0042", "phase": NoticePhase.INITIAL, "version": 1,
-        "generated_at": T, "detected_at": T, "aware_at": T, "first_seen": T,
-        "last_seen": T + timedelta(hours=1), "ongoing": True, "established": True,
-        "natures": ["confidentiality"], "rule_ids": ["AUTH-003"], "services": ["faxbis"],
-        "data_categories": ["security", "identification"], "persons": 12345,
-        "records": 67890, "measures_taken": ["mesure A"], "measures_proposed": ["mesure B"],
+        "incident_ref": "INC-2026-0042",
+        "phase": NoticePhase.INITIAL,
+        "version": 1,
+        "generated_at": T,
+        "detected_at": T,
+        "aware_at": T,
+        "first_seen": T,
+        "last_seen": T + timedelta(hours=1),
+        "ongoing": True,
+        "established": True,
+        "natures": ["confidentiality"],
+        "rule_ids": ["AUTH-003"],
+        "services": ["faxbis"],
+        "data_categories": ["security", "identification"],
+        "persons": 12345,
+        "records": 67890,
+        "measures_taken": ["mesure A"],
+        "measures_proposed": ["mesure B"],
         "org": ORG,
     }
     values.update(over)
@@ -83,19 +95,35 @@ def test_complementary_subject_names_the_version() -> None:
 
 def test_cnil_notice_sections_and_late_reasons() -> None:
     ctx = CnilNoticeContext(
-        **base(), cnil_due=T + timedelta(hours=72), late=True,
-        reasons_for_delay="Analyse forensique nécessaire", origin="hacking",
-        cause="external_malicious", circumstances="Détection automatique",
-        subject_categories=["customers"], directly_identifiable=True,
-        consequences=["Utilisation détournée possible des données"], harms=["Fraude"],
-        measures_long_term=["revue"], data_subjects_informed="Prévue",
+        **base(),
+        cnil_due=T + timedelta(hours=72),
+        late=True,
+        reasons_for_delay="Analyse forensique nécessaire",
+        origin="hacking",
+        cause="external_malicious",
+        circumstances="Détection automatique",
+        subject_categories=["customers"],
+        directly_identifiable=True,
+        consequences=["Utilisation détournée possible des données"],
+        harms=["Fraude"],
+        measures_long_term=["revue"],
+        data_subjects_informed="Prévue",
         subprocessors_involved="no",
     )
     out = render_notice(ctx)
-    for label in ("ORIGINE DE L'INCIDENT", "NATURE DE LA VIOLATION", "CAUSE DE L'INCIDENT",
-                  "PERSONNES CONCERNÉES", "MESURES PRISES OU ENVISAGÉES",
-                  "MOTIFS DU RETARD", "Analyse forensique nécessaire", "DÉPASSÉE",
-                  "Acte externe malveillant", "Piratage, logiciel malveillant", "Clients"):
+    for label in (
+        "ORIGINE DE L'INCIDENT",
+        "NATURE DE LA VIOLATION",
+        "CAUSE DE L'INCIDENT",
+        "PERSONNES CONCERNÉES",
+        "MESURES PRISES OU ENVISAGÉES",
+        "MOTIFS DU RETARD",
+        "Analyse forensique nécessaire",
+        "DÉPASSÉE",
+        "Acte externe malveillant",
+        "Piratage, logiciel malveillant",
+        "Clients",
+    ):
         assert label in out.text
     assert "MOTIFS DU RETARD" in out.html
     assert "Analyse forensique nécessaire" in out.html
@@ -131,10 +159,20 @@ def test_per_customer_override_folder(tmp_path: Path) -> None:
 
 def test_injection_is_inert_in_every_part() -> None:
     ctx = customer(
-        customer_name=EVIL, tenant_id="acme-corp", accounts=[EVIL],
-        evidence=[EvidenceLine(occurred_at=T, service="faxbis", interface="web",
-                               action="login_success", actor_id=EVIL, source_ip="192.0.2.1",
-                               user_agent=EVIL)],
+        customer_name=EVIL,
+        tenant_id="acme-corp",
+        accounts=[EVIL],
+        evidence=[
+            EvidenceLine(
+                occurred_at=T,
+                service="faxbis",
+                interface="web",
+                action="login_success",
+                actor_id=EVIL,
+                source_ip="192.0.2.1",
+                user_agent=EVIL,
+            )
+        ],
     )
     out = render_notice(ctx)
     assert "\r" not in out.subject and "\n" not in out.subject
@@ -158,15 +196,26 @@ def test_organisation_comes_from_settings_and_missing_values_are_to_complete() -
     assert "(DPO) : [à compléter]" in bare.text and "dpo@avmup.com" not in bare.text
     bare_missing = missing_fields("customer", customer(org=Organisation()).model_dump(mode="json"))
     assert [m for m in bare_missing if m.startswith("TOCSIN_")] == [
-        "TOCSIN_ORG__NAME", "TOCSIN_ORG__DPO_EMAIL", "TOCSIN_ORG__RSSI_EMAIL"]
+        "TOCSIN_ORG__NAME",
+        "TOCSIN_ORG__DPO_EMAIL",
+        "TOCSIN_ORG__RSSI_EMAIL",
+    ]
     configured = DraftPolicy.from_settings(Settings(org=SettingsOrg(name="AVM Up SAS")))
     out = render_notice(customer(org=configured.org))
     assert "AVM Up SAS" in out.text and "dpo@avmup.com" in out.text  # the settings' default
-    assert not [m for m in missing_fields("customer", customer(org=configured.org).model_dump(
-        mode="json")) if m.startswith("TOCSIN_")]
+    assert not [
+        m
+        for m in missing_fields("customer", customer(org=configured.org).model_dump(mode="json"))
+        if m.startswith("TOCSIN_")
+    ]
     cnil_missing = missing_fields("cnil", {"org": configured.org.model_dump()})
-    assert {"TOCSIN_ORG__SIREN", "TOCSIN_ORG__ADDRESS", "TOCSIN_ORG__REPRESENTATIVE",
-            "TOCSIN_ORG__DPO_NAME", "TOCSIN_ORG__DPO_PHONE"} <= set(cnil_missing)
+    assert {
+        "TOCSIN_ORG__SIREN",
+        "TOCSIN_ORG__ADDRESS",
+        "TOCSIN_ORG__REPRESENTATIVE",
+        "TOCSIN_ORG__DPO_NAME",
+        "TOCSIN_ORG__DPO_PHONE",
+    } <= set(cnil_missing)
 
 
 def test_standard_measures_are_suggestions_that_fit_the_incident() -> None:
@@ -178,8 +227,12 @@ def test_standard_measures_are_suggestions_that_fit_the_incident() -> None:
     assert any("clés d'API" in m for m in export)
     staff = wording.suggestions(field="measures_long_term", language="fr", rule_ids=["ACC-003"])
     assert not any("CAPTCHA" in m for m in staff)
-    assert any("CAPTCHA" in m for m in wording.suggestions(
-        field="measures_long_term", language="fr", rule_ids=["AUTH-003"]))
+    assert any(
+        "CAPTCHA" in m
+        for m in wording.suggestions(
+            field="measures_long_term", language="fr", rule_ids=["AUTH-003"]
+        )
+    )
     # Suggestions are never printed: a draft without entered measures says « à compléter ».
     out = render_notice(customer(measures_taken=None, rule_ids=["AUTH-003"]))
     assert "7. MESURES PRISES PAR AVM UP\n   - [à compléter]" in out.text

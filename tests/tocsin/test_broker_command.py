@@ -33,8 +33,12 @@ def _alive(pid: int) -> bool:
 def test_sigterm_stops_the_tansu_child() -> None:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "tocsin.cli", "broker", "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tocsin.cli", "broker", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     tansu = 0
     try:
         assert wait_for_port("127.0.0.1", port, 30), "the broker did not start"

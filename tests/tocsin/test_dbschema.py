@@ -81,7 +81,10 @@ class _Relay:
 
 @pytest.mark.parametrize("fresh_db_url", ["postgresql"], indirect=True)
 def test_db_upgrade_waits_for_a_database_that_starts_late(
-    fresh_db_url: str, monkeypatch: pytest.MonkeyPatch, clear_settings: None, tmp_path: Path,
+    fresh_db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    clear_settings: None,
+    tmp_path: Path,
 ) -> None:
     real = make_url(fresh_db_url)
     relay = _Relay((real.host or "127.0.0.1", real.port or 5432))
@@ -104,7 +107,9 @@ def test_db_upgrade_waits_for_a_database_that_starts_late(
 
 
 def test_a_negative_wait_is_refused(
-    monkeypatch: pytest.MonkeyPatch, clear_settings: None, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clear_settings: None,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("TOCSIN_DATABASE_URL", f"sqlite:///{tmp_path / 't.db'}")

@@ -78,12 +78,17 @@ def test_problems_are_named(
     assert main(["doctor"]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[:2] for line in lines] == [
-        ["fail", "database"], ["warn", "kafka"], ["fail", "geoip"], ["ok", "rules"]
+        ["fail", "database"],
+        ["warn", "kafka"],
+        ["fail", "geoip"],
+        ["ok", "rules"],
     ]
 
 
 def test_ingest_refuses_a_wrong_country_database(
-    environ: pytest.MonkeyPatch, broker: EmbeddedBroker, tmp_path: Path,
+    environ: pytest.MonkeyPatch,
+    broker: EmbeddedBroker,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     environ.setenv("TOCSIN_KAFKA_BOOTSTRAP", broker.bootstrap)

@@ -30,9 +30,15 @@ def _pipeline(tmp_path: Path) -> tuple[IngestPipeline, sessionmaker[Session]]:
     upgrade(url)
     factory = session_factory(make_engine(url))
     pipe = IngestPipeline(
-        session_factory=factory, consumer_group="g", topics=StreamTopics("auth", "access", "ip"),
-        rules=load_rules(), producer=None, lateness=timedelta(seconds=60),
-        dedup_horizon=timedelta(minutes=10), checkpoint_seconds=3600)
+        session_factory=factory,
+        consumer_group="g",
+        topics=StreamTopics("auth", "access", "ip"),
+        rules=load_rules(),
+        producer=None,
+        lateness=timedelta(seconds=60),
+        dedup_horizon=timedelta(minutes=10),
+        checkpoint_seconds=3600,
+    )
     pipe.assigned([IP0, A0])
     return pipe, factory
 
@@ -41,9 +47,15 @@ def _spraying(start: int, n: int) -> Batch:
     """Failures from one address on `n` distinct accounts, on the by-IP partition."""
     records = []
     for i in range(start, start + n):
-        raw = json.dumps(auth_event(i, action="login_failure", failure_reason="bad_password",
-                                    actor={"id": f"victim-{i}", "kind": "customer_user"},
-                                    source_ip="105.112.1.9")).encode()
+        raw = json.dumps(
+            auth_event(
+                i,
+                action="login_failure",
+                failure_reason="bad_password",
+                actor={"id": f"victim-{i}", "kind": "customer_user"},
+                source_ip="105.112.1.9",
+            )
+        ).encode()
         records.append(ValidRecord(i, b"k", raw, parse_event(raw, AuthEvent), 0))
     return Batch(records={IP0: records}, next_offsets={IP0: start + n})
 

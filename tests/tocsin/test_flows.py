@@ -25,14 +25,31 @@ CRITICAL = Severity.CRITICAL  # drafted at once (TOCSIN_DRAFT_ON_CRITICAL)
 
 def _findings():  # type: ignore[no-untyped-def]
     return [
-        make_finding("fa", rule_id="ACC-001", actor_ids=("u1",), source_ips=("198.51.100.1",),
-                     tenants={"acme": (2, 40, 30)}, severity=CRITICAL),
-        make_finding("fb", rule_id="ACC-001", actor_ids=("u9",), source_ips=("203.0.113.7",),
-                     tenants={"globex": (3, 50, 20)}, severity=CRITICAL,
-                     first_seen=T0 + timedelta(minutes=20)),
-        make_finding("fc", rule_id="AUTH-002", actor_ids=("u1", "u9"),
-                     source_ips=("203.0.113.7",), tenants={"acme": (4, 0, 1)},
-                     first_seen=T0 + timedelta(minutes=40)),
+        make_finding(
+            "fa",
+            rule_id="ACC-001",
+            actor_ids=("u1",),
+            source_ips=("198.51.100.1",),
+            tenants={"acme": (2, 40, 30)},
+            severity=CRITICAL,
+        ),
+        make_finding(
+            "fb",
+            rule_id="ACC-001",
+            actor_ids=("u9",),
+            source_ips=("203.0.113.7",),
+            tenants={"globex": (3, 50, 20)},
+            severity=CRITICAL,
+            first_seen=T0 + timedelta(minutes=20),
+        ),
+        make_finding(
+            "fc",
+            rule_id="AUTH-002",
+            actor_ids=("u1", "u9"),
+            source_ips=("203.0.113.7",),
+            tenants={"acme": (4, 0, 1)},
+            first_seen=T0 + timedelta(minutes=40),
+        ),
     ]
 
 
@@ -56,27 +73,50 @@ def test_a_merged_incident_takes_its_drafts_with_it(db_session: Session) -> None
 
 def test_an_incident_with_an_approved_notice_is_not_merged_away(db_session: Session) -> None:
     sink = make_sink(load_settings(demo=True))
-    incident_service.upsert_customer(session=db_session, tenant_id="globex", name="Globex",
-                                     contact_email="rgpd@globex.example",
-                                     actor_email="dpo@avmup.com", now=NOW)
+    incident_service.upsert_customer(
+        session=db_session,
+        tenant_id="globex",
+        name="Globex",
+        contact_email="rgpd@globex.example",
+        actor_email="dpo@avmup.com",
+        now=NOW,
+    )
     fa, fb, fc = _findings()
     sink(db_session, store_findings(db_session, [fa]), NOW)
     sink(db_session, store_findings(db_session, [fb]), NOW)
     draft = db_session.scalars(select(Notice).where(Notice.tenant_id == "globex")).one()
     # The RSSI enters the facts the notice prints, then approves it.
-    notice_fields.update(session=db_session, incident=draft.incident,
-                         actor_email="rssi@avmup.com", now=NOW, changes={
-                             "cause": "external_malicious", "origin": "hacking",
-                             "subprocessors_involved": "no", "breach_ongoing": "unknown",
-                             "measures": "comptes verrouillés",
-                             "measures_proposed": "vérifier les connexions récentes"})
-    draft_notices(session=db_session, incident=draft.incident, now=NOW,
-                  policy=DraftPolicy.from_settings(load_settings(org={"name": "AVM Up"})))
+    notice_fields.update(
+        session=db_session,
+        incident=draft.incident,
+        actor_email="rssi@avmup.com",
+        now=NOW,
+        changes={
+            "cause": "external_malicious",
+            "origin": "hacking",
+            "subprocessors_involved": "no",
+            "breach_ongoing": "unknown",
+            "measures": "comptes verrouillés",
+            "measures_proposed": "vérifier les connexions récentes",
+        },
+    )
+    draft_notices(
+        session=db_session,
+        incident=draft.incident,
+        now=NOW,
+        policy=DraftPolicy.from_settings(load_settings(org={"name": "AVM Up"})),
+    )
     # No evidence was kept for these findings: the RSSI completes services and categories.
     completed = draft.text_body.replace("[à compléter]", "FAXBIS, identification")
-    notice_service.approve(session=db_session, notice=draft, user_email="rssi@avmup.com",
-                           user_role="rssi", edits=NoticeEdit(text=completed),
-                           reasons_for_delay=None, now=NOW)
+    notice_service.approve(
+        session=db_session,
+        notice=draft,
+        user_email="rssi@avmup.com",
+        user_role="rssi",
+        edits=NoticeEdit(text=completed),
+        reasons_for_delay=None,
+        now=NOW,
+    )
     sink(db_session, store_findings(db_session, [fc]), NOW)
     first = incident_service.require_by_ref(session=db_session, ref="INC-2026-0001")
     second = incident_service.require_by_ref(session=db_session, ref="INC-2026-0002")

@@ -34,9 +34,16 @@ def _pipeline(tmp_path: Path, clock: FakeClock) -> tuple[IngestPipeline, object]
     upgrade(url)
     factory = session_factory(make_engine(url))
     pipe = IngestPipeline(
-        session_factory=factory, consumer_group="g", topics=StreamTopics("auth", "access", "ip"),
-        rules=load_rules(), producer=None, lateness=timedelta(seconds=60),
-        dedup_horizon=timedelta(minutes=10), checkpoint_seconds=10, clock=clock)
+        session_factory=factory,
+        consumer_group="g",
+        topics=StreamTopics("auth", "access", "ip"),
+        rules=load_rules(),
+        producer=None,
+        lateness=timedelta(seconds=60),
+        dedup_horizon=timedelta(minutes=10),
+        checkpoint_seconds=10,
+        clock=clock,
+    )
     pipe.assigned([A0, A1])
     return pipe, factory
 

@@ -15,8 +15,10 @@ from tocsin.settings import Settings, load_settings
 def test_the_password_file_completes_the_database_url(tmp_path: Path) -> None:
     secret = tmp_path / "tocsin_db_app_password"
     secret.write_text("s3cr@t/with:odd chars\n")
-    settings = load_settings(database_url="postgresql+psycopg://tocsin_app@postgres:5432/tocsin",
-                             database_password_file=secret)
+    settings = load_settings(
+        database_url="postgresql+psycopg://tocsin_app@postgres:5432/tocsin",
+        database_password_file=secret,
+    )
     url = make_url(settings.database_url)
     assert url.password == "s3cr@t/with:odd chars"  # the trailing newline dropped
     assert (url.username, url.host, url.database) == ("tocsin_app", "postgres", "tocsin")
@@ -38,22 +40,26 @@ def test_a_placeholder_password_file_is_refused(tmp_path: Path, content: str) ->
     secret = tmp_path / "pw"
     secret.write_text(content)
     with pytest.raises(ConfigError, match="TOCSIN_DATABASE_PASSWORD_FILE: .* placeholder"):
-        load_settings(database_url="postgresql+psycopg://app@db/tocsin",
-                      database_password_file=secret)
+        load_settings(
+            database_url="postgresql+psycopg://app@db/tocsin", database_password_file=secret
+        )
 
 
 def test_a_missing_password_file_names_the_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="TOCSIN_DATABASE_PASSWORD_FILE: cannot read"):
-        load_settings(database_url="postgresql+psycopg://app@db/tocsin",
-                      database_password_file=tmp_path / "absent")
+        load_settings(
+            database_url="postgresql+psycopg://app@db/tocsin",
+            database_password_file=tmp_path / "absent",
+        )
 
 
 def test_a_password_in_two_places_is_refused(tmp_path: Path) -> None:
     secret = tmp_path / "pw"
     secret.write_text("one")
     with pytest.raises(ConfigError, match="TOCSIN_DATABASE_URL: holds a password"):
-        load_settings(database_url="postgresql+psycopg://app:two@db/tocsin",
-                      database_password_file=secret)
+        load_settings(
+            database_url="postgresql+psycopg://app:two@db/tocsin", database_password_file=secret
+        )
 
 
 def test_without_a_password_file_the_url_is_unchanged() -> None:
@@ -76,6 +82,10 @@ def test_only_a_real_smtp_url_passes() -> None:
             return True
         return False
 
-    urls = ["smtps://u:p@relay.example.net:465", "smtp://relay.example.net:587",
-            "smtp+plain://mailpit:1025", "change-me"]
+    urls = [
+        "smtps://u:p@relay.example.net:465",
+        "smtp://relay.example.net:587",
+        "smtp+plain://mailpit:1025",
+        "change-me",
+    ]
     assert [refused(u) for u in urls] == [False, False, False, True]

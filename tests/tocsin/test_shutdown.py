@@ -47,8 +47,14 @@ def _terminate(proc: subprocess.Popen[str]) -> tuple[int, str]:
 
 def test_notify_stops_on_sigterm(fresh_db_url: str, tmp_path: Path) -> None:
     env = _env(fresh_db_url, TOCSIN_SMTP_URL=f"smtps://127.0.0.1:{free_port()}")
-    proc = subprocess.Popen([TOCSIN, "notify", "--interval", "600"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [TOCSIN, "notify", "--interval", "600"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert _first_line(proc)["sent"] == 0
         code, out = _terminate(proc)
@@ -59,11 +65,15 @@ def test_notify_stops_on_sigterm(fresh_db_url: str, tmp_path: Path) -> None:
     assert json.loads(out.strip().splitlines()[-1])["stopped"] is True
 
 
-def test_purge_every_runs_at_once_and_stops_on_sigterm(fresh_db_url: str,
-                                                        tmp_path: Path) -> None:
-    proc = subprocess.Popen([TOCSIN, "purge", "--every", "24"], env=_env(fresh_db_url),
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+def test_purge_every_runs_at_once_and_stops_on_sigterm(fresh_db_url: str, tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [TOCSIN, "purge", "--every", "24"],
+        env=_env(fresh_db_url),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = _first_line(proc)
         code, _ = _terminate(proc)
@@ -79,9 +89,15 @@ def test_purge_every_runs_at_once_and_stops_on_sigterm(fresh_db_url: str,
 
 
 def test_purge_every_must_be_positive(fresh_db_url: str, tmp_path: Path) -> None:
-    result = subprocess.run([TOCSIN, "purge", "--every", "0"], env=_env(fresh_db_url),
-                            cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                            check=False)
+    result = subprocess.run(
+        [TOCSIN, "purge", "--every", "0"],
+        env=_env(fresh_db_url),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2 and "--every" in result.stderr
 
 
@@ -98,8 +114,14 @@ def test_stop_signal_is_set_by_sigterm() -> None:
 
 
 def test_clock_loop_stops_on_sigterm(fresh_db_url: str, tmp_path: Path) -> None:
-    proc = subprocess.Popen([TOCSIN, "clock"], env=_env(fresh_db_url), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [TOCSIN, "clock"],
+        env=_env(fresh_db_url),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert _first_line(proc)["escalations"] == []
         code, _ = _terminate(proc)

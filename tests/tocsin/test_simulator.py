@@ -34,18 +34,63 @@ from tocsin.dev.simulator import (
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday
 PARIS = ZoneInfo("Europe/Paris")
 COUNT = 20_000
-EU_EEA = frozenset({
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT",
-    "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO",
-})
-CATALOGUE = ("AUTH-001", "AUTH-002", "AUTH-003", "AUTH-004", "AUTH-005", "AUTH-006",
-             "ACC-001", "ACC-002", "ACC-003", "ACC-004", "ACC-005", "ACC-006", "ACC-007",
-             "ACC-008", "ACC-009")
+EU_EEA = frozenset(
+    {
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+    }
+)
+CATALOGUE = (
+    "AUTH-001",
+    "AUTH-002",
+    "AUTH-003",
+    "AUTH-004",
+    "AUTH-005",
+    "AUTH-006",
+    "ACC-001",
+    "ACC-002",
+    "ACC-003",
+    "ACC-004",
+    "ACC-005",
+    "ACC-006",
+    "ACC-007",
+    "ACC-008",
+    "ACC-009",
+)
 
 
 def small_sim(seed: int = 7) -> Simulator:
-    return Simulator(seed=seed, start=START, tenants=20, users_per_tenant=10, staff=6,
-                     sessions_per_user_day=0.5)
+    return Simulator(
+        seed=seed, start=START, tenants=20, users_per_tenant=10, staff=6, sessions_per_user_day=0.5
+    )
 
 
 @pytest.fixture(scope="module")
@@ -102,16 +147,21 @@ def actor(e: Event) -> str:
 
 
 def brute_force(evs: list[Event]) -> bool:
-    return any(_max_in_window([(e.occurred_at, 1) for e in g], timedelta(minutes=5)) >= 10
-               for g in by(_auth(evs, "login_failure"), actor).values())
+    return any(
+        _max_in_window([(e.occurred_at, 1) for e in g], timedelta(minutes=5)) >= 10
+        for g in by(_auth(evs, "login_failure"), actor).values()
+    )
 
 
 def spraying(evs: list[Event]) -> bool:
     for group in by(_auth(evs, "login_failure"), lambda e: str(e.source_ip)).values():
         group.sort(key=lambda e: e.occurred_at)
         for i, first in enumerate(group):
-            accounts = {actor(e) for e in group[i:]
-                        if e.occurred_at - first.occurred_at <= timedelta(minutes=10)}
+            accounts = {
+                actor(e)
+                for e in group[i:]
+                if e.occurred_at - first.occurred_at <= timedelta(minutes=10)
+            }
             if len(accounts) >= 20:
                 return True
     return False
@@ -124,8 +174,9 @@ def _then(evs: list[Event], fail: str, success: str, n: int, window: timedelta) 
         for i, e in enumerate(group):
             if e.action != success:
                 continue
-            fails = [f for f in group[:i]
-                     if f.action == fail and e.occurred_at - f.occurred_at <= window]
+            fails = [
+                f for f in group[:i] if f.action == fail and e.occurred_at - f.occurred_at <= window
+            ]
             if len(fails) >= n:
                 return True
     return False
@@ -153,17 +204,30 @@ def new_countries(evs: list[Event], learning: timedelta = timedelta(days=14)) ->
     return out
 
 
-CENTRES = {"FR": (46.6, 2.4), "BE": (50.6, 4.6), "DE": (51.1, 10.4), "ES": (40.4, -3.7),
-           "IT": (42.8, 12.5), "NL": (52.2, 5.3), "PT": (39.6, -8.0), "SG": (1.35, 103.8),
-           "BR": (-10.8, -52.9), "US": (39.8, -98.6), "RU": (61.5, 105.3), "NG": (9.1, 8.7)}
+CENTRES = {
+    "FR": (46.6, 2.4),
+    "BE": (50.6, 4.6),
+    "DE": (51.1, 10.4),
+    "ES": (40.4, -3.7),
+    "IT": (42.8, 12.5),
+    "NL": (52.2, 5.3),
+    "PT": (39.6, -8.0),
+    "SG": (1.35, 103.8),
+    "BR": (-10.8, -52.9),
+    "US": (39.8, -98.6),
+    "RU": (61.5, 105.3),
+    "NG": (9.1, 8.7),
+}
 
 
 def _km(a: str, b: str) -> float:
     from math import asin, cos, radians, sin, sqrt
 
     (la1, lo1), (la2, lo2) = CENTRES[a], CENTRES[b]
-    h = sin(radians(la2 - la1) / 2) ** 2 + cos(radians(la1)) * cos(radians(la2)) * sin(
-        radians(lo2 - lo1) / 2) ** 2
+    h = (
+        sin(radians(la2 - la1) / 2) ** 2
+        + cos(radians(la1)) * cos(radians(la2)) * sin(radians(lo2 - lo1) / 2) ** 2
+    )
     return 2 * 6371 * asin(sqrt(h))
 
 
@@ -183,8 +247,10 @@ def personal(e: AccessEvent) -> bool:
 
 
 def cross_tenant(evs: list[Event]) -> bool:
-    return any(e.resource.tenant_id != e.tenant_id and not e.actor.kind.is_staff
-               and e.outcome == "allowed" for e in _access(evs))
+    return any(
+        e.resource.tenant_id != e.tenant_id and not e.actor.kind.is_staff and e.outcome == "allowed"
+        for e in _access(evs)
+    )
 
 
 READ_OPS = ("read", "search", "export", "download", "forward")
@@ -208,8 +274,7 @@ def exfiltration(evs: list[Event]) -> bool:
 
 
 def staff_no_ticket(evs: list[Event]) -> bool:
-    return any(e.actor.kind.is_staff and e.ticket_id is None and personal(e)
-               for e in _access(evs))
+    return any(e.actor.kind.is_staff and e.ticket_id is None and personal(e) for e in _access(evs))
 
 
 def staff_off_hours(evs: list[Event]) -> bool:
@@ -221,15 +286,17 @@ def staff_off_hours(evs: list[Event]) -> bool:
 
 
 def security_read(evs: list[Event]) -> bool:
-    return any("security" in e.data_categories and e.actor.kind != "system"
-               for e in _access(evs))
+    return any("security" in e.data_categories and e.actor.kind != "system" for e in _access(evs))
 
 
 def mass_delete(evs: list[Event]) -> bool:
-    writes = [e for e in _access(evs) if e.operation in ("delete", "update")
-              and e.outcome == "allowed"]
-    return any(_max_in_window([(e.occurred_at, e.records) for e in g],
-                              timedelta(minutes=10)) >= 500 for g in by(writes, actor).values())
+    writes = [
+        e for e in _access(evs) if e.operation in ("delete", "update") and e.outcome == "allowed"
+    ]
+    return any(
+        _max_in_window([(e.occurred_at, e.records) for e in g], timedelta(minutes=10)) >= 500
+        for g in by(writes, actor).values()
+    )
 
 
 def outside_eu(evs: list[Event]) -> bool:
@@ -242,8 +309,10 @@ def no_tls(evs: list[Event]) -> bool:
 
 def enumeration(evs: list[Event]) -> bool:
     denied = [e for e in _access(evs) if e.outcome == "denied"]
-    return any(_max_in_window([(e.occurred_at, 1) for e in g], timedelta(minutes=10)) >= 50
-               for g in by(denied, actor).values())
+    return any(
+        _max_in_window([(e.occurred_at, 1) for e in g], timedelta(minutes=10)) >= 50
+        for g in by(denied, actor).values()
+    )
 
 
 CHECKS: dict[str, Check] = {
@@ -329,8 +398,9 @@ def test_each_attack_carries_what_its_rule_needs(
             assert any(str(e.event_id) in {str(a.event_id) for a in attack} for e in flagged)
         elif rule == "ACC-002":
             assert exfiltration(attack)
-            normal_hist = [ev for sim, ev in parsed if sim.label is None
-                           and actor(ev) == actor(attack[0])]
+            normal_hist = [
+                ev for sim, ev in parsed if sim.label is None and actor(ev) == actor(attack[0])
+            ]
             assert normal_hist, "the exfiltrating actor has a normal history (a baseline)"
         else:
             assert CHECKS[rule](attack), f"{name} does not satisfy {rule}"
@@ -341,8 +411,7 @@ def test_attacks_are_isolated_from_unrelated_rules(parsed: list[tuple[SimEvent, 
     for name, scenario in ATTACKS.items():
         attack = [ev for sim, ev in parsed if sim.label == name]
         allowed = set(scenario.rule_ids) | set(scenario.also) | {"AUTH-004"}
-        tripped = {rule for rule, check in CHECKS.items()
-                   if rule != "AUTH-004" and check(attack)}
+        tripped = {rule for rule, check in CHECKS.items() if rule != "AUTH-004" and check(attack)}
         assert tripped <= allowed, f"{name} also trips {tripped - allowed}"
 
 
@@ -402,12 +471,17 @@ def test_ipv4_addresses_geolocate_to_the_stated_country(
 
 
 def test_attack_every_repeats_each_attack_with_distinct_instances() -> None:
-    events = list(small_sim().events(count=3000, attacks=["no_tls", "brute_force"],
-                                     attack_every=1000))
+    events = list(
+        small_sim().events(count=3000, attacks=["no_tls", "brute_force"], attack_every=1000)
+    )
     ids = {e.attack_id for e in events if e.label}
     assert ids == {f"{n}#{k}" for n in ("no_tls", "brute_force") for k in range(3)}
-    times = [AuthEvent.model_validate(e.value).occurred_at if e.stream == "auth"
-             else AccessEvent.model_validate(e.value).occurred_at for e in events]
+    times = [
+        AuthEvent.model_validate(e.value).occurred_at
+        if e.stream == "auth"
+        else AccessEvent.model_validate(e.value).occurred_at
+        for e in events
+    ]
     assert all(a <= b for a, b in zip(times, times[1:], strict=False))
 
 
@@ -427,7 +501,6 @@ def test_bad_requests_raise_typed_errors() -> None:
         small_sim().events(count=10, attack_every=0)
 
 
-
 def test_output_does_not_depend_on_hash_randomisation() -> None:
     """Byte-identical across processes, whatever PYTHONHASHSEED (no set/dict-order leaks)."""
     code = (
@@ -444,16 +517,30 @@ def test_output_does_not_depend_on_hash_randomisation() -> None:
     digests = set()
     for hashseed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hashseed, "PYTHONPATH": str(root)}
-        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, check=True,
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         digests.add(out.stdout.strip())
     assert len(digests) == 1 and len(next(iter(digests))) == 64
 
 
 def test_disorder_shuffles_arrival_within_the_bound() -> None:
     bound = timedelta(seconds=20)
-    sim = Simulator(seed=7, start=START, tenants=20, users_per_tenant=10, staff=6,
-                    sessions_per_user_day=0.5, disorder=bound)
+    sim = Simulator(
+        seed=7,
+        start=START,
+        tenants=20,
+        users_per_tenant=10,
+        staff=6,
+        sessions_per_user_day=0.5,
+        disorder=bound,
+    )
     shuffled = list(sim.events(count=5000, attacks=["brute_force"]))
     ordered = list(small_sim().events(count=5000, attacks=["brute_force"]))
     assert sorted(e.to_json() for e in shuffled) == sorted(e.to_json() for e in ordered)
@@ -477,17 +564,16 @@ def test_some_events_leave_country_to_the_ingest_lookup(
     # every such event is public and the lookup finds a country for it
     assert all(ev.country for _, ev in unstated)
     # IPv6 sources never state their country; private ones always do
-    assert all("country" not in sim.value for sim, ev in parsed
-               if ip_object(ev.source_ip).version == 6)
-    assert all("country" in sim.value for sim, ev in parsed
-               if ip_object(ev.source_ip).is_private)
+    assert all(
+        "country" not in sim.value for sim, ev in parsed if ip_object(ev.source_ip).version == 6
+    )
+    assert all("country" in sim.value for sim, ev in parsed if ip_object(ev.source_ip).is_private)
 
 
 def test_attacks_from_abroad_come_from_ipv6_too() -> None:
     countries = {"new_country": "BR", "outside_eu": "US", "impossible_travel": "SG"}
     sources: dict[str, set[int]] = {name: set() for name in countries}
-    events = list(small_sim(seed=11).events(count=3000, attacks=list(countries),
-                                            attack_every=500))
+    events = list(small_sim(seed=11).events(count=3000, attacks=list(countries), attack_every=500))
     for sim in events:
         if sim.label in countries:
             model = AuthEvent if sim.stream == "auth" else AccessEvent

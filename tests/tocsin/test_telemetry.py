@@ -130,7 +130,9 @@ def json_log() -> Iterator[io.StringIO]:
 def test_configure_logging_writes_scrubbed_json_lines(json_log: io.StringIO) -> None:
     log = logging.getLogger("tocsin.test")
     log.info(
-        "login for %s from %s", EMAIL, IPV4,
+        "login for %s from %s",
+        EMAIL,
+        IPV4,
         extra={"topic": "saas.auth.v1", "partition": 3, "offset": 42, "token": "abc"},
     )
     try:
@@ -176,8 +178,10 @@ class CapturingTransport(Transport):
 @pytest.fixture
 def sentry_capture() -> Iterator[list[Envelope]]:
     CapturingTransport.envelopes = []
-    settings = Settings(sentry_dsn=SecretStr("https://publickey@sentry.example.invalid/42"),
-                        sentry_environment="test")
+    settings = Settings(
+        sentry_dsn=SecretStr("https://publickey@sentry.example.invalid/42"),
+        sentry_environment="test",
+    )
     assert telemetry.init_sentry(settings, "ingest", transport=CapturingTransport) is True
     try:
         yield CapturingTransport.envelopes
@@ -258,65 +262,134 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 POLICY = ClockPolicy()
 
 
-def _incident(session: Session, seq: int, *, now: datetime, aware_hours_ago: float,
-              status: str = "triage", band: str | None = None,
-              tenants: tuple[str, ...] = ("acme",)) -> Incident:
+def _incident(
+    session: Session,
+    seq: int,
+    *,
+    now: datetime,
+    aware_hours_ago: float,
+    status: str = "triage",
+    band: str | None = None,
+    tenants: tuple[str, ...] = ("acme",),
+) -> Incident:
     aware = now - timedelta(hours=aware_hours_ago)
     incident = Incident(
-        ref=f"INC-2026-{seq:04d}", year=2026, seq=seq, status=status, title="t",
-        first_seen=aware, last_seen=aware, detected_at=aware, aware_at=aware,
+        ref=f"INC-2026-{seq:04d}",
+        year=2026,
+        seq=seq,
+        status=status,
+        title="t",
+        first_seen=aware,
+        last_seen=aware,
+        detected_at=aware,
+        aware_at=aware,
         severity_band=band,
     )
     session.add(incident)
     session.flush()
     for tenant in tenants:
-        session.add(IncidentTenant(incident_id=incident.id, tenant_id=tenant,
-                                   first_seen=aware, last_seen=aware))
+        session.add(
+            IncidentTenant(
+                incident_id=incident.id, tenant_id=tenant, first_seen=aware, last_seen=aware
+            )
+        )
     session.flush()
     return incident
 
 
-def _notice(session: Session, incident: Incident, kind: str, status: str,
-            tenant: str | None = None) -> None:
-    session.add(Notice(
-        incident_id=incident.id, kind=kind, scope=tenant or "*", tenant_id=tenant,
-        phase="initial", version=1, status=status, subject="s", text_body="b", html_body="h",
-        context={}, fingerprint="f" * 64,
-    ))
+def _notice(
+    session: Session, incident: Incident, kind: str, status: str, tenant: str | None = None
+) -> None:
+    session.add(
+        Notice(
+            incident_id=incident.id,
+            kind=kind,
+            scope=tenant or "*",
+            tenant_id=tenant,
+            phase="initial",
+            version=1,
+            status=status,
+            subject="s",
+            text_body="b",
+            html_body="h",
+            context={},
+            fingerprint="f" * 64,
+        )
+    )
     session.flush()
 
 
 def _seed(session: Session, now: datetime) -> dict[str, Incident]:
-    session.add(Customer(tenant_id="acme", name="Acme", contact_email="dpo@acme.example",
-                         notify_delay_hours=48.0))
+    session.add(
+        Customer(
+            tenant_id="acme", name="Acme", contact_email="dpo@acme.example", notify_delay_hours=48.0
+        )
+    )
     # Globex is AVM Up's own processing (controller): its CNIL clock is AVM Up's; acme's
     # (processor only) is the customer's, for information, and never counted here.
-    session.add(Customer(tenant_id="globex", name="Globex", contact_email="it@globex.example",
-                         role="controller"))
+    session.add(
+        Customer(
+            tenant_id="globex", name="Globex", contact_email="it@globex.example", role="controller"
+        )
+    )
     session.flush()
     # a: aware 30 h ago; customer acme (48 h) due in 18 h; cnil (72 h, acme's) due in 42 h.
     a = _incident(session, 1, now=now, aware_hours_ago=30, band="high")
     # b: aware 80 h ago: cnil overdue by 8 h; globex (24 h) overdue by 56 h, met (notice sent).
-    b = _incident(session, 2, now=now, aware_hours_ago=80, status="confirmed", band="medium",
-                  tenants=("globex",))
-    session.add(ClockFact(incident_id=b.id, clock="customer", tenant_id="globex", kind="met",
-                          at=now - timedelta(hours=70), actor="rssi@avmup.com"))
+    b = _incident(
+        session,
+        2,
+        now=now,
+        aware_hours_ago=80,
+        status="confirmed",
+        band="medium",
+        tenants=("globex",),
+    )
+    session.add(
+        ClockFact(
+            incident_id=b.id,
+            clock="customer",
+            tenant_id="globex",
+            kind="met",
+            at=now - timedelta(hours=70),
+            actor="rssi@avmup.com",
+        )
+    )
     # c: closed long ago: ignored by the clocks, counted by status.
     _incident(session, 3, now=now, aware_hours_ago=500, status="closed", band="low")
     # d: aware 2 h ago, not assessed; cnil stopped (processor: the controller notifies).
     d = _incident(session, 4, now=now, aware_hours_ago=2, tenants=("acme", "globex"))
-    session.add(ClockFact(incident_id=d.id, clock="cnil", tenant_id="", kind="stopped",
-                          at=now, actor="rssi@avmup.com", justification="processor only"))
+    session.add(
+        ClockFact(
+            incident_id=d.id,
+            clock="cnil",
+            tenant_id="",
+            kind="stopped",
+            at=now,
+            actor="rssi@avmup.com",
+            justification="processor only",
+        )
+    )
     session.flush()
     _notice(session, a, "customer", "approved", "acme")
     _notice(session, a, "cnil", "draft")
     _notice(session, b, "customer", "sent", "globex")
     _notice(session, d, "customer", "draft", "acme")
-    session.add(OutboxMessage(
-        purpose="notice", kind="customer", incident_id=b.id, tenant_id="globex",
-        reference=b.ref, message_id="<m1@tocsin>", recipients=["x"], subject="s",
-        text_body="b", state="failed", next_attempt_at=now,
-    ))
+    session.add(
+        OutboxMessage(
+            purpose="notice",
+            kind="customer",
+            incident_id=b.id,
+            tenant_id="globex",
+            reference=b.ref,
+            message_id="<m1@tocsin>",
+            recipients=["x"],
+            subject="s",
+            text_body="b",
+            state="failed",
+            next_attempt_at=now,
+        )
+    )
     session.flush()
     return {"a": a, "b": b, "d": d}
 
@@ -325,8 +398,12 @@ def test_read_snapshot_counts_incidents_clocks_and_notices(db_session: Session) 
     _seed(db_session, NOW)
     snap = telemetry.read_snapshot(session=db_session, policy=POLICY, now=NOW)
 
-    assert snap.incidents == {("triage", "high"): 1, ("confirmed", "medium"): 1,
-                              ("closed", "low"): 1, ("triage", "unassessed"): 1}
+    assert snap.incidents == {
+        ("triage", "high"): 1,
+        ("confirmed", "medium"): 1,
+        ("closed", "low"): 1,
+        ("triage", "unassessed"): 1,
+    }
     # Nearest open cnil deadline: b's, 8 h overdue (d's cnil clock is stopped).
     assert snap.nearest["cnil"] == pytest.approx(-8 * 3600)
     # Open customer clocks: a/acme (48 h) in 18 h, d/acme in 46 h, d/globex (24 h) in 22 h;
@@ -336,14 +413,24 @@ def test_read_snapshot_counts_incidents_clocks_and_notices(db_session: Session) 
     assert snap.unapproved_nearest["customer"] == pytest.approx(22 * 3600)
     assert snap.unapproved_nearest["cnil"] == pytest.approx(-8 * 3600)
     assert snap.overdue == {"cnil": 1, "customer": 0}
-    assert snap.notices == {("customer", "approved"): 1, ("cnil", "draft"): 1,
-                            ("customer", "sent"): 1, ("customer", "draft"): 1}
+    assert snap.notices == {
+        ("customer", "approved"): 1,
+        ("cnil", "draft"): 1,
+        ("customer", "sent"): 1,
+        ("customer", "draft"): 1,
+    }
     assert snap.outbox == {"failed": 1}
 
 
 def test_processor_only_cnil_clock_is_not_counted_as_avm_ups(db_session: Session) -> None:
-    db_session.add(Customer(tenant_id="acme", name="Acme", contact_email="dpo@acme.example",
-                            notify_delay_hours=200.0))
+    db_session.add(
+        Customer(
+            tenant_id="acme",
+            name="Acme",
+            contact_email="dpo@acme.example",
+            notify_delay_hours=200.0,
+        )
+    )
     db_session.flush()
     _incident(db_session, 1, now=NOW, aware_hours_ago=100)  # acme only: AVM Up processor
     snap = telemetry.read_snapshot(session=db_session, policy=POLICY, now=NOW)
@@ -398,7 +485,8 @@ def test_collector_exports_and_caches(seeded_factory: sessionmaker[Session]) -> 
     nearest_cnil = first[("tocsin_deadline_nearest_seconds", (("clock", "cnil"),))]
     assert -8 * 3600 - 120 < nearest_cnil <= -8 * 3600
     assert first[("tocsin_deadline_unapproved_nearest_seconds", (("clock", "customer"),))] == (
-        pytest.approx(22 * 3600, abs=120))
+        pytest.approx(22 * 3600, abs=120)
+    )
     assert first[("tocsin_incidents_overdue", (("clock", "cnil"),))] == 1.0
 
     ticks[0] += 5.0
@@ -424,10 +512,12 @@ def test_register_db_collector_once(fresh_db_url: str) -> None:
     engine = make_engine(fresh_db_url)
     registry = CollectorRegistry()
     try:
-        first = telemetry.register_db_collector(session_factory(engine), settings=Settings(),
-                                                registry=registry)
-        again = telemetry.register_db_collector(session_factory(engine), settings=Settings(),
-                                                registry=registry)
+        first = telemetry.register_db_collector(
+            session_factory(engine), settings=Settings(), registry=registry
+        )
+        again = telemetry.register_db_collector(
+            session_factory(engine), settings=Settings(), registry=registry
+        )
         assert first is again
         assert _samples(registry)[("tocsin_telemetry_db_up", ())] == 1.0
     finally:
@@ -461,13 +551,21 @@ def test_exposition_passes_promtool_check_metrics(seeded_factory: sessionmaker[S
         telemetry.unregister_db_collector()
     assert content_type.startswith("text/plain")
     text = payload.decode()
-    for name in ("tocsin_events_consumed_total", "tocsin_detection_latency_seconds_bucket",
-                 "tocsin_incidents", "tocsin_deadline_nearest_seconds",
-                 "tocsin_notices_sent_total", "tocsin_consumer_lag"):
+    for name in (
+        "tocsin_events_consumed_total",
+        "tocsin_detection_latency_seconds_bucket",
+        "tocsin_incidents",
+        "tocsin_deadline_nearest_seconds",
+        "tocsin_notices_sent_total",
+        "tocsin_consumer_lag",
+    ):
         assert f"\n{name}" in text, name
     result = subprocess.run(
-        ["/usr/bin/promtool", "check", "metrics"], input=payload, capture_output=True,
-        timeout=60, check=False,
+        ["/usr/bin/promtool", "check", "metrics"],
+        input=payload,
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     assert b"problem" not in result.stdout + result.stderr
@@ -498,8 +596,12 @@ def test_log_extras_of_any_type_are_scrubbed(json_log: io.StringIO) -> None:
 
 @pytest.mark.parametrize(
     ("client", "port"),
-    [("198.51.100.7", 51234), ("::1", 51234), ("2001:db8:85a3::8a2e:370:7334", 443),
-     ("2001:db8::7", 65535)],
+    [
+        ("198.51.100.7", 51234),
+        ("::1", 51234),
+        ("2001:db8:85a3::8a2e:370:7334", 443),
+        ("2001:db8::7", 65535),
+    ],
 )
 def test_uvicorn_client_addresses_are_scrubbed(
     json_log: io.StringIO, client: str, port: int
@@ -513,8 +615,10 @@ def test_uvicorn_client_addresses_are_scrubbed(
     )
     line = json.loads(json_log.getvalue().splitlines()[-1])
     # `2001:db8::7:443` is itself a valid address: the port may go with it.
-    assert line["msg"] in (f'[ip]:{port} - "GET /metrics HTTP/1.1" 200',
-                           '[ip] - "GET /metrics HTTP/1.1" 200')
+    assert line["msg"] in (
+        f'[ip]:{port} - "GET /metrics HTTP/1.1" 200',
+        '[ip] - "GET /metrics HTTP/1.1" 200',
+    )
     assert client not in line["msg"]
     assert "color_message" not in line
 
@@ -543,15 +647,23 @@ def test_console_command_wires_logging_sentry_and_db_metrics(
     from tocsin.console import pages_ops
 
     calls: dict[str, Any] = {}
-    settings = Settings(database_url=fresh_db_url, secret_key=SecretStr("telemetry-" + "k" * 32),
-                        log_level="WARNING")
+    settings = Settings(
+        database_url=fresh_db_url,
+        secret_key=SecretStr("telemetry-" + "k" * 32),
+        log_level="WARNING",
+    )
     monkeypatch.setattr(console_cmd, "get_settings", lambda: settings)
-    monkeypatch.setattr(telemetry, "configure_logging",
-                        lambda level: calls.setdefault("logging", level))
-    monkeypatch.setattr(telemetry, "init_sentry",
-                        lambda s, component: calls.setdefault("sentry", (s, component)))
-    monkeypatch.setattr(telemetry, "register_db_collector",
-                        lambda factory, *, settings: calls.setdefault("db", (factory, settings)))
+    monkeypatch.setattr(
+        telemetry, "configure_logging", lambda level: calls.setdefault("logging", level)
+    )
+    monkeypatch.setattr(
+        telemetry, "init_sentry", lambda s, component: calls.setdefault("sentry", (s, component))
+    )
+    monkeypatch.setattr(
+        telemetry,
+        "register_db_collector",
+        lambda factory, *, settings: calls.setdefault("db", (factory, settings)),
+    )
     build = console_app.create_app
 
     def create_app(s: Settings, **kw: Any) -> Any:
@@ -584,22 +696,30 @@ def test_notify_command_wires_logging_sentry_and_metrics_server(
     from tocsin.commands import notices
 
     calls: dict[str, Any] = {}
-    settings = Settings(database_url=fresh_db_url, smtp_url=SecretStr("smtp://127.0.0.1:2525"),
-                        metrics_port=9999, log_level="INFO")
+    settings = Settings(
+        database_url=fresh_db_url,
+        smtp_url=SecretStr("smtp://127.0.0.1:2525"),
+        metrics_port=9999,
+        log_level="INFO",
+    )
     monkeypatch.setattr(notices, "get_settings", lambda: settings)
-    monkeypatch.setattr(telemetry, "configure_logging",
-                        lambda level: calls.setdefault("logging", level))
-    monkeypatch.setattr(telemetry, "init_sentry",
-                        lambda s, component: calls.setdefault("sentry", component))
-    monkeypatch.setattr(telemetry, "start_metrics_server",
-                        lambda port, addr: calls.setdefault("metrics", port))
+    monkeypatch.setattr(
+        telemetry, "configure_logging", lambda level: calls.setdefault("logging", level)
+    )
+    monkeypatch.setattr(
+        telemetry, "init_sentry", lambda s, component: calls.setdefault("sentry", component)
+    )
+    monkeypatch.setattr(
+        telemetry, "start_metrics_server", lambda port, addr: calls.setdefault("metrics", port)
+    )
     monkeypatch.setattr(outbox, "deliver_due", lambda **kw: outbox.DeliveryReport())
     args = build_parser().parse_args(["notify", "--once"])
     assert args.func(args) == 0
     assert calls == {"logging": "INFO", "sentry": "notify", "metrics": 9999}
 
     calls.clear()
-    monkeypatch.setattr(notices, "get_settings", lambda: settings.model_copy(
-        update={"metrics_port": 0}))
+    monkeypatch.setattr(
+        notices, "get_settings", lambda: settings.model_copy(update={"metrics_port": 0})
+    )
     assert args.func(args) == 0
     assert "metrics" not in calls

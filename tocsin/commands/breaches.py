@@ -46,29 +46,56 @@ def _when(value: str | None, name: str) -> datetime | None:
 def register_actions(isub: Any) -> None:
     """Adds `declare` and `assess` to `tocsin incidents`."""
     de = isub.add_parser("declare", help="declare a breach no rule saw (audited)")
-    de.add_argument("--tenant", action="append", default=[], metavar="T",
-                    help="affected tenant (repeatable; none = AVM Up's own processing)")
-    de.add_argument("--source", required=True,
-                    choices=[s.value for s in declared.DECLARABLE_SOURCES])
-    de.add_argument("--nature", action="append", default=[], required=True,
-                    choices=list(declared.NATURES), help="repeatable")
-    de.add_argument("--category", action="append", default=[],
-                    choices=list(declared.DATA_CATEGORIES), help="data category (repeatable)")
-    de.add_argument("--service", action="append", default=[],
-                    choices=list(declared.SERVICES), help="repeatable")
+    de.add_argument(
+        "--tenant",
+        action="append",
+        default=[],
+        metavar="T",
+        help="affected tenant (repeatable; none = AVM Up's own processing)",
+    )
+    de.add_argument(
+        "--source", required=True, choices=[s.value for s in declared.DECLARABLE_SOURCES]
+    )
+    de.add_argument(
+        "--nature",
+        action="append",
+        default=[],
+        required=True,
+        choices=list(declared.NATURES),
+        help="repeatable",
+    )
+    de.add_argument(
+        "--category",
+        action="append",
+        default=[],
+        choices=list(declared.DATA_CATEGORIES),
+        help="data category (repeatable)",
+    )
+    de.add_argument(
+        "--service", action="append", default=[], choices=list(declared.SERVICES), help="repeatable"
+    )
     de.add_argument("--persons", type=int, default=None, help="approximate number")
     de.add_argument("--records", type=int, default=None, help="approximate number")
     de.add_argument("--occurred-from", default=None, metavar="ISO")
     de.add_argument("--occurred-to", default=None, metavar="ISO")
     de.add_argument("--discovered-at", default=None, metavar="ISO")
-    de.add_argument("--aware-at", default=None, metavar="ISO",
-                    help="moment of awareness (default now; needs --aware-justification)")
+    de.add_argument(
+        "--aware-at",
+        default=None,
+        metavar="ISO",
+        help="moment of awareness (default now; needs --aware-justification)",
+    )
     de.add_argument("--aware-justification", default=None)
     de.add_argument("--title", default="")
     de.add_argument("--summary", default="")
     de.add_argument("--confirmed", action="store_true", help="the breach is established")
-    de.add_argument("--as", dest="as_email", required=True, metavar="EMAIL",
-                    help="an analyst or the RSSI (console user)")
+    de.add_argument(
+        "--as",
+        dest="as_email",
+        required=True,
+        metavar="EMAIL",
+        help="an analyst or the RSSI (console user)",
+    )
     de.add_argument("--json", action="store_true", help="the incident as the API returns it")
     de.set_defaults(func=cmd_declare)
 
@@ -77,18 +104,24 @@ def register_actions(isub: Any) -> None:
     asx.add_argument("--dpc", type=float, default=None, help="1..4 (default: current)")
     asx.add_argument("--ei", type=float, default=None, choices=severity.EI_VALUES)
     for name in ("confidentiality", "integrity", "availability"):
-        asx.add_argument(f"--cb-{name}", type=float, default=None,
-                         choices=severity.CB_VALUES)
+        asx.add_argument(f"--cb-{name}", type=float, default=None, choices=severity.CB_VALUES)
     asx.add_argument("--malicious", choices=["yes", "no"], default=None)
     asx.add_argument("--persons", type=int, default=None)
     asx.add_argument("--unintelligible", choices=["yes", "no"], default=None)
-    asx.add_argument("--art34-exemption", choices=[e.value for e in Art34Exemption],
-                     default=None)
+    asx.add_argument("--art34-exemption", choices=[e.value for e in Art34Exemption], default=None)
     asx.add_argument("--art34-justification", default=None)
-    asx.add_argument("--notify-cnil", choices=["yes", "no"], default=None,
-                     help="the RSSI's decision (default: follow the advice)")
-    asx.add_argument("--notify-subjects", choices=["yes", "no"], default=None,
-                     help="the RSSI's decision (default: follow the advice)")
+    asx.add_argument(
+        "--notify-cnil",
+        choices=["yes", "no"],
+        default=None,
+        help="the RSSI's decision (default: follow the advice)",
+    )
+    asx.add_argument(
+        "--notify-subjects",
+        choices=["yes", "no"],
+        default=None,
+        help="the RSSI's decision (default: follow the advice)",
+    )
     asx.add_argument("--justification", required=True)
     asx.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
     asx.add_argument("--json", action="store_true")
@@ -100,8 +133,9 @@ def _user(session: Session, email: str, *roles: Role) -> User:
     if user is None or not user.active:
         raise ApprovalDenied(f"{email!r} is not an active console user")
     if Role(user.role) not in roles:
-        raise ApprovalDenied(f"{email!r} is {user.role}: this needs "
-                             + " or ".join(r.value for r in roles))
+        raise ApprovalDenied(
+            f"{email!r} is {user.role}: this needs " + " or ".join(r.value for r in roles)
+        )
     return user
 
 
@@ -120,19 +154,31 @@ def cmd_declare(args: argparse.Namespace) -> int:
         with transaction(session_factory(engine)) as session:
             user = _user(session, args.as_email, Role.ANALYST, Role.RSSI)
             declaration = declared.Declaration(
-                source=args.source, nature=args.nature, tenant_ids=args.tenant,
-                data_categories=args.category, services=args.service, persons=args.persons,
+                source=args.source,
+                nature=args.nature,
+                tenant_ids=args.tenant,
+                data_categories=args.category,
+                services=args.service,
+                persons=args.persons,
                 records=args.records,
                 occurred_from=_when(args.occurred_from, "occurred_from"),
                 occurred_to=_when(args.occurred_to, "occurred_to"),
                 discovered_at=_when(args.discovered_at, "discovered_at"),
                 aware_at=_when(args.aware_at, "aware_at"),
-                aware_justification=args.aware_justification, title=args.title,
-                summary=args.summary, confirmed=args.confirmed)
-            incident = declared.declare(session=session, declaration=declaration,
-                                        actor_email=user.email, now=datetime.now(UTC))
-            notice_flows.draft_notices(session=session, incident=incident,
-                                       now=datetime.now(UTC), policy=drafts)
+                aware_justification=args.aware_justification,
+                title=args.title,
+                summary=args.summary,
+                confirmed=args.confirmed,
+            )
+            incident = declared.declare(
+                session=session,
+                declaration=declaration,
+                actor_email=user.email,
+                now=datetime.now(UTC),
+            )
+            notice_flows.draft_notices(
+                session=session, incident=incident, now=datetime.now(UTC), policy=drafts
+            )
             data = _incident_json(session, incident, policy)
     finally:
         engine.dispose()
@@ -154,17 +200,29 @@ def cmd_assess(args: argparse.Namespace) -> int:
             user = _user(session, args.as_email, *roles)
             incident = incident_service.require_by_ref(session=session, ref=args.ref)
             current = incident.current_assessment
-            base = (severity.SeverityInputs(dpc=current.dpc, ei=current.ei,
-                                            cb_confidentiality=current.cb_confidentiality,
-                                            cb_integrity=current.cb_integrity,
-                                            cb_availability=current.cb_availability,
-                                            malicious=current.malicious,
-                                            persons=current.persons,
-                                            unintelligible=current.unintelligible)
-                    if current is not None else severity.SeverityInputs(dpc=1.0, ei=0.25))
+            base = (
+                severity.SeverityInputs(
+                    dpc=current.dpc,
+                    ei=current.ei,
+                    cb_confidentiality=current.cb_confidentiality,
+                    cb_integrity=current.cb_integrity,
+                    cb_availability=current.cb_availability,
+                    malicious=current.malicious,
+                    persons=current.persons,
+                    unintelligible=current.unintelligible,
+                )
+                if current is not None
+                else severity.SeverityInputs(dpc=1.0, ei=0.25)
+            )
             changes: dict[str, Any] = {"rationale": {"edited_in": "cli"}}
-            for name in ("dpc", "ei", "cb_confidentiality", "cb_integrity",
-                         "cb_availability", "persons"):
+            for name in (
+                "dpc",
+                "ei",
+                "cb_confidentiality",
+                "cb_integrity",
+                "cb_availability",
+                "persons",
+            ):
                 value = getattr(args, name)
                 if value is not None:
                     changes[name] = value
@@ -173,33 +231,46 @@ def cmd_assess(args: argparse.Namespace) -> int:
                     changes[name] = YES_NO[getattr(args, name)]
             inputs = severity.with_overrides(base, **changes)
             row = incident_service.assess_severity(
-                session=session, incident=incident, inputs=inputs,
-                justification=args.justification, actor_email=user.email,
+                session=session,
+                incident=incident,
+                inputs=inputs,
+                justification=args.justification,
+                actor_email=user.email,
                 art34_exemption=args.art34_exemption,
                 art34_justification=args.art34_justification,
                 notify_cnil=YES_NO.get(args.notify_cnil or ""),
-                notify_subjects=YES_NO.get(args.notify_subjects or ""))
-            notice_flows.draft_notices(session=session, incident=incident,
-                                       now=datetime.now(UTC), policy=drafts)
-            out: dict[str, Any] = {"ref": incident.ref, "score": row.score, "band": row.band,
-                   "notify_customer": row.notify_customer, "notify_cnil": row.notify_cnil,
-                   "notify_subjects": row.notify_subjects,
-                   "notify_public": row.notify_public,
-                   "recommendation_overridden": row.recommendation_overridden,
-                   "decided_by": row.assessed_by, "justification": row.justification,
-                   "advice": (row.rationale or {}).get("advice"),
-                   "factors": (row.rationale or {}).get("factors"),
-                   "reasons": (row.rationale or {}).get("recommendation")}
+                notify_subjects=YES_NO.get(args.notify_subjects or ""),
+            )
+            notice_flows.draft_notices(
+                session=session, incident=incident, now=datetime.now(UTC), policy=drafts
+            )
+            out: dict[str, Any] = {
+                "ref": incident.ref,
+                "score": row.score,
+                "band": row.band,
+                "notify_customer": row.notify_customer,
+                "notify_cnil": row.notify_cnil,
+                "notify_subjects": row.notify_subjects,
+                "notify_public": row.notify_public,
+                "recommendation_overridden": row.recommendation_overridden,
+                "decided_by": row.assessed_by,
+                "justification": row.justification,
+                "advice": (row.rationale or {}).get("advice"),
+                "factors": (row.rationale or {}).get("factors"),
+                "reasons": (row.rationale or {}).get("recommendation"),
+            }
     finally:
         engine.dispose()
     if args.json:
         print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
-        print(f"{out['ref']}: {out['band']} ({out['score']}); customer "
-              f"{'yes' if out['notify_customer'] else 'no'}, CNIL "
-              f"{'yes' if out['notify_cnil'] else 'no'}, data subjects "
-              f"{'yes' if out['notify_subjects'] else 'no'}"
-              + (" (against the advice)" if out["recommendation_overridden"] else ""))
+        print(
+            f"{out['ref']}: {out['band']} ({out['score']}); customer "
+            f"{'yes' if out['notify_customer'] else 'no'}, CNIL "
+            f"{'yes' if out['notify_cnil'] else 'no'}, data subjects "
+            f"{'yes' if out['notify_subjects'] else 'no'}"
+            + (" (against the advice)" if out["recommendation_overridden"] else "")
+        )
         for reason in out["reasons"] or []:
             print(f"  - {reason}")
     return 0

@@ -42,13 +42,19 @@ def cmd_console(args: argparse.Namespace) -> int:
     telemetry.configure_logging(settings.log_level)
     telemetry.init_sentry(settings, "console")
     if args.insecure_cookies:
-        print("WARNING: --insecure-cookies: session cookies without the Secure flag "
-              "(plain-HTTP local demo only)", file=sys.stderr)
+        print(
+            "WARNING: --insecure-cookies: session cookies without the Secure flag "
+            "(plain-HTTP local demo only)",
+            file=sys.stderr,
+        )
     factory = session_factory(make_engine(settings.database_url))
     telemetry.register_db_collector(factory, settings=settings)
-    app = create_app(settings, session_factory=factory,
-                     insecure_cookies=args.insecure_cookies,
-                     trusted_proxies=args.trusted_proxy)
+    app = create_app(
+        settings,
+        session_factory=factory,
+        insecure_cookies=args.insecure_cookies,
+        trusted_proxies=args.trusted_proxy,
+    )
     runtime.tune_gc()  # deep queue pages key thousands of incidents per request
     # uvicorn stops gracefully on SIGTERM, then re-raises the signal to the handler found at
     # start: this one, so a clean stop exits 0 instead of dying of the signal.
@@ -56,6 +62,13 @@ def cmd_console(args: argparse.Namespace) -> int:
     # `log_config=None`: uvicorn keeps the JSON handler `configure_logging` installed, so its
     # access lines (client addresses) go through the scrubber.
     # The console reads X-Forwarded-For itself, from `--trusted-proxy` peers only.
-    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=False,
-                server_header=False, log_level=settings.log_level.lower(), log_config=None)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        proxy_headers=False,
+        server_header=False,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+    )
     return 0

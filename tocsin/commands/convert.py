@@ -28,15 +28,22 @@ def register(sub: Any) -> None:
     )
     s.add_argument("file", type=Path, metavar="FILE", help="the log file ('-' for stdin)")
     s.add_argument("--tenant", required=True, help="tenant_id of the events")
-    s.add_argument("--year", type=int, required=True,
-                   help="year of the first line (syslog lines carry none)")
-    s.add_argument("--service", default=Service.TEL4B.value,
-                   choices=[svc.value for svc in Service], help="service of the events")
+    s.add_argument(
+        "--year", type=int, required=True, help="year of the first line (syslog lines carry none)"
+    )
+    s.add_argument(
+        "--service",
+        default=Service.TEL4B.value,
+        choices=[svc.value for svc in Service],
+        help="service of the events",
+    )
     dest = s.add_mutually_exclusive_group()
-    dest.add_argument("--out", type=Path, default=None,
-                      help="write JSONL here (default: standard output)")
-    dest.add_argument("--produce", action="store_true",
-                      help="produce to TOCSIN_TOPIC_AUTH (key = tenant) instead")
+    dest.add_argument(
+        "--out", type=Path, default=None, help="write JSONL here (default: standard output)"
+    )
+    dest.add_argument(
+        "--produce", action="store_true", help="produce to TOCSIN_TOPIC_AUTH (key = tenant) instead"
+    )
     s.set_defaults(func=cmd_convert_sshd)
 
 
@@ -55,8 +62,13 @@ def cmd_convert_sshd(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise TocsinError(f"{args.file}: {exc.strerror or exc}") from None
         source = args.file.name
-    result = convert_lines(text.splitlines(), tenant=args.tenant, year=args.year,
-                           source=source, service=Service(args.service))
+    result = convert_lines(
+        text.splitlines(),
+        tenant=args.tenant,
+        year=args.year,
+        source=source,
+        service=Service(args.service),
+    )
     lines = [ev.model_dump_json(exclude_none=True) for ev in result.events]
     if args.produce:
         _produce(lines, key=args.tenant)
@@ -79,11 +91,14 @@ def _produce(values: list[str], *, key: str) -> None:
     settings = get_settings()
     bootstrap = bootstrap_of(settings)
     client = settings.kafka_security.client_options()
-    ensure_topics(bootstrap=bootstrap, topics=[settings.topic_auth],
-                  partitions=settings.topic_partitions,
-                  replication=settings.topic_replication, client_options=client)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=10,
-                             **client)
+    ensure_topics(
+        bootstrap=bootstrap,
+        topics=[settings.topic_auth],
+        partitions=settings.topic_partitions,
+        replication=settings.topic_replication,
+        client_options=client,
+    )
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=10, **client)
     try:
         for value in values:
             producer.send(settings.topic_auth, key=key.encode(), value=value.encode())

@@ -27,9 +27,14 @@ def register(sub: Any) -> None:
     dbsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = dbsub.add_parser("upgrade", help="apply Alembic migrations to TOCSIN_DATABASE_URL")
     up.add_argument("revision", nargs="?", default="head")
-    up.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                    help="retry the connection for this long before giving up (a database "
-                         "that is still starting)")
+    up.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="retry the connection for this long before giving up (a database "
+        "that is still starting)",
+    )
     up.set_defaults(func=cmd_db_upgrade)
 
     p = sub.add_parser("ingest", help="consume, detect, correlate, draft (the pipeline)")
@@ -48,14 +53,28 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--start", default=None, help="event time of the first event (ISO 8601)")
     p.add_argument("--tenants", type=int, default=40)
-    p.add_argument("--attack", action="append", default=[], metavar="NAME",
-                   help="inject this attack (repeatable; 'all' for every one)")
-    p.add_argument("--attack-every", type=int, default=None, metavar="N",
-                   help="repeat the attacks every N normal events")
+    p.add_argument(
+        "--attack",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="inject this attack (repeatable; 'all' for every one)",
+    )
+    p.add_argument(
+        "--attack-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="repeat the attacks every N normal events",
+    )
     p.add_argument("--list-attacks", action="store_true")
     p.add_argument("--out", type=Path, default=None, help="write JSONL here instead of Kafka")
-    p.add_argument("--labels", type=Path, default=None,
-                   help="also write the ground truth (event_id → attack) as JSON here")
+    p.add_argument(
+        "--labels",
+        type=Path,
+        default=None,
+        help="also write the ground truth (event_id → attack) as JSON here",
+    )
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("demo", help="broker + SQLite + ingest + simulator + console, locally")
@@ -75,8 +94,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
     broker = EmbeddedBroker(port=args.port, host=args.host)
     try:
         broker.start()
-        print(f"tansu listening on {broker.bootstrap} (memory only; Ctrl-C to stop)",
-              flush=True)
+        print(f"tansu listening on {broker.bootstrap} (memory only; Ctrl-C to stop)", flush=True)
         assert broker.process is not None  # noqa: S101 - started above
         return broker.process.wait()
     except KeyboardInterrupt:
@@ -142,8 +160,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         "checkpoint_p50_s": _quantile(pauses, 0.5),
         "checkpoint_p99_s": _quantile(pauses, 0.99),
         "checkpoint_max_s": round(pauses[-1], 4) if pauses else None,
-        "flush_checkpoint_s": (None if pipeline.stats.flush_pause is None
-                               else round(pipeline.stats.flush_pause, 4)),
+        "flush_checkpoint_s": (
+            None if pipeline.stats.flush_pause is None else round(pipeline.stats.flush_pause, 4)
+        ),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     print(json.dumps(summary), file=sys.stderr)
@@ -187,8 +206,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.out is not None:
         with args.out.open("w", encoding="utf-8") as fp:
             for ev in events:
-                fp.write(json.dumps({"stream": ev.stream, "key": ev.key, "label": ev.label,
-                                     "value": ev.value}, separators=(",", ":")) + "\n")
+                fp.write(
+                    json.dumps(
+                        {"stream": ev.stream, "key": ev.key, "label": ev.label, "value": ev.value},
+                        separators=(",", ":"),
+                    )
+                    + "\n"
+                )
                 if ev.label:
                     labels[ev.value["event_id"]] = ev.label
         n = sum(1 for _ in args.out.open(encoding="utf-8"))
@@ -209,18 +233,26 @@ def _produce(events: Any, rate: float, labels: dict[str, str]) -> int:
     settings = get_settings()
     bootstrap = bootstrap_of(settings)
     client = settings.kafka_security.client_options()
-    ensure_topics(bootstrap=bootstrap, topics=[settings.topic_auth, settings.topic_access],
-                  partitions=settings.topic_partitions,
-                  replication=settings.topic_replication, client_options=client)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=10,
-                             batch_size=256 * 1024, **client)
+    ensure_topics(
+        bootstrap=bootstrap,
+        topics=[settings.topic_auth, settings.topic_access],
+        partitions=settings.topic_partitions,
+        replication=settings.topic_replication,
+        client_options=client,
+    )
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=10, batch_size=256 * 1024, **client
+    )
     topic = {"auth": settings.topic_auth, "access": settings.topic_access}
     started = time.monotonic()
     n = 0
     try:
         for ev in events:
-            producer.send(topic[ev.stream], key=ev.key.encode(),
-                          value=json.dumps(ev.value, separators=(",", ":")).encode())
+            producer.send(
+                topic[ev.stream],
+                key=ev.key.encode(),
+                value=json.dumps(ev.value, separators=(",", ":")).encode(),
+            )
             if ev.label:
                 labels[ev.value["event_id"]] = ev.label
             n += 1

@@ -61,26 +61,33 @@ def _database(settings: Settings) -> Check:
     finally:
         engine.dispose()
     if current != head:
-        return Check("database", "fail", f"{shown}: schema at {current or 'nothing'}, "
-                     f"expected {head} (run `tocsin db upgrade`)")
+        return Check(
+            "database",
+            "fail",
+            f"{shown}: schema at {current or 'nothing'}, expected {head} (run `tocsin db upgrade`)",
+        )
     return Check("database", "ok", f"{shown}: schema at {head}")
 
 
 def _kafka(settings: Settings) -> Check:
     if not settings.kafka_bootstrap:
-        return Check("kafka", "warn", "TOCSIN_KAFKA_BOOTSTRAP not set (only `tocsin demo` "
-                     "runs without it)")
+        return Check(
+            "kafka", "warn", "TOCSIN_KAFKA_BOOTSTRAP not set (only `tocsin demo` runs without it)"
+        )
     from kafka import KafkaConsumer
 
-    topics = [settings.topic_auth, settings.topic_access, settings.topic_by_ip,
-              settings.topic_dlq]
+    topics = [settings.topic_auth, settings.topic_access, settings.topic_by_ip, settings.topic_dlq]
     try:
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
-                                 request_timeout_ms=10_000, bootstrap_timeout_ms=5_000,
-                                 **settings.kafka_security.client_options())
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            request_timeout_ms=10_000,
+            bootstrap_timeout_ms=5_000,
+            **settings.kafka_security.client_options(),
+        )
     except Exception as exc:  # noqa: BLE001 - reported, not raised
-        return Check("kafka", "fail", f"{settings.kafka_bootstrap}: cannot connect "
-                     f"({type(exc).__name__})")
+        return Check(
+            "kafka", "fail", f"{settings.kafka_bootstrap}: cannot connect ({type(exc).__name__})"
+        )
     try:
         counts = {t: len(consumer.partitions_for_topic(t) or ()) for t in topics}
     finally:
@@ -104,11 +111,16 @@ def _geoip(settings: Settings) -> Check:
         return Check("geoip", "warn", f"{where}: {info.source or 'no source'}, date unknown")
     age = (datetime.now(UTC) - info.built).days
     status: Status = "ok" if age <= GEOIP_STALE_DAYS else "warn"
-    advice = "" if status == "ok" else (
-        f"; older than {GEOIP_STALE_DAYS} days, point TOCSIN_GEOIP_FILE at a fresher file"
+    advice = (
+        ""
+        if status == "ok"
+        else (f"; older than {GEOIP_STALE_DAYS} days, point TOCSIN_GEOIP_FILE at a fresher file")
     )
-    return Check("geoip", status, f"{where}: {info.source}, built {info.built.date()} "
-                 f"({age} days ago){advice}")
+    return Check(
+        "geoip",
+        status,
+        f"{where}: {info.source}, built {info.built.date()} ({age} days ago){advice}",
+    )
 
 
 def _rules(settings: Settings) -> Check:

@@ -59,6 +59,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     for r in rows:
-        print(f"{r['first_seen']}  {r['rule_id']:9} {r['severity']:8} x{r['count']:<5} "
-              f"{','.join(r['tenant_ids'])}  {r['summary']}")
+        print(
+            f"{r['first_seen']}  {r['rule_id']:9} {r['severity']:8} x{r['count']:<5} "
+            f"{','.join(r['tenant_ids'])}  {r['summary']}"
+        )
     return 0

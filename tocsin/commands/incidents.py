@@ -31,8 +31,12 @@ def register(sub: Any) -> None:
     isub = p.add_subparsers(dest="incidents_command", required=True, metavar="ACTION")
     ls = isub.add_parser("list", help="incidents, nearest deadline first")
     ls.add_argument("--json", action="store_true", help="JSON array (ISO-8601 UTC times)")
-    ls.add_argument("--status", action="append", choices=[s.value for s in IncidentStatus],
-                    help="only these statuses (repeatable)")
+    ls.add_argument(
+        "--status",
+        action="append",
+        choices=[s.value for s in IncidentStatus],
+        help="only these statuses (repeatable)",
+    )
     ls.add_argument("--limit", type=int, default=1000)
     ls.set_defaults(func=cmd_list)
     sh = isub.add_parser("show", help="one incident with findings, tenants, clocks, audit")
@@ -43,8 +47,13 @@ def register(sub: Any) -> None:
     tr.add_argument("ref", metavar="REF")
     tr.add_argument("status", metavar="STATUS", choices=[s.value for s in IncidentStatus])
     tr.add_argument("--reason", default=None, help="why (required to dismiss)")
-    tr.add_argument("--as", dest="actor", default=DEFAULT_ACTOR, metavar="EMAIL",
-                    help="who does it (recorded in the audit chain)")
+    tr.add_argument(
+        "--as",
+        dest="actor",
+        default=DEFAULT_ACTOR,
+        metavar="EMAIL",
+        help="who does it (recorded in the audit chain)",
+    )
     tr.set_defaults(func=cmd_transition)
     notice_fields_commands.register(isub)
     breach_commands.register_actions(isub)
@@ -62,10 +71,20 @@ def register(sub: Any) -> None:
     ve.set_defaults(func=cmd_audit_verify)
 
     p = sub.add_parser("purge", help="delete raw evidence past the retention period")
-    p.add_argument("--older-than-days", type=int, default=None, metavar="N",
-                   help="default: TOCSIN_RETENTION_DAYS (180)")
-    p.add_argument("--every", type=float, default=None, metavar="HOURS",
-                   help="keep running: purge now, then every HOURS (stops on SIGTERM)")
+    p.add_argument(
+        "--older-than-days",
+        type=int,
+        default=None,
+        metavar="N",
+        help="default: TOCSIN_RETENTION_DAYS (180)",
+    )
+    p.add_argument(
+        "--every",
+        type=float,
+        default=None,
+        metavar="HOURS",
+        help="keep running: purge now, then every HOURS (stops on SIGTERM)",
+    )
     p.set_defaults(func=cmd_purge)
 
     p = sub.add_parser("clock", help="fire deadline escalations (loop; --once for one tick)")
@@ -96,8 +115,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     policy = policy_of(settings)
     now = datetime.now(UTC)
     with _session(settings) as session:
-        rows = service.list_incidents(session=session, status=args.status, limit=args.limit,
-                                      offset=0, order="deadline", policy=policy, now=now)
+        rows = service.list_incidents(
+            session=session,
+            status=args.status,
+            limit=args.limit,
+            offset=0,
+            order="deadline",
+            policy=policy,
+            now=now,
+        )
         items = schemas.summaries(session=session, incidents=rows, policy=policy, now=now)
     if args.json:
         _dump([i.model_dump(mode="json") for i in items])
@@ -105,8 +131,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'REF':<14}{'STATUS':<11}{'SEVERITY':<10}{'CLOCK':<10}{'NEXT DUE (UTC)':<22}RULES")
     for i in items:
         due = i.next_due.strftime("%Y-%m-%d %H:%M") if i.next_due else "-"
-        print(f"{i.ref:<14}{i.status:<11}{i.severity_band or '-':<10}{i.clock_state:<10}"
-              f"{due:<22}{' '.join(i.rule_ids)}")
+        print(
+            f"{i.ref:<14}{i.status:<11}{i.severity_band or '-':<10}{i.clock_state:<10}"
+            f"{due:<22}{' '.join(i.rule_ids)}"
+        )
     return 0
 
 
@@ -115,18 +143,31 @@ def cmd_show(args: argparse.Namespace) -> int:
     policy = policy_of(settings)
     with _session(settings) as session:
         incident = service.require_by_ref(session=session, ref=args.ref)
-        detail = schemas.detail(session=session, incident=incident, policy=policy,
-                                now=datetime.now(UTC))
+        detail = schemas.detail(
+            session=session, incident=incident, policy=policy, now=datetime.now(UTC)
+        )
     data = detail.model_dump(mode="json")
     if args.json:
         _dump(data)
         return 0
-    for key in ("ref", "title", "status", "severity_band", "severity_score", "detected_at",
-                "aware_at", "customer_due", "cnil_due", "clock_state"):
+    for key in (
+        "ref",
+        "title",
+        "status",
+        "severity_band",
+        "severity_score",
+        "detected_at",
+        "aware_at",
+        "customer_due",
+        "cnil_due",
+        "clock_state",
+    ):
         print(f"{key:<16}{data[key]}")
     for t in data["tenants"]:
-        print(f"tenant {t['tenant_id']}: persons≈{t['persons']} records≈{t['records']} "
-              f"events={t['events']} due {t['customer_due']} ({t['customer_clock_state']})")
+        print(
+            f"tenant {t['tenant_id']}: persons≈{t['persons']} records≈{t['records']} "
+            f"events={t['events']} due {t['customer_due']} ({t['customer_clock_state']})"
+        )
     for f in data["findings"]:
         print(f"finding {f['rule_id']} ×{f['count']} {f['first_seen']} → {f['last_seen']}")
     return 0
@@ -137,8 +178,14 @@ def cmd_transition(args: argparse.Namespace) -> int:
     with _session(settings) as session:
         incident = service.require_by_ref(session=session, ref=args.ref)
         before = incident.status
-        service.transition(session=session, incident=incident, to=args.status,
-                           actor_email=args.actor, reason=args.reason, now=datetime.now(UTC))
+        service.transition(
+            session=session,
+            incident=incident,
+            to=args.status,
+            actor_email=args.actor,
+            reason=args.reason,
+            now=datetime.now(UTC),
+        )
         ref, after = incident.ref, incident.status
     print(f"{ref}: {before} → {after}")
     return 0
@@ -147,8 +194,9 @@ def cmd_transition(args: argparse.Namespace) -> int:
 def cmd_register_export(args: argparse.Namespace) -> int:
     settings = get_settings()
     with _session(settings) as session:
-        text = register_mod.export(session=session, fmt=args.fmt, policy=policy_of(settings),
-                                   now=datetime.now(UTC))
+        text = register_mod.export(
+            session=session, fmt=args.fmt, policy=policy_of(settings), now=datetime.now(UTC)
+        )
     args.output.write_text(text, encoding="utf-8", newline="")
     print(f"register written to {args.output}", file=sys.stderr)
     return 0
@@ -195,16 +243,23 @@ def _purge_once(settings: Settings, days: int) -> None:
     cutoff = datetime.now(UTC) - timedelta(days=days)
     with _session(settings) as session:
         deleted = retention.purge(session=session, older_than=cutoff, actor=DEFAULT_ACTOR)
-    print(json.dumps({"deleted_evidence_events": deleted, "older_than": cutoff.isoformat()}),
-          flush=True)
+    print(
+        json.dumps({"deleted_evidence_events": deleted, "older_than": cutoff.isoformat()}),
+        flush=True,
+    )
 
 
 def _tick(settings: Settings, policy: ClockPolicy) -> list[dict[str, Any]]:
     with _session(settings) as session:
         fired = clocks.tick(session=session, now=datetime.now(UTC), policy=policy)
         return [
-            {"ref": e.incident.ref, "clock": e.clock, "tenant_id": e.tenant_id or None,
-             "threshold_hours": e.threshold_hours, "due_at": e.due_at.isoformat()}
+            {
+                "ref": e.incident.ref,
+                "clock": e.clock,
+                "tenant_id": e.tenant_id or None,
+                "threshold_hours": e.threshold_hours,
+                "due_at": e.due_at.isoformat(),
+            }
             for e in fired
         ]
 
@@ -217,7 +272,6 @@ def cmd_clock(args: argparse.Namespace) -> int:
     stop = StopSignal() if args.once else StopSignal().install()
     while True:
         fired = _tick(settings, policy)
-        print(json.dumps({"at": datetime.now(UTC).isoformat(), "escalations": fired}),
-              flush=True)
+        print(json.dumps({"at": datetime.now(UTC).isoformat(), "escalations": fired}), flush=True)
         if args.once or stop.wait(settings.clocks.tick_seconds):
             return 0

@@ -22,21 +22,36 @@ from tocsin.settings import get_settings
 
 
 def register(isub: Any) -> None:
-    fi = isub.add_parser("fields", help="show or set the structured facts of the notices "
-                         "(cause, origin, sub-processors, ongoing, persons, measures)")
+    fi = isub.add_parser(
+        "fields",
+        help="show or set the structured facts of the notices "
+        "(cause, origin, sub-processors, ongoing, persons, measures)",
+    )
     fi.add_argument("ref", metavar="REF")
-    fi.add_argument("--set", dest="values", action="append", default=[], metavar="NAME=VALUE",
-                    help="a field to set (repeatable); an empty VALUE clears it; lists "
-                         "(subject_categories) are comma-separated; measures: one per line "
-                         "with '\\n' or ';'. Fields: " + ", ".join(notice_fields.FIELDS))
-    fi.add_argument("--as", dest="as_email", default=None, metavar="EMAIL",
-                    help="the RSSI making the change (required with --set)")
+    fi.add_argument(
+        "--set",
+        dest="values",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a field to set (repeatable); an empty VALUE clears it; lists "
+        "(subject_categories) are comma-separated; measures: one per line "
+        "with '\\n' or ';'. Fields: " + ", ".join(notice_fields.FIELDS),
+    )
+    fi.add_argument(
+        "--as",
+        dest="as_email",
+        default=None,
+        metavar="EMAIL",
+        help="the RSSI making the change (required with --set)",
+    )
     fi.add_argument("--lang", default="fr", choices=["fr", "en"])
     fi.set_defaults(func=cmd_fields)
     qu = isub.add_parser("qualify", help="qualify a pure attempt as a personal data breach")
     qu.add_argument("ref", metavar="REF")
-    qu.add_argument("--nature", action="append", required=True,
-                    choices=list(notice_fields.BREACH_NATURES))
+    qu.add_argument(
+        "--nature", action="append", required=True, choices=list(notice_fields.BREACH_NATURES)
+    )
     qu.add_argument("--justification", required=True)
     qu.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
     qu.set_defaults(func=cmd_qualify)
@@ -46,8 +61,9 @@ def _parse(item: str) -> tuple[str, Any]:
     name, sep, raw = item.partition("=")
     name = name.strip()
     if not sep or name not in notice_fields.FIELDS:
-        raise InvalidIncidentInput(f"--set {item!r}: NAME=VALUE with NAME one of "
-                                   + ", ".join(notice_fields.FIELDS))
+        raise InvalidIncidentInput(
+            f"--set {item!r}: NAME=VALUE with NAME one of " + ", ".join(notice_fields.FIELDS)
+        )
     value = raw.strip()
     if not value:
         return name, None
@@ -84,12 +100,22 @@ def cmd_fields(args: argparse.Namespace) -> int:
         incident = service.require_by_ref(session=session, ref=args.ref)
         if changes:
             actor = _require_rssi(session, args.as_email)
-            notice_fields.update(session=session, incident=incident, actor_email=actor,
-                                 changes=changes)
-            flows.draft_notices(session=session, incident=incident, now=datetime.now(UTC),
-                                policy=DraftPolicy.from_settings(settings))
-        print(json.dumps(notice_fields_view.view(incident=incident, language=args.lang),
-                         indent=2, ensure_ascii=False))
+            notice_fields.update(
+                session=session, incident=incident, actor_email=actor, changes=changes
+            )
+            flows.draft_notices(
+                session=session,
+                incident=incident,
+                now=datetime.now(UTC),
+                policy=DraftPolicy.from_settings(settings),
+            )
+        print(
+            json.dumps(
+                notice_fields_view.view(incident=incident, language=args.lang),
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
     return 0
 
 
@@ -99,10 +125,19 @@ def cmd_qualify(args: argparse.Namespace) -> int:
         incident = service.require_by_ref(session=session, ref=args.ref)
         actor = _require_rssi(session, args.as_email)
         notice_fields_view.qualify(
-            session=session, incident=incident, actor_email=actor,
-            data=notice_fields_view.QualifyIn(nature=args.nature,
-                                              justification=args.justification),
-            policy=DraftPolicy.from_settings(settings))
-        print(json.dumps({"ref": incident.ref, "nature": list(incident.nature),
-                          "qualified_nature": incident.qualified_nature}))
+            session=session,
+            incident=incident,
+            actor_email=actor,
+            data=notice_fields_view.QualifyIn(nature=args.nature, justification=args.justification),
+            policy=DraftPolicy.from_settings(settings),
+        )
+        print(
+            json.dumps(
+                {
+                    "ref": incident.ref,
+                    "nature": list(incident.nature),
+                    "qualified_nature": incident.qualified_nature,
+                }
+            )
+        )
     return 0

@@ -80,8 +80,10 @@ def register(sub: Any) -> None:
     ob.add_argument("--json", action="store_true")
     ob.set_defaults(func=cmd_outbox)
 
-    rs = nsub.add_parser("resolve", help="decide an uncertain delivery after checking the "
-                                         "mail log for its Message-ID")
+    rs = nsub.add_parser(
+        "resolve",
+        help="decide an uncertain delivery after checking the mail log for its Message-ID",
+    )
     rs.add_argument("outbox_id", type=int)
     rs.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
     group = rs.add_mutually_exclusive_group(required=True)
@@ -91,8 +93,10 @@ def register(sub: Any) -> None:
 
     c = sub.add_parser("customers", help="customer contacts and contractual delays")
     csub = c.add_subparsers(dest="customers_command", required=True, metavar="ACTION")
-    im = csub.add_parser("import", help="upsert from CSV: tenant_id,name,contact_email"
-                                        "[,language,notify_delay_hours,role]")
+    im = csub.add_parser(
+        "import",
+        help="upsert from CSV: tenant_id,name,contact_email[,language,notify_delay_hours,role]",
+    )
     im.add_argument("file", type=Path)
     im.set_defaults(func=cmd_customers_import)
     cl = csub.add_parser("list", help="known customers")
@@ -123,14 +127,20 @@ def _user_role(session: Session, email: str) -> Role:
 
 def _notice_row(notice: Notice, ref: str) -> dict[str, Any]:
     return {
-        "id": notice.id, "incident_ref": ref, "kind": notice.kind, "phase": notice.phase,
-        "version": notice.version, "status": notice.status, "tenant_id": notice.tenant_id,
-        "language": notice.language, "subject": notice.subject, "edited": notice.edited,
+        "id": notice.id,
+        "incident_ref": ref,
+        "kind": notice.kind,
+        "phase": notice.phase,
+        "version": notice.version,
+        "status": notice.status,
+        "tenant_id": notice.tenant_id,
+        "language": notice.language,
+        "subject": notice.subject,
+        "edited": notice.edited,
         "approved_by": notice.approved_by,
         "approved_at": notice.approved_at.isoformat() if notice.approved_at else None,
         "dpo_approved_by": notice.dpo_approved_by,
-        "dpo_approved_at": (notice.dpo_approved_at.isoformat()
-                            if notice.dpo_approved_at else None),
+        "dpo_approved_at": (notice.dpo_approved_at.isoformat() if notice.dpo_approved_at else None),
         "sent_at": notice.sent_at.isoformat() if notice.sent_at else None,
         "cnil_receipt": notice.cnil_receipt,
     }
@@ -145,21 +155,23 @@ def cmd_list(args: argparse.Namespace) -> int:
             if found is None:
                 raise NoticeError(f"no incident {args.incident}")
             incident_id = found.id
-        notices = service.list_notices(session=session, incident_id=incident_id,
-                                       status=args.status)
+        notices = service.list_notices(session=session, incident_id=incident_id, status=args.status)
         refs: dict[int, str] = {}
         if notices:
             ids = {n.incident_id for n in notices}
             for incident_id_, ref in session.execute(
-                    select(Incident.id, Incident.ref).where(Incident.id.in_(ids))):
+                select(Incident.id, Incident.ref).where(Incident.id.in_(ids))
+            ):
                 refs[incident_id_] = ref
         rows = [_notice_row(n, refs.get(n.incident_id, "")) for n in notices]
     if args.json:
         _dump(rows)
         return 0
     for r in rows:
-        print(f"{r['id']:>6}  {r['incident_ref']:<14} {r['kind']:<12} {r['phase']:<13} "
-              f"v{r['version']:<3} {r['status']:<9} {r['tenant_id'] or '-':<20} {r['language']}")
+        print(
+            f"{r['id']:>6}  {r['incident_ref']:<14} {r['kind']:<12} {r['phase']:<13} "
+            f"v{r['version']:<3} {r['status']:<9} {r['tenant_id'] or '-':<20} {r['language']}"
+        )
     return 0
 
 
@@ -179,11 +191,20 @@ def cmd_draft(args: argparse.Namespace) -> int:
         found = incident_service.get_by_ref(session=session, ref=args.ref)
         if found is None:
             raise NoticeError(f"no incident {args.ref}")
-        written = flows.draft_notices(session=session, incident=found,
-                                      now=datetime.now(UTC),
-                                      policy=DraftPolicy.from_settings(settings))
-        print(json.dumps([{"id": n.id, "kind": n.kind, "version": n.version,
-                           "tenant_id": n.tenant_id} for n in written]))
+        written = flows.draft_notices(
+            session=session,
+            incident=found,
+            now=datetime.now(UTC),
+            policy=DraftPolicy.from_settings(settings),
+        )
+        print(
+            json.dumps(
+                [
+                    {"id": n.id, "kind": n.kind, "version": n.version, "tenant_id": n.tenant_id}
+                    for n in written
+                ]
+            )
+        )
     return 0
 
 
@@ -195,17 +216,27 @@ def cmd_approve(args: argparse.Namespace) -> int:
     with transaction(_factory(settings)) as session:
         role = _user_role(session, args.as_email)
         notice = service.get(session=session, notice_id=args.id)
-        service.approve(session=session, notice=notice, user_email=args.as_email,
-                        user_role=role, edits=edits, reasons_for_delay=args.reasons_for_delay,
-                        now=datetime.now(UTC), cnil_hours=settings.clocks.cnil_hours,
-                        recipients=recipients)
+        service.approve(
+            session=session,
+            notice=notice,
+            user_email=args.as_email,
+            user_role=role,
+            edits=edits,
+            reasons_for_delay=args.reasons_for_delay,
+            now=datetime.now(UTC),
+            cnil_hours=settings.clocks.cnil_hours,
+            recipients=recipients,
+        )
         if notice.status == "approved":
             print(f"notice {notice.id} approved ({notice.kind} v{notice.version})")
         else:
-            print(f"notice {notice.id} signed by the {role.upper()} ({notice.kind} "
-                  f"v{notice.version}); waiting for "
-                  + ", ".join(r.upper() for r, sig in service.signatures(notice).items()
-                              if sig is None))
+            print(
+                f"notice {notice.id} signed by the {role.upper()} ({notice.kind} "
+                f"v{notice.version}); waiting for "
+                + ", ".join(
+                    r.upper() for r, sig in service.signatures(notice).items() if sig is None
+                )
+            )
     return 0
 
 
@@ -213,8 +244,14 @@ def cmd_reject(args: argparse.Namespace) -> int:
     with transaction(_factory(get_settings())) as session:
         role = _user_role(session, args.as_email)
         notice = service.get(session=session, notice_id=args.id)
-        service.reject(session=session, notice=notice, user_email=args.as_email,
-                       user_role=role, reason=args.reason, now=datetime.now(UTC))
+        service.reject(
+            session=session,
+            notice=notice,
+            user_email=args.as_email,
+            user_role=role,
+            reason=args.reason,
+            now=datetime.now(UTC),
+        )
         print(f"notice {notice.id} rejected")
     return 0
 
@@ -228,8 +265,9 @@ def cmd_cnil_export(args: argparse.Namespace) -> int:
     stem = args.out / f"{ref}-cnil-v{notice.version}"
     html_path, json_path = stem.with_suffix(".html"), stem.with_suffix(".json")
     html_path.write_text(export.html, encoding="utf-8")
-    json_path.write_text(json.dumps(export.form, indent=2, ensure_ascii=False) + "\n",
-                         encoding="utf-8")
+    json_path.write_text(
+        json.dumps(export.form, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     print(html_path)
     print(json_path)
     return 0
@@ -246,9 +284,15 @@ def cmd_cnil_receipt(args: argparse.Namespace) -> int:
     with transaction(_factory(get_settings())) as session:
         role = _user_role(session, args.as_email)
         notice = service.get(session=session, notice_id=args.id)
-        service.record_cnil_receipt(session=session, notice=notice, receipt=args.receipt,
-                                    user_email=args.as_email, user_role=role,
-                                    filed_at=filed, now=now)
+        service.record_cnil_receipt(
+            session=session,
+            notice=notice,
+            receipt=args.receipt,
+            user_email=args.as_email,
+            user_role=role,
+            filed_at=filed,
+            now=now,
+        )
         print(f"notice {notice.id}: receipt {notice.cnil_receipt} recorded")
     return 0
 
@@ -256,29 +300,44 @@ def cmd_cnil_receipt(args: argparse.Namespace) -> int:
 def cmd_outbox(args: argparse.Namespace) -> int:
     with _factory(get_settings())() as session:
         rows = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
-        data = [{
-            "id": r.id, "kind": r.kind, "notice_id": r.notice_id,
-            "escalation_id": r.escalation_id, "incident_ref": r.reference,
-            "state": r.state, "attempts": r.attempts, "message_id": r.message_id,
-            "next_attempt_at": r.next_attempt_at.isoformat(),
-            "sent_at": r.sent_at.isoformat() if r.sent_at else None,
-            "last_error": r.last_error,
-        } for r in rows]
+        data = [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "notice_id": r.notice_id,
+                "escalation_id": r.escalation_id,
+                "incident_ref": r.reference,
+                "state": r.state,
+                "attempts": r.attempts,
+                "message_id": r.message_id,
+                "next_attempt_at": r.next_attempt_at.isoformat(),
+                "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+                "last_error": r.last_error,
+            }
+            for r in rows
+        ]
     if args.json:
         _dump(data)
         return 0
     for r in data:
-        print(f"{r['id']:>6}  {r['incident_ref']:<14} {r['kind']:<12} {r['state']:<10} "
-              f"attempts={r['attempts']} {r['message_id']}")
+        print(
+            f"{r['id']:>6}  {r['incident_ref']:<14} {r['kind']:<12} {r['state']:<10} "
+            f"attempts={r['attempts']} {r['message_id']}"
+        )
     return 0
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
     with transaction(_factory(get_settings())) as session:
         role = _user_role(session, args.as_email)
-        row = outbox.resolve_uncertain(session=session, outbox_id=args.outbox_id,
-                                       sent=bool(args.sent), user_email=args.as_email,
-                                       user_role=role, now=datetime.now(UTC))
+        row = outbox.resolve_uncertain(
+            session=session,
+            outbox_id=args.outbox_id,
+            sent=bool(args.sent),
+            user_email=args.as_email,
+            user_role=role,
+            now=datetime.now(UTC),
+        )
         print(f"outbox {row.id}: {row.state}")
     return 0
 
@@ -287,24 +346,39 @@ def cmd_customers_import(args: argparse.Namespace) -> int:
     settings = get_settings()
     with transaction(_factory(settings)) as session:
         result = customers.import_csv(
-            session=session, path=args.file,
-            default_delay_hours=settings.clocks.customer_hours_default)
-    print(json.dumps({"created": result.created, "updated": result.updated,
-                      "unchanged": result.unchanged}))
+            session=session,
+            path=args.file,
+            default_delay_hours=settings.clocks.customer_hours_default,
+        )
+    print(
+        json.dumps(
+            {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}
+        )
+    )
     return 0
 
 
 def cmd_customers_list(args: argparse.Namespace) -> int:
     with _factory(get_settings())() as session:
-        rows = [{"tenant_id": c.tenant_id, "name": c.name, "contact_email": c.contact_email,
-                 "language": c.language, "notify_delay_hours": c.notify_delay_hours,
-                 "role": c.role} for c in customers.list_customers(session=session)]
+        rows = [
+            {
+                "tenant_id": c.tenant_id,
+                "name": c.name,
+                "contact_email": c.contact_email,
+                "language": c.language,
+                "notify_delay_hours": c.notify_delay_hours,
+                "role": c.role,
+            }
+            for c in customers.list_customers(session=session)
+        ]
     if args.json:
         _dump(rows)
         return 0
     for r in rows:
-        print(f"{r['tenant_id']:<24} {r['role']:<10} {r['language']}  "
-              f"{r['notify_delay_hours']:>5g} h  {r['name']}")
+        print(
+            f"{r['tenant_id']:<24} {r['role']:<10} {r['language']}  "
+            f"{r['notify_delay_hours']:>5g} h  {r['name']}"
+        )
     return 0
 
 
@@ -325,15 +399,24 @@ def cmd_notify(args: argparse.Namespace) -> int:
     # left `sending`, so a stop never makes one `uncertain`.
     stop = StopSignal() if args.once else StopSignal().install()
     while True:
-        report = outbox.deliver_due(session_factory=factory, smtp=smtp, now=datetime.now(UTC),
-                                    stop=stop.is_set)
-        print(json.dumps({"at": datetime.now(UTC).isoformat(), "sent": report.sent,
-                          "retried": report.retried, "failed": report.failed,
-                          "uncertain": report.uncertain,
-                          "escalations_queued": report.escalations_queued}), flush=True)
+        report = outbox.deliver_due(
+            session_factory=factory, smtp=smtp, now=datetime.now(UTC), stop=stop.is_set
+        )
+        print(
+            json.dumps(
+                {
+                    "at": datetime.now(UTC).isoformat(),
+                    "sent": report.sent,
+                    "retried": report.retried,
+                    "failed": report.failed,
+                    "uncertain": report.uncertain,
+                    "escalations_queued": report.escalations_queued,
+                }
+            ),
+            flush=True,
+        )
         if args.once:
             return 0 if report.failed == 0 and report.uncertain == 0 else 1
         if stop.wait(max(1.0, args.interval)):
-            print(json.dumps({"at": datetime.now(UTC).isoformat(), "stopped": True}),
-                  flush=True)
+            print(json.dumps({"at": datetime.now(UTC).isoformat(), "stopped": True}), flush=True)
             return 0

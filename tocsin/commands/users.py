@@ -33,8 +33,9 @@ def register(sub: Any) -> None:
     add.add_argument("--lang", default="fr", choices=["fr", "en"])
     add.set_defaults(func=cmd_user_add)
     reset = user_sub.add_parser(
-        "password", help="set a user's password (TOCSIN_PASSWORD or a prompt); ends their "
-        "console sessions")
+        "password",
+        help="set a user's password (TOCSIN_PASSWORD or a prompt); ends their console sessions",
+    )
     reset.add_argument("email")
     reset.set_defaults(func=cmd_user_password)
 
@@ -43,8 +44,9 @@ def register(sub: Any) -> None:
     create = token_sub.add_parser("create", help="create a token (printed once)")
     create.add_argument("email")
     create.add_argument("--name", default="cli")
-    create.add_argument("--days", type=int, default=None,
-                        help="validity in days (default TOCSIN_TOKEN_DAYS, 90)")
+    create.add_argument(
+        "--days", type=int, default=None, help="validity in days (default TOCSIN_TOKEN_DAYS, 90)"
+    )
     create.set_defaults(func=cmd_token_create)
     listing = token_sub.add_parser("list", help="tokens: owner, name, state, expiry")
     listing.add_argument("--email", default=None, help="only this user's tokens")
@@ -73,12 +75,17 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     factory = session_factory(make_engine(settings.database_url))
     with transaction(factory) as session:
         try:
-            user = users.create_user(session=session, email=args.email, password=password,
-                                     role=args.role, lang=args.lang)
+            user = users.create_user(
+                session=session, email=args.email, password=password, role=args.role, lang=args.lang
+            )
         except InvalidUserInput as exc:  # the message key, in words
             raise InvalidUserInput(in_english(str(exc))) from None
-        audit(session=session, actor=user, action="user.created",
-              details={"user_id": user.id, "role": user.role, "via": CLI_ACTOR})
+        audit(
+            session=session,
+            actor=user,
+            action="user.created",
+            details={"user_id": user.id, "role": user.role, "via": CLI_ACTOR},
+        )
         print(f"user {user.id} created with role {user.role}")
     return 0
 
@@ -95,8 +102,12 @@ def cmd_user_password(args: argparse.Namespace) -> int:
             users.set_password(session=session, user_id=user.id, password=password)
         except InvalidUserInput as exc:
             raise InvalidUserInput(in_english(str(exc))) from None
-        audit(session=session, actor=user, action="user.password_set",
-              details={"user_id": user.id, "via": CLI_ACTOR})
+        audit(
+            session=session,
+            actor=user,
+            action="user.password_set",
+            details={"user_id": user.id, "via": CLI_ACTOR},
+        )
         print(f"password of user {user.id} set; their console sessions are closed")
     return 0
 
@@ -105,17 +116,27 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     settings = get_settings()
     factory = session_factory(make_engine(settings.database_url))
     with transaction(factory) as session:
-        row, secret = tokens.create_token(session=session, email=args.email, name=args.name,
-                                          days=args.days or settings.token_days)
+        row, secret = tokens.create_token(
+            session=session, email=args.email, name=args.name, days=args.days or settings.token_days
+        )
         owner = users.get_user(session=session, user_id=row.user_id)
         if owner is not None:
-            audit(session=session, actor=owner, action="token.created",
-                  details={"user_id": owner.id, "token_id": row.id, "name": row.name,
-                           "expires_at": tokens.token_expires_at(row).isoformat()})
+            audit(
+                session=session,
+                actor=owner,
+                action="token.created",
+                details={
+                    "user_id": owner.id,
+                    "token_id": row.id,
+                    "name": row.name,
+                    "expires_at": tokens.token_expires_at(row).isoformat(),
+                },
+            )
         expires = tokens.token_expires_at(row).isoformat()
     print(secret)
-    print(f"token {row.id} ({row.name}): expires {expires}; shown once, store it now",
-          file=sys.stderr)
+    print(
+        f"token {row.id} ({row.name}): expires {expires}; shown once, store it now", file=sys.stderr
+    )
     return 0
 
 
@@ -123,8 +144,10 @@ def cmd_token_list(args: argparse.Namespace) -> int:
     settings = get_settings()
     factory = session_factory(make_engine(settings.database_url))
     with transaction(factory) as session:
-        rows = [tokens.token_summary(t, u)
-                for t, u in tokens.list_tokens(session=session, email=args.email)]
+        rows = [
+            tokens.token_summary(t, u)
+            for t, u in tokens.list_tokens(session=session, email=args.email)
+        ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -140,7 +163,11 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
         row = tokens.revoke_token(session=session, token_id=args.token_id)
         owner = users.get_user(session=session, user_id=row.user_id)
         if owner is not None:
-            audit(session=session, actor=owner, action="token.revoked",
-                  details={"user_id": owner.id, "token_id": row.id, "via": CLI_ACTOR})
+            audit(
+                session=session,
+                actor=owner,
+                action="token.revoked",
+                details={"user_id": owner.id, "token_id": row.id, "via": CLI_ACTOR},
+            )
     print(f"token {args.token_id} revoked")
     return 0

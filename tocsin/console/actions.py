@@ -100,8 +100,9 @@ def incident(*, session: Session, ref: str) -> Incident:
     return incident_service.require_by_ref(session=session, ref=ref)
 
 
-def transition(*, session: Session, user: User, ref: str, data: TransitionIn,
-               policy: DraftPolicy) -> Incident:
+def transition(
+    *, session: Session, user: User, ref: str, data: TransitionIn, policy: DraftPolicy
+) -> Incident:
     try:
         target = IncidentStatus(data.to)
     except ValueError:
@@ -109,29 +110,41 @@ def transition(*, session: Session, user: User, ref: str, data: TransitionIn,
     if Role(user.role) == Role.ANALYST and target not in ANALYST_TARGETS:
         raise Forbidden("analysts triage up to confirmed or dismissed")
     found = incident(session=session, ref=ref)
-    if (Role(user.role) == Role.ANALYST and target == IncidentStatus.DISMISSED
-            and found.status == IncidentStatus.CONFIRMED):
+    if (
+        Role(user.role) == Role.ANALYST
+        and target == IncidentStatus.DISMISSED
+        and found.status == IncidentStatus.CONFIRMED
+    ):
         raise Forbidden("dismissing a confirmed incident is the RSSI's decision")
-    incident_service.transition(session=session, incident=found, to=target,
-                                actor_email=user.email, reason=data.reason)
-    notice_flows.draft_notices(session=session, incident=found, now=datetime.now(UTC),
-                               policy=policy)
+    incident_service.transition(
+        session=session, incident=found, to=target, actor_email=user.email, reason=data.reason
+    )
+    notice_flows.draft_notices(
+        session=session, incident=found, now=datetime.now(UTC), policy=policy
+    )
     return found
 
 
 def comment(*, session: Session, user: User, ref: str, data: CommentIn) -> None:
     found = incident(session=session, ref=ref)
-    incident_service.add_comment(session=session, incident=found, author_email=user.email,
-                                 text=data.text)
+    incident_service.add_comment(
+        session=session, incident=found, author_email=user.email, text=data.text
+    )
 
 
-def assess(*, session: Session, user: User, ref: str, data: SeverityIn,
-           policy: DraftPolicy) -> dict[str, Any]:
+def assess(
+    *, session: Session, user: User, ref: str, data: SeverityIn, policy: DraftPolicy
+) -> dict[str, Any]:
     found = incident(session=session, ref=ref)
     inputs = severity.SeverityInputs(
-        dpc=data.dpc, ei=data.ei, cb_confidentiality=data.cb_confidentiality,
-        cb_integrity=data.cb_integrity, cb_availability=data.cb_availability,
-        malicious=data.malicious, persons=data.persons, unintelligible=data.unintelligible,
+        dpc=data.dpc,
+        ei=data.ei,
+        cb_confidentiality=data.cb_confidentiality,
+        cb_integrity=data.cb_integrity,
+        cb_availability=data.cb_availability,
+        malicious=data.malicious,
+        persons=data.persons,
+        unintelligible=data.unintelligible,
         rationale={"edited_in": "console"},
     ).validate()
     decides = data.notify_cnil is not None or data.notify_subjects is not None
@@ -140,60 +153,102 @@ def assess(*, session: Session, user: User, ref: str, data: SeverityIn,
     exemption = data.art34_exemption or None
     if exemption is not None and exemption not in {e.value for e in Art34Exemption}:
         raise InvalidSeverityInput(
-            f"art34_exemption must be one of {', '.join(e.value for e in Art34Exemption)}")
+            f"art34_exemption must be one of {', '.join(e.value for e in Art34Exemption)}"
+        )
     row = incident_service.assess_severity(
-        session=session, incident=found, inputs=inputs, justification=data.justification,
-        actor_email=user.email, art34_exemption=exemption,
-        art34_justification=data.art34_justification, notify_cnil=data.notify_cnil,
-        notify_subjects=data.notify_subjects)
-    notice_flows.draft_notices(session=session, incident=found, now=datetime.now(UTC),
-                               policy=policy)
+        session=session,
+        incident=found,
+        inputs=inputs,
+        justification=data.justification,
+        actor_email=user.email,
+        art34_exemption=exemption,
+        art34_justification=data.art34_justification,
+        notify_cnil=data.notify_cnil,
+        notify_subjects=data.notify_subjects,
+    )
+    notice_flows.draft_notices(
+        session=session, incident=found, now=datetime.now(UTC), policy=policy
+    )
     rationale = row.rationale or {}
-    return {"ref": found.ref, "score": row.score, "band": row.band,
-            "notify_customer": row.notify_customer, "notify_cnil": row.notify_cnil,
-            "notify_subjects": row.notify_subjects, "notify_public": row.notify_public,
-            "recommendation_overridden": row.recommendation_overridden,
-            "art34_exemption": row.art34_exemption, "justification": row.justification,
-            "decided_by": row.assessed_by, "advice": rationale.get("advice"),
-            "factors": rationale.get("factors"), "reasons": rationale.get("recommendation")}
+    return {
+        "ref": found.ref,
+        "score": row.score,
+        "band": row.band,
+        "notify_customer": row.notify_customer,
+        "notify_cnil": row.notify_cnil,
+        "notify_subjects": row.notify_subjects,
+        "notify_public": row.notify_public,
+        "recommendation_overridden": row.recommendation_overridden,
+        "art34_exemption": row.art34_exemption,
+        "justification": row.justification,
+        "decided_by": row.assessed_by,
+        "advice": rationale.get("advice"),
+        "factors": rationale.get("factors"),
+        "reasons": rationale.get("recommendation"),
+    }
 
 
 def set_aware_at(*, session: Session, user: User, ref: str, data: AwareAtIn) -> None:
     if data.aware_at.tzinfo is None:
         raise InvalidUserInput("naive_datetime")
     found = incident(session=session, ref=ref)
-    incident_service.set_aware_at(session=session, incident=found,
-                                  aware_at=data.aware_at.astimezone(UTC),
-                                  justification=data.justification, actor_email=user.email)
+    incident_service.set_aware_at(
+        session=session,
+        incident=found,
+        aware_at=data.aware_at.astimezone(UTC),
+        justification=data.justification,
+        actor_email=user.email,
+    )
 
 
 def register_fields(*, session: Session, user: User, ref: str, data: RegisterFieldsIn) -> None:
     found = incident(session=session, ref=ref)
     incident_service.update_register_fields(
-        session=session, incident=found, actor_email=user.email, title=data.title,
-        consequences=data.consequences, measures=data.measures,
-        not_notified_justification=data.not_notified_justification)
+        session=session,
+        incident=found,
+        actor_email=user.email,
+        title=data.title,
+        consequences=data.consequences,
+        measures=data.measures,
+        not_notified_justification=data.not_notified_justification,
+    )
 
 
 def clock(*, session: Session, user: User, ref: str, data: ClockIn) -> None:
     found = incident(session=session, ref=ref)
     if data.stop:
-        incident_service.stop_clock(session=session, incident=found, clock=data.clock,
-                                    justification=data.justification or "",
-                                    actor_email=user.email, tenant_id=data.tenant_id)
+        incident_service.stop_clock(
+            session=session,
+            incident=found,
+            clock=data.clock,
+            justification=data.justification or "",
+            actor_email=user.email,
+            tenant_id=data.tenant_id,
+        )
     else:
-        incident_service.resume_clock(session=session, incident=found, clock=data.clock,
-                                      actor_email=user.email, reason=data.justification,
-                                      tenant_id=data.tenant_id)
+        incident_service.resume_clock(
+            session=session,
+            incident=found,
+            clock=data.clock,
+            actor_email=user.email,
+            reason=data.justification,
+            tenant_id=data.tenant_id,
+        )
 
 
 def decision(*, session: Session, user: User, ref: str, data: DecisionIn) -> None:
     found = incident(session=session, ref=ref)
-    incident_service.record_decision(session=session, incident=found, actor_email=user.email,
-                                     decision=data.decision, justification=data.justification)
+    incident_service.record_decision(
+        session=session,
+        incident=found,
+        actor_email=user.email,
+        decision=data.decision,
+        justification=data.justification,
+    )
 
 
 # --- notices ---------------------------------------------------------------------------
+
 
 class ApproveIn(BaseModel):
     """Approve a draft, optionally editing its subject and text first (the edit is kept as a
@@ -221,8 +276,9 @@ def notice(*, session: Session, notice_id: int) -> Notice:
     return notice_service.get(session=session, notice_id=notice_id)
 
 
-def approve(*, session: Session, user: User, notice_id: int, data: ApproveIn,
-            cnil_hours: float) -> Notice:
+def approve(
+    *, session: Session, user: User, notice_id: int, data: ApproveIn, cnil_hours: float
+) -> Notice:
     found = notice(session=session, notice_id=notice_id)
     subject = data.subject.strip() if data.subject is not None else None
     text = data.text_body.replace("\r\n", "\n") if data.text_body is not None else None
@@ -232,15 +288,28 @@ def approve(*, session: Session, user: User, notice_id: int, data: ApproveIn,
         text = None
     edits = NoticeEdit(subject=subject, text=text) if (subject or text) else None
     return notice_service.approve(
-        session=session, notice=found, user_email=user.email, user_role=user.role,
-        edits=edits, reasons_for_delay=data.reasons_for_delay or None,
-        now=datetime.now(UTC), cnil_hours=cnil_hours, recipients=data.recipients)
+        session=session,
+        notice=found,
+        user_email=user.email,
+        user_role=user.role,
+        edits=edits,
+        reasons_for_delay=data.reasons_for_delay or None,
+        now=datetime.now(UTC),
+        cnil_hours=cnil_hours,
+        recipients=data.recipients,
+    )
 
 
 def reject(*, session: Session, user: User, notice_id: int, data: RejectIn) -> Notice:
     found = notice(session=session, notice_id=notice_id)
-    return notice_service.reject(session=session, notice=found, user_email=user.email,
-                                 user_role=user.role, reason=data.reason, now=datetime.now(UTC))
+    return notice_service.reject(
+        session=session,
+        notice=found,
+        user_email=user.email,
+        user_role=user.role,
+        reason=data.reason,
+        now=datetime.now(UTC),
+    )
 
 
 def cnil_receipt(*, session: Session, user: User, notice_id: int, data: ReceiptIn) -> Notice:
@@ -248,20 +317,33 @@ def cnil_receipt(*, session: Session, user: User, notice_id: int, data: ReceiptI
     now = datetime.now(UTC)
     filed = data.filed_at.astimezone(UTC) if data.filed_at and data.filed_at.tzinfo else now
     return notice_service.record_cnil_receipt(
-        session=session, notice=found, receipt=data.receipt, user_email=user.email,
-        user_role=user.role, filed_at=filed, now=now)
+        session=session,
+        notice=found,
+        receipt=data.receipt,
+        user_email=user.email,
+        user_role=user.role,
+        filed_at=filed,
+        now=now,
+    )
 
 
 def draft(*, session: Session, user: User, ref: str, policy: DraftPolicy) -> int:
     """(Re)draft the notices the incident calls for; returns how many were written."""
     found = incident(session=session, ref=ref)
-    written = notice_flows.draft_notices(session=session, incident=found,
-                                         now=datetime.now(UTC), policy=policy)
+    written = notice_flows.draft_notices(
+        session=session, incident=found, now=datetime.now(UTC), policy=policy
+    )
     return len(written)
 
 
-def send(*, session: Session, factory: sessionmaker[Session], smtp: SmtpConfig | None,
-         user: User, notice_id: int) -> DeliveryReport:
+def send(
+    *,
+    session: Session,
+    factory: sessionmaker[Session],
+    smtp: SmtpConfig | None,
+    user: User,
+    notice_id: int,
+) -> DeliveryReport:
     """Deliver an approved notice now through the outbox (approval enqueued it). Commits
     `session` first: the outbox works in its own transactions."""
     found = notice(session=session, notice_id=notice_id)
@@ -271,9 +353,17 @@ def send(*, session: Session, factory: sessionmaker[Session], smtp: SmtpConfig |
         raise InvalidNoticeTransition(f"notice {notice_id} is {found.status}: approve it first")
     if smtp is None:
         raise SmtpNotConfigured("TOCSIN_SMTP_URL is not set")
-    audit_chain.append(session=session, actor=user.email, action="notice.send_requested",
-                       subject=found.incident.ref,
-                       data={"notice_id": found.id, "kind": found.kind,
-                             "version": found.version, "tenant_id": found.tenant_id})
+    audit_chain.append(
+        session=session,
+        actor=user.email,
+        action="notice.send_requested",
+        subject=found.incident.ref,
+        data={
+            "notice_id": found.id,
+            "kind": found.kind,
+            "version": found.version,
+            "tenant_id": found.tenant_id,
+        },
+    )
     session.commit()
     return outbox.deliver_due(session_factory=factory, smtp=smtp, now=datetime.now(UTC))

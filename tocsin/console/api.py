@@ -58,8 +58,13 @@ class UserPatch(BaseModel):
 
 
 def user_json(user: Any) -> Json:
-    return {"id": user.id, "email": user.email, "role": user.role, "active": user.active,
-            "lang": user.lang}
+    return {
+        "id": user.id,
+        "email": user.email,
+        "role": user.role,
+        "active": user.active,
+        "lang": user.lang,
+    }
 
 
 @router.get("/me")
@@ -105,10 +110,12 @@ def list_incidents(
     """The queue: nearest deadline first. `due`: `overdue` or `24h` (due within 24 hours,
     not overdue); `notices`: `dpo` (a notice awaits the DPO) or `delivery` (a send failed
     or is uncertain)."""
-    filters = views.QueueFilters.parse(status=status, band=band, tenant=tenant, q=q,
-                                       scope=scope, due=due, notices=notices)
-    items, total = views.queue(session=db, policy=policy_of(request), filters=filters,
-                               page=page, per_page=per_page)
+    filters = views.QueueFilters.parse(
+        status=status, band=band, tenant=tenant, q=q, scope=scope, due=due, notices=notices
+    )
+    items, total = views.queue(
+        session=db, policy=policy_of(request), filters=filters, page=page, per_page=per_page
+    )
     return {"items": items, "total": total, "page": page, "per_page": per_page}
 
 
@@ -124,17 +131,25 @@ def get_incident(request: Request, db: DbSession, user: ReaderUser, ref: str) ->
 def get_audit(db: DbSession, user: ReaderUser, ref: str) -> list[Json]:
     incident = actions.incident(session=db, ref=ref)
     return [
-        {"seq": a.seq, "at": a.at.isoformat(), "actor": a.actor, "action": a.action,
-         "data": a.data, "hash": a.hash}
+        {
+            "seq": a.seq,
+            "at": a.at.isoformat(),
+            "actor": a.actor,
+            "action": a.action,
+            "data": a.data,
+            "hash": a.hash,
+        }
         for a in audit_chain.entries_for(session=db, subject=incident.ref)
     ]
 
 
 @router.post("/incidents/{ref}/transition")
-def post_transition(request: Request, db: DbSession, user: TriageUser, ref: str,
-                    body: actions.TransitionIn) -> Json:
-    incident = actions.transition(session=db, user=user, ref=ref, data=body,
-                                  policy=draft_policy_of(request))
+def post_transition(
+    request: Request, db: DbSession, user: TriageUser, ref: str, body: actions.TransitionIn
+) -> Json:
+    incident = actions.transition(
+        session=db, user=user, ref=ref, data=body, policy=draft_policy_of(request)
+    )
     return {"ref": incident.ref, "status": incident.status}
 
 
@@ -145,10 +160,12 @@ def post_comment(db: DbSession, user: CommenterUser, ref: str, body: actions.Com
 
 
 @router.post("/incidents/{ref}/severity")
-def post_severity(request: Request, db: DbSession, user: TriageUser, ref: str,
-                  body: actions.SeverityIn) -> Json:
-    return actions.assess(session=db, user=user, ref=ref, data=body,
-                          policy=draft_policy_of(request))
+def post_severity(
+    request: Request, db: DbSession, user: TriageUser, ref: str, body: actions.SeverityIn
+) -> Json:
+    return actions.assess(
+        session=db, user=user, ref=ref, data=body, policy=draft_policy_of(request)
+    )
 
 
 @router.post("/incidents/{ref}/aware-at")
@@ -170,8 +187,9 @@ def post_decision(db: DbSession, user: RssiUser, ref: str, body: actions.Decisio
 
 
 @router.patch("/incidents/{ref}/register-fields")
-def patch_register_fields(db: DbSession, user: RegisterUser, ref: str,
-                          body: actions.RegisterFieldsIn) -> Json:
+def patch_register_fields(
+    db: DbSession, user: RegisterUser, ref: str, body: actions.RegisterFieldsIn
+) -> Json:
     actions.register_fields(session=db, user=user, ref=ref, data=body)
     return {"ref": ref.upper(), "ok": True}
 
@@ -188,10 +206,12 @@ def get_notice(db: DbSession, user: ReaderUser, notice_id: RowId) -> Json:
 
 
 @router.post("/notices/{notice_id}/approve")
-def post_approve(request: Request, db: DbSession, user: SignerUser, notice_id: RowId,
-                 body: actions.ApproveIn) -> Json:
-    notice = actions.approve(session=db, user=user, notice_id=notice_id, data=body,
-                             cnil_hours=cnil_hours_of(request))
+def post_approve(
+    request: Request, db: DbSession, user: SignerUser, notice_id: RowId, body: actions.ApproveIn
+) -> Json:
+    notice = actions.approve(
+        session=db, user=user, notice_id=notice_id, data=body, cnil_hours=cnil_hours_of(request)
+    )
     return notices_view.one(session=db, notice=notice)
 
 
@@ -203,18 +223,30 @@ def post_reject(db: DbSession, user: SignerUser, notice_id: RowId, body: actions
 
 @router.post("/notices/{notice_id}/send")
 def post_send(request: Request, db: DbSession, user: RssiUser, notice_id: RowId) -> Json:
-    report = actions.send(session=db, factory=request.app.state.session_factory,
-                          smtp=request.app.state.smtp, user=user, notice_id=notice_id)
+    report = actions.send(
+        session=db,
+        factory=request.app.state.session_factory,
+        smtp=request.app.state.smtp,
+        user=user,
+        notice_id=notice_id,
+    )
     db.expire_all()
     notice = actions.notice(session=db, notice_id=notice_id)
-    return {**notices_view.one(session=db, notice=notice),
-            "report": {"sent": report.sent, "retried": report.retried,
-                       "failed": report.failed, "uncertain": report.uncertain}}
+    return {
+        **notices_view.one(session=db, notice=notice),
+        "report": {
+            "sent": report.sent,
+            "retried": report.retried,
+            "failed": report.failed,
+            "uncertain": report.uncertain,
+        },
+    }
 
 
 @router.post("/notices/{notice_id}/cnil-receipt")
-def post_receipt(db: DbSession, user: ReceiptUser, notice_id: RowId,
-                 body: actions.ReceiptIn) -> Json:
+def post_receipt(
+    db: DbSession, user: ReceiptUser, notice_id: RowId, body: actions.ReceiptIn
+) -> Json:
     notice = actions.cnil_receipt(session=db, user=user, notice_id=notice_id, data=body)
     return notices_view.one(session=db, notice=notice)
 
@@ -225,15 +257,24 @@ def get_register(request: Request, db: DbSession, user: RegisterUser) -> list[Js
     return [{name: getattr(r, name) for name in register.FIELDS} for r in rows]
 
 
-@router.get("/register.csv", response_class=Response,
-            responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/register.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}}
+)
 def get_register_csv(request: Request, db: DbSession, user: RegisterUser) -> Response:
     body = register.export(session=db, fmt="csv", policy=policy_of(request))
-    audit(session=db, actor=user, action="register.exported", subject="register",
-          details={"format": "csv", "via": "api"})
+    audit(
+        session=db,
+        actor=user,
+        action="register.exported",
+        subject="register",
+        details={"format": "csv", "via": "api"},
+    )
     stamp = datetime.now(UTC).strftime("%Y%m%d")
-    return Response(body, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="tocsin-register-{stamp}.csv"'})
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="tocsin-register-{stamp}.csv"'},
+    )
 
 
 @router.get("/users")
@@ -243,19 +284,27 @@ def get_users(db: DbSession, user: AdminUser) -> list[Json]:
 
 @router.post("/users", status_code=201)
 def post_user(db: DbSession, admin: AdminUser, body: UserIn) -> Json:
-    created = security.create_user(session=db, email=body.email, password=body.password,
-                                   role=body.role, lang=body.lang)
-    audit(session=db, actor=admin, action="user.created",
-          details={"user_id": created.id, "role": created.role})
+    created = security.create_user(
+        session=db, email=body.email, password=body.password, role=body.role, lang=body.lang
+    )
+    audit(
+        session=db,
+        actor=admin,
+        action="user.created",
+        details={"user_id": created.id, "role": created.role},
+    )
     return user_json(created)
 
 
 @router.patch("/users/{user_id}")
 def patch_user(db: DbSession, admin: AdminUser, user_id: RowId, body: UserPatch) -> Json:
-    updated = security.update_user(session=db, user_id=user_id, role=body.role,
-                                   active=body.active)
-    audit(session=db, actor=admin, action="user.updated",
-          details={"user_id": updated.id, "role": updated.role, "active": updated.active})
+    updated = security.update_user(session=db, user_id=user_id, role=body.role, active=body.active)
+    audit(
+        session=db,
+        actor=admin,
+        action="user.updated",
+        details={"user_id": updated.id, "role": updated.role, "active": updated.active},
+    )
     return user_json(updated)
 
 
@@ -263,28 +312,32 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: str = Field(max_length=254)
     name: str = Field(default="api", min_length=1, max_length=100)
-    days: int | None = Field(default=None, ge=1, le=3650,
-                             description="validity; default TOCSIN_TOKEN_DAYS (90)")
+    days: int | None = Field(
+        default=None, ge=1, le=3650, description="validity; default TOCSIN_TOKEN_DAYS (90)"
+    )
 
 
 @router.get("/tokens")
-def get_tokens(db: DbSession, admin: AdminUser,
-               email: Annotated[str | None, Query(max_length=254)] = None) -> list[Json]:
+def get_tokens(
+    db: DbSession, admin: AdminUser, email: Annotated[str | None, Query(max_length=254)] = None
+) -> list[Json]:
     """API tokens (never their secret): owner, name, state, expiry."""
-    return [security.token_summary(t, u)
-            for t, u in security.list_tokens(session=db, email=email)]
+    return [security.token_summary(t, u) for t, u in security.list_tokens(session=db, email=email)]
 
 
 @router.post("/tokens", status_code=201)
 def post_token(request: Request, db: DbSession, admin: AdminUser, body: TokenIn) -> Json:
     """A token for a user, valid `days` days. `token` is shown in this answer only."""
     days = body.days or int(request.app.state.settings.token_days)
-    row, secret = security.create_token(session=db, email=body.email, name=body.name,
-                                        days=days)
+    row, secret = security.create_token(session=db, email=body.email, name=body.name, days=days)
     owner = security.get_user(session=db, user_id=row.user_id)
     assert owner is not None  # noqa: S101 - create_token found the user
-    audit(session=db, actor=admin, action="token.created",
-          details={"user_id": owner.id, "token_id": row.id, "name": row.name})
+    audit(
+        session=db,
+        actor=admin,
+        action="token.created",
+        details={"user_id": owner.id, "token_id": row.id, "name": row.name},
+    )
     return {**security.token_summary(row, owner), "token": secret}
 
 
@@ -294,6 +347,10 @@ def delete_token(db: DbSession, admin: AdminUser, token_id: RowId) -> Json:
     row = security.revoke_token(session=db, token_id=token_id)
     owner = security.get_user(session=db, user_id=row.user_id)
     assert owner is not None  # noqa: S101 - tokens are deleted with their user
-    audit(session=db, actor=admin, action="token.revoked",
-          details={"user_id": owner.id, "token_id": row.id})
+    audit(
+        session=db,
+        actor=admin,
+        action="token.revoked",
+        details={"user_id": owner.id, "token_id": row.id},
+    )
     return security.token_summary(row, owner)

@@ -21,17 +21,20 @@ Json = dict[str, Any]
 
 def _invalid(exc: InvalidDeclaration) -> RequestValidationError:
     """A declaration refused by the domain reads like any invalid body: 422, field named."""
-    return RequestValidationError([{"type": "value_error", "loc": ("body", exc.field),
-                                    "msg": exc.message, "input": None}])
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("body", exc.field), "msg": exc.message, "input": None}]
+    )
 
 
 @router.post("/incidents", status_code=201)
-def post_incident(request: Request, db: DbSession, user: TriageUser,
-                  body: breaches.DeclareIn) -> Json:
+def post_incident(
+    request: Request, db: DbSession, user: TriageUser, body: breaches.DeclareIn
+) -> Json:
     """Declare a breach nobody's rule saw; answers the incident, `ref` included."""
     try:
-        incident = breaches.declare(session=db, user=user, data=body,
-                                    policy=draft_policy_of(request))
+        incident = breaches.declare(
+            session=db, user=user, data=body, policy=draft_policy_of(request)
+        )
     except InvalidDeclaration as exc:
         raise _invalid(exc) from None
     data = views.detail(session=db, incident=incident, policy=policy_of(request))
@@ -40,24 +43,28 @@ def post_incident(request: Request, db: DbSession, user: TriageUser,
 
 
 @router.post("/incidents/{ref}/findings")
-def post_findings(request: Request, db: DbSession, user: TriageUser, ref: str,
-                  body: breaches.FindingsIn) -> Json:
+def post_findings(
+    request: Request, db: DbSession, user: TriageUser, ref: str, body: breaches.FindingsIn
+) -> Json:
     """Attach stored findings to an incident (audited)."""
     try:
-        linked = breaches.attach(session=db, user=user, ref=ref, data=body,
-                                 policy=draft_policy_of(request))
+        linked = breaches.attach(
+            session=db, user=user, ref=ref, data=body, policy=draft_policy_of(request)
+        )
     except InvalidDeclaration as exc:
         raise _invalid(exc) from None
     return {"ref": ref.upper(), "linked": linked}
 
 
 @router.post("/incidents/{ref}/merge")
-def post_merge(request: Request, db: DbSession, user: TriageUser, ref: str,
-               body: breaches.MergeIn) -> Json:
+def post_merge(
+    request: Request, db: DbSession, user: TriageUser, ref: str, body: breaches.MergeIn
+) -> Json:
     """Merge incident `ref` into `into` (audited on both)."""
     try:
-        kept = breaches.merge(session=db, user=user, ref=ref, data=body,
-                              policy=draft_policy_of(request))
+        kept = breaches.merge(
+            session=db, user=user, ref=ref, data=body, policy=draft_policy_of(request)
+        )
     except InvalidDeclaration as exc:
         raise _invalid(exc) from None
     return {"ref": ref.upper(), "merged_into": kept.ref}

@@ -37,6 +37,7 @@ from tocsin.settings import Settings
 
 API_PREFIX = "/api/v1"
 
+
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX + "/")
 
@@ -75,9 +76,11 @@ def create_app(
     app.state.trusted_proxies = security.parse_proxies(trusted_proxies)
     app.state.session_policy = security.SessionPolicy(
         lifetime=timedelta(hours=settings.session_hours),
-        idle=timedelta(minutes=settings.session_idle_minutes))
+        idle=timedelta(minutes=settings.session_idle_minutes),
+    )
     codec = security.SessionCodec(
-        app.state.secret_key, max_age=int(app.state.session_policy.lifetime.total_seconds()))
+        app.state.secret_key, max_age=int(app.state.session_policy.lifetime.total_seconds())
+    )
     # Inside the session middleware (which only reads the cookie), so that a body cut at the
     # limit raises straight into FastAPI's body parsing; both run before any route (and its
     # authentication) reads the body.
@@ -115,11 +118,20 @@ def create_app(
     return app
 
 
-def _problem(status: int, detail: str, *, error: str | None = None,
-             errors: list[FieldError] | None = None,
-             headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(problem_body(status, detail, error=error, errors=errors),
-                        status_code=status, media_type=PROBLEM_TYPE, headers=headers)
+def _problem(
+    status: int,
+    detail: str,
+    *,
+    error: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, detail, error=error, errors=errors),
+        status_code=status,
+        media_type=PROBLEM_TYPE,
+        headers=headers,
+    )
 
 
 def _field_errors(exc: RequestValidationError) -> list[FieldError]:
@@ -127,8 +139,9 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
     for err in exc.errors():
         loc = [p if isinstance(p, int) else str(p) for p in err.get("loc", ())]
         names = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
-        found.append(FieldError(loc=loc, field=".".join(names) or "body",
-                                msg=str(err.get("msg", ""))))
+        found.append(
+            FieldError(loc=loc, field=".".join(names) or "body", msg=str(err.get("msg", "")))
+        )
     return found
 
 
@@ -136,23 +149,32 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotAuthenticated)
     async def _anon(request: Request, exc: NotAuthenticated) -> Response:
         if _is_api(request):
-            return _problem(401, "authentication required", error="NotAuthenticated",
-                            headers={"WWW-Authenticate": "Bearer"})
+            return _problem(
+                401,
+                "authentication required",
+                error="NotAuthenticated",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return RedirectResponse("/login", status_code=303)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
         if _is_api(request):
             return _problem(403, "forbidden", error="Forbidden")
-        return render(request, "error.html", {"title_key": "forbidden",
-                                              "text_key": "forbidden_text"}, status=403)
+        return render(
+            request,
+            "error.html",
+            {"title_key": "forbidden", "text_key": "forbidden_text"},
+            status=403,
+        )
 
     @app.exception_handler(CsrfFailed)
     async def _csrf(request: Request, exc: CsrfFailed) -> Response:
         if _is_api(request):
             return _problem(403, "csrf token missing or invalid", error="CsrfFailed")
-        return render(request, "error.html", {"title_key": "forbidden",
-                                              "text_key": "csrf_failed"}, status=403)
+        return render(
+            request, "error.html", {"title_key": "forbidden", "text_key": "csrf_failed"}, status=403
+        )
 
     @app.exception_handler(TocsinError)
     async def _domain(request: Request, exc: TocsinError) -> Response:
@@ -162,17 +184,23 @@ def _install_error_handlers(app: FastAPI) -> None:
             return _problem(status, detail, error=type(exc).__name__)
         key = "not_found" if status == 404 else "error"
         text = "not_found" if status == 404 else "invalid_input"
-        return render(request, "error.html", {"title_key": key, "text_key": text,
-                                              "detail": detail}, status=status)
+        return render(
+            request,
+            "error.html",
+            {"title_key": key, "text_key": text, "detail": detail},
+            status=status,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if _is_api(request) or exc.status_code not in (404, 405):
-            return _problem(exc.status_code, str(exc.detail),
-                            headers=getattr(exc, "headers", None))
-        return render(request, "error.html", {"title_key": "not_found",
-                                              "text_key": "not_found"},
-                      status=exc.status_code)
+            return _problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+        return render(
+            request,
+            "error.html",
+            {"title_key": "not_found", "text_key": "not_found"},
+            status=exc.status_code,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -180,5 +208,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{e.field}: {e.msg}" for e in errors)
         if _is_api(request):
             return _problem(422, detail, error="RequestValidationError", errors=errors)
-        return render(request, "error.html", {"title_key": "error", "text_key": "invalid_input",
-                                              "detail": detail}, status=422)
+        return render(
+            request,
+            "error.html",
+            {"title_key": "error", "text_key": "invalid_input", "detail": detail},
+            status=422,
+        )

@@ -49,12 +49,22 @@ class DeclareIn(BaseModel):
 
     def declaration(self) -> declared.Declaration:
         return declared.Declaration(
-            source=self.source, nature=self.nature, tenant_ids=self.tenant_ids,
-            data_categories=self.data_categories, services=self.services,
-            persons=self.persons, records=self.records, occurred_from=self.occurred_from,
-            occurred_to=self.occurred_to, discovered_at=self.discovered_at,
-            aware_at=self.aware_at, aware_justification=self.aware_justification,
-            title=self.title, summary=self.summary, confirmed=self.confirmed)
+            source=self.source,
+            nature=self.nature,
+            tenant_ids=self.tenant_ids,
+            data_categories=self.data_categories,
+            services=self.services,
+            persons=self.persons,
+            records=self.records,
+            occurred_from=self.occurred_from,
+            occurred_to=self.occurred_to,
+            discovered_at=self.discovered_at,
+            aware_at=self.aware_at,
+            aware_justification=self.aware_justification,
+            title=self.title,
+            summary=self.summary,
+            confirmed=self.confirmed,
+        )
 
 
 FindingId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00]+$")]
@@ -73,27 +83,35 @@ class MergeIn(BaseModel):
     reason: str = Field(min_length=1, max_length=4000, pattern=r"^[^\x00]+$")
 
 
-def declare(*, session: Session, user: User, data: DeclareIn,
-            policy: DraftPolicy) -> Incident:
-    incident = declared.declare(session=session, declaration=data.declaration(),
-                                actor_email=user.email, now=datetime.now(UTC))
-    notice_flows.draft_notices(session=session, incident=incident, now=datetime.now(UTC),
-                               policy=policy)
+def declare(*, session: Session, user: User, data: DeclareIn, policy: DraftPolicy) -> Incident:
+    incident = declared.declare(
+        session=session,
+        declaration=data.declaration(),
+        actor_email=user.email,
+        now=datetime.now(UTC),
+    )
+    notice_flows.draft_notices(
+        session=session, incident=incident, now=datetime.now(UTC), policy=policy
+    )
     return incident
 
 
-def attach(*, session: Session, user: User, ref: str, data: FindingsIn,
-           policy: DraftPolicy) -> list[str]:
+def attach(
+    *, session: Session, user: User, ref: str, data: FindingsIn, policy: DraftPolicy
+) -> list[str]:
     found = incident_service.require_by_ref(session=session, ref=ref)
-    linked = declared.attach_findings(session=session, incident=found,
-                                      finding_ids=data.finding_ids, actor_email=user.email)
-    notice_flows.draft_notices(session=session, incident=found, now=datetime.now(UTC),
-                               policy=policy)
+    linked = declared.attach_findings(
+        session=session, incident=found, finding_ids=data.finding_ids, actor_email=user.email
+    )
+    notice_flows.draft_notices(
+        session=session, incident=found, now=datetime.now(UTC), policy=policy
+    )
     return linked
 
 
-def merge(*, session: Session, user: User, ref: str, data: MergeIn,
-          policy: DraftPolicy) -> Incident:
+def merge(
+    *, session: Session, user: User, ref: str, data: MergeIn, policy: DraftPolicy
+) -> Incident:
     """Merge incident `ref` into `data.into`. An incident with a notice a person approved,
     sent or rejected keeps its identity (merge the other way); the drafts of the absorbed
     one are retired with the reason; the kept one redrafts its notices."""
@@ -101,10 +119,17 @@ def merge(*, session: Session, user: User, ref: str, data: MergeIn,
     keep = incident_service.require_by_ref(session=session, ref=data.into)
     if notice_flows.decided_incidents(session, [gone.id]):
         raise InvalidNoticeTransition(
-            f"{gone.ref} has notices approved, sent or rejected: merge {keep.ref} into it")
+            f"{gone.ref} has notices approved, sent or rejected: merge {keep.ref} into it"
+        )
     now = datetime.now(UTC)
-    declared.merge(session=session, absorbed=gone, into=keep, actor_email=user.email,
-                   reason=data.reason, now=now)
+    declared.merge(
+        session=session,
+        absorbed=gone,
+        into=keep,
+        actor_email=user.email,
+        reason=data.reason,
+        now=now,
+    )
     notice_flows.retire_drafts(session=session, incident=gone, into=keep, now=now)
     notice_flows.draft_notices(session=session, incident=keep, now=now, policy=policy)
     return keep

@@ -79,8 +79,9 @@ def resolve_user(request: Request, db: Session) -> User | None:
     else:
         sid = session_data(request).get("sid")
         if isinstance(sid, str):
-            user = security.session_user(session=db, sid=sid,
-                                         policy=request.app.state.session_policy)
+            user = security.session_user(
+                session=db, sid=sid, policy=request.app.state.session_policy
+            )
         request.state.via_token = False
     request.state.user = user
     return user

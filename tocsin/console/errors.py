@@ -75,18 +75,24 @@ class Problem(BaseModel):
     detail: str
     error: str | None = Field(default=None, description="the error's kind, for scripts")
     errors: list[FieldError] | None = Field(
-        default=None, description="422 only: each invalid field and the reason")
+        default=None, description="422 only: each invalid field and the reason"
+    )
 
 
-def problem_body(status: int, detail: str, *, error: str | None = None,
-                 errors: list[FieldError] | None = None) -> dict[str, Any]:
-    return Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, error=error,
-                   errors=errors).model_dump(exclude_none=True)
+def problem_body(
+    status: int, detail: str, *, error: str | None = None, errors: list[FieldError] | None = None
+) -> dict[str, Any]:
+    return Problem(
+        title=HTTPStatus(status).phrase, status=status, detail=detail, error=error, errors=errors
+    ).model_dump(exclude_none=True)
 
 
 def _problem_doc(text: str) -> dict[str, Any]:
-    return {"description": text, "model": Problem,
-            "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return {
+        "description": text,
+        "model": Problem,
+        "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
 
 
 # Declared on the API router: every operation documents these answers and their shape.

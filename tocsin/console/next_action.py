@@ -23,11 +23,16 @@ STEP_ANCHORS = {s: f"step-{s}" for s in STEPS}
 # Fields a form of each step sends back when it is shown again with an error: that step's
 # panel opens with it.
 STEP_FORM_KEYS = {
-    "qualify": ("aware_at", "aware_justification", "clock_justification",
-                "qualify_justification"),
+    "qualify": ("aware_at", "aware_justification", "clock_justification", "qualify_justification"),
     "assess": ("dpc", "ei"),
-    "decide": ("art34_exemption", "art34_justification", "notify_cnil", "notify_subjects",
-               "decision", "decision_justification"),
+    "decide": (
+        "art34_exemption",
+        "art34_justification",
+        "notify_cnil",
+        "notify_subjects",
+        "decision",
+        "decision_justification",
+    ),
     "notify": ("field_",),
     "close": ("title", "consequences", "measures"),
 }
@@ -66,8 +71,12 @@ def awaiting_dpo(notice: Mapping[str, Any]) -> bool:
     `signers` a notice needs), or flagged so (`awaiting_dpo`)."""
     if notice.get("awaiting_dpo"):
         return True
-    return (notice.get("status") == "draft" and "dpo" in (notice.get("signers") or ())
-            and bool(notice.get("approved_by")) and not notice.get("dpo_approved_by"))
+    return (
+        notice.get("status") == "draft"
+        and "dpo" in (notice.get("signers") or ())
+        and bool(notice.get("approved_by"))
+        and not notice.get("dpo_approved_by")
+    )
 
 
 def _notice_step(notices: list[Mapping[str, Any]]) -> NextAction | None:
@@ -78,24 +87,26 @@ def _notice_step(notices: list[Mapping[str, Any]]) -> NextAction | None:
         return NextAction("fill", "notify", ("rssi",), "notices", missing)
     to_sign = [n for n in drafts if not awaiting_dpo(n)]
     if to_sign:
-        return NextAction("approve", "notify", ("rssi",), f"notice-{to_sign[0]['id']}",
-                          len(to_sign))
+        return NextAction(
+            "approve", "notify", ("rssi",), f"notice-{to_sign[0]['id']}", len(to_sign)
+        )
     approved = [n for n in notices if n.get("status") == "approved"]
     waiting_dpo = [n for n in notices if awaiting_dpo(n)]
     if waiting_dpo:
-        return NextAction("dpo", "notify", ("dpo",), f"notice-{waiting_dpo[0]['id']}",
-                          len(waiting_dpo))
+        return NextAction(
+            "dpo", "notify", ("dpo",), f"notice-{waiting_dpo[0]['id']}", len(waiting_dpo)
+        )
     trouble = [n for n in notices if n.get("delivery") in ("failed", "uncertain")]
     if trouble:
-        return NextAction("delivery", "notify", ("rssi",), f"notice-{trouble[0]['id']}",
-                          len(trouble))
+        return NextAction(
+            "delivery", "notify", ("rssi",), f"notice-{trouble[0]['id']}", len(trouble)
+        )
     cnil = [n for n in approved if n.get("kind") == "cnil"]
     if cnil:
         return NextAction("file_cnil", "notify", ("rssi", "dpo"), f"notice-{cnil[0]['id']}")
     unsent = [n for n in approved if n.get("kind") != "cnil"]
     if unsent:
-        return NextAction("send", "notify", ("rssi",), f"notice-{unsent[0]['id']}",
-                          len(unsent))
+        return NextAction("send", "notify", ("rssi",), f"notice-{unsent[0]['id']}", len(unsent))
     return None
 
 
@@ -132,8 +143,10 @@ def step_states(inc: Mapping[str, Any], action: NextAction | None) -> list[tuple
     if action is None:
         return [(s, "done") for s in STEPS]
     current = STEPS.index(action.step)
-    return [(s, "done" if i < current else "current" if i == current else "todo")
-            for i, s in enumerate(STEPS)]
+    return [
+        (s, "done" if i < current else "current" if i == current else "todo")
+        for i, s in enumerate(STEPS)
+    ]
 
 
 def status_step(action: NextAction | None) -> str:
@@ -146,12 +159,16 @@ def _for_user(notice: Mapping[str, Any], role: str) -> bool:
     if notice.get("status") == "draft":
         signed = {"rssi": notice.get("approved_by"), "dpo": notice.get("dpo_approved_by")}
         return role in (notice.get("signers") or ("rssi",)) and not signed.get(role)
-    return (role == "rssi" and notice.get("status") == "approved"
-            and notice.get("kind") != "cnil")
+    return role == "rssi" and notice.get("status") == "approved" and notice.get("kind") != "cnil"
 
 
-def open_steps(inc: Mapping[str, Any], action: NextAction | None, *,
-               form: Mapping[str, Any] | None = None, role: str = "") -> frozenset[str]:
+def open_steps(
+    inc: Mapping[str, Any],
+    action: NextAction | None,
+    *,
+    form: Mapping[str, Any] | None = None,
+    role: str = "",
+) -> frozenset[str]:
     """The steps whose panel is open when the page is shown: the current one, the one whose
     form comes back with an error, and "notify" while a notice waits for this reader."""
     opened = {status_step(action)}

@@ -66,18 +66,26 @@ def view(*, incident: Incident, language: str = "fr") -> Json:
         "values": values_json(incident),
         "nature": list(incident.nature),
         "attempt": notice_fields.is_attempt(incident),
-        "qualified": ({"nature": incident.qualified_nature, "by": incident.qualified_by,
-                       "at": incident.qualified_at.isoformat()}
-                      if incident.qualified_at else None),
+        "qualified": (
+            {
+                "nature": incident.qualified_nature,
+                "by": incident.qualified_by,
+                "at": incident.qualified_at.isoformat(),
+            }
+            if incident.qualified_at
+            else None
+        ),
         "choices": {
             "cause": {k: wording.label(lang, "cause", k) for k in notice_fields.CAUSES},
             "origin": {k: wording.label(lang, "origin", k) for k in notice_fields.ORIGINS},
-            "subprocessors_involved": {k: wording.label(lang, "yes_no", k)
-                                       for k in notice_fields.YES_NO},
-            "breach_ongoing": {k: wording.label(lang, "yes_no", k)
-                               for k in notice_fields.YES_NO},
-            "subject_categories": {k: wording.label(lang, "subject_category", k)
-                                   for k in notice_fields.SUBJECT_CATEGORIES},
+            "subprocessors_involved": {
+                k: wording.label(lang, "yes_no", k) for k in notice_fields.YES_NO
+            },
+            "breach_ongoing": {k: wording.label(lang, "yes_no", k) for k in notice_fields.YES_NO},
+            "subject_categories": {
+                k: wording.label(lang, "subject_category", k)
+                for k in notice_fields.SUBJECT_CATEGORIES
+            },
         },
         "suggestions": {
             field: wording.suggestions(field=field, language=lang, rule_ids=incident.rule_ids)
@@ -86,21 +94,36 @@ def view(*, incident: Incident, language: str = "fr") -> Json:
     }
 
 
-def update(*, session: Session, incident: Incident, actor_email: str, data: NoticeFieldsIn,
-           policy: DraftPolicy) -> list[str]:
+def update(
+    *,
+    session: Session,
+    incident: Incident,
+    actor_email: str,
+    data: NoticeFieldsIn,
+    policy: DraftPolicy,
+) -> list[str]:
     """Set the fields, then refresh the drafts that print them."""
-    changed = notice_fields.update(session=session, incident=incident,
-                                   actor_email=actor_email, changes=data.changes())
+    changed = notice_fields.update(
+        session=session, incident=incident, actor_email=actor_email, changes=data.changes()
+    )
     if changed:
-        notice_flows.draft_notices(session=session, incident=incident,
-                                   now=datetime.now(UTC), policy=policy)
+        notice_flows.draft_notices(
+            session=session, incident=incident, now=datetime.now(UTC), policy=policy
+        )
     return changed
 
 
-def qualify(*, session: Session, incident: Incident, actor_email: str, data: QualifyIn,
-            policy: DraftPolicy) -> None:
+def qualify(
+    *, session: Session, incident: Incident, actor_email: str, data: QualifyIn, policy: DraftPolicy
+) -> None:
     """Qualify an attempt as a breach, then draft its notices."""
-    notice_fields.qualify_breach(session=session, incident=incident, actor_email=actor_email,
-                                 nature=data.nature, justification=data.justification)
-    notice_flows.draft_notices(session=session, incident=incident, now=datetime.now(UTC),
-                               policy=policy)
+    notice_fields.qualify_breach(
+        session=session,
+        incident=incident,
+        actor_email=actor_email,
+        nature=data.nature,
+        justification=data.justification,
+    )
+    notice_flows.draft_notices(
+        session=session, incident=incident, now=datetime.now(UTC), policy=policy
+    )

@@ -31,11 +31,9 @@ def notice_dict(notice: Notice, outbox: OutboxMessage | None = None) -> dict[str
         "approved_by": notice.approved_by,
         "approved_at": notice.approved_at.isoformat() if notice.approved_at else None,
         "dpo_approved_by": notice.dpo_approved_by,
-        "dpo_approved_at": (notice.dpo_approved_at.isoformat()
-                            if notice.dpo_approved_at else None),
+        "dpo_approved_at": (notice.dpo_approved_at.isoformat() if notice.dpo_approved_at else None),
         "signers": list(notice_service.signers_needed(notice.kind)),
-        "missing": (notice_service.missing(notice)
-                    if notice.status == NoticeStatus.DRAFT else []),
+        "missing": (notice_service.missing(notice) if notice.status == NoticeStatus.DRAFT else []),
         "rejected_by": notice.rejected_by,
         "rejection_reason": notice.rejection_reason,
         "sent_at": notice.sent_at.isoformat() if notice.sent_at else None,
@@ -46,9 +44,13 @@ def notice_dict(notice: Notice, outbox: OutboxMessage | None = None) -> dict[str
 
 
 def notices_for(*, session: Session, incident: Incident) -> list[dict[str, Any]]:
-    rows = list(session.scalars(
-        select(Notice).where(Notice.incident_id == incident.id)
-        .order_by(Notice.kind, Notice.scope, Notice.version.desc())))
+    rows = list(
+        session.scalars(
+            select(Notice)
+            .where(Notice.incident_id == incident.id)
+            .order_by(Notice.kind, Notice.scope, Notice.version.desc())
+        )
+    )
     outbox = _outbox(session, [n.id for n in rows])
     return [notice_dict(n, outbox.get(n.id)) for n in rows]
 

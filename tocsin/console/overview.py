@@ -33,15 +33,21 @@ def tiles(*, session: Session, policy: ClockPolicy, now: datetime) -> list[Tile]
     soon = now + timedelta(hours=24)
     overdue = sum(1 for when, _ in keys if when < now)
     due_24h = sum(1 for when, _ in keys if now <= when <= soon)
-    detected = incident_service.count_incidents(session=session,
-                                                status=IncidentStatus.DETECTED)
+    detected = incident_service.count_incidents(session=session, status=IncidentStatus.DETECTED)
     return [
         Tile("ov_overdue", overdue, _queue(due="overdue"), urgent=True),
         Tile("ov_due_24h", due_24h, _queue(due="24h"), urgent=True),
-        Tile("ov_detected", detected, _queue(status=IncidentStatus.DETECTED.value),
-             urgent=False),
-        Tile("ov_awaiting_dpo", attention.count_awaiting_dpo(session=session),
-             _queue(notices="dpo", scope="all"), urgent=False),
-        Tile("ov_delivery", attention.count_delivery_problems(session=session),
-             _queue(notices="delivery", scope="all"), urgent=True),
+        Tile("ov_detected", detected, _queue(status=IncidentStatus.DETECTED.value), urgent=False),
+        Tile(
+            "ov_awaiting_dpo",
+            attention.count_awaiting_dpo(session=session),
+            _queue(notices="dpo", scope="all"),
+            urgent=False,
+        ),
+        Tile(
+            "ov_delivery",
+            attention.count_delivery_problems(session=session),
+            _queue(notices="delivery", scope="all"),
+            urgent=True,
+        ),
     ]

@@ -25,8 +25,12 @@ router = APIRouter(include_in_schema=False)
 
 def _page(request: Request, db: DbSession, **extra: object) -> Response:
     status = int(str(extra.pop("status", 200)))
-    ctx = {"users": security.list_users(session=db), "roles": [r.value for r in Role],
-           "form": {"email": "", "role": "analyst"}, "notice": None}
+    ctx = {
+        "users": security.list_users(session=db),
+        "roles": [r.value for r in Role],
+        "form": {"email": "", "role": "analyst"},
+        "notice": None,
+    }
     ctx.update(extra)
     return render(request, "users.html", ctx, status=status)
 
@@ -48,10 +52,13 @@ def users_create(
     try:
         user = security.create_user(session=db, email=email, password=password, role=role)
     except (InvalidUserInput, UserExists) as exc:
-        return _page(request, db, error=str(exc), form={"email": email, "role": role},
-                     status=422)
-    audit(session=db, actor=admin, action="user.created",
-          details={"user_id": user.id, "role": user.role})
+        return _page(request, db, error=str(exc), form={"email": email, "role": role}, status=422)
+    audit(
+        session=db,
+        actor=admin,
+        action="user.created",
+        details={"user_id": user.id, "role": user.role},
+    )
     return RedirectResponse("/users?ok=1", status_code=303)
 
 
@@ -65,11 +72,16 @@ def users_update(
     active: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     try:
-        user = security.update_user(session=db, user_id=user_id, role=role or None,
-                                    active=active == "on")
+        user = security.update_user(
+            session=db, user_id=user_id, role=role or None, active=active == "on"
+        )
     except (InvalidUserInput, UnknownUser, LastAdmin) as exc:
         db.rollback()
         return _page(request, db, error=str(exc), status=http_status(exc))
-    audit(session=db, actor=admin, action="user.updated",
-          details={"user_id": user.id, "role": user.role, "active": user.active})
+    audit(
+        session=db,
+        actor=admin,
+        action="user.updated",
+        details={"user_id": user.id, "role": user.role, "active": user.active},
+    )
     return RedirectResponse("/users?ok=1", status_code=303)

@@ -37,8 +37,10 @@ def client_ip(request: Request) -> str:
     if forwarded and peer and not warned and not security.is_trusted(peer, proxies):
         request.app.state.untrusted_forward_warned = True
         # Behind a reverse proxy every client would share its address (and its failures).
-        log.warning("X-Forwarded-For from a peer that is not a --trusted-proxy: ignored; "
-                    "start the console with --trusted-proxy if a reverse proxy is in front")
+        log.warning(
+            "X-Forwarded-For from a peer that is not a --trusted-proxy: ignored; "
+            "start the console with --trusted-proxy if a reverse proxy is in front"
+        )
     return security.client_address(peer, forwarded, proxies)
 
 
@@ -64,8 +66,7 @@ def login(
     now = datetime.now(UTC)
     # Housekeeping: attempts past the throttling window and sessions past any lifetime.
     security.purge_attempts(session=db, older_than=now - request.app.state.throttle.window)
-    security.purge_sessions(session=db,
-                            older_than=now - request.app.state.session_policy.lifetime)
+    security.purge_sessions(session=db, older_than=now - request.app.state.session_policy.lifetime)
     try:
         user = security.authenticate(
             session=db,
@@ -78,14 +79,14 @@ def login(
     except LoginThrottled as exc:
         LOGINS.labels("throttled").inc()
         log.warning("console login throttled")  # no account or address in logs
-        response = render(request, "login.html", {"email": email, "error": "throttled"},
-                          status=429)
+        response = render(request, "login.html", {"email": email, "error": "throttled"}, status=429)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if user is None:
         LOGINS.labels("failure").inc()
-        return render(request, "login.html", {"email": email, "error": "bad_credentials"},
-                      status=401)
+        return render(
+            request, "login.html", {"email": email, "error": "bad_credentials"}, status=401
+        )
     LOGINS.labels("success").inc()
     data = request.state.session
     lang = data.get("lang") or user.lang
@@ -93,8 +94,9 @@ def login(
     if isinstance(previous, str):  # signing in again ends the session this browser had
         security.end_session(session=db, sid=previous)
     data.clear()  # new session: fresh CSRF token, no fixation
-    data.update(sid=security.start_session(session=db, user=user),
-                csrf=security.new_csrf_token(), lang=lang)
+    data.update(
+        sid=security.start_session(session=db, user=user), csrf=security.new_csrf_token(), lang=lang
+    )
     request.state.session_dirty = True
     return RedirectResponse(home_for(user.role), status_code=303)
 
@@ -127,24 +129,31 @@ def password_change(
     for this browser."""
     try:
         # Through the login throttle first: a borrowed session cannot guess the password.
-        if security.authenticate(session=db, secret_key=request.app.state.secret_key,
-                                 email=user.email, password=current, ip=client_ip(request),
-                                 throttle=request.app.state.throttle) is None:
+        if (
+            security.authenticate(
+                session=db,
+                secret_key=request.app.state.secret_key,
+                email=user.email,
+                password=current,
+                ip=client_ip(request),
+                throttle=request.app.state.throttle,
+            )
+            is None
+        ):
             raise InvalidUserInput("current_password_wrong")
-        security.change_password(session=db, user_id=user.id, current=current, new=new,
-                                 confirm=confirm)
+        security.change_password(
+            session=db, user_id=user.id, current=current, new=new, confirm=confirm
+        )
     except LoginThrottled as exc:
-        response = render(request, "account.html", {"notice": None, "error": "throttled"},
-                          status=429)
+        response = render(
+            request, "account.html", {"notice": None, "error": "throttled"}, status=429
+        )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except InvalidUserInput as exc:
-        return render(request, "account.html", {"notice": None, "error": str(exc)},
-                      status=422)
-    audit(session=db, actor=user, action="user.password_changed",
-          details={"user_id": user.id})
+        return render(request, "account.html", {"notice": None, "error": str(exc)}, status=422)
+    audit(session=db, actor=user, action="user.password_changed", details={"user_id": user.id})
     data = request.state.session
-    data.update(sid=security.start_session(session=db, user=user),
-                csrf=security.new_csrf_token())
+    data.update(sid=security.start_session(session=db, user=user), csrf=security.new_csrf_token())
     request.state.session_dirty = True
     return RedirectResponse("/account/password?ok=1", status_code=303)

@@ -55,16 +55,28 @@ def _count(value: str, field: str) -> int | None:
     return int(text)
 
 
-def _form_page(request: Request, db: DbSession, form: dict[str, Any], *,
-               error: str | None = None, status: int = 200) -> Response:
-    return render(request, "declare.html", {
-        "form": form, "form_error": error,
-        "customers": customer_service.list_customers(session=db),
-        "sources": [s.value for s in declared.DECLARABLE_SOURCES],
-        "natures": list(declared.NATURES),
-        "categories": list(declared.DATA_CATEGORIES),
-        "services": list(declared.SERVICES),
-    }, status=status)
+def _form_page(
+    request: Request,
+    db: DbSession,
+    form: dict[str, Any],
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "declare.html",
+        {
+            "form": form,
+            "form_error": error,
+            "customers": customer_service.list_customers(session=db),
+            "sources": [s.value for s in declared.DECLARABLE_SOURCES],
+            "natures": list(declared.NATURES),
+            "categories": list(declared.DATA_CATEGORIES),
+            "services": list(declared.SERVICES),
+        },
+        status=status,
+    )
 
 
 @router.get("/declare")
@@ -74,38 +86,66 @@ def declare_page(request: Request, db: DbSession, user: TriageUser) -> Response:
 
 @router.post("/declare")
 def declare_submit(
-    request: Request, db: DbSession, user: TriageUser,
-    tenant_ids: Text = "", source: Short = "", nature: Many = None,
-    data_categories: Many = None, services: Many = None,
-    persons: Short = "", records: Short = "", occurred_from: Short = "",
-    occurred_to: Short = "", discovered_at: Short = "", aware_at: Short = "",
-    aware_justification: Text = "", title: Text = "", summary: Text = "",
+    request: Request,
+    db: DbSession,
+    user: TriageUser,
+    tenant_ids: Text = "",
+    source: Short = "",
+    nature: Many = None,
+    data_categories: Many = None,
+    services: Many = None,
+    persons: Short = "",
+    records: Short = "",
+    occurred_from: Short = "",
+    occurred_to: Short = "",
+    discovered_at: Short = "",
+    aware_at: Short = "",
+    aware_justification: Text = "",
+    title: Text = "",
+    summary: Text = "",
     confirmed: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     form: dict[str, Any] = {
-        "tenant_ids": tenant_ids, "source": source, "nature": nature or [],
-        "data_categories": data_categories or [], "services": services or [],
-        "persons": persons, "records": records, "occurred_from": occurred_from,
-        "occurred_to": occurred_to, "discovered_at": discovered_at, "aware_at": aware_at,
-        "aware_justification": aware_justification, "title": title, "summary": summary,
+        "tenant_ids": tenant_ids,
+        "source": source,
+        "nature": nature or [],
+        "data_categories": data_categories or [],
+        "services": services or [],
+        "persons": persons,
+        "records": records,
+        "occurred_from": occurred_from,
+        "occurred_to": occurred_to,
+        "discovered_at": discovered_at,
+        "aware_at": aware_at,
+        "aware_justification": aware_justification,
+        "title": title,
+        "summary": summary,
         "confirmed": confirmed == "on",
     }
     tz = draft_policy_of(request).timezone
     try:
         data = breaches.DeclareIn(
-            tenant_ids=[t for t in tenant_ids.replace(";", ",").replace(" ", ",").split(",")
-                        if t.strip()],
-            source=source, nature=nature or [], data_categories=data_categories or [],
-            services=services or [], persons=_count(persons, "persons"),
+            tenant_ids=[
+                t for t in tenant_ids.replace(";", ",").replace(" ", ",").split(",") if t.strip()
+            ],
+            source=source,
+            nature=nature or [],
+            data_categories=data_categories or [],
+            services=services or [],
+            persons=_count(persons, "persons"),
             records=_count(records, "records"),
             occurred_from=_when(occurred_from, "occurred_from", tz),
             occurred_to=_when(occurred_to, "occurred_to", tz),
             discovered_at=_when(discovered_at, "discovered_at", tz),
             aware_at=_when(aware_at, "aware_at", tz),
-            aware_justification=aware_justification or None, title=title, summary=summary,
-            confirmed=confirmed == "on")
-        incident = breaches.declare(session=db, user=user, data=data,
-                                    policy=draft_policy_of(request))
+            aware_justification=aware_justification or None,
+            title=title,
+            summary=summary,
+            confirmed=confirmed == "on",
+        )
+        incident = breaches.declare(
+            session=db, user=user, data=data, policy=draft_policy_of(request)
+        )
     except (TocsinError, ValidationError) as exc:
         db.rollback()
         status = 422 if isinstance(exc, ValidationError) else http_status(exc)
@@ -119,33 +159,52 @@ def _decision(value: str) -> bool | None:
 
 @router.post("/incidents/{ref}/assess")
 def assess_submit(
-    request: Request, db: DbSession, user: TriageUser, ref: str,
-    dpc: Short = "", ei: Short = "", cb_confidentiality: Short = "0",
-    cb_integrity: Short = "0", cb_availability: Short = "0",
-    malicious: Annotated[str, Form(max_length=5)] = "", persons: Short = "0",
+    request: Request,
+    db: DbSession,
+    user: TriageUser,
+    ref: str,
+    dpc: Short = "",
+    ei: Short = "",
+    cb_confidentiality: Short = "0",
+    cb_integrity: Short = "0",
+    cb_availability: Short = "0",
+    malicious: Annotated[str, Form(max_length=5)] = "",
+    persons: Short = "0",
     unintelligible: Annotated[str, Form(max_length=5)] = "",
-    art34_exemption: Short = "", art34_justification: Text = "",
-    notify_cnil: Short = "advice", notify_subjects: Short = "advice",
+    art34_exemption: Short = "",
+    art34_justification: Text = "",
+    notify_cnil: Short = "advice",
+    notify_subjects: Short = "advice",
     justification: Text = "",
 ) -> Response:
-    form = {"justification": justification, "art34_justification": art34_justification,
-            "art34_exemption": art34_exemption, "notify_cnil": notify_cnil,
-            "notify_subjects": notify_subjects}
+    form = {
+        "justification": justification,
+        "art34_justification": art34_justification,
+        "art34_exemption": art34_exemption,
+        "notify_cnil": notify_cnil,
+        "notify_subjects": notify_subjects,
+    }
     try:
         if art34_exemption and art34_exemption not in {e.value for e in Art34Exemption}:
             raise InvalidDeclaration("art34_exemption", "unknown exemption")
-        data = actions.SeverityIn.model_validate({
-            "dpc": dpc, "ei": ei, "cb_confidentiality": cb_confidentiality,
-            "cb_integrity": cb_integrity, "cb_availability": cb_availability,
-            "malicious": malicious == "on", "persons": persons or "0",
-            "unintelligible": unintelligible == "on", "justification": justification,
-            "art34_exemption": art34_exemption or None,
-            "art34_justification": art34_justification or None,
-            "notify_cnil": _decision(notify_cnil),
-            "notify_subjects": _decision(notify_subjects),
-        })
-        actions.assess(session=db, user=user, ref=ref, data=data,
-                       policy=draft_policy_of(request))
+        data = actions.SeverityIn.model_validate(
+            {
+                "dpc": dpc,
+                "ei": ei,
+                "cb_confidentiality": cb_confidentiality,
+                "cb_integrity": cb_integrity,
+                "cb_availability": cb_availability,
+                "malicious": malicious == "on",
+                "persons": persons or "0",
+                "unintelligible": unintelligible == "on",
+                "justification": justification,
+                "art34_exemption": art34_exemption or None,
+                "art34_justification": art34_justification or None,
+                "notify_cnil": _decision(notify_cnil),
+                "notify_subjects": _decision(notify_subjects),
+            }
+        )
+        actions.assess(session=db, user=user, ref=ref, data=data, policy=draft_policy_of(request))
     except Forbidden:
         raise
     except (TocsinError, ValidationError) as exc:
@@ -154,27 +213,35 @@ def assess_submit(
 
 
 @router.post("/incidents/{ref}/findings")
-def findings_submit(request: Request, db: DbSession, user: TriageUser, ref: str,
-                    finding_ids: Text = "") -> Response:
+def findings_submit(
+    request: Request, db: DbSession, user: TriageUser, ref: str, finding_ids: Text = ""
+) -> Response:
     form = {"finding_ids": finding_ids}
     try:
-        data = breaches.FindingsIn(finding_ids=[
-            f for f in finding_ids.replace(";", ",").replace(" ", ",").split(",") if f.strip()])
-        breaches.attach(session=db, user=user, ref=ref, data=data,
-                        policy=draft_policy_of(request))
+        data = breaches.FindingsIn(
+            finding_ids=[
+                f for f in finding_ids.replace(";", ",").replace(" ", ",").split(",") if f.strip()
+            ]
+        )
+        breaches.attach(session=db, user=user, ref=ref, data=data, policy=draft_policy_of(request))
     except (TocsinError, ValidationError) as exc:
         return _fail(request, db, user, ref, exc, form)
     return _back(ref, "breach-links")
 
 
 @router.post("/incidents/{ref}/merge")
-def merge_submit(request: Request, db: DbSession, user: TriageUser, ref: str,
-                 into: Short = "", reason: Text = "") -> Response:
+def merge_submit(
+    request: Request, db: DbSession, user: TriageUser, ref: str, into: Short = "", reason: Text = ""
+) -> Response:
     form = {"into": into, "merge_reason": reason}
     try:
-        kept = breaches.merge(session=db, user=user, ref=ref,
-                              data=breaches.MergeIn(into=into, reason=reason),
-                              policy=draft_policy_of(request))
+        kept = breaches.merge(
+            session=db,
+            user=user,
+            ref=ref,
+            data=breaches.MergeIn(into=into, reason=reason),
+            policy=draft_policy_of(request),
+        )
     except (TocsinError, ValidationError) as exc:
         return _fail(request, db, user, ref, exc, form)
     return RedirectResponse(f"/incidents/{kept.ref}?ok=1", status_code=303)

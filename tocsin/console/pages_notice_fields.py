@@ -47,15 +47,24 @@ def _count(value: str, name: str) -> int | None:
 
 @router.post("/incidents/{ref}/notice-fields")
 def notice_fields_form(
-    request: Request, db: DbSession, user: RssiUser, ref: str,
-    cause: OptChoice = None, origin: OptChoice = None,
-    origin_detail: OptText = None, subprocessors_involved: OptChoice = None,
-    subprocessors: OptText = None, breach_ongoing: OptChoice = None,
+    request: Request,
+    db: DbSession,
+    user: RssiUser,
+    ref: str,
+    cause: OptChoice = None,
+    origin: OptChoice = None,
+    origin_detail: OptText = None,
+    subprocessors_involved: OptChoice = None,
+    subprocessors: OptText = None,
+    breach_ongoing: OptChoice = None,
     breach_ended_at: Annotated[str | None, Form(max_length=40)] = None,
     subject_categories: OptMany = None,
-    measures: OptText = None, measures_proposed: OptText = None,
-    measures_planned: OptText = None, measures_long_term: OptText = None,
-    suggest_measures: OptMany = None, suggest_measures_proposed: OptMany = None,
+    measures: OptText = None,
+    measures_proposed: OptText = None,
+    measures_planned: OptText = None,
+    measures_long_term: OptText = None,
+    suggest_measures: OptMany = None,
+    suggest_measures_proposed: OptMany = None,
     suggest_measures_planned: OptMany = None,
     suggest_measures_long_term: OptMany = None,
     persons_estimate: Annotated[str | None, Form(max_length=16)] = None,
@@ -64,16 +73,28 @@ def notice_fields_form(
 ) -> Response:
     """Only the fields the form sends change; an empty value clears one (« à compléter »).
     Ticked suggestions are added to the measures typed."""
-    texts = {"measures": measures, "measures_proposed": measures_proposed,
-             "measures_planned": measures_planned, "measures_long_term": measures_long_term}
-    ticked = {"measures": suggest_measures, "measures_proposed": suggest_measures_proposed,
-              "measures_planned": suggest_measures_planned,
-              "measures_long_term": suggest_measures_long_term}
+    texts = {
+        "measures": measures,
+        "measures_proposed": measures_proposed,
+        "measures_planned": measures_planned,
+        "measures_long_term": measures_long_term,
+    }
+    ticked = {
+        "measures": suggest_measures,
+        "measures_proposed": suggest_measures_proposed,
+        "measures_planned": suggest_measures_planned,
+        "measures_long_term": suggest_measures_long_term,
+    }
     form = {f"field_{k}": v for k, v in texts.items() if v}
     changes: dict[str, object] = {}
-    for name, value in (("cause", cause), ("origin", origin), ("origin_detail", origin_detail),
-                        ("subprocessors_involved", subprocessors_involved),
-                        ("subprocessors", subprocessors), ("breach_ongoing", breach_ongoing)):
+    for name, value in (
+        ("cause", cause),
+        ("origin", origin),
+        ("origin_detail", origin_detail),
+        ("subprocessors_involved", subprocessors_involved),
+        ("subprocessors", subprocessors),
+        ("breach_ongoing", breach_ongoing),
+    ):
         if value is not None:
             changes[name] = value or None
     for name in MEASURE_FIELDS:
@@ -86,30 +107,45 @@ def notice_fields_form(
             ended = datetime.fromisoformat(breach_ended_at) if breach_ended_at.strip() else None
             if ended is not None and ended.tzinfo is None:
                 raise InvalidUserInput(
-                    "breach_ended_at: give the offset, e.g. 2026-11-20T12:00+01:00")
+                    "breach_ended_at: give the offset, e.g. 2026-11-20T12:00+01:00"
+                )
             changes["breach_ended_at"] = ended
-        for name, raw in (("persons_estimate", persons_estimate),
-                          ("records_estimate", records_estimate)):
+        for name, raw in (
+            ("persons_estimate", persons_estimate),
+            ("records_estimate", records_estimate),
+        ):
             if raw is not None:
                 changes[name] = _count(raw, name)
         data = notice_fields_view.NoticeFieldsIn.model_validate(changes)
-        notice_fields_view.update(session=db, incident=actions.incident(session=db, ref=ref),
-                                  actor_email=user.email, data=data,
-                                  policy=draft_policy_of(request))
+        notice_fields_view.update(
+            session=db,
+            incident=actions.incident(session=db, ref=ref),
+            actor_email=user.email,
+            data=data,
+            policy=draft_policy_of(request),
+        )
     except (TocsinError, ValidationError, ValueError) as exc:
         return _fail(request, db, user, ref, exc, form)
     return _back(ref, "notice-fields")
 
 
 @router.post("/incidents/{ref}/qualify")
-def qualify_form(request: Request, db: DbSession, user: RssiUser, ref: str,
-                 nature: OptMany = None, justification: Text = "") -> Response:
+def qualify_form(
+    request: Request,
+    db: DbSession,
+    user: RssiUser,
+    ref: str,
+    nature: OptMany = None,
+    justification: Text = "",
+) -> Response:
     try:
         notice_fields_view.qualify(
-            session=db, incident=actions.incident(session=db, ref=ref),
+            session=db,
+            incident=actions.incident(session=db, ref=ref),
             actor_email=user.email,
             data=notice_fields_view.QualifyIn(nature=nature or [], justification=justification),
-            policy=draft_policy_of(request))
+            policy=draft_policy_of(request),
+        )
     except (TocsinError, ValidationError) as exc:
         return _fail(request, db, user, ref, exc, {"qualify_justification": justification})
     return _back(ref, "nature")

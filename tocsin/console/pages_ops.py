@@ -34,8 +34,9 @@ def healthz(db: DbSession) -> Response:
 @router.get("/health")
 def health(request: Request, db: DbSession, user: CurrentUser) -> Response:
     ok = database_ok(db)
-    return render(request, "health.html", {"db_ok": ok, "version": tocsin_version},
-                  status=200 if ok else 503)
+    return render(
+        request, "health.html", {"db_ok": ok, "version": tocsin_version}, status=200 if ok else 503
+    )
 
 
 @router.get("/metrics")
@@ -46,6 +47,7 @@ def metrics(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         given = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
-            return PlainTextResponse("metrics token required", status_code=401,
-                                     headers={"WWW-Authenticate": "Bearer"})
+            return PlainTextResponse(
+                "metrics token required", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -17,5 +17,8 @@ router = APIRouter(include_in_schema=False)
 @router.get("/overview")
 def overview_page(request: Request, db: DbSession, user: ReaderUser) -> Response:
     now = datetime.now(UTC)
-    return render(request, "overview.html", {
-        "tiles": overview.tiles(session=db, policy=policy_of(request), now=now), "now": now})
+    return render(
+        request,
+        "overview.html",
+        {"tiles": overview.tiles(session=db, policy=policy_of(request), now=now), "now": now},
+    )

@@ -15,43 +15,64 @@ from typing import Any
 # rule id → (French title, French summary). Placeholders: {count} events, {records} records,
 # {actor} the account (or "N comptes").
 FR: dict[str, tuple[str, str]] = {
-    "AUTH-001": ("Force brute",
-                 "{count} échecs de connexion sur le compte {actor}"),
-    "AUTH-002": ("Pulvérisation de mots de passe",
-                 "une même source a échoué sur de nombreux comptes ({count} tentatives)"),
-    "AUTH-003": ("Prise de contrôle de compte possible",
-                 "le compte {actor} s'est connecté après des échecs répétés "
-                 "({count} événements)"),
-    "AUTH-004": ("Connexion depuis un pays inhabituel",
-                 "le compte {actor} s'est connecté depuis un pays jamais vu pour lui"),
-    "AUTH-005": ("Voyage impossible",
-                 "deux connexions du compte {actor} trop éloignées pour le temps écoulé"),
-    "AUTH-006": ("Fatigue MFA",
-                 "le compte {actor} a validé l'authentification forte après des échecs "
-                 "répétés ({count} événements)"),
-    "ACC-001": ("Accès entre clients",
-                "{actor} a atteint les données d'un autre client : {records} enregistrements "
-                "en {count} accès"),
-    "ACC-002": ("Exfiltration possible",
-                "{actor} a lu ou exporté {records} enregistrements, bien au-delà de son "
-                "habitude"),
-    "ACC-003": ("Accès du personnel sans ticket",
-                "{actor} a atteint des données de clients sans ticket de support : "
-                "{records} enregistrements en {count} accès"),
-    "ACC-004": ("Accès du personnel hors des heures ouvrées",
-                "{actor} a atteint des données personnelles hors des heures ouvrées : "
-                "{records} enregistrements en {count} accès"),
-    "ACC-005": ("Lecture de données de sécurité",
-                "{actor} a lu des identifiants ou des secrets : {records} enregistrements"),
-    "ACC-006": ("Modification massive",
-                "{actor} a modifié ou supprimé {records} enregistrements en peu de temps"),
-    "ACC-007": ("Accès depuis l'extérieur de l'UE/EEE",
-                "{actor} a atteint {records} enregistrements depuis un pays hors de l'EEE"),
-    "ACC-008": ("Données personnelles sans TLS",
-                "{actor} : {records} enregistrements en {count} accès sur un canal non "
-                "chiffré"),
-    "ACC-009": ("Énumération",
-                "{actor} s'est vu refuser l'accès {count} fois"),
+    "AUTH-001": ("Force brute", "{count} échecs de connexion sur le compte {actor}"),
+    "AUTH-002": (
+        "Pulvérisation de mots de passe",
+        "une même source a échoué sur de nombreux comptes ({count} tentatives)",
+    ),
+    "AUTH-003": (
+        "Prise de contrôle de compte possible",
+        "le compte {actor} s'est connecté après des échecs répétés ({count} événements)",
+    ),
+    "AUTH-004": (
+        "Connexion depuis un pays inhabituel",
+        "le compte {actor} s'est connecté depuis un pays jamais vu pour lui",
+    ),
+    "AUTH-005": (
+        "Voyage impossible",
+        "deux connexions du compte {actor} trop éloignées pour le temps écoulé",
+    ),
+    "AUTH-006": (
+        "Fatigue MFA",
+        "le compte {actor} a validé l'authentification forte après des échecs "
+        "répétés ({count} événements)",
+    ),
+    "ACC-001": (
+        "Accès entre clients",
+        "{actor} a atteint les données d'un autre client : {records} enregistrements "
+        "en {count} accès",
+    ),
+    "ACC-002": (
+        "Exfiltration possible",
+        "{actor} a lu ou exporté {records} enregistrements, bien au-delà de son habitude",
+    ),
+    "ACC-003": (
+        "Accès du personnel sans ticket",
+        "{actor} a atteint des données de clients sans ticket de support : "
+        "{records} enregistrements en {count} accès",
+    ),
+    "ACC-004": (
+        "Accès du personnel hors des heures ouvrées",
+        "{actor} a atteint des données personnelles hors des heures ouvrées : "
+        "{records} enregistrements en {count} accès",
+    ),
+    "ACC-005": (
+        "Lecture de données de sécurité",
+        "{actor} a lu des identifiants ou des secrets : {records} enregistrements",
+    ),
+    "ACC-006": (
+        "Modification massive",
+        "{actor} a modifié ou supprimé {records} enregistrements en peu de temps",
+    ),
+    "ACC-007": (
+        "Accès depuis l'extérieur de l'UE/EEE",
+        "{actor} a atteint {records} enregistrements depuis un pays hors de l'EEE",
+    ),
+    "ACC-008": (
+        "Données personnelles sans TLS",
+        "{actor} : {records} enregistrements en {count} accès sur un canal non chiffré",
+    ),
+    "ACC-009": ("Énumération", "{actor} s'est vu refuser l'accès {count} fois"),
 }
 
 
@@ -71,9 +92,11 @@ def finding_summary(lang: str, finding: Mapping[str, Any]) -> str:
     if lang != "fr" or known is None:
         return str(finding.get("summary") or "")
     title, template = known
-    text = template.format(count=finding.get("count") or 0,
-                           records=finding.get("records") or 0,
-                           actor=_actor(list(finding.get("actor_ids") or ())))
+    text = template.format(
+        count=finding.get("count") or 0,
+        records=finding.get("records") or 0,
+        actor=_actor(list(finding.get("actor_ids") or ())),
+    )
     return f"{title} : {text}"
 
 

@@ -169,7 +169,8 @@ def parse_proxies(values: Sequence[str]) -> tuple[Network, ...]:
             networks.append(ipaddress.ip_network(value.strip(), strict=False))
         except ValueError:
             raise ConfigError(
-                f"--trusted-proxy: {value!r} is not an IP address or network") from None
+                f"--trusted-proxy: {value!r} is not an IP address or network"
+            ) from None
     return tuple(networks)
 
 
@@ -181,8 +182,7 @@ def is_trusted(address: str, proxies: Sequence[Network]) -> bool:
     return any(ip in net for net in proxies)
 
 
-def client_address(peer: str | None, forwarded_for: str | None,
-                   proxies: Sequence[Network]) -> str:
+def client_address(peer: str | None, forwarded_for: str | None, proxies: Sequence[Network]) -> str:
     """The client's address. `X-Forwarded-For` counts only when the peer is a trusted proxy,
     and then only up to the first hop that no trusted proxy added (read from the right): what
     a client writes in the header itself is never believed."""

@@ -40,9 +40,17 @@ class QueueFilters:
     notices: str | None = None  # NOTICE_FILTERS
 
     @classmethod
-    def parse(cls, *, status: str | None, band: str | None, tenant: str | None,
-              q: str | None, scope: str | None, due: str | None = None,
-              notices: str | None = None) -> QueueFilters:
+    def parse(
+        cls,
+        *,
+        status: str | None,
+        band: str | None,
+        tenant: str | None,
+        q: str | None,
+        scope: str | None,
+        due: str | None = None,
+        notices: str | None = None,
+    ) -> QueueFilters:
         """Unknown values are ignored (never passed to a query)."""
         return cls(
             status=status if status in STATUSES else None,
@@ -94,9 +102,15 @@ def summary(incident: Incident, clocks: IncidentClocks) -> dict[str, Any]:
     }
 
 
-def queue(*, session: Session, policy: ClockPolicy, filters: QueueFilters, page: int,
-          per_page: int = PER_PAGE, now: datetime | None = None,
-          ) -> tuple[list[dict[str, Any]], int]:
+def queue(
+    *,
+    session: Session,
+    policy: ClockPolicy,
+    filters: QueueFilters,
+    page: int,
+    per_page: int = PER_PAGE,
+    now: datetime | None = None,
+) -> tuple[list[dict[str, Any]], int]:
     """One page of the queue, nearest deadline first, and the total after filtering."""
     now = now or datetime.now(UTC)
     status: incident_service.StatusFilter = None
@@ -106,24 +120,53 @@ def queue(*, session: Session, policy: ClockPolicy, filters: QueueFilters, page:
         status = [s for s in IncidentStatus if s.is_open]
     ids = notice_ids(filters.notices)
     if filters.due is not None:  # a window of deadlines: keyed in Python, paged here
-        due = due_ids(session=session, policy=policy, status=status, band=filters.band,
-                      tenant=filters.tenant, q=filters.q, due=filters.due, now=now, ids=ids)
+        due = due_ids(
+            session=session,
+            policy=policy,
+            status=status,
+            band=filters.band,
+            tenant=filters.tenant,
+            q=filters.q,
+            due=filters.due,
+            now=now,
+            ids=ids,
+        )
         total = len(due)
         rows = incident_service.get_many(
-            session=session, ids=due[(page - 1) * per_page:page * per_page])
+            session=session, ids=due[(page - 1) * per_page : page * per_page]
+        )
     else:
         total = incident_service.count_incidents(
-            session=session, status=status, band=filters.band, tenant_id=filters.tenant,
-            q=filters.q, ids=ids)
+            session=session,
+            status=status,
+            band=filters.band,
+            tenant_id=filters.tenant,
+            q=filters.q,
+            ids=ids,
+        )
         rows = incident_service.list_incidents(
-            session=session, status=status, band=filters.band, tenant_id=filters.tenant,
-            q=filters.q, limit=per_page, offset=(page - 1) * per_page, order="deadline",
-            policy=policy, now=now, ids=ids)
+            session=session,
+            status=status,
+            band=filters.band,
+            tenant_id=filters.tenant,
+            q=filters.q,
+            limit=per_page,
+            offset=(page - 1) * per_page,
+            order="deadline",
+            policy=policy,
+            now=now,
+            ids=ids,
+        )
     customers = clock_service.load_customers(
-        session=session, tenant_ids=(t for i in rows for t in i.tenant_ids))
-    return [summary(i, clock_service.incident_clocks(incident=i, customers=customers,
-                                                     policy=policy, now=now))
-            for i in rows], total
+        session=session, tenant_ids=(t for i in rows for t in i.tenant_ids)
+    )
+    return [
+        summary(
+            i,
+            clock_service.incident_clocks(incident=i, customers=customers, policy=policy, now=now),
+        )
+        for i in rows
+    ], total
 
 
 DUE_FILTERS = ("overdue", "24h")
@@ -139,14 +182,23 @@ def notice_ids(which: str | None) -> Select[Any] | None:
     return None
 
 
-def due_ids(*, session: Session, policy: ClockPolicy, due: str, now: datetime,
-            status: incident_service.StatusFilter = None, band: str | None = None,
-            tenant: str | None = None, q: str | None = None,
-            ids: Select[Any] | None = None) -> list[int]:
+def due_ids(
+    *,
+    session: Session,
+    policy: ClockPolicy,
+    due: str,
+    now: datetime,
+    status: incident_service.StatusFilter = None,
+    band: str | None = None,
+    tenant: str | None = None,
+    q: str | None = None,
+    ids: Select[Any] | None = None,
+) -> list[int]:
     """Open incidents by nearest deadline: overdue ones (`due="overdue"`), or those due
     within the next 24 hours and not overdue yet (`"24h"`)."""
-    keys = incident_service.open_deadlines(session=session, policy=policy, status=status,
-                                           band=band, tenant_id=tenant, q=q, ids=ids)
+    keys = incident_service.open_deadlines(
+        session=session, policy=policy, status=status, band=band, tenant_id=tenant, q=q, ids=ids
+    )
     if due == "overdue":
         return [i for when, i in keys if when < now]
     soon = now + timedelta(hours=24)
@@ -171,14 +223,22 @@ def severity_form(incident: Incident, findings: list[FindingRow]) -> dict[str, A
     current = incident.current_assessment
     if current is not None:
         return {
-            "dpc": current.dpc, "ei": current.ei, "cb_confidentiality": current.cb_confidentiality,
-            "cb_integrity": current.cb_integrity, "cb_availability": current.cb_availability,
-            "malicious": current.malicious, "persons": current.persons,
-            "unintelligible": current.unintelligible, "score": current.score,
-            "band": current.band, "justification": current.justification,
-            "source": current.source, "assessed_by": current.assessed_by,
+            "dpc": current.dpc,
+            "ei": current.ei,
+            "cb_confidentiality": current.cb_confidentiality,
+            "cb_integrity": current.cb_integrity,
+            "cb_availability": current.cb_availability,
+            "malicious": current.malicious,
+            "persons": current.persons,
+            "unintelligible": current.unintelligible,
+            "score": current.score,
+            "band": current.band,
+            "justification": current.justification,
+            "source": current.source,
+            "assessed_by": current.assessed_by,
             "assessed_at": current.assessed_at.isoformat(),
-            "notify_customer": current.notify_customer, "notify_cnil": current.notify_cnil,
+            "notify_customer": current.notify_customer,
+            "notify_cnil": current.notify_cnil,
             "notify_subjects": current.notify_subjects,
             "notify_public": current.notify_public,
             "overridden": current.recommendation_overridden,
@@ -187,51 +247,95 @@ def severity_form(incident: Incident, findings: list[FindingRow]) -> dict[str, A
             "advice": (current.rationale or {}).get("advice"),
             "factors": (current.rationale or {}).get("factors") or {},
             "reasons": list((current.rationale or {}).get("recommendation", [])),
-            "rationale": {k: v for k, v in (current.rationale or {}).items()
-                          if k not in ("recommendation", "advice", "factors")},
+            "rationale": {
+                k: v
+                for k, v in (current.rationale or {}).items()
+                if k not in ("recommendation", "advice", "factors")
+            },
         }
     persons = sum(t.persons for t in incident.tenants)
     inputs = severity.prefill(
-        [severity.FindingFacts(rule_id=f.rule_id, nature=frozenset(f.nature),
-                               data_categories=frozenset(f.data_categories),
-                               subjects=f.subjects) for f in findings],
-        persons=persons)
+        [
+            severity.FindingFacts(
+                rule_id=f.rule_id,
+                nature=frozenset(f.nature),
+                data_categories=frozenset(f.data_categories),
+                subjects=f.subjects,
+            )
+            for f in findings
+        ],
+        persons=persons,
+    )
     value = severity.score(inputs)
     return {
-        "dpc": inputs.dpc, "ei": inputs.ei, "cb_confidentiality": inputs.cb_confidentiality,
-        "cb_integrity": inputs.cb_integrity, "cb_availability": inputs.cb_availability,
-        "malicious": inputs.malicious, "persons": inputs.persons,
-        "unintelligible": inputs.unintelligible, "score": value,
-        "band": severity.band(value).value, "justification": "", "source": "prefill",
-        "assessed_by": None, "assessed_at": None, "notify_customer": None,
-        "notify_cnil": None, "notify_subjects": None, "notify_public": None,
-        "overridden": False, "art34_exemption": None, "art34_justification": None,
-        "advice": None, "factors": {}, "reasons": [],
+        "dpc": inputs.dpc,
+        "ei": inputs.ei,
+        "cb_confidentiality": inputs.cb_confidentiality,
+        "cb_integrity": inputs.cb_integrity,
+        "cb_availability": inputs.cb_availability,
+        "malicious": inputs.malicious,
+        "persons": inputs.persons,
+        "unintelligible": inputs.unintelligible,
+        "score": value,
+        "band": severity.band(value).value,
+        "justification": "",
+        "source": "prefill",
+        "assessed_by": None,
+        "assessed_at": None,
+        "notify_customer": None,
+        "notify_cnil": None,
+        "notify_subjects": None,
+        "notify_public": None,
+        "overridden": False,
+        "art34_exemption": None,
+        "art34_justification": None,
+        "advice": None,
+        "factors": {},
+        "reasons": [],
         "rationale": dict(inputs.rationale),
     }
 
 
-TIMELINE_ACTIONS = frozenset({"incident.transition", "incident.aware_at", "incident.opened",
-                              "incident.created", "incident.merged", "outbox.sent",
-                              "incident.declared", "incident.absorbed",
-                              "severity.assessed"})
+TIMELINE_ACTIONS = frozenset(
+    {
+        "incident.transition",
+        "incident.aware_at",
+        "incident.opened",
+        "incident.created",
+        "incident.merged",
+        "outbox.sent",
+        "incident.declared",
+        "incident.absorbed",
+        "severity.assessed",
+    }
+)
 
 
-def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
-           now: datetime | None = None) -> dict[str, Any]:
+def detail(
+    *, session: Session, incident: Incident, policy: ClockPolicy, now: datetime | None = None
+) -> dict[str, Any]:
     now = now or datetime.now(UTC)
-    clocks = clock_service.clocks_for(session=session, incident=incident, policy=policy,
-                                      now=now)
+    clocks = clock_service.clocks_for(session=session, incident=incident, policy=policy, now=now)
     findings = incident_service.findings_for(session=session, incident=incident)
-    evidence = incident_service.evidence_for(session=session, incident=incident,
-                                             limit=MAX_EVIDENCE_SHOWN)
+    evidence = incident_service.evidence_for(
+        session=session, incident=incident, limit=MAX_EVIDENCE_SHOWN
+    )
     audit_rows = audit_chain.entries_for(session=session, subject=incident.ref)
     timeline: list[dict[str, Any]] = []
     for f in findings:
-        timeline.append({"at": f.first_seen.isoformat(), "kind": "finding",
-                         "what": f"{f.rule_id}: {f.summary}", "who": "tocsin",
-                         "rule_id": f.rule_id, "summary": f.summary, "count": f.count,
-                         "records": f.records, "actor_ids": list(f.actor_ids or [])})
+        timeline.append(
+            {
+                "at": f.first_seen.isoformat(),
+                "kind": "finding",
+                "what": f"{f.rule_id}: {f.summary}",
+                "who": "tocsin",
+                "rule_id": f.rule_id,
+                "summary": f.summary,
+                "count": f.count,
+                "records": f.records,
+                "actor_ids": list(f.actor_ids or []),
+            }
+        )
     for entry in audit_rows:
         if entry.action in TIMELINE_ACTIONS or entry.action.startswith(("notice.", "clock.")):
             data = entry.data or {}
@@ -241,21 +345,36 @@ def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
                 what = f"{data.get('from')} → {data.get('to')}"
                 if data.get("reason"):
                     what += f" ({data.get('reason')})"
-                moved = {"from": data.get("from"), "to": data.get("to"),
-                         "reason": data.get("reason")}
-            timeline.append({"at": entry.at.isoformat(), "kind": entry.action, "what": what,
-                             "who": entry.actor, **moved})
+                moved = {
+                    "from": data.get("from"),
+                    "to": data.get("to"),
+                    "reason": data.get("reason"),
+                }
+            timeline.append(
+                {
+                    "at": entry.at.isoformat(),
+                    "kind": entry.action,
+                    "what": what,
+                    "who": entry.actor,
+                    **moved,
+                }
+            )
     timeline.sort(key=lambda item: str(item["at"]))
-    allowed = sorted((s.value for s in incident_service.allowed_transitions(incident.status)),
-                     key=STATUSES.index)  # workflow order; dismissal has its own form
+    allowed = sorted(
+        (s.value for s in incident_service.allowed_transitions(incident.status)), key=STATUSES.index
+    )  # workflow order; dismissal has its own form
     return {
         **summary(incident, clocks),
         "first_seen": incident.first_seen.isoformat(),
         "last_seen": incident.last_seen.isoformat(),
         "aware_justification": incident.aware_justification,
         "aware_set_by": incident.aware_set_by,
-        "roles": sorted({CustomerRole(r).value for r in incident_service.roles_of(
-            session=session, incident=incident)}),
+        "roles": sorted(
+            {
+                CustomerRole(r).value
+                for r in incident_service.roles_of(session=session, incident=incident)
+            }
+        ),
         "summary": incident.summary,
         "services": list(incident.services or []),
         "persons_estimate": incident.persons_estimate,
@@ -271,36 +390,65 @@ def detail(*, session: Session, incident: Incident, policy: ClockPolicy,
         "resolution_reason": incident.resolution_reason,
         "allowed_transitions": allowed,
         "tenant_rows": [
-            {"tenant_id": t.tenant_id, "events": t.events, "records": t.records,
-             "persons": t.persons, "first_seen": t.first_seen.isoformat(),
-             "last_seen": t.last_seen.isoformat()}
+            {
+                "tenant_id": t.tenant_id,
+                "events": t.events,
+                "records": t.records,
+                "persons": t.persons,
+                "first_seen": t.first_seen.isoformat(),
+                "last_seen": t.last_seen.isoformat(),
+            }
             for t in incident.tenants
         ],
         "clocks": [clock_dict(c) for c in clocks.all],
         "findings": [
-            {"finding_id": f.finding_id, "rule_id": f.rule_id, "severity": f.severity,
-             "count": f.count, "records": f.records, "subjects": f.subjects,
-             "first_seen": f.first_seen.isoformat(), "last_seen": f.last_seen.isoformat(),
-             "summary": f.summary, "actor_ids": list(f.actor_ids or []),
-             "source_ips": list(f.source_ips or []), "tenant_ids": list(f.tenant_ids or [])}
+            {
+                "finding_id": f.finding_id,
+                "rule_id": f.rule_id,
+                "severity": f.severity,
+                "count": f.count,
+                "records": f.records,
+                "subjects": f.subjects,
+                "first_seen": f.first_seen.isoformat(),
+                "last_seen": f.last_seen.isoformat(),
+                "summary": f.summary,
+                "actor_ids": list(f.actor_ids or []),
+                "source_ips": list(f.source_ips or []),
+                "tenant_ids": list(f.tenant_ids or []),
+            }
             for f in findings
         ],
         "evidence": [
-            {"event_id": e.event_id, "stream": e.stream, "tenant_id": e.tenant_id,
-             "occurred_at": e.occurred_at.isoformat(),
-             "fields": _flatten(dict(e.payload or {}))}
+            {
+                "event_id": e.event_id,
+                "stream": e.stream,
+                "tenant_id": e.tenant_id,
+                "occurred_at": e.occurred_at.isoformat(),
+                "fields": _flatten(dict(e.payload or {})),
+            }
             for e in evidence
         ],
         "severity": severity_form(incident, findings),
         "comments": [
-            {"kind": d.kind, "text": d.text, "justification": d.justification,
-             "author": d.author, "at": d.created_at.isoformat()}
+            {
+                "kind": d.kind,
+                "text": d.text,
+                "justification": d.justification,
+                "author": d.author,
+                "at": d.created_at.isoformat(),
+            }
             for d in incident.decisions
         ],
         "timeline": timeline,
         "audit": [
-            {"seq": a.seq, "at": a.at.isoformat(), "actor": a.actor, "action": a.action,
-             "data": a.data, "hash": a.hash}
+            {
+                "seq": a.seq,
+                "at": a.at.isoformat(),
+                "actor": a.actor,
+                "action": a.action,
+                "data": a.data,
+                "hash": a.hash,
+            }
             for a in audit_rows
         ],
     }

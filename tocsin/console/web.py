@@ -81,25 +81,31 @@ def make_environment(*, timezone: str = DEFAULT_TIMEZONE) -> Environment:
     env.filters["local_input"] = lambda value: local_input(value, tz=timezone)
     env.filters["pretty_json"] = pretty_json
     env.filters["rationale"] = pass_context(
-        lambda ctx, items: wording.rationale(str(ctx.get("lang", "fr")), items))
+        lambda ctx, items: wording.rationale(str(ctx.get("lang", "fr")), items)
+    )
     env.filters["reason"] = pass_context(
-        lambda ctx, text: wording.reason(str(ctx.get("lang", "fr")), str(text)))
+        lambda ctx, text: wording.reason(str(ctx.get("lang", "fr")), str(text))
+    )
     env.filters["factors"] = pass_context(
-        lambda ctx, items: wording.factors(str(ctx.get("lang", "fr")), items))
+        lambda ctx, items: wording.factors(str(ctx.get("lang", "fr")), items)
+    )
     env.filters["system_text"] = pass_context(
-        lambda ctx, text: wording.system_text(str(ctx.get("lang", "fr")), text))
+        lambda ctx, text: wording.system_text(str(ctx.get("lang", "fr")), text)
+    )
     env.filters["finding_summary"] = pass_context(
-        lambda ctx, finding: rule_wording.finding_summary(str(ctx.get("lang", "fr")), finding))
+        lambda ctx, finding: rule_wording.finding_summary(str(ctx.get("lang", "fr")), finding)
+    )
     env.filters["register_tenants"] = wording.register_tenants
     env.filters["register_nature"] = pass_context(
-        lambda ctx, text: wording.register_nature(str(ctx.get("lang", "fr")), text))
+        lambda ctx, text: wording.register_nature(str(ctx.get("lang", "fr")), text)
+    )
     env.filters["register_recommendation"] = pass_context(
-        lambda ctx, text: wording.register_recommendation(str(ctx.get("lang", "fr")), text))
+        lambda ctx, text: wording.register_recommendation(str(ctx.get("lang", "fr")), text)
+    )
     return env
 
 
-ISO_DATETIME = re.compile(
-    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
+ISO_DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
 
 
 def pretty_json(value: Any) -> str:
@@ -217,9 +223,11 @@ class SessionMiddleware(BaseHTTPMiddleware):
         request.state.session_clear = False
         started = time.perf_counter()
         response = await call_next(request)
-        REQUESTS.labels(route=route_label(request), method=request.method,
-                        status=str(response.status_code // 100) + "xx").observe(
-            time.perf_counter() - started)
+        REQUESTS.labels(
+            route=route_label(request),
+            method=request.method,
+            status=str(response.status_code // 100) + "xx",
+        ).observe(time.perf_counter() - started)
         if request.state.session_clear:
             response.delete_cookie(
                 self.cookie,
@@ -241,10 +249,12 @@ class SessionMiddleware(BaseHTTPMiddleware):
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
         if self.secure:  # served over HTTPS (the only production mode)
-            response.headers.setdefault("Strict-Transport-Security",
-                                        "max-age=31536000; includeSubDomains")
-        if request.url.path.startswith(("/api/", "/incidents", "/register", "/users",
-                                        "/account", "/customers", "/overview")):
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        if request.url.path.startswith(
+            ("/api/", "/incidents", "/register", "/users", "/account", "/customers", "/overview")
+        ):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
@@ -270,14 +280,27 @@ class BodyLimitMiddleware:
         declared = dict(scope.get("headers") or ()).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             status = 413 if declared.isdigit() else 400
-            body = json.dumps({"type": "about:blank", "title": HTTPStatus(status).phrase,
-                               "status": status,
-                               "detail": f"request body larger than {self.max_bytes} bytes"
-                               if status == 413 else "invalid Content-Length"}).encode()
-            await send({"type": "http.response.start", "status": status, "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close")]})
+            body = json.dumps(
+                {
+                    "type": "about:blank",
+                    "title": HTTPStatus(status).phrase,
+                    "status": status,
+                    "detail": f"request body larger than {self.max_bytes} bytes"
+                    if status == 413
+                    else "invalid Content-Length",
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"connection", b"close"),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
         received = 0

@@ -20,10 +20,10 @@ _FACTORS = {
         "nature": "Nature de la violation : {v}.",
         "rules": "Règles de détection en cause : {v}.",
         "dpc": "Contexte de traitement (DPC) : classe la plus haute des catégories "
-               "(des identifiants valent ce qu'ils ouvrent).",
+        "(des identifiants valent ce qu'ils ouvrent).",
         "ei": "Facilité d'identification (EI) : la plus haute des catégories.",
         "cb": "Circonstances (CB) : nature des détections ; intention malveillante pour les "
-              "règles d'attaque.",
+        "règles d'attaque.",
         "edited_in": "Valeurs saisies dans la console.",
     },
     "en": {
@@ -31,129 +31,247 @@ _FACTORS = {
         "nature": "Nature of the breach: {v}.",
         "rules": "Detection rules involved: {v}.",
         "dpc": "Data processing context (DPC): highest class of the categories (credentials "
-               "count as what they unlock).",
+        "count as what they unlock).",
         "ei": "Ease of identification (EI): the highest of the categories.",
         "cb": "Circumstances (CB): nature of the findings; malicious intent for attack rules.",
         "edited_in": "Values entered in the console.",
     },
 }
 _VALUES = {
-    "fr": {"identification": "identification", "security": "sécurité (mots de passe)",
-           "electronic_identification": "identification électronique",
-           "content": "contenu des messages", "confidentiality": "confidentialité",
-           "integrity": "intégrité", "availability": "disponibilité", "attempt": "tentative"},
-    "en": {"electronic_identification": "electronic identification",
-           "security": "security (passwords)", "content": "message content"},
+    "fr": {
+        "identification": "identification",
+        "security": "sécurité (mots de passe)",
+        "electronic_identification": "identification électronique",
+        "content": "contenu des messages",
+        "confidentiality": "confidentialité",
+        "integrity": "intégrité",
+        "availability": "disponibilité",
+        "attempt": "tentative",
+    },
+    "en": {
+        "electronic_identification": "electronic identification",
+        "security": "security (passwords)",
+        "content": "message content",
+    },
 }
 # Each reason the recommendation can give (incidents.severity.recommend), read as a sentence:
 # the factor, the value, why, and the article. A group is shown through a label group.
 _Reason = tuple[re.Pattern[str], str | None, dict[str, str]]
 _REASONS: list[_Reason] = [
-    (re.compile(r"^nature: attempt only, no personal data reached: a security incident, not a "
-                r"personal data breach \(Art\. 4\(12\)\): register only, no notification$"), None,
-     {"fr": "Nature : une tentative seulement, aucune donnée personnelle atteinte : c'est un "
+    (
+        re.compile(
+            r"^nature: attempt only, no personal data reached: a security incident, not a "
+            r"personal data breach \(Art\. 4\(12\)\): register only, no notification$"
+        ),
+        None,
+        {
+            "fr": "Nature : une tentative seulement, aucune donnée personnelle atteinte : c'est un "
             "incident de sécurité, pas une violation de données personnelles (art. 4(12) du "
             "RGPD) ; inscription au registre, sans notification.",
-      "en": "Nature: an attempt only, no personal data reached: a security incident, not a "
-            "personal data breach (GDPR Art. 4(12)); recorded in the register, no notification."}),
-    (re.compile(r"^role: processor for the customers' data: every breach is reported to the "
-                r"customer without undue delay \(Art\. 33\(2\)\)$"), None,
-     {"fr": "Rôle : AVM Up est sous-traitant des données de ses clients ; toute violation est "
+            "en": "Nature: an attempt only, no personal data reached: a security incident, not a "
+            "personal data breach (GDPR Art. 4(12)); recorded in the register, no notification.",
+        },
+    ),
+    (
+        re.compile(
+            r"^role: processor for the customers' data: every breach is reported to the "
+            r"customer without undue delay \(Art\. 33\(2\)\)$"
+        ),
+        None,
+        {
+            "fr": "Rôle : AVM Up est sous-traitant des données de ses clients ; toute violation est "
             "signalée au client dans les meilleurs délais (art. 33(2) du RGPD).",
-      "en": "Role: AVM Up processes its customers' data as a processor; each breach is "
-            "reported to the customer without undue delay (GDPR Art. 33(2))."}),
-    (re.compile(r"^role: controller \(AVM Up's own processing\): AVM Up assesses the risk and "
-                r"notifies the CNIL within 72 h \(Art\. 33\(1\)\)$"), None,
-     {"fr": "Rôle : AVM Up est responsable de ses propres traitements ; AVM Up évalue le risque "
+            "en": "Role: AVM Up processes its customers' data as a processor; each breach is "
+            "reported to the customer without undue delay (GDPR Art. 33(2)).",
+        },
+    ),
+    (
+        re.compile(
+            r"^role: controller \(AVM Up's own processing\): AVM Up assesses the risk and "
+            r"notifies the CNIL within 72 h \(Art\. 33\(1\)\)$"
+        ),
+        None,
+        {
+            "fr": "Rôle : AVM Up est responsable de ses propres traitements ; AVM Up évalue le risque "
             "et notifie la CNIL sous 72 h (art. 33(1) du RGPD).",
-      "en": "Role: AVM Up is the controller of its own processing; AVM Up assesses the risk "
-            "and notifies the CNIL within 72 hours (GDPR Art. 33(1))."}),
-    (re.compile(r"^role: processor only: the customer, as controller, decides on the CNIL and "
-                r"the persons \(Art\. 33\(1\), Art\. 34\); no CNIL notice from AVM Up$"), None,
-     {"fr": "Rôle : AVM Up est seulement sous-traitant ; le client, responsable de traitement, "
+            "en": "Role: AVM Up is the controller of its own processing; AVM Up assesses the risk "
+            "and notifies the CNIL within 72 hours (GDPR Art. 33(1)).",
+        },
+    ),
+    (
+        re.compile(
+            r"^role: processor only: the customer, as controller, decides on the CNIL and "
+            r"the persons \(Art\. 33\(1\), Art\. 34\); no CNIL notice from AVM Up$"
+        ),
+        None,
+        {
+            "fr": "Rôle : AVM Up est seulement sous-traitant ; le client, responsable de traitement, "
             "décide de notifier la CNIL et d'informer les personnes (art. 33(1) et 34 du "
             "RGPD) ; AVM Up ne notifie pas la CNIL.",
-      "en": "Role: AVM Up is only a processor; the customer, as controller, decides whether "
+            "en": "Role: AVM Up is only a processor; the customer, as controller, decides whether "
             "to notify the CNIL and inform the persons (GDPR Art. 33(1) and 34); AVM Up "
-            "sends no notice to the CNIL."}),
-    (re.compile(r"^identifiability: data unintelligible to anyone not authorised "
-                r"\(state-of-the-art encryption or hashing, key or salt not compromised\): "
-                r"unlikely to result in a risk: neither the CNIL \(Art\. 33\(1\)\) nor the "
-                r"persons \(Art\. 34\(3\)\(a\)\)$"), None,
-     {"fr": "Identifiabilité : les données sont inintelligibles pour toute personne non "
+            "sends no notice to the CNIL.",
+        },
+    ),
+    (
+        re.compile(
+            r"^identifiability: data unintelligible to anyone not authorised "
+            r"\(state-of-the-art encryption or hashing, key or salt not compromised\): "
+            r"unlikely to result in a risk: neither the CNIL \(Art\. 33\(1\)\) nor the "
+            r"persons \(Art\. 34\(3\)\(a\)\)$"
+        ),
+        None,
+        {
+            "fr": "Identifiabilité : les données sont inintelligibles pour toute personne non "
             "autorisée (chiffrement ou hachage à l'état de l'art, clé ou sel non compromis) ; "
             "la violation n'est pas susceptible d'engendrer un risque : ni la CNIL (art. 33(1) "
             "du RGPD) ni les personnes (art. 34(3)(a)).",
-      "en": "Identifiability: the data cannot be read by anyone not authorised "
+            "en": "Identifiability: the data cannot be read by anyone not authorised "
             "(state-of-the-art encryption or hashing, key or salt not compromised); the breach "
             "is unlikely to result in a risk: neither the CNIL (GDPR Art. 33(1)) nor the "
-            "persons (Art. 34(3)(a))."}),
-    (re.compile(r"^intent and circumstances: malicious breach of confidentiality, the data left "
-                r"AVM Up's control: never 'unlikely to result in a risk', whatever the band "
-                r"\((\w+)\): CNIL \(Art\. 33\(1\)\)$"), "severity",
-     {"fr": "Intention et circonstances : atteinte malveillante à la confidentialité, les "
+            "persons (Art. 34(3)(a)).",
+        },
+    ),
+    (
+        re.compile(
+            r"^intent and circumstances: malicious breach of confidentiality, the data left "
+            r"AVM Up's control: never 'unlikely to result in a risk', whatever the band "
+            r"\((\w+)\): CNIL \(Art\. 33\(1\)\)$"
+        ),
+        "severity",
+        {
+            "fr": "Intention et circonstances : atteinte malveillante à la confidentialité, les "
             "données ont échappé au contrôle d'AVM Up ; la violation ne peut pas être jugée "
             "improbable d'engendrer un risque, quelle que soit la gravité ({0}) : "
             "notification à la CNIL (art. 33(1) du RGPD).",
-      "en": "Intent and circumstances: a malicious breach of confidentiality, the data left "
+            "en": "Intent and circumstances: a malicious breach of confidentiality, the data left "
             "AVM Up's control; it can never be judged unlikely to result in a risk, whatever "
-            "the severity band ({0}): notify the CNIL (GDPR Art. 33(1))."}),
-    (re.compile(r"^severity: band (\w+) \(≥ medium\): a risk to the persons: CNIL within 72 h "
-                r"\(Art\. 33\(1\)\)$"), "severity",
-     {"fr": "Gravité : {0} (moyenne ou plus) ; un risque pour les personnes : "
+            "the severity band ({0}): notify the CNIL (GDPR Art. 33(1)).",
+        },
+    ),
+    (
+        re.compile(
+            r"^severity: band (\w+) \(≥ medium\): a risk to the persons: CNIL within 72 h "
+            r"\(Art\. 33\(1\)\)$"
+        ),
+        "severity",
+        {
+            "fr": "Gravité : {0} (moyenne ou plus) ; un risque pour les personnes : "
             "notification à la CNIL sous 72 h (art. 33(1) du RGPD).",
-      "en": "Severity: band {0} (medium or above); a risk to the persons: notify the CNIL "
-            "within 72 hours (GDPR Art. 33(1))."}),
-    (re.compile(r"^severity: band low, no malicious disclosure: unlikely to result in a risk: "
-                r"register only \(Art\. 33\(1\), Art\. 33\(5\)\)$"), None,
-     {"fr": "Gravité : faible, sans divulgation malveillante ; la violation n'est pas "
+            "en": "Severity: band {0} (medium or above); a risk to the persons: notify the CNIL "
+            "within 72 hours (GDPR Art. 33(1)).",
+        },
+    ),
+    (
+        re.compile(
+            r"^severity: band low, no malicious disclosure: unlikely to result in a risk: "
+            r"register only \(Art\. 33\(1\), Art\. 33\(5\)\)$"
+        ),
+        None,
+        {
+            "fr": "Gravité : faible, sans divulgation malveillante ; la violation n'est pas "
             "susceptible d'engendrer un risque : inscription au registre seulement (art. 33(1) "
             "et 33(5) du RGPD).",
-      "en": "Severity: band low, no malicious disclosure; the breach is unlikely to result in "
-            "a risk: recorded in the register only (GDPR Art. 33(1) and 33(5))."}),
-    (re.compile(r"^exemption: individual communication would involve disproportionate effort: "
-                r"a public communication instead \(Art\. 34\(3\)\(c\)\)$"), None,
-     {"fr": "Exemption : informer chaque personne exigerait des efforts disproportionnés ; une "
+            "en": "Severity: band low, no malicious disclosure; the breach is unlikely to result in "
+            "a risk: recorded in the register only (GDPR Art. 33(1) and 33(5)).",
+        },
+    ),
+    (
+        re.compile(
+            r"^exemption: individual communication would involve disproportionate effort: "
+            r"a public communication instead \(Art\. 34\(3\)\(c\)\)$"
+        ),
+        None,
+        {
+            "fr": "Exemption : informer chaque personne exigerait des efforts disproportionnés ; une "
             "communication publique la remplace (art. 34(3)(c) du RGPD).",
-      "en": "Exemption: informing each person would involve disproportionate effort; a public "
-            "communication replaces it (GDPR Art. 34(3)(c))."}),
-    (re.compile(r"^exemption: data unintelligible to unauthorised persons: no communication to "
-                r"the persons \(Art\. 34\(3\)\(a\)\)$"), None,
-     {"fr": "Exemption : les données sont inintelligibles pour les personnes non autorisées ; "
+            "en": "Exemption: informing each person would involve disproportionate effort; a public "
+            "communication replaces it (GDPR Art. 34(3)(c)).",
+        },
+    ),
+    (
+        re.compile(
+            r"^exemption: data unintelligible to unauthorised persons: no communication to "
+            r"the persons \(Art\. 34\(3\)\(a\)\)$"
+        ),
+        None,
+        {
+            "fr": "Exemption : les données sont inintelligibles pour les personnes non autorisées ; "
             "pas de communication aux personnes (art. 34(3)(a) du RGPD).",
-      "en": "Exemption: the data cannot be read by persons not authorised; no communication "
-            "to the persons (GDPR Art. 34(3)(a))."}),
-    (re.compile(r"^exemption: subsequent measures make the high risk no longer likely: no "
-                r"communication to the persons \(Art\. 34\(3\)\(b\)\)$"), None,
-     {"fr": "Exemption : des dispositions prises ensuite rendent le risque élevé improbable ; "
+            "en": "Exemption: the data cannot be read by persons not authorised; no communication "
+            "to the persons (GDPR Art. 34(3)(a)).",
+        },
+    ),
+    (
+        re.compile(
+            r"^exemption: subsequent measures make the high risk no longer likely: no "
+            r"communication to the persons \(Art\. 34\(3\)\(b\)\)$"
+        ),
+        None,
+        {
+            "fr": "Exemption : des dispositions prises ensuite rendent le risque élevé improbable ; "
             "pas de communication aux personnes (art. 34(3)(b) du RGPD).",
-      "en": "Exemption: steps taken since make the high risk no longer likely; no "
-            "communication to the persons (GDPR Art. 34(3)(b))."}),
-    (re.compile(r"^severity: band (\w+) \(≥ high\): high risk: the data subjects without undue "
-                r"delay \(Art\. 34\(1\)\)$"), "severity",
-     {"fr": "Gravité : {0} (élevée ou plus) ; un risque élevé : les personnes concernées "
+            "en": "Exemption: steps taken since make the high risk no longer likely; no "
+            "communication to the persons (GDPR Art. 34(3)(b)).",
+        },
+    ),
+    (
+        re.compile(
+            r"^severity: band (\w+) \(≥ high\): high risk: the data subjects without undue "
+            r"delay \(Art\. 34\(1\)\)$"
+        ),
+        "severity",
+        {
+            "fr": "Gravité : {0} (élevée ou plus) ; un risque élevé : les personnes concernées "
             "sont informées dans les meilleurs délais (art. 34(1) du RGPD).",
-      "en": "Severity: band {0} (high or above); a high risk: the persons concerned are told "
-            "without undue delay (GDPR Art. 34(1))."}),
-    (re.compile(r"^severity: band below high: no high risk: no communication to the persons "
-                r"\(Art\. 34\(1\)\)$"), None,
-     {"fr": "Gravité : inférieure à élevée ; pas de risque élevé : pas de communication "
+            "en": "Severity: band {0} (high or above); a high risk: the persons concerned are told "
+            "without undue delay (GDPR Art. 34(1)).",
+        },
+    ),
+    (
+        re.compile(
+            r"^severity: band below high: no high risk: no communication to the persons "
+            r"\(Art\. 34\(1\)\)$"
+        ),
+        None,
+        {
+            "fr": "Gravité : inférieure à élevée ; pas de risque élevé : pas de communication "
             "aux personnes (art. 34(1) du RGPD).",
-      "en": "Severity: band below high; no high risk: no communication to the persons "
-            "(GDPR Art. 34(1))."}),
+            "en": "Severity: band below high; no high risk: no communication to the persons "
+            "(GDPR Art. 34(1)).",
+        },
+    ),
     # The wording of earlier assessments, still stored.
-    (re.compile(r"^processor: every breach is reported to the customer \(Art\. 33\(2\)\)$"),
-     None, {"fr": "Sous-traitant : toute violation est signalée au client (art. 33(2))."}),
-    (re.compile(r"^controller: risk ≥ medium → CNIL within 72 h \(Art\. 33\(1\)\)$"), None,
-     {"fr": "Responsable de traitement : risque au moins moyen → CNIL sous 72 h (art. 33(1))."}),
-    (re.compile(r"^controller: risk low → register only \(Art\. 33\(5\)\)$"), None,
-     {"fr": "Responsable de traitement : risque faible → registre seulement (art. 33(5))."}),
-    (re.compile(r"^controller: high risk → data subjects \(Art\. 34\(1\)\)$"), None,
-     {"fr": "Responsable de traitement : risque élevé → personnes concernées (art. 34(1))."}),
-    (re.compile(r"^Art\. 34\(3\) exemption claimed: (.+)$"), "art34",
-     {"fr": "Exemption de l'art. 34(3) invoquée : {0}."}),
-    (re.compile(r"^overridden: (.+)$"), None,
-     {"fr": "Décision différente de la recommandation : {0}"}),
+    (
+        re.compile(r"^processor: every breach is reported to the customer \(Art\. 33\(2\)\)$"),
+        None,
+        {"fr": "Sous-traitant : toute violation est signalée au client (art. 33(2))."},
+    ),
+    (
+        re.compile(r"^controller: risk ≥ medium → CNIL within 72 h \(Art\. 33\(1\)\)$"),
+        None,
+        {"fr": "Responsable de traitement : risque au moins moyen → CNIL sous 72 h (art. 33(1))."},
+    ),
+    (
+        re.compile(r"^controller: risk low → register only \(Art\. 33\(5\)\)$"),
+        None,
+        {"fr": "Responsable de traitement : risque faible → registre seulement (art. 33(5))."},
+    ),
+    (
+        re.compile(r"^controller: high risk → data subjects \(Art\. 34\(1\)\)$"),
+        None,
+        {"fr": "Responsable de traitement : risque élevé → personnes concernées (art. 34(1))."},
+    ),
+    (
+        re.compile(r"^Art\. 34\(3\) exemption claimed: (.+)$"),
+        "art34",
+        {"fr": "Exemption de l'art. 34(3) invoquée : {0}."},
+    ),
+    (
+        re.compile(r"^overridden: (.+)$"),
+        None,
+        {"fr": "Décision différente de la recommandation : {0}"},
+    ),
 ]
 
 # The factors of the advice (incidents.severity.factors), each read as a sentence.
@@ -162,14 +280,14 @@ _FACTOR_TEXT = {
         "data": "Données : contexte de traitement (DPC) {0}, selon la méthode ENISA 2013.",
         "identifiability": "Identifiabilité : facilité d'identification (EI) {0}.",
         "identifiability_unintelligible": "Identifiabilité : facilité d'identification (EI) "
-                                          "{0} ; données inintelligibles pour les personnes "
-                                          "non autorisées (art. 34(3)(a) du RGPD).",
+        "{0} ; données inintelligibles pour les personnes "
+        "non autorisées (art. 34(3)(a) du RGPD).",
         "circumstances": "Circonstances (CB) : {0}.",
         "circumstances_nature": "Circonstances (CB) : {0} ; nature de la violation : {1}.",
         "no_circumstances": "aucune",
         "intent_malicious": "Intention : malveillante (+0,5).",
         "intent_malicious_out": "Intention : malveillante (+0,5) ; les données ont échappé au "
-                                "contrôle d'AVM Up (art. 33(1) du RGPD).",
+        "contrôle d'AVM Up (art. 33(1) du RGPD).",
         "intent_none": "Intention : non établie.",
         "exemptions_none": "Exemption (art. 34(3) du RGPD) : aucune invoquée.",
         "exemptions": "Exemption invoquée (art. 34(3) du RGPD) : {0}.",
@@ -181,14 +299,14 @@ _FACTOR_TEXT = {
         "data": "Data: processing context (DPC) {0}, by the ENISA 2013 method.",
         "identifiability": "Identifiability: ease of identification (EI) {0}.",
         "identifiability_unintelligible": "Identifiability: ease of identification (EI) {0}; "
-                                          "the data cannot be read by persons not authorised "
-                                          "(GDPR Art. 34(3)(a)).",
+        "the data cannot be read by persons not authorised "
+        "(GDPR Art. 34(3)(a)).",
         "circumstances": "Circumstances (CB): {0}.",
         "circumstances_nature": "Circumstances (CB): {0}; nature of the breach: {1}.",
         "no_circumstances": "none",
         "intent_malicious": "Intent: malicious (+0.5).",
         "intent_malicious_out": "Intent: malicious (+0.5); the data left AVM Up's control "
-                                "(GDPR Art. 33(1)).",
+        "(GDPR Art. 33(1)).",
         "intent_none": "Intent: not established.",
         "exemptions_none": "Exemption (GDPR Art. 34(3)): none claimed.",
         "exemptions": "Exemption claimed (GDPR Art. 34(3)): {0}.",
@@ -227,8 +345,11 @@ def rationale(lang: str, items: Mapping[str, Any]) -> list[str]:
     for key, value in items.items():
         template = table.get(key)
         if template is None:
-            out.append(f"{key} : {_value(lang, value)}" if lang == "fr"
-                       else f"{key}: {_value(lang, value)}")
+            out.append(
+                f"{key} : {_value(lang, value)}"
+                if lang == "fr"
+                else f"{key}: {_value(lang, value)}"
+            )
         else:
             out.append(template.format(v=_value(lang, value)))
     return out
@@ -287,7 +408,8 @@ def factor_sentence(lang: str, key: str, value: Any) -> str | None:
         if not nature:
             return table["circumstances"].format(cb)
         return table["circumstances_nature"].format(
-            cb, ", ".join(_value(lang, n) for n in nature.split(", ")))
+            cb, ", ".join(_value(lang, n) for n in nature.split(", "))
+        )
     if key == "intent":
         match = _INTENT.match(text)
         if not match:
@@ -314,8 +436,10 @@ def factor_sentence(lang: str, key: str, value: Any) -> str | None:
 def factors(lang: str, items: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The factors of the advice as (factor, sentence), a factor not known shown as written."""
     sep = " : " if lang == "fr" else ": "
-    return [(key, factor_sentence(lang, key, value) or f"{key}{sep}{_value(lang, value)}")
-            for key, value in items.items()]
+    return [
+        (key, factor_sentence(lang, key, value) or f"{key}{sep}{_value(lang, value)}")
+        for key, value in items.items()
+    ]
 
 
 def system_text(lang: str, text: str | None) -> str:
@@ -327,8 +451,12 @@ def system_text(lang: str, text: str | None) -> str:
 
 _TENANT_AT_START = re.compile(r"(?:^|; )([A-Za-z0-9_-]{1,64})(?= \(|: persons)")
 _RECIPIENTS = {
-    "fr": {"customer": "client", "cnil": "CNIL", "data subjects": "personnes concernées",
-           "register only": "registre seulement"},
+    "fr": {
+        "customer": "client",
+        "cnil": "CNIL",
+        "data subjects": "personnes concernées",
+        "register only": "registre seulement",
+    },
 }
 
 
@@ -344,8 +472,9 @@ def register_recommendation(lang: str, text: str) -> str:
 
 
 _REGISTER_NATURES = {
-    "fr": {"attempt (security incident, no personal data breach)":
-           "tentative (incident de sécurité, sans violation de données personnelles)"},
+    "fr": {
+        "attempt (security incident, no personal data breach)": "tentative (incident de sécurité, sans violation de données personnelles)"
+    },
 }
 
 

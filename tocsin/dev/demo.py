@@ -36,8 +36,9 @@ def _tocsin(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.Popen[
 
 
 def _run(*args: str, env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "tocsin.cli", *args], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "tocsin.cli", *args], env=env, check=True, stdout=subprocess.DEVNULL
+    )
 
 
 class MailSink:
@@ -73,13 +74,22 @@ class MailSink:
 def _write_customers(path: Path, tenants: list[str]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fp:
         writer = csv.writer(fp)
-        writer.writerow(["tenant_id", "name", "contact_email", "language", "notify_delay_hours",
-                         "role"])
+        writer.writerow(
+            ["tenant_id", "name", "contact_email", "language", "notify_delay_hours", "role"]
+        )
         for i, tenant in enumerate(tenants):
             role = "controller" if tenant == "avmup" else "processor"
             delay = 24 if i % 3 else 48
-            writer.writerow([tenant, f"Client {tenant}", f"securite@{tenant}.example",
-                             "fr" if i % 7 else "en", delay, role])
+            writer.writerow(
+                [
+                    tenant,
+                    f"Client {tenant}",
+                    f"securite@{tenant}.example",
+                    "fr" if i % 7 else "en",
+                    delay,
+                    role,
+                ]
+            )
 
 
 def run_demo(*, console_port: int, rate: float, folder: Path) -> int:
@@ -124,19 +134,61 @@ def run_demo(*, console_port: int, rate: float, folder: Path) -> int:
     now = datetime.now(UTC).replace(microsecond=0)
     # about nine days of history with every attack, so the queue is not empty, then a live
     # trickle that repeats the attacks
-    subprocess.run([sys.executable, "-m", "tocsin.cli", "simulate", "--events", "30000",
-                    "--seed", "7", "--start", (now - timedelta(days=9)).isoformat(),
-                    "--attack", "all"], env=env, check=True, stdout=logs, stderr=logs)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tocsin.cli",
+            "simulate",
+            "--events",
+            "30000",
+            "--seed",
+            "7",
+            "--start",
+            (now - timedelta(days=9)).isoformat(),
+            "--attack",
+            "all",
+        ],
+        env=env,
+        check=True,
+        stdout=logs,
+        stderr=logs,
+    )
     children = [
         _tocsin("ingest", env=env, stdout=logs, stderr=logs),
-        _tocsin("console", "--host", "127.0.0.1", "--port", str(console_port),
-                "--insecure-cookies", env=env, stdout=logs, stderr=logs),
-        _tocsin("simulate", "--events", "5000000", "--rate", str(rate), "--seed", "8",
-                "--start", now.isoformat(), "--attack", "all", "--attack-every", "5000",
-                env=env, stdout=logs, stderr=logs),
+        _tocsin(
+            "console",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(console_port),
+            "--insecure-cookies",
+            env=env,
+            stdout=logs,
+            stderr=logs,
+        ),
+        _tocsin(
+            "simulate",
+            "--events",
+            "5000000",
+            "--rate",
+            str(rate),
+            "--seed",
+            "8",
+            "--start",
+            now.isoformat(),
+            "--attack",
+            "all",
+            "--attack-every",
+            "5000",
+            env=env,
+            stdout=logs,
+            stderr=logs,
+        ),
     ]
     wait_for_port("127.0.0.1", console_port, 30)
-    print(f"""
+    print(
+        f"""
 Tocsin demo is running (plain HTTP, insecure cookies: for this machine only).
 
   console     http://127.0.0.1:{console_port}/      password for every demo user: {password}
@@ -151,7 +203,9 @@ Simulated traffic: {rate:g} events/s with every attack of the catalogue, repeate
 Notices print « [à compléter] » for AVM Up's identity until TOCSIN_ORG__NAME, __SIREN,
 __ADDRESS, __REPRESENTATIVE, __DPO_NAME and __DPO_PHONE are set (environment or .env).
 Ctrl-C stops everything.
-""", flush=True)
+""",
+        flush=True,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

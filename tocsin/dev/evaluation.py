@@ -92,8 +92,9 @@ def run(
     lateness: timedelta = timedelta(seconds=60),
 ) -> DetectionRun:
     """Partition the labelled stream like Kafka and feed each partition's detector in order."""
-    return run_parsed(((ev, parse_sim(ev)) for ev in events), rules, partitions=partitions,
-                      lateness=lateness)
+    return run_parsed(
+        ((ev, parse_sim(ev)) for ev in events), rules, partitions=partitions, lateness=lateness
+    )
 
 
 def run_parsed(
@@ -145,8 +146,9 @@ def score(result: DetectionRun, rule_ids: Iterable[str]) -> dict[str, RuleScore]
         tp = fp = severe = 0
         examples: list[str] = []
         for finding in by_rule.get(rule_id, []):
-            hits = [result.labels[e] for e in result.evidence[finding.finding_id]
-                    if e in result.labels]
+            hits = [
+                result.labels[e] for e in result.evidence[finding.finding_id] if e in result.labels
+            ]
             ok = False
             for scenario_name, attack_id in hits:
                 scenario = ATTACKS[scenario_name]
@@ -163,8 +165,7 @@ def score(result: DetectionRun, rule_ids: Iterable[str]) -> dict[str, RuleScore]
                     severe += 1
                 if len(examples) < 5:
                     examples.append(f"{finding.severity}: {finding.summary}")
-        injected = sorted(a for a, s in result.instances.items()
-                          if rule_id in ATTACKS[s].rule_ids)
+        injected = sorted(a for a, s in result.instances.items() if rule_id in ATTACKS[s].rule_ids)
         missed = tuple(a for a in injected if a not in found[rule_id])
         scores[rule_id] = RuleScore(
             rule_id=rule_id,
@@ -194,8 +195,10 @@ def evaluate(
 
 def format_table(scores: Mapping[str, RuleScore]) -> str:
     """A plain-text table: one line per rule."""
-    head = (f"{'rule':<10} {'injected':>8} {'found':>6} {'recall':>7} {'findings':>9} "
-            f"{'TP':>5} {'FP':>5} {'FP hi+':>7} {'precision':>10}")
+    head = (
+        f"{'rule':<10} {'injected':>8} {'found':>6} {'recall':>7} {'findings':>9} "
+        f"{'TP':>5} {'FP':>5} {'FP hi+':>7} {'precision':>10}"
+    )
     lines = [head, "-" * len(head)]
     for s in scores.values():
         recall = f"{s.recall:.2f}" if s.injected else "-"

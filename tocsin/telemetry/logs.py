@@ -106,4 +106,3 @@ def configure_logging(level: str, *, stream: Any = None) -> None:
         server_log.propagate = True
         server_log.disabled = False  # a dictConfig elsewhere may have disabled it
         server_log.setLevel(logging.NOTSET)
-

@@ -169,21 +169,22 @@ def _open_incidents(session: Session) -> tuple[list[_OpenIncident], dict[str, An
     is_open = incidents.c.status.in_([s.value for s in OPEN_STATUSES])
     found = {
         int(i): _OpenIncident(id=int(i), aware_at=aware)
-        for i, aware in session.execute(
-            select(incidents.c.id, incidents.c.aware_at).where(is_open)
-        )
+        for i, aware in session.execute(select(incidents.c.id, incidents.c.aware_at).where(is_open))
     }
     tenant_ids: set[str] = set()
     for incident_id, tenant_id in session.execute(
         select(tenants.c.incident_id, tenants.c.tenant_id)
         .join(incidents, incidents.c.id == tenants.c.incident_id)
-        .where(is_open).order_by(tenants.c.incident_id, tenants.c.tenant_id)
+        .where(is_open)
+        .order_by(tenants.c.incident_id, tenants.c.tenant_id)
     ):
         found[int(incident_id)].tenant_ids.append(str(tenant_id))
         tenant_ids.add(str(tenant_id))
     for row in session.execute(
-        select(facts).join(incidents, incidents.c.id == facts.c.incident_id)
-        .where(is_open).order_by(facts.c.id)
+        select(facts)
+        .join(incidents, incidents.c.id == facts.c.incident_id)
+        .where(is_open)
+        .order_by(facts.c.id)
     ):
         found[int(row.incident_id)].facts.append(row)
     customers: dict[str, Any] = {}
@@ -218,8 +219,12 @@ def read_snapshot(*, session: Session, policy: Any, now: datetime) -> DbSnapshot
     overdue = dict.fromkeys(CLOCK_LABELS, 0)
     for incident in open_incidents:
         state = clocks.compute_clocks(
-            aware_at=incident.aware_at, tenant_ids=incident.tenant_ids, facts=incident.facts,
-            customers=customers, policy=policy, now=now,
+            aware_at=incident.aware_at,
+            tenant_ids=incident.tenant_ids,
+            facts=incident.facts,
+            customers=customers,
+            policy=policy,
+            now=now,
         )
         overdue_here: set[str] = set()
         for clk in state.all:

@@ -100,8 +100,11 @@ def scrub_value(value: Any, *, depth: int = 0) -> Any:
         return scrub_text(value)
     if isinstance(value, Mapping):
         return {
-            k: (REDACTED if is_sensitive_key(k) and v not in (None, "") else
-                scrub_value(v, depth=depth + 1))
+            k: (
+                REDACTED
+                if is_sensitive_key(k) and v not in (None, "")
+                else scrub_value(v, depth=depth + 1)
+            )
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
@@ -143,9 +146,25 @@ def init_sentry(settings: Settings, component: str, *, transport: Any = None) ->
     from sentry_sdk.scrubber import DEFAULT_DENYLIST, DEFAULT_PII_DENYLIST, EventScrubber
 
     denylist = sorted(
-        {*DEFAULT_DENYLIST, *DEFAULT_PII_DENYLIST, "password", "passwd", "secret", "token",
-         "authorization", "cookie", "dsn", "api_key", "apikey", "csrf", "set-cookie",
-         "x-api-key", "smtp_url", "secret_key", "database_url"}
+        {
+            *DEFAULT_DENYLIST,
+            *DEFAULT_PII_DENYLIST,
+            "password",
+            "passwd",
+            "secret",
+            "token",
+            "authorization",
+            "cookie",
+            "dsn",
+            "api_key",
+            "apikey",
+            "csrf",
+            "set-cookie",
+            "x-api-key",
+            "smtp_url",
+            "secret_key",
+            "database_url",
+        }
     )
     options: dict[str, Any] = {
         "dsn": settings.sentry_dsn.get_secret_value(),
@@ -169,4 +188,3 @@ def init_sentry(settings: Settings, component: str, *, transport: Any = None) ->
         sentry_sdk.init(**options)
     sentry_sdk.set_tag("component", component)
     return True
-

@@ -78,10 +78,18 @@ class _Planned:
 class Simulator:
     """Synthetic traffic for the six services. Pure and deterministic for a seed."""
 
-    def __init__(self, *, seed: int = 0, start: datetime, tenants: int = 40,
-                 users_per_tenant: int = 25, staff: int = 12,
-                 sessions_per_user_day: float = 0.6, travellers: float = 0.03,
-                 disorder: timedelta = timedelta(0)) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        start: datetime,
+        tenants: int = 40,
+        users_per_tenant: int = 25,
+        staff: int = 12,
+        sessions_per_user_day: float = 0.6,
+        travellers: float = 0.03,
+        disorder: timedelta = timedelta(0),
+    ) -> None:
         """`disorder` > 0 delays each event's *arrival* by a random 0..disorder (services
         publish independently): the output is then in arrival order, not event-time order,
         and no event arrives after one more than `disorder` younger than it. Keep it below
@@ -110,12 +118,18 @@ class Simulator:
         return sorted({t.id for t in pop.tenants} | {STAFF_TENANT})
 
     def _population(self) -> _Population:
-        return _Population.build(seed=self.seed, start=self.start, tenants=self.tenants,
-                                 users_per_tenant=self.users_per_tenant, staff=self.staff,
-                                 travellers=self.travellers)
+        return _Population.build(
+            seed=self.seed,
+            start=self.start,
+            tenants=self.tenants,
+            users_per_tenant=self.users_per_tenant,
+            staff=self.staff,
+            travellers=self.travellers,
+        )
 
-    def events(self, *, count: int, attacks: Sequence[str] = (),
-               attack_every: int | None = None) -> Iterator[SimEvent]:
+    def events(
+        self, *, count: int, attacks: Sequence[str] = (), attack_every: int | None = None
+    ) -> Iterator[SimEvent]:
         """`count` normal events in event-time order (occurred_at spaced realistically from
         `start`), with each named attack injected once at some point (or repeatedly every
         `attack_every` normal events), interleaved in time order; attack events carry `label`.
@@ -126,8 +140,9 @@ class Simulator:
         """
         unknown = [a for a in attacks if a not in ATTACKS]
         if unknown:
-            raise UnknownAttack(f"unknown attack(s): {', '.join(unknown)}; "
-                                f"known: {', '.join(ATTACKS)}")
+            raise UnknownAttack(
+                f"unknown attack(s): {', '.join(unknown)}; known: {', '.join(ATTACKS)}"
+            )
         if count < 0 or (attack_every is not None and attack_every < 1):
             raise SimulatorError("count must be >= 0 and attack_every >= 1")
         ordered = self._run(count, list(attacks), attack_every)
@@ -164,8 +179,9 @@ class Simulator:
 
     def _run(self, count: int, attacks: list[str], every: int | None) -> Iterator[SimEvent]:
         pop = self._population()
-        traffic = _Traffic(pop, seed=self.seed, start=self.start,
-                           sessions_per_user_day=self.sessions_per_user_day)
+        traffic = _Traffic(
+            pop, seed=self.seed, start=self.start, sessions_per_user_day=self.sessions_per_user_day
+        )
         plan = self._plan(count, attacks, every)
         waiting: list[_Planned] = []  # due but waiting for enough history
         heap: list[tuple[datetime, int, SimEvent]] = []
@@ -176,8 +192,12 @@ class Simulator:
         def inject(item: _Planned, t0: datetime) -> None:
             nonlocal seq
             scenario = ATTACKS[item.name]
-            ctx = _AttackContext(rng=Random(f"{self.seed}:attack:{item.name}:{item.instance}"),
-                                 t0=t0, pop=pop, instance=item.instance)
+            ctx = _AttackContext(
+                rng=Random(f"{self.seed}:attack:{item.name}:{item.instance}"),
+                t0=t0,
+                pop=pop,
+                instance=item.instance,
+            )
             attack_id = f"{item.name}#{item.instance}"
             for t, stream, key, value in _ATTACK_FNS[item.name](ctx):
                 seq += 1

@@ -49,17 +49,28 @@ class _AttackContext:
     pop: _Population
     instance: int
 
-    def victim(self, *, mfa: bool | None = None, quiet_for: timedelta = timedelta(0),
-               kind: str = "customer_user", home: bool = True,
-               known_for: timedelta = timedelta(0)) -> _User:
+    def victim(
+        self,
+        *,
+        mfa: bool | None = None,
+        quiet_for: timedelta = timedelta(0),
+        kind: str = "customer_user",
+        home: bool = True,
+        known_for: timedelta = timedelta(0),
+    ) -> _User:
         """A user with a login history (first login at least `known_for` ago), at home so
         far, idle for `quiet_for`."""
         candidates = [
-            u for u in self.pop.users
-            if u.kind == kind and u.logins >= 2 and (mfa is None or u.mfa == mfa)
+            u
+            for u in self.pop.users
+            if u.kind == kind
+            and u.logins >= 2
+            and (mfa is None or u.mfa == mfa)
             and (not home or (u.last_country == u.country and u.countries == {u.country}))
-            and u.last_login is not None and u.last_login <= self.t0 - quiet_for
-            and u.first_login is not None and u.first_login <= self.t0 - known_for
+            and u.last_login is not None
+            and u.last_login <= self.t0 - quiet_for
+            and u.first_login is not None
+            and u.first_login <= self.t0 - known_for
         ]
         fresh = [u for u in candidates if u.id not in self.pop.attacked] or candidates
         if fresh:
@@ -72,10 +83,26 @@ class _AttackContext:
         self.pop.attacked.add(chosen.id)
         return chosen
 
-    def who(self, user: _User, *, ip: str | None = None, country: str | None = None,
-            interface: str = "web", ua: str | None = None, service: str | None = None) -> _Who:
-        return _Who(user.tenant.id, user.id, user.kind, ip or user.home_ip,
-                    country or user.country, ua or user.ua, interface, service or user.service)
+    def who(
+        self,
+        user: _User,
+        *,
+        ip: str | None = None,
+        country: str | None = None,
+        interface: str = "web",
+        ua: str | None = None,
+        service: str | None = None,
+    ) -> _Who:
+        return _Who(
+            user.tenant.id,
+            user.id,
+            user.kind,
+            ip or user.home_ip,
+            country or user.country,
+            ua or user.ua,
+            interface,
+            service or user.service,
+        )
 
     def at(self, t: datetime, hour: int, minute: int, *, weekday: bool) -> datetime:
         """The first Paris-local `hour:minute` after `t` (on a weekday when asked)."""
@@ -117,8 +144,9 @@ def _password_spraying(c: _AttackContext) -> list[_Pending]:
         t += _secs(rng, 4, 12)
     for k in range(max(0, 24 - len(accounts))):  # tiny populations: guessed account names
         tenant = tenants[k % len(tenants)]
-        who = _Who(tenant.id, f"guess-{k:02d}", "customer_user", ip, "NG", None, "web",
-                   tenant.services[0])
+        who = _Who(
+            tenant.id, f"guess-{k:02d}", "customer_user", ip, "NG", None, "web", tenant.services[0]
+        )
         out.append(_auth(rng, t, who, "login_failure", failure_reason="unknown_account"))
         t += _secs(rng, 4, 12)
     return out
@@ -136,8 +164,19 @@ def _account_takeover(c: _AttackContext) -> list[_Pending]:
     rtype, cats, _ = RESOURCES[user.service][0]
     for _ in range(3):
         t += _secs(rng, 10, 40)
-        out.append(_access(rng, t, who, "read", rtype=rtype, rtenant=user.tenant.id,
-                           categories=cats, records=1, subjects=1))
+        out.append(
+            _access(
+                rng,
+                t,
+                who,
+                "read",
+                rtype=rtype,
+                rtenant=user.tenant.id,
+                categories=cats,
+                records=1,
+                subjects=1,
+            )
+        )
     return out
 
 
@@ -187,8 +226,19 @@ def _cross_tenant_read(c: _AttackContext) -> list[_Pending]:
     out = [_auth(rng, t, who, "login_success")]
     for _ in range(6):
         t += _secs(rng, 5, 30)
-        out.append(_access(rng, t, who, "read", rtype=rtype, rtenant=target.id, categories=cats,
-                           records=1, subjects=1))
+        out.append(
+            _access(
+                rng,
+                t,
+                who,
+                "read",
+                rtype=rtype,
+                rtenant=target.id,
+                categories=cats,
+                records=1,
+                subjects=1,
+            )
+        )
     return out
 
 
@@ -203,8 +253,19 @@ def _exfiltration(c: _AttackContext) -> list[_Pending]:
     for _ in range(8):
         t += _secs(rng, 60, 300)
         n = rng.randint(2500, 5000)
-        out.append(_access(rng, t, who, "export", rtype="contact", rtenant=tenant.id,
-                           categories=cats, records=n, subjects=n))
+        out.append(
+            _access(
+                rng,
+                t,
+                who,
+                "export",
+                rtype="contact",
+                rtenant=tenant.id,
+                categories=cats,
+                records=n,
+                subjects=n,
+            )
+        )
     return out
 
 
@@ -215,19 +276,33 @@ def _staff(c: _AttackContext, kind: str) -> _Staff:
     return c.rng.choice(members)
 
 
-def _staff_reads(c: _AttackContext, member: _Staff, t: datetime, *, n: int,
-                 ticket: str | None) -> list[_Pending]:
+def _staff_reads(
+    c: _AttackContext, member: _Staff, t: datetime, *, n: int, ticket: str | None
+) -> list[_Pending]:
     rng = c.rng
     tenant = rng.choice(c.pop.tenants)
     service = rng.choice(tenant.services)
     rtype, cats, _ = RESOURCES[service][0]
-    who = _Who(STAFF_TENANT, member.id, member.kind, member.ip, "FR", member.ua,
-               "support_console", service)
+    who = _Who(
+        STAFF_TENANT, member.id, member.kind, member.ip, "FR", member.ua, "support_console", service
+    )
     out = [_auth(rng, t, who, "login_success")]
     for _ in range(n):
         t += _secs(rng, 10, 60)
-        out.append(_access(rng, t, who, "read", rtype=rtype, rtenant=tenant.id, categories=cats,
-                           records=1, subjects=1, ticket_id=ticket))
+        out.append(
+            _access(
+                rng,
+                t,
+                who,
+                "read",
+                rtype=rtype,
+                rtenant=tenant.id,
+                categories=cats,
+                records=1,
+                subjects=1,
+                ticket_id=ticket,
+            )
+        )
     return out
 
 
@@ -249,9 +324,17 @@ def _security_read(c: _AttackContext) -> list[_Pending]:
     n = len(user.tenant.users)
     return [
         _auth(rng, t, who, "login_success"),
-        _access(rng, t + _secs(rng, 20, 90), who, "export", rtype="user_account",
-                rtenant=user.tenant.id, categories=("security", "electronic_identification"),
-                records=n, subjects=n),
+        _access(
+            rng,
+            t + _secs(rng, 20, 90),
+            who,
+            "export",
+            rtype="user_account",
+            rtenant=user.tenant.id,
+            categories=("security", "electronic_identification"),
+            records=n,
+            subjects=n,
+        ),
     ]
 
 
@@ -264,8 +347,19 @@ def _mass_delete(c: _AttackContext) -> list[_Pending]:
     out = [_auth(rng, t, who, "login_success")]
     for _ in range(5):
         t += _secs(rng, 30, 90)
-        out.append(_access(rng, t, who, "delete", rtype=rtype, rtenant=user.tenant.id,
-                           categories=cats, records=600, subjects=600))
+        out.append(
+            _access(
+                rng,
+                t,
+                who,
+                "delete",
+                rtype=rtype,
+                rtenant=user.tenant.id,
+                categories=cats,
+                records=600,
+                subjects=600,
+            )
+        )
     return out
 
 
@@ -273,20 +367,46 @@ def _api_key(c: _AttackContext) -> _ApiKey:
     if c.pop.api_keys:
         return c.rng.choice(c.pop.api_keys)
     tenant = c.rng.choice(c.pop.tenants)
-    return _ApiKey(id="key-000000000000", tenant=tenant, ip=_ip(c.rng, "FR"), ua=API_AGENTS[0],
-                   service=tenant.services[0], heavy=False, rate=0.0)
+    return _ApiKey(
+        id="key-000000000000",
+        tenant=tenant,
+        ip=_ip(c.rng, "FR"),
+        ua=API_AGENTS[0],
+        service=tenant.services[0],
+        heavy=False,
+        rate=0.0,
+    )
 
 
 def _outside_eu(c: _AttackContext) -> list[_Pending]:
     rng, t = c.rng, c.t0
     key = _api_key(c)
-    who = _Who(key.tenant.id, key.id, "api_key", _ipv6_of(_ip(rng, "US"), "US"), "US",
-               "curl/8.5.0", "api", key.service)
+    who = _Who(
+        key.tenant.id,
+        key.id,
+        "api_key",
+        _ipv6_of(_ip(rng, "US"), "US"),
+        "US",
+        "curl/8.5.0",
+        "api",
+        key.service,
+    )
     rtype, cats, _ = RESOURCES[key.service][0]
     out: list[_Pending] = []
     for _ in range(5):
-        out.append(_access(rng, t, who, "read", rtype=rtype, rtenant=key.tenant.id,
-                           categories=cats, records=1, subjects=1))
+        out.append(
+            _access(
+                rng,
+                t,
+                who,
+                "read",
+                rtype=rtype,
+                rtenant=key.tenant.id,
+                categories=cats,
+                records=1,
+                subjects=1,
+            )
+        )
         t += _secs(rng, 1, 10)
     return out
 
@@ -298,8 +418,19 @@ def _no_tls(c: _AttackContext) -> list[_Pending]:
     who = _Who(tenant.id, key.id, "api_key", key.ip, "FR", "Postfix", "smtp", "faxbis", tls=False)
     out: list[_Pending] = []
     for _ in range(3):
-        out.append(_access(rng, t, who, "forward", rtype="fax", rtenant=tenant.id,
-                           categories=("identification", "content"), records=1, subjects=1))
+        out.append(
+            _access(
+                rng,
+                t,
+                who,
+                "forward",
+                rtype="fax",
+                rtenant=tenant.id,
+                categories=("identification", "content"),
+                records=1,
+                subjects=1,
+            )
+        )
         t += _secs(rng, 30, 120)
     return out
 
@@ -314,48 +445,95 @@ def _enumeration(c: _AttackContext) -> list[_Pending]:
     base = rng.randint(100000, 900000)
     for k in range(70):
         t += _secs(rng, 1, 5)
-        out.append(_access(rng, t, who, "read", rtype="document", rtenant=target.id,
-                           categories=("identification", "content"), records=0,
-                           outcome="denied", rid=f"doc-{base + k}"))
+        out.append(
+            _access(
+                rng,
+                t,
+                who,
+                "read",
+                rtype="document",
+                rtenant=target.id,
+                categories=("identification", "content"),
+                records=0,
+                outcome="denied",
+                rid=f"doc-{base + k}",
+            )
+        )
     return out
 
 
 ATTACKS: dict[str, AttackScenario] = {
     s.name: s
     for s in (
-        AttackScenario("brute_force", ("AUTH-001",),
-                       "24 failed logins on one account from one foreign IP in ~3 min"),
-        AttackScenario("password_spraying", ("AUTH-002",),
-                       "one IP fails once on each of 30 accounts of 6 tenants in ~5 min"),
-        AttackScenario("account_takeover", ("AUTH-003",),
-                       "7 failed logins then a success on one account, then reads"),
-        AttackScenario("new_country", ("AUTH-004",),
-                       "a successful login from a country never seen for the account",
-                       also=("AUTH-005",), min_history=timedelta(days=16)),
-        AttackScenario("impossible_travel", ("AUTH-005",),
-                       "logins from France then Singapore 15-40 min apart",
-                       also=("AUTH-004",)),
-        AttackScenario("mfa_fatigue", ("AUTH-006",),
-                       "password accepted, 8 MFA push rejections, then one accepted"),
-        AttackScenario("cross_tenant_read", ("ACC-001",),
-                       "a customer user reads 6 records owned by another tenant"),
-        AttackScenario("exfiltration", ("ACC-002",),
-                       "a user exports ~30,000 contacts in 30 min, far above its own baseline",
-                       min_history=timedelta(days=2)),
-        AttackScenario("staff_without_ticket", ("ACC-003",),
-                       "support staff reads 12 customer records with no ticket id"),
-        AttackScenario("staff_at_night", ("ACC-004",),
-                       "maintenance staff reads customer data at 02:00 Paris (with a ticket)"),
-        AttackScenario("security_read", ("ACC-005",),
-                       "a customer admin exports the password data of its user accounts"),
-        AttackScenario("mass_delete", ("ACC-006",),
-                       "a user deletes 3,000 records in ~5 min"),
-        AttackScenario("outside_eu", ("ACC-007",),
-                       "an API key reads customer data from the United States"),
-        AttackScenario("no_tls", ("ACC-008",),
-                       "faxes forwarded by SMTP without STARTTLS"),
-        AttackScenario("enumeration", ("ACC-009",),
-                       "70 denied reads of another tenant's document ids in ~3 min"),
+        AttackScenario(
+            "brute_force",
+            ("AUTH-001",),
+            "24 failed logins on one account from one foreign IP in ~3 min",
+        ),
+        AttackScenario(
+            "password_spraying",
+            ("AUTH-002",),
+            "one IP fails once on each of 30 accounts of 6 tenants in ~5 min",
+        ),
+        AttackScenario(
+            "account_takeover",
+            ("AUTH-003",),
+            "7 failed logins then a success on one account, then reads",
+        ),
+        AttackScenario(
+            "new_country",
+            ("AUTH-004",),
+            "a successful login from a country never seen for the account",
+            also=("AUTH-005",),
+            min_history=timedelta(days=16),
+        ),
+        AttackScenario(
+            "impossible_travel",
+            ("AUTH-005",),
+            "logins from France then Singapore 15-40 min apart",
+            also=("AUTH-004",),
+        ),
+        AttackScenario(
+            "mfa_fatigue",
+            ("AUTH-006",),
+            "password accepted, 8 MFA push rejections, then one accepted",
+        ),
+        AttackScenario(
+            "cross_tenant_read",
+            ("ACC-001",),
+            "a customer user reads 6 records owned by another tenant",
+        ),
+        AttackScenario(
+            "exfiltration",
+            ("ACC-002",),
+            "a user exports ~30,000 contacts in 30 min, far above its own baseline",
+            min_history=timedelta(days=2),
+        ),
+        AttackScenario(
+            "staff_without_ticket",
+            ("ACC-003",),
+            "support staff reads 12 customer records with no ticket id",
+        ),
+        AttackScenario(
+            "staff_at_night",
+            ("ACC-004",),
+            "maintenance staff reads customer data at 02:00 Paris (with a ticket)",
+        ),
+        AttackScenario(
+            "security_read",
+            ("ACC-005",),
+            "a customer admin exports the password data of its user accounts",
+        ),
+        AttackScenario("mass_delete", ("ACC-006",), "a user deletes 3,000 records in ~5 min"),
+        AttackScenario(
+            "outside_eu", ("ACC-007",), "an API key reads customer data from the United States"
+        ),
+        AttackScenario("no_tls", ("ACC-008",), "faxes forwarded by SMTP without STARTTLS"),
+        AttackScenario(
+            "enumeration",
+            ("ACC-009",),
+            "70 denied reads of another tenant's document ids in ~3 min",
+        ),
     )
 }
 
@@ -376,4 +554,3 @@ _ATTACK_FNS: dict[str, _AttackFn] = {
     "no_tls": _no_tls,
     "enumeration": _enumeration,
 }
-

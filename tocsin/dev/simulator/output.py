@@ -47,7 +47,6 @@ class SimEvent:
         return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-
 def write_jsonl(events: Iterable[SimEvent], fp: IO[str]) -> int:
     """Write one JSON object per line (`stream`, `key`, `label`, `attack_id`, `value`)."""
     n = 0
@@ -74,4 +73,3 @@ def read_jsonl(fp: IO[str]) -> Iterator[SimEvent]:
             label=obj.get("label"),
             attack_id=obj.get("attack_id"),
         )
-

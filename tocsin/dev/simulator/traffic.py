@@ -22,8 +22,20 @@ SERVICES = ("faxbis", "smsbis", "demat_manager", "campaign_manager", "tel4b", "c
 # Geography: /16 prefixes checked against the offline geo database (tests verify them).
 
 COUNTRY_PREFIXES: dict[str, tuple[str, ...]] = {
-    "FR": ("90.12", "82.65", "109.220", "86.245", "78.192", "91.170", "2.6", "92.184",
-           "90.45", "86.200", "176.150", "88.170"),
+    "FR": (
+        "90.12",
+        "82.65",
+        "109.220",
+        "86.245",
+        "78.192",
+        "91.170",
+        "2.6",
+        "92.184",
+        "90.45",
+        "86.200",
+        "176.150",
+        "88.170",
+    ),
     "BE": ("81.246", "84.195"),
     "DE": ("79.192", "91.64"),
     "ES": ("83.40", "88.0"),
@@ -43,8 +55,24 @@ FR_IPV6 = ("2a01:e0a", "2a01:cb00", "2a02:8428")  # Free, Orange, SFR
 COUNTRY_IPV6: dict[str, str] = {"US": "2600:1f18", "BR": "2804:14c", "SG": "2406:3003"}
 TENANT_COUNTRIES = (("FR", 88), ("BE", 5), ("ES", 3), ("DE", 2), ("IT", 2))
 TRAVEL_COUNTRIES = ("BE", "DE", "ES", "IT", "NL", "PT")  # all EU: legit travel is not ACC-007
-SECTORS = ("notaire", "clinique", "transport", "immo", "avocat", "btp", "assur", "mairie",
-           "pharma", "compta", "agence", "ehpad", "garage", "cabinet", "hotel", "ecole")
+SECTORS = (
+    "notaire",
+    "clinique",
+    "transport",
+    "immo",
+    "avocat",
+    "btp",
+    "assur",
+    "mairie",
+    "pharma",
+    "compta",
+    "agence",
+    "ehpad",
+    "garage",
+    "cabinet",
+    "hotel",
+    "ecole",
+)
 
 BROWSERS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -57,25 +85,44 @@ BROWSERS = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1",
 )
-API_AGENTS = ("avmup-sdk-python/2.3.1", "avmup-sdk-php/1.9.0", "curl/8.5.0",
-              "Apache-HttpClient/4.5.14 (Java/17.0.9)", "crm-connector/3.2")
+API_AGENTS = (
+    "avmup-sdk-python/2.3.1",
+    "avmup-sdk-php/1.9.0",
+    "curl/8.5.0",
+    "Apache-HttpClient/4.5.14 (Java/17.0.9)",
+    "crm-connector/3.2",
+)
 
 # (resource type, data categories, weight) per service
 RESOURCES: dict[str, tuple[tuple[str, tuple[str, ...], int], ...]] = {
-    "faxbis": (("fax", ("identification", "content"), 6), ("phone_number", ("identification",), 1),
-               ("contact", ("identification",), 2)),
-    "smsbis": (("sms", ("identification", "content"), 6), ("contact", ("identification",), 2),
-               ("campaign", ("identification",), 1)),
-    "demat_manager": (("document", ("identification", "content"), 6),
-                      ("email", ("electronic_identification", "content"), 3)),
-    "campaign_manager": (("campaign", ("identification", "electronic_identification"), 3),
-                         ("contact", ("identification", "electronic_identification"), 4),
-                         ("email", ("electronic_identification", "content"), 2)),
-    "tel4b": (("call_record", ("identification",), 5),
-              ("voicemail", ("identification", "content"), 3),
-              ("phone_number", ("identification",), 1)),
-    "cloudcontact": (("contact", ("identification", "electronic_identification"), 6),
-                     ("phone_number", ("identification",), 2)),
+    "faxbis": (
+        ("fax", ("identification", "content"), 6),
+        ("phone_number", ("identification",), 1),
+        ("contact", ("identification",), 2),
+    ),
+    "smsbis": (
+        ("sms", ("identification", "content"), 6),
+        ("contact", ("identification",), 2),
+        ("campaign", ("identification",), 1),
+    ),
+    "demat_manager": (
+        ("document", ("identification", "content"), 6),
+        ("email", ("electronic_identification", "content"), 3),
+    ),
+    "campaign_manager": (
+        ("campaign", ("identification", "electronic_identification"), 3),
+        ("contact", ("identification", "electronic_identification"), 4),
+        ("email", ("electronic_identification", "content"), 2),
+    ),
+    "tel4b": (
+        ("call_record", ("identification",), 5),
+        ("voicemail", ("identification", "content"), 3),
+        ("phone_number", ("identification",), 1),
+    ),
+    "cloudcontact": (
+        ("contact", ("identification", "electronic_identification"), 6),
+        ("phone_number", ("identification",), 2),
+    ),
 }
 # operations a user performs on each resource type, with weights
 OPERATIONS: dict[str, tuple[tuple[str, int], ...]] = {
@@ -93,8 +140,32 @@ OPERATIONS: dict[str, tuple[tuple[str, int], ...]] = {
 EXPORTABLE = ("contact", "campaign", "call_record")
 
 # Paris-local hour shape of customer activity and weekday factors (Mon..Sun)
-HOUR_SHAPE = (0.02, 0.01, 0.01, 0.01, 0.01, 0.03, 0.10, 0.40, 1.00, 1.40, 1.50, 1.30,
-              0.80, 0.90, 1.30, 1.40, 1.30, 1.00, 0.60, 0.35, 0.25, 0.20, 0.12, 0.05)
+HOUR_SHAPE = (
+    0.02,
+    0.01,
+    0.01,
+    0.01,
+    0.01,
+    0.03,
+    0.10,
+    0.40,
+    1.00,
+    1.40,
+    1.50,
+    1.30,
+    0.80,
+    0.90,
+    1.30,
+    1.40,
+    1.30,
+    1.00,
+    0.60,
+    0.35,
+    0.25,
+    0.20,
+    0.12,
+    0.05,
+)
 WEEKDAY = (1.0, 1.0, 1.0, 1.0, 0.95, 0.15, 0.08)
 SHAPE_SUM = sum(HOUR_SHAPE)
 
@@ -201,8 +272,16 @@ class _Population:
     attacked: set[str] = field(default_factory=set)  # victims already used by an attack
 
     @classmethod
-    def build(cls, *, seed: int, start: datetime, tenants: int, users_per_tenant: int,
-              staff: int, travellers: float) -> _Population:
+    def build(
+        cls,
+        *,
+        seed: int,
+        start: datetime,
+        tenants: int,
+        users_per_tenant: int,
+        staff: int,
+        travellers: float,
+    ) -> _Population:
         rng = Random(f"{seed}:population")
         all_tenants: list[_Tenant] = []
         all_users: list[_User] = []
@@ -219,8 +298,9 @@ class _Population:
             )
             n_users = max(2, round(users_per_tenant * rng.uniform(0.5, 1.5)))
             for j in range(n_users):
-                home_ip = _ipv6(rng) if country == "FR" and rng.random() < 0.2 else _ip(
-                    rng, country)
+                home_ip = (
+                    _ipv6(rng) if country == "FR" and rng.random() < 0.2 else _ip(rng, country)
+                )
                 user = _User(
                     id=f"u-{rng.getrandbits(40):010x}",
                     tenant=tenant,
@@ -236,33 +316,51 @@ class _Population:
                 if rng.random() < travellers:
                     begin = start + timedelta(days=rng.uniform(0, 45))
                     trip_country = rng.choice([c for c in TRAVEL_COUNTRIES if c != country])
-                    user.trip = (begin, begin + timedelta(days=rng.uniform(2, 6)), trip_country,
-                                 _ip(rng, trip_country))
+                    user.trip = (
+                        begin,
+                        begin + timedelta(days=rng.uniform(2, 6)),
+                        trip_country,
+                        _ip(rng, trip_country),
+                    )
                 tenant.users.append(user)
                 all_users.append(user)
             for _ in range(rng.choices((0, 1, 2), (50, 35, 15))[0]):
                 heavy = rng.random() < (0.7 if tenant.contacts > 900 else 0.15)  # CRM sync
-                key = _ApiKey(id=f"key-{rng.getrandbits(48):012x}", tenant=tenant,
-                              ip=_ip(rng, "FR"), ua=rng.choice(API_AGENTS),
-                              service=rng.choice(services), heavy=heavy,
-                              rate=2.0 if heavy else 0.4)
+                key = _ApiKey(
+                    id=f"key-{rng.getrandbits(48):012x}",
+                    tenant=tenant,
+                    ip=_ip(rng, "FR"),
+                    ua=rng.choice(API_AGENTS),
+                    service=rng.choice(services),
+                    heavy=heavy,
+                    rate=2.0 if heavy else 0.4,
+                )
                 tenant.api_keys.append(key)
                 all_keys.append(key)
             all_tenants.append(tenant)
         biggest = max(all_tenants, key=lambda tn: tn.contacts)
         if not any(k.heavy for k in biggest.api_keys):  # the largest customer syncs its CRM
             biggest.contacts = max(biggest.contacts, 1500)
-            key = _ApiKey(id=f"key-{rng.getrandbits(48):012x}", tenant=biggest,
-                          ip=_ip(rng, "FR"), ua="crm-connector/3.2",
-                          service=rng.choice(biggest.services), heavy=True, rate=2.0)
+            key = _ApiKey(
+                id=f"key-{rng.getrandbits(48):012x}",
+                tenant=biggest,
+                ip=_ip(rng, "FR"),
+                ua="crm-connector/3.2",
+                service=rng.choice(biggest.services),
+                heavy=True,
+                rate=2.0,
+            )
             biggest.api_keys.append(key)
             all_keys.append(key)
         kinds = ["staff_support", "staff_maintenance", "staff_admin"]
         office = [_ip(rng, "FR") for _ in range(2)]
         members = [
-            _Staff(id=f"staff-{rng.getrandbits(32):08x}",
-                   kind=kinds[0] if k % 4 in (0, 1) else kinds[1] if k % 4 == 2 else kinds[2],
-                   ip=rng.choice(office), ua=rng.choice(BROWSERS[:4]))
+            _Staff(
+                id=f"staff-{rng.getrandbits(32):08x}",
+                kind=kinds[0] if k % 4 in (0, 1) else kinds[1] if k % 4 == 2 else kinds[2],
+                ip=rng.choice(office),
+                ua=rng.choice(BROWSERS[:4]),
+            )
             for k in range(staff)
         ]
         return cls(all_tenants, all_users, [u.weight for u in all_users], all_keys, members)
@@ -283,9 +381,20 @@ def _event_id(rng: Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def _common(rng: Random, t: datetime, *, service: str, tenant_id: str, actor_id: str,
-            actor_kind: str, ip: str, country: str, ua: str | None, interface: str,
-            tls: bool) -> dict[str, Any]:
+def _common(
+    rng: Random,
+    t: datetime,
+    *,
+    service: str,
+    tenant_id: str,
+    actor_id: str,
+    actor_kind: str,
+    ip: str,
+    country: str,
+    ua: str | None,
+    interface: str,
+    tls: bool,
+) -> dict[str, Any]:
     value: dict[str, Any] = {
         "event_id": _event_id(rng),
         "occurred_at": _stamp(t, service),
@@ -322,11 +431,28 @@ class _Who:
 _Pending = tuple[datetime, Stream, str, dict[str, Any]]
 
 
-def _auth(rng: Random, t: datetime, who: _Who, action: str, *, failure_reason: str | None = None,
-          new_role: str | None = None) -> _Pending:
-    value = _common(rng, t, service=who.service, tenant_id=who.tenant_id, actor_id=who.actor_id,
-                    actor_kind=who.actor_kind, ip=who.ip, country=who.country, ua=who.ua,
-                    interface=who.interface, tls=who.tls)
+def _auth(
+    rng: Random,
+    t: datetime,
+    who: _Who,
+    action: str,
+    *,
+    failure_reason: str | None = None,
+    new_role: str | None = None,
+) -> _Pending:
+    value = _common(
+        rng,
+        t,
+        service=who.service,
+        tenant_id=who.tenant_id,
+        actor_id=who.actor_id,
+        actor_kind=who.actor_kind,
+        ip=who.ip,
+        country=who.country,
+        ua=who.ua,
+        interface=who.interface,
+        tls=who.tls,
+    )
     value["action"] = action
     if failure_reason is not None:
         value["failure_reason"] = failure_reason
@@ -335,23 +461,46 @@ def _auth(rng: Random, t: datetime, who: _Who, action: str, *, failure_reason: s
     return (t, "auth", who.tenant_id, value)
 
 
-def _access(rng: Random, t: datetime, who: _Who, operation: str, *, rtype: str, rtenant: str,
-            categories: Sequence[str], records: int, subjects: int | None = None,
-            ticket_id: str | None = None, outcome: str = "allowed",
-            rid: str | None = None) -> _Pending:
-    value = _common(rng, t, service=who.service, tenant_id=who.tenant_id, actor_id=who.actor_id,
-                    actor_kind=who.actor_kind, ip=who.ip, country=who.country, ua=who.ua,
-                    interface=who.interface, tls=who.tls)
+def _access(
+    rng: Random,
+    t: datetime,
+    who: _Who,
+    operation: str,
+    *,
+    rtype: str,
+    rtenant: str,
+    categories: Sequence[str],
+    records: int,
+    subjects: int | None = None,
+    ticket_id: str | None = None,
+    outcome: str = "allowed",
+    rid: str | None = None,
+) -> _Pending:
+    value = _common(
+        rng,
+        t,
+        service=who.service,
+        tenant_id=who.tenant_id,
+        actor_id=who.actor_id,
+        actor_kind=who.actor_kind,
+        ip=who.ip,
+        country=who.country,
+        ua=who.ua,
+        interface=who.interface,
+        tls=who.tls,
+    )
     resource: dict[str, Any] = {"type": rtype, "tenant_id": rtenant}
     if rid is not None or records <= 1:
         resource["id"] = rid or f"{rtype[:3]}-{rng.getrandbits(36):09x}"
-    value.update({
-        "operation": operation,
-        "resource": resource,
-        "data_categories": sorted(categories),
-        "records": records,
-        "outcome": outcome,
-    })
+    value.update(
+        {
+            "operation": operation,
+            "resource": resource,
+            "data_categories": sorted(categories),
+            "records": records,
+            "outcome": outcome,
+        }
+    )
     if subjects is not None:
         value["subjects"] = subjects
     if ticket_id is not None:
@@ -417,8 +566,15 @@ class _Habits:
         if not closed:
             return 0
         # the detector may or may not have folded the latest closed hours yet: the lowest mean
-        means = [sum(w) / len(w) for w in (closed[-self.HISTORY:], closed[-self.HISTORY - 1:-1],
-                                           closed[-self.HISTORY - 2:-2]) if w]
+        means = [
+            sum(w) / len(w)
+            for w in (
+                closed[-self.HISTORY :],
+                closed[-self.HISTORY - 1 : -1],
+                closed[-self.HISTORY - 2 : -2],
+            )
+            if w
+        ]
         return int(self.FACTOR * min(means))
 
 
@@ -429,8 +585,9 @@ class _Habits:
 class _Traffic:
     """Generates normal sessions in start-time order (thinning over the weekly rhythm)."""
 
-    def __init__(self, pop: _Population, *, seed: int, start: datetime,
-                 sessions_per_user_day: float) -> None:
+    def __init__(
+        self, pop: _Population, *, seed: int, start: datetime, sessions_per_user_day: float
+    ) -> None:
         self.pop = pop
         self.rng = Random(f"{seed}:traffic")
         self.t = start
@@ -488,8 +645,12 @@ class _Traffic:
             ip, country = rng.choice(user.tenant.office_ips), user.country
         else:
             ip, country = user.home_ip, user.country
-        if (user.last_country and country != user.last_country and user.last_login
-                and t - user.last_login < timedelta(hours=8)):
+        if (
+            user.last_country
+            and country != user.last_country
+            and user.last_login
+            and t - user.last_login < timedelta(hours=8)
+        ):
             # still where the previous login was: keep the country, use a local address
             country = user.last_country  # the home country or the trip's
             ip = user.trip[3] if user.trip and country == user.trip[2] else user.home_ip
@@ -502,8 +663,16 @@ class _Traffic:
         ip, country = self._where(user, t0)
         service = user.service if rng.random() < 0.7 else rng.choice(tenant.services)
         interface = "web" if rng.random() < 0.93 else "api"
-        who = _Who(tenant.id, user.id, user.kind, ip, country,
-                   user.ua if interface == "web" else rng.choice(API_AGENTS), interface, service)
+        who = _Who(
+            tenant.id,
+            user.id,
+            user.kind,
+            ip,
+            country,
+            user.ua if interface == "web" else rng.choice(API_AGENTS),
+            interface,
+            service,
+        )
         out: list[_Pending] = []
         t = t0
         if rng.random() < 0.003:  # forgot the password: a few tries, a reset, a new password
@@ -538,8 +707,15 @@ class _Traffic:
                 out.append(ev)
         if user.kind == "customer_admin" and rng.random() < 0.01:
             t += timedelta(seconds=rng.uniform(20, 120))
-            out.append(_auth(rng, t, who, "role_changed",
-                             new_role=rng.choice(("customer_user", "customer_admin"))))
+            out.append(
+                _auth(
+                    rng,
+                    t,
+                    who,
+                    "role_changed",
+                    new_role=rng.choice(("customer_user", "customer_admin")),
+                )
+            )
         if user.kind == "customer_admin" and rng.random() < 0.004:
             t += timedelta(seconds=rng.uniform(20, 120))
             out.append(_auth(rng, t, who, "api_key_created"))
@@ -548,15 +724,17 @@ class _Traffic:
             out.append(_auth(rng, t, who, "logout"))
         return out
 
-    def _customer_access(self, rng: Random, t: datetime, who: _Who, user: _User,
-                         service: str) -> _Pending | None:
+    def _customer_access(
+        self, rng: Random, t: datetime, who: _Who, user: _User, service: str
+    ) -> _Pending | None:
         tenant = user.tenant
         cats: tuple[str, ...]
         if user.kind == "customer_admin" and rng.random() < 0.06:
             rtype, cats = "user_account", ("identification", "electronic_identification")
         else:
-            rtype, cats, _ = rng.choices(RESOURCES[service],
-                                         weights=[w for *_, w in RESOURCES[service]])[0]
+            rtype, cats, _ = rng.choices(
+                RESOURCES[service], weights=[w for *_, w in RESOURCES[service]]
+            )[0]
         export_p = 0.03 if user.kind == "customer_admin" else 0.004
         if rtype in EXPORTABLE and rng.random() < export_p:
             op = "export"
@@ -565,17 +743,38 @@ class _Traffic:
         if rng.random() < 0.006:  # a button the user has no right to press
             if not self.denied.take(user.id, t, 1):
                 return None
-            return _access(rng, t, who, op, rtype=rtype, rtenant=tenant.id, categories=cats,
-                           records=0, outcome="denied")
+            return _access(
+                rng,
+                t,
+                who,
+                op,
+                rtype=rtype,
+                rtenant=tenant.id,
+                categories=cats,
+                records=0,
+                outcome="denied",
+            )
         records = self._records(rng, op, rtype, tenant)
         budget = self.reads if op in READ_OPS else self.writes
         records = budget.take(user.id, t, records)
         if records == 0:
             return None
-        subjects = records if rtype in ("contact", "campaign", "user_account") else max(
-            1, records // rng.randint(1, 3))
-        return _access(rng, t, who, op, rtype=rtype, rtenant=tenant.id, categories=cats,
-                       records=records, subjects=subjects)
+        subjects = (
+            records
+            if rtype in ("contact", "campaign", "user_account")
+            else max(1, records // rng.randint(1, 3))
+        )
+        return _access(
+            rng,
+            t,
+            who,
+            op,
+            rtype=rtype,
+            rtenant=tenant.id,
+            categories=cats,
+            records=records,
+            subjects=subjects,
+        )
 
     @staticmethod
     def _records(rng: Random, op: str, rtype: str, tenant: _Tenant) -> int:
@@ -602,15 +801,19 @@ class _Traffic:
         out: list[_Pending] = []
         t = t0
         for _ in range(rng.randint(1, 3)):
-            rtype, cats, _ = rng.choices(RESOURCES[key.service],
-                                         weights=[w for *_, w in RESOURCES[key.service]])[0]
+            rtype, cats, _ = rng.choices(
+                RESOURCES[key.service], weights=[w for *_, w in RESOURCES[key.service]]
+            )[0]
             if key.heavy and rng.random() < 0.01:
                 op, rtype, wanted = "export", "contact", tenant.contacts
                 cats = ("identification", "electronic_identification")
             else:
                 op = rng.choice(("search", "read", "read", "update"))
-                wanted = rng.randint(1, 5) if op == "update" else (
-                    rng.randint(80, 300) if key.heavy else rng.randint(10, 120))
+                wanted = (
+                    rng.randint(1, 5)
+                    if op == "update"
+                    else (rng.randint(80, 300) if key.heavy else rng.randint(10, 120))
+                )
             if op == "update":
                 records = self.writes.take(key.id, t, wanted)
             else:
@@ -618,8 +821,19 @@ class _Traffic:
                 records = self.reads.take(key.id, t, wanted, cap=cap)
                 self.habits.add(key.id, t, records)
             if records:
-                out.append(_access(rng, t, who, op, rtype=rtype, rtenant=tenant.id,
-                                   categories=cats, records=records, subjects=records))
+                out.append(
+                    _access(
+                        rng,
+                        t,
+                        who,
+                        op,
+                        rtype=rtype,
+                        rtenant=tenant.id,
+                        categories=cats,
+                        records=records,
+                        subjects=records,
+                    )
+                )
             t += timedelta(seconds=rng.uniform(0.2, 4))
         return out
 
@@ -632,23 +846,43 @@ class _Traffic:
         service = rng.choice(tenant.services)
         prefix = {"staff_support": "SUP", "staff_maintenance": "CHG", "staff_admin": "ADM"}
         ticket = f"{prefix[member.kind]}-{rng.randint(20000, 89999)}"
-        who = _Who(STAFF_TENANT, member.id, member.kind, member.ip, "FR", member.ua,
-                   "support_console", service)
+        who = _Who(
+            STAFF_TENANT,
+            member.id,
+            member.kind,
+            member.ip,
+            "FR",
+            member.ua,
+            "support_console",
+            service,
+        )
         out = [_auth(rng, t0, who, "login_success")]
         t = t0 + timedelta(seconds=rng.uniform(5, 20))
         out.append(_auth(rng, t, who, "mfa_success"))
         for _ in range(rng.randint(1, 6)):
             t += timedelta(seconds=rng.uniform(20, 240))  # at most 24 min: done by ~17:30
-            rtype, cats, _ = rng.choices(RESOURCES[service],
-                                         weights=[w for *_, w in RESOURCES[service]])[0]
+            rtype, cats, _ = rng.choices(
+                RESOURCES[service], weights=[w for *_, w in RESOURCES[service]]
+            )[0]
             op = rng.choice(("read", "read", "search", "update"))
             wanted = rng.randint(1, 20) if op == "search" else 1
             budget = self.writes if op == "update" else self.reads
             records = budget.take(member.id, t, wanted)
             if records:
-                out.append(_access(rng, t, who, op, rtype=rtype, rtenant=tenant.id,
-                                   categories=cats, records=records, subjects=records,
-                                   ticket_id=ticket))
+                out.append(
+                    _access(
+                        rng,
+                        t,
+                        who,
+                        op,
+                        rtype=rtype,
+                        rtenant=tenant.id,
+                        categories=cats,
+                        records=records,
+                        subjects=records,
+                        ticket_id=ticket,
+                    )
+                )
         t += timedelta(seconds=rng.uniform(10, 60))
         out.append(_auth(rng, t, who, "logout"))
         return out
@@ -661,25 +895,64 @@ class _Traffic:
         service = rng.choice(tenant.services)
         job = rng.choice(("campaign-send", "purge", "credential-audit"))
         actor = f"system:{job}"
-        who = _Who(tenant.id, actor, "system", f"10.20.{rng.randint(0, 3)}.{rng.randint(2, 250)}",
-                   "FR", None, "api", service)
+        who = _Who(
+            tenant.id,
+            actor,
+            "system",
+            f"10.20.{rng.randint(0, 3)}.{rng.randint(2, 250)}",
+            "FR",
+            None,
+            "api",
+            service,
+        )
         if job == "campaign-send":
             records = self.reads.take(actor, t, rng.randint(20, 300))
             if not records:
                 return []
-            return [_access(rng, t, who, "forward", rtype="campaign", rtenant=tenant.id,
-                            categories=("identification", "electronic_identification"),
-                            records=records, subjects=records)]
+            return [
+                _access(
+                    rng,
+                    t,
+                    who,
+                    "forward",
+                    rtype="campaign",
+                    rtenant=tenant.id,
+                    categories=("identification", "electronic_identification"),
+                    records=records,
+                    subjects=records,
+                )
+            ]
         if job == "purge":
             rtype, cats, _ = RESOURCES[service][0]
             records = self.writes.take(actor, t, rng.randint(5, 120))
             if not records:
                 return []
-            return [_access(rng, t, who, "delete", rtype=rtype, rtenant=tenant.id,
-                            categories=cats, records=records, subjects=records)]
+            return [
+                _access(
+                    rng,
+                    t,
+                    who,
+                    "delete",
+                    rtype=rtype,
+                    rtenant=tenant.id,
+                    categories=cats,
+                    records=records,
+                    subjects=records,
+                )
+            ]
         records = self.reads.take(actor, t, len(tenant.users))
         if not records:
             return []
-        return [_access(rng, t, who, "read", rtype="user_account", rtenant=tenant.id,
-                        categories=("security",), records=records, subjects=records)]
-
+        return [
+            _access(
+                rng,
+                t,
+                who,
+                "read",
+                rtype="user_account",
+                rtenant=tenant.id,
+                categories=("security",),
+                records=records,
+                subjects=records,
+            )
+        ]
