@@ -7,7 +7,9 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY . .
-RUN pip wheel --wheel-dir /wheels .
+# Every dependency at the version pinned in requirements.lock (runtime only, `make lock`).
+RUN pip wheel --wheel-dir /wheels -r requirements.lock .
+RUN cp requirements.lock /wheels/requirements.lock
 
 FROM ${PYTHON_IMAGE}
 ENV PYTHONUNBUFFERED=1 \
@@ -25,7 +27,8 @@ RUN groupadd --system --gid 10001 tocsin \
 # The wheel ships the Alembic scripts (`tocsin/migrations/`): `tocsin db upgrade` needs nothing
 # from the source tree.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-index --find-links /wheels tocsin
+    pip install --no-index --find-links /wheels -r /wheels/requirements.lock tocsin \
+    && pip check
 WORKDIR /app
 USER tocsin:tocsin
 EXPOSE 8000 9464

@@ -6,15 +6,23 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 AXE := var/npm/node_modules/axe-core/axe.min.js
 
-.PHONY: install system-deps axe demo test test-fast lint format bench clean
+.PHONY: install lock system-deps axe demo test test-fast lint format bench clean
 
-$(STAMP): pyproject.toml
+# Every version comes from requirements-dev.lock (the runtime pins of requirements.lock plus the
+# dev and demo extras); `make lock` regenerates both lock files from pyproject.toml.
+$(STAMP): pyproject.toml requirements-dev.lock
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,demo]'
+	$(PY) -m pip install --quiet -r requirements-dev.lock -e '.[dev,demo]'
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+LOCK_FLAGS := --quiet --strip-extras --no-emit-find-links --no-emit-index-url --no-emit-trusted-host
+lock: $(STAMP)
+	CUSTOM_COMPILE_COMMAND='make lock' $(VENV)/bin/pip-compile $(LOCK_FLAGS) --output-file requirements.lock pyproject.toml
+	CUSTOM_COMPILE_COMMAND='make lock' $(VENV)/bin/pip-compile $(LOCK_FLAGS) --extra dev --extra demo \
+	  --output-file requirements-dev.lock pyproject.toml
 
 # Browser, Prometheus and npm binaries for the tests (Debian packages; installed when missing).
 system-deps:
