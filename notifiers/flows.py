@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -417,39 +417,33 @@ def cnil_due_of(incident: Incident, policy: DraftPolicy) -> datetime:
     )
 
 
-def data_subject_context(
-    *, facts: IncidentFacts, phase: NoticePhase, version: int, now: datetime, policy: DraftPolicy
-) -> DataSubjectNoticeContext:
+def _to_the_persons(
+    facts: IncidentFacts, now: datetime, policy: DraftPolicy
+) -> tuple[dict[str, Any], bool]:
+    """The facts told to the persons (individually or publicly), in the default language, with
+    the advice they are given; and whether they hold an account with AVM Up's services."""
     language = policy.default_language
     fields = _controller_share(facts, now, policy, language)
     persons = set(facts.incident.subject_categories or ())
     holders = not persons or bool(persons & wording.ACCOUNT_HOLDERS)
-    return DataSubjectNoticeContext(
-        **fields,
-        phase=phase,
-        version=version,
-        account_holders=holders,
-        advice=wording.advice(
-            language=language, data_categories=fields["data_categories"], account_holders=holders
-        ),
+    fields["advice"] = wording.advice(
+        language=language, data_categories=fields["data_categories"], account_holders=holders
     )
+    return fields, holders
+
+
+def data_subject_context(
+    *, facts: IncidentFacts, phase: NoticePhase, version: int, now: datetime, policy: DraftPolicy
+) -> DataSubjectNoticeContext:
+    fields, holders = _to_the_persons(facts, now, policy)
+    return DataSubjectNoticeContext(**fields, phase=phase, version=version, account_holders=holders)
 
 
 def public_context(
     *, facts: IncidentFacts, phase: NoticePhase, version: int, now: datetime, policy: DraftPolicy
 ) -> PublicNoticeContext:
-    language = policy.default_language
-    fields = _controller_share(facts, now, policy, language)
-    persons = set(facts.incident.subject_categories or ())
-    holders = not persons or bool(persons & wording.ACCOUNT_HOLDERS)
-    return PublicNoticeContext(
-        **fields,
-        phase=phase,
-        version=version,
-        advice=wording.advice(
-            language=language, data_categories=fields["data_categories"], account_holders=holders
-        ),
-    )
+    fields, _holders = _to_the_persons(facts, now, policy)
+    return PublicNoticeContext(**fields, phase=phase, version=version)
 
 
 def fingerprint(context: NoticeContext) -> str:
@@ -501,7 +495,13 @@ class _Drafter:
         self.policy = policy
         self.written: list[Notice] = []
 
-    def ensure(self, kind: NoticeKind, scope: str, tenant_id: str | None, build: Any) -> None:
+    def ensure(
+        self,
+        kind: NoticeKind,
+        scope: str,
+        tenant_id: str | None,
+        build: Callable[[NoticePhase, int], NoticeContext],
+    ) -> None:
         """`build(phase, version)` makes the context; write a version only on change."""
         history = self.history.get((kind.value, scope), [])
         latest = history[-1] if history else None
@@ -547,6 +547,15 @@ class _Drafter:
         self.written.append(notice)
 
 
+def _customer_builder(
+    facts: IncidentFacts, tenant_id: str, now: datetime, policy: DraftPolicy
+) -> Callable[[NoticePhase, int], NoticeContext]:
+    """What `_Drafter.ensure` calls to build `tenant_id`'s customer notice."""
+    return lambda phase, version: customer_context(
+        facts=facts, tenant_id=tenant_id, phase=phase, version=version, now=now, policy=policy
+    )
+
+
 def draft_notices(
     *, session: Session, incident: Incident, now: datetime, policy: DraftPolicy
 ) -> list[Notice]:
@@ -568,9 +577,7 @@ def draft_notices(
             NoticeKind.CUSTOMER,
             tenant_id,
             tenant_id,
-            lambda phase, version, t=tenant_id: customer_context(
-                facts=facts, tenant_id=t, phase=phase, version=version, now=now, policy=policy
-            ),
+            _customer_builder(facts, tenant_id, now, policy),
         )
 
     # AVM Up's own processing: a controller tenant, or a declared incident with no tenant.
