@@ -28,7 +28,13 @@ from incidents import clocks as incident_clocks
 from incidents.enums import Clock
 from incidents.models import Customer
 from notifiers import wording
-from notifiers.enums import NoticeKind, NoticeStatus, OutboxPurpose, OutboxState
+from notifiers.enums import (
+    CO_SIGNED_KINDS,
+    NoticeKind,
+    NoticeStatus,
+    OutboxPurpose,
+    OutboxState,
+)
 from notifiers.exceptions import (
     ApprovalDenied,
     InvalidNoticeTransition,
@@ -51,8 +57,6 @@ from notifiers.wording import TBC_MARKERS
 
 APPROVER_ROLE = Role.RSSI
 DPO_ROLE = Role.DPO
-# Kinds that also need the DPO's signature.
-CO_SIGNED_KINDS = frozenset({NoticeKind.CNIL, NoticeKind.DATA_SUBJECT, NoticeKind.PUBLIC})
 RECEIPT_ROLES = frozenset({Role.RSSI, Role.DPO})
 DEFAULT_MESSAGE_DOMAIN = "tocsin.avmup.com"
 _RECEIPT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}$")
