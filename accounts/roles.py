@@ -1,4 +1,5 @@
-"""The console's roles: the one home of their names.
+"""The console's roles: the one home of their names is `consumers.conventions.Role`
+(notifiers check signatures by role too), re-exported here.
 
 - `analyst`: triage (qualify, assess, comment);
 - `rssi`: decides, approves notices and sends them;
@@ -8,11 +9,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from consumers.conventions import Role
 
-
-class Role(StrEnum):
-    ANALYST = "analyst"
-    RSSI = "rssi"
-    DPO = "dpo"
-    ADMIN = "admin"
+__all__ = ["Role"]

@@ -12,12 +12,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
-from notifiers.enums import NoticeKind, NoticeStatus, OutboxState
+from notifiers.enums import CO_SIGNED_KINDS, NoticeStatus, OutboxState
 from notifiers.models import Notice, OutboxMessage
 
-# Notices the DPO signs beside the RSSI (Art. 33 to the CNIL, Art. 34 to the persons).
-# Every kind but the customer notice, which the RSSI sends alone.
-DPO_KINDS: frozenset[str] = frozenset(k.value for k in NoticeKind if k != NoticeKind.CUSTOMER)
+# Notices the DPO signs beside the RSSI (`enums.CO_SIGNED_KINDS`).
+DPO_KINDS: frozenset[str] = frozenset(k.value for k in CO_SIGNED_KINDS)
 DELIVERY_PROBLEMS: tuple[str, ...] = (OutboxState.FAILED.value, OutboxState.UNCERTAIN.value)
 
 

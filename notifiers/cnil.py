@@ -15,6 +15,7 @@ from notifiers.enums import NoticeKind
 from notifiers.exceptions import InvalidNoticeTransition
 from notifiers.models import Notice
 from notifiers.schemas import CnilNoticeContext
+from notifiers.service import signatures
 
 NATURE_FR = {
     "confidentiality": "Perte de confidentialité",
@@ -134,15 +135,7 @@ def export(notice: Notice) -> CnilExport:
     )
     # Who signed the version filed: the RSSI and the DPO (kept with the export, not the text).
     form["validation"] = {
-        "rssi": (
-            {"par": notice.approved_by, "le": notice.approved_at.isoformat()}
-            if notice.approved_by and notice.approved_at
-            else None
-        ),
-        "dpo": (
-            {"par": notice.dpo_approved_by, "le": notice.dpo_approved_at.isoformat()}
-            if notice.dpo_approved_by and notice.dpo_approved_at
-            else None
-        ),
+        str(role): ({"par": sig[0], "le": sig[1].isoformat()} if sig is not None else None)
+        for role, sig in signatures(notice).items()
     }
     return CnilExport(html=notice.html_body, form=form)

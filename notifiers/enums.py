@@ -12,6 +12,13 @@ class NoticeKind(StrEnum):
     PUBLIC = "public"  # Art. 34(3)(c): a public communication instead of individual ones
 
 
+# Kinds the DPO co-signs beside the RSSI (Art. 33 to the CNIL, Art. 34 to the persons): every
+# kind but the customer notice, which the RSSI sends alone.
+CO_SIGNED_KINDS: frozenset[NoticeKind] = frozenset(
+    k for k in NoticeKind if k != NoticeKind.CUSTOMER
+)
+
+
 class NoticePhase(StrEnum):
     INITIAL = "initial"
     COMPLEMENTARY = "complementary"

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +47,7 @@ from incidents.models import Customer, Incident, IncidentFinding, IncidentTenant
 from notifiers import service as notice_service
 from notifiers import wording
 from notifiers.enums import NoticeKind, NoticePhase, NoticeStatus
+from notifiers.evidence import Evidence
 from notifiers.models import GLOBAL_SCOPE, Notice
 from notifiers.render import render_notice
 from notifiers.schemas import (
@@ -54,7 +55,6 @@ from notifiers.schemas import (
     CustomerNoticeContext,
     DataSubjectNoticeContext,
     DraftPolicy,
-    EvidenceLine,
     NoticeContext,
     PublicNoticeContext,
 )
@@ -97,7 +97,7 @@ class IncidentFacts:
 
     incident: Incident
     findings: list[FindingRow]
-    evidence: list[dict[str, Any]]  # evidence event payloads, by event time
+    evidence: list[Evidence]  # the evidence events, by event time
     tenants: dict[str, IncidentTenant]
     customers: dict[str, Customer]
 
@@ -118,14 +118,14 @@ def load_facts(*, session: Session, incident: Incident) -> IncidentFacts:
         )
     )
     event_ids = sorted({eid for f in findings for eid in f.evidence})
-    evidence: list[dict[str, Any]] = []
+    evidence: list[Evidence] = []
     if event_ids:
         rows = session.scalars(
             select(EvidenceEvent)
             .where(EvidenceEvent.event_id.in_(event_ids))
             .order_by(EvidenceEvent.occurred_at, EvidenceEvent.event_id)
         )
-        evidence = [dict(r.payload, _occurred_at=r.occurred_at) for r in rows]
+        evidence = [Evidence.from_payload(r.payload, r.occurred_at) for r in rows]
     tenants = {t.tenant_id: t for t in incident.tenants}
     customers = incident_clocks.load_customers(session=session, tenant_ids=tenants)
     return IncidentFacts(
@@ -139,45 +139,6 @@ def load_facts(*, session: Session, incident: Incident) -> IncidentFacts:
 
 def _sorted(values: Iterable[str]) -> list[str]:
     return sorted(set(values))
-
-
-def _event_touches(payload: dict[str, Any], tenant_id: str) -> bool:
-    resource = payload.get("resource") or {}
-    return payload.get("tenant_id") == tenant_id or resource.get("tenant_id") == tenant_id
-
-
-def _event_only_of(payload: dict[str, Any], tenant_id: str) -> bool:
-    """True when every tenant reference of the event is `tenant_id` (the actor belongs to
-    that customer and the data it reached too): only then may identifying fields be shown."""
-    resource = payload.get("resource") or {}
-    return payload.get("tenant_id") == tenant_id and resource.get("tenant_id", tenant_id) == (
-        tenant_id
-    )
-
-
-def _evidence_line(payload: dict[str, Any], tenant_id: str) -> EvidenceLine:
-    actor = payload.get("actor") or {}
-    staff = str(actor.get("kind", "")).startswith(wording.STAFF_ACTOR)
-    own = _event_only_of(payload, tenant_id) and not staff
-    resource = payload.get("resource") or {}
-
-    def code(value: Any) -> str | None:
-        return str(value) if value else None
-
-    return EvidenceLine(
-        occurred_at=payload["_occurred_at"],
-        service=str(payload.get("service", "")),
-        interface=str(payload.get("interface", "")),
-        action=code(payload.get("action")),
-        operation=code(payload.get("operation")),
-        resource_type=code(resource.get("type")),
-        outcome=code(payload.get("outcome")),
-        staff=staff,
-        records=payload.get("records"),
-        actor_id=str(actor["id"]) if own and actor.get("id") else None,
-        source_ip=str(payload["source_ip"]) if own and payload.get("source_ip") else None,
-        user_agent=str(payload["user_agent"]) if own and payload.get("user_agent") else None,
-    )
 
 
 def _count(value: int) -> int | None:
@@ -242,10 +203,22 @@ def _base_fields(
     }
 
 
-def _reads_across(payload: dict[str, Any]) -> bool:
-    resource = payload.get("resource") or {}
-    owner = resource.get("tenant_id")
-    return bool(owner) and owner != payload.get("tenant_id")
+def _services(events: Iterable[Evidence], incident: Incident) -> list[str]:
+    """The services the events name; the incident's own list when none does."""
+    return _sorted(e.service for e in events if e.service) or _sorted(incident.services)
+
+
+def _or_count(estimate: int | None, counted: int) -> int | None:
+    """The number a person entered for the incident; else the findings' count."""
+    return estimate if estimate is not None else _count(counted)
+
+
+def _addressee(facts: IncidentFacts, tenant_id: str, policy: DraftPolicy) -> tuple[str, str]:
+    """The language of `tenant_id`'s notice and the name it is addressed to."""
+    customer = facts.customers.get(tenant_id)
+    if customer is None:
+        return policy.default_language, tenant_id
+    return customer.language, customer.name
 
 
 def customer_context(
@@ -260,36 +233,23 @@ def customer_context(
     """The context of ONE customer's notice: only that tenant's numbers, findings and
     evidence enter it (tenant isolation)."""
     share = facts.tenants[tenant_id]
-    customer = facts.customers.get(tenant_id)
-    language = customer.language if customer is not None else policy.default_language
-    findings = [f for f in facts.findings if tenant_id in f.tenant_ids]
-    events = [e for e in facts.evidence if _event_touches(e, tenant_id)]
-    services = _sorted(str(e["service"]) for e in events if e.get("service")) or _sorted(
-        facts.incident.services
-    )
-    accounts = _sorted(
-        str(e["actor"]["id"])
-        for e in events
-        if _event_only_of(e, tenant_id)
-        and (e.get("actor") or {}).get("id")
-        and not str((e.get("actor") or {}).get("kind", "")).startswith(wording.STAFF_ACTOR)
-    )
+    language, name = _addressee(facts, tenant_id, policy)
+    events = [e for e in facts.evidence if e.touches(tenant_id)]
+    accounts = _sorted(e.actor_id for e in events if e.actor_id and e.identifies(tenant_id))
     # This customer's data read from another customer's account: told from its side.
-    cross = any(
-        _reads_across(e) and (e.get("resource") or {}).get("tenant_id") == tenant_id for e in events
-    )
+    cross = any(e.reads_across and e.resource_tenant == tenant_id for e in events)
     # This customer's account read another customer's data (that customer is never named).
-    reader = any(_reads_across(e) and e.get("tenant_id") == tenant_id for e in events)
+    reader = any(e.reads_across and e.tenant_id == tenant_id for e in events)
     shown = events[: policy.max_evidence_lines]
     fields = _base_fields(
         facts=facts,
-        findings=findings,
+        findings=[f for f in facts.findings if tenant_id in f.tenant_ids],
         language=language,
         persons=_count(share.persons),
         records=_count(share.records),
         first_seen=share.first_seen,
         last_seen=share.last_seen,
-        services=services,
+        services=_services(events, facts.incident),
         reach=accounts[:20],
         now=now,
         policy=policy,
@@ -301,63 +261,60 @@ def customer_context(
         phase=phase,
         version=version,
         tenant_id=tenant_id,
-        customer_name=customer.name if customer is not None else tenant_id,
+        customer_name=name,
         accounts=accounts[:50],
-        evidence=[_evidence_line(e, tenant_id) for e in shown],
+        evidence=[e.line(tenant_id) for e in shown],
         evidence_omitted=len(events) - len(shown),
         cross_customer=cross,
         reader_side=reader and not cross,
     )
 
 
+def _own_processing(
+    facts: IncidentFacts, now: datetime, policy: DraftPolicy, language: str
+) -> dict[str, Any]:
+    """AVM Up's own processing, declared with no tenant: the incident's own numbers (None
+    when nobody entered them: « [à compléter] », never a guessed zero)."""
+    incident = facts.incident
+    return _base_fields(
+        facts=facts,
+        findings=facts.findings,
+        language=language,
+        persons=incident.persons_estimate,
+        records=incident.records_estimate,
+        first_seen=incident.first_seen,
+        last_seen=incident.last_seen,
+        services=_services(facts.evidence, incident),
+        reach=[],
+        now=now,
+        policy=policy,
+    )
+
+
 def _controller_share(
     facts: IncidentFacts, now: datetime, policy: DraftPolicy, language: str
 ) -> dict[str, Any]:
+    """The facts of the tenants in the `controller` role (AVM Up's own processing), for the
+    CNIL, data-subject and public notices."""
     tenants = [
         t for tid, t in facts.tenants.items() if facts.role_of(tid) is CustomerRole.CONTROLLER
     ]
-    incident = facts.incident
     if not tenants:
-        # AVM Up's own processing, declared with no tenant: the incident's own numbers
-        # (None when nobody entered them: « [à compléter] », never a guessed zero).
-        return _base_fields(
-            facts=facts,
-            findings=facts.findings,
-            language=language,
-            persons=incident.persons_estimate,
-            records=incident.records_estimate,
-            first_seen=incident.first_seen,
-            last_seen=incident.last_seen,
-            services=_sorted(str(e["service"]) for e in facts.evidence if e.get("service"))
-            or _sorted(incident.services),
-            reach=[],
-            now=now,
-            policy=policy,
-        )
+        return _own_processing(facts, now, policy, language)
+    incident = facts.incident
     ids = {t.tenant_id for t in tenants}
-    findings = [f for f in facts.findings if ids & set(f.tenant_ids)]
-    events = [e for e in facts.evidence if any(_event_touches(e, t) for t in ids)]
-    persons = incident.persons_estimate
-    if persons is None:
-        persons = _count(sum(t.persons for t in tenants))
-    records = incident.records_estimate
-    if records is None:
-        records = _count(sum(t.records for t in tenants))
-    accounts = {
-        str((e.get("actor") or {}).get("id")) for e in events if (e.get("actor") or {}).get("id")
-    }
-    reach = [f"{len(accounts)}"] if accounts else []
+    events = [e for e in facts.evidence if any(e.touches(t) for t in ids)]
+    accounts = {e.actor_id for e in events if e.actor_id}
     return _base_fields(
         facts=facts,
-        findings=findings,
+        findings=[f for f in facts.findings if ids & set(f.tenant_ids)],
         language=language,
-        persons=persons,
-        records=records,
+        persons=_or_count(incident.persons_estimate, sum(t.persons for t in tenants)),
+        records=_or_count(incident.records_estimate, sum(t.records for t in tenants)),
         first_seen=min(t.first_seen for t in tenants),
         last_seen=max(t.last_seen for t in tenants),
-        services=_sorted(str(e["service"]) for e in events if e.get("service"))
-        or _sorted(incident.services),
-        reach=reach,
+        services=_services(events, incident),
+        reach=[f"{len(accounts)}"] if accounts else [],
         now=now,
         policy=policy,
     )
@@ -460,39 +417,33 @@ def cnil_due_of(incident: Incident, policy: DraftPolicy) -> datetime:
     )
 
 
-def data_subject_context(
-    *, facts: IncidentFacts, phase: NoticePhase, version: int, now: datetime, policy: DraftPolicy
-) -> DataSubjectNoticeContext:
+def _to_the_persons(
+    facts: IncidentFacts, now: datetime, policy: DraftPolicy
+) -> tuple[dict[str, Any], bool]:
+    """The facts told to the persons (individually or publicly), in the default language, with
+    the advice they are given; and whether they hold an account with AVM Up's services."""
     language = policy.default_language
     fields = _controller_share(facts, now, policy, language)
     persons = set(facts.incident.subject_categories or ())
     holders = not persons or bool(persons & wording.ACCOUNT_HOLDERS)
-    return DataSubjectNoticeContext(
-        **fields,
-        phase=phase,
-        version=version,
-        account_holders=holders,
-        advice=wording.advice(
-            language=language, data_categories=fields["data_categories"], account_holders=holders
-        ),
+    fields["advice"] = wording.advice(
+        language=language, data_categories=fields["data_categories"], account_holders=holders
     )
+    return fields, holders
+
+
+def data_subject_context(
+    *, facts: IncidentFacts, phase: NoticePhase, version: int, now: datetime, policy: DraftPolicy
+) -> DataSubjectNoticeContext:
+    fields, holders = _to_the_persons(facts, now, policy)
+    return DataSubjectNoticeContext(**fields, phase=phase, version=version, account_holders=holders)
 
 
 def public_context(
     *, facts: IncidentFacts, phase: NoticePhase, version: int, now: datetime, policy: DraftPolicy
 ) -> PublicNoticeContext:
-    language = policy.default_language
-    fields = _controller_share(facts, now, policy, language)
-    persons = set(facts.incident.subject_categories or ())
-    holders = not persons or bool(persons & wording.ACCOUNT_HOLDERS)
-    return PublicNoticeContext(
-        **fields,
-        phase=phase,
-        version=version,
-        advice=wording.advice(
-            language=language, data_categories=fields["data_categories"], account_holders=holders
-        ),
-    )
+    fields, _holders = _to_the_persons(facts, now, policy)
+    return PublicNoticeContext(**fields, phase=phase, version=version)
 
 
 def fingerprint(context: NoticeContext) -> str:
@@ -544,7 +495,13 @@ class _Drafter:
         self.policy = policy
         self.written: list[Notice] = []
 
-    def ensure(self, kind: NoticeKind, scope: str, tenant_id: str | None, build: Any) -> None:
+    def ensure(
+        self,
+        kind: NoticeKind,
+        scope: str,
+        tenant_id: str | None,
+        build: Callable[[NoticePhase, int], NoticeContext],
+    ) -> None:
         """`build(phase, version)` makes the context; write a version only on change."""
         history = self.history.get((kind.value, scope), [])
         latest = history[-1] if history else None
@@ -590,6 +547,15 @@ class _Drafter:
         self.written.append(notice)
 
 
+def _customer_builder(
+    facts: IncidentFacts, tenant_id: str, now: datetime, policy: DraftPolicy
+) -> Callable[[NoticePhase, int], NoticeContext]:
+    """What `_Drafter.ensure` calls to build `tenant_id`'s customer notice."""
+    return lambda phase, version: customer_context(
+        facts=facts, tenant_id=tenant_id, phase=phase, version=version, now=now, policy=policy
+    )
+
+
 def draft_notices(
     *, session: Session, incident: Incident, now: datetime, policy: DraftPolicy
 ) -> list[Notice]:
@@ -611,9 +577,7 @@ def draft_notices(
             NoticeKind.CUSTOMER,
             tenant_id,
             tenant_id,
-            lambda phase, version, t=tenant_id: customer_context(
-                facts=facts, tenant_id=t, phase=phase, version=version, now=now, policy=policy
-            ),
+            _customer_builder(facts, tenant_id, now, policy),
         )
 
     # AVM Up's own processing: a controller tenant, or a declared incident with no tenant.

@@ -42,7 +42,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from consumers.conventions import DEFAULT_TIMEZONE, SYSTEM_ACTOR
+from consumers.conventions import DEFAULT_TIMEZONE, SYSTEM_ACTOR, Role
 from incidents import audit
 from incidents import clocks as incident_clocks
 from incidents.enums import Clock
@@ -307,20 +307,34 @@ def _expire_claims(session: Session, now: datetime, lease: timedelta) -> list[Ou
             "claim expired while sending: the server may have accepted the message; check "
             "the mail log for its Message-ID, then resolve it (sent or requeue)"
         )
-        audit.append(
-            session=session,
-            actor=OUTBOX_ACTOR,
-            action="outbox.uncertain",
-            subject=_ref(session, row.incident_id),
-            at=now,
-            data={"outbox_id": row.id, "notice_id": row.notice_id, "message_id": row.message_id},
-        )
+        _audit_row(session, row, action="outbox.uncertain", at=now, notice_id=row.notice_id)
     return stale
 
 
 def _ref(session: Session, incident_id: int) -> str:
     incident = session.get(Incident, incident_id)
     return incident.ref if incident is not None else str(incident_id)
+
+
+def _audit_row(
+    session: Session,
+    row: OutboxMessage,
+    *,
+    action: str,
+    at: datetime,
+    actor: str = OUTBOX_ACTOR,
+    **data: Any,
+) -> None:
+    """One audit entry about outbox `row` (its incident is the subject): the row and its
+    Message-ID, then `data`."""
+    audit.append(
+        session=session,
+        actor=actor,
+        action=action,
+        subject=_ref(session, row.incident_id),
+        at=at,
+        data={"outbox_id": row.id, "message_id": row.message_id, **data},
+    )
 
 
 def _claim(factory: sessionmaker[Session], row_id: int, now: datetime) -> OutboxMessage | None:
@@ -402,20 +416,15 @@ def _mark_sent(reply: str, now: datetime) -> Callable[[Session, OutboxMessage], 
             esc = session.get(Escalation, row.escalation_id)
             if esc is not None:
                 esc.delivered_at = now
-        audit.append(
-            session=session,
-            actor=OUTBOX_ACTOR,
+        _audit_row(
+            session,
+            row,
             action="outbox.sent",
-            subject=incident.ref if incident is not None else str(row.incident_id),
             at=now,
-            data={
-                "outbox_id": row.id,
-                "notice_id": row.notice_id,
-                "escalation_id": row.escalation_id,
-                "kind": row.kind,
-                "message_id": row.message_id,
-                "recipients": len(row.recipients),
-            },
+            notice_id=row.notice_id,
+            escalation_id=row.escalation_id,
+            kind=row.kind,
+            recipients=len(row.recipients),
         )
 
     return apply
@@ -430,19 +439,14 @@ def _mark_failed(
         if permanent or row.attempts >= max_attempts:
             row.state = OutboxState.FAILED.value
             outcome.append("failed")
-            audit.append(
-                session=session,
-                actor=OUTBOX_ACTOR,
+            _audit_row(
+                session,
+                row,
                 action="outbox.failed",
-                subject=_ref(session, row.incident_id),
                 at=now,
-                data={
-                    "outbox_id": row.id,
-                    "notice_id": row.notice_id,
-                    "message_id": row.message_id,
-                    "error": row.last_error,
-                    "attempts": row.attempts,
-                },
+                notice_id=row.notice_id,
+                error=row.last_error,
+                attempts=row.attempts,
             )
         else:
             row.state = OutboxState.RETRY.value
@@ -581,7 +585,7 @@ def resolve_uncertain(
     """The RSSI's decision on an `uncertain` row after checking the mail log: `sent=True`
     records it as delivered; `sent=False` requeues it (it will be sent again). Not committed.
     """
-    if user_role != "rssi":
+    if user_role != Role.RSSI:
         raise ApprovalDenied("only the RSSI may resolve an uncertain delivery")
     row = session.get(OutboxMessage, outbox_id)
     if row is None or row.state != OutboxState.UNCERTAIN:
@@ -592,13 +596,6 @@ def resolve_uncertain(
         row.state = OutboxState.RETRY.value
         row.next_attempt_at = now
         row.claimed_at = None
-    audit.append(
-        session=session,
-        actor=user_email,
-        action="outbox.resolved",
-        subject=_ref(session, row.incident_id),
-        at=now,
-        data={"outbox_id": row.id, "message_id": row.message_id, "sent": sent},
-    )
+    _audit_row(session, row, action="outbox.resolved", at=now, actor=user_email, sent=sent)
     session.flush()
     return row

@@ -29,26 +29,51 @@ from notifiers.schemas import NoticeContext, RenderedNotice, one_line
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _TENANT_DIR = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-MONTHS_FR = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
+MONTHS = {
+    "fr": (
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+}
 
 
 def fmt_int(value: int, language: str = "fr") -> str:
     """12345 -> '12 345' (fr, no-break space) or '12,345' (en)."""
     text = f"{value:,}"
     return text.replace(",", "\u00a0") if language == "fr" else text
+
+
+def day_in_words(local: datetime, language: str) -> str:
+    """The day of `local` as it stands (no time zone change): « 1er décembre 2026 » (fr) or
+    "1 December 2026" (any other language); the month names do not depend on the locale."""
+    if language == "fr":
+        day = "1er" if local.day == 1 else str(local.day)
+        return f"{day} {MONTHS['fr'][local.month - 1]} {local.year}"
+    return f"{local.day} {MONTHS['en'][local.month - 1]} {local.year}"
 
 
 def fmt_datetime(value: datetime, language: str, tz: str, *, offset: bool = True) -> str:
@@ -58,18 +83,13 @@ def fmt_datetime(value: datetime, language: str, tz: str, *, offset: bool = True
     code = local.strftime("%z")
     suffix = f" (UTC{code[:3]}:{code[3:]})" if offset else ""
     if language == "fr":
-        day = "1er" if local.day == 1 else str(local.day)
-        return f"{day} {MONTHS_FR[local.month - 1]} {local.year} à {local:%H:%M}{suffix}"
-    return f"{local:%d %B %Y, %H:%M}{suffix}"
+        return f"{day_in_words(local, language)} à {local:%H:%M}{suffix}"
+    return f"{local.day:02d} {MONTHS['en'][local.month - 1]} {local.year}, {local:%H:%M}{suffix}"
 
 
 def fmt_day(value: datetime, language: str, tz: str) -> str:
     """The day only, in words: « 20 novembre 2026 » / "20 November 2026"."""
-    local = value.astimezone(ZoneInfo(tz))
-    if language == "fr":
-        day = "1er" if local.day == 1 else str(local.day)
-        return f"{day} {MONTHS_FR[local.month - 1]} {local.year}"
-    return f"{local.day} {local:%B %Y}"
+    return day_in_words(value.astimezone(ZoneInfo(tz)), language)
 
 
 @lru_cache(maxsize=32)

@@ -17,17 +17,24 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consumers.conventions import SYSTEM_ACTOR
+from consumers.conventions import SYSTEM_ACTOR, Role
 from incidents import audit
 from incidents import clocks as incident_clocks
 from incidents.enums import Clock
 from incidents.models import Customer
 from notifiers import wording
-from notifiers.enums import NoticeKind, NoticeStatus, OutboxPurpose, OutboxState
+from notifiers.enums import (
+    CO_SIGNED_KINDS,
+    NoticeKind,
+    NoticeStatus,
+    OutboxPurpose,
+    OutboxState,
+)
 from notifiers.exceptions import (
     ApprovalDenied,
     InvalidNoticeTransition,
@@ -48,11 +55,9 @@ from notifiers.schemas import (
 )
 from notifiers.wording import TBC_MARKERS
 
-APPROVER_ROLE = "rssi"
-DPO_ROLE = "dpo"
-# Kinds that also need the DPO's signature (by value: any future kind named here too).
-CO_SIGNED_KINDS = frozenset({"cnil", "data_subject", "public"})
-RECEIPT_ROLES = frozenset({"rssi", "dpo"})
+APPROVER_ROLE = Role.RSSI
+DPO_ROLE = Role.DPO
+RECEIPT_ROLES = frozenset({Role.RSSI, Role.DPO})
 DEFAULT_MESSAGE_DOMAIN = "tocsin.avmup.com"
 _RECEIPT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}$")
 
@@ -77,6 +82,21 @@ def list_notices(
     if status is not None:
         stmt = stmt.where(Notice.status == status)
     return list(session.scalars(stmt.limit(limit)))
+
+
+def _audit(
+    session: Session, notice: Notice, *, actor: str, action: str, at: datetime, **data: Any
+) -> None:
+    """One audit entry about `notice` (its incident is the subject): the notice, its kind and
+    version, then `data`."""
+    audit.append(
+        session=session,
+        actor=actor,
+        action=action,
+        subject=notice.incident.ref,
+        at=at,
+        data={"notice_id": notice.id, "kind": notice.kind, "version": notice.version, **data},
+    )
 
 
 def _require_draft(notice: Notice, action: str) -> None:
@@ -126,7 +146,7 @@ def _recipients_for(
     return [validate_address(a) for a in recipients or ()]
 
 
-def signers_needed(kind: str) -> tuple[str, ...]:
+def signers_needed(kind: str) -> tuple[Role, ...]:
     """The roles whose approval a notice of `kind` needs: the RSSI for customer notices; the
     RSSI and the DPO for what goes to the CNIL, to data subjects or to the public."""
     return (APPROVER_ROLE, DPO_ROLE) if kind in CO_SIGNED_KINDS else (APPROVER_ROLE,)
@@ -199,19 +219,104 @@ def void_signatures(
         return
     notice.approved_by = notice.approved_at = None
     notice.dpo_approved_by = notice.dpo_approved_at = None
-    audit.append(
-        session=session,
-        actor=actor,
-        action="notice.signatures_voided",
-        subject=notice.incident.ref,
-        at=now,
-        data={
-            "notice_id": notice.id,
-            "kind": notice.kind,
-            "version": notice.version,
-            "roles": signed,
-        },
+    _audit(session, notice, actor=actor, action="notice.signatures_voided", at=now, roles=signed)
+
+
+def _check_signer(
+    notice: Notice, user_role: str, edits: NoticeEdit | None, reasons: str | None
+) -> tuple[Role, ...]:
+    """The roles `notice` needs, once `user_role` may sign it now with `edits` and `reasons`
+    (nothing may change the text after the other signature)."""
+    needed = signers_needed(notice.kind)
+    if user_role not in needed:
+        who = " and the DPO" if len(needed) > 1 else ""
+        raise ApprovalDenied(
+            f"only the RSSI{who} may approve a {notice.kind} notice (role {user_role!r})"
+        )
+    _require_draft(notice, "approved")
+    current = signatures(notice)
+    if current.get(user_role) is not None:
+        raise InvalidNoticeTransition(
+            f"notice {notice.id} is already signed by the {user_role.upper()}"
+        )
+    other_signed = [r for r, sig in current.items() if r != user_role and sig is not None]
+    if other_signed and (_has_edits(edits) or reasons):
+        raise InvalidNoticeTransition(
+            f"notice {notice.id} is already signed by the {other_signed[0].upper()}: edits "
+            "would change the signed text (reject it, or sign it as it is)"
+        )
+    if notice.kind == NoticeKind.CNIL and edits is not None and edits.text is not None:
+        raise InvalidNoticeTransition(
+            "the CNIL notice and its form are rendered from the incident's fields: edit the "
+            "fields (cause, origin, measures...) instead of the text"
+        )
+    return needed
+
+
+def _has_edits(edits: NoticeEdit | None) -> bool:
+    return edits is not None and (edits.subject is not None or edits.text is not None)
+
+
+def _check_delay(notice: Notice, reasons: str | None, now: datetime, cnil_hours: float) -> None:
+    """A CNIL notice approved after its deadline needs the reasons for the delay (Art. 33(1));
+    reasons given re-render it."""
+    if notice.kind != NoticeKind.CNIL:
+        return
+    incident = notice.incident
+    due = incident_clocks.cnil_due(
+        aware_at=incident.aware_at,
+        policy=incident_clocks.ClockPolicy(cnil_hours=cnil_hours),
     )
+    if now > due and not (reasons or notice.reasons_for_delay):
+        raise ReasonsForDelayRequired(
+            f"{incident.ref}: the CNIL deadline passed at {due.isoformat()}; Art. 33(1) "
+            "requires the reasons for the delay"
+        )
+    if reasons:
+        notice.reasons_for_delay = reasons
+        _rerender_cnil(notice, reasons, now)
+
+
+def _apply_edits(notice: Notice, edits: NoticeEdit | None) -> str:
+    """Apply the edits made at approval, keeping the drafted parts in `Notice.original`;
+    returns their unified diff ("" when nothing changed)."""
+    if edits is None or not _has_edits(edits):
+        return ""
+    subject = edits.subject if edits.subject is not None else notice.subject
+    text = edits.text if edits.text is not None else notice.text_body
+    _refuse_contradictions(notice, text)
+    diff = edit_diff(before=notice, subject=subject, text=text)
+    if diff:
+        notice.original = {
+            "subject": notice.subject,
+            "text": notice.text_body,
+            "html": notice.html_body,
+        }
+        notice.subject = one_line(subject)[:250]
+        notice.text_body = text if text.endswith("\n") else text + "\n"
+        notice.html_body = text_to_html(
+            notice.text_body, title=notice.subject, language=notice.language
+        )
+        notice.edited = True
+    return diff
+
+
+def _refuse_incomplete(notice: Notice) -> None:
+    left = missing(notice)
+    if left:
+        raise NoticeIncomplete(
+            f"notice {notice.id}: still « [à compléter] », cannot be approved: " + ", ".join(left)
+        )
+
+
+def _sign(notice: Notice, user_role: str, user_email: str, now: datetime) -> bool:
+    """Record `user_email`'s signature in `user_role`; True once every signature is there."""
+    if user_role == APPROVER_ROLE:
+        notice.approved_by, notice.approved_at = user_email, now
+    else:
+        notice.dpo_approved_by, notice.dpo_approved_at = user_email, now
+    notice.updated_at = now
+    return all(sig is not None for sig in signatures(notice).values())
 
 
 def approve(
@@ -239,139 +344,77 @@ def approve(
     data-subject notice approved without recipients is communicated by other means
     (Art. 34(3)(c)). Not committed.
     """
-    needed = signers_needed(notice.kind)
-    if user_role not in needed:
-        who = " and the DPO" if len(needed) > 1 else ""
-        raise ApprovalDenied(
-            f"only the RSSI{who} may approve a {notice.kind} notice (role {user_role!r})"
-        )
-    _require_draft(notice, "approved")
-    incident = notice.incident
-    current = signatures(notice)
-    if current.get(user_role) is not None:
-        raise InvalidNoticeTransition(
-            f"notice {notice.id} is already signed by the {user_role.upper()}"
-        )
-    other_signed = [r for r, sig in current.items() if r != user_role and sig is not None]
-    has_edits = edits is not None and (edits.subject is not None or edits.text is not None)
     reasons = paragraph(reasons_for_delay) if reasons_for_delay else None
-    if other_signed and (has_edits or reasons):
-        raise InvalidNoticeTransition(
-            f"notice {notice.id} is already signed by the {other_signed[0].upper()}: edits "
-            "would change the signed text (reject it, or sign it as it is)"
-        )
-    if notice.kind == NoticeKind.CNIL and edits is not None and edits.text is not None:
-        raise InvalidNoticeTransition(
-            "the CNIL notice and its form are rendered from the incident's fields: edit the "
-            "fields (cause, origin, measures...) instead of the text"
-        )
-
-    if notice.kind == NoticeKind.CNIL:
-        due = incident_clocks.cnil_due(
-            aware_at=incident.aware_at,
-            policy=incident_clocks.ClockPolicy(cnil_hours=cnil_hours),
-        )
-        if now > due and not (reasons or notice.reasons_for_delay):
-            raise ReasonsForDelayRequired(
-                f"{incident.ref}: the CNIL deadline passed at {due.isoformat()}; Art. 33(1) "
-                "requires the reasons for the delay"
-            )
-        if reasons:
-            notice.reasons_for_delay = reasons
-            _rerender_cnil(notice, reasons, now)
-
+    needed = _check_signer(notice, user_role, edits, reasons)
+    _check_delay(notice, reasons, now, cnil_hours)
     to = _recipients_for(session, notice, recipients) if notice.kind != NoticeKind.CNIL else []
-
-    diff = ""
-    if has_edits and edits is not None:
-        subject = edits.subject if edits.subject is not None else notice.subject
-        text = edits.text if edits.text is not None else notice.text_body
-        _refuse_contradictions(notice, text)
-        diff = edit_diff(before=notice, subject=subject, text=text)
-        if diff:
-            notice.original = {
-                "subject": notice.subject,
-                "text": notice.text_body,
-                "html": notice.html_body,
-            }
-            notice.subject = one_line(subject)[:250]
-            notice.text_body = text if text.endswith("\n") else text + "\n"
-            notice.html_body = text_to_html(
-                notice.text_body, title=notice.subject, language=notice.language
-            )
-            notice.edited = True
-
-    left = missing(notice)
-    if left:
-        raise NoticeIncomplete(
-            f"notice {notice.id}: still « [à compléter] », cannot be approved: " + ", ".join(left)
-        )
+    diff = _apply_edits(notice, edits)
+    _refuse_incomplete(notice)
     if diff:
-        audit.append(
-            session=session,
+        _audit(
+            session,
+            notice,
             actor=user_email,
             action="notice.edited",
-            subject=incident.ref,
             at=now,
-            data={
-                "notice_id": notice.id,
-                "kind": notice.kind,
-                "version": notice.version,
-                "tenant_id": notice.tenant_id,
-                "diff": diff,
-            },
+            tenant_id=notice.tenant_id,
+            diff=diff,
         )
-
-    if user_role == APPROVER_ROLE:
-        notice.approved_by, notice.approved_at = user_email, now
-    else:
-        notice.dpo_approved_by, notice.dpo_approved_at = user_email, now
-    notice.updated_at = now
-    complete = all(sig is not None for sig in signatures(notice).values())
+    complete = _sign(notice, user_role, user_email, now)
     if len(needed) > 1:
-        audit.append(
-            session=session,
+        _audit(
+            session,
+            notice,
             actor=user_email,
             action="notice.signed",
-            subject=incident.ref,
             at=now,
-            data={
-                "notice_id": notice.id,
-                "kind": notice.kind,
-                "version": notice.version,
-                "role": user_role,
-                "complete": complete,
-            },
+            role=user_role,
+            complete=complete,
         )
-    if not complete:
-        session.flush()
-        return notice
+    if complete:
+        _mark_approved(
+            session,
+            notice,
+            user_email=user_email,
+            needed=needed,
+            to=to,
+            now=now,
+            message_domain=message_domain,
+        )
+    session.flush()
+    return notice
 
+
+def _mark_approved(
+    session: Session,
+    notice: Notice,
+    *,
+    user_email: str,
+    needed: Sequence[Role],
+    to: Sequence[str],
+    now: datetime,
+    message_domain: str,
+) -> None:
+    """The last signature is there: the notice is approved, its e-mail enqueued (if it has
+    recipients), audited."""
     notice.status = NoticeStatus.APPROVED
     if to:
         enqueue_notice(
             session=session, notice=notice, recipients=to, now=now, message_domain=message_domain
         )
-    audit.append(
-        session=session,
+    _audit(
+        session,
+        notice,
         actor=user_email,
         action="notice.approved",
-        subject=incident.ref,
         at=now,
-        data={
-            "notice_id": notice.id,
-            "kind": notice.kind,
-            "phase": notice.phase,
-            "version": notice.version,
-            "tenant_id": notice.tenant_id,
-            "edited": notice.edited,
-            "reasons_for_delay": bool(notice.reasons_for_delay),
-            "recipients": len(to),
-            "signed_by": list(needed),
-        },
+        phase=notice.phase,
+        tenant_id=notice.tenant_id,
+        edited=notice.edited,
+        reasons_for_delay=bool(notice.reasons_for_delay),
+        recipients=len(to),
+        signed_by=list(needed),
     )
-    session.flush()
-    return notice
 
 
 def new_message_id(label: str, domain: str) -> str:
@@ -439,19 +482,14 @@ def mark_rejected(
     notice.rejected_at = now
     notice.rejection_reason = reason
     notice.updated_at = now
-    audit.append(
-        session=session,
+    _audit(
+        session,
+        notice,
         actor=actor,
         action="notice.rejected",
-        subject=notice.incident.ref,
         at=now,
-        data={
-            "notice_id": notice.id,
-            "kind": notice.kind,
-            "version": notice.version,
-            "tenant_id": notice.tenant_id,
-            "reason": reason,
-        },
+        tenant_id=notice.tenant_id,
+        reason=reason,
     )
 
 

@@ -308,8 +308,6 @@ def label(language: str, vocabulary: str, key: str | None) -> str:
 # Subject categories whose persons hold an account with AVM Up's services (password advice).
 ACCOUNT_HOLDERS = frozenset({"customers", "employees", "officers", "contractors"})
 
-STAFF_ACTOR = "staff_"
-
 
 def cnil_consequences(*, natures: Iterable[str], data_categories: Iterable[str]) -> list[str]:
     nat, cats = set(natures), set(data_categories)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from notifiers.render import day_in_words
+
 LANGS = ("fr", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -391,37 +393,6 @@ def incident_title(lang: str, rule_ids: list[str], tenants: int) -> str:
 
 # --- dates for people -----------------------------------------------------------------
 
-_MONTHS = {
-    "fr": (
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ),
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-}
-
 
 def as_utc(value: datetime | str | None) -> datetime | None:
     """`value` (a datetime or an ISO 8601 string) as an aware UTC datetime; None when it is
@@ -451,11 +422,8 @@ def human_datetime(value: datetime | str | None, *, lang: str, tz: str) -> str:
         return ""
     local = when.astimezone(ZoneInfo(tz))
     if lang == "en":
-        return f"{local.day} {_MONTHS['en'][local.month - 1]} {local.year} at {local:%H:%M}"
-    day = "1er" if local.day == 1 else str(local.day)
-    return (
-        f"{day} {_MONTHS['fr'][local.month - 1]} {local.year} à {local.hour} h {local.minute:02d}"
-    )
+        return f"{day_in_words(local, 'en')} at {local:%H:%M}"
+    return f"{day_in_words(local, 'fr')} à {local.hour} h {local.minute:02d}"
 
 
 def local_input(value: datetime | str | None, *, tz: str) -> str:
