@@ -91,32 +91,77 @@ def _choices(values: Iterable[str], allowed: Sequence[str], name: str) -> list[s
 def validate(*, session: Session, declaration: Declaration, now: datetime) -> Declaration:
     """The declaration, normalised; raises `InvalidDeclaration` naming the first bad field."""
     d = declaration
-    try:
-        source = IncidentSource(str(d.source).strip().lower())
-    except ValueError:
-        source = None
-    if source is None:
-        raise InvalidDeclaration(
-            "source",
-            f"unknown source {str(d.source)!r} (allowed: "
-            + ", ".join(s.value for s in DECLARABLE_SOURCES)
-            + ")",
-        )
+    source = _source(d.source)
     nature = _choices(d.nature, NATURES, "nature")
     if not nature:
         raise InvalidDeclaration(
             "nature", "at least one of confidentiality, integrity, availability is required"
         )
-    tenants = sorted({t.strip() for t in d.tenant_ids if t.strip()})
+    tenants = _tenants(session, d.tenant_ids)
+    categories = _choices(d.data_categories, DATA_CATEGORIES, "data_categories")
+    services = _choices(d.services, SERVICES, "services")
+    _check_counts(d)
+    times = _times(d, now)
+    title = d.title.strip()
+    if len(title) > 2000:
+        raise InvalidDeclaration("title", "at most 2000 characters")
+    return Declaration(
+        source=source,
+        nature=nature,
+        tenant_ids=tenants,
+        data_categories=categories,
+        services=services,
+        persons=d.persons,
+        records=d.records,
+        occurred_from=times.occurred_from,
+        occurred_to=times.occurred_to,
+        discovered_at=times.discovered_at,
+        aware_at=times.aware_at,
+        aware_justification=times.aware_justification,
+        title=title,
+        summary=d.summary.strip(),
+        confirmed=d.confirmed,
+    )
+
+
+def _source(value: IncidentSource | str) -> IncidentSource:
+    try:
+        return IncidentSource(str(value).strip().lower())
+    except ValueError:
+        raise InvalidDeclaration(
+            "source",
+            f"unknown source {str(value)!r} (allowed: "
+            + ", ".join(s.value for s in DECLARABLE_SOURCES)
+            + ")",
+        ) from None
+
+
+def _tenants(session: Session, tenant_ids: Sequence[str]) -> list[str]:
+    tenants = sorted({t.strip() for t in tenant_ids if t.strip()})
     known = clocks.load_customers(session=session, tenant_ids=tenants)
     for tenant in tenants:
         if tenant not in known:
             raise InvalidDeclaration("tenant_ids", f"unknown tenant {tenant!r}")
-    categories = _choices(d.data_categories, DATA_CATEGORIES, "data_categories")
-    services = _choices(d.services, SERVICES, "services")
+    return tenants
+
+
+def _check_counts(d: Declaration) -> None:
     for name, count in (("persons", d.persons), ("records", d.records)):
         if count is not None and not 0 <= count <= MAX_COUNT:
             raise InvalidDeclaration(name, f"must be between 0 and {MAX_COUNT:,}")
+
+
+@dataclass(frozen=True)
+class _Times:
+    occurred_from: datetime | None
+    occurred_to: datetime | None
+    discovered_at: datetime | None
+    aware_at: datetime | None
+    aware_justification: str | None
+
+
+def _times(d: Declaration, now: datetime) -> _Times:
+    """The declared moments in UTC, in order, and awareness with its justification."""
     occurred_from = _utc(d.occurred_from, "occurred_from", now)
     occurred_to = _utc(d.occurred_to, "occurred_to", now)
     if occurred_from and occurred_to and occurred_to < occurred_from:
@@ -132,26 +177,7 @@ def validate(*, session: Session, declaration: Declaration, now: datetime) -> De
         )
     if discovered_at and aware_at and aware_at < discovered_at:
         raise InvalidDeclaration("aware_at", "is before discovered_at")
-    title = d.title.strip()
-    if len(title) > 2000:
-        raise InvalidDeclaration("title", "at most 2000 characters")
-    return Declaration(
-        source=source,
-        nature=nature,
-        tenant_ids=tenants,
-        data_categories=categories,
-        services=services,
-        persons=d.persons,
-        records=d.records,
-        occurred_from=occurred_from,
-        occurred_to=occurred_to,
-        discovered_at=discovered_at,
-        aware_at=aware_at,
-        aware_justification=why,
-        title=title,
-        summary=d.summary.strip(),
-        confirmed=d.confirmed,
-    )
+    return _Times(occurred_from, occurred_to, discovered_at, aware_at, why)
 
 
 def _default_title(d: Declaration) -> str:
