@@ -65,11 +65,18 @@ def _text(value: str | None) -> str | None:
     return value or None
 
 
-def _require(value: str | None, what: str) -> str:
+def required_text(value: str | None, *, error: type[Exception], message: str) -> str:
+    """`value` stripped of surrounding space; raises `error(message)` when nothing is left."""
     text = _text(value)
     if text is None:
-        raise JustificationRequired(f"{what} requires a justification")
+        raise error(message)
     return text
+
+
+def _require(value: str | None, what: str) -> str:
+    return required_text(
+        value, error=JustificationRequired, message=f"{what} requires a justification"
+    )
 
 
 # --- reads -----------------------------------------------------------------------------
