@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from consumers.conventions import is_aware
-from incidents import audit, service, severity
+from incidents import service, severity
 from incidents.exceptions import InvalidIncidentInput
 from incidents.models import Incident
 
@@ -206,14 +206,12 @@ def update(
         return []
     for name in changed:
         setattr(incident, name, clean[name])
-    incident.updated_at = now
-    session.flush()
-    audit.append(
+    service.audit_change(
         session=session,
+        incident=incident,
         actor=actor_email,
         action="incident.notice_fields",
-        subject=incident.ref,
-        at=now,
+        now=now,
         data={"changed": changed},
     )
     return changed
@@ -247,14 +245,12 @@ def qualify_breach(
     incident.qualified_nature = natures
     incident.qualified_by = actor_email
     incident.qualified_at = now
-    incident.updated_at = now
-    session.flush()
-    audit.append(
+    service.audit_change(
         session=session,
+        incident=incident,
         actor=actor_email,
         action="incident.qualified_breach",
-        subject=incident.ref,
-        at=now,
+        now=now,
         data={"nature": natures, "justification": why},
     )
     _readvise(session=session, incident=incident, actor_email=actor_email, why=why, now=now)

@@ -5,7 +5,7 @@ transaction (`incidents.db.transaction`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -75,6 +75,23 @@ def required_text(value: str | None, *, error: type[Exception], message: str) ->
 def _require(value: str | None, what: str) -> str:
     return required_text(
         value, error=JustificationRequired, message=f"{what} requires a justification"
+    )
+
+
+def audit_change(
+    *,
+    session: Session,
+    incident: Incident,
+    actor: str,
+    action: str,
+    now: datetime,
+    data: Mapping[str, Any],
+) -> None:
+    """Stamp `incident` as changed at `now`, flush, and write the audit entry of the change."""
+    incident.updated_at = now
+    session.flush()
+    audit.append(
+        session=session, actor=actor, action=action, subject=incident.ref, at=now, data=data
     )
 
 
@@ -382,17 +399,15 @@ def transition(
     if target in REASON_REQUIRED and why is None:
         raise InvalidTransition(f"{incident.ref}: {target.value} requires a reason")
     incident.status = target.value
-    incident.updated_at = now
     if target in (S.CLOSED, S.DISMISSED):
         incident.closed_at = now
         incident.resolution_reason = why
-    session.flush()
-    audit.append(
+    audit_change(
         session=session,
+        incident=incident,
         actor=actor_email,
         action="incident.transition",
-        subject=incident.ref,
-        at=now,
+        now=now,
         data={"from": current.value, "to": target.value, "reason": why},
     )
     return incident
@@ -418,14 +433,12 @@ def set_aware_at(
     incident.aware_at = new
     incident.aware_justification = why
     incident.aware_set_by = actor_email
-    incident.updated_at = now
-    session.flush()
-    audit.append(
+    audit_change(
         session=session,
+        incident=incident,
         actor=actor_email,
         action="incident.aware_at",
-        subject=incident.ref,
-        at=now,
+        now=now,
         data={"from": old, "to": new, "justification": why},
     )
     return incident
@@ -738,14 +751,12 @@ def update_register_fields(
         return incident
     if "title" in changes:
         incident.title_edited = True
-    incident.updated_at = now
-    session.flush()
-    audit.append(
+    audit_change(
         session=session,
+        incident=incident,
         actor=actor_email,
         action="incident.register_fields",
-        subject=incident.ref,
-        at=now,
+        now=now,
         data={"changed": sorted(changes)},
     )
     return incident
@@ -760,25 +771,16 @@ def add_comment(
     now: datetime | None = None,
 ) -> Decision:
     body = _require(text, "a comment")
-    now = _aware(now or datetime.now(UTC))
-    row = Decision(
-        incident_id=incident.id,
-        kind=DecisionKind.COMMENT.value,
-        text=body,
-        author=author_email,
-        created_at=now,
-    )
-    incident.decisions.append(row)
-    session.flush()
-    audit.append(
+    return _add_decision(
         session=session,
-        actor=author_email,
+        incident=incident,
+        kind=DecisionKind.COMMENT,
+        author=author_email,
+        text=body,
+        justification=None,
+        now=_aware(now or datetime.now(UTC)),
         action="incident.comment",
-        subject=incident.ref,
-        at=now,
-        data={"decision_id": row.id},
     )
-    return row
 
 
 def record_decision(
@@ -793,24 +795,49 @@ def record_decision(
     """A decision for the register (e.g. 'CNIL not notified') with its justification."""
     text = _require(decision, "a decision")
     why = _require(justification, "a decision")
-    now = _aware(now or datetime.now(UTC))
-    row = Decision(
-        incident_id=incident.id,
-        kind=DecisionKind.DECISION.value,
+    return _add_decision(
+        session=session,
+        incident=incident,
+        kind=DecisionKind.DECISION,
+        author=actor_email,
         text=text,
         justification=why,
-        author=actor_email,
+        now=_aware(now or datetime.now(UTC)),
+        action="incident.decision",
+        audited={"decision": text, "justification": why},
+    )
+
+
+def _add_decision(
+    *,
+    session: Session,
+    incident: Incident,
+    kind: DecisionKind,
+    author: str,
+    text: str,
+    justification: str | None,
+    now: datetime,
+    action: str,
+    audited: dict[str, Any] | None = None,
+) -> Decision:
+    """A comment or a decision on the incident, audited with its id (and `audited`)."""
+    row = Decision(
+        incident_id=incident.id,
+        kind=kind.value,
+        text=text,
+        justification=justification,
+        author=author,
         created_at=now,
     )
     incident.decisions.append(row)
     session.flush()
     audit.append(
         session=session,
-        actor=actor_email,
-        action="incident.decision",
+        actor=author,
+        action=action,
         subject=incident.ref,
         at=now,
-        data={"decision_id": row.id, "decision": text, "justification": why},
+        data={"decision_id": row.id, **(audited or {})},
     )
     return row
 
