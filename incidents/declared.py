@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from consumers.conventions import is_aware
 from consumers.events import Service
 from incidents import audit, clocks, correlation, flows, notice_fields, service, severity
+from incidents.blank import blank_incident
 from incidents.enums import IncidentSource, IncidentStatus, Nature
 from incidents.exceptions import InvalidDeclaration, InvalidTransition
 from incidents.findings_store import FindingRow
@@ -201,7 +202,8 @@ def declare(
     seq, ref = flows.allocate_ref(session=session, year=now.year)
     first = d.occurred_from or d.discovered_at or d.aware_at or now
     last = d.occurred_to or max(first, d.discovered_at or first)
-    incident = Incident(
+    incident = blank_incident(
+        now=now,
         ref=ref,
         year=now.year,
         seq=seq,
@@ -227,17 +229,6 @@ def declare(
         nature=list(d.nature),
         data_categories=list(d.data_categories),
         finding_severity="low",
-        consequences="",
-        measures="",
-        created_at=now,
-        updated_at=now,
-        tenants=[],
-        keys=[],
-        findings=[],
-        assessments=[],
-        clock_facts=[],
-        escalations=[],
-        decisions=[],
     )
     single = len(d.tenant_ids) == 1
     for tenant in d.tenant_ids:
