@@ -517,23 +517,6 @@ def roles_of(*, session: Session, incident: Incident) -> list[CustomerRole]:
     return _roles(session, incident)
 
 
-def advice_for(
-    *,
-    session: Session,
-    incident: Incident,
-    inputs: severity.SeverityInputs,
-    art34_exemption: Art34Exemption | str | None = None,
-) -> severity.Recommendation:
-    """What the law advises for these inputs (see `severity.recommend`)."""
-    return severity.recommend(
-        severity=severity.band(severity.score(inputs)),
-        roles=_roles(session, incident),
-        art34_exemption=art34_exemption,
-        inputs=inputs,
-        nature=_nature(incident),
-    )
-
-
 def record_assessment(
     *,
     session: Session,
@@ -840,7 +823,3 @@ def _add_decision(
         data={"decision_id": row.id, **(audited or {})},
     )
     return row
-
-
-def open_incidents_count(*, session: Session) -> int:
-    return count_incidents(session=session, status=list(OPEN_STATUSES))
