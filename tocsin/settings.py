@@ -115,10 +115,6 @@ class Clocks(BaseModel):
     due_soon_hours: Annotated[float, Field(gt=0)] = _CLOCK_DEFAULTS.due_soon_hours
     tick_seconds: Annotated[float, Field(gt=0)] = 30
 
-    @property
-    def cnil_delay(self) -> timedelta:
-        return timedelta(hours=self.cnil_hours)
-
 
 class Organisation(BaseModel):
     """AVM Up's identity printed on notices (`TOCSIN_ORG__NAME`...); unset values are printed
