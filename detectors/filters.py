@@ -151,6 +151,23 @@ def getter(path: str) -> Callable[[Any], Any]:
     return attrgetter(path)
 
 
+_SET_OPERATORS = frozenset({"contains", "contains_any", "exists", "not_contains"})
+
+
+class _Operand:
+    """One operator applied to one field, as the compiler's operator methods receive it."""
+
+    __slots__ = ("arg", "ft", "get", "leaf", "op", "where")
+
+    def __init__(self, ft: FieldType, op: str, arg: Any, where: str) -> None:
+        self.ft = ft
+        self.op = op
+        self.arg = arg
+        self.where = where
+        self.get = getter(ft.path)
+        self.leaf = partial(Leaf, ft.path, self.get, domain=ft.domain)
+
+
 class _Compiler:
     def __init__(
         self, model: type[BaseModel], *, timezone: str, parameters: Mapping[str, Any]
@@ -243,89 +260,105 @@ class _Compiler:
             raise FilterError(where, "empty condition")
         return [self.op(ft, str(op), arg, f"{where}.{op}") for op, arg in cond.items()]
 
-    def op(  # noqa: C901 - one branch per operator reads best
-        self, ft: FieldType, op: str, arg: Any, where: str
-    ) -> Leaf:
+    def op(self, ft: FieldType, op: str, arg: Any, where: str) -> Leaf:
         """One condition on one field: a test of the field's value (`Leaf.test`), and the
         same test on an event (`Leaf.pred`, written out for the common operators)."""
-        get = getter(ft.path)
-        leaf = partial(Leaf, ft.path, get, domain=ft.domain)
-        if ft.is_set and op not in ("contains", "contains_any", "exists", "not_contains"):
+        if ft.is_set and op not in _SET_OPERATORS:
             raise FilterError(where, f"{ft.path} is a set: use contains / contains_any")
-        if op in ("eq", "ne"):
-            value = self.scalar(ft, arg, where)
-            if op == "eq":
-                return leaf(lambda v: v == value, lambda ev: get(ev) == value)
-            return leaf(lambda v: v != value, lambda ev: get(ev) != value)
-        if op in ("in", "not_in"):
-            vals = self.values(ft, arg, where)
-            if op == "in":
-                return leaf(lambda v: v in vals, lambda ev: get(ev) in vals)
-            return leaf(lambda v: v not in vals, lambda ev: get(ev) not in vals)
-        if op in ("lt", "lte", "gt", "gte"):
-            if not ft.is_number:
-                raise FilterError(where, f"{ft.path} is not numeric")
-            num = self.scalar(ft, arg, where)
-            if num is None:
-                raise FilterError(where, "expects a number")
-            return leaf(_numeric(op, num))
-        if op in ("eq_field", "ne_field"):
-            other_path = self.resolve(arg, where)
-            if not isinstance(other_path, str):
-                raise FilterError(where, "expects a field path")
-            try:
-                other_ft = field_type(self.model, other_path)
-            except FilterError as exc:
-                raise FilterError(where, exc.detail) from None
-            if other_ft.is_set or other_ft.py is not ft.py and not (ft.is_ip and other_ft.is_ip):
-                raise FilterError(where, f"{ft.path} and {other_path} have different types")
-            other = getter(other_path)
-            # two fields: never decided by one field's value (`path` None)
-            if op == "eq_field":
-                return Leaf(None, get, _never, lambda ev: get(ev) == other(ev))
-            return Leaf(None, get, _never, lambda ev: get(ev) != other(ev))
-        if op in ("cidr", "not_cidr"):
-            if not ft.is_ip:
-                raise FilterError(where, f"{ft.path} is not an IP address")
-            nets = self.networks(arg, where)
-            if op == "cidr":
-                return leaf(lambda v: _in_nets(v, nets))
-            return leaf(lambda v: not _in_nets(v, nets))
-        if op == "exists":
-            flag = self.resolve(arg, where)
-            if not isinstance(flag, bool):
-                raise FilterError(where, "expects true or false")
-            if flag:
-                return leaf(lambda v: v is not None, lambda ev: get(ev) is not None)
-            return leaf(lambda v: v is None, lambda ev: get(ev) is None)
-        if op in ("contains", "not_contains", "contains_any"):
-            if not ft.is_set:
-                raise FilterError(where, f"{ft.path} is not a set field")
-            if op == "contains_any":
-                vals = self.values(ft, arg, where)
-                return leaf(lambda v: not vals.isdisjoint(v))
-            value = self.scalar(ft, arg, where)
-            if op == "contains":
-                return leaf(lambda v: value in v, lambda ev: value in get(ev))
-            return leaf(lambda v: value not in v, lambda ev: value not in get(ev))
-        if op == "staff":
-            flag = self.resolve(arg, where)
-            if ft.enum is not ActorKind:
-                raise FilterError(where, "'staff' applies to actor.kind")
-            if not isinstance(flag, bool):
-                raise FilterError(where, "expects true or false")
-            if flag:
-                return leaf(lambda v: v in STAFF_KINDS, lambda ev: get(ev) in STAFF_KINDS)
-            return leaf(lambda v: v not in STAFF_KINDS, lambda ev: get(ev) not in STAFF_KINDS)
-        if op in ("business_hours", "outside_hours"):
-            if ft.py is not datetime:
-                raise FilterError(where, f"{ft.path} is not a timestamp")
-            inside = self.hours(arg, where)
-            # cheap tests first: time-of-day tests (time zone conversion) are the costliest
-            if op == "business_hours":
-                return leaf(inside, cost=10)
-            return leaf(lambda v: not inside(v), cost=10)
-        raise FilterError(where, f"unknown operator '{op}'")
+        handler = _OPERATORS.get(op)
+        if handler is None:
+            raise FilterError(where, f"unknown operator '{op}'")
+        return handler(self, _Operand(ft, op, arg, where))
+
+    # -- one method a family of operators (`_OPERATORS`) ----------------------------------
+
+    def op_equality(self, o: _Operand) -> Leaf:
+        value = self.scalar(o.ft, o.arg, o.where)
+        get = o.get
+        if o.op == "eq":
+            return o.leaf(lambda v: v == value, lambda ev: get(ev) == value)
+        return o.leaf(lambda v: v != value, lambda ev: get(ev) != value)
+
+    def op_membership(self, o: _Operand) -> Leaf:
+        vals = self.values(o.ft, o.arg, o.where)
+        get = o.get
+        if o.op == "in":
+            return o.leaf(lambda v: v in vals, lambda ev: get(ev) in vals)
+        return o.leaf(lambda v: v not in vals, lambda ev: get(ev) not in vals)
+
+    def op_numeric(self, o: _Operand) -> Leaf:
+        if not o.ft.is_number:
+            raise FilterError(o.where, f"{o.ft.path} is not numeric")
+        num = self.scalar(o.ft, o.arg, o.where)
+        if num is None:
+            raise FilterError(o.where, "expects a number")
+        return o.leaf(_numeric(o.op, num))
+
+    def op_field(self, o: _Operand) -> Leaf:
+        ft, where = o.ft, o.where
+        other_path = self.resolve(o.arg, where)
+        if not isinstance(other_path, str):
+            raise FilterError(where, "expects a field path")
+        try:
+            other_ft = field_type(self.model, other_path)
+        except FilterError as exc:
+            raise FilterError(where, exc.detail) from None
+        if other_ft.is_set or other_ft.py is not ft.py and not (ft.is_ip and other_ft.is_ip):
+            raise FilterError(where, f"{ft.path} and {other_path} have different types")
+        get, other = o.get, getter(other_path)
+        # two fields: never decided by one field's value (`path` None)
+        if o.op == "eq_field":
+            return Leaf(None, get, _never, lambda ev: get(ev) == other(ev))
+        return Leaf(None, get, _never, lambda ev: get(ev) != other(ev))
+
+    def op_cidr(self, o: _Operand) -> Leaf:
+        if not o.ft.is_ip:
+            raise FilterError(o.where, f"{o.ft.path} is not an IP address")
+        nets = self.networks(o.arg, o.where)
+        if o.op == "cidr":
+            return o.leaf(lambda v: _in_nets(v, nets))
+        return o.leaf(lambda v: not _in_nets(v, nets))
+
+    def op_exists(self, o: _Operand) -> Leaf:
+        flag = self.resolve(o.arg, o.where)
+        if not isinstance(flag, bool):
+            raise FilterError(o.where, "expects true or false")
+        get = o.get
+        if flag:
+            return o.leaf(lambda v: v is not None, lambda ev: get(ev) is not None)
+        return o.leaf(lambda v: v is None, lambda ev: get(ev) is None)
+
+    def op_contains(self, o: _Operand) -> Leaf:
+        if not o.ft.is_set:
+            raise FilterError(o.where, f"{o.ft.path} is not a set field")
+        if o.op == "contains_any":
+            vals = self.values(o.ft, o.arg, o.where)
+            return o.leaf(lambda v: not vals.isdisjoint(v))
+        value = self.scalar(o.ft, o.arg, o.where)
+        get = o.get
+        if o.op == "contains":
+            return o.leaf(lambda v: value in v, lambda ev: value in get(ev))
+        return o.leaf(lambda v: value not in v, lambda ev: value not in get(ev))
+
+    def op_staff(self, o: _Operand) -> Leaf:
+        flag = self.resolve(o.arg, o.where)
+        if o.ft.enum is not ActorKind:
+            raise FilterError(o.where, "'staff' applies to actor.kind")
+        if not isinstance(flag, bool):
+            raise FilterError(o.where, "expects true or false")
+        get = o.get
+        if flag:
+            return o.leaf(lambda v: v in STAFF_KINDS, lambda ev: get(ev) in STAFF_KINDS)
+        return o.leaf(lambda v: v not in STAFF_KINDS, lambda ev: get(ev) not in STAFF_KINDS)
+
+    def op_hours(self, o: _Operand) -> Leaf:
+        if o.ft.py is not datetime:
+            raise FilterError(o.where, f"{o.ft.path} is not a timestamp")
+        inside = self.hours(o.arg, o.where)
+        # cheap tests first: time-of-day tests (time zone conversion) are the costliest
+        if o.op == "business_hours":
+            return o.leaf(inside, cost=10)
+        return o.leaf(lambda v: not inside(v), cost=10)
 
     def networks(
         self, arg: Any, where: str
@@ -373,6 +406,20 @@ class _Compiler:
             return local.weekday() in frozen_days and start <= local.time() < end
 
         return inside
+
+
+# operator → the `_Compiler` method that compiles it
+_OPERATORS: dict[str, Callable[[_Compiler, _Operand], Leaf]] = {
+    **dict.fromkeys(("eq", "ne"), _Compiler.op_equality),
+    **dict.fromkeys(("in", "not_in"), _Compiler.op_membership),
+    **dict.fromkeys(("lt", "lte", "gt", "gte"), _Compiler.op_numeric),
+    **dict.fromkeys(("eq_field", "ne_field"), _Compiler.op_field),
+    **dict.fromkeys(("cidr", "not_cidr"), _Compiler.op_cidr),
+    "exists": _Compiler.op_exists,
+    **dict.fromkeys(("contains", "not_contains", "contains_any"), _Compiler.op_contains),
+    "staff": _Compiler.op_staff,
+    **dict.fromkeys(("business_hours", "outside_hours"), _Compiler.op_hours),
+}
 
 
 def _clock(value: Any, where: str) -> time:
@@ -586,21 +633,6 @@ def compile_node(
     """Compile a filter for events of `model` into a `Node`. Raises `FilterError` naming the
     field path."""
     return _Compiler(model, timezone=timezone, parameters=parameters or {}).compile(spec, where)
-
-
-def compile_filter(
-    spec: Any,
-    *,
-    model: type[BaseModel],
-    where: str = "filter",
-    timezone: str = DEFAULT_TIMEZONE,
-    parameters: Mapping[str, Any] | None = None,
-) -> Predicate:
-    """Compile a filter for events of `model` into a predicate. Raises `FilterError` naming
-    the field path."""
-    return predicate(
-        compile_node(spec, model=model, where=where, timezone=timezone, parameters=parameters)
-    )
 
 
 def check_field(model: type[BaseModel], path: str, where: str) -> FieldType:

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from consumers.conventions import is_aware
 from incidents.exceptions import AuditChainError
 from incidents.models import AuditEntry, AuditHead
 
@@ -31,7 +32,7 @@ HEAD_ID = 1
 
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
-        if value.tzinfo is None:
+        if not is_aware(value):
             raise ValueError("naive datetime in audit data")
         return value.astimezone(UTC).isoformat()
     if isinstance(value, date):

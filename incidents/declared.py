@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from consumers.conventions import is_aware
 from consumers.events import Service
 from incidents import audit, clocks, correlation, flows, notice_fields, service, severity
+from incidents.blank import blank_incident
 from incidents.enums import IncidentSource, IncidentStatus, Nature
 from incidents.exceptions import InvalidDeclaration, InvalidTransition
 from incidents.findings_store import FindingRow
@@ -91,32 +92,77 @@ def _choices(values: Iterable[str], allowed: Sequence[str], name: str) -> list[s
 def validate(*, session: Session, declaration: Declaration, now: datetime) -> Declaration:
     """The declaration, normalised; raises `InvalidDeclaration` naming the first bad field."""
     d = declaration
-    try:
-        source = IncidentSource(str(d.source).strip().lower())
-    except ValueError:
-        source = None
-    if source is None:
-        raise InvalidDeclaration(
-            "source",
-            f"unknown source {str(d.source)!r} (allowed: "
-            + ", ".join(s.value for s in DECLARABLE_SOURCES)
-            + ")",
-        )
+    source = _source(d.source)
     nature = _choices(d.nature, NATURES, "nature")
     if not nature:
         raise InvalidDeclaration(
             "nature", "at least one of confidentiality, integrity, availability is required"
         )
-    tenants = sorted({t.strip() for t in d.tenant_ids if t.strip()})
+    tenants = _tenants(session, d.tenant_ids)
+    categories = _choices(d.data_categories, DATA_CATEGORIES, "data_categories")
+    services = _choices(d.services, SERVICES, "services")
+    _check_counts(d)
+    times = _times(d, now)
+    title = d.title.strip()
+    if len(title) > 2000:
+        raise InvalidDeclaration("title", "at most 2000 characters")
+    return Declaration(
+        source=source,
+        nature=nature,
+        tenant_ids=tenants,
+        data_categories=categories,
+        services=services,
+        persons=d.persons,
+        records=d.records,
+        occurred_from=times.occurred_from,
+        occurred_to=times.occurred_to,
+        discovered_at=times.discovered_at,
+        aware_at=times.aware_at,
+        aware_justification=times.aware_justification,
+        title=title,
+        summary=d.summary.strip(),
+        confirmed=d.confirmed,
+    )
+
+
+def _source(value: IncidentSource | str) -> IncidentSource:
+    try:
+        return IncidentSource(str(value).strip().lower())
+    except ValueError:
+        raise InvalidDeclaration(
+            "source",
+            f"unknown source {str(value)!r} (allowed: "
+            + ", ".join(s.value for s in DECLARABLE_SOURCES)
+            + ")",
+        ) from None
+
+
+def _tenants(session: Session, tenant_ids: Sequence[str]) -> list[str]:
+    tenants = sorted({t.strip() for t in tenant_ids if t.strip()})
     known = clocks.load_customers(session=session, tenant_ids=tenants)
     for tenant in tenants:
         if tenant not in known:
             raise InvalidDeclaration("tenant_ids", f"unknown tenant {tenant!r}")
-    categories = _choices(d.data_categories, DATA_CATEGORIES, "data_categories")
-    services = _choices(d.services, SERVICES, "services")
+    return tenants
+
+
+def _check_counts(d: Declaration) -> None:
     for name, count in (("persons", d.persons), ("records", d.records)):
         if count is not None and not 0 <= count <= MAX_COUNT:
             raise InvalidDeclaration(name, f"must be between 0 and {MAX_COUNT:,}")
+
+
+@dataclass(frozen=True)
+class _Times:
+    occurred_from: datetime | None
+    occurred_to: datetime | None
+    discovered_at: datetime | None
+    aware_at: datetime | None
+    aware_justification: str | None
+
+
+def _times(d: Declaration, now: datetime) -> _Times:
+    """The declared moments in UTC, in order, and awareness with its justification."""
     occurred_from = _utc(d.occurred_from, "occurred_from", now)
     occurred_to = _utc(d.occurred_to, "occurred_to", now)
     if occurred_from and occurred_to and occurred_to < occurred_from:
@@ -132,26 +178,7 @@ def validate(*, session: Session, declaration: Declaration, now: datetime) -> De
         )
     if discovered_at and aware_at and aware_at < discovered_at:
         raise InvalidDeclaration("aware_at", "is before discovered_at")
-    title = d.title.strip()
-    if len(title) > 2000:
-        raise InvalidDeclaration("title", "at most 2000 characters")
-    return Declaration(
-        source=source,
-        nature=nature,
-        tenant_ids=tenants,
-        data_categories=categories,
-        services=services,
-        persons=d.persons,
-        records=d.records,
-        occurred_from=occurred_from,
-        occurred_to=occurred_to,
-        discovered_at=discovered_at,
-        aware_at=aware_at,
-        aware_justification=why,
-        title=title,
-        summary=d.summary.strip(),
-        confirmed=d.confirmed,
-    )
+    return _Times(occurred_from, occurred_to, discovered_at, aware_at, why)
 
 
 def _default_title(d: Declaration) -> str:
@@ -175,7 +202,8 @@ def declare(
     seq, ref = flows.allocate_ref(session=session, year=now.year)
     first = d.occurred_from or d.discovered_at or d.aware_at or now
     last = d.occurred_to or max(first, d.discovered_at or first)
-    incident = Incident(
+    incident = blank_incident(
+        now=now,
         ref=ref,
         year=now.year,
         seq=seq,
@@ -201,17 +229,6 @@ def declare(
         nature=list(d.nature),
         data_categories=list(d.data_categories),
         finding_severity="low",
-        consequences="",
-        measures="",
-        created_at=now,
-        updated_at=now,
-        tenants=[],
-        keys=[],
-        findings=[],
-        assessments=[],
-        clock_facts=[],
-        escalations=[],
-        decisions=[],
     )
     single = len(d.tenant_ids) == 1
     for tenant in d.tenant_ids:

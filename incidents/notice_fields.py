@@ -12,13 +12,14 @@ drafted until the RSSI qualifies them as a breach (`qualify_breach`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from incidents import audit, service, severity
+from consumers.conventions import is_aware
+from incidents import service, severity
 from incidents.exceptions import InvalidIncidentInput
 from incidents.models import Incident
 
@@ -122,35 +123,57 @@ def validate(changes: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in changes.items():
         if name not in FIELDS:
             raise InvalidIncidentInput(f"{name}: not a notice field")
-        if name in CHOICE_FIELDS:
-            if value is not None and value not in CHOICE_FIELDS[name]:
-                raise InvalidIncidentInput(f"{name}: one of {', '.join(CHOICE_FIELDS[name])}")
-            out[name] = value
-        elif name in TEXT_FIELDS:
-            text = _clean_text(name, value)
-            out[name] = "" if name == "measures" and text is None else text
-        elif name == "breach_ended_at":
-            if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-                raise InvalidIncidentInput("breach_ended_at: a date and time with its offset")
-            out[name] = value.astimezone(UTC) if value is not None else None
-        elif name == "subject_categories":
-            if value is None:
-                out[name] = None
-                continue
-            cats = list(dict.fromkeys(value))
-            bad = [c for c in cats if c not in SUBJECT_CATEGORIES]
-            if bad or not cats:
-                raise InvalidIncidentInput(
-                    f"subject_categories: one or more of {', '.join(SUBJECT_CATEGORIES)}"
-                )
-            out[name] = cats
-        else:  # counts
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**12
-            ):
-                raise InvalidIncidentInput(f"{name}: a whole number from 0")
-            out[name] = value
+        out[name] = _validator(name)(name, value)
     return out
+
+
+def _validator(name: str) -> Callable[[str, Any], Any]:
+    if name in CHOICE_FIELDS:
+        return _choice
+    if name in TEXT_FIELDS:
+        return _text
+    if name == "breach_ended_at":
+        return _ended_at
+    if name == "subject_categories":
+        return _subject_categories
+    return _count
+
+
+def _choice(name: str, value: Any) -> Any:
+    if value is not None and value not in CHOICE_FIELDS[name]:
+        raise InvalidIncidentInput(f"{name}: one of {', '.join(CHOICE_FIELDS[name])}")
+    return value
+
+
+def _text(name: str, value: Any) -> str | None:
+    text = _clean_text(name, value)
+    return "" if name == "measures" and text is None else text
+
+
+def _ended_at(name: str, value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or not is_aware(value):
+        raise InvalidIncidentInput(f"{name}: a date and time with its offset")
+    return value.astimezone(UTC)
+
+
+def _subject_categories(name: str, value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    cats = list(dict.fromkeys(value))
+    bad = [c for c in cats if c not in SUBJECT_CATEGORIES]
+    if bad or not cats:
+        raise InvalidIncidentInput(f"{name}: one or more of {', '.join(SUBJECT_CATEGORIES)}")
+    return cats
+
+
+def _count(name: str, value: Any) -> int | None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**12
+    ):
+        raise InvalidIncidentInput(f"{name}: a whole number from 0")
+    return value
 
 
 def values(incident: Incident) -> dict[str, Any]:
@@ -183,14 +206,12 @@ def update(
         return []
     for name in changed:
         setattr(incident, name, clean[name])
-    incident.updated_at = now
-    session.flush()
-    audit.append(
+    service.audit_change(
         session=session,
+        incident=incident,
         actor=actor_email,
         action="incident.notice_fields",
-        subject=incident.ref,
-        at=now,
+        now=now,
         data={"changed": changed},
     )
     return changed
@@ -212,9 +233,11 @@ def qualify_breach(
     natures = sorted(set(nature))
     if not natures or any(n not in BREACH_NATURES for n in natures):
         raise InvalidIncidentInput(f"nature: one or more of {', '.join(BREACH_NATURES)}")
-    why = (justification or "").strip()
-    if not why:
-        raise InvalidIncidentInput("justification: required to qualify an attempt as a breach")
+    why = service.required_text(
+        justification,
+        error=InvalidIncidentInput,
+        message="justification: required to qualify an attempt as a breach",
+    )
     if list(incident.nature) != [ATTEMPT]:
         raise InvalidIncidentInput(
             f"{incident.ref} is not an attempt (nature {', '.join(incident.nature)})"
@@ -222,14 +245,12 @@ def qualify_breach(
     incident.qualified_nature = natures
     incident.qualified_by = actor_email
     incident.qualified_at = now
-    incident.updated_at = now
-    session.flush()
-    audit.append(
+    service.audit_change(
         session=session,
+        incident=incident,
         actor=actor_email,
         action="incident.qualified_breach",
-        subject=incident.ref,
-        at=now,
+        now=now,
         data={"nature": natures, "justification": why},
     )
     _readvise(session=session, incident=incident, actor_email=actor_email, why=why, now=now)

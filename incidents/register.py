@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -17,7 +17,7 @@ from incidents import clocks, notice_fields
 from incidents.clocks import ClockPolicy
 from incidents.db import Base
 from incidents.enums import DecisionKind
-from incidents.models import Incident
+from incidents.models import Customer, Incident, SeverityAssessment
 
 NATURE_LABELS = {
     "confidentiality": "C",
@@ -79,7 +79,24 @@ def build_rows(
 ) -> list[RegisterRow]:
     """One row per incident (all statuses), oldest reference first."""
     now = now or datetime.now(UTC)
-    incidents = list(
+    incidents = _load_incidents(session)
+    customers = clocks.load_customers(
+        session=session, tenant_ids=(t for i in incidents for t in i.tenant_ids)
+    )
+    signed = _signatures(session, [i.id for i in incidents])
+    return [
+        _row(
+            inc,
+            clocks.incident_clocks(incident=inc, customers=customers, policy=policy, now=now),
+            customers,
+            signed.get(inc.id, []),
+        )
+        for inc in incidents
+    ]
+
+
+def _load_incidents(session: Session) -> list[Incident]:
+    return list(
         session.scalars(
             select(Incident)
             .order_by(Incident.year, Incident.seq)
@@ -91,123 +108,140 @@ def build_rows(
             )
         )
     )
-    customers = clocks.load_customers(
-        session=session, tenant_ids=(t for i in incidents for t in i.tenant_ids)
+
+
+def _row(
+    inc: Incident,
+    cl: clocks.IncidentClocks,
+    customers: Mapping[str, Customer],
+    signatures: list[str],
+) -> RegisterRow:
+    met = [c.met_at for c in cl.customers if c.met_at is not None]
+    assessment = inc.current_assessment
+    told = _assessment_cells(assessment)
+    return RegisterRow(
+        ref=inc.ref,
+        status=inc.status,
+        nature="/".join(NATURE_LABELS.get(n, n) for n in notice_fields.effective_nature(inc)),
+        description=inc.title,
+        rules=" ".join(inc.rule_ids),
+        data_categories=" ".join(inc.data_categories),
+        tenants=_tenants_cell(inc, customers),
+        persons_approx=(
+            sum(t.persons for t in inc.tenants) if inc.tenants else inc.persons_estimate or 0
+        ),
+        records_approx=(
+            sum(t.records for t in inc.tenants) if inc.tenants else inc.records_estimate or 0
+        ),
+        first_seen=_iso(inc.first_seen),
+        last_seen=_iso(inc.last_seen),
+        detected_at=_iso(inc.detected_at),
+        aware_at=_iso(inc.aware_at),
+        aware_justification=inc.aware_justification or "",
+        severity_score="" if inc.severity_score is None else f"{inc.severity_score:g}",
+        severity_band=inc.severity_band or "",
+        consequences=inc.consequences,
+        measures=inc.measures,
+        customer_due=_iso(cl.customer_due),
+        customer_notified_at=_iso(min(met)) if met else "",
+        cnil_due=_iso(cl.cnil.due_at),
+        cnil_notified_at=_iso(cl.cnil.met_at),
+        cnil_late="yes" if cl.cnil.late else "",
+        recommendation=told.recommendation,
+        art34_exemption=(assessment.art34_exemption or "") if assessment else "",
+        not_notified_justification=_not_notified(inc, cl),
+        decisions=_decisions_cell(inc),
+        closed_at=_iso(inc.closed_at),
+        resolution_reason=inc.resolution_reason or "",
+        source=inc.source,
+        role=_role_cell(inc, customers),
+        advice=told.advice,
+        decided_by=told.decided_by,
+        decision_justification=told.justification,
+        declared="yes" if inc.declared else "",
+        notice_signatures="; ".join(signatures),
     )
-    signed = _signatures(session, [i.id for i in incidents])
-    rows = []
-    for inc in incidents:
-        cl = clocks.incident_clocks(incident=inc, customers=customers, policy=policy, now=now)
-        met = [c.met_at for c in cl.customers if c.met_at is not None]
-        assessment = inc.current_assessment
-        rec = advice = decided_by = decided_why = ""
-        if assessment is not None:
-            rec = _told(
-                customer=assessment.notify_customer,
-                cnil=assessment.notify_cnil,
-                subjects=assessment.notify_subjects,
-                public=assessment.notify_public,
-            )
-            advised = (assessment.rationale or {}).get("advice")
-            if isinstance(advised, dict):
-                advice = _told(
-                    customer=bool(advised.get("customer")),
-                    cnil=bool(advised.get("cnil")),
-                    subjects=bool(advised.get("subjects")),
-                    public=bool(advised.get("public")),
-                )
-                reasons = advised.get("reasons") or []
-                advice += "".join(f" | {r}" for r in reasons)
-            decided_by = (
-                f"{assessment.assessed_by} ({_iso(assessment.assessed_at)}, "
-                + (
-                    "against the advice"
-                    if assessment.recommendation_overridden
-                    else "advice accepted"
-                    if assessment.source == "manual"
-                    else "automatic pre-fill"
-                )
-                + ")"
-            )
-            decided_why = assessment.justification
-            if assessment.art34_justification:
-                decided_why += f" | Art. 34(3): {assessment.art34_justification}"
-        decisions = "; ".join(
-            f"{_iso(d.created_at)} {d.author}: {d.text}"
-            + (f" (justification: {d.justification})" if d.justification else "")
-            for d in inc.decisions
-            if d.kind == DecisionKind.DECISION.value
-        )
-        stopped = [
-            f"{c.clock.value}{'/' + c.tenant_id if c.tenant_id else ''}: {c.stop_justification}"
-            for c in cl.all
-            if c.stop_justification
-        ]
-        not_notified = "; ".join(x for x in [inc.not_notified_justification or "", *stopped] if x)
-        rows.append(
-            RegisterRow(
-                ref=inc.ref,
-                status=inc.status,
-                nature="/".join(
-                    NATURE_LABELS.get(n, n) for n in notice_fields.effective_nature(inc)
-                ),
-                description=inc.title,
-                rules=" ".join(inc.rule_ids),
-                data_categories=" ".join(inc.data_categories),
-                tenants="; ".join(
-                    f"{t.tenant_id}"
-                    + (f" ({customers[t.tenant_id].name})" if t.tenant_id in customers else "")
-                    + f": persons≈{t.persons}, records≈{t.records}, events={t.events}"
-                    for t in inc.tenants
-                ),
-                persons_approx=(
-                    sum(t.persons for t in inc.tenants)
-                    if inc.tenants
-                    else inc.persons_estimate or 0
-                ),
-                records_approx=(
-                    sum(t.records for t in inc.tenants)
-                    if inc.tenants
-                    else inc.records_estimate or 0
-                ),
-                first_seen=_iso(inc.first_seen),
-                last_seen=_iso(inc.last_seen),
-                detected_at=_iso(inc.detected_at),
-                aware_at=_iso(inc.aware_at),
-                aware_justification=inc.aware_justification or "",
-                severity_score="" if inc.severity_score is None else f"{inc.severity_score:g}",
-                severity_band=inc.severity_band or "",
-                consequences=inc.consequences,
-                measures=inc.measures,
-                customer_due=_iso(cl.customer_due),
-                customer_notified_at=_iso(min(met)) if met else "",
-                cnil_due=_iso(cl.cnil.due_at),
-                cnil_notified_at=_iso(cl.cnil.met_at),
-                cnil_late="yes" if cl.cnil.late else "",
-                recommendation=rec,
-                art34_exemption=(assessment.art34_exemption or "") if assessment else "",
-                not_notified_justification=not_notified,
-                decisions=decisions,
-                closed_at=_iso(inc.closed_at),
-                resolution_reason=inc.resolution_reason or "",
-                source=inc.source,
-                role=" + ".join(
-                    sorted(
-                        {
-                            customers[t].role if t in customers else "processor"
-                            for t in inc.tenant_ids
-                        }
-                        or {"controller"}
-                    )
-                ),
-                advice=advice,
-                decided_by=decided_by,
-                decision_justification=decided_why,
-                declared="yes" if inc.declared else "",
-                notice_signatures="; ".join(signed.get(inc.id, [])),
-            )
-        )
-    return rows
+
+
+@dataclass(frozen=True)
+class _Told:
+    """The register's cells drawn from the current assessment."""
+
+    recommendation: str = ""
+    advice: str = ""
+    decided_by: str = ""
+    justification: str = ""
+
+
+def _assessment_cells(assessment: SeverityAssessment | None) -> _Told:
+    if assessment is None:
+        return _Told()
+    rec = _told(
+        customer=assessment.notify_customer,
+        cnil=assessment.notify_cnil,
+        subjects=assessment.notify_subjects,
+        public=assessment.notify_public,
+    )
+    if assessment.recommendation_overridden:
+        how = "against the advice"
+    elif assessment.source == "manual":
+        how = "advice accepted"
+    else:
+        how = "automatic pre-fill"
+    decided_why = assessment.justification
+    if assessment.art34_justification:
+        decided_why += f" | Art. 34(3): {assessment.art34_justification}"
+    return _Told(
+        recommendation=rec,
+        advice=_advice_cell((assessment.rationale or {}).get("advice")),
+        decided_by=f"{assessment.assessed_by} ({_iso(assessment.assessed_at)}, {how})",
+        justification=decided_why,
+    )
+
+
+def _advice_cell(advised: object) -> str:
+    if not isinstance(advised, dict):
+        return ""
+    advice = _told(
+        customer=bool(advised.get("customer")),
+        cnil=bool(advised.get("cnil")),
+        subjects=bool(advised.get("subjects")),
+        public=bool(advised.get("public")),
+    )
+    reasons = advised.get("reasons") or []
+    return advice + "".join(f" | {r}" for r in reasons)
+
+
+def _decisions_cell(inc: Incident) -> str:
+    return "; ".join(
+        f"{_iso(d.created_at)} {d.author}: {d.text}"
+        + (f" (justification: {d.justification})" if d.justification else "")
+        for d in inc.decisions
+        if d.kind == DecisionKind.DECISION.value
+    )
+
+
+def _not_notified(inc: Incident, cl: clocks.IncidentClocks) -> str:
+    stopped = [
+        f"{c.clock.value}{'/' + c.tenant_id if c.tenant_id else ''}: {c.stop_justification}"
+        for c in cl.all
+        if c.stop_justification
+    ]
+    return "; ".join(x for x in [inc.not_notified_justification or "", *stopped] if x)
+
+
+def _tenants_cell(inc: Incident, customers: Mapping[str, Customer]) -> str:
+    return "; ".join(
+        f"{t.tenant_id}"
+        + (f" ({customers[t.tenant_id].name})" if t.tenant_id in customers else "")
+        + f": persons≈{t.persons}, records≈{t.records}, events={t.events}"
+        for t in inc.tenants
+    )
+
+
+def _role_cell(inc: Incident, customers: Mapping[str, Customer]) -> str:
+    roles = {customers[t].role if t in customers else "processor" for t in inc.tenant_ids}
+    return " + ".join(sorted(roles or {"controller"}))
 
 
 def _signatures(session: Session, incident_ids: list[int]) -> dict[int, list[str]]:

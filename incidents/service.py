@@ -5,16 +5,15 @@ transaction (`incidents.db.transaction`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from consumers.conventions import aware_utc
-from incidents import audit, clocks, severity
+from incidents import audit, clocks, queue, severity
 from incidents.clocks import ClockPolicy
 from incidents.enums import (
     OPEN_STATUSES,
@@ -65,11 +64,35 @@ def _text(value: str | None) -> str | None:
     return value or None
 
 
-def _require(value: str | None, what: str) -> str:
+def required_text(value: str | None, *, error: type[Exception], message: str) -> str:
+    """`value` stripped of surrounding space; raises `error(message)` when nothing is left."""
     text = _text(value)
     if text is None:
-        raise JustificationRequired(f"{what} requires a justification")
+        raise error(message)
     return text
+
+
+def _require(value: str | None, what: str) -> str:
+    return required_text(
+        value, error=JustificationRequired, message=f"{what} requires a justification"
+    )
+
+
+def audit_change(
+    *,
+    session: Session,
+    incident: Incident,
+    actor: str,
+    action: str,
+    now: datetime,
+    data: Mapping[str, Any],
+) -> None:
+    """Stamp `incident` as changed at `now`, flush, and write the audit entry of the change."""
+    incident.updated_at = now
+    session.flush()
+    audit.append(
+        session=session, actor=actor, action=action, subject=incident.ref, at=now, data=data
+    )
 
 
 # --- reads -----------------------------------------------------------------------------
@@ -192,8 +215,9 @@ def list_incidents(
 
     `order="deadline"`: open incidents by their nearest open clock (overdue first), ties by
     id; then open incidents whose clocks are all met or stopped, by id; then the others,
-    newest first. Deadlines are computed by `incidents.clocks`. `"detected"`: newest first.
-    `"ref"`: by reference.
+    newest first. Deadlines are computed by `incidents.clocks` (the paging is in
+    `incidents.queue`). `"detected"`: newest first. `"ref"`: by reference. `now` is accepted
+    and ignored: a due is fixed by stored facts, so the order does not depend on the time.
     """
     policy = policy or ClockPolicy()
     base = _filtered(status, band=band, tenant_id=tenant_id, q=q, ids=ids)
@@ -208,193 +232,13 @@ def list_incidents(
     if order == "ref":
         stmt = stmt.order_by(Incident.year, Incident.seq)
         return list(session.scalars(stmt.limit(limit).offset(offset)))
-    now = _aware(now or datetime.now(UTC))
-    page = _deadline_page(session=session, base=base, limit=limit, offset=offset, policy=policy)
+    page = queue.deadline_page(
+        session=session, base=base, limit=limit, offset=offset, policy=policy
+    )
     if not page:
         return []
     loaded = {i.id: i for i in session.scalars(stmt.where(Incident.id.in_(page)))}
     return [loaded[i] for i in page if i in loaded]
-
-
-@dataclass(frozen=True)
-class _Fact:
-    id: int
-    clock: str
-    tenant_id: str
-    kind: str
-    at: datetime
-    justification: str | None
-
-
-_FAR = datetime.max.replace(tzinfo=UTC)
-_FIRST_WINDOW = 256
-_IDS_PER_QUERY = 1000  # bound parameters in an IN list, at most
-DeadlineKey = tuple[datetime, int]
-
-
-def _heads(session: Session, window: Select[Any]) -> list[tuple[int, datetime]]:
-    rows = (
-        session.connection().execute(window.with_only_columns(Incident.id, Incident.aware_at)).all()
-    )
-    return [(row[0], row[1]) for row in rows]
-
-
-def _deadline_keys(
-    *,
-    session: Session,
-    opened: Select[Incident],
-    heads: Sequence[tuple[int, datetime]],
-    delays: dict[str, timedelta],
-    policy: ClockPolicy,
-    controllers: dict[str, bool] | None = None,
-) -> list[DeadlineKey]:
-    """(next open due or _FAR, id) of `heads` (id, aware_at), some of the incidents
-    `opened` selects, from bare columns: their tenants, their clock facts and their
-    customers' delays (`delays` caches them across calls). The due is
-    `clocks.next_open_due`, i.e. what `clocks.compute_clocks(...).next_due` gives from the
-    same facts."""
-    if not heads:
-        return []
-    conn = session.connection()  # Core rows: no ORM overhead on thousands of tuples
-    ids: Any = [i for i, _ in heads]
-    if len(ids) > _IDS_PER_QUERY:  # cheaper than a long IN list; extra rows are ignored
-        ids = opened.with_only_columns(Incident.id).where(
-            Incident.aware_at >= min(a for _, a in heads),
-            Incident.aware_at <= max(a for _, a in heads),
-        )
-    tenants: dict[int, list[str]] = {}
-    for incident_id, tenant_id in conn.execute(
-        select(IncidentTenant.incident_id, IncidentTenant.tenant_id).where(
-            IncidentTenant.incident_id.in_(ids)
-        )
-    ).all():
-        tenants.setdefault(incident_id, []).append(tenant_id)
-    facts: dict[int, list[_Fact]] = {}
-    for row in conn.execute(
-        select(
-            ClockFact.incident_id,
-            ClockFact.id,
-            ClockFact.clock,
-            ClockFact.tenant_id,
-            ClockFact.kind,
-            ClockFact.at,
-            ClockFact.justification,
-        ).where(ClockFact.incident_id.in_(ids))
-    ).all():
-        facts.setdefault(row[0], []).append(_Fact(*row[1:]))
-    controllers = {} if controllers is None else controllers
-    unseen = {t for ts in tenants.values() for t in ts} - delays.keys()
-    if unseen:
-        customers = clocks.load_customers(session=session, tenant_ids=unseen)
-        delays.update(clocks.customer_delays(customers=customers, tenant_ids=unseen, policy=policy))
-        controllers.update(
-            {t: clocks.cnil_is_own(tenant_ids=[t], customers=customers) for t in unseen}
-        )
-    keyed: list[DeadlineKey] = []
-    for incident_id, aware_at in heads:
-        mine = tenants.get(incident_id, [])
-        nxt = clocks.next_open_due(
-            aware_at=aware_at,
-            tenant_ids=mine,
-            facts=facts.get(incident_id, []),
-            delays=delays,
-            policy=policy,
-            cnil_own=not mine or any(controllers.get(t, False) for t in mine),
-        )
-        keyed.append((_FAR if nxt is None else nxt, incident_id))
-    return keyed
-
-
-def _open_deadline_keys(
-    *, session: Session, opened: Select[Incident], want: int, policy: ClockPolicy
-) -> tuple[list[DeadlineKey], int | None]:
-    """The `want` smallest deadline keys of the incidents `opened` selects (open ones), in
-    order, and how many such incidents there are when every one had to be keyed (else None).
-
-    They are read by (aware_at, id) in growing windows. Every due is aware_at plus at least
-    `clocks.min_delay`, so once the `want`-th smallest key found is at most (the last
-    aware_at read + min_delay, the last id read), no incident not read yet can come before
-    it: the result is the one the full computation gives, from a fraction of the rows
-    (all of them for deep pages, or when every clock is met or stopped)."""
-    floor = clocks.min_delay(session=session, policy=policy)
-    delays: dict[str, timedelta] = {}
-    controllers: dict[str, bool] = {}
-    keyed: list[DeadlineKey] = []
-    seen = 0
-    last: tuple[datetime, int] | None = None
-    size = max(_FIRST_WINDOW, 2 * want)
-    while True:
-        window = opened
-        if last is not None:
-            window = window.where(
-                Incident.aware_at >= last[0],
-                or_(Incident.aware_at > last[0], Incident.id > last[1]),
-            )
-        window = window.order_by(Incident.aware_at, Incident.id).limit(size)
-        heads = _heads(session, window)
-        previous = last[0] if last is not None else None
-        for _, aware_at in heads:
-            if previous is not None and aware_at < previous:
-                # The database orders aware_at otherwise than Python does (a value stored
-                # in another text format on SQLite?): no bound holds, key them all.
-                keyed = _deadline_keys(
-                    session=session,
-                    opened=opened,
-                    heads=_heads(session, opened),
-                    delays={},
-                    policy=policy,
-                )
-                keyed.sort()
-                return keyed[:want], len(keyed)
-            previous = aware_at
-        keyed.extend(
-            _deadline_keys(
-                session=session,
-                opened=opened,
-                heads=heads,
-                delays=delays,
-                policy=policy,
-                controllers=controllers,
-            )
-        )
-        keyed.sort()
-        del keyed[want:]  # a key past the `want` smallest is never needed
-        seen += len(heads)
-        if len(heads) < size:
-            return keyed, seen
-        last = heads[-1][1], heads[-1][0]
-        # Not read yet: aware_at > last's, or equal with a greater id; so each key is
-        # > (last aware_at + floor, last id).
-        if want == 0 or (len(keyed) == want and keyed[-1] <= (last[0] + floor, last[1])):
-            return keyed, None
-        size *= 2
-
-
-def _deadline_page(
-    *, session: Session, base: Select[Incident], limit: int, offset: int, policy: ClockPolicy
-) -> list[int]:
-    """Incident ids of one page in deadline order: open incidents keyed in Python from bare
-    columns (`_open_deadline_keys`), then the others newest first, paged in SQL."""
-    open_values = [s.value for s in OPEN_STATUSES]
-    limit, offset = max(0, limit), max(0, offset)
-    keyed, n_open = _open_deadline_keys(
-        session=session,
-        opened=base.where(Incident.status.in_(open_values)),
-        want=offset + limit,
-        policy=policy,
-    )
-    page = [i for _, i in keyed[offset : offset + limit]]
-    rest = limit - len(page)
-    if rest > 0 and n_open is not None:  # None: the open incidents filled the page
-        closed = (
-            base.with_only_columns(Incident.id)
-            .where(Incident.status.not_in(open_values))
-            .order_by(Incident.detected_at.desc(), Incident.id.desc())
-            .offset(max(0, offset - n_open))
-            .limit(rest)
-        )
-        page.extend(session.connection().execute(closed).scalars())
-    return page
 
 
 def open_deadlines(
@@ -413,10 +257,14 @@ def open_deadlines(
     opened = _filtered(status, band=band, tenant_id=tenant_id, q=q, ids=ids).where(
         Incident.status.in_([s.value for s in OPEN_STATUSES])
     )
-    keyed = _deadline_keys(
-        session=session, opened=opened, heads=_heads(session, opened), delays={}, policy=policy
+    keyed = queue.deadline_keys(
+        session=session,
+        opened=opened,
+        heads=queue.heads_of(session, opened),
+        delays={},
+        policy=policy,
     )
-    return sorted(k for k in keyed if k[0] != _FAR)
+    return sorted(k for k in keyed if k[0] != queue.FAR)
 
 
 def get_many(*, session: Session, ids: Sequence[int]) -> list[Incident]:
@@ -551,17 +399,15 @@ def transition(
     if target in REASON_REQUIRED and why is None:
         raise InvalidTransition(f"{incident.ref}: {target.value} requires a reason")
     incident.status = target.value
-    incident.updated_at = now
     if target in (S.CLOSED, S.DISMISSED):
         incident.closed_at = now
         incident.resolution_reason = why
-    session.flush()
-    audit.append(
+    audit_change(
         session=session,
+        incident=incident,
         actor=actor_email,
         action="incident.transition",
-        subject=incident.ref,
-        at=now,
+        now=now,
         data={"from": current.value, "to": target.value, "reason": why},
     )
     return incident
@@ -587,14 +433,12 @@ def set_aware_at(
     incident.aware_at = new
     incident.aware_justification = why
     incident.aware_set_by = actor_email
-    incident.updated_at = now
-    session.flush()
-    audit.append(
+    audit_change(
         session=session,
+        incident=incident,
         actor=actor_email,
         action="incident.aware_at",
-        subject=incident.ref,
-        at=now,
+        now=now,
         data={"from": old, "to": new, "justification": why},
     )
     return incident
@@ -671,23 +515,6 @@ def _nature(incident: Incident) -> list[str]:
 def roles_of(*, session: Session, incident: Incident) -> list[CustomerRole]:
     """See `_roles`."""
     return _roles(session, incident)
-
-
-def advice_for(
-    *,
-    session: Session,
-    incident: Incident,
-    inputs: severity.SeverityInputs,
-    art34_exemption: Art34Exemption | str | None = None,
-) -> severity.Recommendation:
-    """What the law advises for these inputs (see `severity.recommend`)."""
-    return severity.recommend(
-        severity=severity.band(severity.score(inputs)),
-        roles=_roles(session, incident),
-        art34_exemption=art34_exemption,
-        inputs=inputs,
-        nature=_nature(incident),
-    )
 
 
 def record_assessment(
@@ -907,14 +734,12 @@ def update_register_fields(
         return incident
     if "title" in changes:
         incident.title_edited = True
-    incident.updated_at = now
-    session.flush()
-    audit.append(
+    audit_change(
         session=session,
+        incident=incident,
         actor=actor_email,
         action="incident.register_fields",
-        subject=incident.ref,
-        at=now,
+        now=now,
         data={"changed": sorted(changes)},
     )
     return incident
@@ -929,25 +754,16 @@ def add_comment(
     now: datetime | None = None,
 ) -> Decision:
     body = _require(text, "a comment")
-    now = _aware(now or datetime.now(UTC))
-    row = Decision(
-        incident_id=incident.id,
-        kind=DecisionKind.COMMENT.value,
-        text=body,
-        author=author_email,
-        created_at=now,
-    )
-    incident.decisions.append(row)
-    session.flush()
-    audit.append(
+    return _add_decision(
         session=session,
-        actor=author_email,
+        incident=incident,
+        kind=DecisionKind.COMMENT,
+        author=author_email,
+        text=body,
+        justification=None,
+        now=_aware(now or datetime.now(UTC)),
         action="incident.comment",
-        subject=incident.ref,
-        at=now,
-        data={"decision_id": row.id},
     )
-    return row
 
 
 def record_decision(
@@ -962,27 +778,48 @@ def record_decision(
     """A decision for the register (e.g. 'CNIL not notified') with its justification."""
     text = _require(decision, "a decision")
     why = _require(justification, "a decision")
-    now = _aware(now or datetime.now(UTC))
-    row = Decision(
-        incident_id=incident.id,
-        kind=DecisionKind.DECISION.value,
+    return _add_decision(
+        session=session,
+        incident=incident,
+        kind=DecisionKind.DECISION,
+        author=actor_email,
         text=text,
         justification=why,
-        author=actor_email,
+        now=_aware(now or datetime.now(UTC)),
+        action="incident.decision",
+        audited={"decision": text, "justification": why},
+    )
+
+
+def _add_decision(
+    *,
+    session: Session,
+    incident: Incident,
+    kind: DecisionKind,
+    author: str,
+    text: str,
+    justification: str | None,
+    now: datetime,
+    action: str,
+    audited: dict[str, Any] | None = None,
+) -> Decision:
+    """A comment or a decision on the incident, audited with its id (and `audited`)."""
+    row = Decision(
+        incident_id=incident.id,
+        kind=kind.value,
+        text=text,
+        justification=justification,
+        author=author,
         created_at=now,
     )
     incident.decisions.append(row)
     session.flush()
     audit.append(
         session=session,
-        actor=actor_email,
-        action="incident.decision",
+        actor=author,
+        action=action,
         subject=incident.ref,
         at=now,
-        data={"decision_id": row.id, "decision": text, "justification": why},
+        data={"decision_id": row.id, **(audited or {})},
     )
     return row
-
-
-def open_incidents_count(*, session: Session) -> int:
-    return count_incidents(session=session, status=list(OPEN_STATUSES))

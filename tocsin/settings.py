@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from consumers.conventions import DEFAULT_TIMEZONE
 from consumers.errors import ConfigError
+from incidents.deadlines import ClockPolicy
 
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the placeholder itself, refused outside demo
 MIN_SECRET_BYTES = 32
@@ -100,18 +101,19 @@ class KafkaSecurity(BaseModel):
         return opts
 
 
+_CLOCK_DEFAULTS = ClockPolicy()
+
+
 class Clocks(BaseModel):
+    """`TOCSIN_CLOCKS__*`; the legal delays default to `ClockPolicy`'s, their one home."""
+
     model_config = ConfigDict(frozen=True)
 
-    cnil_hours: Annotated[float, Field(gt=0)] = 72
-    customer_hours_default: Annotated[float, Field(gt=0)] = 24
-    escalate_hours: tuple[float, ...] = (48, 24, 6)
-    due_soon_hours: Annotated[float, Field(gt=0)] = 12
+    cnil_hours: Annotated[float, Field(gt=0)] = _CLOCK_DEFAULTS.cnil_hours
+    customer_hours_default: Annotated[float, Field(gt=0)] = _CLOCK_DEFAULTS.customer_hours_default
+    escalate_hours: tuple[float, ...] = _CLOCK_DEFAULTS.escalate_hours
+    due_soon_hours: Annotated[float, Field(gt=0)] = _CLOCK_DEFAULTS.due_soon_hours
     tick_seconds: Annotated[float, Field(gt=0)] = 30
-
-    @property
-    def cnil_delay(self) -> timedelta:
-        return timedelta(hours=self.cnil_hours)
 
 
 class Organisation(BaseModel):

@@ -6,16 +6,16 @@ import pytest
 
 from consumers.events import AccessEvent, AuthEvent
 from detectors.errors import FilterError
-from detectors.filters import Predicate, compile_filter
+from detectors.filters import Predicate, compile_node, predicate
 from tests.detectors.builders import Events
 
 
 def access(spec: Any, **params: Any) -> Predicate:
-    return compile_filter(spec, model=AccessEvent, parameters=params)
+    return predicate(compile_node(spec, model=AccessEvent, parameters=params))
 
 
 def auth(spec: Any) -> Predicate:
-    return compile_filter(spec, model=AuthEvent)
+    return predicate(compile_node(spec, model=AuthEvent))
 
 
 def test_equality_in_and_not(ev: Events) -> None:
@@ -124,7 +124,7 @@ def test_parameters_are_substituted(ev: Events) -> None:
 def test_errors_name_the_field(spec: Any, field: str, words: str) -> None:
     model = AuthEvent if "action" in spec else AccessEvent
     with pytest.raises(FilterError) as info:
-        compile_filter(spec, model=model)
+        compile_node(spec, model=model)
     assert info.value.field == field
     assert words in str(info.value)
 

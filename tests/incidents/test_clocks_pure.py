@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from incidents import clocks
+from incidents import clock_store, clocks, deadlines
 from incidents.clocks import ClockPolicy, ClockStatus, IncidentClocks
 from incidents.enums import Clock, ClockState
 from incidents.exceptions import InvalidClockChange
@@ -153,3 +155,20 @@ def test_policy_from_settings_duck_typed() -> None:
         cnil_hours=96, customer_hours_default=48, escalate_hours=(72.0, 12.0), due_soon_hours=6
     )
     assert policy.thresholds() == [72.0, 12.0, 0.0]
+
+
+def test_the_deadline_computation_needs_no_session() -> None:
+    """The pure part of the clocks imports no ORM session, the persistence part does."""
+
+    def imported(module: object) -> set[str]:
+        tree = ast.parse(Path(str(getattr(module, "__file__", ""))).read_text())
+        return {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+        }
+
+    assert "Session" not in imported(deadlines)
+    assert "Session" in imported(clock_store)
+    assert clocks.tick is clock_store.tick and clocks.ClockPolicy is deadlines.ClockPolicy

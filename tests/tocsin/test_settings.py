@@ -9,6 +9,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from consumers.errors import ConfigError
+from incidents.clocks import ClockPolicy
 from tocsin.settings import Settings, load_settings
 
 
@@ -89,3 +90,15 @@ def test_only_a_real_smtp_url_passes() -> None:
         "change-me",
     ]
     assert [refused(u) for u in urls] == [False, False, False, True]
+
+
+def test_the_clock_defaults_are_those_of_the_clock_policy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("CNIL_HOURS", "CUSTOMER_HOURS_DEFAULT", "ESCALATE_HOURS", "DUE_SOON_HOURS"):
+        monkeypatch.delenv(f"TOCSIN_CLOCKS__{name}", raising=False)
+    clocks = load_settings().clocks
+    assert ClockPolicy.from_settings(clocks) == ClockPolicy()
+    assert (clocks.cnil_hours, clocks.customer_hours_default) == (72, 24)
+    monkeypatch.setenv("TOCSIN_CLOCKS__CNIL_HOURS", "96")
+    assert ClockPolicy.from_settings(load_settings().clocks).cnil_hours == 96

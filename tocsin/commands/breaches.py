@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from accounts.roles import Role
+from consumers.conventions import is_aware
 from incidents import declared, severity
 from incidents import service as incident_service
 from incidents.clocks import ClockPolicy
@@ -38,7 +39,7 @@ def _when(value: str | None, name: str) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidDeclaration(name, f"not an ISO-8601 date and time: {value!r}") from None
-    if parsed.tzinfo is None:
+    if not is_aware(parsed):
         raise InvalidDeclaration(name, "a time zone offset is required (e.g. +01:00 or Z)")
     return parsed
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from consumers.conventions import is_aware
 from consumers.errors import ConfigError
 from tocsin.settings import get_settings
 
@@ -184,7 +185,7 @@ def _parse_start(value: str | None) -> datetime:
         start = datetime.fromisoformat(value)
     except ValueError as exc:
         raise ConfigError(f"--start: not an ISO 8601 time: {value!r}") from exc
-    if start.tzinfo is None:
+    if not is_aware(start):
         raise ConfigError("--start: give an offset (e.g. 2026-11-26T08:00:00+01:00)")
     return start.astimezone(UTC)
 

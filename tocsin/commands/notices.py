@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from accounts import users
 from accounts.roles import Role
+from consumers.conventions import is_aware
 from incidents import service as incident_service
 from incidents.db import make_engine, session_factory, transaction
 from incidents.models import Incident
@@ -278,7 +279,7 @@ def cmd_cnil_receipt(args: argparse.Namespace) -> int:
     filed = now
     if args.filed_at:
         filed = datetime.fromisoformat(args.filed_at)
-        if filed.tzinfo is None:
+        if not is_aware(filed):
             raise NoticeError("--filed-at needs a UTC offset (e.g. 2026-11-26T10:00+01:00)")
         filed = filed.astimezone(UTC)
     with transaction(_factory(get_settings())) as session:

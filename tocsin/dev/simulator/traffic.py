@@ -12,9 +12,9 @@ from random import Random
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from consumers.conventions import Stream
+from consumers.conventions import DEFAULT_TIMEZONE, Stream
 
-PARIS = ZoneInfo("Europe/Paris")
+PARIS = ZoneInfo(DEFAULT_TIMEZONE)
 STAFF_TENANT = "avmup"
 SERVICES = ("faxbis", "smsbis", "demat_manager", "campaign_manager", "tel4b", "cloudcontact")
 
