@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from consumers.conventions import DEFAULT_TIMEZONE
+from incidents.deadlines import ClockPolicy
 from notifiers.enums import NoticeKind, NoticePhase
 
 _CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
@@ -265,7 +266,7 @@ class DraftPolicy(_Frozen):
     org: Organisation = Organisation()
     next_update_hours: float = 24.0
     max_evidence_lines: int = 20
-    cnil_hours: float = 72.0
+    cnil_hours: float = ClockPolicy.cnil_hours
 
     @classmethod
     def from_settings(cls, settings: Any) -> DraftPolicy:

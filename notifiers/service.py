@@ -328,7 +328,7 @@ def approve(
     edits: NoticeEdit | None,
     reasons_for_delay: str | None,
     now: datetime,
-    cnil_hours: float = 72.0,
+    cnil_hours: float = incident_clocks.ClockPolicy.cnil_hours,
     recipients: Sequence[str] | None = None,
     message_domain: str = DEFAULT_MESSAGE_DOMAIN,
 ) -> Notice:
