@@ -20,9 +20,16 @@ from incidents.models import (
     IncidentTenant,
     SeverityAssessment,
 )
-from notifiers.schemas import DraftPolicy, Organisation
+from notifiers import service
+from notifiers.flows import draft_notices
+from notifiers.models import Notice
+from notifiers.schemas import DraftPolicy, NoticeEdit, Organisation
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+NOW = T0 + timedelta(hours=3)
+RSSI = "rssi@avmup.com"
+DPO = "dpo@avmup.com"
+SIGNERS = {"rssi": RSSI, "dpo": DPO}
 
 # AVM Up's identity as configured in production (TOCSIN_ORG__*).
 ORG = Organisation(
@@ -114,6 +121,18 @@ THREE = [
         service="tel4b",
     ),
 ]
+
+# AVM Up's own processing: the tenant whose notices go to the CNIL and the persons.
+CONTROLLER = TenantSpec(
+    "avm-own",
+    "AVM Informatique",
+    "it@avmup.com",
+    321,
+    654,
+    "u-avm-1",
+    "192.0.2.10",
+    role="controller",
+)
 
 
 def _event(spec: TenantSpec, at: datetime, *, access: bool) -> dict[str, Any]:
@@ -262,3 +281,54 @@ def build_incident(
     session.flush()
     session.refresh(incident)
     return built
+
+
+def draft_one(session: Session, *, now: datetime = NOW, **build: Any) -> Notice:
+    """Build an incident (`build_incident`'s arguments) and draft its one notice."""
+    built = build_incident(session, **build)
+    [notice] = draft_notices(session=session, incident=built.incident, now=now, policy=POLICY)
+    return notice
+
+
+def approve(
+    session: Session,
+    notice: Notice,
+    role: str = "rssi",
+    *,
+    by: str | None = None,
+    edits: NoticeEdit | None = None,
+    reasons_for_delay: str | None = None,
+    now: datetime = NOW,
+    **extra: Any,
+) -> Notice:
+    """Sign `notice` as `role`, by the RSSI's or the DPO's address unless `by` names another."""
+    return service.approve(
+        session=session,
+        notice=notice,
+        user_email=by or SIGNERS[role],
+        user_role=role,
+        edits=edits,
+        reasons_for_delay=reasons_for_delay,
+        now=now,
+        **extra,
+    )
+
+
+def reject(
+    session: Session,
+    notice: Notice,
+    reason: str,
+    role: str = "rssi",
+    *,
+    by: str | None = None,
+    now: datetime = NOW,
+) -> Notice:
+    """Reject `notice` as `role`, by the RSSI's or the DPO's address unless `by` names another."""
+    return service.reject(
+        session=session,
+        notice=notice,
+        user_email=by or SIGNERS[role],
+        user_role=role,
+        reason=reason,
+        now=now,
+    )
