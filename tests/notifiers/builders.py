@@ -283,11 +283,32 @@ def build_incident(
     return built
 
 
+def drafts(
+    session: Session, incident: Incident, *, now: datetime = NOW, policy: DraftPolicy = POLICY
+) -> list[Notice]:
+    """Draft (or refresh) the notices of `incident`; those written or changed."""
+    return draft_notices(session=session, incident=incident, now=now, policy=policy)
+
+
 def draft_one(session: Session, *, now: datetime = NOW, **build: Any) -> Notice:
     """Build an incident (`build_incident`'s arguments) and draft its one notice."""
-    built = build_incident(session, **build)
-    [notice] = draft_notices(session=session, incident=built.incident, now=now, policy=POLICY)
+    [notice] = drafts(session, build_incident(session, **build).incident, now=now)
     return notice
+
+
+def add_evidence(session: Session, built: Built, event: dict[str, Any], *findings: int) -> None:
+    """Store `event` as evidence at NOW and list it in the findings of those indexes."""
+    session.add(
+        EvidenceEvent(
+            event_id=event["event_id"],
+            stream="t",
+            tenant_id=event["tenant_id"],
+            occurred_at=NOW,
+            payload=event,
+        )
+    )
+    for i in findings:
+        built.findings[i].evidence = [*built.findings[i].evidence, event["event_id"]]
 
 
 def approve(

@@ -19,18 +19,17 @@ from notifiers.exceptions import (
     NoticeIncomplete,
     ReasonsForDelayRequired,
 )
-from notifiers.flows import draft_notices
 from notifiers.models import Notice, OutboxMessage
 from notifiers.schemas import NoticeEdit
 from tests.notifiers.builders import (
     CONTROLLER,
     NOW,
-    POLICY,
     RSSI,
     THREE,
     TenantSpec,
     approve,
     draft_one,
+    drafts,
     reject,
 )
 
@@ -209,7 +208,7 @@ def test_reject_needs_reason_and_blocks_sending(db_session: Session) -> None:
         approve(db_session, notice)
     assert _outbox(db_session) == []
     # Unchanged facts do not re-draft what the RSSI rejected.
-    assert draft_notices(session=db_session, incident=notice.incident, now=NOW, policy=POLICY) == []
+    assert drafts(db_session, notice.incident) == []
 
 
 def test_data_subject_notice_goes_to_listed_recipients_hidden(db_session: Session) -> None:
@@ -234,7 +233,7 @@ def test_a_change_of_facts_after_one_signature_voids_it(db_session: Session) -> 
     with pytest.raises(InvalidNoticeTransition, match="already signed"):
         approve(db_session, notice, "dpo", edits=NoticeEdit(subject="autre objet"))
     notice.incident.cause = "internal_accidental"  # the RSSI corrects a fact
-    draft_notices(session=db_session, incident=notice.incident, now=NOW, policy=POLICY)
+    drafts(db_session, notice.incident)
     assert "Acte interne accidentel" in notice.text_body
     assert notice.approved_by is None and notice.status == NoticeStatus.DRAFT
     voided = db_session.scalars(
