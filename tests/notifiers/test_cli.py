@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import User
-from notifiers.flows import draft_notices
-from tests.notifiers.builders import POLICY, THREE, build_incident
+from tests.notifiers.builders import THREE, build_incident, drafts
 from tests.notifiers.conftest import SmtpServer
 from tocsin.cli import main
 from tocsin.settings import get_settings
@@ -33,18 +32,20 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
+def _users(session: Session) -> None:
+    session.add_all(
+        [
+            User(email="rssi@avmup.com", password_hash="x", role="rssi"),
+            User(email="analyst@avmup.com", password_hash="x", role="analyst"),
+        ]
+    )
+
+
 def _seed(factory: sessionmaker[Session]) -> str:
     with factory() as session, session.begin():
         built = build_incident(session)
-        draft_notices(
-            session=session, incident=built.incident, now=datetime.now(UTC), policy=POLICY
-        )
-        session.add_all(
-            [
-                User(email="rssi@avmup.com", password_hash="x", role="rssi"),
-                User(email="analyst@avmup.com", password_hash="x", role="analyst"),
-            ]
-        )
+        drafts(session, built.incident, now=datetime.now(UTC))
+        _users(session)
         return built.incident.ref
 
 
@@ -145,12 +146,7 @@ def test_incident_fields_and_qualify_cli(
     get_settings.cache_clear()
     with factory() as session, session.begin():
         built = build_incident(session, fields=False, status="confirmed")
-        session.add_all(
-            [
-                User(email="rssi@avmup.com", password_hash="x", role="rssi"),
-                User(email="analyst@avmup.com", password_hash="x", role="analyst"),
-            ]
-        )
+        _users(session)
         ref = built.incident.ref
     code, out, _ = _run(capsys, "incidents", "fields", ref)
     assert code == 0 and json.loads(out)["values"]["cause"] is None

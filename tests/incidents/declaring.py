@@ -1,0 +1,46 @@
+"""Declaring a breach and assessing it as the RSSI, for the tests of declared incidents and of
+the notices drafted from them (plain functions, no fixtures)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from incidents import declared, service
+from incidents.declared import Declaration
+from incidents.models import Incident, SeverityAssessment
+from incidents.severity import SeverityInputs
+
+RSSI = "rssi@avmup.com"
+
+
+def declare(session: Session, *, now: datetime, by: str = RSSI, **facts: Any) -> Incident:
+    """Declare the breach `facts` describe (`Declaration`'s fields) as `by`."""
+    return declared.declare(
+        session=session, declaration=Declaration(**facts), actor_email=by, now=now
+    )
+
+
+def assess(
+    session: Session,
+    incident: Incident,
+    inputs: SeverityInputs,
+    justification: str,
+    *,
+    now: datetime,
+    by: str = RSSI,
+    **decision: Any,
+) -> SeverityAssessment:
+    """Assess `incident` from `inputs` as `by`; `decision` holds the Art. 34(3) exemption and
+    the notify_* choices, as `assess_severity` takes them."""
+    return service.assess_severity(
+        session=session,
+        incident=incident,
+        inputs=inputs,
+        justification=justification,
+        actor_email=by,
+        now=now,
+        **decision,
+    )
