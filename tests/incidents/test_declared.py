@@ -10,12 +10,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents import audit, clocks, declared, flows, register, service, severity
+from incidents import audit, clocks, declared, flows, register
 from incidents.clocks import ClockPolicy
 from incidents.declared import Declaration
 from incidents.exceptions import InvalidDeclaration, InvalidSeverityInput
 from incidents.models import Customer, IncidentFinding
+from incidents.severity import SeverityInputs
 from tests.incidents.builders import NOW, T0, make_finding, store_findings
+from tests.incidents.declaring import assess, declare
 
 POLICY = ClockPolicy()
 RSSI = "rssi@avmup.com"
@@ -74,12 +76,7 @@ def test_bad_declarations_name_the_field(
 ) -> None:
     values = {**FAX.__dict__, **changes}
     with pytest.raises(InvalidDeclaration) as caught:
-        declared.declare(
-            session=db_session,
-            declaration=Declaration(**values),  # type: ignore[arg-type]
-            actor_email=RSSI,
-            now=NOW,
-        )
+        declare(db_session, now=NOW, **values)
     assert caught.value.field == field
     assert str(caught.value).startswith(f"{field}: ")
 
@@ -118,16 +115,14 @@ def test_a_breach_found_by_avm_ups_own_means_is_declared_with_source_detected(
     db_session: Session,
     customers: None,
 ) -> None:
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(
-            source="detected",
-            nature=["integrity"],
-            tenant_ids=["acme"],
-            summary="The antivirus quarantined altered fax archives.",
-        ),
-        actor_email=RSSI,
+    summary = "The antivirus quarantined altered fax archives."
+    inc = declare(
+        db_session,
         now=NOW,
+        source="detected",
+        nature=["integrity"],
+        tenant_ids=["acme"],
+        summary=summary,
     )
     assert (inc.source, inc.declared) == ("detected", True)
     assert inc.title == "The antivirus quarantined altered fax archives."
@@ -135,17 +130,14 @@ def test_a_breach_found_by_avm_ups_own_means_is_declared_with_source_detected(
 
 
 def test_no_tenant_is_avm_ups_own_processing(db_session: Session, customers: None) -> None:
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(
-            source="staff_report",
-            nature=["confidentiality"],
-            data_categories=["identification"],
-            persons=40,
-            confirmed=True,
-        ),
-        actor_email=RSSI,
+    inc = declare(
+        db_session,
         now=NOW,
+        source="staff_report",
+        nature=["confidentiality"],
+        data_categories=["identification"],
+        persons=40,
+        confirmed=True,
     )
     assert inc.tenant_ids == [] and inc.status == "confirmed"
     cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY, now=NOW)
@@ -160,28 +152,18 @@ def test_the_rssi_decides_against_the_advice_with_a_justification(
     db_session: Session,
     customers: None,
 ) -> None:
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(
-            source="staff_report",
-            nature=["confidentiality"],
-            tenant_ids=["avm-staff"],
-            data_categories=["identification"],
-            persons=800,
-        ),
-        actor_email=RSSI,
+    inc = declare(
+        db_session,
         now=NOW,
+        source="staff_report",
+        nature=["confidentiality"],
+        tenant_ids=["avm-staff"],
+        data_categories=["identification"],
+        persons=800,
     )
-    inputs = severity.SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, persons=800)
-    row = service.assess_severity(
-        session=db_session,
-        incident=inc,
-        inputs=inputs,
-        actor_email=RSSI,
-        now=NOW,
-        justification="the list reached a competitor's sales team",
-        notify_cnil=True,
-    )
+    inputs = SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, persons=800)
+    justification = "the list reached a competitor's sales team"
+    row = assess(db_session, inc, inputs, justification, now=NOW, notify_cnil=True)
     assert row.band == "low" and row.notify_cnil is True
     assert row.recommendation_overridden
     assert row.rationale["advice"]["cnil"] is False  # the advice is kept beside the decision
@@ -210,20 +192,14 @@ def test_telling_the_persons_while_claiming_an_exemption_is_refused(
     db_session: Session,
     customers: None,
 ) -> None:
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(source="staff_report", nature=["confidentiality"], persons=5),
-        actor_email=RSSI,
-        now=NOW,
-    )
-    inputs = severity.SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.5, persons=5)
+    inc = declare(db_session, now=NOW, source="staff_report", nature=["confidentiality"], persons=5)
+    inputs = SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.5, persons=5)
     with pytest.raises(InvalidSeverityInput, match="notify_subjects"):
-        service.assess_severity(
-            session=db_session,
-            incident=inc,
-            inputs=inputs,
-            justification="x",
-            actor_email=RSSI,
+        assess(
+            db_session,
+            inc,
+            inputs,
+            "x",
             now=NOW,
             art34_exemption="b_measures_taken",
             art34_justification="accounts closed",
@@ -330,11 +306,9 @@ def test_attempt_only_declaration_is_registered_without_notification(
     db_session: Session,
     customers: None,
 ) -> None:
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(source="staff_report", nature=["attempt"], tenant_ids=["acme"]),
-        actor_email=RSSI,
-        now=datetime(2026, 3, 10, 12, 0, tzinfo=UTC),
+    at = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    inc = declare(
+        db_session, now=at, source="staff_report", nature=["attempt"], tenant_ids=["acme"]
     )
     assessment = inc.current_assessment
     assert assessment is not None
