@@ -3,6 +3,7 @@ the notices drafted from them (plain functions, no fixtures)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -14,13 +15,23 @@ from incidents.models import Incident, SeverityAssessment
 from incidents.severity import SeverityInputs
 
 RSSI = "rssi@avmup.com"
+# A member of staff reports identification data read by someone it was not meant for.
+STAFF_LEAK = Declaration(
+    source="staff_report", nature=["confidentiality"], data_categories=["identification"]
+)
 
 
-def declare(session: Session, *, now: datetime, by: str = RSSI, **facts: Any) -> Incident:
-    """Declare the breach `facts` describe (`Declaration`'s fields) as `by`."""
-    return declared.declare(
-        session=session, declaration=Declaration(**facts), actor_email=by, now=now
-    )
+def declare(
+    session: Session,
+    base: Declaration | None = None,
+    *,
+    now: datetime,
+    by: str = RSSI,
+    **facts: Any,
+) -> Incident:
+    """Declare, as `by`, the breach `facts` describe (`Declaration`'s fields), over `base`'s."""
+    declaration = replace(base, **facts) if base is not None else Declaration(**facts)
+    return declared.declare(session=session, declaration=declaration, actor_email=by, now=now)
 
 
 def assess(

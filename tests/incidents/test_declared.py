@@ -17,7 +17,7 @@ from incidents.exceptions import InvalidDeclaration, InvalidSeverityInput
 from incidents.models import Customer, IncidentFinding
 from incidents.severity import SeverityInputs
 from tests.incidents.builders import NOW, T0, make_finding, store_findings
-from tests.incidents.declaring import assess, declare
+from tests.incidents.declaring import STAFF_LEAK, assess, declare
 
 POLICY = ClockPolicy()
 RSSI = "rssi@avmup.com"
@@ -74,9 +74,8 @@ def customers(db_session: Session) -> None:
 def test_bad_declarations_name_the_field(
     db_session: Session, customers: None, changes: dict[str, object], field: str
 ) -> None:
-    values = {**FAX.__dict__, **changes}
     with pytest.raises(InvalidDeclaration) as caught:
-        declare(db_session, now=NOW, **values)
+        declare(db_session, FAX, now=NOW, **changes)
     assert caught.value.field == field
     assert str(caught.value).startswith(f"{field}: ")
 
@@ -85,7 +84,7 @@ def test_a_declared_breach_has_clocks_assessment_register_and_audit(
     db_session: Session,
     customers: None,
 ) -> None:
-    inc = declared.declare(session=db_session, declaration=FAX, actor_email=RSSI, now=NOW)
+    inc = declare(db_session, FAX, now=NOW)
     assert inc.ref.startswith(f"INC-{NOW.year}-")
     assert (inc.source, inc.status, inc.aware_at, inc.aware_set_by) == (
         "customer_report",
@@ -130,15 +129,7 @@ def test_a_breach_found_by_avm_ups_own_means_is_declared_with_source_detected(
 
 
 def test_no_tenant_is_avm_ups_own_processing(db_session: Session, customers: None) -> None:
-    inc = declare(
-        db_session,
-        now=NOW,
-        source="staff_report",
-        nature=["confidentiality"],
-        data_categories=["identification"],
-        persons=40,
-        confirmed=True,
-    )
+    inc = declare(db_session, STAFF_LEAK, now=NOW, persons=40, confirmed=True)
     assert inc.tenant_ids == [] and inc.status == "confirmed"
     cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY, now=NOW)
     assert cl.cnil_own and cl.next_due == NOW + timedelta(hours=72)
@@ -152,15 +143,7 @@ def test_the_rssi_decides_against_the_advice_with_a_justification(
     db_session: Session,
     customers: None,
 ) -> None:
-    inc = declare(
-        db_session,
-        now=NOW,
-        source="staff_report",
-        nature=["confidentiality"],
-        tenant_ids=["avm-staff"],
-        data_categories=["identification"],
-        persons=800,
-    )
+    inc = declare(db_session, STAFF_LEAK, now=NOW, tenant_ids=["avm-staff"], persons=800)
     inputs = SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, persons=800)
     justification = "the list reached a competitor's sales team"
     row = assess(db_session, inc, inputs, justification, now=NOW, notify_cnil=True)
@@ -211,7 +194,7 @@ def test_findings_attach_later_and_declared_facts_survive_detection(
     db_session: Session,
     customers: None,
 ) -> None:
-    inc = declared.declare(session=db_session, declaration=FAX, actor_email=RSSI, now=NOW)
+    inc = declare(db_session, FAX, now=NOW)
     store_findings(
         db_session,
         [
@@ -273,7 +256,7 @@ def test_a_declared_incident_absorbs_a_detected_one(db_session: Session, custome
     [detected] = flows.record_findings(
         session=db_session, findings=rows, now=NOW - timedelta(hours=2), policy=POLICY
     )
-    inc = declared.declare(session=db_session, declaration=FAX, actor_email=RSSI, now=NOW)
+    inc = declare(db_session, FAX, now=NOW)
     declared.merge(
         session=db_session,
         absorbed=detected,

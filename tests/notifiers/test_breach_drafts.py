@@ -18,7 +18,7 @@ from notifiers.enums import NoticeKind, NoticeStatus
 from notifiers.models import Notice, OutboxMessage
 from notifiers.outbox import deliver_due
 from notifiers.schemas import DraftPolicy
-from tests.incidents.declaring import assess, declare
+from tests.incidents.declaring import STAFF_LEAK, assess, declare
 from tests.notifiers.builders import DPO, NOW, ORG, RSSI, approve, complete, drafts
 from tests.notifiers.conftest import SmtpServer
 
@@ -79,17 +79,16 @@ def test_controller_insider_exfiltration_drafts_the_cnil_notice_despite_a_low_ba
     db_session: Session,
 ) -> None:
     _customers(db_session)
+    summary = "A departing salesman exported the prospects' contacts to a competitor."
     inc = declare(
         db_session,
+        STAFF_LEAK,
         now=NOW,
-        source="staff_report",
-        nature=["confidentiality"],
         tenant_ids=["avm-own"],
-        data_categories=["identification"],
         persons=800,
         records=800,
         confirmed=True,
-        summary="A departing salesman exported the prospects' contacts to a competitor.",
+        summary=summary,
     )
     inputs = SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, malicious=True, persons=800)
     row = assess(db_session, inc, inputs, "insider, intent to compete", now=NOW)
@@ -112,15 +111,7 @@ def test_the_rssi_decision_not_to_notify_removes_the_cnil_draft_path(
     db_session: Session,
 ) -> None:
     _customers(db_session)
-    inc = declare(
-        db_session,
-        now=NOW,
-        source="staff_report",
-        nature=["confidentiality"],
-        data_categories=["identification"],
-        persons=2,
-        confirmed=True,
-    )
+    inc = declare(db_session, STAFF_LEAK, now=NOW, persons=2, confirmed=True)
     inputs = SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.5, malicious=True, persons=2)
     justification = "the two addresses were recovered before any use"
     row = assess(db_session, inc, inputs, justification, now=NOW, notify_cnil=False)
