@@ -311,6 +311,20 @@ def add_evidence(session: Session, built: Built, event: dict[str, Any], *finding
         built.findings[i].evidence = [*built.findings[i].evidence, event["event_id"]]
 
 
+def acting(
+    session: Session, notice: Notice, role: str = "rssi", by: str | None = None
+) -> dict[str, Any]:
+    """Who acts on `notice`, at NOW: `role`, by the RSSI's or the DPO's address unless `by`
+    names another (keyword arguments of the notice service)."""
+    return {
+        "session": session,
+        "notice": notice,
+        "user_email": by or SIGNERS[role],
+        "user_role": role,
+        "now": NOW,
+    }
+
+
 def approve(
     session: Session,
     notice: Notice,
@@ -319,37 +333,19 @@ def approve(
     by: str | None = None,
     edits: NoticeEdit | None = None,
     reasons_for_delay: str | None = None,
-    now: datetime = NOW,
     **extra: Any,
 ) -> Notice:
-    """Sign `notice` as `role`, by the RSSI's or the DPO's address unless `by` names another."""
+    """Sign `notice` as `role` (see `acting`); `extra` as `service.approve` takes it."""
     return service.approve(
-        session=session,
-        notice=notice,
-        user_email=by or SIGNERS[role],
-        user_role=role,
+        **acting(session, notice, role, by),
         edits=edits,
         reasons_for_delay=reasons_for_delay,
-        now=now,
         **extra,
     )
 
 
 def reject(
-    session: Session,
-    notice: Notice,
-    reason: str,
-    role: str = "rssi",
-    *,
-    by: str | None = None,
-    now: datetime = NOW,
+    session: Session, notice: Notice, reason: str, role: str = "rssi", by: str | None = None
 ) -> Notice:
-    """Reject `notice` as `role`, by the RSSI's or the DPO's address unless `by` names another."""
-    return service.reject(
-        session=session,
-        notice=notice,
-        user_email=by or SIGNERS[role],
-        user_role=role,
-        reason=reason,
-        now=now,
-    )
+    """Reject `notice` with `reason` as `role` (see `acting`)."""
+    return service.reject(**acting(session, notice, role, by), reason=reason)

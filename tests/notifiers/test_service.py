@@ -27,6 +27,7 @@ from tests.notifiers.builders import (
     RSSI,
     THREE,
     TenantSpec,
+    acting,
     approve,
     draft_one,
     drafts,
@@ -46,13 +47,7 @@ def _receipt(
     session: Session, notice: Notice, receipt: str, role: str = "rssi", by: str = RSSI
 ) -> Notice:
     return service.record_cnil_receipt(
-        session=session,
-        notice=notice,
-        receipt=receipt,
-        user_email=by,
-        user_role=role,
-        filed_at=NOW,
-        now=NOW,
+        **acting(session, notice, role, by), receipt=receipt, filed_at=NOW
     )
 
 
