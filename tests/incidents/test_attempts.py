@@ -22,6 +22,8 @@ from tests.incidents.builders import NOW, T0, make_finding, store_findings
 from tests.notifiers.builders import POLICY
 
 IP = "198.51.100.66"
+RSSI = "rssi@avmup.com"
+REUSED = "un compte visé a réutilisé son mot de passe"
 
 
 def _nature(rule_id: str) -> frozenset[Nature]:
@@ -44,6 +46,16 @@ def _spraying(session: Session) -> Incident:
         session=session, findings=store_findings(session, [finding]), now=NOW, policy=ClockPolicy()
     )
     return incident
+
+
+def _qualify(session: Session, incident: Incident, nature: str, justification: str) -> None:
+    notice_fields.qualify_breach(
+        session=session,
+        incident=incident,
+        actor_email=RSSI,
+        nature=[nature],
+        justification=justification,
+    )
 
 
 def test_the_catalogue_calls_failures_only_attempts() -> None:
@@ -104,28 +116,10 @@ def test_the_rssi_qualifies_an_attempt_as_a_breach(db_session: Session) -> None:
     incident = _spraying(db_session)
     incident.status = "confirmed"
     with pytest.raises(InvalidIncidentInput, match="justification"):
-        notice_fields.qualify_breach(
-            session=db_session,
-            incident=incident,
-            actor_email="rssi@avmup.com",
-            nature=["confidentiality"],
-            justification=" ",
-        )
+        _qualify(db_session, incident, "confidentiality", " ")
     with pytest.raises(InvalidIncidentInput, match="nature"):
-        notice_fields.qualify_breach(
-            session=db_session,
-            incident=incident,
-            actor_email="rssi@avmup.com",
-            nature=["attempt"],
-            justification="x",
-        )
-    notice_fields.qualify_breach(
-        session=db_session,
-        incident=incident,
-        actor_email="rssi@avmup.com",
-        nature=["confidentiality"],
-        justification="un compte visé a réutilisé son mot de passe",
-    )
+        _qualify(db_session, incident, "attempt", "x")
+    _qualify(db_session, incident, "confidentiality", REUSED)
     assert not notice_fields.is_attempt(incident)
     [notice] = draft_notices(session=db_session, incident=incident, now=NOW, policy=POLICY)
     assert "atteinte à la confidentialité" in notice.text_body
@@ -136,8 +130,7 @@ def test_the_rssi_qualifies_an_attempt_as_a_breach(db_session: Session) -> None:
     ]
     assert entries and entries[0].data["nature"] == ["confidentiality"]
     assert (
-        db_session.scalar(select(Incident.qualified_by).where(Incident.id == incident.id))
-        == "rssi@avmup.com"
+        db_session.scalar(select(Incident.qualified_by).where(Incident.id == incident.id)) == RSSI
     )
 
 
@@ -145,12 +138,6 @@ def test_an_attempt_escalates_no_deadline_until_qualified(db_session: Session) -
     incident = _spraying(db_session)
     late = incident.aware_at + timedelta(hours=80)  # every clock past due
     assert clocks.tick(session=db_session, now=late, policy=ClockPolicy()) == []
-    notice_fields.qualify_breach(
-        session=db_session,
-        incident=incident,
-        actor_email="rssi@avmup.com",
-        nature=["confidentiality"],
-        justification="un compte visé a réutilisé son mot de passe",
-    )
+    _qualify(db_session, incident, "confidentiality", REUSED)
     fired = clocks.tick(session=db_session, now=late, policy=ClockPolicy())
     assert fired and {e.incident_id for e in fired} == {incident.id}
