@@ -19,6 +19,8 @@ RSSI = "rssi@avmup.com"
 STAFF_LEAK = Declaration(
     source="staff_report", nature=["confidentiality"], data_categories=["identification"]
 )
+# Customer acme reports a breach of confidentiality on its account.
+ACME_REPORT = Declaration(source="customer_report", nature=["confidentiality"], tenant_ids=["acme"])
 
 
 def declare(

@@ -17,7 +17,7 @@ from incidents.exceptions import InvalidDeclaration, InvalidSeverityInput
 from incidents.models import Customer, IncidentFinding
 from incidents.severity import SeverityInputs
 from tests.incidents.builders import NOW, T0, make_finding, store_findings
-from tests.incidents.declaring import STAFF_LEAK, assess, declare
+from tests.incidents.declaring import ACME_REPORT, STAFF_LEAK, assess, declare
 
 POLICY = ClockPolicy()
 RSSI = "rssi@avmup.com"
@@ -116,12 +116,7 @@ def test_a_breach_found_by_avm_ups_own_means_is_declared_with_source_detected(
 ) -> None:
     summary = "The antivirus quarantined altered fax archives."
     inc = declare(
-        db_session,
-        now=NOW,
-        source="detected",
-        nature=["integrity"],
-        tenant_ids=["acme"],
-        summary=summary,
+        db_session, ACME_REPORT, now=NOW, source="detected", nature=["integrity"], summary=summary
     )
     assert (inc.source, inc.declared) == ("detected", True)
     assert inc.title == "The antivirus quarantined altered fax archives."
@@ -150,14 +145,8 @@ def test_the_rssi_decides_against_the_advice_with_a_justification(
     assert row.band == "low" and row.notify_cnil is True
     assert row.recommendation_overridden
     assert row.rationale["advice"]["cnil"] is False  # the advice is kept beside the decision
-    assert set(row.rationale["factors"]) >= {
-        "data",
-        "identifiability",
-        "circumstances",
-        "intent",
-        "exemptions",
-        "role",
-    }
+    factors = {"data", "identifiability", "circumstances", "intent", "exemptions", "role"}
+    assert set(row.rationale["factors"]) >= factors
     assert any(
         "against the advice" in r and "competitor" in r for r in row.rationale["recommendation"]
     )

@@ -18,7 +18,7 @@ from notifiers.enums import NoticeKind, NoticeStatus
 from notifiers.models import Notice, OutboxMessage
 from notifiers.outbox import deliver_due
 from notifiers.schemas import DraftPolicy
-from tests.incidents.declaring import STAFF_LEAK, assess, declare
+from tests.incidents.declaring import ACME_REPORT, STAFF_LEAK, assess, declare
 from tests.notifiers.builders import DPO, NOW, ORG, RSSI, approve, complete, drafts
 from tests.notifiers.conftest import SmtpServer
 
@@ -54,10 +54,8 @@ def test_processor_only_customer_notice_and_never_a_cnil_draft(db_session: Sessi
     _customers(db_session)
     inc = declare(
         db_session,
+        ACME_REPORT,
         now=NOW,
-        source="customer_report",
-        nature=["confidentiality"],
-        tenant_ids=["acme"],
         data_categories=["content"],
         services=["faxbis"],
         persons=1,
@@ -178,13 +176,7 @@ def test_cnil_escalation_emails_only_for_avm_ups_own_processing(
     AVM Up's own processing: the CNIL escalations at 48, 24 and 6 h left, as before."""
     with factory() as session, session.begin():
         _customers(session)
-        processor = declare(
-            session,
-            now=NOW,
-            source="customer_report",
-            nature=["confidentiality"],
-            tenant_ids=["acme"],
-        ).ref
+        processor = declare(session, ACME_REPORT, now=NOW).ref
         controller = declare(
             session, now=NOW, source="staff_report", nature=["confidentiality"]
         ).ref
@@ -205,14 +197,7 @@ def test_cnil_escalation_emails_only_for_avm_ups_own_processing(
 
 def test_an_attempt_alone_drafts_no_customer_notice(db_session: Session) -> None:
     _customers(db_session)
-    inc = declare(
-        db_session,
-        now=NOW,
-        source="customer_report",
-        nature=["attempt"],
-        tenant_ids=["acme"],
-        confirmed=True,
-    )
+    inc = declare(db_session, ACME_REPORT, now=NOW, nature=["attempt"], confirmed=True)
     assert drafts(db_session, inc, policy=DraftPolicy()) == []
     inputs = SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, persons=1)
     inc.nature = ["attempt", "confidentiality"]  # qualified as a breach after all
