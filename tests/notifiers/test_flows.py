@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +26,29 @@ from tests.notifiers.builders import (
 
 def _fmt(n: int) -> str:
     return f"{n:,}".replace(",", "\u00a0")
+
+
+def _read(
+    event_id: str,
+    reader: tuple[str, str, str],
+    source_ip: str,
+    interface: str,
+    records: int,
+    resource: tuple[str, str],
+) -> dict[str, Any]:
+    """A FAXBIS read by `reader` (tenant, actor id, actor kind) of `resource` (type, tenant)."""
+    tenant_id, actor, kind = reader
+    return {
+        "event_id": event_id,
+        "service": "faxbis",
+        "tenant_id": tenant_id,
+        "actor": {"id": actor, "kind": kind},
+        "source_ip": source_ip,
+        "interface": interface,
+        "operation": "read",
+        "records": records,
+        "resource": {"type": resource[0], "tenant_id": resource[1]},
+    }
 
 
 def test_three_customers_three_isolated_notices(db_session: Session) -> None:
@@ -159,29 +183,24 @@ def test_no_cnil_when_assessment_does_not_recommend(db_session: Session) -> None
 
 def test_staff_and_cross_tenant_evidence_is_redacted(db_session: Session) -> None:
     built = build_incident(db_session, tenants=[THREE[0]])
+    own = THREE[0].tenant_id
     events = [
-        {
-            "event_id": "e-staff",
-            "service": "faxbis",
-            "tenant_id": THREE[0].tenant_id,
-            "actor": {"id": "staff-jdupont", "kind": "staff_support"},
-            "source_ip": "10.9.9.9",
-            "interface": "support_console",
-            "operation": "read",
-            "records": 3,
-            "resource": {"type": "fax", "tenant_id": THREE[0].tenant_id},
-        },
-        {
-            "event_id": "e-cross",
-            "service": "faxbis",
-            "tenant_id": "other-tenant",
-            "actor": {"id": "u-other-1", "kind": "customer_user"},
-            "source_ip": "10.8.8.8",
-            "interface": "api",
-            "operation": "read",
-            "records": 4,
-            "resource": {"type": "fax", "tenant_id": THREE[0].tenant_id},
-        },
+        _read(
+            "e-staff",
+            (own, "staff-jdupont", "staff_support"),
+            "10.9.9.9",
+            "support_console",
+            3,
+            ("fax", own),
+        ),
+        _read(
+            "e-cross",
+            ("other-tenant", "u-other-1", "customer_user"),
+            "10.8.8.8",
+            "api",
+            4,
+            ("fax", own),
+        ),
     ]
     for ev in events:
         add_evidence(db_session, built, ev, 0)
@@ -216,17 +235,14 @@ def test_the_reading_customer_gets_a_neutral_notice_without_the_owner(
 ) -> None:
     reader, owner = THREE[0], THREE[1]
     built = build_incident(db_session, tenants=[reader, owner])
-    event = {
-        "event_id": "e-read-across",
-        "service": "faxbis",
-        "tenant_id": reader.tenant_id,
-        "actor": {"id": reader.actor, "kind": "customer_user"},
-        "source_ip": reader.ip,
-        "interface": "web",
-        "operation": "read",
-        "records": 9,
-        "resource": {"type": "contact", "tenant_id": owner.tenant_id},
-    }
+    event = _read(
+        "e-read-across",
+        (reader.tenant_id, reader.actor, "customer_user"),
+        reader.ip,
+        "web",
+        9,
+        ("contact", owner.tenant_id),
+    )
     add_evidence(db_session, built, event, 0, 1)
     db_session.flush()
     notices = {n.tenant_id: n for n in drafts(db_session, built.incident)}
