@@ -165,26 +165,16 @@ def test_incident_fields_and_qualify_cli(
         capsys, "incidents", "fields", ref, "--set", "cause=meteor", "--as", "rssi@avmup.com"
     )
     assert code == 1 and "cause" in err
-    code, out, _ = _run(
-        capsys,
-        "incidents",
-        "fields",
-        ref,
-        "--as",
-        "rssi@avmup.com",
-        "--set",
-        "cause=external_malicious",
-        "--set",
-        "origin=hacking",
-        "--set",
-        "subprocessors_involved=no",
-        "--set",
-        "breach_ongoing=unknown",
-        "--set",
-        "measures=comptes verrouillés;sessions révoquées",
-        "--set",
-        "measures_proposed=vérifier les connexions",
-    )
+    facts = {
+        "cause": "external_malicious",
+        "origin": "hacking",
+        "subprocessors_involved": "no",
+        "breach_ongoing": "unknown",
+        "measures": "comptes verrouillés;sessions révoquées",
+        "measures_proposed": "vérifier les connexions",
+    }
+    sets = [arg for name, value in facts.items() for arg in ("--set", f"{name}={value}")]
+    code, out, _ = _run(capsys, "incidents", "fields", ref, "--as", "rssi@avmup.com", *sets)
     values = json.loads(out)["values"]
     assert code == 0 and values["cause"] == "external_malicious"
     assert values["measures"] == "comptes verrouillés\nsessions révoquées"
