@@ -14,6 +14,7 @@ from incidents import audit, clocks, declared, flows, register
 from incidents.clocks import ClockPolicy
 from incidents.declared import Declaration
 from incidents.exceptions import InvalidDeclaration, InvalidSeverityInput
+from incidents.findings_store import FindingRow
 from incidents.models import Customer, IncidentFinding
 from incidents.severity import SeverityInputs
 from tests.incidents.builders import NOW, T0, make_finding, store_findings
@@ -55,6 +56,16 @@ def customers(db_session: Session) -> None:
         ]
     )
     db_session.flush()
+
+
+def _acme_finding(
+    session: Session, fid: str, rule_id: str, ip: str, impact: tuple[int, int, int], at: datetime
+) -> list[FindingRow]:
+    """Store finding `fid` of `rule_id` from `ip` on acme; impact: events, records, subjects."""
+    finding = make_finding(
+        fid, rule_id=rule_id, source_ips=(ip,), tenants={"acme": impact}, first_seen=at
+    )
+    return store_findings(session, [finding])
 
 
 @pytest.mark.parametrize(
@@ -184,18 +195,7 @@ def test_findings_attach_later_and_declared_facts_survive_detection(
     customers: None,
 ) -> None:
     inc = declare(db_session, FAX, now=NOW)
-    store_findings(
-        db_session,
-        [
-            make_finding(
-                "f-later",
-                rule_id="ACC-002",
-                source_ips=("198.51.100.9",),
-                tenants={"acme": (4, 30, 2)},
-                first_seen=T0,
-            )
-        ],
-    )
+    _acme_finding(db_session, "f-later", "ACC-002", "198.51.100.9", (4, 30, 2), T0)
     linked = declared.attach_findings(
         session=db_session, incident=inc, finding_ids=["f-later"], actor_email=RSSI, now=NOW
     )
@@ -205,18 +205,8 @@ def test_findings_attach_later_and_declared_facts_survive_detection(
     assert (inc.tenants[0].persons, inc.tenants[0].records) == (3, 30)  # the larger
     # A later finding of the same source IP joins the declared incident by correlation and
     # never erases what was declared.
-    more = store_findings(
-        db_session,
-        [
-            make_finding(
-                "f-next",
-                rule_id="ACC-002",
-                source_ips=("198.51.100.9",),
-                tenants={"acme": (1, 1, 1)},
-                first_seen=T0 + timedelta(minutes=30),
-            )
-        ],
-    )
+    later = T0 + timedelta(minutes=30)
+    more = _acme_finding(db_session, "f-next", "ACC-002", "198.51.100.9", (1, 1, 1), later)
     [joined] = flows.record_findings(session=db_session, findings=more, now=NOW, policy=POLICY)
     assert joined.id == inc.id
     assert set(inc.data_categories) >= {"content", "identification"}
@@ -230,18 +220,7 @@ def test_findings_attach_later_and_declared_facts_survive_detection(
 
 
 def test_a_declared_incident_absorbs_a_detected_one(db_session: Session, customers: None) -> None:
-    rows = store_findings(
-        db_session,
-        [
-            make_finding(
-                "f-det",
-                rule_id="AUTH-002",
-                source_ips=("203.0.113.50",),
-                tenants={"acme": (9, 0, 0)},
-                first_seen=T0,
-            )
-        ],
-    )
+    rows = _acme_finding(db_session, "f-det", "AUTH-002", "203.0.113.50", (9, 0, 0), T0)
     [detected] = flows.record_findings(
         session=db_session, findings=rows, now=NOW - timedelta(hours=2), policy=POLICY
     )
