@@ -5,6 +5,7 @@ qualifies the attempt as a breach, the nature follows and notices are drafted.""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -31,21 +32,35 @@ def _nature(rule_id: str) -> frozenset[Nature]:
     return frozenset(rule.nature)
 
 
-def _spraying(session: Session) -> Incident:
+def _from_ip(
+    session: Session, fid: str, rule_id: str, acme: tuple[int, int, int], **more: Any
+) -> Incident:
+    """Record finding `fid` of `rule_id` from IP on acme's security data (events, records,
+    subjects in `acme`); the incident it opens or joins."""
     finding = make_finding(
-        "spray-1",
-        rule_id="AUTH-002",
-        nature=_nature("AUTH-002"),
-        tenants={"acme": (30, 0, 0)},
+        fid,
+        rule_id=rule_id,
+        nature=_nature(rule_id),
+        tenants={"acme": acme},
         source_ips=(IP,),
-        actor_ids=("u-1", "u-2"),
-        severity=Severity.CRITICAL,
         categories=frozenset({"security"}),
+        **more,
     )
     [incident] = record_findings(
         session=session, findings=store_findings(session, [finding]), now=NOW, policy=ClockPolicy()
     )
     return incident
+
+
+def _spraying(session: Session) -> Incident:
+    return _from_ip(
+        session,
+        "spray-1",
+        "AUTH-002",
+        (30, 0, 0),
+        actor_ids=("u-1", "u-2"),
+        severity=Severity.CRITICAL,
+    )
 
 
 def _qualify(session: Session, incident: Incident, nature: str, justification: str) -> None:
@@ -86,21 +101,9 @@ def test_a_success_after_the_spraying_makes_it_a_breach_with_drafts(
     db_session: Session,
 ) -> None:
     incident = _spraying(db_session)
-    takeover = make_finding(
-        "takeover-1",
-        rule_id="AUTH-003",
-        nature=_nature("AUTH-003"),
-        tenants={"acme": (8, 0, 1)},
-        source_ips=(IP,),
-        actor_ids=("u-2",),
-        first_seen=T0 + timedelta(minutes=6),
-        categories=frozenset({"security"}),
-    )
-    [same] = record_findings(
-        session=db_session,
-        findings=store_findings(db_session, [takeover]),
-        now=NOW,
-        policy=ClockPolicy(),
+    later = T0 + timedelta(minutes=6)
+    same = _from_ip(
+        db_session, "takeover-1", "AUTH-003", (8, 0, 1), actor_ids=("u-2",), first_seen=later
     )
     assert same.id == incident.id
     assert same.nature == ["confidentiality"]  # the evidence shows a compromise
