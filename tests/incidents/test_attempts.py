@@ -5,6 +5,7 @@ qualifies the attempt as a breach, the nature follows and notices are drafted.""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -22,6 +23,8 @@ from tests.incidents.builders import NOW, T0, make_finding, store_findings
 from tests.notifiers.builders import POLICY
 
 IP = "198.51.100.66"
+RSSI = "rssi@avmup.com"
+REUSED = "un compte visé a réutilisé son mot de passe"
 
 
 def _nature(rule_id: str) -> frozenset[Nature]:
@@ -29,21 +32,45 @@ def _nature(rule_id: str) -> frozenset[Nature]:
     return frozenset(rule.nature)
 
 
-def _spraying(session: Session) -> Incident:
+def _from_ip(
+    session: Session, fid: str, rule_id: str, acme: tuple[int, int, int], **more: Any
+) -> Incident:
+    """Record finding `fid` of `rule_id` from IP on acme's security data (events, records,
+    subjects in `acme`); the incident it opens or joins."""
     finding = make_finding(
-        "spray-1",
-        rule_id="AUTH-002",
-        nature=_nature("AUTH-002"),
-        tenants={"acme": (30, 0, 0)},
+        fid,
+        rule_id=rule_id,
+        nature=_nature(rule_id),
+        tenants={"acme": acme},
         source_ips=(IP,),
-        actor_ids=("u-1", "u-2"),
-        severity=Severity.CRITICAL,
         categories=frozenset({"security"}),
+        **more,
     )
     [incident] = record_findings(
         session=session, findings=store_findings(session, [finding]), now=NOW, policy=ClockPolicy()
     )
     return incident
+
+
+def _spraying(session: Session) -> Incident:
+    return _from_ip(
+        session,
+        "spray-1",
+        "AUTH-002",
+        (30, 0, 0),
+        actor_ids=("u-1", "u-2"),
+        severity=Severity.CRITICAL,
+    )
+
+
+def _qualify(session: Session, incident: Incident, nature: str, justification: str) -> None:
+    notice_fields.qualify_breach(
+        session=session,
+        incident=incident,
+        actor_email=RSSI,
+        nature=[nature],
+        justification=justification,
+    )
 
 
 def test_the_catalogue_calls_failures_only_attempts() -> None:
@@ -74,21 +101,9 @@ def test_a_success_after_the_spraying_makes_it_a_breach_with_drafts(
     db_session: Session,
 ) -> None:
     incident = _spraying(db_session)
-    takeover = make_finding(
-        "takeover-1",
-        rule_id="AUTH-003",
-        nature=_nature("AUTH-003"),
-        tenants={"acme": (8, 0, 1)},
-        source_ips=(IP,),
-        actor_ids=("u-2",),
-        first_seen=T0 + timedelta(minutes=6),
-        categories=frozenset({"security"}),
-    )
-    [same] = record_findings(
-        session=db_session,
-        findings=store_findings(db_session, [takeover]),
-        now=NOW,
-        policy=ClockPolicy(),
+    later = T0 + timedelta(minutes=6)
+    same = _from_ip(
+        db_session, "takeover-1", "AUTH-003", (8, 0, 1), actor_ids=("u-2",), first_seen=later
     )
     assert same.id == incident.id
     assert same.nature == ["confidentiality"]  # the evidence shows a compromise
@@ -104,28 +119,10 @@ def test_the_rssi_qualifies_an_attempt_as_a_breach(db_session: Session) -> None:
     incident = _spraying(db_session)
     incident.status = "confirmed"
     with pytest.raises(InvalidIncidentInput, match="justification"):
-        notice_fields.qualify_breach(
-            session=db_session,
-            incident=incident,
-            actor_email="rssi@avmup.com",
-            nature=["confidentiality"],
-            justification=" ",
-        )
+        _qualify(db_session, incident, "confidentiality", " ")
     with pytest.raises(InvalidIncidentInput, match="nature"):
-        notice_fields.qualify_breach(
-            session=db_session,
-            incident=incident,
-            actor_email="rssi@avmup.com",
-            nature=["attempt"],
-            justification="x",
-        )
-    notice_fields.qualify_breach(
-        session=db_session,
-        incident=incident,
-        actor_email="rssi@avmup.com",
-        nature=["confidentiality"],
-        justification="un compte visé a réutilisé son mot de passe",
-    )
+        _qualify(db_session, incident, "attempt", "x")
+    _qualify(db_session, incident, "confidentiality", REUSED)
     assert not notice_fields.is_attempt(incident)
     [notice] = draft_notices(session=db_session, incident=incident, now=NOW, policy=POLICY)
     assert "atteinte à la confidentialité" in notice.text_body
@@ -136,8 +133,7 @@ def test_the_rssi_qualifies_an_attempt_as_a_breach(db_session: Session) -> None:
     ]
     assert entries and entries[0].data["nature"] == ["confidentiality"]
     assert (
-        db_session.scalar(select(Incident.qualified_by).where(Incident.id == incident.id))
-        == "rssi@avmup.com"
+        db_session.scalar(select(Incident.qualified_by).where(Incident.id == incident.id)) == RSSI
     )
 
 
@@ -145,12 +141,6 @@ def test_an_attempt_escalates_no_deadline_until_qualified(db_session: Session) -
     incident = _spraying(db_session)
     late = incident.aware_at + timedelta(hours=80)  # every clock past due
     assert clocks.tick(session=db_session, now=late, policy=ClockPolicy()) == []
-    notice_fields.qualify_breach(
-        session=db_session,
-        incident=incident,
-        actor_email="rssi@avmup.com",
-        nature=["confidentiality"],
-        justification="un compte visé a réutilisé son mot de passe",
-    )
+    _qualify(db_session, incident, "confidentiality", REUSED)
     fired = clocks.tick(session=db_session, now=late, policy=ClockPolicy())
     assert fired and {e.incident_id for e in fired} == {incident.id}

@@ -81,41 +81,16 @@ def test_declare_then_assess_against_the_advice(
     assert declared["severity"]["advice"]["customer"] is True
 
     # An analyst assesses; only the RSSI may decide against the advice.
+    assess = ["incidents", "assess", ref, "--dpc", "2", "--ei", "1", "--cb-confidentiality", "0.5"]
     assert (
-        main(
-            [
-                "incidents",
-                "assess",
-                ref,
-                "--dpc",
-                "2",
-                "--ei",
-                "1",
-                "--cb-confidentiality",
-                "0.5",
-                "--justification",
-                "x",
-                "--notify-cnil",
-                "yes",
-                "--as",
-                "analyst@avmup.com",
-            ]
-        )
+        main([*assess, "--justification", "x", "--notify-cnil", "yes", "--as", "analyst@avmup.com"])
         == 1
     )
     assert "needs rssi" in capsys.readouterr().err
     assert (
         main(
             [
-                "incidents",
-                "assess",
-                ref,
-                "--dpc",
-                "2",
-                "--ei",
-                "1",
-                "--cb-confidentiality",
-                "0.5",
+                *assess,
                 "--malicious",
                 "no",
                 "--art34-exemption",

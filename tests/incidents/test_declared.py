@@ -10,12 +10,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents import audit, clocks, declared, flows, register, service, severity
+from incidents import audit, clocks, declared, flows, register
 from incidents.clocks import ClockPolicy
 from incidents.declared import Declaration
 from incidents.exceptions import InvalidDeclaration, InvalidSeverityInput
+from incidents.findings_store import FindingRow
 from incidents.models import Customer, IncidentFinding
+from incidents.severity import SeverityInputs
 from tests.incidents.builders import NOW, T0, make_finding, store_findings
+from tests.incidents.declaring import ACME_REPORT, STAFF_LEAK, assess, declare
 
 POLICY = ClockPolicy()
 RSSI = "rssi@avmup.com"
@@ -55,6 +58,16 @@ def customers(db_session: Session) -> None:
     db_session.flush()
 
 
+def _acme_finding(
+    session: Session, fid: str, rule_id: str, ip: str, impact: tuple[int, int, int], at: datetime
+) -> list[FindingRow]:
+    """Store finding `fid` of `rule_id` from `ip` on acme; impact: events, records, subjects."""
+    finding = make_finding(
+        fid, rule_id=rule_id, source_ips=(ip,), tenants={"acme": impact}, first_seen=at
+    )
+    return store_findings(session, [finding])
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
@@ -72,14 +85,8 @@ def customers(db_session: Session) -> None:
 def test_bad_declarations_name_the_field(
     db_session: Session, customers: None, changes: dict[str, object], field: str
 ) -> None:
-    values = {**FAX.__dict__, **changes}
     with pytest.raises(InvalidDeclaration) as caught:
-        declared.declare(
-            session=db_session,
-            declaration=Declaration(**values),  # type: ignore[arg-type]
-            actor_email=RSSI,
-            now=NOW,
-        )
+        declare(db_session, FAX, now=NOW, **changes)
     assert caught.value.field == field
     assert str(caught.value).startswith(f"{field}: ")
 
@@ -88,7 +95,7 @@ def test_a_declared_breach_has_clocks_assessment_register_and_audit(
     db_session: Session,
     customers: None,
 ) -> None:
-    inc = declared.declare(session=db_session, declaration=FAX, actor_email=RSSI, now=NOW)
+    inc = declare(db_session, FAX, now=NOW)
     assert inc.ref.startswith(f"INC-{NOW.year}-")
     assert (inc.source, inc.status, inc.aware_at, inc.aware_set_by) == (
         "customer_report",
@@ -118,16 +125,9 @@ def test_a_breach_found_by_avm_ups_own_means_is_declared_with_source_detected(
     db_session: Session,
     customers: None,
 ) -> None:
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(
-            source="detected",
-            nature=["integrity"],
-            tenant_ids=["acme"],
-            summary="The antivirus quarantined altered fax archives.",
-        ),
-        actor_email=RSSI,
-        now=NOW,
+    summary = "The antivirus quarantined altered fax archives."
+    inc = declare(
+        db_session, ACME_REPORT, now=NOW, source="detected", nature=["integrity"], summary=summary
     )
     assert (inc.source, inc.declared) == ("detected", True)
     assert inc.title == "The antivirus quarantined altered fax archives."
@@ -135,18 +135,7 @@ def test_a_breach_found_by_avm_ups_own_means_is_declared_with_source_detected(
 
 
 def test_no_tenant_is_avm_ups_own_processing(db_session: Session, customers: None) -> None:
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(
-            source="staff_report",
-            nature=["confidentiality"],
-            data_categories=["identification"],
-            persons=40,
-            confirmed=True,
-        ),
-        actor_email=RSSI,
-        now=NOW,
-    )
+    inc = declare(db_session, STAFF_LEAK, now=NOW, persons=40, confirmed=True)
     assert inc.tenant_ids == [] and inc.status == "confirmed"
     cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY, now=NOW)
     assert cl.cnil_own and cl.next_due == NOW + timedelta(hours=72)
@@ -160,39 +149,15 @@ def test_the_rssi_decides_against_the_advice_with_a_justification(
     db_session: Session,
     customers: None,
 ) -> None:
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(
-            source="staff_report",
-            nature=["confidentiality"],
-            tenant_ids=["avm-staff"],
-            data_categories=["identification"],
-            persons=800,
-        ),
-        actor_email=RSSI,
-        now=NOW,
-    )
-    inputs = severity.SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, persons=800)
-    row = service.assess_severity(
-        session=db_session,
-        incident=inc,
-        inputs=inputs,
-        actor_email=RSSI,
-        now=NOW,
-        justification="the list reached a competitor's sales team",
-        notify_cnil=True,
-    )
+    inc = declare(db_session, STAFF_LEAK, now=NOW, tenant_ids=["avm-staff"], persons=800)
+    inputs = SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, persons=800)
+    justification = "the list reached a competitor's sales team"
+    row = assess(db_session, inc, inputs, justification, now=NOW, notify_cnil=True)
     assert row.band == "low" and row.notify_cnil is True
     assert row.recommendation_overridden
     assert row.rationale["advice"]["cnil"] is False  # the advice is kept beside the decision
-    assert set(row.rationale["factors"]) >= {
-        "data",
-        "identifiability",
-        "circumstances",
-        "intent",
-        "exemptions",
-        "role",
-    }
+    factors = {"data", "identifiability", "circumstances", "intent", "exemptions", "role"}
+    assert set(row.rationale["factors"]) >= factors
     assert any(
         "against the advice" in r and "competitor" in r for r in row.rationale["recommendation"]
     )
@@ -210,20 +175,14 @@ def test_telling_the_persons_while_claiming_an_exemption_is_refused(
     db_session: Session,
     customers: None,
 ) -> None:
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(source="staff_report", nature=["confidentiality"], persons=5),
-        actor_email=RSSI,
-        now=NOW,
-    )
-    inputs = severity.SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.5, persons=5)
+    inc = declare(db_session, now=NOW, source="staff_report", nature=["confidentiality"], persons=5)
+    inputs = SeverityInputs(dpc=3.0, ei=1.0, cb_confidentiality=0.5, persons=5)
     with pytest.raises(InvalidSeverityInput, match="notify_subjects"):
-        service.assess_severity(
-            session=db_session,
-            incident=inc,
-            inputs=inputs,
-            justification="x",
-            actor_email=RSSI,
+        assess(
+            db_session,
+            inc,
+            inputs,
+            "x",
             now=NOW,
             art34_exemption="b_measures_taken",
             art34_justification="accounts closed",
@@ -235,19 +194,8 @@ def test_findings_attach_later_and_declared_facts_survive_detection(
     db_session: Session,
     customers: None,
 ) -> None:
-    inc = declared.declare(session=db_session, declaration=FAX, actor_email=RSSI, now=NOW)
-    store_findings(
-        db_session,
-        [
-            make_finding(
-                "f-later",
-                rule_id="ACC-002",
-                source_ips=("198.51.100.9",),
-                tenants={"acme": (4, 30, 2)},
-                first_seen=T0,
-            )
-        ],
-    )
+    inc = declare(db_session, FAX, now=NOW)
+    _acme_finding(db_session, "f-later", "ACC-002", "198.51.100.9", (4, 30, 2), T0)
     linked = declared.attach_findings(
         session=db_session, incident=inc, finding_ids=["f-later"], actor_email=RSSI, now=NOW
     )
@@ -257,18 +205,8 @@ def test_findings_attach_later_and_declared_facts_survive_detection(
     assert (inc.tenants[0].persons, inc.tenants[0].records) == (3, 30)  # the larger
     # A later finding of the same source IP joins the declared incident by correlation and
     # never erases what was declared.
-    more = store_findings(
-        db_session,
-        [
-            make_finding(
-                "f-next",
-                rule_id="ACC-002",
-                source_ips=("198.51.100.9",),
-                tenants={"acme": (1, 1, 1)},
-                first_seen=T0 + timedelta(minutes=30),
-            )
-        ],
-    )
+    later = T0 + timedelta(minutes=30)
+    more = _acme_finding(db_session, "f-next", "ACC-002", "198.51.100.9", (1, 1, 1), later)
     [joined] = flows.record_findings(session=db_session, findings=more, now=NOW, policy=POLICY)
     assert joined.id == inc.id
     assert set(inc.data_categories) >= {"content", "identification"}
@@ -282,22 +220,11 @@ def test_findings_attach_later_and_declared_facts_survive_detection(
 
 
 def test_a_declared_incident_absorbs_a_detected_one(db_session: Session, customers: None) -> None:
-    rows = store_findings(
-        db_session,
-        [
-            make_finding(
-                "f-det",
-                rule_id="AUTH-002",
-                source_ips=("203.0.113.50",),
-                tenants={"acme": (9, 0, 0)},
-                first_seen=T0,
-            )
-        ],
-    )
+    rows = _acme_finding(db_session, "f-det", "AUTH-002", "203.0.113.50", (9, 0, 0), T0)
     [detected] = flows.record_findings(
         session=db_session, findings=rows, now=NOW - timedelta(hours=2), policy=POLICY
     )
-    inc = declared.declare(session=db_session, declaration=FAX, actor_email=RSSI, now=NOW)
+    inc = declare(db_session, FAX, now=NOW)
     declared.merge(
         session=db_session,
         absorbed=detected,
@@ -330,11 +257,9 @@ def test_attempt_only_declaration_is_registered_without_notification(
     db_session: Session,
     customers: None,
 ) -> None:
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(source="staff_report", nature=["attempt"], tenant_ids=["acme"]),
-        actor_email=RSSI,
-        now=datetime(2026, 3, 10, 12, 0, tzinfo=UTC),
+    at = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    inc = declare(
+        db_session, now=at, source="staff_report", nature=["attempt"], tenant_ids=["acme"]
     )
     assessment = inc.current_assessment
     assert assessment is not None

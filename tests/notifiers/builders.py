@@ -20,9 +20,16 @@ from incidents.models import (
     IncidentTenant,
     SeverityAssessment,
 )
-from notifiers.schemas import DraftPolicy, Organisation
+from notifiers import service
+from notifiers.flows import draft_notices
+from notifiers.models import Notice
+from notifiers.schemas import DraftPolicy, NoticeEdit, Organisation
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+NOW = T0 + timedelta(hours=3)
+RSSI = "rssi@avmup.com"
+DPO = "dpo@avmup.com"
+SIGNERS = {"rssi": RSSI, "dpo": DPO}
 
 # AVM Up's identity as configured in production (TOCSIN_ORG__*).
 ORG = Organisation(
@@ -114,6 +121,18 @@ THREE = [
         service="tel4b",
     ),
 ]
+
+# AVM Up's own processing: the tenant whose notices go to the CNIL and the persons.
+CONTROLLER = TenantSpec(
+    "avm-own",
+    "AVM Informatique",
+    "it@avmup.com",
+    321,
+    654,
+    "u-avm-1",
+    "192.0.2.10",
+    role="controller",
+)
 
 
 def _event(spec: TenantSpec, at: datetime, *, access: bool) -> dict[str, Any]:
@@ -262,3 +281,71 @@ def build_incident(
     session.flush()
     session.refresh(incident)
     return built
+
+
+def drafts(
+    session: Session, incident: Incident, *, now: datetime = NOW, policy: DraftPolicy = POLICY
+) -> list[Notice]:
+    """Draft (or refresh) the notices of `incident`; those written or changed."""
+    return draft_notices(session=session, incident=incident, now=now, policy=policy)
+
+
+def draft_one(session: Session, *, now: datetime = NOW, **build: Any) -> Notice:
+    """Build an incident (`build_incident`'s arguments) and draft its one notice."""
+    [notice] = drafts(session, build_incident(session, **build).incident, now=now)
+    return notice
+
+
+def add_evidence(session: Session, built: Built, event: dict[str, Any], *findings: int) -> None:
+    """Store `event` as evidence at NOW and list it in the findings of those indexes."""
+    session.add(
+        EvidenceEvent(
+            event_id=event["event_id"],
+            stream="t",
+            tenant_id=event["tenant_id"],
+            occurred_at=NOW,
+            payload=event,
+        )
+    )
+    for i in findings:
+        built.findings[i].evidence = [*built.findings[i].evidence, event["event_id"]]
+
+
+def acting(
+    session: Session, notice: Notice, role: str = "rssi", by: str | None = None
+) -> dict[str, Any]:
+    """Who acts on `notice`, at NOW: `role`, by the RSSI's or the DPO's address unless `by`
+    names another (keyword arguments of the notice service)."""
+    return {
+        "session": session,
+        "notice": notice,
+        "user_email": by or SIGNERS[role],
+        "user_role": role,
+        "now": NOW,
+    }
+
+
+def approve(
+    session: Session,
+    notice: Notice,
+    role: str = "rssi",
+    *,
+    by: str | None = None,
+    edits: NoticeEdit | None = None,
+    reasons_for_delay: str | None = None,
+    **extra: Any,
+) -> Notice:
+    """Sign `notice` as `role` (see `acting`); `extra` as `service.approve` takes it."""
+    return service.approve(
+        **acting(session, notice, role, by),
+        edits=edits,
+        reasons_for_delay=reasons_for_delay,
+        **extra,
+    )
+
+
+def reject(
+    session: Session, notice: Notice, reason: str, role: str = "rssi", by: str | None = None
+) -> Notice:
+    """Reject `notice` with `reason` as `role` (see `acting`)."""
+    return service.reject(**acting(session, notice, role, by), reason=reason)

@@ -5,27 +5,22 @@ communication of Art. 34(3)(c) in French and English."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from incidents import clocks, declared, service, severity
+from incidents import clocks
 from incidents.clocks import ClockPolicy
-from incidents.declared import Declaration
-from incidents.models import Customer
-from notifiers import service as notice_service
+from incidents.models import Customer, Incident
+from incidents.severity import SeverityInputs
 from notifiers.enums import NoticeKind, NoticeStatus
-from notifiers.flows import draft_notices
 from notifiers.models import Notice, OutboxMessage
 from notifiers.outbox import deliver_due
 from notifiers.schemas import DraftPolicy
-from tests.notifiers.builders import ORG, complete
+from tests.incidents.declaring import ACME_REPORT, STAFF_LEAK, assess, declare
+from tests.notifiers.builders import DPO, NOW, ORG, RSSI, approve, complete, drafts
 from tests.notifiers.conftest import SmtpServer
-
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-RSSI = "rssi@avmup.com"
-DPO = "dpo@avmup.com"
 
 
 def _customers(session: Session) -> None:
@@ -49,37 +44,28 @@ def _kinds(session: Session, incident_id: int) -> dict[str, Notice]:
     }
 
 
+def _drafted(session: Session, incident: Incident) -> dict[str, Notice]:
+    """Draft under the default policy; every notice of `incident` by kind."""
+    drafts(session, incident, policy=DraftPolicy())
+    return _kinds(session, incident.id)
+
+
 def test_processor_only_customer_notice_and_never_a_cnil_draft(db_session: Session) -> None:
     _customers(db_session)
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(
-            source="customer_report",
-            nature=["confidentiality"],
-            tenant_ids=["acme"],
-            data_categories=["content"],
-            services=["faxbis"],
-            persons=1,
-            records=4,
-            summary="Fax de résultats envoyé à un mauvais numéro.",
-            confirmed=True,
-        ),
-        actor_email=RSSI,
+    inc = declare(
+        db_session,
+        ACME_REPORT,
         now=NOW,
+        data_categories=["content"],
+        services=["faxbis"],
+        persons=1,
+        records=4,
+        summary="Fax de résultats envoyé à un mauvais numéro.",
+        confirmed=True,
     )
-    inputs = severity.SeverityInputs(dpc=4.0, ei=1.0, cb_confidentiality=0.25, persons=1)
-    service.assess_severity(
-        session=db_session,
-        incident=inc,
-        inputs=inputs,
-        justification="health data",
-        actor_email=RSSI,
-        now=NOW,
-        notify_cnil=True,
-        notify_subjects=True,
-    )
-    draft_notices(session=db_session, incident=inc, now=NOW, policy=DraftPolicy())
-    kinds = _kinds(db_session, inc.id)
+    inputs = SeverityInputs(dpc=4.0, ei=1.0, cb_confidentiality=0.25, persons=1)
+    assess(db_session, inc, inputs, "health data", now=NOW, notify_cnil=True, notify_subjects=True)
+    kinds = _drafted(db_session, inc)
     assert set(kinds) == {"customer"}  # the CNIL and the persons are Acme's to tell
     customer = kinds["customer"]
     assert customer.tenant_id == "acme"
@@ -91,39 +77,25 @@ def test_controller_insider_exfiltration_drafts_the_cnil_notice_despite_a_low_ba
     db_session: Session,
 ) -> None:
     _customers(db_session)
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(
-            source="staff_report",
-            nature=["confidentiality"],
-            tenant_ids=["avm-own"],
-            data_categories=["identification"],
-            persons=800,
-            records=800,
-            confirmed=True,
-            summary="A departing salesman exported the prospects' contacts to a competitor.",
-        ),
-        actor_email=RSSI,
+    summary = "A departing salesman exported the prospects' contacts to a competitor."
+    inc = declare(
+        db_session,
+        STAFF_LEAK,
         now=NOW,
+        tenant_ids=["avm-own"],
+        persons=800,
+        records=800,
+        confirmed=True,
+        summary=summary,
     )
-    inputs = severity.SeverityInputs(
-        dpc=1.0, ei=1.0, cb_confidentiality=0.25, malicious=True, persons=800
-    )
-    row = service.assess_severity(
-        session=db_session,
-        incident=inc,
-        inputs=inputs,
-        justification="insider, intent to compete",
-        actor_email=RSSI,
-        now=NOW,
-    )
+    inputs = SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, malicious=True, persons=800)
+    row = assess(db_session, inc, inputs, "insider, intent to compete", now=NOW)
     assert row.band == "low" and row.notify_cnil and not row.recommendation_overridden
     reasons = row.rationale["recommendation"]
     assert any(
         "malicious" in r and "whatever the band (low)" in r and "Art. 33(1)" in r for r in reasons
     )
-    draft_notices(session=db_session, incident=inc, now=NOW, policy=DraftPolicy())
-    kinds = _kinds(db_session, inc.id)
+    kinds = _drafted(db_session, inc)
     assert set(kinds) == {"cnil"}  # controller tenant: no customer notice, no persons
     assert kinds["cnil"].status == NoticeStatus.DRAFT
     assert "800" in kinds["cnil"].text_body.replace("\u00a0", "").replace("\u202f", "")
@@ -137,62 +109,37 @@ def test_the_rssi_decision_not_to_notify_removes_the_cnil_draft_path(
     db_session: Session,
 ) -> None:
     _customers(db_session)
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(
-            source="staff_report",
-            nature=["confidentiality"],
-            data_categories=["identification"],
-            persons=2,
-            confirmed=True,
-        ),
-        actor_email=RSSI,
-        now=NOW,
-    )
-    inputs = severity.SeverityInputs(
-        dpc=1.0, ei=1.0, cb_confidentiality=0.5, malicious=True, persons=2
-    )
-    row = service.assess_severity(
-        session=db_session,
-        incident=inc,
-        inputs=inputs,
-        actor_email=RSSI,
-        now=NOW,
-        justification="the two addresses were recovered before any use",
-        notify_cnil=False,
-    )
+    inc = declare(db_session, STAFF_LEAK, now=NOW, persons=2, confirmed=True)
+    inputs = SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.5, malicious=True, persons=2)
+    justification = "the two addresses were recovered before any use"
+    row = assess(db_session, inc, inputs, justification, now=NOW, notify_cnil=False)
     assert row.recommendation_overridden and row.rationale["advice"]["cnil"] is True
-    draft_notices(session=db_session, incident=inc, now=NOW, policy=DraftPolicy())
-    assert _kinds(db_session, inc.id) == {}
+    assert _drafted(db_session, inc) == {}
 
 
 def test_disproportionate_effort_drafts_a_public_communication_in_french_and_english(
     db_session: Session,
 ) -> None:
     _customers(db_session)
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(
-            source="subprocessor_report",
-            nature=["confidentiality"],
-            data_categories=["identification", "electronic_identification"],
-            persons=250_000,
-            summary="Un prestataire a exposé l'annuaire des prospects.",
-            confirmed=True,
-        ),
-        actor_email=RSSI,
+    inc = declare(
+        db_session,
         now=NOW,
+        source="subprocessor_report",
+        nature=["confidentiality"],
+        data_categories=["identification", "electronic_identification"],
+        persons=250_000,
+        summary="Un prestataire a exposé l'annuaire des prospects.",
+        confirmed=True,
     )
-    inputs = severity.SeverityInputs(
+    inputs = SeverityInputs(
         dpc=3.0, ei=1.0, cb_confidentiality=0.5, malicious=True, persons=250_000
     )
-    row = service.assess_severity(
-        session=db_session,
-        incident=inc,
-        inputs=inputs,
-        actor_email=RSSI,
+    row = assess(
+        db_session,
+        inc,
+        inputs,
+        "prospects without a valid address",
         now=NOW,
-        justification="prospects without a valid address",
         art34_exemption="c_disproportionate_effort",
         art34_justification="no contact details for most of the 250,000 prospects",
     )
@@ -203,12 +150,7 @@ def test_disproportionate_effort_drafts_a_public_communication_in_french_and_eng
         ("fr", "COMMUNICATION PUBLIQUE", "article 34, paragraphe 3, point c)"),
         ("en", "PUBLIC NOTICE", "Article 34(3)(c)"),
     ):
-        draft_notices(
-            session=db_session,
-            incident=inc,
-            now=NOW,
-            policy=DraftPolicy(default_language=language, org=ORG),
-        )
+        drafts(db_session, inc, policy=DraftPolicy(default_language=language, org=ORG))
         public = _kinds(db_session, inc.id)["public"]
         assert public.language == language
         assert heading in public.text_body
@@ -217,25 +159,9 @@ def test_disproportionate_effort_drafts_a_public_communication_in_french_and_eng
     kinds = _kinds(db_session, inc.id)
     assert set(kinds) == {"cnil", "public"}
     assert "[to be completed]" not in kinds["public"].text_body
-    signed = notice_service.approve(
-        session=db_session,
-        notice=kinds["public"],
-        user_email=RSSI,
-        user_role="rssi",
-        edits=None,
-        reasons_for_delay=None,
-        now=NOW,
-    )
+    signed = approve(db_session, kinds["public"])
     assert signed.status == NoticeStatus.DRAFT  # a public notice needs the DPO too
-    approved = notice_service.approve(
-        session=db_session,
-        notice=kinds["public"],
-        user_email=DPO,
-        user_role="dpo",
-        edits=None,
-        reasons_for_delay=None,
-        now=NOW,
-    )
+    approved = approve(db_session, kinds["public"], "dpo")
     assert approved.status == NoticeStatus.APPROVED and approved.approved_by == RSSI
     assert approved.dpo_approved_by == DPO
     assert db_session.scalars(select(OutboxMessage)).all() == []  # published, not e-mailed
@@ -250,19 +176,9 @@ def test_cnil_escalation_emails_only_for_avm_ups_own_processing(
     AVM Up's own processing: the CNIL escalations at 48, 24 and 6 h left, as before."""
     with factory() as session, session.begin():
         _customers(session)
-        processor = declared.declare(
-            session=session,
-            declaration=Declaration(
-                source="customer_report", nature=["confidentiality"], tenant_ids=["acme"]
-            ),
-            actor_email=RSSI,
-            now=NOW,
-        ).ref
-        controller = declared.declare(
-            session=session,
-            declaration=Declaration(source="staff_report", nature=["confidentiality"]),
-            actor_email=RSSI,
-            now=NOW,
+        processor = declare(session, ACME_REPORT, now=NOW).ref
+        controller = declare(
+            session, now=NOW, source="staff_report", nature=["confidentiality"]
         ).ref
     cfg = smtp_starttls.config()
     for hours in (24, 48, 66):
@@ -281,24 +197,10 @@ def test_cnil_escalation_emails_only_for_avm_ups_own_processing(
 
 def test_an_attempt_alone_drafts_no_customer_notice(db_session: Session) -> None:
     _customers(db_session)
-    inc = declared.declare(
-        session=db_session,
-        declaration=Declaration(
-            source="customer_report", nature=["attempt"], tenant_ids=["acme"], confirmed=True
-        ),
-        actor_email=RSSI,
-        now=NOW,
-    )
-    assert draft_notices(session=db_session, incident=inc, now=NOW, policy=DraftPolicy()) == []
-    inputs = severity.SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, persons=1)
+    inc = declare(db_session, ACME_REPORT, now=NOW, nature=["attempt"], confirmed=True)
+    assert drafts(db_session, inc, policy=DraftPolicy()) == []
+    inputs = SeverityInputs(dpc=1.0, ei=1.0, cb_confidentiality=0.25, persons=1)
     inc.nature = ["attempt", "confidentiality"]  # qualified as a breach after all
-    service.assess_severity(
-        session=db_session,
-        incident=inc,
-        inputs=inputs,
-        justification="one fax reached a stranger",
-        actor_email=RSSI,
-        now=NOW,
-    )
-    written = draft_notices(session=db_session, incident=inc, now=NOW, policy=DraftPolicy())
+    assess(db_session, inc, inputs, "one fax reached a stranger", now=NOW)
+    written = drafts(db_session, inc, policy=DraftPolicy())
     assert [n.kind for n in written] == ["customer"]

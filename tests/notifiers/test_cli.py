@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import User
-from notifiers.flows import draft_notices
-from tests.notifiers.builders import POLICY, THREE, build_incident
+from tests.notifiers.builders import THREE, build_incident, drafts
 from tests.notifiers.conftest import SmtpServer
 from tocsin.cli import main
 from tocsin.settings import get_settings
@@ -33,18 +32,20 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
+def _users(session: Session) -> None:
+    session.add_all(
+        [
+            User(email="rssi@avmup.com", password_hash="x", role="rssi"),
+            User(email="analyst@avmup.com", password_hash="x", role="analyst"),
+        ]
+    )
+
+
 def _seed(factory: sessionmaker[Session]) -> str:
     with factory() as session, session.begin():
         built = build_incident(session)
-        draft_notices(
-            session=session, incident=built.incident, now=datetime.now(UTC), policy=POLICY
-        )
-        session.add_all(
-            [
-                User(email="rssi@avmup.com", password_hash="x", role="rssi"),
-                User(email="analyst@avmup.com", password_hash="x", role="analyst"),
-            ]
-        )
+        drafts(session, built.incident, now=datetime.now(UTC))
+        _users(session)
         return built.incident.ref
 
 
@@ -145,12 +146,7 @@ def test_incident_fields_and_qualify_cli(
     get_settings.cache_clear()
     with factory() as session, session.begin():
         built = build_incident(session, fields=False, status="confirmed")
-        session.add_all(
-            [
-                User(email="rssi@avmup.com", password_hash="x", role="rssi"),
-                User(email="analyst@avmup.com", password_hash="x", role="analyst"),
-            ]
-        )
+        _users(session)
         ref = built.incident.ref
     code, out, _ = _run(capsys, "incidents", "fields", ref)
     assert code == 0 and json.loads(out)["values"]["cause"] is None
@@ -169,26 +165,16 @@ def test_incident_fields_and_qualify_cli(
         capsys, "incidents", "fields", ref, "--set", "cause=meteor", "--as", "rssi@avmup.com"
     )
     assert code == 1 and "cause" in err
-    code, out, _ = _run(
-        capsys,
-        "incidents",
-        "fields",
-        ref,
-        "--as",
-        "rssi@avmup.com",
-        "--set",
-        "cause=external_malicious",
-        "--set",
-        "origin=hacking",
-        "--set",
-        "subprocessors_involved=no",
-        "--set",
-        "breach_ongoing=unknown",
-        "--set",
-        "measures=comptes verrouillés;sessions révoquées",
-        "--set",
-        "measures_proposed=vérifier les connexions",
-    )
+    facts = {
+        "cause": "external_malicious",
+        "origin": "hacking",
+        "subprocessors_involved": "no",
+        "breach_ongoing": "unknown",
+        "measures": "comptes verrouillés;sessions révoquées",
+        "measures_proposed": "vérifier les connexions",
+    }
+    sets = [arg for name, value in facts.items() for arg in ("--set", f"{name}={value}")]
+    code, out, _ = _run(capsys, "incidents", "fields", ref, "--as", "rssi@avmup.com", *sets)
     values = json.loads(out)["values"]
     assert code == 0 and values["cause"] == "external_malicious"
     assert values["measures"] == "comptes verrouillés\nsessions révoquées"

@@ -18,6 +18,20 @@ GOOD = (
     "globex_42,Globex,rgpd@globex.example,en,48,\n"
     "avm-own,AVM Informatique,it@avmup.com,,,controller\n"
 )
+# What the console's customer form holds for a valid edit of tenant acme.
+EDIT = {
+    "name": "Acme",
+    "contact_email": "dpo@acme.example",
+    "language": "fr",
+    "notify_delay_hours": "24",
+    "role": "processor",
+}
+
+
+def _edit(session: Session, **changes: str) -> None:
+    customers.update_customer(
+        session=session, tenant_id="acme", actor_email="rssi@avmup.test", **{**EDIT, **changes}
+    )
 
 
 def test_parse_good_file() -> None:
@@ -89,20 +103,8 @@ def test_import_upserts(db_session: Session, tmp_path: Path) -> None:
     ],
 )
 def test_a_customer_edit_names_the_bad_field(db_session: Session, field: str, value: str) -> None:
-    good = {
-        "name": "Acme",
-        "contact_email": "dpo@acme.example",
-        "language": "fr",
-        "notify_delay_hours": "24",
-        "role": "processor",
-    }
     with pytest.raises(InvalidCustomer) as err:
-        customers.update_customer(
-            session=db_session,
-            tenant_id="acme",
-            actor_email="rssi@avmup.test",
-            **{**good, field: value},
-        )
+        _edit(db_session, **{field: value})
     assert err.value.field == field
     if value.strip() and not value.strip().isdigit():
         assert value not in str(err.value)  # never echoes what was typed
@@ -110,25 +112,13 @@ def test_a_customer_edit_names_the_bad_field(db_session: Session, field: str, va
 
 
 def test_a_customer_edit_is_saved_and_audited(db_session: Session) -> None:
-    customers.update_customer(
-        session=db_session,
-        tenant_id="acme",
-        name="Acme",
-        contact_email="dpo@acme.example",
-        language="fr",
-        notify_delay_hours="24",
-        role="processor",
-        actor_email="rssi@avmup.test",
-    )
-    customers.update_customer(
-        session=db_session,
-        tenant_id="acme",
-        name="Acme",
+    _edit(db_session)
+    _edit(
+        db_session,
         contact_email="dpo@acme.example; rssi@acme.example",
         language="en",
         notify_delay_hours="7,5",
         role="controller",
-        actor_email="rssi@avmup.test",
     )
     row = db_session.get(Customer, "acme")
     assert row is not None

@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents.findings_store import EvidenceEvent
 from incidents.models import IncidentTenant
-from notifiers import service
 from notifiers.enums import NoticeKind, NoticeStatus
-from notifiers.flows import draft_notices
 from notifiers.models import Notice
-from tests.notifiers.builders import POLICY, THREE, TenantSpec, build_incident
-
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-CONTROLLER = TenantSpec(
-    "avm-own",
-    "AVM Informatique",
-    "it@avmup.com",
-    321,
-    654,
-    "u-avm-1",
-    "192.0.2.10",
-    role="controller",
+from tests.notifiers.builders import (
+    CONTROLLER,
+    NOW,
+    POLICY,
+    THREE,
+    add_evidence,
+    approve,
+    build_incident,
+    drafts,
 )
 
 
@@ -33,9 +28,32 @@ def _fmt(n: int) -> str:
     return f"{n:,}".replace(",", "\u00a0")
 
 
+def _read(
+    event_id: str,
+    reader: tuple[str, str, str],
+    source_ip: str,
+    interface: str,
+    records: int,
+    resource: tuple[str, str],
+) -> dict[str, Any]:
+    """A FAXBIS read by `reader` (tenant, actor id, actor kind) of `resource` (type, tenant)."""
+    tenant_id, actor, kind = reader
+    return {
+        "event_id": event_id,
+        "service": "faxbis",
+        "tenant_id": tenant_id,
+        "actor": {"id": actor, "kind": kind},
+        "source_ip": source_ip,
+        "interface": interface,
+        "operation": "read",
+        "records": records,
+        "resource": {"type": resource[0], "tenant_id": resource[1]},
+    }
+
+
 def test_three_customers_three_isolated_notices(db_session: Session) -> None:
     built = build_incident(db_session)
-    notices = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
+    notices = drafts(db_session, built.incident)
     assert sorted(n.tenant_id or "" for n in notices) == sorted(t.tenant_id for t in THREE)
     assert {n.kind for n in notices} == {"customer"}
     for notice in notices:
@@ -74,10 +92,8 @@ def test_three_customers_three_isolated_notices(db_session: Session) -> None:
 
 def test_redrafting_is_idempotent(db_session: Session) -> None:
     built = build_incident(db_session)
-    first = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
-    again = draft_notices(
-        session=db_session, incident=built.incident, now=NOW + timedelta(minutes=5), policy=POLICY
-    )
+    first = drafts(db_session, built.incident)
+    again = drafts(db_session, built.incident, now=NOW + timedelta(minutes=5))
     assert len(first) == 3
     assert again == []
     count = len(
@@ -88,19 +104,14 @@ def test_redrafting_is_idempotent(db_session: Session) -> None:
 
 def test_nothing_drafted_before_confirmation_unless_critical(db_session: Session) -> None:
     triage = build_incident(db_session, status="triage", severity="high")
-    assert draft_notices(session=db_session, incident=triage.incident, now=NOW, policy=POLICY) == []
+    assert drafts(db_session, triage.incident) == []
     critical = build_incident(db_session, status="detected", severity="critical")
-    assert (
-        len(draft_notices(session=db_session, incident=critical.incident, now=NOW, policy=POLICY))
-        == 3
-    )
+    assert len(drafts(db_session, critical.incident)) == 3
     off = POLICY.model_copy(update={"draft_on_critical": False})
     other = build_incident(db_session, status="detected", severity="critical")
-    assert draft_notices(session=db_session, incident=other.incident, now=NOW, policy=off) == []
+    assert drafts(db_session, other.incident, policy=off) == []
     dismissed = build_incident(db_session, status="dismissed")
-    assert (
-        draft_notices(session=db_session, incident=dismissed.incident, now=NOW, policy=POLICY) == []
-    )
+    assert drafts(db_session, dismissed.incident) == []
 
 
 def _share(session: Session, incident_id: int, tenant_id: str) -> IncidentTenant:
@@ -113,26 +124,18 @@ def test_changes_refresh_draft_then_make_complementary_version(db_session: Sessi
     spec = THREE[0]
     built = build_incident(db_session, tenants=[spec])
     incident = built.incident
-    [v1] = draft_notices(session=db_session, incident=incident, now=NOW, policy=POLICY)
+    [v1] = drafts(db_session, incident)
     # Still a draft: new numbers refresh it in place.
     _share(db_session, incident.id, spec.tenant_id).persons = 1500
     db_session.flush()
-    [same] = draft_notices(session=db_session, incident=incident, now=NOW, policy=POLICY)
+    [same] = drafts(db_session, incident)
     assert same.id == v1.id and same.version == 1
     assert "environ 1\u00a0500" in same.text_body
     # Approved: the next change is a complementary version 2; version 1 is kept as approved.
-    service.approve(
-        session=db_session,
-        notice=v1,
-        user_email="rssi@avmup.com",
-        user_role="rssi",
-        edits=None,
-        reasons_for_delay=None,
-        now=NOW,
-    )
+    approve(db_session, v1)
     _share(db_session, incident.id, spec.tenant_id).persons = 4321
     db_session.flush()
-    [v2] = draft_notices(session=db_session, incident=incident, now=NOW, policy=POLICY)
+    [v2] = drafts(db_session, incident)
     assert (v2.version, v2.phase, v2.status) == (2, "complementary", "draft")
     assert "environ 4\u00a0321" in v2.text_body
     assert "notification complémentaire (version 2)" in v2.subject
@@ -146,7 +149,7 @@ def test_controller_role_drafts_cnil_and_data_subject(db_session: Session) -> No
         tenants=[THREE[0], CONTROLLER],
         assessment={"notify_cnil": True, "notify_subjects": True},
     )
-    notices = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
+    notices = drafts(db_session, built.incident)
     kinds = sorted((n.kind, n.tenant_id or "") for n in notices)
     assert kinds == [("cnil", ""), ("customer", THREE[0].tenant_id), ("data_subject", "")]
     cnil = next(n for n in notices if n.kind == NoticeKind.CNIL)
@@ -162,7 +165,7 @@ def test_no_cnil_when_assessment_does_not_recommend(db_session: Session) -> None
         tenants=[CONTROLLER],
         assessment={"notify_cnil": False, "notify_subjects": False},
     )
-    assert draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY) == []
+    assert drafts(db_session, built.incident) == []
     exempt = build_incident(
         db_session,
         tenants=[CONTROLLER],
@@ -173,50 +176,36 @@ def test_no_cnil_when_assessment_does_not_recommend(db_session: Session) -> None
             "art34_justification": "chiffrement AES-256",
         },
     )
-    notices = draft_notices(session=db_session, incident=exempt.incident, now=NOW, policy=POLICY)
+    notices = drafts(db_session, exempt.incident)
     assert [n.kind for n in notices] == ["cnil"]
     assert "chiffrement AES-256" in notices[0].text_body
 
 
 def test_staff_and_cross_tenant_evidence_is_redacted(db_session: Session) -> None:
     built = build_incident(db_session, tenants=[THREE[0]])
+    own = THREE[0].tenant_id
     events = [
-        {
-            "event_id": "e-staff",
-            "service": "faxbis",
-            "tenant_id": THREE[0].tenant_id,
-            "actor": {"id": "staff-jdupont", "kind": "staff_support"},
-            "source_ip": "10.9.9.9",
-            "interface": "support_console",
-            "operation": "read",
-            "records": 3,
-            "resource": {"type": "fax", "tenant_id": THREE[0].tenant_id},
-        },
-        {
-            "event_id": "e-cross",
-            "service": "faxbis",
-            "tenant_id": "other-tenant",
-            "actor": {"id": "u-other-1", "kind": "customer_user"},
-            "source_ip": "10.8.8.8",
-            "interface": "api",
-            "operation": "read",
-            "records": 4,
-            "resource": {"type": "fax", "tenant_id": THREE[0].tenant_id},
-        },
+        _read(
+            "e-staff",
+            (own, "staff-jdupont", "staff_support"),
+            "10.9.9.9",
+            "support_console",
+            3,
+            ("fax", own),
+        ),
+        _read(
+            "e-cross",
+            ("other-tenant", "u-other-1", "customer_user"),
+            "10.8.8.8",
+            "api",
+            4,
+            ("fax", own),
+        ),
     ]
     for ev in events:
-        db_session.add(
-            EvidenceEvent(
-                event_id=ev["event_id"],
-                stream="t",
-                tenant_id=ev["tenant_id"],
-                occurred_at=NOW,
-                payload=ev,
-            )
-        )
-    built.findings[0].evidence = [*built.findings[0].evidence, "e-staff", "e-cross"]
+        add_evidence(db_session, built, ev, 0)
     db_session.flush()
-    [notice] = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
+    [notice] = drafts(db_session, built.incident)
     for secret in ("staff-jdupont", "10.9.9.9", "other-tenant", "u-other-1", "10.8.8.8"):
         assert secret not in notice.text_body and secret not in notice.html_body
     assert "consultation de télécopies, par un membre du personnel d'AVM Up" in notice.text_body
@@ -230,23 +219,15 @@ def test_staff_and_cross_tenant_evidence_is_redacted(db_session: Session) -> Non
 def test_organisation_settings_refresh_drafts_but_never_renotify(db_session: Session) -> None:
     built = build_incident(db_session, tenants=[THREE[0]])
     bare = POLICY.model_copy(update={"org": POLICY.org.model_copy(update={"name": None})})
-    [draft] = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=bare)
+    [draft] = drafts(db_session, built.incident, policy=bare)
     assert "[à compléter]" in draft.text_body
-    [same] = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
+    [same] = drafts(db_session, built.incident)
     assert same.id == draft.id and "[à compléter]" not in same.text_body
-    service.approve(
-        session=db_session,
-        notice=same,
-        user_email="rssi@avmup.com",
-        user_role="rssi",
-        edits=None,
-        reasons_for_delay=None,
-        now=NOW,
-    )
+    approve(db_session, same)
     renamed = POLICY.model_copy(
         update={"org": POLICY.org.model_copy(update={"dpo_phone": "+33 4 99 99 99 99"})}
     )
-    assert draft_notices(session=db_session, incident=built.incident, now=NOW, policy=renamed) == []
+    assert drafts(db_session, built.incident, policy=renamed) == []
 
 
 def test_the_reading_customer_gets_a_neutral_notice_without_the_owner(
@@ -254,33 +235,17 @@ def test_the_reading_customer_gets_a_neutral_notice_without_the_owner(
 ) -> None:
     reader, owner = THREE[0], THREE[1]
     built = build_incident(db_session, tenants=[reader, owner])
-    event = {
-        "event_id": "e-read-across",
-        "service": "faxbis",
-        "tenant_id": reader.tenant_id,
-        "actor": {"id": reader.actor, "kind": "customer_user"},
-        "source_ip": reader.ip,
-        "interface": "web",
-        "operation": "read",
-        "records": 9,
-        "resource": {"type": "contact", "tenant_id": owner.tenant_id},
-    }
-    db_session.add(
-        EvidenceEvent(
-            event_id=event["event_id"],
-            stream="t",
-            tenant_id=reader.tenant_id,
-            occurred_at=NOW,
-            payload=event,
-        )
+    event = _read(
+        "e-read-across",
+        (reader.tenant_id, reader.actor, "customer_user"),
+        reader.ip,
+        "web",
+        9,
+        ("contact", owner.tenant_id),
     )
-    built.findings[0].evidence = [*built.findings[0].evidence, "e-read-across"]
-    built.findings[1].evidence = [*built.findings[1].evidence, "e-read-across"]
+    add_evidence(db_session, built, event, 0, 1)
     db_session.flush()
-    notices = {
-        n.tenant_id: n
-        for n in draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
-    }
+    notices = {n.tenant_id: n for n in drafts(db_session, built.incident)}
     to_reader, to_owner = notices[reader.tenant_id], notices[owner.tenant_id]
     assert "ne relèvent pas de votre compte" in to_reader.text_body
     for secret in (owner.tenant_id, owner.name, owner.actor, owner.ip):

@@ -72,6 +72,18 @@ def _facts(language: str) -> dict[str, Any]:
     }
 
 
+def _evidence(minutes: int, interface: str, **what: Any) -> EvidenceLine:
+    """What account u-1842 did from 203.0.113.5 on CAMPAIGN MANAGER, `minutes` after T."""
+    return EvidenceLine(
+        occurred_at=T + timedelta(minutes=minutes),
+        service="campaign_manager",
+        interface=interface,
+        actor_id="u-1842",
+        source_ip="203.0.113.5",
+        **what,
+    )
+
+
 def customer(language: str) -> CustomerNoticeContext:
     return CustomerNoticeContext(
         **_facts(language),
@@ -79,32 +91,15 @@ def customer(language: str) -> CustomerNoticeContext:
         customer_name="ACME SA",
         accounts=["u-1842"],
         evidence=[
-            EvidenceLine(
-                occurred_at=T,
-                service="campaign_manager",
-                interface="web",
-                action="login_failure",
-                actor_id="u-1842",
-                source_ip="203.0.113.5",
-            ),
-            EvidenceLine(
-                occurred_at=T + timedelta(minutes=2),
-                service="campaign_manager",
-                interface="web",
-                action="login_success",
-                actor_id="u-1842",
-                source_ip="203.0.113.5",
-            ),
-            EvidenceLine(
-                occurred_at=T + timedelta(minutes=9),
-                service="campaign_manager",
-                interface="api",
+            _evidence(0, "web", action="login_failure"),
+            _evidence(2, "web", action="login_success"),
+            _evidence(
+                9,
+                "api",
                 operation="export",
                 resource_type="contact",
                 outcome="allowed",
                 records=1840,
-                actor_id="u-1842",
-                source_ip="203.0.113.5",
             ),
         ],
     )

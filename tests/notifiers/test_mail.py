@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
 
 import pytest
 
@@ -10,6 +12,21 @@ from notifiers.exceptions import InvalidAddress
 from notifiers.mail import build_message, parse_sender, validate_address
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+# A plain-text message to one recipient; each test changes what it is about.
+MESSAGE: dict[str, Any] = {
+    "sender": "securite@avmup.com",
+    "recipients": ["a@x.example"],
+    "subject": "s",
+    "text": "t",
+    "html": None,
+    "message_id": "<m.1@tocsin.avmup.com>",
+    "date": NOW,
+    "language": "fr",
+}
+
+
+def _message(**changes: Any) -> EmailMessage:
+    return build_message(**{**MESSAGE, **changes})
 
 
 @pytest.mark.parametrize(
@@ -40,15 +57,12 @@ def test_valid_address_and_sender() -> None:
 
 
 def test_subject_crlf_cannot_add_a_header() -> None:
-    msg = build_message(
-        sender="securite@avmup.com",
+    msg = _message(
         recipients=["dpo@acme.example"],
         subject="Objet\r\nBcc: victim@evil.example\nX-Evil: 1",
         text="corps",
         html="<p>corps</p>",
         message_id="<a.b@tocsin.avmup.com>",
-        date=NOW,
-        language="fr",
         reference="INC-2026-0001\r\nX-Evil: 2",
     )
     raw = msg.as_bytes()
@@ -58,17 +72,7 @@ def test_subject_crlf_cannot_add_a_header() -> None:
 
 
 def test_several_recipients_are_not_disclosed() -> None:
-    msg = build_message(
-        sender="securite@avmup.com",
-        recipients=["a@x.example", "b@y.example"],
-        subject="s",
-        text="t",
-        html=None,
-        message_id="<m.1@tocsin.avmup.com>",
-        date=NOW,
-        language="en",
-        hide_recipients=True,
-    )
+    msg = _message(recipients=["a@x.example", "b@y.example"], language="en", hide_recipients=True)
     assert msg["To"] == "undisclosed-recipients:;"
     assert b"a@x.example" not in msg.as_bytes()
     assert msg["Content-Language"] == "en"
@@ -76,27 +80,9 @@ def test_several_recipients_are_not_disclosed() -> None:
 
 def test_bad_message_id_refused() -> None:
     with pytest.raises(InvalidAddress):
-        build_message(
-            sender="securite@avmup.com",
-            recipients=["a@x.example"],
-            subject="s",
-            text="t",
-            html=None,
-            message_id="<x>\r\nBcc: y@z.example",
-            date=NOW,
-            language="fr",
-        )
+        _message(message_id="<x>\r\nBcc: y@z.example")
 
 
 def test_customer_contacts_are_all_addressed() -> None:
-    msg = build_message(
-        sender="securite@avmup.com",
-        recipients=["a@x.example", "b@x.example"],
-        subject="s",
-        text="t",
-        html=None,
-        message_id="<m.2@tocsin.avmup.com>",
-        date=NOW,
-        language="fr",
-    )
+    msg = _message(recipients=["a@x.example", "b@x.example"], message_id="<m.2@tocsin.avmup.com>")
     assert msg["To"] == "a@x.example, b@x.example"

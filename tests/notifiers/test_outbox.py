@@ -18,17 +18,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from incidents.models import ClockFact, Escalation
-from notifiers import service
 from notifiers.exceptions import ApprovalDenied, InsecureTransport
-from notifiers.flows import draft_notices
 from notifiers.models import Notice, OutboxMessage
 from notifiers.outbox import SmtpConfig, deliver_due, resolve_uncertain
 from notifiers.schemas import NoticeEdit
-from tests.notifiers.builders import POLICY, T0, THREE, TenantSpec, build_incident
+from tests.notifiers.builders import (
+    NOW,
+    RSSI,
+    T0,
+    THREE,
+    TenantSpec,
+    approve,
+    build_incident,
+    draft_one,
+)
 from tests.notifiers.conftest import SENDER, SmtpServer
 
-NOW = T0 + timedelta(hours=3)
-RSSI = "rssi@avmup.com"
 BACKENDS = pytest.mark.parametrize("fresh_db_url", ["sqlite", "postgresql"], indirect=True)
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,18 +42,8 @@ def _approved_notice(
     factory: sessionmaker[Session], spec: TenantSpec = THREE[0], edits: NoticeEdit | None = None
 ) -> int:
     with factory() as session, session.begin():
-        built = build_incident(session, tenants=[spec])
-        [notice] = draft_notices(session=session, incident=built.incident, now=NOW, policy=POLICY)
-        service.approve(
-            session=session,
-            notice=notice,
-            user_email=RSSI,
-            user_role="rssi",
-            edits=edits,
-            reasons_for_delay=None,
-            now=NOW,
-        )
-        return notice.id
+        notice = draft_one(session, tenants=[spec])
+        return approve(session, notice, edits=edits).id
 
 
 def _row(factory: sessionmaker[Session], notice_id: int) -> OutboxMessage:

@@ -8,31 +8,16 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from notifiers import service
-from notifiers.flows import draft_notices
 from notifiers.models import OutboxMessage
 from notifiers.outbox import deliver_due
-from tests.notifiers.builders import POLICY, T0, THREE, build_incident
+from tests.notifiers.builders import NOW, THREE, approve, build_incident, drafts
 from tests.notifiers.conftest import SmtpServer
-
-NOW = T0 + timedelta(hours=3)
 
 
 def _approve_all(factory: sessionmaker[Session]) -> list[int]:
     with factory() as session, session.begin():
-        built = build_incident(session, tenants=list(THREE))
-        notices = draft_notices(session=session, incident=built.incident, now=NOW, policy=POLICY)
-        for notice in notices:
-            service.approve(
-                session=session,
-                notice=notice,
-                user_email="rssi@avmup.com",
-                user_role="rssi",
-                edits=None,
-                reasons_for_delay=None,
-                now=NOW,
-            )
-        return [n.id for n in notices]
+        notices = drafts(session, build_incident(session, tenants=list(THREE)).incident)
+        return [approve(session, notice).id for notice in notices]
 
 
 def _states(factory: sessionmaker[Session]) -> list[str]:

@@ -19,34 +19,36 @@ from notifiers.exceptions import (
     NoticeIncomplete,
     ReasonsForDelayRequired,
 )
-from notifiers.flows import draft_notices
 from notifiers.models import Notice, OutboxMessage
 from notifiers.schemas import NoticeEdit
-from tests.notifiers.builders import POLICY, T0, THREE, TenantSpec, build_incident
-
-NOW = T0 + timedelta(hours=3)
-DPO = "dpo@avmup.com"
-RSSI = "rssi@avmup.com"
-CONTROLLER = TenantSpec(
-    "avm-own",
-    "AVM Informatique",
-    "it@avmup.com",
-    321,
-    654,
-    "u-avm-1",
-    "192.0.2.10",
-    role="controller",
+from tests.notifiers.builders import (
+    CONTROLLER,
+    NOW,
+    RSSI,
+    THREE,
+    TenantSpec,
+    acting,
+    approve,
+    draft_one,
+    drafts,
+    reject,
 )
 
 
 def _customer_notice(session: Session) -> Notice:
-    built = build_incident(session, tenants=[THREE[0]])
-    [notice] = draft_notices(session=session, incident=built.incident, now=NOW, policy=POLICY)
-    return notice
+    return draft_one(session, tenants=[THREE[0]])
 
 
 def _outbox(session: Session) -> list[OutboxMessage]:
     return list(session.scalars(select(OutboxMessage)))
+
+
+def _receipt(
+    session: Session, notice: Notice, receipt: str, role: str = "rssi", by: str = RSSI
+) -> Notice:
+    return service.record_cnil_receipt(
+        **acting(session, notice, role, by), receipt=receipt, filed_at=NOW
+    )
 
 
 def test_drafts_are_never_queued(db_session: Session) -> None:
@@ -58,54 +60,23 @@ def test_drafts_are_never_queued(db_session: Session) -> None:
 def test_only_rssi_approves(db_session: Session, role: str) -> None:
     notice = _customer_notice(db_session)
     with pytest.raises(ApprovalDenied):
-        service.approve(
-            session=db_session,
-            notice=notice,
-            user_email="x@avmup.com",
-            user_role=role,
-            edits=None,
-            reasons_for_delay=None,
-            now=NOW,
-        )
+        approve(db_session, notice, role, by="x@avmup.com")
     with pytest.raises(ApprovalDenied):
-        service.reject(
-            session=db_session,
-            notice=notice,
-            user_email="x@avmup.com",
-            user_role=role,
-            reason="non",
-            now=NOW,
-        )
+        reject(db_session, notice, "non", role, by="x@avmup.com")
     assert notice.status == NoticeStatus.DRAFT
     assert _outbox(db_session) == []
 
 
 def test_approval_queues_one_outbox_row(db_session: Session) -> None:
     notice = _customer_notice(db_session)
-    service.approve(
-        session=db_session,
-        notice=notice,
-        user_email=RSSI,
-        user_role="rssi",
-        edits=None,
-        reasons_for_delay=None,
-        now=NOW,
-    )
+    approve(db_session, notice)
     [row] = _outbox(db_session)
     assert notice.status == NoticeStatus.APPROVED and notice.approved_by == RSSI
     assert row.recipients == [THREE[0].email]
     assert row.notice_id == notice.id and row.state == "pending"
     assert row.message_id.startswith("<tocsin.") and row.message_id.endswith("@tocsin.avmup.com>")
     with pytest.raises(InvalidNoticeTransition):
-        service.approve(
-            session=db_session,
-            notice=notice,
-            user_email=RSSI,
-            user_role="rssi",
-            edits=None,
-            reasons_for_delay=None,
-            now=NOW,
-        )
+        approve(db_session, notice)
     assert len(_outbox(db_session)) == 1
 
 
@@ -113,14 +84,8 @@ def test_edits_are_stored_and_their_diff_audited(db_session: Session) -> None:
     notice = _customer_notice(db_session)
     drafted = notice.text_body
     edited = drafted.replace("Madame, Monsieur,", "Madame la Déléguée,\n\n<b>Urgent</b>")
-    service.approve(
-        session=db_session,
-        notice=notice,
-        user_email=RSSI,
-        user_role="rssi",
-        edits=NoticeEdit(subject="Objet\r\nBcc: x@evil.example", text=edited),
-        reasons_for_delay=None,
-        now=NOW,
+    approve(
+        db_session, notice, edits=NoticeEdit(subject="Objet\r\nBcc: x@evil.example", text=edited)
     )
     assert notice.edited is True
     assert notice.original is not None and notice.original["text"] == drafted
@@ -143,31 +108,16 @@ def test_an_edit_cannot_contradict_the_incident_fields(db_session: Session) -> N
         ("- sessions du compte révoquées", "- rien n'a été fait"),
     ):
         with pytest.raises(InvalidNoticeTransition, match="incident's fields"):
-            service.approve(
-                session=db_session,
-                notice=notice,
-                user_email=RSSI,
-                user_role="rssi",
-                edits=NoticeEdit(text=notice.text_body.replace(before, after)),
-                reasons_for_delay=None,
-                now=NOW,
+            approve(
+                db_session, notice, edits=NoticeEdit(text=notice.text_body.replace(before, after))
             )
     assert notice.status == NoticeStatus.DRAFT and not notice.edited
 
 
 def test_nothing_entered_means_no_approval(db_session: Session) -> None:
-    built = build_incident(db_session, tenants=[THREE[0]], fields=False)
-    [notice] = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
+    notice = draft_one(db_session, tenants=[THREE[0]], fields=False)
     with pytest.raises(NoticeIncomplete, match="cause") as refused:
-        service.approve(
-            session=db_session,
-            notice=notice,
-            user_email=RSSI,
-            user_role="rssi",
-            edits=None,
-            reasons_for_delay=None,
-            now=NOW,
-        )
+        approve(db_session, notice)
     for name in (
         "measures_taken",
         "measures_proposed",
@@ -179,45 +129,29 @@ def test_nothing_entered_means_no_approval(db_session: Session) -> None:
     # A « [à compléter] » typed back into an otherwise complete notice blocks it too.
     done = _customer_notice(db_session)
     with pytest.raises(NoticeIncomplete, match="text"):
-        service.approve(
-            session=db_session,
-            notice=done,
-            user_email=RSSI,
-            user_role="rssi",
-            edits=NoticeEdit(text=done.text_body + "\nChiffres : [à compléter]\n"),
-            reasons_for_delay=None,
-            now=NOW,
+        approve(
+            db_session, done, edits=NoticeEdit(text=done.text_body + "\nChiffres : [à compléter]\n")
         )
 
 
 def test_missing_customer_contact_blocks_approval(db_session: Session) -> None:
-    built = build_incident(
+    notice = draft_one(
         db_session,
         tenants=[TenantSpec("orphan", "x", "x@y.example", 1, 2, "u", "192.0.2.3")],
         customers=False,
     )
-    [notice] = draft_notices(session=db_session, incident=built.incident, now=NOW, policy=POLICY)
     with pytest.raises(MissingRecipient):
-        service.approve(
-            session=db_session,
-            notice=notice,
-            user_email=RSSI,
-            user_role="rssi",
-            edits=None,
-            reasons_for_delay=None,
-            now=NOW,
-        )
+        approve(db_session, notice)
     assert notice.status == NoticeStatus.DRAFT
 
 
 def _cnil(session: Session, *, aware_at: datetime) -> Notice:
-    built = build_incident(
+    notice = draft_one(
         session,
         tenants=[CONTROLLER],
         aware_at=aware_at,
         assessment={"notify_cnil": True, "notify_subjects": False},
     )
-    [notice] = draft_notices(session=session, incident=built.incident, now=NOW, policy=POLICY)
     assert notice.kind == NoticeKind.CNIL
     return notice
 
@@ -226,44 +160,12 @@ def test_late_cnil_needs_reasons_for_delay(db_session: Session) -> None:
     aware = NOW - timedelta(hours=80)
     notice = _cnil(db_session, aware_at=aware)
     with pytest.raises(ReasonsForDelayRequired):
-        service.approve(
-            session=db_session,
-            notice=notice,
-            user_email=RSSI,
-            user_role="rssi",
-            edits=None,
-            reasons_for_delay=None,
-            now=NOW,
-        )
+        approve(db_session, notice)
     with pytest.raises(ReasonsForDelayRequired):
-        service.approve(
-            session=db_session,
-            notice=notice,
-            user_email=RSSI,
-            user_role="rssi",
-            edits=None,
-            reasons_for_delay="  \r\n ",
-            now=NOW,
-        )
-    service.approve(
-        session=db_session,
-        notice=notice,
-        user_email=RSSI,
-        user_role="rssi",
-        edits=None,
-        reasons_for_delay="Périmètre établi après analyse forensique",
-        now=NOW,
-    )
+        approve(db_session, notice, reasons_for_delay="  \r\n ")
+    approve(db_session, notice, reasons_for_delay="Périmètre établi après analyse forensique")
     assert notice.status == NoticeStatus.DRAFT  # the DPO signs too
-    service.approve(
-        session=db_session,
-        notice=notice,
-        user_email=DPO,
-        user_role="dpo",
-        edits=None,
-        reasons_for_delay=None,
-        now=NOW,
-    )
+    approve(db_session, notice, "dpo")
     assert notice.status == NoticeStatus.APPROVED
     assert "Périmètre établi après analyse forensique" in notice.text_body
     assert "Périmètre établi après analyse forensique" in notice.html_body
@@ -277,52 +179,12 @@ def test_late_cnil_needs_reasons_for_delay(db_session: Session) -> None:
 def test_cnil_in_time_needs_no_reasons_and_receipt_meets_clock(db_session: Session) -> None:
     notice = _cnil(db_session, aware_at=NOW - timedelta(hours=10))
     with pytest.raises(InvalidNoticeTransition):
-        service.record_cnil_receipt(
-            session=db_session,
-            notice=notice,
-            receipt="ABC-1",
-            user_email=RSSI,
-            user_role="rssi",
-            filed_at=NOW,
-            now=NOW,
-        )
-    service.approve(
-        session=db_session,
-        notice=notice,
-        user_email=DPO,
-        user_role="dpo",
-        edits=None,
-        reasons_for_delay=None,
-        now=NOW,
-    )
-    service.approve(
-        session=db_session,
-        notice=notice,
-        user_email=RSSI,
-        user_role="rssi",
-        edits=None,
-        reasons_for_delay=None,
-        now=NOW,
-    )
+        _receipt(db_session, notice, "ABC-1")
+    approve(db_session, notice, "dpo")
+    approve(db_session, notice)
     with pytest.raises(ApprovalDenied):
-        service.record_cnil_receipt(
-            session=db_session,
-            notice=notice,
-            receipt="ABC-1",
-            user_email="a@avmup.com",
-            user_role="analyst",
-            filed_at=NOW,
-            now=NOW,
-        )
-    service.record_cnil_receipt(
-        session=db_session,
-        notice=notice,
-        receipt="2026-001234",
-        user_email=RSSI,
-        user_role="rssi",
-        filed_at=NOW,
-        now=NOW,
-    )
+        _receipt(db_session, notice, "ABC-1", "analyst", by="a@avmup.com")
+    _receipt(db_session, notice, "2026-001234")
     assert notice.status == NoticeStatus.SENT and notice.cnil_receipt == "2026-001234"
     facts = list(
         db_session.scalars(select(ClockFact).where(ClockFact.incident_id == notice.incident_id))
@@ -334,95 +196,39 @@ def test_cnil_in_time_needs_no_reasons_and_receipt_meets_clock(db_session: Sessi
 def test_reject_needs_reason_and_blocks_sending(db_session: Session) -> None:
     notice = _customer_notice(db_session)
     with pytest.raises(InvalidNoticeTransition):
-        service.reject(
-            session=db_session,
-            notice=notice,
-            user_email=RSSI,
-            user_role="rssi",
-            reason=" ",
-            now=NOW,
-        )
-    service.reject(
-        session=db_session,
-        notice=notice,
-        user_email=RSSI,
-        user_role="rssi",
-        reason="chiffres à vérifier",
-        now=NOW,
-    )
+        reject(db_session, notice, " ")
+    reject(db_session, notice, "chiffres à vérifier")
     assert notice.status == NoticeStatus.REJECTED
     with pytest.raises(InvalidNoticeTransition):
-        service.approve(
-            session=db_session,
-            notice=notice,
-            user_email=RSSI,
-            user_role="rssi",
-            edits=None,
-            reasons_for_delay=None,
-            now=NOW,
-        )
+        approve(db_session, notice)
     assert _outbox(db_session) == []
     # Unchanged facts do not re-draft what the RSSI rejected.
-    assert draft_notices(session=db_session, incident=notice.incident, now=NOW, policy=POLICY) == []
+    assert drafts(db_session, notice.incident) == []
 
 
 def test_data_subject_notice_goes_to_listed_recipients_hidden(db_session: Session) -> None:
-    built = build_incident(
-        db_session, tenants=[CONTROLLER], assessment={"notify_cnil": False, "notify_subjects": True}
-    )
-    [notice] = draft_notices(
-        session=db_session, incident=built.incident, now=datetime.now(UTC), policy=POLICY
+    notice = draft_one(
+        db_session,
+        now=datetime.now(UTC),
+        tenants=[CONTROLLER],
+        assessment={"notify_cnil": False, "notify_subjects": True},
     )
     assert notice.kind == NoticeKind.DATA_SUBJECT
-    service.approve(
-        session=db_session,
-        notice=notice,
-        user_email=RSSI,
-        user_role="rssi",
-        edits=None,
-        reasons_for_delay=None,
-        now=NOW,
-        recipients=["a@example.org", "b@example.org"],
-    )
+    approve(db_session, notice, recipients=["a@example.org", "b@example.org"])
     assert _outbox(db_session) == []  # nothing leaves before the DPO signs
-    service.approve(
-        session=db_session,
-        notice=notice,
-        user_email=DPO,
-        user_role="dpo",
-        edits=None,
-        reasons_for_delay=None,
-        now=NOW,
-        recipients=["a@example.org", "b@example.org"],
-    )
+    approve(db_session, notice, "dpo", recipients=["a@example.org", "b@example.org"])
     [row] = _outbox(db_session)
     assert row.recipients == ["a@example.org", "b@example.org"]
 
 
 def test_a_change_of_facts_after_one_signature_voids_it(db_session: Session) -> None:
     notice = _cnil(db_session, aware_at=NOW - timedelta(hours=10))
-    service.approve(
-        session=db_session,
-        notice=notice,
-        user_email=RSSI,
-        user_role="rssi",
-        edits=None,
-        reasons_for_delay=None,
-        now=NOW,
-    )
+    approve(db_session, notice)
     assert notice.approved_by == RSSI and notice.status == NoticeStatus.DRAFT
     with pytest.raises(InvalidNoticeTransition, match="already signed"):
-        service.approve(
-            session=db_session,
-            notice=notice,
-            user_email=DPO,
-            user_role="dpo",
-            edits=NoticeEdit(subject="autre objet"),
-            reasons_for_delay=None,
-            now=NOW,
-        )
+        approve(db_session, notice, "dpo", edits=NoticeEdit(subject="autre objet"))
     notice.incident.cause = "internal_accidental"  # the RSSI corrects a fact
-    draft_notices(session=db_session, incident=notice.incident, now=NOW, policy=POLICY)
+    drafts(db_session, notice.incident)
     assert "Acte interne accidentel" in notice.text_body
     assert notice.approved_by is None and notice.status == NoticeStatus.DRAFT
     voided = db_session.scalars(
@@ -430,12 +236,4 @@ def test_a_change_of_facts_after_one_signature_voids_it(db_session: Session) -> 
     ).one()
     assert voided.data["roles"] == ["rssi"]
     with pytest.raises(ApprovalDenied):
-        service.approve(
-            session=db_session,
-            notice=notice,
-            user_email="a@avmup.com",
-            user_role="analyst",
-            edits=None,
-            reasons_for_delay=None,
-            now=NOW,
-        )
+        approve(db_session, notice, "analyst", by="a@avmup.com")
