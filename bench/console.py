@@ -33,6 +33,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from console import security  # noqa: E402
+from console.app import create_app  # noqa: E402
 from consumers.events import AuthEvent  # noqa: E402
 from incidents import service as incident_service  # noqa: E402
 from incidents.clocks import ClockPolicy  # noqa: E402
@@ -42,8 +44,6 @@ from incidents.flows import record_findings  # noqa: E402
 from notifiers.customers import CustomerRow, import_rows  # noqa: E402
 from notifiers.flows import draft_notices  # noqa: E402
 from notifiers.schemas import DraftPolicy  # noqa: E402
-from tocsin.console import security  # noqa: E402
-from tocsin.console.app import create_app  # noqa: E402
 from tocsin.dbschema import upgrade  # noqa: E402
 from tocsin.runtime import tune_gc  # noqa: E402
 from tocsin.settings import Organisation, Settings  # noqa: E402

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from accounts.roles import Role
+from console import notices_view, views
 from incidents import declared, severity
 from incidents import service as incident_service
 from incidents.clocks import ClockPolicy
@@ -25,7 +26,6 @@ from incidents.exceptions import InvalidDeclaration
 from notifiers import flows as notice_flows
 from notifiers.exceptions import ApprovalDenied
 from notifiers.schemas import DraftPolicy
-from tocsin.console import notices_view, views
 from tocsin.settings import get_settings
 
 YES_NO = {"yes": True, "no": False}

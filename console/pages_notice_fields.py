@@ -11,11 +11,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from console import actions, notice_fields_view
+from console.deps import DbSession, RssiUser, draft_policy_of
+from console.errors import InvalidUserInput
+from console.pages_incidents import _back, _fail
 from consumers.errors import TocsinError
-from tocsin.console import actions, notice_fields_view
-from tocsin.console.deps import DbSession, RssiUser, draft_policy_of
-from tocsin.console.errors import InvalidUserInput
-from tocsin.console.pages_incidents import _back, _fail
 
 router = APIRouter(include_in_schema=False)
 

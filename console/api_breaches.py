@@ -9,10 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 
+from console import breaches, notices_view, views
+from console.deps import DbSession, TriageUser, draft_policy_of, policy_of
+from console.errors import PROBLEM_RESPONSES
 from incidents.exceptions import InvalidDeclaration
-from tocsin.console import breaches, notices_view, views
-from tocsin.console.deps import DbSession, TriageUser, draft_policy_of, policy_of
-from tocsin.console.errors import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["tocsin"], responses=PROBLEM_RESPONSES)
 

@@ -13,10 +13,8 @@ from sqlalchemy.orm import Session
 
 from accounts.audit import audit
 from accounts.models import User
-from consumers.errors import NotFound, TocsinError
-from incidents import register
-from tocsin.console import actions, notice_fields_view, notices_view, views
-from tocsin.console.deps import (
+from console import actions, notice_fields_view, notices_view, views
+from console.deps import (
     CommenterUser,
     DbSession,
     Forbidden,
@@ -31,9 +29,11 @@ from tocsin.console.deps import (
     draft_policy_of,
     policy_of,
 )
-from tocsin.console.errors import InvalidUserInput, http_status
-from tocsin.console.i18n import parse_local
-from tocsin.console.web import EXPORT_CSP, PREVIEW_CSP, current_lang, render
+from console.errors import InvalidUserInput, http_status
+from console.i18n import parse_local
+from console.web import EXPORT_CSP, PREVIEW_CSP, current_lang, render
+from consumers.errors import NotFound, TocsinError
+from incidents import register
 
 router = APIRouter(include_in_schema=False)
 

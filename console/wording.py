@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tocsin.console.i18n import LABELS, label
+from console.i18n import LABELS, label
 
 _FACTORS = {
     "fr": {

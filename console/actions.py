@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import User
 from accounts.roles import Role
+from console.deps import Forbidden
+from console.errors import InvalidUserInput, SmtpNotConfigured
 from incidents import audit as audit_chain
 from incidents import service as incident_service
 from incidents import severity
@@ -28,8 +30,6 @@ from notifiers.exceptions import InvalidNoticeTransition
 from notifiers.models import Notice
 from notifiers.outbox import DeliveryReport, SmtpConfig
 from notifiers.schemas import DraftPolicy, NoticeEdit
-from tocsin.console.deps import Forbidden
-from tocsin.console.errors import InvalidUserInput, SmtpNotConfigured
 
 ANALYST_TARGETS = frozenset(
     {IncidentStatus.TRIAGE, IncidentStatus.CONFIRMED, IncidentStatus.DISMISSED}

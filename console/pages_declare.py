@@ -13,16 +13,16 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from console import actions, breaches
+from console.deps import DbSession, Forbidden, TriageUser, draft_policy_of
+from console.errors import http_status
+from console.pages_incidents import _back, _fail, _message
+from console.web import render
 from consumers.errors import TocsinError
 from incidents import declared
 from incidents.enums import Art34Exemption
 from incidents.exceptions import InvalidDeclaration
 from notifiers import customers as customer_service
-from tocsin.console import actions, breaches
-from tocsin.console.deps import DbSession, Forbidden, TriageUser, draft_policy_of
-from tocsin.console.errors import http_status
-from tocsin.console.pages_incidents import _back, _fail, _message
-from tocsin.console.web import render
 
 router = APIRouter(include_in_schema=False)
 

@@ -14,11 +14,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from accounts.audit import audit
-from incidents import audit as audit_chain
-from incidents import register
-from tocsin import __version__ as tocsin_version
-from tocsin.console import actions, notices_view, security, views
-from tocsin.console.deps import (
+from console import actions, notices_view, security, views
+from console.deps import (
     AdminUser,
     CommenterUser,
     CurrentUser,
@@ -34,9 +31,11 @@ from tocsin.console.deps import (
     draft_policy_of,
     policy_of,
 )
-from tocsin.console.errors import PROBLEM_RESPONSES
-from tocsin.console.pages_ops import database_ok
-from tocsin.console.web import csrf_token
+from console.errors import PROBLEM_RESPONSES
+from console.pages_ops import database_ok
+from console.web import csrf_token
+from incidents import audit as audit_chain
+from incidents import register
 
 router = APIRouter(tags=["tocsin"], responses=PROBLEM_RESPONSES)
 
@@ -88,8 +87,8 @@ def patch_me(request: Request, db: DbSession, user: CurrentUser, body: Preferenc
 
 
 @router.get("/health")
-def health(db: DbSession, user: CurrentUser) -> Json:
-    return {"database": database_ok(db), "version": tocsin_version}
+def health(request: Request, db: DbSession, user: CurrentUser) -> Json:
+    return {"database": database_ok(db), "version": request.app.state.version}
 
 
 @router.get("/incidents")

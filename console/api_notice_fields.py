@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from tocsin.console import actions, notice_fields_view
-from tocsin.console.deps import DbSession, ReaderUser, RssiUser, draft_policy_of
-from tocsin.console.errors import PROBLEM_RESPONSES
+from console import actions, notice_fields_view
+from console.deps import DbSession, ReaderUser, RssiUser, draft_policy_of
+from console.errors import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["tocsin"], responses=PROBLEM_RESPONSES)
 
