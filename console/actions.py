@@ -6,6 +6,7 @@ to confirmed/dismissed only), then calls the domain service, which writes the au
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import User
 from accounts.roles import Role
+from console import views
 from console.deps import Forbidden
 from console.errors import InvalidUserInput, SmtpNotConfigured
 from incidents import audit as audit_chain
@@ -169,23 +171,7 @@ def assess(
     notice_flows.draft_notices(
         session=session, incident=found, now=datetime.now(UTC), policy=policy
     )
-    rationale = row.rationale or {}
-    return {
-        "ref": found.ref,
-        "score": row.score,
-        "band": row.band,
-        "notify_customer": row.notify_customer,
-        "notify_cnil": row.notify_cnil,
-        "notify_subjects": row.notify_subjects,
-        "notify_public": row.notify_public,
-        "recommendation_overridden": row.recommendation_overridden,
-        "art34_exemption": row.art34_exemption,
-        "justification": row.justification,
-        "decided_by": row.assessed_by,
-        "advice": rationale.get("advice"),
-        "factors": rationale.get("factors"),
-        "reasons": rationale.get("recommendation"),
-    }
+    return views.assessment_json(found.ref, row)
 
 
 def set_aware_at(*, session: Session, user: User, ref: str, data: AwareAtIn) -> None:
@@ -201,17 +187,17 @@ def set_aware_at(*, session: Session, user: User, ref: str, data: AwareAtIn) -> 
     )
 
 
-def register_fields(*, session: Session, user: User, ref: str, data: RegisterFieldsIn) -> None:
+def _record(
+    service: Callable[..., object], *, session: Session, user: User, ref: str, data: BaseModel
+) -> None:
+    """Record on incident `ref`, in `user`'s name, what a form sent: `data`'s fields are the
+    `service`'s arguments of the same names."""
     found = incident(session=session, ref=ref)
-    incident_service.update_register_fields(
-        session=session,
-        incident=found,
-        actor_email=user.email,
-        title=data.title,
-        consequences=data.consequences,
-        measures=data.measures,
-        not_notified_justification=data.not_notified_justification,
-    )
+    service(session=session, incident=found, actor_email=user.email, **data.model_dump())
+
+
+def register_fields(*, session: Session, user: User, ref: str, data: RegisterFieldsIn) -> None:
+    _record(incident_service.update_register_fields, session=session, user=user, ref=ref, data=data)
 
 
 def clock(*, session: Session, user: User, ref: str, data: ClockIn) -> None:
@@ -237,14 +223,7 @@ def clock(*, session: Session, user: User, ref: str, data: ClockIn) -> None:
 
 
 def decision(*, session: Session, user: User, ref: str, data: DecisionIn) -> None:
-    found = incident(session=session, ref=ref)
-    incident_service.record_decision(
-        session=session,
-        incident=found,
-        actor_email=user.email,
-        decision=data.decision,
-        justification=data.justification,
-    )
+    _record(incident_service.record_decision, session=session, user=user, ref=ref, data=data)
 
 
 # --- notices ---------------------------------------------------------------------------

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -143,6 +144,25 @@ def _fail(
     return _detail_page(request, db, user, ref, error=message, status=status, form=form)
 
 
+def _apply(
+    request: Request,
+    db: Session,
+    user: User,
+    ref: str,
+    form: dict[str, Any],
+    anchor: str,
+    run: Callable[[], object],
+    errors: tuple[type[Exception], ...] = (TocsinError, ValidationError),
+) -> Response:
+    """Run a form's action: back to the page at `anchor`, or the page again with the error
+    and what was typed."""
+    try:
+        run()
+    except errors as exc:
+        return _fail(request, db, user, ref, exc, form)
+    return _back(ref, anchor)
+
+
 def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -188,12 +208,7 @@ def incident_comment(
     return _back(ref, "comments")
 
 
-@router.post("/incidents/{ref}/severity")
-def incident_severity(
-    request: Request,
-    db: DbSession,
-    user: TriageUser,
-    ref: str,
+def _severity_form(
     dpc: Annotated[str, Form(max_length=8)] = "",
     ei: Annotated[str, Form(max_length=8)] = "",
     cb_confidentiality: Annotated[str, Form(max_length=8)] = "0",
@@ -203,26 +218,41 @@ def incident_severity(
     persons: Annotated[str, Form(max_length=12)] = "0",
     unintelligible: Annotated[str, Form(max_length=5)] = "",
     justification: Text = "",
+) -> dict[str, Any]:
+    """The ENISA inputs of a severity form (the incident's calculator, the full assessment),
+    as `actions.SeverityIn` reads them: a ticked box is "on"."""
+    return {
+        "dpc": dpc,
+        "ei": ei,
+        "cb_confidentiality": cb_confidentiality,
+        "cb_integrity": cb_integrity,
+        "cb_availability": cb_availability,
+        "malicious": malicious == "on",
+        "persons": persons or "0",
+        "unintelligible": unintelligible == "on",
+        "justification": justification,
+    }
+
+
+SeverityForm = Annotated[dict[str, Any], Depends(_severity_form)]
+
+
+@router.post("/incidents/{ref}/severity")
+def incident_severity(
+    request: Request, db: DbSession, user: TriageUser, ref: str, severity: SeverityForm
 ) -> Response:
-    form = {"dpc": dpc, "ei": ei, "justification": justification}
-    try:
-        data = actions.SeverityIn.model_validate(
-            {
-                "dpc": dpc,
-                "ei": ei,
-                "cb_confidentiality": cb_confidentiality,
-                "cb_integrity": cb_integrity,
-                "cb_availability": cb_availability,
-                "malicious": malicious == "on",
-                "persons": persons or "0",
-                "unintelligible": unintelligible == "on",
-                "justification": justification,
-            }
+    form = {k: severity[k] for k in ("dpc", "ei", "justification")}
+
+    def act() -> None:
+        actions.assess(
+            session=db,
+            user=user,
+            ref=ref,
+            data=actions.SeverityIn.model_validate(severity),
+            policy=draft_policy_of(request),
         )
-        actions.assess(session=db, user=user, ref=ref, data=data, policy=draft_policy_of(request))
-    except (TocsinError, ValidationError) as exc:
-        return _fail(request, db, user, ref, exc, form)
-    return _back(ref, "severity")
+
+    return _apply(request, db, user, ref, form, "severity", act)
 
 
 @router.post("/incidents/{ref}/aware-at")
@@ -264,7 +294,8 @@ def incident_clock(
     justification: Text = "",
 ) -> Response:
     form = {"clock_justification": justification}
-    try:
+
+    def act() -> None:
         actions.clock(
             session=db,
             user=user,
@@ -276,9 +307,8 @@ def incident_clock(
                 tenant_id=tenant_id or None,
             ),
         )
-    except (TocsinError, ValidationError) as exc:
-        return _fail(request, db, user, ref, exc, form)
-    return _back(ref, "clocks")
+
+    return _apply(request, db, user, ref, form, "clocks", act)
 
 
 @router.post("/incidents/{ref}/decision")
@@ -291,16 +321,16 @@ def incident_decision(
     justification: Text = "",
 ) -> Response:
     form = {"decision": decision, "decision_justification": justification}
-    try:
+
+    def act() -> None:
         actions.decision(
             session=db,
             user=user,
             ref=ref,
             data=actions.DecisionIn(decision=decision, justification=justification),
         )
-    except (TocsinError, ValidationError) as exc:
-        return _fail(request, db, user, ref, exc, form)
-    return _back(ref, "comments")
+
+    return _apply(request, db, user, ref, form, "comments", act)
 
 
 @router.post("/incidents/{ref}/register-fields")
@@ -315,7 +345,8 @@ def incident_register_fields(
     not_notified_justification: Text = "",
 ) -> Response:
     form = {"title": title, "consequences": consequences, "measures": measures}
-    try:
+
+    def act() -> None:
         actions.register_fields(
             session=db,
             user=user,
@@ -327,9 +358,8 @@ def incident_register_fields(
                 not_notified_justification=not_notified_justification or None,
             ),
         )
-    except (TocsinError, ValidationError) as exc:
-        return _fail(request, db, user, ref, exc, form)
-    return _back(ref, "register")
+
+    return _apply(request, db, user, ref, form, "register", act)
 
 
 @router.post("/incidents/{ref}/draft-notices")

@@ -22,7 +22,7 @@ from incidents import severity
 from incidents.clocks import ClockPolicy, IncidentClocks
 from incidents.enums import CustomerRole, IncidentStatus, SeverityBand
 from incidents.findings_store import EvidenceEvent, FindingRow
-from incidents.models import AuditEntry, Incident
+from incidents.models import AuditEntry, Incident, SeverityAssessment
 from notifiers import attention
 
 PER_PAGE = 50
@@ -484,4 +484,25 @@ def detail(
         "comments": _comments(incident),
         "timeline": _timeline(findings, audit_rows),
         "audit": _audit_rows(audit_rows),
+    }
+
+
+def assessment_json(ref: str, row: SeverityAssessment) -> dict[str, Any]:
+    """A recorded assessment: the score, who is told and why, and who decided."""
+    rationale = row.rationale or {}
+    return {
+        "ref": ref,
+        "score": row.score,
+        "band": row.band,
+        "notify_customer": row.notify_customer,
+        "notify_cnil": row.notify_cnil,
+        "notify_subjects": row.notify_subjects,
+        "notify_public": row.notify_public,
+        "recommendation_overridden": row.recommendation_overridden,
+        "art34_exemption": row.art34_exemption,
+        "justification": row.justification,
+        "decided_by": row.assessed_by,
+        "advice": rationale.get("advice"),
+        "factors": rationale.get("factors"),
+        "reasons": rationale.get("recommendation"),
     }

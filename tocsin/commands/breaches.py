@@ -244,21 +244,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
             notice_flows.draft_notices(
                 session=session, incident=incident, now=datetime.now(UTC), policy=drafts
             )
-            out: dict[str, Any] = {
-                "ref": incident.ref,
-                "score": row.score,
-                "band": row.band,
-                "notify_customer": row.notify_customer,
-                "notify_cnil": row.notify_cnil,
-                "notify_subjects": row.notify_subjects,
-                "notify_public": row.notify_public,
-                "recommendation_overridden": row.recommendation_overridden,
-                "decided_by": row.assessed_by,
-                "justification": row.justification,
-                "advice": (row.rationale or {}).get("advice"),
-                "factors": (row.rationale or {}).get("factors"),
-                "reasons": (row.rationale or {}).get("recommendation"),
-            }
+            out = views.assessment_json(incident.ref, row)
     finally:
         engine.dispose()
     if args.json:
