@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from accounts.messages import ENGLISH as ACCOUNT_MESSAGES
+from accounts.roles import Role
+
 LANGS = ("fr", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -144,6 +147,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "decision": "Décision (registre)",
     },
     "en": {
+        # the accounts' errors, in the words the command line uses too
+        **ACCOUNT_MESSAGES,
         "app_name": "Tocsin — CISO console",
         "skip": "Skip to content",
         "login": "Sign in",
@@ -152,7 +157,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "password": "Password",
         "sign_in": "Sign in",
         "bad_credentials": "Wrong credentials.",
-        "throttled": "Too many attempts. Try again in a few minutes.",
         "queue": "Incident queue",
         "register": "Breach register",
         "users": "Users",
@@ -228,26 +232,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_found": "Not found",
         "csrf_failed": "Missing or invalid security (CSRF) token.",
         "invalid_input": "Invalid input.",
-        "invalid_email": "Invalid email address.",
-        "invalid_role": "Unknown role.",
-        "password_too_short": "Password too short (12 characters minimum).",
-        "password_common": "This password is among the most common ones: choose another.",
-        "password_weak": "Password too easy to guess: make it longer (a phrase of several "
-        "words works well).",
-        "passwords_differ": "The two entries of the new password differ.",
-        "password_unchanged": "The new password must differ from the current one.",
-        "current_password_wrong": "Wrong current password.",
         "change_password": "Change my password",
         "current_password": "Current password",
         "new_password": "New password",
         "confirm_password": "New password (again)",
         "password_changed": "Password changed. Your other sessions are closed.",
         "password_hint": "At least 12 characters; a phrase of several words is ideal.",
-        "last_admin": "Not possible: this would remove the last active administrator.",
-        "unknown_token": "Unknown token.",
-        "invalid_token_days": "Invalid validity (1 to 3650 days).",
-        "user_exists": "This user already exists.",
-        "unknown_user": "Unknown user.",
         "saved": "Saved.",
         "database": "Database",
         "ok": "OK",
@@ -575,7 +565,12 @@ LABELS["fr"].update(
             "controller": "responsable de traitement (AVM Up notifie la CNIL)",
         },
         "language": {"fr": "français", "en": "anglais"},
-        "role": {"analyst": "analyste", "rssi": "RSSI", "dpo": "DPO", "admin": "administrateur"},
+        "role": {
+            Role.ANALYST: "analyste",
+            Role.RSSI: "RSSI",
+            Role.DPO: "DPO",
+            Role.ADMIN: "administrateur",
+        },
     }
 )
 LABELS["en"].update(
@@ -587,7 +582,12 @@ LABELS["en"].update(
             "controller": "controller (AVM Up notifies the CNIL)",
         },
         "language": {"fr": "French", "en": "English"},
-        "role": {"analyst": "analyst", "rssi": "CISO", "dpo": "DPO", "admin": "administrator"},
+        "role": {
+            Role.ANALYST: "analyst",
+            Role.RSSI: "CISO",
+            Role.DPO: "DPO",
+            Role.ADMIN: "administrator",
+        },
     }
 )
 

@@ -28,7 +28,7 @@ def _page(request: Request, db: DbSession, **extra: object) -> Response:
     ctx = {
         "users": security.list_users(session=db),
         "roles": [r.value for r in Role],
-        "form": {"email": "", "role": "analyst"},
+        "form": {"email": "", "role": Role.ANALYST},
         "notice": None,
     }
     ctx.update(extra)
