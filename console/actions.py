@@ -21,7 +21,7 @@ from console.errors import InvalidUserInput, SmtpNotConfigured
 from incidents import audit as audit_chain
 from incidents import service as incident_service
 from incidents import severity
-from incidents.enums import Art34Exemption, IncidentStatus
+from incidents.enums import Art34Exemption, Clock, IncidentStatus
 from incidents.exceptions import InvalidSeverityInput
 from incidents.models import Incident
 from notifiers import flows as notice_flows
@@ -40,7 +40,7 @@ ANALYST_TARGETS = frozenset(
 
 class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to: str = Field(max_length=16)
+    to: IncidentStatus
     reason: str | None = Field(default=None, max_length=4000)
 
 
@@ -86,7 +86,7 @@ class ClockIn(BaseModel):
     resume a clock; `tenant_id` None = every customer clock."""
 
     model_config = ConfigDict(extra="forbid")
-    clock: str = Field(pattern="^(cnil|customer)$")
+    clock: Clock
     stop: bool = True
     justification: str | None = Field(default=None, max_length=4000)
     tenant_id: str | None = Field(default=None, max_length=64)
@@ -102,13 +102,18 @@ def incident(*, session: Session, ref: str) -> Incident:
     return incident_service.require_by_ref(session=session, ref=ref)
 
 
+def status(value: str) -> IncidentStatus:
+    """The status a form names, or the input's fault."""
+    try:
+        return IncidentStatus(value)
+    except ValueError:
+        raise InvalidUserInput("invalid_status") from None
+
+
 def transition(
     *, session: Session, user: User, ref: str, data: TransitionIn, policy: DraftPolicy
 ) -> Incident:
-    try:
-        target = IncidentStatus(data.to)
-    except ValueError:
-        raise InvalidUserInput("invalid_status") from None
+    target = data.to
     if Role(user.role) == Role.ANALYST and target not in ANALYST_TARGETS:
         raise Forbidden("analysts triage up to confirmed or dismissed")
     found = incident(session=session, ref=ref)

@@ -15,6 +15,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from accounts.audit import audit
 from console import actions, notices_view, security, views
+from console.api_models import (
+    AssessmentOut,
+    AuditEntryOut,
+    AwareAtOut,
+    DoneOut,
+    DraftedOut,
+    HealthOut,
+    IncidentOut,
+    IncidentPageOut,
+    MeOut,
+    NewTokenOut,
+    NoticeOut,
+    RegisterEntryOut,
+    SentNoticeOut,
+    TokenOut,
+    TransitionOut,
+    UserOut,
+)
 from console.deps import (
     AdminUser,
     CommenterUser,
@@ -36,6 +54,7 @@ from console.pages_ops import database_ok
 from console.web import csrf_token
 from incidents import audit as audit_chain
 from incidents import register
+from incidents.enums import Language
 
 router = APIRouter(tags=["tocsin"], responses=PROBLEM_RESPONSES)
 
@@ -47,7 +66,7 @@ class UserIn(BaseModel):
     email: str = Field(max_length=254)
     role: str = Field(max_length=16)
     password: str = Field(min_length=1, max_length=1024)
-    lang: str = Field(default="fr", pattern="^(fr|en)$")
+    lang: Language = Language.FR
 
 
 class UserPatch(BaseModel):
@@ -66,7 +85,7 @@ def user_json(user: Any) -> Json:
     }
 
 
-@router.get("/me")
+@router.get("/me", response_model=MeOut)
 def me(request: Request, user: CurrentUser) -> Json:
     """The caller, and the CSRF token to send as `X-CSRF-Token` with a session cookie."""
     return {**user_json(user), "csrf_token": csrf_token(request)}
@@ -74,10 +93,10 @@ def me(request: Request, user: CurrentUser) -> Json:
 
 class PreferencesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lang: str = Field(pattern="^(fr|en)$")
+    lang: Language
 
 
-@router.patch("/me")
+@router.patch("/me", response_model=UserOut)
 def patch_me(request: Request, db: DbSession, user: CurrentUser, body: PreferencesIn) -> Json:
     """The caller's preferences: the console language (used at each login)."""
     security.set_lang(session=db, user_id=user.id, lang=body.lang)
@@ -86,12 +105,12 @@ def patch_me(request: Request, db: DbSession, user: CurrentUser, body: Preferenc
     return user_json(user)
 
 
-@router.get("/health")
+@router.get("/health", response_model=HealthOut)
 def health(request: Request, db: DbSession, user: CurrentUser) -> Json:
     return {"database": database_ok(db), "version": request.app.state.version}
 
 
-@router.get("/incidents")
+@router.get("/incidents", response_model=IncidentPageOut)
 def list_incidents(
     request: Request,
     db: DbSession,
@@ -118,7 +137,7 @@ def list_incidents(
     return {"items": items, "total": total, "page": page, "per_page": per_page}
 
 
-@router.get("/incidents/{ref}")
+@router.get("/incidents/{ref}", response_model=IncidentOut)
 def get_incident(request: Request, db: DbSession, user: ReaderUser, ref: str) -> Json:
     incident = actions.incident(session=db, ref=ref)
     data = views.detail(session=db, incident=incident, policy=policy_of(request))
@@ -126,7 +145,7 @@ def get_incident(request: Request, db: DbSession, user: ReaderUser, ref: str) ->
     return data
 
 
-@router.get("/incidents/{ref}/audit")
+@router.get("/incidents/{ref}/audit", response_model=list[AuditEntryOut])
 def get_audit(db: DbSession, user: ReaderUser, ref: str) -> list[Json]:
     incident = actions.incident(session=db, ref=ref)
     return [
@@ -142,7 +161,7 @@ def get_audit(db: DbSession, user: ReaderUser, ref: str) -> list[Json]:
     ]
 
 
-@router.post("/incidents/{ref}/transition")
+@router.post("/incidents/{ref}/transition", response_model=TransitionOut)
 def post_transition(
     request: Request, db: DbSession, user: TriageUser, ref: str, body: actions.TransitionIn
 ) -> Json:
@@ -152,13 +171,13 @@ def post_transition(
     return {"ref": incident.ref, "status": incident.status}
 
 
-@router.post("/incidents/{ref}/comments", status_code=201)
+@router.post("/incidents/{ref}/comments", status_code=201, response_model=DoneOut)
 def post_comment(db: DbSession, user: CommenterUser, ref: str, body: actions.CommentIn) -> Json:
     actions.comment(session=db, user=user, ref=ref, data=body)
     return {"ref": ref.upper(), "ok": True}
 
 
-@router.post("/incidents/{ref}/severity")
+@router.post("/incidents/{ref}/severity", response_model=AssessmentOut)
 def post_severity(
     request: Request, db: DbSession, user: TriageUser, ref: str, body: actions.SeverityIn
 ) -> Json:
@@ -167,25 +186,25 @@ def post_severity(
     )
 
 
-@router.post("/incidents/{ref}/aware-at")
+@router.post("/incidents/{ref}/aware-at", response_model=AwareAtOut)
 def post_aware_at(db: DbSession, user: RssiUser, ref: str, body: actions.AwareAtIn) -> Json:
     actions.set_aware_at(session=db, user=user, ref=ref, data=body)
     return {"ref": ref.upper(), "aware_at": body.aware_at.astimezone(UTC).isoformat()}
 
 
-@router.post("/incidents/{ref}/clock")
+@router.post("/incidents/{ref}/clock", response_model=DoneOut)
 def post_clock(db: DbSession, user: RssiUser, ref: str, body: actions.ClockIn) -> Json:
     actions.clock(session=db, user=user, ref=ref, data=body)
     return {"ref": ref.upper(), "ok": True}
 
 
-@router.post("/incidents/{ref}/decisions", status_code=201)
+@router.post("/incidents/{ref}/decisions", status_code=201, response_model=DoneOut)
 def post_decision(db: DbSession, user: RssiUser, ref: str, body: actions.DecisionIn) -> Json:
     actions.decision(session=db, user=user, ref=ref, data=body)
     return {"ref": ref.upper(), "ok": True}
 
 
-@router.patch("/incidents/{ref}/register-fields")
+@router.patch("/incidents/{ref}/register-fields", response_model=DoneOut)
 def patch_register_fields(
     db: DbSession, user: RegisterUser, ref: str, body: actions.RegisterFieldsIn
 ) -> Json:
@@ -193,18 +212,18 @@ def patch_register_fields(
     return {"ref": ref.upper(), "ok": True}
 
 
-@router.post("/incidents/{ref}/draft-notices")
+@router.post("/incidents/{ref}/draft-notices", response_model=DraftedOut)
 def post_draft_notices(request: Request, db: DbSession, user: RssiUser, ref: str) -> Json:
     written = actions.draft(session=db, user=user, ref=ref, policy=draft_policy_of(request))
     return {"ref": ref.upper(), "written": written}
 
 
-@router.get("/notices/{notice_id}")
+@router.get("/notices/{notice_id}", response_model=NoticeOut)
 def get_notice(db: DbSession, user: ReaderUser, notice_id: RowId) -> Json:
     return notices_view.one(session=db, notice=actions.notice(session=db, notice_id=notice_id))
 
 
-@router.post("/notices/{notice_id}/approve")
+@router.post("/notices/{notice_id}/approve", response_model=NoticeOut)
 def post_approve(
     request: Request, db: DbSession, user: SignerUser, notice_id: RowId, body: actions.ApproveIn
 ) -> Json:
@@ -214,13 +233,13 @@ def post_approve(
     return notices_view.one(session=db, notice=notice)
 
 
-@router.post("/notices/{notice_id}/reject")
+@router.post("/notices/{notice_id}/reject", response_model=NoticeOut)
 def post_reject(db: DbSession, user: SignerUser, notice_id: RowId, body: actions.RejectIn) -> Json:
     notice = actions.reject(session=db, user=user, notice_id=notice_id, data=body)
     return notices_view.one(session=db, notice=notice)
 
 
-@router.post("/notices/{notice_id}/send")
+@router.post("/notices/{notice_id}/send", response_model=SentNoticeOut)
 def post_send(request: Request, db: DbSession, user: RssiUser, notice_id: RowId) -> Json:
     report = actions.send(
         session=db,
@@ -242,7 +261,7 @@ def post_send(request: Request, db: DbSession, user: RssiUser, notice_id: RowId)
     }
 
 
-@router.post("/notices/{notice_id}/cnil-receipt")
+@router.post("/notices/{notice_id}/cnil-receipt", response_model=NoticeOut)
 def post_receipt(
     db: DbSession, user: ReceiptUser, notice_id: RowId, body: actions.ReceiptIn
 ) -> Json:
@@ -250,14 +269,16 @@ def post_receipt(
     return notices_view.one(session=db, notice=notice)
 
 
-@router.get("/register")
+@router.get("/register", response_model=list[RegisterEntryOut])
 def get_register(request: Request, db: DbSession, user: RegisterUser) -> list[Json]:
     rows = register.build_rows(session=db, policy=policy_of(request))
     return [{name: getattr(r, name) for name in register.FIELDS} for r in rows]
 
 
 @router.get(
-    "/register.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}}
+    "/register.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 def get_register_csv(request: Request, db: DbSession, user: RegisterUser) -> Response:
     body = register.export(session=db, fmt="csv", policy=policy_of(request))
@@ -276,12 +297,12 @@ def get_register_csv(request: Request, db: DbSession, user: RegisterUser) -> Res
     )
 
 
-@router.get("/users")
+@router.get("/users", response_model=list[UserOut])
 def get_users(db: DbSession, user: AdminUser) -> list[Json]:
     return [user_json(u) for u in security.list_users(session=db)]
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, response_model=UserOut)
 def post_user(db: DbSession, admin: AdminUser, body: UserIn) -> Json:
     created = security.create_user(
         session=db, email=body.email, password=body.password, role=body.role, lang=body.lang
@@ -295,7 +316,7 @@ def post_user(db: DbSession, admin: AdminUser, body: UserIn) -> Json:
     return user_json(created)
 
 
-@router.patch("/users/{user_id}")
+@router.patch("/users/{user_id}", response_model=UserOut)
 def patch_user(db: DbSession, admin: AdminUser, user_id: RowId, body: UserPatch) -> Json:
     updated = security.update_user(session=db, user_id=user_id, role=body.role, active=body.active)
     audit(
@@ -316,7 +337,7 @@ class TokenIn(BaseModel):
     )
 
 
-@router.get("/tokens")
+@router.get("/tokens", response_model=list[TokenOut])
 def get_tokens(
     db: DbSession, admin: AdminUser, email: Annotated[str | None, Query(max_length=254)] = None
 ) -> list[Json]:
@@ -324,7 +345,7 @@ def get_tokens(
     return [security.token_summary(t, u) for t, u in security.list_tokens(session=db, email=email)]
 
 
-@router.post("/tokens", status_code=201)
+@router.post("/tokens", status_code=201, response_model=NewTokenOut)
 def post_token(request: Request, db: DbSession, admin: AdminUser, body: TokenIn) -> Json:
     """A token for a user, valid `days` days. `token` is shown in this answer only."""
     days = body.days or int(request.app.state.settings.token_days)
@@ -340,7 +361,7 @@ def post_token(request: Request, db: DbSession, admin: AdminUser, body: TokenIn)
     return {**security.token_summary(row, owner), "token": secret}
 
 
-@router.delete("/tokens/{token_id}")
+@router.delete("/tokens/{token_id}", response_model=TokenOut)
 def delete_token(db: DbSession, admin: AdminUser, token_id: RowId) -> Json:
     """Revoke a token: it is refused from now on."""
     row = security.revoke_token(session=db, token_id=token_id)

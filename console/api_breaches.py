@@ -10,6 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 
 from console import breaches, notices_view, views
+from console.api_models import (
+    IncidentOut,
+    LinkedOut,
+    MergedOut,
+)
 from console.deps import DbSession, TriageUser, draft_policy_of, policy_of
 from console.errors import PROBLEM_RESPONSES
 from incidents.exceptions import InvalidDeclaration
@@ -26,7 +31,7 @@ def _invalid(exc: InvalidDeclaration) -> RequestValidationError:
     )
 
 
-@router.post("/incidents", status_code=201)
+@router.post("/incidents", status_code=201, response_model=IncidentOut)
 def post_incident(
     request: Request, db: DbSession, user: TriageUser, body: breaches.DeclareIn
 ) -> Json:
@@ -42,7 +47,7 @@ def post_incident(
     return data
 
 
-@router.post("/incidents/{ref}/findings")
+@router.post("/incidents/{ref}/findings", response_model=LinkedOut)
 def post_findings(
     request: Request, db: DbSession, user: TriageUser, ref: str, body: breaches.FindingsIn
 ) -> Json:
@@ -56,7 +61,7 @@ def post_findings(
     return {"ref": ref.upper(), "linked": linked}
 
 
-@router.post("/incidents/{ref}/merge")
+@router.post("/incidents/{ref}/merge", response_model=MergedOut)
 def post_merge(
     request: Request, db: DbSession, user: TriageUser, ref: str, body: breaches.MergeIn
 ) -> Json:

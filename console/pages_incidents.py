@@ -187,7 +187,7 @@ def incident_transition(
             session=db,
             user=user,
             ref=ref,
-            data=actions.TransitionIn(to=to, reason=reason or None),
+            data=actions.TransitionIn(to=actions.status(to), reason=reason or None),
             policy=draft_policy_of(request),
         )
     except (TocsinError, ValidationError) as exc:
