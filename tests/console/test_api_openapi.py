@@ -39,9 +39,7 @@ def test_every_api_operation_describes_its_success_answer(console: Console) -> N
     undescribed = []
     for path, method, op in operations:
         success = [r for status, r in op["responses"].items() if status.startswith("2")]
-        schemas = [
-            media.get("schema") for r in success for media in r.get("content", {}).values()
-        ]
+        schemas = [media.get("schema") for r in success for media in r.get("content", {}).values()]
         if not schemas or not all(schemas) or any(s == {} for s in schemas):
             undescribed.append(f"{method.upper()} {path}")
     assert undescribed == []
