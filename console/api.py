@@ -140,25 +140,13 @@ def list_incidents(
 @router.get("/incidents/{ref}", response_model=IncidentOut)
 def get_incident(request: Request, db: DbSession, user: ReaderUser, ref: str) -> Json:
     incident = actions.incident(session=db, ref=ref)
-    data = views.detail(session=db, incident=incident, policy=policy_of(request))
-    data["notices"] = notices_view.notices_for(session=db, incident=incident)
-    return data
+    return notices_view.incident_json(session=db, incident=incident, policy=policy_of(request))
 
 
 @router.get("/incidents/{ref}/audit", response_model=list[AuditEntryOut])
 def get_audit(db: DbSession, user: ReaderUser, ref: str) -> list[Json]:
     incident = actions.incident(session=db, ref=ref)
-    return [
-        {
-            "seq": a.seq,
-            "at": a.at.isoformat(),
-            "actor": a.actor,
-            "action": a.action,
-            "data": a.data,
-            "hash": a.hash,
-        }
-        for a in audit_chain.entries_for(session=db, subject=incident.ref)
-    ]
+    return views.audit_rows(audit_chain.entries_for(session=db, subject=incident.ref))
 
 
 @router.post("/incidents/{ref}/transition", response_model=TransitionOut)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 
-from console import breaches, notices_view, views
+from console import breaches, notices_view
 from console.api_models import (
     IncidentOut,
     LinkedOut,
@@ -42,9 +42,7 @@ def post_incident(
         )
     except InvalidDeclaration as exc:
         raise _invalid(exc) from None
-    data = views.detail(session=db, incident=incident, policy=policy_of(request))
-    data["notices"] = notices_view.notices_for(session=db, incident=incident)
-    return data
+    return notices_view.incident_json(session=db, incident=incident, policy=policy_of(request))
 
 
 @router.post("/incidents/{ref}/findings", response_model=LinkedOut)

@@ -420,7 +420,8 @@ def _comments(incident: Incident) -> list[dict[str, Any]]:
     ]
 
 
-def _audit_rows(audit_rows: list[AuditEntry]) -> list[dict[str, Any]]:
+def audit_rows(entries: list[AuditEntry]) -> list[dict[str, Any]]:
+    """An incident's audit trail, oldest first."""
     return [
         {
             "seq": a.seq,
@@ -430,7 +431,7 @@ def _audit_rows(audit_rows: list[AuditEntry]) -> list[dict[str, Any]]:
             "data": a.data,
             "hash": a.hash,
         }
-        for a in audit_rows
+        for a in entries
     ]
 
 
@@ -466,7 +467,7 @@ def detail(
     evidence = incident_service.evidence_for(
         session=session, incident=incident, limit=MAX_EVIDENCE_SHOWN
     )
-    audit_rows = audit_chain.entries_for(session=session, subject=incident.ref)
+    entries = audit_chain.entries_for(session=session, subject=incident.ref)
     allowed = sorted(
         (s.value for s in incident_service.allowed_transitions(incident.status)), key=STATUSES.index
     )  # workflow order; dismissal has its own form
@@ -482,8 +483,8 @@ def detail(
         "evidence": _evidence_rows(evidence),
         "severity": severity_form(incident, findings),
         "comments": _comments(incident),
-        "timeline": _timeline(findings, audit_rows),
-        "audit": _audit_rows(audit_rows),
+        "timeline": _timeline(findings, entries),
+        "audit": audit_rows(entries),
     }
 
 

@@ -140,9 +140,7 @@ def _user(session: Session, email: str, *roles: Role) -> User:
 
 
 def _incident_json(session: Session, incident: Any, policy: ClockPolicy) -> dict[str, Any]:
-    data = views.detail(session=session, incident=incident, policy=policy)
-    data["notices"] = notices_view.notices_for(session=session, incident=incident)
-    return data
+    return notices_view.incident_json(session=session, incident=incident, policy=policy)
 
 
 def cmd_declare(args: argparse.Namespace) -> int:

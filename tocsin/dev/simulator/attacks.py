@@ -142,9 +142,12 @@ def _accesses(
     times: int,
     gap: tuple[float, float],
     records: int,
+    rtenant: str | None = None,
+    ticket_id: str | None = None,
 ) -> list[_Pending]:
-    """`times` accesses of `who` to its own tenant's records, `gap` seconds apart (the first
-    one `gap` after `t`), each reaching `records` records of as many persons."""
+    """`times` accesses of `who` to the records of `rtenant` (its own tenant by default),
+    `gap` seconds apart (the first one `gap` after `t`), each reaching `records` records of as
+    many persons."""
     out: list[_Pending] = []
     for _ in range(times):
         t += _secs(c.rng, *gap)
@@ -155,10 +158,11 @@ def _accesses(
                 who,
                 operation,
                 rtype=rtype,
-                rtenant=who.tenant_id,
+                rtenant=rtenant or who.tenant_id,
                 categories=cats,
                 records=records,
                 subjects=records,
+                ticket_id=ticket_id,
             )
         )
     return out
@@ -257,21 +261,18 @@ def _cross_tenant_read(c: _AttackContext) -> list[_Pending]:
     rtype, cats, _ = RESOURCES[service][0]
     who = c.who(user, service=service)
     out = [_auth(rng, t, who, "login_success")]
-    for _ in range(6):
-        t += _secs(rng, 5, 30)
-        out.append(
-            _access(
-                rng,
-                t,
-                who,
-                "read",
-                rtype=rtype,
-                rtenant=target.id,
-                categories=cats,
-                records=1,
-                subjects=1,
-            )
-        )
+    out += _accesses(
+        c,
+        t,
+        who,
+        "read",
+        rtype=rtype,
+        cats=cats,
+        times=6,
+        gap=(5, 30),
+        records=1,
+        rtenant=target.id,
+    )
     return out
 
 
@@ -320,22 +321,19 @@ def _staff_reads(
         STAFF_TENANT, member.id, member.kind, member.ip, "FR", member.ua, "support_console", service
     )
     out = [_auth(rng, t, who, "login_success")]
-    for _ in range(n):
-        t += _secs(rng, 10, 60)
-        out.append(
-            _access(
-                rng,
-                t,
-                who,
-                "read",
-                rtype=rtype,
-                rtenant=tenant.id,
-                categories=cats,
-                records=1,
-                subjects=1,
-                ticket_id=ticket,
-            )
-        )
+    out += _accesses(
+        c,
+        t,
+        who,
+        "read",
+        rtype=rtype,
+        cats=cats,
+        times=n,
+        gap=(10, 60),
+        records=1,
+        rtenant=tenant.id,
+        ticket_id=ticket,
+    )
     return out
 
 

@@ -451,6 +451,33 @@ def _auth(
     return (t, "auth", who.tenant_id, value)
 
 
+def _touch(
+    rng: Random,
+    t: datetime,
+    who: _Who,
+    operation: str,
+    resource: tuple[str, Sequence[str]],
+    rtenant: str,
+    records: int,
+    ticket_id: str | None = None,
+) -> _Pending:
+    """An access to `records` records of `rtenant`'s `resource` (type, data categories), each
+    of a different person."""
+    rtype, cats = resource
+    return _access(
+        rng,
+        t,
+        who,
+        operation,
+        rtype=rtype,
+        rtenant=rtenant,
+        categories=cats,
+        records=records,
+        subjects=records,
+        ticket_id=ticket_id,
+    )
+
+
 def _access(
     rng: Random,
     t: datetime,
@@ -799,19 +826,7 @@ class _Traffic:
                 records = self.reads.take(key.id, t, wanted, cap=cap)
                 self.habits.add(key.id, t, records)
             if records:
-                out.append(
-                    _access(
-                        rng,
-                        t,
-                        who,
-                        op,
-                        rtype=rtype,
-                        rtenant=tenant.id,
-                        categories=cats,
-                        records=records,
-                        subjects=records,
-                    )
-                )
+                out.append(_touch(rng, t, who, op, (rtype, cats), tenant.id, records))
             t += timedelta(seconds=rng.uniform(0.2, 4))
         return out
 
@@ -847,20 +862,7 @@ class _Traffic:
             budget = self.writes if op == "update" else self.reads
             records = budget.take(member.id, t, wanted)
             if records:
-                out.append(
-                    _access(
-                        rng,
-                        t,
-                        who,
-                        op,
-                        rtype=rtype,
-                        rtenant=tenant.id,
-                        categories=cats,
-                        records=records,
-                        subjects=records,
-                        ticket_id=ticket,
-                    )
-                )
+                out.append(_touch(rng, t, who, op, (rtype, cats), tenant.id, records, ticket))
         t += timedelta(seconds=rng.uniform(10, 60))
         out.append(_auth(rng, t, who, "logout"))
         return out
