@@ -139,21 +139,33 @@ def comment(*, session: Session, user: User, ref: str, data: CommentIn) -> None:
     )
 
 
+# The ENISA inputs an assessment records (`incidents.severity.SeverityInputs`).
+SEVERITY_INPUTS = (
+    "dpc",
+    "ei",
+    "cb_confidentiality",
+    "cb_integrity",
+    "cb_availability",
+    "malicious",
+    "persons",
+    "unintelligible",
+)
+
+
+def severity_inputs(
+    source: Any, *, rationale: dict[str, Any] | None = None
+) -> severity.SeverityInputs:
+    """The ENISA inputs of `source` (a form, a recorded assessment: anything with their
+    attributes)."""
+    values = {name: getattr(source, name) for name in SEVERITY_INPUTS}
+    return severity.SeverityInputs(**values, rationale=rationale or {})
+
+
 def assess(
     *, session: Session, user: User, ref: str, data: SeverityIn, policy: DraftPolicy
 ) -> dict[str, Any]:
     found = incident(session=session, ref=ref)
-    inputs = severity.SeverityInputs(
-        dpc=data.dpc,
-        ei=data.ei,
-        cb_confidentiality=data.cb_confidentiality,
-        cb_integrity=data.cb_integrity,
-        cb_availability=data.cb_availability,
-        malicious=data.malicious,
-        persons=data.persons,
-        unintelligible=data.unintelligible,
-        rationale={"edited_in": "console"},
-    ).validate()
+    inputs = severity_inputs(data, rationale={"edited_in": "console"}).validate()
     decides = data.notify_cnil is not None or data.notify_subjects is not None
     if decides and Role(user.role) != Role.RSSI:
         raise Forbidden("only the RSSI decides who is notified")

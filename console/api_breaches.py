@@ -4,7 +4,8 @@ RSSI may declare."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +23,7 @@ from incidents.exceptions import InvalidDeclaration
 router = APIRouter(tags=["tocsin"], responses=PROBLEM_RESPONSES)
 
 Json = dict[str, Any]
+T = TypeVar("T")
 
 
 def _invalid(exc: InvalidDeclaration) -> RequestValidationError:
@@ -31,17 +33,22 @@ def _invalid(exc: InvalidDeclaration) -> RequestValidationError:
     )
 
 
+def _checked(run: Callable[[], T]) -> T:
+    """`run()`, a refused declaration answered as a request validation error (422)."""
+    try:
+        return run()
+    except InvalidDeclaration as exc:
+        raise _invalid(exc) from None
+
+
 @router.post("/incidents", status_code=201, response_model=IncidentOut)
 def post_incident(
     request: Request, db: DbSession, user: TriageUser, body: breaches.DeclareIn
 ) -> Json:
     """Declare a breach nobody's rule saw; answers the incident, `ref` included."""
-    try:
-        incident = breaches.declare(
-            session=db, user=user, data=body, policy=draft_policy_of(request)
-        )
-    except InvalidDeclaration as exc:
-        raise _invalid(exc) from None
+    incident = _checked(
+        lambda: breaches.declare(session=db, user=user, data=body, policy=draft_policy_of(request))
+    )
     return notices_view.incident_json(session=db, incident=incident, policy=policy_of(request))
 
 
@@ -50,12 +57,11 @@ def post_findings(
     request: Request, db: DbSession, user: TriageUser, ref: str, body: breaches.FindingsIn
 ) -> Json:
     """Attach stored findings to an incident (audited)."""
-    try:
-        linked = breaches.attach(
+    linked = _checked(
+        lambda: breaches.attach(
             session=db, user=user, ref=ref, data=body, policy=draft_policy_of(request)
         )
-    except InvalidDeclaration as exc:
-        raise _invalid(exc) from None
+    )
     return {"ref": ref.upper(), "linked": linked}
 
 
@@ -64,10 +70,9 @@ def post_merge(
     request: Request, db: DbSession, user: TriageUser, ref: str, body: breaches.MergeIn
 ) -> Json:
     """Merge incident `ref` into `into` (audited on both)."""
-    try:
-        kept = breaches.merge(
+    kept = _checked(
+        lambda: breaches.merge(
             session=db, user=user, ref=ref, data=body, policy=draft_policy_of(request)
         )
-    except InvalidDeclaration as exc:
-        raise _invalid(exc) from None
+    )
     return {"ref": ref.upper(), "merged_into": kept.ref}

@@ -401,7 +401,8 @@ def notice_approve(
     reasons_for_delay: Text = "",
 ) -> Response:
     ref = _notice_ref(db, notice_id)
-    try:
+
+    def act() -> None:
         actions.approve(
             session=db,
             user=user,
@@ -411,9 +412,8 @@ def notice_approve(
             ),
             cnil_hours=cnil_hours_of(request),
         )
-    except (TocsinError, ValidationError) as exc:
-        return _fail(request, db, user, ref, exc, {})
-    return _back(ref, f"notice-{notice_id}")
+
+    return _apply(request, db, user, ref, {}, f"notice-{notice_id}", act)
 
 
 @router.post("/notices/{notice_id}/reject")
@@ -421,13 +421,13 @@ def notice_reject(
     request: Request, db: DbSession, user: SignerUser, notice_id: RowId, reason: Text = ""
 ) -> Response:
     ref = _notice_ref(db, notice_id)
-    try:
+
+    def act() -> None:
         actions.reject(
             session=db, user=user, notice_id=notice_id, data=actions.RejectIn(reason=reason)
         )
-    except (TocsinError, ValidationError) as exc:
-        return _fail(request, db, user, ref, exc, {})
-    return _back(ref, f"notice-{notice_id}")
+
+    return _apply(request, db, user, ref, {}, f"notice-{notice_id}", act)
 
 
 @router.post("/notices/{notice_id}/cnil-receipt")
@@ -439,13 +439,13 @@ def notice_cnil_receipt(
     receipt: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     ref = _notice_ref(db, notice_id)
-    try:
+
+    def act() -> None:
         actions.cnil_receipt(
             session=db, user=user, notice_id=notice_id, data=actions.ReceiptIn(receipt=receipt)
         )
-    except (TocsinError, ValidationError) as exc:
-        return _fail(request, db, user, ref, exc, {})
-    return _back(ref, f"notice-{notice_id}")
+
+    return _apply(request, db, user, ref, {}, f"notice-{notice_id}", act)
 
 
 @router.get("/register")

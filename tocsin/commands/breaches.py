@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from accounts.roles import Role
-from console import notices_view, views
+from console import actions, notices_view, views
 from incidents import declared, severity
 from incidents import service as incident_service
 from incidents.clocks import ClockPolicy
@@ -199,16 +199,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
             incident = incident_service.require_by_ref(session=session, ref=args.ref)
             current = incident.current_assessment
             base = (
-                severity.SeverityInputs(
-                    dpc=current.dpc,
-                    ei=current.ei,
-                    cb_confidentiality=current.cb_confidentiality,
-                    cb_integrity=current.cb_integrity,
-                    cb_availability=current.cb_availability,
-                    malicious=current.malicious,
-                    persons=current.persons,
-                    unintelligible=current.unintelligible,
-                )
+                actions.severity_inputs(current)
                 if current is not None
                 else severity.SeverityInputs(dpc=1.0, ei=0.25)
             )
