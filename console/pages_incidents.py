@@ -371,6 +371,20 @@ def incident_draft_notices(request: Request, db: DbSession, user: RssiUser, ref:
     return _back(ref, "notices")
 
 
+def _notice_form(
+    request: Request,
+    db: Session,
+    user: User,
+    notice_id: int,
+    run: Callable[[], object],
+    errors: tuple[type[Exception], ...] = (TocsinError, ValidationError),
+) -> Response:
+    """A notice's form: back to the notice on its incident's page, or that page again with
+    the error."""
+    ref = _notice_ref(db, notice_id)
+    return _apply(request, db, user, ref, {}, f"notice-{notice_id}", run, errors)
+
+
 def _notice_ref(db: Session, notice_id: int) -> str:
     return actions.notice(session=db, notice_id=notice_id).incident.ref
 
@@ -400,8 +414,6 @@ def notice_approve(
     text_body: Annotated[str | None, Form(max_length=100_000)] = None,
     reasons_for_delay: Text = "",
 ) -> Response:
-    ref = _notice_ref(db, notice_id)
-
     def act() -> None:
         actions.approve(
             session=db,
@@ -413,21 +425,19 @@ def notice_approve(
             cnil_hours=cnil_hours_of(request),
         )
 
-    return _apply(request, db, user, ref, {}, f"notice-{notice_id}", act)
+    return _notice_form(request, db, user, notice_id, act)
 
 
 @router.post("/notices/{notice_id}/reject")
 def notice_reject(
     request: Request, db: DbSession, user: SignerUser, notice_id: RowId, reason: Text = ""
 ) -> Response:
-    ref = _notice_ref(db, notice_id)
-
     def act() -> None:
         actions.reject(
             session=db, user=user, notice_id=notice_id, data=actions.RejectIn(reason=reason)
         )
 
-    return _apply(request, db, user, ref, {}, f"notice-{notice_id}", act)
+    return _notice_form(request, db, user, notice_id, act)
 
 
 @router.post("/notices/{notice_id}/cnil-receipt")
@@ -438,14 +448,12 @@ def notice_cnil_receipt(
     notice_id: RowId,
     receipt: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    ref = _notice_ref(db, notice_id)
-
     def act() -> None:
         actions.cnil_receipt(
             session=db, user=user, notice_id=notice_id, data=actions.ReceiptIn(receipt=receipt)
         )
 
-    return _apply(request, db, user, ref, {}, f"notice-{notice_id}", act)
+    return _notice_form(request, db, user, notice_id, act)
 
 
 @router.get("/register")
@@ -487,8 +495,7 @@ def register_html(request: Request, db: DbSession, user: RegisterUser) -> Respon
 
 @router.post("/notices/{notice_id}/send")
 def notice_send(request: Request, db: DbSession, user: RssiUser, notice_id: RowId) -> Response:
-    ref = _notice_ref(db, notice_id)
-    try:
+    def act() -> None:
         actions.send(
             session=db,
             factory=request.app.state.session_factory,
@@ -496,6 +503,5 @@ def notice_send(request: Request, db: DbSession, user: RssiUser, notice_id: RowI
             user=user,
             notice_id=notice_id,
         )
-    except TocsinError as exc:
-        return _fail(request, db, user, ref, exc, {})
-    return _back(ref, f"notice-{notice_id}")
+
+    return _notice_form(request, db, user, notice_id, act, (TocsinError,))

@@ -21,6 +21,7 @@ from tocsin.dev.simulator.traffic import (
     _Pending,
     _Population,
     _Staff,
+    _touch,
     _User,
     _Who,
 )
@@ -413,19 +414,7 @@ def _outside_eu(c: _AttackContext) -> list[_Pending]:
     rtype, cats, _ = RESOURCES[key.service][0]
     out: list[_Pending] = []
     for _ in range(5):
-        out.append(
-            _access(
-                rng,
-                t,
-                who,
-                "read",
-                rtype=rtype,
-                rtenant=key.tenant.id,
-                categories=cats,
-                records=1,
-                subjects=1,
-            )
-        )
+        out.append(_touch(rng, t, who, "read", (rtype, cats), key.tenant.id, 1))
         t += _secs(rng, 1, 10)
     return out
 
@@ -437,19 +426,8 @@ def _no_tls(c: _AttackContext) -> list[_Pending]:
     who = _Who(tenant.id, key.id, "api_key", key.ip, "FR", "Postfix", "smtp", "faxbis", tls=False)
     out: list[_Pending] = []
     for _ in range(3):
-        out.append(
-            _access(
-                rng,
-                t,
-                who,
-                "forward",
-                rtype="fax",
-                rtenant=tenant.id,
-                categories=("identification", "content"),
-                records=1,
-                subjects=1,
-            )
-        )
+        fax = ("fax", ("identification", "content"))
+        out.append(_touch(rng, t, who, "forward", fax, tenant.id, 1))
         t += _secs(rng, 30, 120)
     return out
 
