@@ -1,6 +1,6 @@
 """The accounts' error keys in English words, for the command line (`tocsin user …`).
 
-The console translates the same keys itself (`tocsin/console/i18n.py`, French and English);
+The console translates the same keys itself (`console/i18n.py`, French and English);
 `tests/accounts/test_messages.py` checks that the English wording here and there agree."""
 
 from __future__ import annotations

@@ -33,6 +33,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from bench.findings import bench_finding  # noqa: E402
+from console import security  # noqa: E402
+from console.app import create_app  # noqa: E402
 from consumers.events import AuthEvent  # noqa: E402
 from incidents import service as incident_service  # noqa: E402
 from incidents.clocks import ClockPolicy  # noqa: E402
@@ -42,8 +45,6 @@ from incidents.flows import record_findings  # noqa: E402
 from notifiers.customers import CustomerRow, import_rows  # noqa: E402
 from notifiers.flows import draft_notices  # noqa: E402
 from notifiers.schemas import DraftPolicy  # noqa: E402
-from tocsin.console import security  # noqa: E402
-from tocsin.console.app import create_app  # noqa: E402
 from tocsin.dbschema import upgrade  # noqa: E402
 from tocsin.runtime import tune_gc  # noqa: E402
 from tocsin.settings import Organisation, Settings  # noqa: E402
@@ -160,23 +161,12 @@ def seed(url: str, n: int) -> None:
             rows = []
             for i in range(base, min(n, base + BATCH)):
                 at = now - timedelta(minutes=i * 7 % 4000)
-                row = FindingRow(
-                    finding_id=f"bench-{i}",
-                    rule_id="AUTH-001",
-                    severity="high",
-                    nature=["confidentiality"],
-                    tenant_ids=[f"t{i % 50}"],
-                    tenants={f"t{i % 50}": {"events": 10, "records": 0, "subjects": 0}},
-                    group_key=f"g{i}",
-                    actor_ids=[f"actor-{i}"],
-                    source_ips=[f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"],
+                row = bench_finding(
+                    i,
+                    at=at,
+                    actor_id=f"actor-{i}",
+                    source_ip=f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}",
                     data_categories=["identification"],
-                    records=0,
-                    subjects=0,
-                    count=10,
-                    first_seen=at,
-                    last_seen=at,
-                    evidence=[],
                     summary="bench finding",
                     stored_at=now,
                     updated_at=now,

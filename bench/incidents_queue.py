@@ -14,14 +14,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy.orm import Session
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from incidents import flows, schemas, service
-from incidents.clocks import ClockPolicy
-from incidents.db import make_engine, session_factory, transaction
-from incidents.findings_store import FindingRow
-from incidents.models import Customer, Incident, IncidentCounter, IncidentTenant
-from tocsin.dbschema import upgrade
+from sqlalchemy.orm import Session  # noqa: E402
+
+from bench.findings import bench_finding  # noqa: E402
+from incidents import flows, schemas, service  # noqa: E402
+from incidents.clocks import ClockPolicy  # noqa: E402
+from incidents.db import make_engine, session_factory, transaction  # noqa: E402
+from incidents.models import Customer, Incident, IncidentCounter, IncidentTenant  # noqa: E402
+from tocsin.dbschema import upgrade  # noqa: E402
 
 POLICY = ClockPolicy()
 
@@ -99,23 +101,12 @@ def main() -> None:
     with transaction(factory) as session:
         rows2 = []
         for i in range(200):
-            row = FindingRow(
-                finding_id=f"bench-{i}",
-                rule_id="AUTH-001",
-                severity="high",
-                nature=["confidentiality"],
-                tenant_ids=[f"t{i % 50}"],
-                tenants={f"t{i % 50}": {"events": 10, "records": 0, "subjects": 0}},
-                group_key=f"g{i}",
-                actor_ids=[f"u{i % 40}"],
-                source_ips=[f"192.0.2.{i % 60}"],
+            row = bench_finding(
+                i,
+                at=now,
+                actor_id=f"u{i % 40}",
+                source_ip=f"192.0.2.{i % 60}",
                 data_categories=[],
-                records=0,
-                subjects=0,
-                count=10,
-                first_seen=now,
-                last_seen=now,
-                evidence=[],
                 summary="bench",
             )
             session.add(row)

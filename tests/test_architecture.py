@@ -1,10 +1,12 @@
 """The repository's structure holds what docs/architecture.md says of it.
 
-- Imports only point left in the flow `consumers ← detectors ← incidents ← notifiers ← tocsin`
-  (docs/architecture.md §2), with `accounts` beside `incidents` (it may import `consumers`,
-  `detectors` and `incidents`; only `tocsin` imports it): every Python file of a package is
-  parsed, and every import in it counts, at module level, inside a function, or under
-  `if TYPE_CHECKING:`.
+- Imports only point left in the flow
+  `consumers ← detectors ← incidents ← notifiers ← console ← tocsin` (docs/architecture.md §2),
+  with `accounts` beside `incidents` (it may import `consumers`, `detectors` and `incidents`;
+  only `console` and `tocsin` import it): every Python file of a package is parsed, and every
+  import in it counts, at module level, inside a function, or under `if TYPE_CHECKING:`.
+  The console (pages, API, their read models) sits above every domain package and below the
+  shell: only `tocsin` imports it.
 - The repository describes itself: no file outside `tests/` cites a document that is not in
   the repository.
 """
@@ -20,13 +22,18 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # The flow, left to right. A package may import the packages to its left, never those to its
-# right; `tocsin` (the shell: settings, CLI, wiring, console) is the last and may import all.
-FLOW = ("consumers", "detectors", "incidents", "notifiers", "tocsin")
+# right; `console` (pages and JSON API) comes after every domain package, and `tocsin` (the
+# shell: settings, CLI, wiring, telemetry) is the last and may import all.
+FLOW = ("consumers", "detectors", "incidents", "notifiers", "console", "tocsin")
 # Beside the flow: `accounts` (users, roles, passwords, sessions, tokens, throttling) sits beside
-# `incidents`. It may import what `incidents` may import, and `incidents` itself; only the shell
-# imports it.
+# `incidents`. It may import what `incidents` may import, and `incidents` itself; only the
+# console and the shell import it.
 BESIDE = {"accounts": "incidents"}
 PACKAGES = (*FLOW[:3], "accounts", *FLOW[3:])
+
+
+# The packages that may import those beside the flow.
+IMPORT_BESIDE = frozenset({"console", "tocsin"})
 
 
 def forbidden_for(layer: str) -> set[str]:
@@ -35,7 +42,7 @@ def forbidden_for(layer: str) -> set[str]:
         beside = BESIDE[layer]
         return set(FLOW[FLOW.index(beside) + 1 :])
     right = set(FLOW[FLOW.index(layer) + 1 :])
-    return right if layer == FLOW[-1] else right | set(BESIDE)
+    return right if layer in IMPORT_BESIDE else right | set(BESIDE)
 
 
 def allowed_for(layer: str) -> list[str]:
@@ -168,7 +175,7 @@ class Inner:
 
 
 def test_accounts_sit_beside_incidents() -> None:
-    assert forbidden_for("accounts") == {"notifiers", "tocsin"}
+    assert forbidden_for("accounts") == {"notifiers", "console", "tocsin"}
     assert allowed_for("accounts") == ["consumers", "detectors", "incidents"]
     for lower in ("consumers", "detectors", "incidents", "notifiers"):
         assert "accounts" in forbidden_for(lower)
@@ -179,6 +186,25 @@ def test_accounts_sit_beside_incidents() -> None:
     assert violations_of("from accounts.models import User", "notifiers.service") == [
         "accounts.models"
     ]
+
+
+def test_the_console_sits_between_the_domain_and_the_shell() -> None:
+    assert forbidden_for("console") == {"tocsin"}
+    assert allowed_for("console") == [
+        "consumers",
+        "detectors",
+        "incidents",
+        "accounts",
+        "notifiers",
+    ]
+    for lower in ("consumers", "detectors", "incidents", "accounts", "notifiers"):
+        assert "console" in forbidden_for(lower)
+        assert violations_of("from console import views", f"{lower}.mod") == ["console"]
+    assert violations_of("from tocsin.settings import Settings", "console.app") == [
+        "tocsin.settings"
+    ]
+    assert violations_of("from console.app import create_app", "tocsin.commands.x") == []
+    assert not list((ROOT / "tocsin" / "console").rglob("*.py"))
 
 
 @pytest.mark.parametrize("package", PACKAGES[:-1])

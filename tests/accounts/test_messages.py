@@ -6,7 +6,7 @@ import inspect
 import re
 
 from accounts import messages, passwords, throttle, tokens, users
-from tocsin.console.i18n import translate
+from console.i18n import translate
 
 
 def test_the_english_words_match_the_consoles() -> None:

@@ -18,6 +18,8 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient as TestClient
 
 from accounts.roles import Role
+from console import security
+from console.app import create_app
 from consumers.events import AuthEvent
 from detectors.finding import Finding, Nature, Severity, TenantImpact, finding_id
 from incidents import notice_fields
@@ -29,8 +31,6 @@ from incidents.flows import record_findings
 from notifiers.customers import CustomerRow, import_rows
 from notifiers.flows import draft_notices
 from notifiers.schemas import DraftPolicy
-from tocsin.console import security
-from tocsin.console.app import create_app
 from tocsin.settings import Organisation, Settings
 
 PASSWORD = "correct horse battery staple"

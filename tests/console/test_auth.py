@@ -7,6 +7,8 @@ from httpx import Response
 from sqlalchemy import func, select
 
 from accounts.models import ApiToken, LoginAttempt, User
+from console import security
+from console.app import create_app
 from tests.console.support import (
     PASSWORD,
     SECRET,
@@ -16,8 +18,6 @@ from tests.console.support import (
     csrf_from,
     email_for,
 )
-from tocsin.console import security
-from tocsin.console.app import create_app
 from tocsin.settings import Settings
 
 

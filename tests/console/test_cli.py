@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from accounts.models import ApiToken, User
+from console import security
+from console.errors import InvalidUserInput
 from incidents import audit as audit_chain
 from incidents.db import make_engine, session_factory
 from tocsin.commands import console as console_cmd
 from tocsin.commands import users as users_cmd
-from tocsin.console import security
-from tocsin.console.errors import InvalidUserInput
 from tocsin.settings import get_settings
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-CSS = Path(__file__).resolve().parents[2] / "tocsin" / "console" / "static" / "console.css"
+CSS = Path(__file__).resolve().parents[2] / "console" / "static" / "console.css"
 
 
 def _luminance(hex_colour: str) -> float:

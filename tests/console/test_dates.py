@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from jinja2 import Environment
 
-from tocsin.console.i18n import human_datetime, local_input, parse_local, utc_iso
-from tocsin.console.web import make_environment
+from console.i18n import human_datetime, local_input, parse_local, utc_iso
+from console.web import make_environment
 
 WINTER = "2026-12-01T09:21:09.612079+00:00"
 

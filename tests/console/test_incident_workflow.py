@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from console.next_action import NextAction, open_steps
+from console.rule_wording import FR, finding_summary
 from detectors.finding import Severity
 from tests.console.support import Console, draft_for, seed_incident
-from tocsin.console.next_action import NextAction, open_steps
-from tocsin.console.rule_wording import FR, finding_summary
 
 STEPS = ("qualify", "assess", "decide", "notify", "close")
 

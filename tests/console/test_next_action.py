@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from console.next_action import STEPS, NextAction, next_action, step_states
 from detectors.finding import Severity
 from tests.console.support import Console, draft_for, seed_incident
-from tocsin.console.next_action import STEPS, NextAction, next_action, step_states
 
 
 def _inc(

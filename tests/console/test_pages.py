@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from console.i18n import LABELS
 from detectors.finding import Severity
 from incidents import audit as audit_chain
 from incidents import service as incident_service
@@ -21,7 +22,6 @@ from tests.console.support import (
     draft_for,
     seed_incident,
 )
-from tocsin.console.i18n import LABELS
 
 
 def _csrf(console: Console, client: TestClient, ref: str) -> str:

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from console import security
 from detectors.finding import Severity
 from tests.console.support import SECRET, Console, draft_for, seed_incident
-from tocsin.console import security
 
 A, R, D, M = "analyst", "rssi", "dpo", "admin"
 EVERYONE = frozenset({A, R, D, M})

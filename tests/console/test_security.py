@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tocsin.console import security
-from tocsin.console.i18n import MESSAGES, translate
+from console import security
+from console.i18n import MESSAGES, translate
 
 
 def test_password_hash_is_argon2id_and_verifies() -> None:

@@ -13,6 +13,8 @@ from httpx import Response
 from sqlalchemy import select, update
 
 from accounts.models import ConsoleSession, User
+from console import security
+from console.app import create_app
 from consumers.errors import ConfigError
 from incidents import audit as audit_chain
 from tests.console.support import (
@@ -24,8 +26,6 @@ from tests.console.support import (
     csrf_from,
     email_for,
 )
-from tocsin.console import security
-from tocsin.console.app import create_app
 from tocsin.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

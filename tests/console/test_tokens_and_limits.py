@@ -15,12 +15,12 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from accounts.models import ApiToken
+from console import security
+from console.app import create_app
 from incidents import audit as audit_chain
 from incidents import service as incident_service
 from tests.console.support import SECRET, Console, TestClient, email_for, seed_incident
 from tocsin.commands import users as users_cmd
-from tocsin.console import security
-from tocsin.console.app import create_app
 from tocsin.settings import Settings, get_settings
 
 

@@ -1,6 +1,6 @@
 """Every reason `recommend()` can give and every factor line `factors()` can write reads as a
 sentence in French and in English: a new wording in the domain without its translation in
-tocsin/console/wording.py fails here."""
+console/wording.py fails here."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import re
 
 import pytest
 
+from console import wording
 from incidents.enums import Art34Exemption, CustomerRole, SeverityBand
 from incidents.severity import SeverityInputs, factors, recommend
-from tocsin.console import wording
 
 ROLE_SETS: tuple[tuple[CustomerRole, ...], ...] = (
     (),

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from console.i18n import human_datetime
 from detectors.finding import Severity
 from incidents import audit as audit_chain
 from incidents import service as incident_service
@@ -24,7 +25,6 @@ from tests.console.support import (
     draft_for,
     seed_incident,
 )
-from tocsin.console.i18n import human_datetime
 
 
 def _refs(html: str) -> list[str]:

@@ -27,6 +27,8 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from playwright.sync_api import Page, expect, sync_playwright
 
+from console import security
+from console.app import create_app
 from detectors.finding import Severity
 from notifiers.outbox import SmtpConfig
 from tests.console.support import (
@@ -38,8 +40,6 @@ from tests.console.support import (
     email_for,
     seed_incident,
 )
-from tocsin.console import security
-from tocsin.console.app import create_app
 from tocsin.settings import Settings
 
 pytestmark = pytest.mark.browser

@@ -20,10 +20,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import ConsoleSession
+from console import security
+from console.app import create_app
 from tests.console.support import PASSWORD, SECRET, build_console, email_for
 from tests.e2e.test_console_browser import CHROMIUM, CHROMIUM_ARGS, free_port
-from tocsin.console import security
-from tocsin.console.app import create_app
 from tocsin.settings import Settings
 
 pytestmark = pytest.mark.browser

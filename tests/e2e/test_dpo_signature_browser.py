@@ -15,12 +15,12 @@ import pytest
 import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 
+from console.app import create_app
 from incidents.db import transaction
 from notifiers.flows import draft_notices
 from notifiers.schemas import DraftPolicy
 from tests.console.support import ORG, PASSWORD, SECRET, build_console, email_for
 from tests.notifiers.builders import TenantSpec, build_incident
-from tocsin.console.app import create_app
 from tocsin.settings import Settings
 
 pytestmark = pytest.mark.browser

@@ -642,9 +642,9 @@ def test_console_command_wires_logging_sentry_and_db_metrics(
 ) -> None:
     import uvicorn
 
+    from console import app as console_app
+    from console import pages_ops
     from tocsin.commands import console as console_cmd
-    from tocsin.console import app as console_app
-    from tocsin.console import pages_ops
 
     calls: dict[str, Any] = {}
     settings = Settings(

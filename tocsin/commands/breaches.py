@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from accounts.roles import Role
+from console import actions, notices_view, views
 from consumers.conventions import is_aware
 from incidents import declared, severity
 from incidents import service as incident_service
@@ -26,7 +27,6 @@ from incidents.exceptions import InvalidDeclaration
 from notifiers import flows as notice_flows
 from notifiers.exceptions import ApprovalDenied
 from notifiers.schemas import DraftPolicy
-from tocsin.console import notices_view, views
 from tocsin.settings import get_settings
 
 YES_NO = {"yes": True, "no": False}
@@ -141,9 +141,7 @@ def _user(session: Session, email: str, *roles: Role) -> User:
 
 
 def _incident_json(session: Session, incident: Any, policy: ClockPolicy) -> dict[str, Any]:
-    data = views.detail(session=session, incident=incident, policy=policy)
-    data["notices"] = notices_view.notices_for(session=session, incident=incident)
-    return data
+    return notices_view.incident_json(session=session, incident=incident, policy=policy)
 
 
 def cmd_declare(args: argparse.Namespace) -> int:
@@ -202,16 +200,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
             incident = incident_service.require_by_ref(session=session, ref=args.ref)
             current = incident.current_assessment
             base = (
-                severity.SeverityInputs(
-                    dpc=current.dpc,
-                    ei=current.ei,
-                    cb_confidentiality=current.cb_confidentiality,
-                    cb_integrity=current.cb_integrity,
-                    cb_availability=current.cb_availability,
-                    malicious=current.malicious,
-                    persons=current.persons,
-                    unintelligible=current.unintelligible,
-                )
+                actions.severity_inputs(current)
                 if current is not None
                 else severity.SeverityInputs(dpc=1.0, ei=0.25)
             )
@@ -245,21 +234,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
             notice_flows.draft_notices(
                 session=session, incident=incident, now=datetime.now(UTC), policy=drafts
             )
-            out: dict[str, Any] = {
-                "ref": incident.ref,
-                "score": row.score,
-                "band": row.band,
-                "notify_customer": row.notify_customer,
-                "notify_cnil": row.notify_cnil,
-                "notify_subjects": row.notify_subjects,
-                "notify_public": row.notify_public,
-                "recommendation_overridden": row.recommendation_overridden,
-                "decided_by": row.assessed_by,
-                "justification": row.justification,
-                "advice": (row.rationale or {}).get("advice"),
-                "factors": (row.rationale or {}).get("factors"),
-                "reasons": (row.rationale or {}).get("recommendation"),
-            }
+            out = views.assessment_json(incident.ref, row)
     finally:
         engine.dispose()
     if args.json:

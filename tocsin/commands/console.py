@@ -35,8 +35,8 @@ def register(sub: Any) -> None:
 def cmd_console(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from tocsin import runtime, telemetry
-    from tocsin.console.app import create_app
+    from console.app import create_app
+    from tocsin import __version__, runtime, telemetry
 
     settings = get_settings()
     telemetry.configure_logging(settings.log_level)
@@ -54,6 +54,7 @@ def cmd_console(args: argparse.Namespace) -> int:
         session_factory=factory,
         insecure_cookies=args.insecure_cookies,
         trusted_proxies=args.trusted_proxy,
+        version=__version__,
     )
     runtime.tune_gc()  # deep queue pages key thousands of incidents per request
     # uvicorn stops gracefully on SIGTERM, then re-raises the signal to the handler found at

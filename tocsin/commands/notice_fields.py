@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from accounts.roles import Role
+from console import notice_fields_view
 from incidents import notice_fields, service
 from incidents.db import make_engine, session_factory, transaction
 from incidents.exceptions import InvalidIncidentInput
@@ -17,7 +18,6 @@ from notifiers import flows
 from notifiers.exceptions import ApprovalDenied
 from notifiers.schemas import DraftPolicy
 from tocsin.commands.notices import _user_role
-from tocsin.console import notice_fields_view
 from tocsin.settings import get_settings
 
 

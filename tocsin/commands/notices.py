@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,18 @@ def _dump(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+def _output(
+    rows: list[dict[str, Any]], *, as_json: bool, line: Callable[[dict[str, Any]], str]
+) -> int:
+    """The rows as JSON, or one `line` each."""
+    if as_json:
+        _dump(rows)
+        return 0
+    for r in rows:
+        print(line(r))
+    return 0
+
+
 def _user_role(session: Session, email: str) -> Role:
     """The role of an active console user; unknown or inactive users have none."""
     user = users.active_user(session=session, email=email)
@@ -165,15 +178,14 @@ def cmd_list(args: argparse.Namespace) -> int:
             ):
                 refs[incident_id_] = ref
         rows = [_notice_row(n, refs.get(n.incident_id, "")) for n in notices]
-    if args.json:
-        _dump(rows)
-        return 0
-    for r in rows:
-        print(
+    return _output(
+        rows,
+        as_json=args.json,
+        line=lambda r: (
             f"{r['id']:>6}  {r['incident_ref']:<14} {r['kind']:<12} {r['phase']:<13} "
             f"v{r['version']:<3} {r['status']:<9} {r['tenant_id'] or '-':<20} {r['language']}"
-        )
-    return 0
+        ),
+    )
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -317,15 +329,14 @@ def cmd_outbox(args: argparse.Namespace) -> int:
             }
             for r in rows
         ]
-    if args.json:
-        _dump(data)
-        return 0
-    for r in data:
-        print(
+    return _output(
+        data,
+        as_json=args.json,
+        line=lambda r: (
             f"{r['id']:>6}  {r['incident_ref']:<14} {r['kind']:<12} {r['state']:<10} "
             f"attempts={r['attempts']} {r['message_id']}"
-        )
-    return 0
+        ),
+    )
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
@@ -372,15 +383,14 @@ def cmd_customers_list(args: argparse.Namespace) -> int:
             }
             for c in customers.list_customers(session=session)
         ]
-    if args.json:
-        _dump(rows)
-        return 0
-    for r in rows:
-        print(
+    return _output(
+        rows,
+        as_json=args.json,
+        line=lambda r: (
             f"{r['tenant_id']:<24} {r['role']:<10} {r['language']}  "
             f"{r['notify_delay_hours']:>5g} h  {r['name']}"
-        )
-    return 0
+        ),
+    )
 
 
 def cmd_notify(args: argparse.Namespace) -> int:

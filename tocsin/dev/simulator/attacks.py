@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from random import Random
@@ -21,6 +21,7 @@ from tocsin.dev.simulator.traffic import (
     _Pending,
     _Population,
     _Staff,
+    _touch,
     _User,
     _Who,
 )
@@ -40,6 +41,22 @@ class AttackScenario:
 
 
 _AttackFn = Callable[["_AttackContext"], list[_Pending]]
+
+
+def _at_home(u: _User) -> bool:
+    """Seen only from the user's own country so far."""
+    return u.last_country == u.country and u.countries == {u.country}
+
+
+def _known_since(u: _User, *, last: datetime, first: datetime) -> bool:
+    """Logged in twice or more, last at `last` or before, first at `first` or before."""
+    return (
+        u.logins >= 2
+        and u.last_login is not None
+        and u.last_login <= last
+        and u.first_login is not None
+        and u.first_login <= first
+    )
 
 
 @dataclass
@@ -64,24 +81,22 @@ class _AttackContext:
             u
             for u in self.pop.users
             if u.kind == kind
-            and u.logins >= 2
             and (mfa is None or u.mfa == mfa)
-            and (not home or (u.last_country == u.country and u.countries == {u.country}))
-            and u.last_login is not None
-            and u.last_login <= self.t0 - quiet_for
-            and u.first_login is not None
-            and u.first_login <= self.t0 - known_for
+            and (not home or _at_home(u))
+            and _known_since(u, last=self.t0 - quiet_for, first=self.t0 - known_for)
         ]
         fresh = [u for u in candidates if u.id not in self.pop.attacked] or candidates
-        if fresh:
-            chosen = self.rng.choice(fresh)
-        else:  # short history or tiny population: the longest-known user, never fail
-            pool = [u for u in self.pop.users if u.kind == kind] or self.pop.users
-            known = [u for u in pool if u.first_login is not None]
-            unused = [u for u in known if u.id not in self.pop.attacked] or known or pool
-            chosen = min(unused, key=lambda u: (u.first_login or self.t0, u.id))
+        chosen = self.rng.choice(fresh) if fresh else self._longest_known(kind)
         self.pop.attacked.add(chosen.id)
         return chosen
+
+    def _longest_known(self, kind: str) -> _User:
+        """The longest-known user of `kind` not attacked yet (short history or tiny
+        population: a victim is always found)."""
+        pool = [u for u in self.pop.users if u.kind == kind] or self.pop.users
+        known = [u for u in pool if u.first_login is not None]
+        unused = [u for u in known if u.id not in self.pop.attacked] or known or pool
+        return min(unused, key=lambda u: (u.first_login or self.t0, u.id))
 
     def who(
         self,
@@ -115,6 +130,43 @@ class _AttackContext:
 
 def _secs(rng: Random, lo: float, hi: float) -> timedelta:
     return timedelta(seconds=rng.uniform(lo, hi))
+
+
+def _accesses(
+    c: _AttackContext,
+    t: datetime,
+    who: _Who,
+    operation: str,
+    *,
+    rtype: str,
+    cats: Sequence[str],
+    times: int,
+    gap: tuple[float, float],
+    records: int,
+    rtenant: str | None = None,
+    ticket_id: str | None = None,
+) -> list[_Pending]:
+    """`times` accesses of `who` to the records of `rtenant` (its own tenant by default),
+    `gap` seconds apart (the first one `gap` after `t`), each reaching `records` records of as
+    many persons."""
+    out: list[_Pending] = []
+    for _ in range(times):
+        t += _secs(c.rng, *gap)
+        out.append(
+            _access(
+                c.rng,
+                t,
+                who,
+                operation,
+                rtype=rtype,
+                rtenant=rtenant or who.tenant_id,
+                categories=cats,
+                records=records,
+                subjects=records,
+                ticket_id=ticket_id,
+            )
+        )
+    return out
 
 
 def _brute_force(c: _AttackContext) -> list[_Pending]:
@@ -162,21 +214,7 @@ def _account_takeover(c: _AttackContext) -> list[_Pending]:
         t += _secs(rng, 5, 20)
     out.append(_auth(rng, t, who, "login_success"))
     rtype, cats, _ = RESOURCES[user.service][0]
-    for _ in range(3):
-        t += _secs(rng, 10, 40)
-        out.append(
-            _access(
-                rng,
-                t,
-                who,
-                "read",
-                rtype=rtype,
-                rtenant=user.tenant.id,
-                categories=cats,
-                records=1,
-                subjects=1,
-            )
-        )
+    out += _accesses(c, t, who, "read", rtype=rtype, cats=cats, times=3, gap=(10, 40), records=1)
     return out
 
 
@@ -224,21 +262,18 @@ def _cross_tenant_read(c: _AttackContext) -> list[_Pending]:
     rtype, cats, _ = RESOURCES[service][0]
     who = c.who(user, service=service)
     out = [_auth(rng, t, who, "login_success")]
-    for _ in range(6):
-        t += _secs(rng, 5, 30)
-        out.append(
-            _access(
-                rng,
-                t,
-                who,
-                "read",
-                rtype=rtype,
-                rtenant=target.id,
-                categories=cats,
-                records=1,
-                subjects=1,
-            )
-        )
+    out += _accesses(
+        c,
+        t,
+        who,
+        "read",
+        rtype=rtype,
+        cats=cats,
+        times=6,
+        gap=(5, 30),
+        records=1,
+        rtenant=target.id,
+    )
     return out
 
 
@@ -287,22 +322,19 @@ def _staff_reads(
         STAFF_TENANT, member.id, member.kind, member.ip, "FR", member.ua, "support_console", service
     )
     out = [_auth(rng, t, who, "login_success")]
-    for _ in range(n):
-        t += _secs(rng, 10, 60)
-        out.append(
-            _access(
-                rng,
-                t,
-                who,
-                "read",
-                rtype=rtype,
-                rtenant=tenant.id,
-                categories=cats,
-                records=1,
-                subjects=1,
-                ticket_id=ticket,
-            )
-        )
+    out += _accesses(
+        c,
+        t,
+        who,
+        "read",
+        rtype=rtype,
+        cats=cats,
+        times=n,
+        gap=(10, 60),
+        records=1,
+        rtenant=tenant.id,
+        ticket_id=ticket,
+    )
     return out
 
 
@@ -345,21 +377,9 @@ def _mass_delete(c: _AttackContext) -> list[_Pending]:
     rtype, cats, _ = RESOURCES[service][0]
     who = c.who(user, service=service)
     out = [_auth(rng, t, who, "login_success")]
-    for _ in range(5):
-        t += _secs(rng, 30, 90)
-        out.append(
-            _access(
-                rng,
-                t,
-                who,
-                "delete",
-                rtype=rtype,
-                rtenant=user.tenant.id,
-                categories=cats,
-                records=600,
-                subjects=600,
-            )
-        )
+    out += _accesses(
+        c, t, who, "delete", rtype=rtype, cats=cats, times=5, gap=(30, 90), records=600
+    )
     return out
 
 
@@ -394,19 +414,7 @@ def _outside_eu(c: _AttackContext) -> list[_Pending]:
     rtype, cats, _ = RESOURCES[key.service][0]
     out: list[_Pending] = []
     for _ in range(5):
-        out.append(
-            _access(
-                rng,
-                t,
-                who,
-                "read",
-                rtype=rtype,
-                rtenant=key.tenant.id,
-                categories=cats,
-                records=1,
-                subjects=1,
-            )
-        )
+        out.append(_touch(rng, t, who, "read", (rtype, cats), key.tenant.id, 1))
         t += _secs(rng, 1, 10)
     return out
 
@@ -418,19 +426,8 @@ def _no_tls(c: _AttackContext) -> list[_Pending]:
     who = _Who(tenant.id, key.id, "api_key", key.ip, "FR", "Postfix", "smtp", "faxbis", tls=False)
     out: list[_Pending] = []
     for _ in range(3):
-        out.append(
-            _access(
-                rng,
-                t,
-                who,
-                "forward",
-                rtype="fax",
-                rtenant=tenant.id,
-                categories=("identification", "content"),
-                records=1,
-                subjects=1,
-            )
-        )
+        fax = ("fax", ("identification", "content"))
+        out.append(_touch(rng, t, who, "forward", fax, tenant.id, 1))
         t += _secs(rng, 30, 120)
     return out
 

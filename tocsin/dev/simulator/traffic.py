@@ -287,83 +287,97 @@ class _Population:
         all_users: list[_User] = []
         all_keys: list[_ApiKey] = []
         for i in range(tenants):
-            country = _pick(rng, TENANT_COUNTRIES)
-            services = tuple(sorted(rng.sample(SERVICES, rng.choices((1, 2, 3), (5, 4, 2))[0])))
-            tenant = _Tenant(
-                id=f"{rng.choice(SECTORS)}-{i + 1:03d}",
-                country=country,
-                services=services,
-                office_ips=tuple(_ip(rng, country) for _ in range(rng.randint(1, 2))),
-                contacts=int(rng.lognormvariate(6.5, 0.8)) + 50,
-            )
+            tenant = _new_tenant(rng, i)
             n_users = max(2, round(users_per_tenant * rng.uniform(0.5, 1.5)))
             for j in range(n_users):
-                home_ip = (
-                    _ipv6(rng) if country == "FR" and rng.random() < 0.2 else _ip(rng, country)
+                kind = "customer_admin" if j < 1 + n_users // 15 else "customer_user"
+                tenant.users.append(
+                    _new_user(rng, tenant, kind, start=start, travellers=travellers)
                 )
-                user = _User(
-                    id=f"u-{rng.getrandbits(40):010x}",
-                    tenant=tenant,
-                    kind="customer_admin" if j < 1 + n_users // 15 else "customer_user",
-                    country=country,
-                    home_ip=home_ip,
-                    ua=rng.choice(BROWSERS),
-                    mfa=rng.random() < 0.35,
-                    typo_rate=rng.uniform(0.01, 0.08),
-                    weight=rng.lognormvariate(0.0, 0.7),
-                    service=rng.choice(services),
-                )
-                if rng.random() < travellers:
-                    begin = start + timedelta(days=rng.uniform(0, 45))
-                    trip_country = rng.choice([c for c in TRAVEL_COUNTRIES if c != country])
-                    user.trip = (
-                        begin,
-                        begin + timedelta(days=rng.uniform(2, 6)),
-                        trip_country,
-                        _ip(rng, trip_country),
-                    )
-                tenant.users.append(user)
-                all_users.append(user)
             for _ in range(rng.choices((0, 1, 2), (50, 35, 15))[0]):
                 heavy = rng.random() < (0.7 if tenant.contacts > 900 else 0.15)  # CRM sync
-                key = _ApiKey(
-                    id=f"key-{rng.getrandbits(48):012x}",
-                    tenant=tenant,
-                    ip=_ip(rng, "FR"),
-                    ua=rng.choice(API_AGENTS),
-                    service=rng.choice(services),
-                    heavy=heavy,
-                    rate=2.0 if heavy else 0.4,
-                )
-                tenant.api_keys.append(key)
-                all_keys.append(key)
+                tenant.api_keys.append(_new_key(rng, tenant, heavy=heavy))
+            all_users.extend(tenant.users)
+            all_keys.extend(tenant.api_keys)
             all_tenants.append(tenant)
         biggest = max(all_tenants, key=lambda tn: tn.contacts)
         if not any(k.heavy for k in biggest.api_keys):  # the largest customer syncs its CRM
             biggest.contacts = max(biggest.contacts, 1500)
-            key = _ApiKey(
-                id=f"key-{rng.getrandbits(48):012x}",
-                tenant=biggest,
-                ip=_ip(rng, "FR"),
-                ua="crm-connector/3.2",
-                service=rng.choice(biggest.services),
-                heavy=True,
-                rate=2.0,
-            )
+            key = _new_key(rng, biggest, heavy=True, ua="crm-connector/3.2")
             biggest.api_keys.append(key)
             all_keys.append(key)
-        kinds = ["staff_support", "staff_maintenance", "staff_admin"]
-        office = [_ip(rng, "FR") for _ in range(2)]
-        members = [
-            _Staff(
-                id=f"staff-{rng.getrandbits(32):08x}",
-                kind=kinds[0] if k % 4 in (0, 1) else kinds[1] if k % 4 == 2 else kinds[2],
-                ip=rng.choice(office),
-                ua=rng.choice(BROWSERS[:4]),
-            )
-            for k in range(staff)
-        ]
+        members = _new_staff(rng, staff)
         return cls(all_tenants, all_users, [u.weight for u in all_users], all_keys, members)
+
+
+def _new_tenant(rng: Random, i: int) -> _Tenant:
+    country = _pick(rng, TENANT_COUNTRIES)
+    services = tuple(sorted(rng.sample(SERVICES, rng.choices((1, 2, 3), (5, 4, 2))[0])))
+    return _Tenant(
+        id=f"{rng.choice(SECTORS)}-{i + 1:03d}",
+        country=country,
+        services=services,
+        office_ips=tuple(_ip(rng, country) for _ in range(rng.randint(1, 2))),
+        contacts=int(rng.lognormvariate(6.5, 0.8)) + 50,
+    )
+
+
+def _new_user(
+    rng: Random, tenant: _Tenant, kind: str, *, start: datetime, travellers: float
+) -> _User:
+    """A customer's user; a share of them (`travellers`) go abroad once."""
+    country = tenant.country
+    home_ip = _ipv6(rng) if country == "FR" and rng.random() < 0.2 else _ip(rng, country)
+    user = _User(
+        id=f"u-{rng.getrandbits(40):010x}",
+        tenant=tenant,
+        kind=kind,
+        country=country,
+        home_ip=home_ip,
+        ua=rng.choice(BROWSERS),
+        mfa=rng.random() < 0.35,
+        typo_rate=rng.uniform(0.01, 0.08),
+        weight=rng.lognormvariate(0.0, 0.7),
+        service=rng.choice(tenant.services),
+    )
+    if rng.random() < travellers:
+        begin = start + timedelta(days=rng.uniform(0, 45))
+        trip_country = rng.choice([c for c in TRAVEL_COUNTRIES if c != country])
+        user.trip = (
+            begin,
+            begin + timedelta(days=rng.uniform(2, 6)),
+            trip_country,
+            _ip(rng, trip_country),
+        )
+    return user
+
+
+def _new_key(rng: Random, tenant: _Tenant, *, heavy: bool, ua: str | None = None) -> _ApiKey:
+    """An API key of `tenant`; its agent drawn from the usual ones unless `ua` names it."""
+    return _ApiKey(
+        id=f"key-{rng.getrandbits(48):012x}",
+        tenant=tenant,
+        ip=_ip(rng, "FR"),
+        ua=ua if ua is not None else rng.choice(API_AGENTS),
+        service=rng.choice(tenant.services),
+        heavy=heavy,
+        rate=2.0 if heavy else 0.4,
+    )
+
+
+def _new_staff(rng: Random, staff: int) -> list[_Staff]:
+    """AVM Up's own people: half support, a quarter maintenance, a quarter admins."""
+    kinds = ["staff_support", "staff_maintenance", "staff_admin"]
+    office = [_ip(rng, "FR") for _ in range(2)]
+    return [
+        _Staff(
+            id=f"staff-{rng.getrandbits(32):08x}",
+            kind=kinds[0] if k % 4 in (0, 1) else kinds[1] if k % 4 == 2 else kinds[2],
+            ip=rng.choice(office),
+            ua=rng.choice(BROWSERS[:4]),
+        )
+        for k in range(staff)
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,35 +395,23 @@ def _event_id(rng: Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def _common(
-    rng: Random,
-    t: datetime,
-    *,
-    service: str,
-    tenant_id: str,
-    actor_id: str,
-    actor_kind: str,
-    ip: str,
-    country: str,
-    ua: str | None,
-    interface: str,
-    tls: bool,
-) -> dict[str, Any]:
+def _common(rng: Random, t: datetime, who: _Who) -> dict[str, Any]:
+    """What every event carries: its id and time, and who acts, from where."""
     value: dict[str, Any] = {
         "event_id": _event_id(rng),
-        "occurred_at": _stamp(t, service),
-        "service": service,
-        "tenant_id": tenant_id,
-        "actor": {"id": actor_id, "kind": actor_kind},
-        "source_ip": ip,
-        "country": country,
-        "interface": interface,
-        "tls": tls,
+        "occurred_at": _stamp(t, who.service),
+        "service": who.service,
+        "tenant_id": who.tenant_id,
+        "actor": {"id": who.actor_id, "kind": who.actor_kind},
+        "source_ip": who.ip,
+        "country": who.country,
+        "interface": who.interface,
+        "tls": who.tls,
     }
-    if not _states_country(ip, value["event_id"]):
+    if not _states_country(who.ip, value["event_id"]):
         del value["country"]
-    if ua is not None:
-        value["user_agent"] = ua
+    if who.ua is not None:
+        value["user_agent"] = who.ua
     return value
 
 
@@ -440,25 +442,40 @@ def _auth(
     failure_reason: str | None = None,
     new_role: str | None = None,
 ) -> _Pending:
-    value = _common(
-        rng,
-        t,
-        service=who.service,
-        tenant_id=who.tenant_id,
-        actor_id=who.actor_id,
-        actor_kind=who.actor_kind,
-        ip=who.ip,
-        country=who.country,
-        ua=who.ua,
-        interface=who.interface,
-        tls=who.tls,
-    )
+    value = _common(rng, t, who)
     value["action"] = action
     if failure_reason is not None:
         value["failure_reason"] = failure_reason
     if new_role is not None:
         value["new_role"] = new_role
     return (t, "auth", who.tenant_id, value)
+
+
+def _touch(
+    rng: Random,
+    t: datetime,
+    who: _Who,
+    operation: str,
+    resource: tuple[str, Sequence[str]],
+    rtenant: str,
+    records: int,
+    ticket_id: str | None = None,
+) -> _Pending:
+    """An access to `records` records of `rtenant`'s `resource` (type, data categories), each
+    of a different person."""
+    rtype, cats = resource
+    return _access(
+        rng,
+        t,
+        who,
+        operation,
+        rtype=rtype,
+        rtenant=rtenant,
+        categories=cats,
+        records=records,
+        subjects=records,
+        ticket_id=ticket_id,
+    )
 
 
 def _access(
@@ -476,19 +493,7 @@ def _access(
     outcome: str = "allowed",
     rid: str | None = None,
 ) -> _Pending:
-    value = _common(
-        rng,
-        t,
-        service=who.service,
-        tenant_id=who.tenant_id,
-        actor_id=who.actor_id,
-        actor_kind=who.actor_kind,
-        ip=who.ip,
-        country=who.country,
-        ua=who.ua,
-        interface=who.interface,
-        tls=who.tls,
-    )
+    value = _common(rng, t, who)
     resource: dict[str, Any] = {"type": rtype, "tenant_id": rtenant}
     if rid is not None or records <= 1:
         resource["id"] = rid or f"{rtype[:3]}-{rng.getrandbits(36):09x}"
@@ -821,19 +826,7 @@ class _Traffic:
                 records = self.reads.take(key.id, t, wanted, cap=cap)
                 self.habits.add(key.id, t, records)
             if records:
-                out.append(
-                    _access(
-                        rng,
-                        t,
-                        who,
-                        op,
-                        rtype=rtype,
-                        rtenant=tenant.id,
-                        categories=cats,
-                        records=records,
-                        subjects=records,
-                    )
-                )
+                out.append(_touch(rng, t, who, op, (rtype, cats), tenant.id, records))
             t += timedelta(seconds=rng.uniform(0.2, 4))
         return out
 
@@ -869,20 +862,7 @@ class _Traffic:
             budget = self.writes if op == "update" else self.reads
             records = budget.take(member.id, t, wanted)
             if records:
-                out.append(
-                    _access(
-                        rng,
-                        t,
-                        who,
-                        op,
-                        rtype=rtype,
-                        rtenant=tenant.id,
-                        categories=cats,
-                        records=records,
-                        subjects=records,
-                        ticket_id=ticket,
-                    )
-                )
+                out.append(_touch(rng, t, who, op, (rtype, cats), tenant.id, records, ticket))
         t += timedelta(seconds=rng.uniform(10, 60))
         out.append(_auth(rng, t, who, "logout"))
         return out

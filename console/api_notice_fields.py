@@ -6,22 +6,27 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from tocsin.console import actions, notice_fields_view
-from tocsin.console.deps import DbSession, ReaderUser, RssiUser, draft_policy_of
-from tocsin.console.errors import PROBLEM_RESPONSES
+from console import actions, notice_fields_view
+from console.api_models import (
+    NoticeFieldsChangedOut,
+    NoticeFieldsOut,
+    QualifiedOut,
+)
+from console.deps import DbSession, ReaderUser, RssiUser, draft_policy_of
+from console.errors import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["tocsin"], responses=PROBLEM_RESPONSES)
 
 Json = dict[str, Any]
 
 
-@router.get("/incidents/{ref}/notice-fields")
+@router.get("/incidents/{ref}/notice-fields", response_model=NoticeFieldsOut)
 def get_notice_fields(db: DbSession, user: ReaderUser, ref: str, lang: str = "fr") -> Json:
     """Values, allowed choices and suggested standard measures (to tick, never defaults)."""
     return notice_fields_view.view(incident=actions.incident(session=db, ref=ref), language=lang)
 
 
-@router.patch("/incidents/{ref}/notice-fields")
+@router.patch("/incidents/{ref}/notice-fields", response_model=NoticeFieldsChangedOut)
 def patch_notice_fields(
     request: Request,
     db: DbSession,
@@ -45,7 +50,7 @@ def patch_notice_fields(
     }
 
 
-@router.post("/incidents/{ref}/qualify")
+@router.post("/incidents/{ref}/qualify", response_model=QualifiedOut)
 def post_qualify(
     request: Request, db: DbSession, user: RssiUser, ref: str, body: notice_fields_view.QualifyIn
 ) -> Json:

@@ -6,6 +6,7 @@ evidence): no SQL here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,14 +14,15 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
+from consumers.conventions import SYSTEM_ACTOR
 from incidents import audit as audit_chain
 from incidents import clocks as clock_service
 from incidents import service as incident_service
 from incidents import severity
 from incidents.clocks import ClockPolicy, IncidentClocks
 from incidents.enums import CustomerRole, IncidentStatus, SeverityBand
-from incidents.findings_store import FindingRow
-from incidents.models import Incident
+from incidents.findings_store import EvidenceEvent, FindingRow
+from incidents.models import AuditEntry, Incident, SeverityAssessment
 from notifiers import attention
 
 PER_PAGE = 50
@@ -311,6 +313,151 @@ TIMELINE_ACTIONS = frozenset(
 )
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _finding_event(f: FindingRow) -> dict[str, Any]:
+    """A finding on the timeline: written by Tocsin itself."""
+    return {
+        "at": f.first_seen.isoformat(),
+        "kind": "finding",
+        "what": f"{f.rule_id}: {f.summary}",
+        "who": SYSTEM_ACTOR,
+        "rule_id": f.rule_id,
+        "summary": f.summary,
+        "count": f.count,
+        "records": f.records,
+        "actor_ids": list(f.actor_ids or []),
+    }
+
+
+def _on_timeline(action: str) -> bool:
+    return action in TIMELINE_ACTIONS or action.startswith(("notice.", "clock."))
+
+
+def _audit_event(entry: AuditEntry) -> dict[str, Any]:
+    """An audited action on the timeline; a move between statuses says from where to where."""
+    data = entry.data or {}
+    what = entry.action
+    moved: dict[str, Any] = {}
+    if entry.action in ("incident.transition", "incident.merged"):
+        what = f"{data.get('from')} → {data.get('to')}"
+        if data.get("reason"):
+            what += f" ({data.get('reason')})"
+        moved = {"from": data.get("from"), "to": data.get("to"), "reason": data.get("reason")}
+    return {
+        "at": entry.at.isoformat(),
+        "kind": entry.action,
+        "what": what,
+        "who": entry.actor,
+        **moved,
+    }
+
+
+def _timeline(findings: list[FindingRow], audit_rows: list[AuditEntry]) -> list[dict[str, Any]]:
+    """Findings and the audited actions worth showing, oldest first."""
+    timeline = [_finding_event(f) for f in findings]
+    timeline.extend(_audit_event(e) for e in audit_rows if _on_timeline(e.action))
+    timeline.sort(key=lambda item: str(item["at"]))
+    return timeline
+
+
+def _finding_row(f: FindingRow) -> dict[str, Any]:
+    return {
+        "finding_id": f.finding_id,
+        "rule_id": f.rule_id,
+        "severity": f.severity,
+        "count": f.count,
+        "records": f.records,
+        "subjects": f.subjects,
+        "first_seen": f.first_seen.isoformat(),
+        "last_seen": f.last_seen.isoformat(),
+        "summary": f.summary,
+        "actor_ids": list(f.actor_ids or []),
+        "source_ips": list(f.source_ips or []),
+        "tenant_ids": list(f.tenant_ids or []),
+    }
+
+
+def _tenant_rows(incident: Incident) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenant_id": t.tenant_id,
+            "events": t.events,
+            "records": t.records,
+            "persons": t.persons,
+            "first_seen": t.first_seen.isoformat(),
+            "last_seen": t.last_seen.isoformat(),
+        }
+        for t in incident.tenants
+    ]
+
+
+def _evidence_rows(evidence: Sequence[EvidenceEvent]) -> list[dict[str, Any]]:
+    return [
+        {
+            "event_id": e.event_id,
+            "stream": e.stream,
+            "tenant_id": e.tenant_id,
+            "occurred_at": e.occurred_at.isoformat(),
+            "fields": _flatten(dict(e.payload or {})),
+        }
+        for e in evidence
+    ]
+
+
+def _comments(incident: Incident) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": d.kind,
+            "text": d.text,
+            "justification": d.justification,
+            "author": d.author,
+            "at": d.created_at.isoformat(),
+        }
+        for d in incident.decisions
+    ]
+
+
+def audit_rows(entries: list[AuditEntry]) -> list[dict[str, Any]]:
+    """An incident's audit trail, oldest first."""
+    return [
+        {
+            "seq": a.seq,
+            "at": a.at.isoformat(),
+            "actor": a.actor,
+            "action": a.action,
+            "data": a.data,
+            "hash": a.hash,
+        }
+        for a in entries
+    ]
+
+
+def _facts(incident: Incident) -> dict[str, Any]:
+    """What the incident records of itself, as entered or computed."""
+    return {
+        "first_seen": incident.first_seen.isoformat(),
+        "last_seen": incident.last_seen.isoformat(),
+        "aware_justification": incident.aware_justification,
+        "aware_set_by": incident.aware_set_by,
+        "summary": incident.summary,
+        "services": list(incident.services or []),
+        "persons_estimate": incident.persons_estimate,
+        "records_estimate": incident.records_estimate,
+        "occurred_from": _iso(incident.occurred_from),
+        "occurred_to": _iso(incident.occurred_to),
+        "discovered_at": _iso(incident.discovered_at),
+        "nature": list(incident.nature or []),
+        "data_categories": list(incident.data_categories or []),
+        "consequences": incident.consequences,
+        "measures": incident.measures,
+        "not_notified_justification": incident.not_notified_justification,
+        "resolution_reason": incident.resolution_reason,
+    }
+
+
 def detail(
     *, session: Session, incident: Incident, policy: ClockPolicy, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -320,135 +467,43 @@ def detail(
     evidence = incident_service.evidence_for(
         session=session, incident=incident, limit=MAX_EVIDENCE_SHOWN
     )
-    audit_rows = audit_chain.entries_for(session=session, subject=incident.ref)
-    timeline: list[dict[str, Any]] = []
-    for f in findings:
-        timeline.append(
-            {
-                "at": f.first_seen.isoformat(),
-                "kind": "finding",
-                "what": f"{f.rule_id}: {f.summary}",
-                "who": "tocsin",
-                "rule_id": f.rule_id,
-                "summary": f.summary,
-                "count": f.count,
-                "records": f.records,
-                "actor_ids": list(f.actor_ids or []),
-            }
-        )
-    for entry in audit_rows:
-        if entry.action in TIMELINE_ACTIONS or entry.action.startswith(("notice.", "clock.")):
-            data = entry.data or {}
-            what = entry.action
-            moved: dict[str, Any] = {}
-            if entry.action in ("incident.transition", "incident.merged"):
-                what = f"{data.get('from')} → {data.get('to')}"
-                if data.get("reason"):
-                    what += f" ({data.get('reason')})"
-                moved = {
-                    "from": data.get("from"),
-                    "to": data.get("to"),
-                    "reason": data.get("reason"),
-                }
-            timeline.append(
-                {
-                    "at": entry.at.isoformat(),
-                    "kind": entry.action,
-                    "what": what,
-                    "who": entry.actor,
-                    **moved,
-                }
-            )
-    timeline.sort(key=lambda item: str(item["at"]))
+    entries = audit_chain.entries_for(session=session, subject=incident.ref)
     allowed = sorted(
         (s.value for s in incident_service.allowed_transitions(incident.status)), key=STATUSES.index
     )  # workflow order; dismissal has its own form
+    roles = incident_service.roles_of(session=session, incident=incident)
     return {
         **summary(incident, clocks),
-        "first_seen": incident.first_seen.isoformat(),
-        "last_seen": incident.last_seen.isoformat(),
-        "aware_justification": incident.aware_justification,
-        "aware_set_by": incident.aware_set_by,
-        "roles": sorted(
-            {
-                CustomerRole(r).value
-                for r in incident_service.roles_of(session=session, incident=incident)
-            }
-        ),
-        "summary": incident.summary,
-        "services": list(incident.services or []),
-        "persons_estimate": incident.persons_estimate,
-        "records_estimate": incident.records_estimate,
-        "occurred_from": incident.occurred_from.isoformat() if incident.occurred_from else None,
-        "occurred_to": incident.occurred_to.isoformat() if incident.occurred_to else None,
-        "discovered_at": incident.discovered_at.isoformat() if incident.discovered_at else None,
-        "nature": list(incident.nature or []),
-        "data_categories": list(incident.data_categories or []),
-        "consequences": incident.consequences,
-        "measures": incident.measures,
-        "not_notified_justification": incident.not_notified_justification,
-        "resolution_reason": incident.resolution_reason,
+        **_facts(incident),
+        "roles": sorted({CustomerRole(r).value for r in roles}),
         "allowed_transitions": allowed,
-        "tenant_rows": [
-            {
-                "tenant_id": t.tenant_id,
-                "events": t.events,
-                "records": t.records,
-                "persons": t.persons,
-                "first_seen": t.first_seen.isoformat(),
-                "last_seen": t.last_seen.isoformat(),
-            }
-            for t in incident.tenants
-        ],
+        "tenant_rows": _tenant_rows(incident),
         "clocks": [clock_dict(c) for c in clocks.all],
-        "findings": [
-            {
-                "finding_id": f.finding_id,
-                "rule_id": f.rule_id,
-                "severity": f.severity,
-                "count": f.count,
-                "records": f.records,
-                "subjects": f.subjects,
-                "first_seen": f.first_seen.isoformat(),
-                "last_seen": f.last_seen.isoformat(),
-                "summary": f.summary,
-                "actor_ids": list(f.actor_ids or []),
-                "source_ips": list(f.source_ips or []),
-                "tenant_ids": list(f.tenant_ids or []),
-            }
-            for f in findings
-        ],
-        "evidence": [
-            {
-                "event_id": e.event_id,
-                "stream": e.stream,
-                "tenant_id": e.tenant_id,
-                "occurred_at": e.occurred_at.isoformat(),
-                "fields": _flatten(dict(e.payload or {})),
-            }
-            for e in evidence
-        ],
+        "findings": [_finding_row(f) for f in findings],
+        "evidence": _evidence_rows(evidence),
         "severity": severity_form(incident, findings),
-        "comments": [
-            {
-                "kind": d.kind,
-                "text": d.text,
-                "justification": d.justification,
-                "author": d.author,
-                "at": d.created_at.isoformat(),
-            }
-            for d in incident.decisions
-        ],
-        "timeline": timeline,
-        "audit": [
-            {
-                "seq": a.seq,
-                "at": a.at.isoformat(),
-                "actor": a.actor,
-                "action": a.action,
-                "data": a.data,
-                "hash": a.hash,
-            }
-            for a in audit_rows
-        ],
+        "comments": _comments(incident),
+        "timeline": _timeline(findings, entries),
+        "audit": audit_rows(entries),
+    }
+
+
+def assessment_json(ref: str, row: SeverityAssessment) -> dict[str, Any]:
+    """A recorded assessment: the score, who is told and why, and who decided."""
+    rationale = row.rationale or {}
+    return {
+        "ref": ref,
+        "score": row.score,
+        "band": row.band,
+        "notify_customer": row.notify_customer,
+        "notify_cnil": row.notify_cnil,
+        "notify_subjects": row.notify_subjects,
+        "notify_public": row.notify_public,
+        "recommendation_overridden": row.recommendation_overridden,
+        "art34_exemption": row.art34_exemption,
+        "justification": row.justification,
+        "decided_by": row.assessed_by,
+        "advice": rationale.get("advice"),
+        "factors": rationale.get("factors"),
+        "reasons": rationale.get("recommendation"),
     }

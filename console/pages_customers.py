@@ -10,15 +10,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from console import views
+from console.deps import DbSession, ReaderUser, RssiUser, policy_of
+from console.errors import ConsoleError
+from console.web import render
 from consumers.errors import NotFound
 from incidents import audit as audit_chain
 from incidents import service as incident_service
 from notifiers import customers
 from notifiers.exceptions import InvalidCustomer
-from tocsin.console import views
-from tocsin.console.deps import DbSession, ReaderUser, RssiUser, policy_of
-from tocsin.console.errors import ConsoleError
-from tocsin.console.web import render
 
 router = APIRouter(include_in_schema=False)
 

@@ -6,6 +6,7 @@ to confirmed/dismissed only), then calls the domain service, which writes the au
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,10 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import User
 from accounts.roles import Role
+from console import views
+from console.deps import Forbidden
+from console.errors import InvalidUserInput, SmtpNotConfigured
 from incidents import audit as audit_chain
 from incidents import service as incident_service
 from incidents import severity
-from incidents.enums import Art34Exemption, IncidentStatus
+from incidents.enums import Art34Exemption, Clock, IncidentStatus
 from incidents.exceptions import InvalidSeverityInput
 from incidents.models import Incident
 from notifiers import flows as notice_flows
@@ -28,8 +32,6 @@ from notifiers.exceptions import InvalidNoticeTransition
 from notifiers.models import Notice
 from notifiers.outbox import DeliveryReport, SmtpConfig
 from notifiers.schemas import DraftPolicy, NoticeEdit
-from tocsin.console.deps import Forbidden
-from tocsin.console.errors import InvalidUserInput, SmtpNotConfigured
 
 ANALYST_TARGETS = frozenset(
     {IncidentStatus.TRIAGE, IncidentStatus.CONFIRMED, IncidentStatus.DISMISSED}
@@ -38,7 +40,7 @@ ANALYST_TARGETS = frozenset(
 
 class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to: str = Field(max_length=16)
+    to: IncidentStatus
     reason: str | None = Field(default=None, max_length=4000)
 
 
@@ -84,7 +86,7 @@ class ClockIn(BaseModel):
     resume a clock; `tenant_id` None = every customer clock."""
 
     model_config = ConfigDict(extra="forbid")
-    clock: str = Field(pattern="^(cnil|customer)$")
+    clock: Clock
     stop: bool = True
     justification: str | None = Field(default=None, max_length=4000)
     tenant_id: str | None = Field(default=None, max_length=64)
@@ -100,13 +102,18 @@ def incident(*, session: Session, ref: str) -> Incident:
     return incident_service.require_by_ref(session=session, ref=ref)
 
 
+def status(value: str) -> IncidentStatus:
+    """The status a form names, or the input's fault."""
+    try:
+        return IncidentStatus(value)
+    except ValueError:
+        raise InvalidUserInput("invalid_status") from None
+
+
 def transition(
     *, session: Session, user: User, ref: str, data: TransitionIn, policy: DraftPolicy
 ) -> Incident:
-    try:
-        target = IncidentStatus(data.to)
-    except ValueError:
-        raise InvalidUserInput("invalid_status") from None
+    target = data.to
     if Role(user.role) == Role.ANALYST and target not in ANALYST_TARGETS:
         raise Forbidden("analysts triage up to confirmed or dismissed")
     found = incident(session=session, ref=ref)
@@ -132,21 +139,33 @@ def comment(*, session: Session, user: User, ref: str, data: CommentIn) -> None:
     )
 
 
+# The ENISA inputs an assessment records (`incidents.severity.SeverityInputs`).
+SEVERITY_INPUTS = (
+    "dpc",
+    "ei",
+    "cb_confidentiality",
+    "cb_integrity",
+    "cb_availability",
+    "malicious",
+    "persons",
+    "unintelligible",
+)
+
+
+def severity_inputs(
+    source: Any, *, rationale: dict[str, Any] | None = None
+) -> severity.SeverityInputs:
+    """The ENISA inputs of `source` (a form, a recorded assessment: anything with their
+    attributes)."""
+    values = {name: getattr(source, name) for name in SEVERITY_INPUTS}
+    return severity.SeverityInputs(**values, rationale=rationale or {})
+
+
 def assess(
     *, session: Session, user: User, ref: str, data: SeverityIn, policy: DraftPolicy
 ) -> dict[str, Any]:
     found = incident(session=session, ref=ref)
-    inputs = severity.SeverityInputs(
-        dpc=data.dpc,
-        ei=data.ei,
-        cb_confidentiality=data.cb_confidentiality,
-        cb_integrity=data.cb_integrity,
-        cb_availability=data.cb_availability,
-        malicious=data.malicious,
-        persons=data.persons,
-        unintelligible=data.unintelligible,
-        rationale={"edited_in": "console"},
-    ).validate()
+    inputs = severity_inputs(data, rationale={"edited_in": "console"}).validate()
     decides = data.notify_cnil is not None or data.notify_subjects is not None
     if decides and Role(user.role) != Role.RSSI:
         raise Forbidden("only the RSSI decides who is notified")
@@ -169,23 +188,7 @@ def assess(
     notice_flows.draft_notices(
         session=session, incident=found, now=datetime.now(UTC), policy=policy
     )
-    rationale = row.rationale or {}
-    return {
-        "ref": found.ref,
-        "score": row.score,
-        "band": row.band,
-        "notify_customer": row.notify_customer,
-        "notify_cnil": row.notify_cnil,
-        "notify_subjects": row.notify_subjects,
-        "notify_public": row.notify_public,
-        "recommendation_overridden": row.recommendation_overridden,
-        "art34_exemption": row.art34_exemption,
-        "justification": row.justification,
-        "decided_by": row.assessed_by,
-        "advice": rationale.get("advice"),
-        "factors": rationale.get("factors"),
-        "reasons": rationale.get("recommendation"),
-    }
+    return views.assessment_json(found.ref, row)
 
 
 def set_aware_at(*, session: Session, user: User, ref: str, data: AwareAtIn) -> None:
@@ -201,17 +204,17 @@ def set_aware_at(*, session: Session, user: User, ref: str, data: AwareAtIn) -> 
     )
 
 
-def register_fields(*, session: Session, user: User, ref: str, data: RegisterFieldsIn) -> None:
+def _record(
+    service: Callable[..., object], *, session: Session, user: User, ref: str, data: BaseModel
+) -> None:
+    """Record on incident `ref`, in `user`'s name, what a form sent: `data`'s fields are the
+    `service`'s arguments of the same names."""
     found = incident(session=session, ref=ref)
-    incident_service.update_register_fields(
-        session=session,
-        incident=found,
-        actor_email=user.email,
-        title=data.title,
-        consequences=data.consequences,
-        measures=data.measures,
-        not_notified_justification=data.not_notified_justification,
-    )
+    service(session=session, incident=found, actor_email=user.email, **data.model_dump())
+
+
+def register_fields(*, session: Session, user: User, ref: str, data: RegisterFieldsIn) -> None:
+    _record(incident_service.update_register_fields, session=session, user=user, ref=ref, data=data)
 
 
 def clock(*, session: Session, user: User, ref: str, data: ClockIn) -> None:
@@ -237,14 +240,7 @@ def clock(*, session: Session, user: User, ref: str, data: ClockIn) -> None:
 
 
 def decision(*, session: Session, user: User, ref: str, data: DecisionIn) -> None:
-    found = incident(session=session, ref=ref)
-    incident_service.record_decision(
-        session=session,
-        incident=found,
-        actor_email=user.email,
-        decision=data.decision,
-        justification=data.justification,
-    )
+    _record(incident_service.record_decision, session=session, user=user, ref=ref, data=data)
 
 
 # --- notices ---------------------------------------------------------------------------

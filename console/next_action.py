@@ -14,9 +14,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from accounts.roles import Role
+
 # Facts nobody has entered yet, as the notice templates write them.
 PLACEHOLDERS = ("[à compléter]", "[to be completed]")
 CLOSED = frozenset({"closed", "dismissed"})
+# Deliveries that need the RSSI's attention.
+TROUBLE = ("failed", "uncertain")
 STEPS = ("qualify", "assess", "decide", "notify", "close")
 # The panel of the incident page where each step is done.
 STEP_ANCHORS = {s: f"step-{s}" for s in STEPS}
@@ -73,40 +77,42 @@ def awaiting_dpo(notice: Mapping[str, Any]) -> bool:
         return True
     return (
         notice.get("status") == "draft"
-        and "dpo" in (notice.get("signers") or ())
+        and Role.DPO in (notice.get("signers") or ())
         and bool(notice.get("approved_by"))
         and not notice.get("dpo_approved_by")
     )
 
 
+def _notice_queues(
+    notices: list[Mapping[str, Any]],
+) -> tuple[tuple[str, tuple[str, ...], list[Mapping[str, Any]], bool], ...]:
+    """The notices that wait on someone, most blocking first: (message key, who can act,
+    the notices, whether the band counts them)."""
+    drafts = [n for n in notices if n.get("status") == "draft"]
+    approved = [n for n in notices if n.get("status") == "approved"]
+    return (
+        ("approve", (Role.RSSI,), [n for n in drafts if not awaiting_dpo(n)], True),
+        ("dpo", (Role.DPO,), [n for n in notices if awaiting_dpo(n)], True),
+        ("delivery", (Role.RSSI,), [n for n in notices if n.get("delivery") in TROUBLE], True),
+        (
+            "file_cnil",
+            (Role.RSSI, Role.DPO),
+            [n for n in approved if n.get("kind") == "cnil"],
+            False,
+        ),
+        ("send", (Role.RSSI,), [n for n in approved if n.get("kind") != "cnil"], True),
+    )
+
+
 def _notice_step(notices: list[Mapping[str, Any]]) -> NextAction | None:
     """What the notices still need, most blocking first; None when they are all out."""
-    drafts = [n for n in notices if n.get("status") == "draft"]
-    missing = sum(placeholders(n) for n in drafts)
+    missing = sum(placeholders(n) for n in notices if n.get("status") == "draft")
     if missing:
-        return NextAction("fill", "notify", ("rssi",), "notices", missing)
-    to_sign = [n for n in drafts if not awaiting_dpo(n)]
-    if to_sign:
-        return NextAction(
-            "approve", "notify", ("rssi",), f"notice-{to_sign[0]['id']}", len(to_sign)
-        )
-    approved = [n for n in notices if n.get("status") == "approved"]
-    waiting_dpo = [n for n in notices if awaiting_dpo(n)]
-    if waiting_dpo:
-        return NextAction(
-            "dpo", "notify", ("dpo",), f"notice-{waiting_dpo[0]['id']}", len(waiting_dpo)
-        )
-    trouble = [n for n in notices if n.get("delivery") in ("failed", "uncertain")]
-    if trouble:
-        return NextAction(
-            "delivery", "notify", ("rssi",), f"notice-{trouble[0]['id']}", len(trouble)
-        )
-    cnil = [n for n in approved if n.get("kind") == "cnil"]
-    if cnil:
-        return NextAction("file_cnil", "notify", ("rssi", "dpo"), f"notice-{cnil[0]['id']}")
-    unsent = [n for n in approved if n.get("kind") != "cnil"]
-    if unsent:
-        return NextAction("send", "notify", ("rssi",), f"notice-{unsent[0]['id']}", len(unsent))
+        return NextAction("fill", "notify", (Role.RSSI,), "notices", missing)
+    for key, roles, waiting, counted in _notice_queues(notices):
+        if waiting:
+            count = len(waiting) if counted else 0
+            return NextAction(key, "notify", roles, f"notice-{waiting[0]['id']}", count)
     return None
 
 
@@ -116,26 +122,26 @@ def next_action(inc: Mapping[str, Any]) -> NextAction | None:
     if status in CLOSED:
         return None
     if status == "detected":
-        return NextAction("qualify", "qualify", ("analyst", "rssi"), "status")
+        return NextAction("qualify", "qualify", (Role.ANALYST, Role.RSSI), "status")
     severity: Mapping[str, Any] = inc.get("severity") or {}
     assessed = severity.get("source") == "manual"
     if status == "triage":
         if not assessed:
-            return NextAction("assess", "assess", ("analyst", "rssi"), "severity")
-        return NextAction("confirm", "decide", ("analyst", "rssi"), "status")
+            return NextAction("assess", "assess", (Role.ANALYST, Role.RSSI), "severity")
+        return NextAction("confirm", "decide", (Role.ANALYST, Role.RSSI), "status")
     notices = latest_notices(inc.get("notices") or [])
     pending = _notice_step([n for n in notices if n.get("status") != "rejected"])
     if pending is not None:
         return pending
     if status == "confirmed":
         if not assessed:
-            return NextAction("assess", "assess", ("analyst", "rssi"), "severity")
+            return NextAction("assess", "assess", (Role.ANALYST, Role.RSSI), "severity")
         if not notices:
             if severity.get("notify_cnil") is None and severity.get("notify_customer") is None:
-                return NextAction("decide", "decide", ("rssi",), "decision")
-            return NextAction("draft", "notify", ("rssi",), "notices")
-        return NextAction("mark_notified", "notify", ("rssi",), "status")
-    return NextAction("close", "close", ("rssi",), "status")
+                return NextAction("decide", "decide", (Role.RSSI,), "decision")
+            return NextAction("draft", "notify", (Role.RSSI,), "notices")
+        return NextAction("mark_notified", "notify", (Role.RSSI,), "status")
+    return NextAction("close", "close", (Role.RSSI,), "status")
 
 
 def step_states(inc: Mapping[str, Any], action: NextAction | None) -> list[tuple[str, str]]:
@@ -157,9 +163,12 @@ def status_step(action: NextAction | None) -> str:
 def _for_user(notice: Mapping[str, Any], role: str) -> bool:
     """Whether `role` has something to do on this notice: sign it, or send it (RSSI)."""
     if notice.get("status") == "draft":
-        signed = {"rssi": notice.get("approved_by"), "dpo": notice.get("dpo_approved_by")}
-        return role in (notice.get("signers") or ("rssi",)) and not signed.get(role)
-    return role == "rssi" and notice.get("status") == "approved" and notice.get("kind") != "cnil"
+        signed: dict[str, Any] = {
+            Role.RSSI: notice.get("approved_by"),
+            Role.DPO: notice.get("dpo_approved_by"),
+        }
+        return role in (notice.get("signers") or (Role.RSSI,)) and not signed.get(role)
+    return role == Role.RSSI and notice.get("status") == "approved" and notice.get("kind") != "cnil"
 
 
 def open_steps(

@@ -12,14 +12,14 @@ from prometheus_client import Counter
 
 from accounts.audit import audit
 from accounts.roles import Role
-from tocsin.console import security
-from tocsin.console.deps import CsrfChecked, CurrentUser, DbSession, resolve_user
-from tocsin.console.errors import InvalidUserInput, LoginThrottled
-from tocsin.console.web import render
+from console import security
+from console.deps import CsrfChecked, CurrentUser, DbSession, resolve_user
+from console.errors import InvalidUserInput, LoginThrottled
+from console.web import render
 
 router = APIRouter(include_in_schema=False)
 
-log = logging.getLogger("tocsin.console")
+log = logging.getLogger("console")
 
 LOGINS = Counter("tocsin_console_logins_total", "Console login attempts", ["result"])
 

@@ -4,38 +4,73 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from importlib import metadata
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from consumers.errors import TocsinError
-from incidents.clocks import ClockPolicy
-from incidents.db import make_engine
-from incidents.db import session_factory as make_session_factory
-from notifiers.outbox import SmtpConfig
-from notifiers.schemas import DraftPolicy
-from tocsin.console import security
-from tocsin.console.deps import CsrfFailed, Forbidden, NotAuthenticated
-from tocsin.console.errors import (
+from console import security
+from console.deps import CsrfFailed, Forbidden, NotAuthenticated
+from console.errors import (
     PROBLEM_TYPE,
     FieldError,
     http_status,
     problem_body,
 )
-from tocsin.console.web import (
+from console.web import (
     HERE,
     BodyLimitMiddleware,
     SessionMiddleware,
     make_environment,
     render,
 )
-from tocsin.settings import Settings
+from consumers.errors import TocsinError
+from incidents.clocks import ClockPolicy
+from incidents.db import make_engine
+from incidents.db import session_factory as make_session_factory
+from notifiers.outbox import SmtpConfig
+from notifiers.schemas import DraftPolicy
 
 API_PREFIX = "/api/v1"
+
+
+class ConsoleSettings(Protocol):
+    """What the console reads of the shell's settings (`tocsin.settings.Settings`), duck-typed:
+    the console never imports the shell, which builds it (docs/architecture.md §2)."""
+
+    @property
+    def database_url(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def clocks(self) -> Any: ...
+    @property
+    def secret_key(self) -> SecretStr: ...
+    @property
+    def session_hours(self) -> float: ...
+    @property
+    def session_idle_minutes(self) -> float: ...
+    @property
+    def token_days(self) -> int: ...
+    @property
+    def max_body_bytes(self) -> int: ...
+    @property
+    def metrics_token(self) -> SecretStr | None: ...
+    def require_production_secrets(self) -> None: ...
+
+
+def installed_version() -> str:
+    """The version of the installed `tocsin` distribution."""
+    try:
+        return metadata.version("tocsin")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _is_api(request: Request) -> bool:
@@ -43,18 +78,20 @@ def _is_api(request: Request) -> bool:
 
 
 def create_app(
-    settings: Settings,
+    settings: ConsoleSettings,
     *,
     session_factory: sessionmaker[Session] | None = None,
     insecure_cookies: bool = False,
     throttle: security.Throttle = security.DEFAULT_THROTTLE,
     smtp: SmtpConfig | None = None,
     trusted_proxies: Sequence[str] = (),
+    version: str | None = None,
 ) -> FastAPI:
     """Build the console. `insecure_cookies` drops the `Secure` flag and the `__Host-` cookie
     prefix (plain-HTTP local demo only). `smtp` overrides the SMTP configuration read from
     `settings` (tests pass a trusted test CA). `trusted_proxies` (addresses or networks) are
-    the reverse proxies whose `X-Forwarded-For` names the client."""
+    the reverse proxies whose `X-Forwarded-For` names the client. `version` is the one the
+    health page and `GET /api/v1/health` show (the installed distribution's by default)."""
     settings.require_production_secrets()
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.database_url))
@@ -66,6 +103,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.version = version if version is not None else installed_version()
     app.state.session_factory = session_factory
     app.state.jinja = make_environment(timezone=settings.timezone)
     app.state.throttle = throttle
@@ -89,7 +127,7 @@ def create_app(
 
     _install_error_handlers(app)
 
-    from tocsin.console import (
+    from console import (
         api,
         api_breaches,
         pages_admin,
@@ -100,8 +138,8 @@ def create_app(
         pages_ops,
         pages_overview,
     )
-    from tocsin.console.api_notice_fields import router as notice_fields_api
-    from tocsin.console.pages_notice_fields import router as notice_fields_pages
+    from console.api_notice_fields import router as notice_fields_api
+    from console.pages_notice_fields import router as notice_fields_pages
 
     app.include_router(pages_auth.router)
     app.include_router(pages_ops.router)

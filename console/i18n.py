@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from accounts.messages import ENGLISH as ACCOUNT_MESSAGES
+from accounts.roles import Role
 from notifiers.render import day_in_words
 
 LANGS = ("fr", "en")
@@ -146,6 +148,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "decision": "Décision (registre)",
     },
     "en": {
+        # the accounts' errors, in the words the command line uses too
+        **ACCOUNT_MESSAGES,
         "app_name": "Tocsin — CISO console",
         "skip": "Skip to content",
         "login": "Sign in",
@@ -154,7 +158,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "password": "Password",
         "sign_in": "Sign in",
         "bad_credentials": "Wrong credentials.",
-        "throttled": "Too many attempts. Try again in a few minutes.",
         "queue": "Incident queue",
         "register": "Breach register",
         "users": "Users",
@@ -230,26 +233,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_found": "Not found",
         "csrf_failed": "Missing or invalid security (CSRF) token.",
         "invalid_input": "Invalid input.",
-        "invalid_email": "Invalid email address.",
-        "invalid_role": "Unknown role.",
-        "password_too_short": "Password too short (12 characters minimum).",
-        "password_common": "This password is among the most common ones: choose another.",
-        "password_weak": "Password too easy to guess: make it longer (a phrase of several "
-        "words works well).",
-        "passwords_differ": "The two entries of the new password differ.",
-        "password_unchanged": "The new password must differ from the current one.",
-        "current_password_wrong": "Wrong current password.",
         "change_password": "Change my password",
         "current_password": "Current password",
         "new_password": "New password",
         "confirm_password": "New password (again)",
         "password_changed": "Password changed. Your other sessions are closed.",
         "password_hint": "At least 12 characters; a phrase of several words is ideal.",
-        "last_admin": "Not possible: this would remove the last active administrator.",
-        "unknown_token": "Unknown token.",
-        "invalid_token_days": "Invalid validity (1 to 3650 days).",
-        "user_exists": "This user already exists.",
-        "unknown_user": "Unknown user.",
         "saved": "Saved.",
         "database": "Database",
         "ok": "OK",
@@ -543,7 +532,12 @@ LABELS["fr"].update(
             "controller": "responsable de traitement (AVM Up notifie la CNIL)",
         },
         "language": {"fr": "français", "en": "anglais"},
-        "role": {"analyst": "analyste", "rssi": "RSSI", "dpo": "DPO", "admin": "administrateur"},
+        "role": {
+            Role.ANALYST: "analyste",
+            Role.RSSI: "RSSI",
+            Role.DPO: "DPO",
+            Role.ADMIN: "administrateur",
+        },
     }
 )
 LABELS["en"].update(
@@ -555,7 +549,12 @@ LABELS["en"].update(
             "controller": "controller (AVM Up notifies the CNIL)",
         },
         "language": {"fr": "French", "en": "English"},
-        "role": {"analyst": "analyst", "rssi": "CISO", "dpo": "DPO", "admin": "administrator"},
+        "role": {
+            Role.ANALYST: "analyst",
+            Role.RSSI: "CISO",
+            Role.DPO: "DPO",
+            Role.ADMIN: "administrator",
+        },
     }
 )
 

@@ -9,16 +9,16 @@ from fastapi.responses import RedirectResponse, Response
 
 from accounts.audit import audit
 from accounts.roles import Role
-from tocsin.console import security
-from tocsin.console.deps import AdminUser, DbSession, RowId
-from tocsin.console.errors import (
+from console import security
+from console.deps import AdminUser, DbSession, RowId
+from console.errors import (
     InvalidUserInput,
     LastAdmin,
     UnknownUser,
     UserExists,
     http_status,
 )
-from tocsin.console.web import render
+from console.web import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,7 +28,7 @@ def _page(request: Request, db: DbSession, **extra: object) -> Response:
     ctx = {
         "users": security.list_users(session=db),
         "roles": [r.value for r in Role],
-        "form": {"email": "", "role": "analyst"},
+        "form": {"email": "", "role": Role.ANALYST},
         "notice": None,
     }
     ctx.update(extra)

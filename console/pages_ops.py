@@ -10,9 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from tocsin import __version__ as tocsin_version
-from tocsin.console.deps import CurrentUser, DbSession
-from tocsin.console.web import render
+from console.deps import CurrentUser, DbSession
+from console.web import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,7 +34,10 @@ def healthz(db: DbSession) -> Response:
 def health(request: Request, db: DbSession, user: CurrentUser) -> Response:
     ok = database_ok(db)
     return render(
-        request, "health.html", {"db_ok": ok, "version": tocsin_version}, status=200 if ok else 503
+        request,
+        "health.html",
+        {"db_ok": ok, "version": request.app.state.version},
+        status=200 if ok else 503,
     )
 
 

@@ -13,16 +13,16 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from console import actions, breaches
+from console.deps import DbSession, Forbidden, TriageUser, draft_policy_of
+from console.errors import http_status
+from console.pages_incidents import SeverityForm, _back, _fail, _message
+from console.web import render
 from consumers.errors import TocsinError
 from incidents import declared
 from incidents.enums import Art34Exemption
 from incidents.exceptions import InvalidDeclaration
 from notifiers import customers as customer_service
-from tocsin.console import actions, breaches
-from tocsin.console.deps import DbSession, Forbidden, TriageUser, draft_policy_of
-from tocsin.console.errors import http_status
-from tocsin.console.pages_incidents import _back, _fail, _message
-from tocsin.console.web import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -163,22 +163,14 @@ def assess_submit(
     db: DbSession,
     user: TriageUser,
     ref: str,
-    dpc: Short = "",
-    ei: Short = "",
-    cb_confidentiality: Short = "0",
-    cb_integrity: Short = "0",
-    cb_availability: Short = "0",
-    malicious: Annotated[str, Form(max_length=5)] = "",
-    persons: Short = "0",
-    unintelligible: Annotated[str, Form(max_length=5)] = "",
+    severity: SeverityForm,
     art34_exemption: Short = "",
     art34_justification: Text = "",
     notify_cnil: Short = "advice",
     notify_subjects: Short = "advice",
-    justification: Text = "",
 ) -> Response:
     form = {
-        "justification": justification,
+        "justification": severity["justification"],
         "art34_justification": art34_justification,
         "art34_exemption": art34_exemption,
         "notify_cnil": notify_cnil,
@@ -189,15 +181,7 @@ def assess_submit(
             raise InvalidDeclaration("art34_exemption", "unknown exemption")
         data = actions.SeverityIn.model_validate(
             {
-                "dpc": dpc,
-                "ei": ei,
-                "cb_confidentiality": cb_confidentiality,
-                "cb_integrity": cb_integrity,
-                "cb_availability": cb_availability,
-                "malicious": malicious == "on",
-                "persons": persons or "0",
-                "unintelligible": unintelligible == "on",
-                "justification": justification,
+                **severity,
                 "art34_exemption": art34_exemption or None,
                 "art34_justification": art34_justification or None,
                 "notify_cnil": _decision(notify_cnil),

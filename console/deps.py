@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from accounts.models import User
 from accounts.roles import Role
+from console import security
+from console.errors import ConsoleError
 from consumers.errors import Denied
 from incidents.clocks import ClockPolicy
 from notifiers.schemas import DraftPolicy
-from tocsin.console import security
-from tocsin.console.errors import ConsoleError
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tocsin.console import overview
-from tocsin.console.deps import DbSession, ReaderUser, policy_of
-from tocsin.console.web import render
+from console import overview
+from console.deps import DbSession, ReaderUser, policy_of
+from console.web import render
 
 router = APIRouter(include_in_schema=False)
 

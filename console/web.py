@@ -21,9 +21,8 @@ from prometheus_client import Histogram
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from consumers.conventions import DEFAULT_TIMEZONE
-from tocsin.console import next_action, rule_wording, security, wording
-from tocsin.console.i18n import (
+from console import next_action, rule_wording, security, wording
+from console.i18n import (
     LANGS,
     human_datetime,
     incident_title,
@@ -32,6 +31,7 @@ from tocsin.console.i18n import (
     translate,
     utc_iso,
 )
+from consumers.conventions import DEFAULT_TIMEZONE
 
 HERE = Path(__file__).resolve().parent
 

@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from console import views
+from incidents.clocks import ClockPolicy
 from incidents.models import Incident
 from notifiers import service as notice_service
 from notifiers.enums import NoticeStatus
@@ -68,3 +70,10 @@ def get_notice(*, session: Session, notice_id: int) -> Notice | None:
 
 def one(*, session: Session, notice: Notice) -> dict[str, Any]:
     return notice_dict(notice, _outbox(session, [notice.id]).get(notice.id))
+
+
+def incident_json(*, session: Session, incident: Incident, policy: ClockPolicy) -> dict[str, Any]:
+    """An incident as the API answers it: its read model (`views.detail`) and its notices."""
+    data = views.detail(session=session, incident=incident, policy=policy)
+    data["notices"] = notices_for(session=session, incident=incident)
+    return data

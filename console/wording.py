@@ -9,10 +9,10 @@ this module does not know is shown as it is, lists joined, never as a Python rep
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from tocsin.console.i18n import LABELS, label
+from console.i18n import LABELS, label
 
 _FACTORS = {
     "fr": {
@@ -379,58 +379,92 @@ def _number(lang: str, text: str) -> str:
     return value.replace(".", ",") if lang == "fr" else value
 
 
+def _factor_data(lang: str, table: Mapping[str, str], text: str) -> str | None:
+    match = _DATA.match(text)
+    return table["data"].format(_number(lang, match.group(1))) if match else None
+
+
+def _factor_identifiability(lang: str, table: Mapping[str, str], text: str) -> str | None:
+    match = _EI.match(text)
+    if not match:
+        return None
+    which = "identifiability_unintelligible" if match.group(2) else "identifiability"
+    return table[which].format(_number(lang, match.group(1)))
+
+
+def _circumstance_parts(lang: str, head: str) -> list[str] | None:
+    """The circumstances of the breach with their points, or None when one is not known."""
+    parts: list[str] = []
+    if head == "none":
+        return parts
+    for part in head.split(", "):
+        found = _CB_PART.match(part)
+        if not found:
+            return None
+        parts.append(f"{_value(lang, found.group(1))} +{_number(lang, found.group(2))}")
+    return parts
+
+
+def _factor_circumstances(lang: str, table: Mapping[str, str], text: str) -> str | None:
+    head, _, nature = text.partition("; nature ")
+    parts = _circumstance_parts(lang, head)
+    if parts is None:
+        return None
+    cb = ", ".join(parts) or table["no_circumstances"]
+    if not nature:
+        return table["circumstances"].format(cb)
+    return table["circumstances_nature"].format(
+        cb, ", ".join(_value(lang, n) for n in nature.split(", "))
+    )
+
+
+def _factor_intent(lang: str, table: Mapping[str, str], text: str) -> str | None:
+    match = _INTENT.match(text)
+    if not match:
+        return None
+    if match.group(1) == "not established":
+        return None if match.group(2) else table["intent_none"]
+    return table["intent_malicious_out" if match.group(2) else "intent_malicious"]
+
+
+def _factor_exemptions(lang: str, table: Mapping[str, str], text: str) -> str | None:
+    if text == "none claimed":
+        return table["exemptions_none"]
+    if text in LABELS["fr"]["art34"]:
+        return table["exemptions"].format(label(lang, "art34", text))
+    return None
+
+
+def _factor_role(lang: str, table: Mapping[str, str], text: str) -> str | None:
+    roles = text.split(" + ")
+    if not all(r in _ROLES[lang] for r in roles):
+        return None
+    return table["role"].format(table["role_join"].join(_ROLES[lang][r] for r in roles))
+
+
+def _factor_persons(lang: str, table: Mapping[str, str], text: str) -> str | None:
+    return table["persons"].format(text) if text.isdigit() else None
+
+
+_FACTOR_SENTENCES: dict[str, Callable[[str, Mapping[str, str], str], str | None]] = {
+    "data": _factor_data,
+    "identifiability": _factor_identifiability,
+    "circumstances": _factor_circumstances,
+    "intent": _factor_intent,
+    "exemptions": _factor_exemptions,
+    "role": _factor_role,
+    "persons": _factor_persons,
+}
+
+
 def factor_sentence(lang: str, key: str, value: Any) -> str | None:
     """One factor of the advice (`incidents.severity.factors`) as a sentence in `lang`, or
     None when the wording is not known."""
     table = _FACTOR_TEXT.get(lang)
-    if table is None:
+    sentence = _FACTOR_SENTENCES.get(key)
+    if table is None or sentence is None:
         return None
-    text = str(value)
-    if key == "data":
-        match = _DATA.match(text)
-        return table["data"].format(_number(lang, match.group(1))) if match else None
-    if key == "identifiability":
-        match = _EI.match(text)
-        if not match:
-            return None
-        which = "identifiability_unintelligible" if match.group(2) else "identifiability"
-        return table[which].format(_number(lang, match.group(1)))
-    if key == "circumstances":
-        head, _, nature = text.partition("; nature ")
-        parts: list[str] = []
-        if head != "none":
-            for part in head.split(", "):
-                found = _CB_PART.match(part)
-                if not found:
-                    return None
-                parts.append(f"{_value(lang, found.group(1))} +{_number(lang, found.group(2))}")
-        cb = ", ".join(parts) or table["no_circumstances"]
-        if not nature:
-            return table["circumstances"].format(cb)
-        return table["circumstances_nature"].format(
-            cb, ", ".join(_value(lang, n) for n in nature.split(", "))
-        )
-    if key == "intent":
-        match = _INTENT.match(text)
-        if not match:
-            return None
-        if match.group(1) == "not established":
-            return None if match.group(2) else table["intent_none"]
-        return table["intent_malicious_out" if match.group(2) else "intent_malicious"]
-    if key == "exemptions":
-        if text == "none claimed":
-            return table["exemptions_none"]
-        if text in LABELS["fr"]["art34"]:
-            return table["exemptions"].format(label(lang, "art34", text))
-        return None
-    if key == "role":
-        roles = text.split(" + ")
-        if not all(r in _ROLES[lang] for r in roles):
-            return None
-        return table["role"].format(table["role_join"].join(_ROLES[lang][r] for r in roles))
-    if key == "persons":
-        return table["persons"].format(text) if text.isdigit() else None
-    return None
+    return sentence(lang, table, str(value))
 
 
 def factors(lang: str, items: Mapping[str, Any]) -> list[tuple[str, str]]:

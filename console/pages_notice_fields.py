@@ -11,11 +11,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from console import actions, notice_fields_view
+from console.deps import DbSession, RssiUser, draft_policy_of
+from console.errors import InvalidUserInput
+from console.pages_incidents import _back, _fail
 from consumers.errors import TocsinError
-from tocsin.console import actions, notice_fields_view
-from tocsin.console.deps import DbSession, RssiUser, draft_policy_of
-from tocsin.console.errors import InvalidUserInput
-from tocsin.console.pages_incidents import _back, _fail
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,6 +43,43 @@ def _count(value: str, name: str) -> int | None:
         return int(value)
     except ValueError:
         raise InvalidUserInput(f"{name}: a whole number") from None
+
+
+def _choice_changes(values: dict[str, str | None]) -> dict[str, object]:
+    """The choices and texts the form sent; an empty one clears its field."""
+    return {name: value or None for name, value in values.items() if value is not None}
+
+
+def _measure_changes(
+    texts: dict[str, str | None], ticked: dict[str, list[str] | None]
+) -> dict[str, object]:
+    """Each measure field typed or ticked: the text typed, with the ticked suggestions added."""
+    return {
+        name: _with_ticked(texts[name] or "", ticked[name] or [])
+        for name in MEASURE_FIELDS
+        if texts[name] is not None or ticked[name]
+    }
+
+
+def _ended_at(raw: str) -> datetime | None:
+    """The end of the breach, with its offset; empty clears it."""
+    ended = datetime.fromisoformat(raw) if raw.strip() else None
+    if ended is not None and ended.tzinfo is None:
+        raise InvalidUserInput("breach_ended_at: give the offset, e.g. 2026-11-20T12:00+01:00")
+    return ended
+
+
+def _parsed_changes(
+    breach_ended_at: str | None, estimates: dict[str, str | None]
+) -> dict[str, object]:
+    """The fields the form sends as text but stores parsed: the end date and the counts."""
+    changes: dict[str, object] = {}
+    if breach_ended_at is not None:
+        changes["breach_ended_at"] = _ended_at(breach_ended_at)
+    for name, raw in estimates.items():
+        if raw is not None:
+            changes[name] = _count(raw, name)
+    return changes
 
 
 @router.post("/incidents/{ref}/notice-fields")
@@ -86,36 +123,26 @@ def notice_fields_form(
         "measures_long_term": suggest_measures_long_term,
     }
     form = {f"field_{k}": v for k, v in texts.items() if v}
-    changes: dict[str, object] = {}
-    for name, value in (
-        ("cause", cause),
-        ("origin", origin),
-        ("origin_detail", origin_detail),
-        ("subprocessors_involved", subprocessors_involved),
-        ("subprocessors", subprocessors),
-        ("breach_ongoing", breach_ongoing),
-    ):
-        if value is not None:
-            changes[name] = value or None
-    for name in MEASURE_FIELDS:
-        if texts[name] is not None or ticked[name]:
-            changes[name] = _with_ticked(texts[name] or "", ticked[name] or [])
+    changes = _choice_changes(
+        {
+            "cause": cause,
+            "origin": origin,
+            "origin_detail": origin_detail,
+            "subprocessors_involved": subprocessors_involved,
+            "subprocessors": subprocessors,
+            "breach_ongoing": breach_ongoing,
+        }
+    )
+    changes.update(_measure_changes(texts, ticked))
     if subject_categories is not None or categories_shown:
         changes["subject_categories"] = subject_categories or None
     try:
-        if breach_ended_at is not None:
-            ended = datetime.fromisoformat(breach_ended_at) if breach_ended_at.strip() else None
-            if ended is not None and ended.tzinfo is None:
-                raise InvalidUserInput(
-                    "breach_ended_at: give the offset, e.g. 2026-11-20T12:00+01:00"
-                )
-            changes["breach_ended_at"] = ended
-        for name, raw in (
-            ("persons_estimate", persons_estimate),
-            ("records_estimate", records_estimate),
-        ):
-            if raw is not None:
-                changes[name] = _count(raw, name)
+        changes.update(
+            _parsed_changes(
+                breach_ended_at,
+                {"persons_estimate": persons_estimate, "records_estimate": records_estimate},
+            )
+        )
         data = notice_fields_view.NoticeFieldsIn.model_validate(changes)
         notice_fields_view.update(
             session=db,

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from accounts.audit import audit
 from accounts.models import User
-from consumers.errors import NotFound, TocsinError
-from incidents import register
-from tocsin.console import actions, notice_fields_view, notices_view, views
-from tocsin.console.deps import (
+from console import actions, notice_fields_view, notices_view, views
+from console.deps import (
     CommenterUser,
     DbSession,
     Forbidden,
@@ -31,9 +30,11 @@ from tocsin.console.deps import (
     draft_policy_of,
     policy_of,
 )
-from tocsin.console.errors import InvalidUserInput, http_status
-from tocsin.console.i18n import parse_local
-from tocsin.console.web import EXPORT_CSP, PREVIEW_CSP, current_lang, render
+from console.errors import InvalidUserInput, http_status
+from console.i18n import parse_local
+from console.web import EXPORT_CSP, PREVIEW_CSP, current_lang, render
+from consumers.errors import NotFound, TocsinError
+from incidents import register
 
 router = APIRouter(include_in_schema=False)
 
@@ -143,6 +144,25 @@ def _fail(
     return _detail_page(request, db, user, ref, error=message, status=status, form=form)
 
 
+def _apply(
+    request: Request,
+    db: Session,
+    user: User,
+    ref: str,
+    form: dict[str, Any],
+    anchor: str,
+    run: Callable[[], object],
+    errors: tuple[type[Exception], ...] = (TocsinError, ValidationError),
+) -> Response:
+    """Run a form's action: back to the page at `anchor`, or the page again with the error
+    and what was typed."""
+    try:
+        run()
+    except errors as exc:
+        return _fail(request, db, user, ref, exc, form)
+    return _back(ref, anchor)
+
+
 def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -167,7 +187,7 @@ def incident_transition(
             session=db,
             user=user,
             ref=ref,
-            data=actions.TransitionIn(to=to, reason=reason or None),
+            data=actions.TransitionIn(to=actions.status(to), reason=reason or None),
             policy=draft_policy_of(request),
         )
     except (TocsinError, ValidationError) as exc:
@@ -188,12 +208,7 @@ def incident_comment(
     return _back(ref, "comments")
 
 
-@router.post("/incidents/{ref}/severity")
-def incident_severity(
-    request: Request,
-    db: DbSession,
-    user: TriageUser,
-    ref: str,
+def _severity_form(
     dpc: Annotated[str, Form(max_length=8)] = "",
     ei: Annotated[str, Form(max_length=8)] = "",
     cb_confidentiality: Annotated[str, Form(max_length=8)] = "0",
@@ -203,26 +218,41 @@ def incident_severity(
     persons: Annotated[str, Form(max_length=12)] = "0",
     unintelligible: Annotated[str, Form(max_length=5)] = "",
     justification: Text = "",
+) -> dict[str, Any]:
+    """The ENISA inputs of a severity form (the incident's calculator, the full assessment),
+    as `actions.SeverityIn` reads them: a ticked box is "on"."""
+    return {
+        "dpc": dpc,
+        "ei": ei,
+        "cb_confidentiality": cb_confidentiality,
+        "cb_integrity": cb_integrity,
+        "cb_availability": cb_availability,
+        "malicious": malicious == "on",
+        "persons": persons or "0",
+        "unintelligible": unintelligible == "on",
+        "justification": justification,
+    }
+
+
+SeverityForm = Annotated[dict[str, Any], Depends(_severity_form)]
+
+
+@router.post("/incidents/{ref}/severity")
+def incident_severity(
+    request: Request, db: DbSession, user: TriageUser, ref: str, severity: SeverityForm
 ) -> Response:
-    form = {"dpc": dpc, "ei": ei, "justification": justification}
-    try:
-        data = actions.SeverityIn.model_validate(
-            {
-                "dpc": dpc,
-                "ei": ei,
-                "cb_confidentiality": cb_confidentiality,
-                "cb_integrity": cb_integrity,
-                "cb_availability": cb_availability,
-                "malicious": malicious == "on",
-                "persons": persons or "0",
-                "unintelligible": unintelligible == "on",
-                "justification": justification,
-            }
+    form = {k: severity[k] for k in ("dpc", "ei", "justification")}
+
+    def act() -> None:
+        actions.assess(
+            session=db,
+            user=user,
+            ref=ref,
+            data=actions.SeverityIn.model_validate(severity),
+            policy=draft_policy_of(request),
         )
-        actions.assess(session=db, user=user, ref=ref, data=data, policy=draft_policy_of(request))
-    except (TocsinError, ValidationError) as exc:
-        return _fail(request, db, user, ref, exc, form)
-    return _back(ref, "severity")
+
+    return _apply(request, db, user, ref, form, "severity", act)
 
 
 @router.post("/incidents/{ref}/aware-at")
@@ -264,7 +294,8 @@ def incident_clock(
     justification: Text = "",
 ) -> Response:
     form = {"clock_justification": justification}
-    try:
+
+    def act() -> None:
         actions.clock(
             session=db,
             user=user,
@@ -276,9 +307,8 @@ def incident_clock(
                 tenant_id=tenant_id or None,
             ),
         )
-    except (TocsinError, ValidationError) as exc:
-        return _fail(request, db, user, ref, exc, form)
-    return _back(ref, "clocks")
+
+    return _apply(request, db, user, ref, form, "clocks", act)
 
 
 @router.post("/incidents/{ref}/decision")
@@ -291,16 +321,16 @@ def incident_decision(
     justification: Text = "",
 ) -> Response:
     form = {"decision": decision, "decision_justification": justification}
-    try:
+
+    def act() -> None:
         actions.decision(
             session=db,
             user=user,
             ref=ref,
             data=actions.DecisionIn(decision=decision, justification=justification),
         )
-    except (TocsinError, ValidationError) as exc:
-        return _fail(request, db, user, ref, exc, form)
-    return _back(ref, "comments")
+
+    return _apply(request, db, user, ref, form, "comments", act)
 
 
 @router.post("/incidents/{ref}/register-fields")
@@ -315,7 +345,8 @@ def incident_register_fields(
     not_notified_justification: Text = "",
 ) -> Response:
     form = {"title": title, "consequences": consequences, "measures": measures}
-    try:
+
+    def act() -> None:
         actions.register_fields(
             session=db,
             user=user,
@@ -327,9 +358,8 @@ def incident_register_fields(
                 not_notified_justification=not_notified_justification or None,
             ),
         )
-    except (TocsinError, ValidationError) as exc:
-        return _fail(request, db, user, ref, exc, form)
-    return _back(ref, "register")
+
+    return _apply(request, db, user, ref, form, "register", act)
 
 
 @router.post("/incidents/{ref}/draft-notices")
@@ -339,6 +369,20 @@ def incident_draft_notices(request: Request, db: DbSession, user: RssiUser, ref:
     except TocsinError as exc:
         return _fail(request, db, user, ref, exc, {})
     return _back(ref, "notices")
+
+
+def _notice_form(
+    request: Request,
+    db: Session,
+    user: User,
+    notice_id: int,
+    run: Callable[[], object],
+    errors: tuple[type[Exception], ...] = (TocsinError, ValidationError),
+) -> Response:
+    """A notice's form: back to the notice on its incident's page, or that page again with
+    the error."""
+    ref = _notice_ref(db, notice_id)
+    return _apply(request, db, user, ref, {}, f"notice-{notice_id}", run, errors)
 
 
 def _notice_ref(db: Session, notice_id: int) -> str:
@@ -370,8 +414,7 @@ def notice_approve(
     text_body: Annotated[str | None, Form(max_length=100_000)] = None,
     reasons_for_delay: Text = "",
 ) -> Response:
-    ref = _notice_ref(db, notice_id)
-    try:
+    def act() -> None:
         actions.approve(
             session=db,
             user=user,
@@ -381,23 +424,20 @@ def notice_approve(
             ),
             cnil_hours=cnil_hours_of(request),
         )
-    except (TocsinError, ValidationError) as exc:
-        return _fail(request, db, user, ref, exc, {})
-    return _back(ref, f"notice-{notice_id}")
+
+    return _notice_form(request, db, user, notice_id, act)
 
 
 @router.post("/notices/{notice_id}/reject")
 def notice_reject(
     request: Request, db: DbSession, user: SignerUser, notice_id: RowId, reason: Text = ""
 ) -> Response:
-    ref = _notice_ref(db, notice_id)
-    try:
+    def act() -> None:
         actions.reject(
             session=db, user=user, notice_id=notice_id, data=actions.RejectIn(reason=reason)
         )
-    except (TocsinError, ValidationError) as exc:
-        return _fail(request, db, user, ref, exc, {})
-    return _back(ref, f"notice-{notice_id}")
+
+    return _notice_form(request, db, user, notice_id, act)
 
 
 @router.post("/notices/{notice_id}/cnil-receipt")
@@ -408,14 +448,12 @@ def notice_cnil_receipt(
     notice_id: RowId,
     receipt: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    ref = _notice_ref(db, notice_id)
-    try:
+    def act() -> None:
         actions.cnil_receipt(
             session=db, user=user, notice_id=notice_id, data=actions.ReceiptIn(receipt=receipt)
         )
-    except (TocsinError, ValidationError) as exc:
-        return _fail(request, db, user, ref, exc, {})
-    return _back(ref, f"notice-{notice_id}")
+
+    return _notice_form(request, db, user, notice_id, act)
 
 
 @router.get("/register")
@@ -457,8 +495,7 @@ def register_html(request: Request, db: DbSession, user: RegisterUser) -> Respon
 
 @router.post("/notices/{notice_id}/send")
 def notice_send(request: Request, db: DbSession, user: RssiUser, notice_id: RowId) -> Response:
-    ref = _notice_ref(db, notice_id)
-    try:
+    def act() -> None:
         actions.send(
             session=db,
             factory=request.app.state.session_factory,
@@ -466,6 +503,5 @@ def notice_send(request: Request, db: DbSession, user: RssiUser, notice_id: RowI
             user=user,
             notice_id=notice_id,
         )
-    except TocsinError as exc:
-        return _fail(request, db, user, ref, exc, {})
-    return _back(ref, f"notice-{notice_id}")
+
+    return _notice_form(request, db, user, notice_id, act, (TocsinError,))
