@@ -20,9 +20,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Generic, Literal, Self, cast
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from typing_extensions import TypeVar
 
 from consumers.conventions import DEFAULT_TIMEZONE, Stream
 from consumers.events import AccessEvent, AuthEvent, DataCategory, Event
@@ -133,8 +134,15 @@ class RuleConfig(BaseModel):
     data_categories: frozenset[DataCategory] = frozenset()
 
 
-class Rule(ABC):
-    """A configured rule. Subclasses: one per kind, registered in `detectors.kinds`."""
+ConfigT = TypeVar("ConfigT", bound=RuleConfig, covariant=True, default=RuleConfig)
+"""The configuration model of a kind. Covariant, and `RuleConfig` by default, so a plain
+`Rule` is any configured rule whatever its kind."""
+
+
+class Rule(ABC, Generic[ConfigT]):
+    """A configured rule. Subclasses: one per kind, registered in `detectors.kinds`, each
+    naming its configuration model twice: `Rule[XConfig]` for the type checker, and
+    `Config = XConfig` for validation at load."""
 
     kind: ClassVar[str]
     Config: ClassVar[type[RuleConfig]] = RuleConfig
@@ -142,8 +150,8 @@ class Rule(ABC):
     # how far back (seconds) a new event can still combine with remembered ones
     horizon: float = 0.0
 
-    def __init__(self, config: RuleConfig, *, timezone: str, parameters: Mapping[str, Any]) -> None:
-        self.config = config
+    def __init__(self, config: ConfigT, *, timezone: str, parameters: Mapping[str, Any]) -> None:
+        self.config: ConfigT = config
         self.id = config.id
         self.stream = config.stream
         self.partition = config.partition
@@ -176,7 +184,8 @@ class Rule(ABC):
         config = cls.Config.model_validate(dict(raw))
         if config.kind != cls.kind:
             raise FilterError("kind", f"{config.kind!r} given to the {cls.kind!r} kind")
-        return cls(config, timezone=timezone, parameters=parameters or {})
+        # `Config` is the kind's own model (a class variable cannot name `ConfigT`)
+        return cls(cast(ConfigT, config), timezone=timezone, parameters=parameters or {})
 
     def compile_node(self, spec: Any, where: str) -> Node:
         return compile_node(

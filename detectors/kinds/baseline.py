@@ -20,7 +20,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, ClassVar, cast
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
@@ -124,16 +124,18 @@ class Bucket:
         return b
 
 
-class BaselineRule(Rule):
+class BaselineRule(Rule[BaselineConfig]):
     kind: ClassVar[str] = "baseline"
     Config: ClassVar[type[RuleConfig]] = BaselineConfig
     extra_summary_fields: ClassVar[frozenset[str]] = frozenset(
         {"total", "baseline", "threshold", "bucket"}
     )
 
-    def __init__(self, config: RuleConfig, *, timezone: str, parameters: Mapping[str, Any]) -> None:
+    def __init__(
+        self, config: BaselineConfig, *, timezone: str, parameters: Mapping[str, Any]
+    ) -> None:
         super().__init__(config, timezone=timezone, parameters=parameters)
-        cfg = cast(BaselineConfig, config)
+        cfg = config
         ft = check_field(self.model, cfg.sum, "sum")
         if not ft.is_number:
             raise FilterError("sum", f"{cfg.sum} is not numeric")

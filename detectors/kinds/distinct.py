@@ -30,14 +30,16 @@ class _DistinctWin(Win):
         self.counts: dict[str, int] = {}
 
 
-class DistinctRule(WindowRule):
+class DistinctRule(WindowRule[DistinctConfig]):
     kind: ClassVar[str] = "distinct"
     Config: ClassVar[type[RuleConfig]] = DistinctConfig
     extra_summary_fields: ClassVar[frozenset[str]] = frozenset({"distinct", "threshold"})
 
-    def __init__(self, config: RuleConfig, *, timezone: str, parameters: Mapping[str, Any]) -> None:
+    def __init__(
+        self, config: DistinctConfig, *, timezone: str, parameters: Mapping[str, Any]
+    ) -> None:
         super().__init__(config, timezone=timezone, parameters=parameters)
-        cfg = cast(DistinctConfig, config)
+        cfg = config
         self.count = cfg.count
         self.value = self.field(cfg.field, "field")
 

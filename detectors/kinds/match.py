@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from consumers.events import Event
-from detectors.rule import Rule
+from detectors.rule import Rule, RuleConfig
 from detectors.state import RuleState
 
 
-class MatchRule(Rule):
+class MatchRule(Rule[RuleConfig]):
     kind: ClassVar[str] = "match"
 
     def evaluate(self, event: Event, t: float, state: RuleState) -> None:

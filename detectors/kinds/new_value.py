@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated, Any, ClassVar, cast
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
@@ -29,14 +29,16 @@ class NewValueConfig(RuleConfig):
     max_values: Annotated[int, Field(ge=1, le=10_000)] = 64
 
 
-class NewValueRule(Rule):
+class NewValueRule(Rule[NewValueConfig]):
     kind: ClassVar[str] = "new_value"
     Config: ClassVar[type[RuleConfig]] = NewValueConfig
     extra_summary_fields: ClassVar[frozenset[str]] = frozenset({"values", "learning"})
 
-    def __init__(self, config: RuleConfig, *, timezone: str, parameters: Mapping[str, Any]) -> None:
+    def __init__(
+        self, config: NewValueConfig, *, timezone: str, parameters: Mapping[str, Any]
+    ) -> None:
         super().__init__(config, timezone=timezone, parameters=parameters)
-        cfg = cast(NewValueConfig, config)
+        cfg = config
         self.value = self.field(cfg.field, "field")
         self.learning = cfg.learning.total_seconds()
         self.learning_delta = cfg.learning

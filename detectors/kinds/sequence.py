@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, cast
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,14 +32,16 @@ class SequenceConfig(WindowConfig):
     steps: Annotated[list[Step], Field(min_length=2, max_length=8)]
 
 
-class SequenceRule(WindowRule):
+class SequenceRule(WindowRule[SequenceConfig]):
     kind: ClassVar[str] = "sequence"
     Config: ClassVar[type[RuleConfig]] = SequenceConfig
     extra_summary_fields: ClassVar[frozenset[str]] = frozenset({"steps"})
 
-    def __init__(self, config: RuleConfig, *, timezone: str, parameters: Mapping[str, Any]) -> None:
+    def __init__(
+        self, config: SequenceConfig, *, timezone: str, parameters: Mapping[str, Any]
+    ) -> None:
         super().__init__(config, timezone=timezone, parameters=parameters)
-        cfg = cast(SequenceConfig, config)
+        cfg = config
         nodes = [
             self.compile_node(step.filter, f"steps[{i}].filter") for i, step in enumerate(cfg.steps)
         ]
@@ -106,7 +108,6 @@ class SequenceRule(WindowRule):
     def summary_context(self, agg: Any) -> dict[str, Any]:
         return {
             "steps": " then ".join(
-                s.name or f"step {i + 1}"
-                for i, s in enumerate(cast(SequenceConfig, self.config).steps)
+                s.name or f"step {i + 1}" for i, s in enumerate(self.config.steps)
             )
         }

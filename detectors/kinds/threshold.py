@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, ClassVar, cast
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
@@ -22,14 +22,16 @@ class ThresholdConfig(WindowConfig):
     sum: str | None = None  # numeric field to add up instead of counting events
 
 
-class ThresholdRule(WindowRule):
+class ThresholdRule(WindowRule[ThresholdConfig]):
     kind: ClassVar[str] = "threshold"
     Config: ClassVar[type[RuleConfig]] = ThresholdConfig
     extra_summary_fields: ClassVar[frozenset[str]] = frozenset({"threshold", "total"})
 
-    def __init__(self, config: RuleConfig, *, timezone: str, parameters: Mapping[str, Any]) -> None:
+    def __init__(
+        self, config: ThresholdConfig, *, timezone: str, parameters: Mapping[str, Any]
+    ) -> None:
         super().__init__(config, timezone=timezone, parameters=parameters)
-        cfg = cast(ThresholdConfig, config)
+        cfg = config
         self.count = cfg.count
         self.weight: Callable[[Any], Any] | None = None
         if cfg.sum is not None:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from ipaddress import IPv4Address, IPv6Address
-from typing import Annotated, Any, ClassVar, cast
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
@@ -35,14 +35,16 @@ class TravelConfig(RuleConfig):
     field: str = "country"
 
 
-class TravelRule(Rule):
+class TravelRule(Rule[TravelConfig]):
     kind: ClassVar[str] = "travel"
     Config: ClassVar[type[RuleConfig]] = TravelConfig
     extra_summary_fields: ClassVar[frozenset[str]] = frozenset({"countries", "kmh", "km"})
 
-    def __init__(self, config: RuleConfig, *, timezone: str, parameters: Mapping[str, Any]) -> None:
+    def __init__(
+        self, config: TravelConfig, *, timezone: str, parameters: Mapping[str, Any]
+    ) -> None:
         super().__init__(config, timezone=timezone, parameters=parameters)
-        cfg = cast(TravelConfig, config)
+        cfg = config
         self.max_kmh = cfg.max_kmh
         self.min_km = cfg.min_km
         self.horizon = cfg.horizon.total_seconds()

@@ -15,9 +15,10 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from pydantic import Field
+from typing_extensions import TypeVar
 
 from consumers.events import Event
 from detectors.rule import Duration, Rule, RuleConfig
@@ -72,14 +73,16 @@ class Win:
         return removed
 
 
-class WindowRule(Rule):
+WindowConfigT = TypeVar("WindowConfigT", bound=WindowConfig, covariant=True, default=WindowConfig)
+
+
+class WindowRule(Rule[WindowConfigT]):
     """Base of the windowed kinds: per-key `Win`, pruning, sweep and snapshot."""
 
-    config: WindowConfig
-
-    def __init__(self, config: RuleConfig, *, timezone: str, parameters: Mapping[str, Any]) -> None:
+    def __init__(
+        self, config: WindowConfigT, *, timezone: str, parameters: Mapping[str, Any]
+    ) -> None:
         super().__init__(config, timezone=timezone, parameters=parameters)
-        config = cast(WindowConfig, config)
         self.window = config.window.total_seconds()
         self.window_delta: timedelta = config.window
         self.horizon = self.window
