@@ -6,14 +6,16 @@ built by `make_engine(url)` when asked, never at import time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import enum
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session, sessionmaker
 
 from consumers.conventions import is_aware
 
@@ -51,9 +53,46 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def _values(enum: type[StrEnum]) -> list[str]:
+    return [member.value for member in enum]
+
+
+def enum_type(enum: type[StrEnum], length: int) -> Enum:
+    """A closed vocabulary kept as its values in a `VARCHAR(length)`: no native enum type and
+    no CHECK constraint, so the schema and the stored strings are those of a plain string
+    column. The attribute holds the enum member: read back from the database, and on
+    assignment, where a string is turned into its member and a string outside the enum is
+    refused (`ValueError`, see `_enum_attributes`)."""
+    return Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        values_callable=_values,
+        length=length,
+        validate_strings=True,
+    )
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UtcDateTime()}
+
+
+def _to_member(vocabulary: type[enum.Enum]) -> Callable[[Any, Any, Any, Any], Any]:
+    def to_member(_target: Any, value: Any, _old: Any, _initiator: Any) -> Any:
+        return value if value is None or isinstance(value, vocabulary) else vocabulary(value)
+
+    return to_member
+
+
+@event.listens_for(Base, "mapper_configured", propagate=True)
+def _enum_attributes(mapper: Mapper[Any], cls: type[Any]) -> None:
+    """Every `enum_type` column holds its member in memory too, whatever was assigned (a
+    plain value from a form or a test): `incident.status.is_open` never meets a `str`."""
+    for prop in mapper.column_attrs:
+        kind = prop.columns[0].type
+        if isinstance(kind, Enum) and kind.enum_class is not None:
+            event.listen(getattr(cls, prop.key), "set", _to_member(kind.enum_class), retval=True)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

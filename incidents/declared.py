@@ -476,7 +476,7 @@ def merge(
     into.first_seen = min(into.first_seen, absorbed.first_seen)
     into.last_seen = max(into.last_seen, absorbed.last_seen)
     previous = absorbed.status
-    absorbed.status = IncidentStatus.DISMISSED.value
+    absorbed.status = IncidentStatus.DISMISSED
     absorbed.closed_at = now
     absorbed.resolution_reason = f"merged into {into.ref}"
     absorbed.updated_at = now

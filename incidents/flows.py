@@ -274,7 +274,7 @@ def _merge(
         batch.opened.remove(absorbed)
         return
     reason = f"merged into {keep.ref}"
-    gone.status = IncidentStatus.DISMISSED.value
+    gone.status = IncidentStatus.DISMISSED
     gone.closed_at = now
     gone.resolution_reason = reason
     gone.updated_at = now

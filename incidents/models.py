@@ -22,8 +22,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from incidents.db import Base, utcnow
-from incidents.enums import CustomerRole, IncidentStatus, Language
+from detectors.finding import Severity
+from incidents.db import Base, enum_type, utcnow
+from incidents.enums import (
+    Art34Exemption,
+    Clock,
+    ClockFactKind,
+    CustomerRole,
+    DecisionKind,
+    IncidentSource,
+    IncidentStatus,
+    Language,
+    SeverityBand,
+)
 
 # Imported for its table: `IncidentFinding.finding_id` references `findings.finding_id`.
 from incidents.findings_store import FindingRow  # noqa: F401
@@ -37,9 +48,11 @@ class Customer(Base):
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     contact_email: Mapped[str] = mapped_column(String(320))
-    language: Mapped[str] = mapped_column(String(2), default=Language.FR.value)
+    language: Mapped[Language] = mapped_column(enum_type(Language, 2), default=Language.FR)
     notify_delay_hours: Mapped[float] = mapped_column(Float, default=24.0)
-    role: Mapped[str] = mapped_column(String(16), default=CustomerRole.PROCESSOR.value)
+    role: Mapped[CustomerRole] = mapped_column(
+        enum_type(CustomerRole, 16), default=CustomerRole.PROCESSOR
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -60,14 +73,18 @@ class Incident(Base):
     ref: Mapped[str] = mapped_column(String(16), unique=True)
     year: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), index=True, default=IncidentStatus.DETECTED)
+    status: Mapped[IncidentStatus] = mapped_column(
+        enum_type(IncidentStatus, 16), index=True, default=IncidentStatus.DETECTED
+    )
     title: Mapped[str] = mapped_column(Text, default="")
     title_edited: Mapped[bool] = mapped_column(Boolean, default=False)
     # How the breach came to light (`IncidentSource`) and, for a declared breach, what the
     # person who declared it knows: free text, the window, the services (NULL = not known
     # yet). Its approximate numbers of persons and records are `persons_estimate` and
     # `records_estimate` below (detected incidents count per tenant).
-    source: Mapped[str] = mapped_column(String(24), default="detected", index=True)
+    source: Mapped[IncidentSource] = mapped_column(
+        enum_type(IncidentSource, 24), default=IncidentSource.DETECTED, index=True
+    )
     declared: Mapped[bool] = mapped_column(Boolean, default=False)  # opened by a person
     summary: Mapped[str] = mapped_column(Text, default="")
     occurred_from: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -85,10 +102,14 @@ class Incident(Base):
     rule_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     nature: Mapped[list[str]] = mapped_column(JSON, default=list)
     data_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
-    finding_severity: Mapped[str] = mapped_column(String(16), default="low")
+    finding_severity: Mapped[Severity] = mapped_column(
+        enum_type(Severity, 16), default=Severity.LOW
+    )
     # Current ENISA assessment (copy of the latest `SeverityAssessment`, for queues/filters).
     severity_score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    severity_band: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    severity_band: Mapped[SeverityBand | None] = mapped_column(
+        enum_type(SeverityBand, 16), nullable=True, index=True
+    )
     # Register (Art. 33(5)) free text, edited by the RSSI/DPO.
     consequences: Mapped[str] = mapped_column(Text, default="")
     measures: Mapped[str] = mapped_column(Text, default="")
@@ -141,7 +162,7 @@ class Incident(Base):
 
     @property
     def is_open(self) -> bool:
-        return IncidentStatus(self.status).is_open
+        return self.status.is_open
 
     @property
     def tenant_ids(self) -> list[str]:
@@ -220,9 +241,9 @@ class ClockFact(Base):
     incident_id: Mapped[int] = mapped_column(
         ForeignKey("incidents.id", ondelete="CASCADE"), index=True
     )
-    clock: Mapped[str] = mapped_column(String(16))
+    clock: Mapped[Clock] = mapped_column(enum_type(Clock, 16))
     tenant_id: Mapped[str] = mapped_column(String(64), default="")
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[ClockFactKind] = mapped_column(enum_type(ClockFactKind, 16))
     at: Mapped[datetime]
     justification: Mapped[str | None] = mapped_column(Text, nullable=True)
     actor: Mapped[str] = mapped_column(String(320))
@@ -247,7 +268,7 @@ class SeverityAssessment(Base):
     cb_availability: Mapped[float] = mapped_column(Float, default=0.0)
     malicious: Mapped[bool] = mapped_column(Boolean, default=False)
     score: Mapped[float] = mapped_column(Float)
-    band: Mapped[str] = mapped_column(String(16))
+    band: Mapped[SeverityBand] = mapped_column(enum_type(SeverityBand, 16))
     persons: Mapped[int] = mapped_column(BigInteger, default=0)
     unintelligible: Mapped[bool] = mapped_column(Boolean, default=False)
     notify_customer: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -256,7 +277,9 @@ class SeverityAssessment(Base):
     # Art. 34(3)(c): a public communication replaces the individual one.
     notify_public: Mapped[bool] = mapped_column(Boolean, default=False)
     recommendation_overridden: Mapped[bool] = mapped_column(Boolean, default=False)
-    art34_exemption: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    art34_exemption: Mapped[Art34Exemption | None] = mapped_column(
+        enum_type(Art34Exemption, 32), nullable=True
+    )
     art34_justification: Mapped[str | None] = mapped_column(Text, nullable=True)
     source: Mapped[str] = mapped_column(String(8))  # "auto" (from findings) | "manual"
     rationale: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -285,7 +308,7 @@ class Escalation(Base):
     incident_id: Mapped[int] = mapped_column(
         ForeignKey("incidents.id", ondelete="CASCADE"), index=True
     )
-    clock: Mapped[str] = mapped_column(String(16))
+    clock: Mapped[Clock] = mapped_column(enum_type(Clock, 16))
     tenant_id: Mapped[str] = mapped_column(String(64), default="")
     threshold_hours: Mapped[float] = mapped_column(Float)
     due_at: Mapped[datetime]
@@ -304,7 +327,7 @@ class Decision(Base):
     incident_id: Mapped[int] = mapped_column(
         ForeignKey("incidents.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[DecisionKind] = mapped_column(enum_type(DecisionKind, 16))
     text: Mapped[str] = mapped_column(Text)
     justification: Mapped[str | None] = mapped_column(Text, nullable=True)
     author: Mapped[str] = mapped_column(String(320))

@@ -389,7 +389,7 @@ def transition(
         target = IncidentStatus(to)
     except ValueError:
         raise InvalidTransition(f"unknown status {to!r}") from None
-    current = IncidentStatus(incident.status)
+    current = incident.status
     if target not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (terminal)"
         raise InvalidTransition(
@@ -398,7 +398,7 @@ def transition(
     why = _text(reason)
     if target in REASON_REQUIRED and why is None:
         raise InvalidTransition(f"{incident.ref}: {target.value} requires a reason")
-    incident.status = target.value
+    incident.status = target
     if target in (S.CLOSED, S.DISMISSED):
         incident.closed_at = now
         incident.resolution_reason = why
@@ -500,10 +500,7 @@ def _roles(session: Session, incident: Incident) -> list[CustomerRole]:
     if not incident.tenant_ids:
         return [CustomerRole.CONTROLLER]
     found = customers_for(session=session, incident=incident)
-    return [
-        CustomerRole(found[t].role) if t in found else CustomerRole.PROCESSOR
-        for t in incident.tenant_ids
-    ]
+    return [found[t].role if t in found else CustomerRole.PROCESSOR for t in incident.tenant_ids]
 
 
 def _nature(incident: Incident) -> list[str]:
@@ -589,7 +586,7 @@ def record_assessment(
     )
     incident.assessments.append(row)
     incident.severity_score = value
-    incident.severity_band = band.value
+    incident.severity_band = band
     incident.updated_at = now
     item = audit.AuditItem(
         actor=actor,
