@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from incidents.db import Base, utcnow
+from accounts.roles import Role
+from incidents.db import Base, enum_type, utcnow
 
 
 def normalise_email(email: str) -> str:
@@ -22,7 +23,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[Role] = mapped_column(enum_type(Role, 16))
     lang: Mapped[str] = mapped_column(String(2), default="fr")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped on password change / deactivation: invalidates every session cookie issued before.

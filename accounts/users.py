@@ -109,7 +109,7 @@ def update_user(
     ):
         raise LastAdmin("last_admin")
     if role is not None:
-        user.role = role
+        user.role = Role(role)
     if active is not None and active != user.active:
         user.active = active
         user.session_version += 1

@@ -105,7 +105,7 @@ class IncidentFacts:
         customer = self.customers.get(tenant_id)
         if customer is None:
             return CustomerRole.PROCESSOR
-        return CustomerRole(customer.role)
+        return customer.role
 
 
 def load_facts(*, session: Session, incident: Incident) -> IncidentFacts:
@@ -162,7 +162,7 @@ def _base_fields(
     policy: DraftPolicy,
 ) -> dict[str, Any]:
     incident = facts.incident
-    status = IncidentStatus(incident.status)
+    status = incident.status
     rule_ids = _sorted(f.rule_id for f in findings) or _sorted(incident.rule_ids)
     natures = notice_fields.effective_nature(incident)
     categories = _sorted(c for f in findings for c in f.data_categories) or _sorted(
@@ -453,7 +453,7 @@ def fingerprint(context: NoticeContext) -> str:
 
 
 def should_draft(incident: Incident, policy: DraftPolicy) -> bool:
-    status = IncidentStatus(incident.status)
+    status = incident.status
     if status not in DRAFTABLE or notice_fields.is_attempt(incident):
         return False
     if status in (IncidentStatus.CONFIRMED, IncidentStatus.NOTIFIED):
@@ -535,7 +535,7 @@ class _Drafter:
     def _fill(self, notice: Notice, context: NoticeContext, digest: str) -> None:
         tenant = getattr(context, "tenant_id", None)
         rendered = render_notice(context, override_dir=self.policy.override_dir)
-        notice.phase = context.phase.value
+        notice.phase = context.phase
         notice.language = context.language
         notice.subject = rendered.subject
         notice.text_body = rendered.text

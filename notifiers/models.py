@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from incidents.db import Base, utcnow
+from incidents.db import Base, enum_type, utcnow
 from incidents.models import Incident
-from notifiers.enums import NoticeStatus, OutboxState
+from notifiers.enums import NoticeKind, NoticePhase, NoticeStatus, OutboxPurpose, OutboxState
 
 GLOBAL_SCOPE = "*"
 
@@ -30,13 +30,15 @@ class Notice(Base):
     incident_id: Mapped[int] = mapped_column(
         ForeignKey("incidents.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[NoticeKind] = mapped_column(enum_type(NoticeKind, 16))
     scope: Mapped[str] = mapped_column(String(64))
     tenant_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    phase: Mapped[str] = mapped_column(String(16))
+    phase: Mapped[NoticePhase] = mapped_column(enum_type(NoticePhase, 16))
     version: Mapped[int] = mapped_column(Integer)
     language: Mapped[str] = mapped_column(String(2), default="fr")
-    status: Mapped[str] = mapped_column(String(16), index=True, default=NoticeStatus.DRAFT)
+    status: Mapped[NoticeStatus] = mapped_column(
+        enum_type(NoticeStatus, 16), index=True, default=NoticeStatus.DRAFT
+    )
     subject: Mapped[str] = mapped_column(String(255))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
@@ -74,7 +76,7 @@ class OutboxMessage(Base):
     __tablename__ = "notice_outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[OutboxPurpose] = mapped_column(enum_type(OutboxPurpose, 16))
     kind: Mapped[str] = mapped_column(String(16))  # customer | data_subject | escalation
     notice_id: Mapped[int | None] = mapped_column(
         ForeignKey("notices.id", ondelete="RESTRICT"), unique=True, nullable=True
@@ -93,7 +95,9 @@ class OutboxMessage(Base):
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text, nullable=True)
     language: Mapped[str] = mapped_column(String(2), default="fr")
-    state: Mapped[str] = mapped_column(String(16), index=True, default=OutboxState.PENDING)
+    state: Mapped[OutboxState] = mapped_column(
+        enum_type(OutboxState, 16), index=True, default=OutboxState.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -302,7 +302,7 @@ def _expire_claims(session: Session, now: datetime, lease: timedelta) -> list[Ou
         )
     )
     for row in stale:
-        row.state = OutboxState.UNCERTAIN.value
+        row.state = OutboxState.UNCERTAIN
         row.last_error = (
             "claim expired while sending: the server may have accepted the message; check "
             "the mail log for its Message-ID, then resolve it (sent or requeue)"
@@ -399,7 +399,7 @@ def _meet_customer_clock(
 
 def _mark_sent(reply: str, now: datetime) -> Callable[[Session, OutboxMessage], None]:
     def apply(session: Session, row: OutboxMessage) -> None:
-        row.state = OutboxState.SENT.value
+        row.state = OutboxState.SENT
         row.sent_at = now
         row.smtp_reply = reply
         row.last_error = None
@@ -437,7 +437,7 @@ def _mark_failed(
         row.last_error = detail[:500]
         row.claimed_at = None
         if permanent or row.attempts >= max_attempts:
-            row.state = OutboxState.FAILED.value
+            row.state = OutboxState.FAILED
             outcome.append("failed")
             _audit_row(
                 session,
@@ -449,7 +449,7 @@ def _mark_failed(
                 attempts=row.attempts,
             )
         else:
-            row.state = OutboxState.RETRY.value
+            row.state = OutboxState.RETRY
             row.next_attempt_at = now + backoff(row.attempts)
             outcome.append("retry")
 
@@ -458,7 +458,7 @@ def _mark_failed(
 
 def _mark_uncertain(detail: str) -> Callable[[Session, OutboxMessage], None]:
     def apply(session: Session, row: OutboxMessage) -> None:
-        row.state = OutboxState.UNCERTAIN.value
+        row.state = OutboxState.UNCERTAIN
         row.last_error = detail[:500]
 
     return apply
@@ -593,7 +593,7 @@ def resolve_uncertain(
     if sent:
         _mark_sent("confirmed by hand from the mail log", now)(session, row)
     else:
-        row.state = OutboxState.RETRY.value
+        row.state = OutboxState.RETRY
         row.next_attempt_at = now
         row.claimed_at = None
     _audit_row(session, row, action="outbox.resolved", at=now, actor=user_email, sent=sent)

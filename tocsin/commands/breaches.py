@@ -133,7 +133,7 @@ def _user(session: Session, email: str, *roles: Role) -> User:
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or not user.active:
         raise ApprovalDenied(f"{email!r} is not an active console user")
-    if Role(user.role) not in roles:
+    if user.role not in roles:
         raise ApprovalDenied(
             f"{email!r} is {user.role}: this needs " + " or ".join(r.value for r in roles)
         )

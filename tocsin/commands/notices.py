@@ -136,7 +136,7 @@ def _user_role(session: Session, email: str) -> Role:
     user = users.active_user(session=session, email=email)
     if user is None:
         raise ApprovalDenied(f"{email!r} is not an active console user")
-    return Role(user.role)
+    return user.role
 
 
 def _notice_row(notice: Notice, ref: str) -> dict[str, Any]:
