@@ -79,10 +79,10 @@ SUMMARY_FIELDS = frozenset(
 )  # fmt: skip
 
 
-_KEY_FUNCTIONS: dict[tuple[str, ...], Callable[[Any], str]] = {}
+_KEY_FUNCTIONS: dict[tuple[str, ...], Callable[[Event], str]] = {}
 
 
-def _shared_key_function(paths: tuple[str, ...]) -> Callable[[Any], str]:
+def _shared_key_function(paths: tuple[str, ...]) -> Callable[[Event], str]:
     """One key function per `group_by`, shared by the rules that use it, remembering the last
     event's key: most rules group by (tenant, actor), so the key is built once per event.
     The memo is one tuple, read and replaced atomically (safe if detectors share rules)."""
@@ -92,17 +92,17 @@ def _shared_key_function(paths: tuple[str, ...]) -> Callable[[Any], str]:
     if len(paths) == 1:
         one = attrgetter(paths[0])
 
-        def build(ev: Any) -> str:
+        def build(ev: Event) -> str:
             return str(one(ev))
     else:
         many = attrgetter(*paths)
 
-        def build(ev: Any) -> str:
+        def build(ev: Event) -> str:
             return "|".join(map(str, many(ev)))
 
-    memo: list[tuple[Any, str]] = [(None, "")]
+    memo: list[tuple[Event | None, str]] = [(None, "")]
 
-    def key(ev: Any) -> str:
+    def key(ev: Event) -> str:
         last = memo[0]
         if last[0] is ev:
             return last[1]
@@ -166,7 +166,7 @@ class Rule(ABC, Generic[ConfigT]):
         self.match_node: Node = self.compile_node(config.filter, "filter")
         self.match: Predicate = predicate(self.match_node)
         self.group_by = self._group_by(config)
-        self.key: Callable[[Any], str] = self._key_function(self.group_by)
+        self.key: Callable[[Event], str] = self._key_function(self.group_by)
         self._check_summary(config.summary)
 
     # -- construction -------------------------------------------------------------------
@@ -218,7 +218,7 @@ class Rule(ABC, Generic[ConfigT]):
         return group_by
 
     @staticmethod
-    def _key_function(paths: list[str]) -> Callable[[Any], str]:
+    def _key_function(paths: list[str]) -> Callable[[Event], str]:
         return _shared_key_function(tuple(paths))
 
     def _check_summary(self, template: str) -> None:

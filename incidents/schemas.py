@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from incidents import audit, clocks
 from incidents.clocks import ClockPolicy, IncidentClocks
 from incidents.findings_store import FindingRow
-from incidents.models import Customer, Incident, IncidentFinding
+from incidents.models import Customer, Incident, IncidentFinding, SeverityAssessment
 
 
 class ClockRead(BaseModel):
@@ -188,7 +188,7 @@ def summaries(
     ]
 
 
-def _severity(row: Any) -> SeverityRead:
+def _severity(row: SeverityAssessment) -> SeverityRead:
     return SeverityRead.model_validate(row, from_attributes=True)
 
 

@@ -48,6 +48,7 @@ from consumers.events import AccessEvent, AuthEvent, Event
 from consumers.loop import CONTROL_HEADER, Batch, EventModel, ValidRecord
 from detectors.engine import Emission, PartitionDetector, needs_repartition
 from detectors.finding import Finding
+from detectors.rule import Rule
 from incidents.findings_store import (
     FindingRow,
     PartitionCheckpoint,
@@ -145,7 +146,7 @@ class IngestPipeline:
         session_factory: sessionmaker[Session],
         consumer_group: str,
         topics: StreamTopics,
-        rules: Sequence[Any],
+        rules: Sequence[Rule],
         producer: KafkaProducer | None,
         lateness: timedelta,
         dedup_horizon: timedelta,

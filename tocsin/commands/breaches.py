@@ -24,6 +24,7 @@ from incidents.clocks import ClockPolicy
 from incidents.db import make_engine, session_factory, transaction
 from incidents.enums import Art34Exemption
 from incidents.exceptions import InvalidDeclaration
+from incidents.models import Incident
 from notifiers import flows as notice_flows
 from notifiers.exceptions import ApprovalDenied
 from notifiers.schemas import DraftPolicy
@@ -140,7 +141,7 @@ def _user(session: Session, email: str, *roles: Role) -> User:
     return user
 
 
-def _incident_json(session: Session, incident: Any, policy: ClockPolicy) -> dict[str, Any]:
+def _incident_json(session: Session, incident: Incident, policy: ClockPolicy) -> dict[str, Any]:
     return notices_view.incident_json(session=session, incident=incident, policy=policy)
 
 

@@ -9,6 +9,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from accounts.roles import Role
 from console import notice_fields_view
 from incidents import notice_fields, service
@@ -84,7 +86,7 @@ def _parse(item: str) -> tuple[str, Any]:
     return name, value
 
 
-def _require_rssi(session: Any, email: str | None) -> str:
+def _require_rssi(session: Session, email: str | None) -> str:
     if not email:
         raise ApprovalDenied("--as EMAIL: the RSSI making the change")
     role = _user_role(session, email)

@@ -33,6 +33,7 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from incidents.clocks import ClockPolicy
     from tocsin.settings import Settings
 
 
@@ -196,7 +197,7 @@ def _open_incidents(session: Session) -> tuple[list[_OpenIncident], dict[str, An
     return list(found.values()), customers
 
 
-def read_snapshot(*, session: Session, policy: Any, now: datetime) -> DbSnapshot:
+def read_snapshot(*, session: Session, policy: ClockPolicy, now: datetime) -> DbSnapshot:
     """Read the gauges' values. Deadlines come from `incidents.clocks` (never re-derived)."""
     from sqlalchemy import func, select
 
@@ -262,7 +263,7 @@ class TocsinDbCollector(Collector):
         self,
         factory: sessionmaker[Session],
         *,
-        policy: Any,
+        policy: ClockPolicy,
         ttl_seconds: float = 10.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
