@@ -15,8 +15,8 @@ from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, Text, sel
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from consumers.events import Event
-from detectors.finding import Finding
-from incidents.db import Base, utcnow
+from detectors.finding import Finding, Severity
+from incidents.db import Base, enum_type, utcnow
 
 # The largest count a 64-bit column holds. Sums of records, persons and events are stored
 # saturated at this value (`stored_count`): far beyond any real breach, never an overflow.
@@ -33,10 +33,10 @@ class FindingRow(Base):
 
     finding_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     rule_id: Mapped[str] = mapped_column(String(32), index=True)
-    severity: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[Severity] = mapped_column(enum_type(Severity, 16))
     nature: Mapped[list[str]] = mapped_column(JSON)
     tenant_ids: Mapped[list[str]] = mapped_column(JSON)
-    tenants: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tenants: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON)  # TenantImpact by tenant
     group_key: Mapped[str] = mapped_column(String(512))
     actor_ids: Mapped[list[str]] = mapped_column(JSON)
     source_ips: Mapped[list[str]] = mapped_column(JSON)
