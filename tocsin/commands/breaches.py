@@ -28,6 +28,7 @@ from incidents.models import Incident
 from notifiers import flows as notice_flows
 from notifiers.exceptions import ApprovalDenied
 from notifiers.schemas import DraftPolicy
+from tocsin.commands import Subcommands
 from tocsin.settings import get_settings
 
 YES_NO = {"yes": True, "no": False}
@@ -45,7 +46,7 @@ def _when(value: str | None, name: str) -> datetime | None:
     return parsed
 
 
-def register_actions(isub: Any) -> None:
+def register_actions(isub: Subcommands) -> None:
     """Adds `declare` and `assess` to `tocsin incidents`."""
     de = isub.add_parser("declare", help="declare a breach no rule saw (audited)")
     de.add_argument(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from incidents.db import make_engine, session_factory
+from tocsin.commands import Subcommands
 from tocsin.settings import get_settings
 from tocsin.shutdown import StopSignal
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     console = sub.add_parser("console", help="serve the web console and JSON API")
     console.add_argument("--host", default="127.0.0.1")
     console.add_argument("--port", type=int, default=8000)

@@ -7,16 +7,16 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 from consumers.errors import ConfigError, TocsinError
 from consumers.events import Service
+from tocsin.commands import Subcommands
 from tocsin.settings import get_settings
 
 _TENANT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser("convert", help="convert real logs into contract events")
     kinds = p.add_subparsers(dest="convert_kind", required=True, metavar="FORMAT")
     s = kinds.add_parser(

@@ -15,10 +15,11 @@ from typing import Any
 
 from consumers.conventions import is_aware
 from consumers.errors import ConfigError
+from tocsin.commands import Subcommands
 from tocsin.settings import get_settings
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser("broker", help="run the embedded Kafka-compatible broker (Tansu)")
     p.add_argument("--port", type=int, default=9092)
     p.add_argument("--host", default="127.0.0.1")

@@ -6,8 +6,9 @@ import argparse
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
+from tocsin.commands import Subcommands
 from tocsin.settings import Settings, get_settings
 
 # geoip2fast's and MaxMind's country files are rebuilt every week: past this, addresses
@@ -24,7 +25,7 @@ class Check:
     detail: str
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser("doctor", help="health report: database, broker, country database, rules")
     p.add_argument("--json", action="store_true", help="the report as JSON")
     p.set_defaults(func=cmd_doctor)

@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import select
 
 from incidents.findings_store import FindingRow
+from tocsin.commands import Subcommands
 from tocsin.runtime import database
 from tocsin.settings import get_settings
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser("findings", help="what the detectors found")
     fsub = p.add_subparsers(dest="findings_command", required=True, metavar="ACTION")
     ls = fsub.add_parser("list", help="list findings, newest first")

@@ -19,6 +19,7 @@ from incidents import register as register_mod
 from incidents.clocks import ClockPolicy
 from incidents.db import make_engine, session_factory, transaction
 from incidents.enums import IncidentStatus
+from tocsin.commands import Subcommands
 from tocsin.commands import breaches as breach_commands
 from tocsin.commands import notice_fields as notice_fields_commands
 from tocsin.settings import Settings, get_settings
@@ -26,7 +27,7 @@ from tocsin.settings import Settings, get_settings
 DEFAULT_ACTOR = "cli"
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser("incidents", help="list, show and move incidents")
     isub = p.add_subparsers(dest="incidents_command", required=True, metavar="ACTION")
     ls = isub.add_parser("list", help="incidents, nearest deadline first")

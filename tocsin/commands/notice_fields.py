@@ -19,11 +19,12 @@ from incidents.exceptions import InvalidIncidentInput
 from notifiers import flows
 from notifiers.exceptions import ApprovalDenied
 from notifiers.schemas import DraftPolicy
+from tocsin.commands import Subcommands
 from tocsin.commands.notices import _user_role
 from tocsin.settings import get_settings
 
 
-def register(isub: Any) -> None:
+def register(isub: Subcommands) -> None:
     fi = isub.add_parser(
         "fields",
         help="show or set the structured facts of the notices "

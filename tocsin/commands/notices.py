@@ -28,11 +28,12 @@ from notifiers import cnil, customers, flows, outbox, service
 from notifiers.exceptions import ApprovalDenied, NoticeError
 from notifiers.models import Notice, OutboxMessage
 from notifiers.schemas import DraftPolicy, NoticeEdit
+from tocsin.commands import Subcommands
 from tocsin.settings import Settings, get_settings
 from tocsin.shutdown import StopSignal
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser("notices", help="breach notices: list, show, approve, export")
     nsub = p.add_subparsers(dest="notices_command", required=True, metavar="ACTION")
 

@@ -8,7 +8,6 @@ import getpass
 import json
 import os
 import sys
-from typing import Any
 
 from accounts import tokens, users
 from accounts.audit import audit
@@ -17,12 +16,13 @@ from accounts.messages import in_english
 from accounts.roles import Role
 from consumers.errors import ConfigError
 from incidents.db import make_engine, session_factory, transaction
+from tocsin.commands import Subcommands
 from tocsin.settings import get_settings
 
 CLI_ACTOR = "cli"
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     user = sub.add_parser("user", help="console users")
     user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     add = user_sub.add_parser(
