@@ -215,8 +215,9 @@ def kill9(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=20)
 
 
-def tocsin_json(env: Env, *args: str) -> Any:
-    out = subprocess.run(
+def tocsin(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
+    """`tocsin ARGS` against `env`, as text; a non-zero exit raises."""
+    return subprocess.run(
         [sys.executable, "-m", "tocsin.cli", *args],
         cwd=ROOT,
         env=env.environ(),
@@ -225,7 +226,10 @@ def tocsin_json(env: Env, *args: str) -> Any:
         text=True,
         timeout=120,
     )
-    return json.loads(out.stdout)
+
+
+def tocsin_json(env: Env, *args: str) -> Any:
+    return json.loads(tocsin(env, *args).stdout)
 
 
 def findings_snapshot(db_url: str) -> dict[str, tuple[Any, ...]]:

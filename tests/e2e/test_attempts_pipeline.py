@@ -5,29 +5,18 @@ notice says « à déterminer », never « environ 0 », for what Tocsin could n
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
-from tests.e2e.harness import ROOT, Env, make_env, produce, run_ingest, simulated, tocsin_json
+from tests.e2e.harness import Env, make_env, produce, run_ingest, simulated, tocsin, tocsin_json
 from tocsin.dev.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.timeout(600)
 
 
 def _cli(env: Env, *args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "tocsin.cli", *args],
-        cwd=ROOT,
-        env=env.environ(),
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return out.stdout
+    return tocsin(env, *args).stdout
 
 
 def _with_rule(incidents: list[dict[str, Any]], rule: str) -> dict[str, Any]:

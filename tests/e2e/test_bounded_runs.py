@@ -5,8 +5,6 @@ in two, a quiet topic, and IPv6 sources without a `country`."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -22,7 +20,6 @@ from consumers.events import AuthEvent
 from detectors.catalogue import load_rules
 from tests.detectors.test_real_logs import ELASTIC, LOGHUB, convert, detect
 from tests.e2e.harness import (
-    ROOT,
     Env,
     findings_snapshot,
     make_env,
@@ -30,6 +27,7 @@ from tests.e2e.harness import (
     outcome_diff,
     run_ingest,
     snapshot_diff,
+    tocsin,
 )
 from tocsin.dbschema import upgrade
 from tocsin.dev.broker import EmbeddedBroker
@@ -43,18 +41,6 @@ RULES = ("AUTH-001", "AUTH-002", "AUTH-003")
 # in the middle of the password spraying of 187.141.143.180 (09:12:48 - 09:20:02), once it
 # has failed on 22 of its 28 accounts (the rule fires at 20)
 SPLIT = datetime(2025, 12, 10, 9, 19, 15, tzinfo=UTC)
-
-
-def tocsin(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tocsin.cli", *args],
-        cwd=ROOT,
-        env=env.environ(),
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def expected_findings() -> dict[str, tuple[Any, ...]]:

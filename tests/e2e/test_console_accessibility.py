@@ -13,25 +13,19 @@ from __future__ import annotations
 
 import os
 import re
-import ssl
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
-import uvicorn
-from aiosmtpd.controller import Controller
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from detectors.finding import Severity
 from notifiers.outbox import SmtpConfig
-from tests.console.support import PASSWORD, build_console, draft_for, email_for
+from tests.console.support import build_console, draft_for
 from tests.console.support import seed_incident as seed
+from tests.e2e.browser import Sink, chromium, log_in, serving, smtp_server
 
 pytestmark = pytest.mark.browser
 
@@ -42,64 +36,13 @@ AXE = Path(
     )
 )
 SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 BLOCKING = ("serious", "critical")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Sink:
-    received: list[bytes] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append(bytes(envelope.original_content or envelope.content))
-        return "250 2.0.0 queued"
 
 
 @pytest.fixture
 def sink() -> Iterator[tuple[Sink, SmtpConfig]]:
-    ca = trustme.CA()
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
-    client_ctx = ssl.create_default_context()
-    ca.configure_trust(client_ctx)
-    received = Sink()
-    port = _free_port()
-    controller = Controller(
-        received, hostname="127.0.0.1", port=port, tls_context=server_ctx, require_starttls=True
-    )
-    controller.start()
-    try:
-        yield (
-            received,
-            SmtpConfig(
-                host="127.0.0.1",
-                port=port,
-                security="starttls",
-                from_address="Tocsin <securite@avmup.com>",
-                ssl_context=client_ctx,
-                timeout=10,
-            ),
-        )
-    finally:
-        controller.stop()
+    with smtp_server("Tocsin <securite@avmup.com>") as pair:
+        yield pair
 
 
 @pytest.fixture
@@ -133,24 +76,8 @@ def site(fresh_db_url: str, sink: tuple[Sink, SmtpConfig]) -> Iterator[tuple[str
         customer=("Initech", "sec@initech.test"),
     )
     draft_for(console.factory, late)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            console.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", late
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        console.factory.kw["bind"].dispose()
+    with serving(console.app, console.factory) as base:
+        yield base, late
 
 
 def _audit(page: Page, name: str) -> list[str]:
@@ -171,150 +98,130 @@ def _audit(page: Page, name: str) -> list[str]:
 def test_axe_finds_no_serious_violation_and_the_keyboard_works(site: tuple[str, str]) -> None:
     assert AXE.is_file(), f"{AXE} is missing: run `make axe` (npm install axe-core@4)"
     base, ref = site
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(locale="fr-FR")
-            # Injected by the browser before the page's own scripts: the page's CSP stays.
-            context.add_init_script(path=str(AXE))
-            page = context.new_page()
-            page.goto(base + "/login")
-            page.get_by_label("Adresse e-mail").fill(email_for("rssi"))
-            page.get_by_label("Mot de passe").fill(PASSWORD)
-            page.get_by_role("button", name="Se connecter").click()
-            expect(page).to_have_url(base + "/queue")
-            assert page.evaluate("typeof axe") == "object"
-            # The audit sees what it must: an unlabelled field and an image without text.
-            page.set_content(
-                '<html lang="fr"><head><title>t</title></head><body><main>'
-                '<h1>t</h1><img src="data:,"><input name="x"></main></body></html>'
-            )
-            found = " ".join(_audit(page, "control"))
-            assert "image-alt" in found and "label" in found, found
+    with chromium() as browser:
+        context = browser.new_context(locale="fr-FR")
+        # Injected by the browser before the page's own scripts: the page's CSP stays.
+        context.add_init_script(path=str(AXE))
+        page = context.new_page()
+        log_in(page, base)
+        assert page.evaluate("typeof axe") == "object"
+        # The audit sees what it must: an unlabelled field and an image without text.
+        page.set_content(
+            '<html lang="fr"><head><title>t</title></head><body><main>'
+            '<h1>t</h1><img src="data:,"><input name="x"></main></body></html>'
+        )
+        found = " ".join(_audit(page, "control"))
+        assert "image-alt" in found and "label" in found, found
 
-            violations: list[str] = []
-            for name, path in (
-                ("queue", "/queue"),
-                ("overview", "/overview"),
-                ("incident", f"/incidents/{ref}"),
-                ("customers", "/customers"),
-                ("customer", "/customers/acme"),
-            ):
-                page.goto(base + path)
-                expect(page.locator("main h1")).to_be_visible()
-                violations += _audit(page, name)
-            assert not violations, "\n".join(violations)
+        violations: list[str] = []
+        for name, path in (
+            ("queue", "/queue"),
+            ("overview", "/overview"),
+            ("incident", f"/incidents/{ref}"),
+            ("customers", "/customers"),
+            ("customer", "/customers/acme"),
+        ):
+            page.goto(base + path)
+            expect(page.locator("main h1")).to_be_visible()
+            violations += _audit(page, name)
+        assert not violations, "\n".join(violations)
 
-            # The keyboard: the first Tab reaches the skip link, which leads to the content.
-            page.goto(base + "/overview")
-            page.keyboard.press("Tab")
-            assert page.evaluate("document.activeElement.className") == "skip"
-            page.keyboard.press("Enter")
-            expect(page).to_have_url(base + "/overview#main")
-            # Every count is a link reached by Tab, in reading order.
-            tiles = page.locator("#overview a")
-            expect(tiles).to_have_count(5)
-            tiles.first.focus()
-            page.keyboard.press("Tab")
-            assert page.evaluate("document.activeElement.closest('li').dataset.key") == "ov_due_24h"
+        # The keyboard: the first Tab reaches the skip link, which leads to the content.
+        page.goto(base + "/overview")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.className") == "skip"
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(base + "/overview#main")
+        # Every count is a link reached by Tab, in reading order.
+        tiles = page.locator("#overview a")
+        expect(tiles).to_have_count(5)
+        tiles.first.focus()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.closest('li').dataset.key") == "ov_due_24h"
 
-            # Dismissing, from the keyboard: the panel opens with Enter, asks first.
-            page.goto(base + f"/incidents/{ref}")
-            summary = page.locator("details.dismiss > summary")
-            summary.focus()
-            page.keyboard.press("Enter")
-            reason = page.get_by_label("Motif de l'écart (obligatoire)")
-            expect(reason).to_be_visible()
-            reason.fill("faux positif")
-            page.locator("details.dismiss button.danger").click()
-            # The browser refuses the form until the confirmation is ticked.
-            expect(page).to_have_url(base + f"/incidents/{ref}")
-            expect(page.locator("#inc-status")).to_have_attribute("data-status", "detected")
-            page.get_by_label("Je confirme").check()
-            page.locator("details.dismiss button.danger").click()
-            expect(page.locator("#inc-status")).to_have_attribute("data-status", "dismissed")
-            violations = _audit(page, "incident-dismissed")
-            assert not violations, "\n".join(violations)
-        finally:
-            browser.close()
-
-
-def _login(page: Page, base: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Adresse e-mail").fill(email_for("rssi"))
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page).to_have_url(base + "/queue")
+        # Dismissing, from the keyboard: the panel opens with Enter, asks first.
+        page.goto(base + f"/incidents/{ref}")
+        summary = page.locator("details.dismiss > summary")
+        summary.focus()
+        page.keyboard.press("Enter")
+        reason = page.get_by_label("Motif de l'écart (obligatoire)")
+        expect(reason).to_be_visible()
+        reason.fill("faux positif")
+        page.locator("details.dismiss button.danger").click()
+        # The browser refuses the form until the confirmation is ticked.
+        expect(page).to_have_url(base + f"/incidents/{ref}")
+        expect(page.locator("#inc-status")).to_have_attribute("data-status", "detected")
+        page.get_by_label("Je confirme").check()
+        page.locator("details.dismiss button.danger").click()
+        expect(page.locator("#inc-status")).to_have_attribute("data-status", "dismissed")
+        violations = _audit(page, "incident-dismissed")
+        assert not violations, "\n".join(violations)
 
 
 def test_rssi_follows_the_next_action_from_qualification_to_closure(
     site: tuple[str, str], sink: tuple[Sink, SmtpConfig]
 ) -> None:
     base, ref = site
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_context(locale="fr-FR").new_page()
-            _login(page, base)
-            page.get_by_role("link", name="Vue d'ensemble").click()
-            page.locator("li[data-key='ov_overdue'] a").click()
-            page.get_by_role("link", name=ref).click()
-            expect(page).to_have_url(base + f"/incidents/{ref}")
-            banner = page.locator("#next-action")
-            seen: list[str] = []
+    with chromium() as browser:
+        page = browser.new_context(locale="fr-FR").new_page()
+        log_in(page, base)
+        page.get_by_role("link", name="Vue d'ensemble").click()
+        page.locator("li[data-key='ov_overdue'] a").click()
+        page.get_by_role("link", name=ref).click()
+        expect(page).to_have_url(base + f"/incidents/{ref}")
+        banner = page.locator("#next-action")
+        seen: list[str] = []
 
-            def step(action: str) -> None:
-                expect(banner).to_have_attribute("data-action", action)
-                seen.append(action)
-                SHOTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(
-                    path=str(SHOTS / f"workflow-{len(seen):02d}-{action}.png"), full_page=True
-                )
-                banner.get_by_role("link").click()  # the banner leads to where it is done
+        def step(action: str) -> None:
+            expect(banner).to_have_attribute("data-action", action)
+            seen.append(action)
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(
+                path=str(SHOTS / f"workflow-{len(seen):02d}-{action}.png"), full_page=True
+            )
+            banner.get_by_role("link").click()  # the banner leads to where it is done
 
-            def move(to: str) -> None:
-                page.locator("#to").select_option(to)
-                page.locator("#status button[type=submit]").first.click()
+        def move(to: str) -> None:
+            page.locator("#to").select_option(to)
+            page.locator("#status button[type=submit]").first.click()
 
-            step("qualify")
-            move("triage")
-            # The steps are links, reached from the keyboard: Enter on "Évaluer" opens its
-            # panel; each panel's title is a control of its own (Enter folds and unfolds it).
-            page.locator("#summary .steps a[aria-current='step']").focus()
-            page.keyboard.press("Enter")
-            expect(page).to_have_url(re.compile(r"#step-assess$"))
-            expect(page.locator("#step-assess")).to_have_attribute("open", "")
-            expect(page.locator("#step-close")).not_to_have_attribute("open", "")
-            page.locator("#step-close > summary").focus()
-            page.keyboard.press("Enter")
-            expect(page.locator("#step-close")).to_have_attribute("open", "")
-            page.keyboard.press("Enter")
-            expect(page.locator("#step-close")).not_to_have_attribute("open", "")
-            step("assess")
-            form = page.locator("#severity form")
-            form.locator("select[name=cb_confidentiality]").select_option("0.5")
-            form.get_by_label("Justification").fill("comptes clients compromis")
-            form.get_by_role("button", name="Enregistrer l'évaluation").click()
-            step("confirm")
-            move("confirmed")
-            step("approve")
-            card = page.locator("article.notice-card[data-kind='customer']")
-            card.get_by_role("button", name="Approuver").click()
-            step("send")
-            page.locator("article.notice-card[data-kind='customer']").get_by_role(
-                "button", name="Envoyer"
-            ).click()
-            expect(
-                page.locator("article.notice-card[data-kind='customer'] .delivery")
-            ).to_have_attribute("data-state", "sent")
-            step("mark_notified")
-            move("notified")
-            step("close")
-            move("closed")
-            expect(banner).to_have_attribute("data-action", "none")
-            expect(page.locator("#summary [aria-current]")).to_have_count(0)
-            page.screenshot(path=str(SHOTS / "workflow-99-closed.png"), full_page=True)
-        finally:
-            browser.close()
+        step("qualify")
+        move("triage")
+        # The steps are links, reached from the keyboard: Enter on "Évaluer" opens its
+        # panel; each panel's title is a control of its own (Enter folds and unfolds it).
+        page.locator("#summary .steps a[aria-current='step']").focus()
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(re.compile(r"#step-assess$"))
+        expect(page.locator("#step-assess")).to_have_attribute("open", "")
+        expect(page.locator("#step-close")).not_to_have_attribute("open", "")
+        page.locator("#step-close > summary").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#step-close")).to_have_attribute("open", "")
+        page.keyboard.press("Enter")
+        expect(page.locator("#step-close")).not_to_have_attribute("open", "")
+        step("assess")
+        form = page.locator("#severity form")
+        form.locator("select[name=cb_confidentiality]").select_option("0.5")
+        form.get_by_label("Justification").fill("comptes clients compromis")
+        form.get_by_role("button", name="Enregistrer l'évaluation").click()
+        step("confirm")
+        move("confirmed")
+        step("approve")
+        card = page.locator("article.notice-card[data-kind='customer']")
+        card.get_by_role("button", name="Approuver").click()
+        step("send")
+        page.locator("article.notice-card[data-kind='customer']").get_by_role(
+            "button", name="Envoyer"
+        ).click()
+        expect(
+            page.locator("article.notice-card[data-kind='customer'] .delivery")
+        ).to_have_attribute("data-state", "sent")
+        step("mark_notified")
+        move("notified")
+        step("close")
+        move("closed")
+        expect(banner).to_have_attribute("data-action", "none")
+        expect(page.locator("#summary [aria-current]")).to_have_count(0)
+        page.screenshot(path=str(SHOTS / "workflow-99-closed.png"), full_page=True)
     assert seen == ["qualify", "assess", "confirm", "approve", "send", "mark_notified", "close"]
     assert len(sink[0].received) == 1  # the customer notice, once

@@ -6,16 +6,13 @@ behind the same reverse proxy has failed 20 times."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +20,7 @@ from accounts.models import ConsoleSession
 from console import security
 from console.app import create_app
 from tests.console.support import PASSWORD, SECRET, build_console, email_for
-from tests.e2e.test_console_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.e2e.browser import chromium, log_in, serving
 from tocsin.settings import Settings
 
 pytestmark = pytest.mark.browser
@@ -46,39 +43,14 @@ def served(fresh_db_url: str) -> Iterator[Served]:
         session_factory=console.factory,
         trusted_proxies=["127.0.0.1"],
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield Served(base=f"http://127.0.0.1:{port}", factory=console.factory)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        console.factory.kw["bind"].dispose()
+    with serving(app, console.factory) as base:
+        yield Served(base=base, factory=console.factory)
 
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def _login(page: Page, base: str, role: str, password: str = PASSWORD) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Adresse e-mail").fill(email_for(role))
-    page.get_by_label("Mot de passe", exact=True).fill(password)
-    page.get_by_role("button", name="Se connecter").click()
+    with chromium() as launched:
+        yield launched
 
 
 def _cookie(page: Page) -> str:
@@ -99,8 +71,7 @@ def test_a_cookie_replayed_after_logout_or_password_change_is_refused(
     served: Served, browser: Browser
 ) -> None:
     page = browser.new_context(locale="fr-FR").new_page()
-    _login(page, served.base, "rssi")
-    expect(page).to_have_url(served.base + "/queue")
+    log_in(page, served.base, "rssi")
     stolen = _cookie(page)
     assert _replay(served.base, stolen).status_code == 200
     page.get_by_role("button", name="Déconnexion").click()
@@ -109,8 +80,7 @@ def test_a_cookie_replayed_after_logout_or_password_change_is_refused(
     assert replayed.status_code == 303 and replayed.headers["location"] == "/login"
 
     # A password change closes every other session, and keeps this browser signed in.
-    _login(page, served.base, "rssi")
-    expect(page).to_have_url(served.base + "/queue")
+    log_in(page, served.base, "rssi")
     before = _cookie(page)
     page.get_by_role("link", name="Changer mon mot de passe").click()
     page.get_by_label("Mot de passe actuel").fill(PASSWORD)
@@ -127,8 +97,7 @@ def test_a_session_past_its_absolute_lifetime_goes_back_to_login(
     served: Served, browser: Browser
 ) -> None:
     page = browser.new_context(locale="fr-FR").new_page()
-    _login(page, served.base, "dpo")
-    expect(page).to_have_url(served.base + "/queue")
+    log_in(page, served.base, "dpo")
     with served.factory.begin() as session:
         session.execute(
             update(ConsoleSession).values(
@@ -163,6 +132,5 @@ def test_the_rssi_gets_in_after_20_failures_from_another_source(
             )
     assert codes[:5] == [401] * 5 and codes[-1] == 429  # even the right one, from there
     page = browser.new_context(locale="fr-FR").new_page()
-    _login(page, served.base, "rssi")
-    expect(page).to_have_url(served.base + "/queue")
+    log_in(page, served.base, "rssi")
     expect(page.get_by_role("heading", level=1)).to_contain_text("File des incidents")

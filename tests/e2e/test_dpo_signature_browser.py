@@ -4,37 +4,24 @@ DPO approves it too; an analyst sees no approval form and is refused if it posts
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import uvicorn
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from console.app import create_app
 from incidents.db import transaction
 from notifiers.flows import draft_notices
 from notifiers.schemas import DraftPolicy
-from tests.console.support import ORG, PASSWORD, SECRET, build_console, email_for
+from tests.console.support import ORG, SECRET, build_console, email_for
+from tests.e2e.browser import chromium, log_in, serving
 from tests.notifiers.builders import TenantSpec, build_incident
 from tocsin.settings import Settings
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 OWN = TenantSpec(
     "avmup-prospects",
     "AVM Up (prospects)",
@@ -53,13 +40,6 @@ class Served:
     base: str
     ref: str
     cnil_id: int
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -82,78 +62,56 @@ def served(fresh_db_url: str) -> Iterator[Served]:
         assert notice.kind == "cnil"
         ref, cnil_id = built.incident.ref, notice.id
     app = create_app(settings, session_factory=console.factory)
-    port = _port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield Served(base=f"http://127.0.0.1:{port}", ref=ref, cnil_id=cnil_id)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        console.factory.kw["bind"].dispose()
+    with serving(app, console.factory) as base:
+        yield Served(base=base, ref=ref, cnil_id=cnil_id)
 
 
 def _login(page: Page, base: str, role: str) -> None:
     page.context.clear_cookies()
-    page.goto(base + "/login")
-    page.get_by_label("Adresse e-mail").fill(email_for(role))
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page).to_have_url(base + "/queue")
+    log_in(page, base, role)
 
 
 def test_dpo_approves_a_cnil_notice_after_the_rssi_and_an_analyst_cannot(
     served: Served,
 ) -> None:
     url = f"{served.base}/incidents/{served.ref}"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_context(locale="fr-FR").new_page()
+    with chromium() as browser:
+        page = browser.new_context(locale="fr-FR").new_page()
 
-            # The analyst reads the notice but has nothing to sign, and a forged post fails.
-            _login(page, served.base, "analyst")
-            page.goto(url)
-            card = page.locator("article.notice-card[data-kind='cnil']")
-            expect(card).to_have_attribute("data-status", "draft")
-            expect(card.locator("form.approve-form")).to_have_count(0)
-            token = page.locator("input[name='csrf_token']").first.get_attribute("value")
-            forged = page.request.post(
-                f"{served.base}/notices/{served.cnil_id}/approve",
-                form={"csrf_token": token or ""},
-                max_redirects=0,
-            )
-            assert forged.status == 403
+        # The analyst reads the notice but has nothing to sign, and a forged post fails.
+        _login(page, served.base, "analyst")
+        page.goto(url)
+        card = page.locator("article.notice-card[data-kind='cnil']")
+        expect(card).to_have_attribute("data-status", "draft")
+        expect(card.locator("form.approve-form")).to_have_count(0)
+        token = page.locator("input[name='csrf_token']").first.get_attribute("value")
+        forged = page.request.post(
+            f"{served.base}/notices/{served.cnil_id}/approve",
+            form={"csrf_token": token or ""},
+            max_redirects=0,
+        )
+        assert forged.status == 403
 
-            # The RSSI signs first: still a draft, the RSSI's signature shown.
-            _login(page, served.base, "rssi")
-            page.goto(url)
-            card = page.locator("article.notice-card[data-kind='cnil']")
-            expect(card.locator("textarea[name='text_body']")).to_have_attribute("readonly", "")
-            card.get_by_role("button", name="Approuver").click()
-            card = page.locator("article.notice-card[data-kind='cnil']")
-            expect(card).to_have_attribute("data-status", "draft")
-            expect(card.locator(".signature[data-role='rssi']")).to_contain_text(email_for("rssi"))
-            expect(card.locator("form.approve-form")).to_have_count(0)
-            expect(card.locator(".awaiting")).to_have_attribute("data-role", "dpo")
+        # The RSSI signs first: still a draft, the RSSI's signature shown.
+        _login(page, served.base, "rssi")
+        page.goto(url)
+        card = page.locator("article.notice-card[data-kind='cnil']")
+        expect(card.locator("textarea[name='text_body']")).to_have_attribute("readonly", "")
+        card.get_by_role("button", name="Approuver").click()
+        card = page.locator("article.notice-card[data-kind='cnil']")
+        expect(card).to_have_attribute("data-status", "draft")
+        expect(card.locator(".signature[data-role='rssi']")).to_contain_text(email_for("rssi"))
+        expect(card.locator("form.approve-form")).to_have_count(0)
+        expect(card.locator(".awaiting")).to_have_attribute("data-role", "dpo")
 
-            # The DPO signs second: approved, both signatures on the notice and audited.
-            _login(page, served.base, "dpo")
-            page.goto(url)
-            card = page.locator("article.notice-card[data-kind='cnil']")
-            card.get_by_role("button", name="Approuver").click()
-            card = page.locator("article.notice-card[data-kind='cnil']")
-            expect(card).to_have_attribute("data-status", "approved")
-            expect(card.locator(".signature[data-role='dpo']")).to_contain_text(email_for("dpo"))
-            expect(card.locator(".signature[data-role='rssi']")).to_contain_text(email_for("rssi"))
-            expect(page.locator("#audit")).to_contain_text("notice.signed")
-            expect(page.locator("#audit")).to_contain_text("notice.approved")
-        finally:
-            browser.close()
+        # The DPO signs second: approved, both signatures on the notice and audited.
+        _login(page, served.base, "dpo")
+        page.goto(url)
+        card = page.locator("article.notice-card[data-kind='cnil']")
+        card.get_by_role("button", name="Approuver").click()
+        card = page.locator("article.notice-card[data-kind='cnil']")
+        expect(card).to_have_attribute("data-status", "approved")
+        expect(card.locator(".signature[data-role='dpo']")).to_contain_text(email_for("dpo"))
+        expect(card.locator(".signature[data-role='rssi']")).to_contain_text(email_for("rssi"))
+        expect(page.locator("#audit")).to_contain_text("notice.signed")
+        expect(page.locator("#audit")).to_contain_text("notice.approved")

@@ -29,21 +29,29 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 START = NOW - timedelta(minutes=40)
 
 
+def _envelope(
+    service: str, tenant: str, actor: str, at: datetime, source_ip: str, interface: str
+) -> dict[str, Any]:
+    """What every event says of itself: a fresh id, when, where and who (a customer's user
+    in France, over TLS)."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": at.isoformat(),
+        "service": service,
+        "tenant_id": tenant,
+        "actor": {"id": actor, "kind": "customer_user"},
+        "source_ip": source_ip,
+        "country": "FR",
+        "interface": interface,
+        "tls": True,
+    }
+
+
 def _auth(
     tenant: str, actor: str, at: datetime, action: str = "login_failure", **over: Any
 ) -> dict[str, Any]:
-    ev: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()),
-        "occurred_at": at.isoformat(),
-        "service": "faxbis",
-        "tenant_id": tenant,
-        "actor": {"id": actor, "kind": "customer_user"},
-        "source_ip": "90.84.12.7",
-        "country": "FR",
-        "interface": "web",
-        "tls": True,
-        "action": action,
-    }
+    ev = _envelope("faxbis", tenant, actor, at, "90.84.12.7", "web")
+    ev["action"] = action
     if action == "login_failure":
         ev["failure_reason"] = "bad_password"
     ev.update(over)
@@ -51,16 +59,8 @@ def _auth(
 
 
 def _access(tenant: str, actor: str, at: datetime, **over: Any) -> dict[str, Any]:
-    ev: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()),
-        "occurred_at": at.isoformat(),
-        "service": "smsbis",
-        "tenant_id": tenant,
-        "actor": {"id": actor, "kind": "customer_user"},
-        "source_ip": "90.84.12.9",
-        "country": "FR",
-        "interface": "api",
-        "tls": True,
+    ev = {
+        **_envelope("smsbis", tenant, actor, at, "90.84.12.9", "api"),
         "operation": "read",
         "resource": {"type": "contact", "tenant_id": tenant},
         "data_categories": ["identification"],

@@ -31,6 +31,14 @@ def _chain(session: Session, n: int = 5) -> list[AuditEntry]:
     ]
 
 
+def _verify_after(session: Session, *statements: str) -> audit.VerifyResult:
+    """Run `statements` on the stored chain behind the ORM's back, then verify it afresh."""
+    for statement in statements:
+        session.execute(text(statement))
+    session.expire_all()
+    return audit.verify(session=session)
+
+
 def test_intact_chain_verifies_and_links_hashes(db_session: Session) -> None:
     entries = _chain(db_session)
     result = audit.verify(session=db_session)
@@ -53,9 +61,7 @@ def test_empty_chain_is_intact(db_session: Session) -> None:
 
 def test_edited_row_is_named(db_session: Session) -> None:
     entries = _chain(db_session)
-    db_session.execute(text("UPDATE audit_entries SET actor = 'mallory' WHERE seq = 3"))
-    db_session.expire_all()
-    result = audit.verify(session=db_session)
+    result = _verify_after(db_session, "UPDATE audit_entries SET actor = 'mallory' WHERE seq = 3")
     assert not result.ok
     assert (result.first_bad_seq, result.first_bad_id) == (3, entries[2].id)
     assert "edited" in (result.reason or "")
@@ -73,9 +79,7 @@ def test_edited_json_data_is_detected(db_session: Session) -> None:
 
 def test_deleted_row_is_named(db_session: Session) -> None:
     _chain(db_session)
-    db_session.execute(text("DELETE FROM audit_entries WHERE seq = 2"))
-    db_session.expire_all()
-    result = audit.verify(session=db_session)
+    result = _verify_after(db_session, "DELETE FROM audit_entries WHERE seq = 2")
     assert not result.ok
     assert result.first_bad_seq == 2
     assert "deleted" in (result.reason or "")
@@ -83,9 +87,7 @@ def test_deleted_row_is_named(db_session: Session) -> None:
 
 def test_deleted_last_row_is_detected_by_the_head(db_session: Session) -> None:
     _chain(db_session)
-    db_session.execute(text("DELETE FROM audit_entries WHERE seq = 5"))
-    db_session.expire_all()
-    result = audit.verify(session=db_session)
+    result = _verify_after(db_session, "DELETE FROM audit_entries WHERE seq = 5")
     assert not result.ok
     assert result.first_bad_seq == 5
 
@@ -93,11 +95,12 @@ def test_deleted_last_row_is_detected_by_the_head(db_session: Session) -> None:
 def test_reordered_rows_are_detected(db_session: Session) -> None:
     _chain(db_session)
     # Swap the positions of entries 2 and 4 (through a free seq value: seq is unique).
-    db_session.execute(text("UPDATE audit_entries SET seq = -1 WHERE seq = 2"))
-    db_session.execute(text("UPDATE audit_entries SET seq = 2 WHERE seq = 4"))
-    db_session.execute(text("UPDATE audit_entries SET seq = 4 WHERE seq = -1"))
-    db_session.expire_all()
-    result = audit.verify(session=db_session)
+    result = _verify_after(
+        db_session,
+        "UPDATE audit_entries SET seq = -1 WHERE seq = 2",
+        "UPDATE audit_entries SET seq = 2 WHERE seq = 4",
+        "UPDATE audit_entries SET seq = 4 WHERE seq = -1",
+    )
     assert not result.ok
     assert result.first_bad_seq == 2
 

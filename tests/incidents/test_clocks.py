@@ -4,6 +4,7 @@ aware_at moved, stopped and met clocks, escalations fired once across restarts."
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +17,7 @@ from incidents.db import make_engine, session_factory, transaction
 from incidents.enums import Clock, ClockState
 from incidents.exceptions import InvalidClockChange, JustificationRequired
 from incidents.models import Customer, Escalation, Incident
+from tests.incidents.acting import move, set_aware, stop
 from tests.incidents.builders import NOW, make_finding, store_findings
 
 POLICY = ClockPolicy()
@@ -45,6 +47,21 @@ def _incident(session: Session, now: datetime = NOW, globex_role: str = "process
     )
     [incident] = flows.record_findings(session=session, findings=rows, now=now, policy=POLICY)
     return incident
+
+
+# globex's contract, its customer delay raised to 48 h.
+GLOBEX_48H: dict[str, Any] = {
+    "tenant_id": "globex",
+    "name": "Globex",
+    "contact_email": "dpo@globex.test",
+    "notify_delay_hours": 48,
+    "role": "processor",
+}
+
+
+def _upsert(session: Session, **contract: Any) -> None:
+    """Create or change a customer's contract as the administrator, at `NOW`."""
+    service.upsert_customer(session=session, actor_email="admin@avmup.com", now=NOW, **contract)
 
 
 def test_each_tenant_has_its_own_customer_due_and_the_incident_the_earliest_open(
@@ -102,31 +119,10 @@ def test_moving_aware_at_moves_every_deadline_and_needs_a_justification(
     inc = _incident(db_session)
     earlier = NOW - timedelta(hours=30)
     with pytest.raises(JustificationRequired):
-        service.set_aware_at(
-            session=db_session,
-            incident=inc,
-            aware_at=earlier,
-            justification="  ",
-            actor_email="rssi@avmup.com",
-            now=NOW,
-        )
+        set_aware(db_session, inc, earlier, "  ")
     with pytest.raises(InvalidClockChange):
-        service.set_aware_at(
-            session=db_session,
-            incident=inc,
-            aware_at=NOW + timedelta(hours=1),
-            justification="x",
-            actor_email="rssi@avmup.com",
-            now=NOW,
-        )
-    service.set_aware_at(
-        session=db_session,
-        incident=inc,
-        aware_at=earlier,
-        justification="customer phoned the support desk the day before",
-        actor_email="rssi@avmup.com",
-        now=NOW,
-    )
+        set_aware(db_session, inc, NOW + timedelta(hours=1), "x")
+    set_aware(db_session, inc, earlier, "customer phoned the support desk the day before")
     cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY, now=NOW)
     assert cl.cnil.due_at == earlier + timedelta(hours=72)
     assert {c.tenant_id: c.state for c in cl.customers} == {
@@ -141,22 +137,8 @@ def test_moving_aware_at_moves_every_deadline_and_needs_a_justification(
 def test_stopped_clock_needs_justification_and_never_escalates(db_session: Session) -> None:
     inc = _incident(db_session)
     with pytest.raises(JustificationRequired):
-        service.stop_clock(
-            session=db_session,
-            incident=inc,
-            clock="cnil",
-            justification="",
-            actor_email="rssi@avmup.com",
-            now=NOW,
-        )
-    service.stop_clock(
-        session=db_session,
-        incident=inc,
-        clock="cnil",
-        justification="processor only: the customers notify the CNIL",
-        actor_email="rssi@avmup.com",
-        now=NOW,
-    )
+        stop(db_session, inc, "cnil", "")
+    stop(db_session, inc, "cnil", "processor only: the customers notify the CNIL")
     late = NOW + timedelta(hours=100)
     cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY, now=late)
     assert cl.cnil.state == ClockState.STOPPED
@@ -250,14 +232,7 @@ def test_tick_with_naive_time_is_refused(db_session: Session) -> None:
 
 def test_tick_ignores_closed_incidents(db_session: Session) -> None:
     inc = _incident(db_session)
-    service.transition(
-        session=db_session,
-        incident=inc,
-        to="dismissed",
-        actor_email="rssi@avmup.com",
-        reason="false positive",
-        now=NOW,
-    )
+    move(db_session, inc, "dismissed", "false positive")
     assert clocks.tick(session=db_session, now=NOW + timedelta(days=5), policy=POLICY) == []
 
 
@@ -278,41 +253,15 @@ def test_escalation_delivery_is_recorded_once(db_session: Session) -> None:
 
 def test_customer_contract_change_moves_its_clock(db_session: Session) -> None:
     inc = _incident(db_session)
-    service.upsert_customer(
-        session=db_session,
-        tenant_id="globex",
-        name="Globex",
-        contact_email="dpo@globex.test",
-        notify_delay_hours=48,
-        role="processor",
-        actor_email="admin@avmup.com",
-        now=NOW,
-    )
+    _upsert(db_session, **GLOBEX_48H)
     cl = clocks.clocks_for(session=db_session, incident=inc, policy=POLICY, now=NOW)
     assert {c.tenant_id: c.due_at for c in cl.customers}["globex"] == NOW + timedelta(hours=48)
     entries = audit.entries_for(session=db_session, subject="tenant:globex")
     assert [e.data["changed"] for e in entries] == [["notify_delay_hours"]]
-    service.upsert_customer(
-        session=db_session,
-        tenant_id="globex",
-        name="Globex",
-        contact_email="dpo@globex.test",
-        notify_delay_hours=48,
-        role="processor",
-        actor_email="admin@avmup.com",
-        now=NOW,
-    )
+    _upsert(db_session, **GLOBEX_48H)
     assert len(audit.entries_for(session=db_session, subject="tenant:globex")) == 1
     with pytest.raises(InvalidClockChange):
-        service.upsert_customer(
-            session=db_session,
-            tenant_id="x",
-            name="X",
-            contact_email="x@x.test",
-            notify_delay_hours=0,
-            actor_email="admin@avmup.com",
-            now=NOW,
-        )
+        _upsert(db_session, tenant_id="x", name="X", contact_email="x@x.test", notify_delay_hours=0)
 
 
 def test_stored_aware_at_across_paris_dst_keeps_72_real_hours(db_session: Session) -> None:
@@ -321,12 +270,11 @@ def test_stored_aware_at_across_paris_dst_keeps_72_real_hours(db_session: Sessio
     paris = ZoneInfo("Europe/Paris")
     inc = _incident(db_session, now=datetime(2026, 3, 29, 9, 0, tzinfo=UTC))
     aware_local = datetime(2026, 3, 28, 12, 0, tzinfo=paris)
-    service.set_aware_at(
-        session=db_session,
-        incident=inc,
-        aware_at=aware_local,
-        justification="first customer report",
-        actor_email="rssi@avmup.com",
+    set_aware(
+        db_session,
+        inc,
+        aware_local,
+        "first customer report",
         now=datetime(2026, 3, 29, 9, 0, tzinfo=UTC),
     )
     db_session.expire_all()

@@ -14,6 +14,7 @@ from incidents import audit, flows, service
 from incidents.clocks import ClockPolicy
 from incidents.enums import IncidentStatus
 from incidents.models import AuditEntry, CorrelationKey, Incident, IncidentFinding
+from tests.incidents.acting import move
 from tests.incidents.builders import NOW, T0, make_finding
 from tests.incidents.conftest import StoreFindings
 
@@ -59,6 +60,12 @@ def _groups(session: Session) -> tuple[set[frozenset[str]], dict[str, str]]:
     return {frozenset(g) for g in groups.values()}, dismissed
 
 
+def _one_batch_each(session: Session, store: StoreFindings, *findings: Finding) -> None:
+    """Store and record `findings` in order, one batch each."""
+    for finding in findings:
+        flows.record_findings(session=session, findings=store([finding]), now=NOW, policy=POLICY)
+
+
 def test_a_bridging_finding_merges_untouched_incidents(
     db_session: Session, store: StoreFindings
 ) -> None:
@@ -98,10 +105,7 @@ def test_the_grouping_does_not_depend_on_the_arrival_order(
     results = set()
     for order in itertools.permutations(_three()):
         nested = db_session.begin_nested()
-        for finding in order:
-            flows.record_findings(
-                session=db_session, findings=store([finding]), now=NOW, policy=POLICY
-            )
+        _one_batch_each(db_session, store, *order)
         groups, _ = _groups(db_session)
         results.add(frozenset(groups))
         nested.rollback()
@@ -122,17 +126,10 @@ def test_an_incident_a_person_acted_on_keeps_its_identity(
     db_session: Session, store: StoreFindings
 ) -> None:
     fa, fb, fc = _three()
-    flows.record_findings(session=db_session, findings=store([fa]), now=NOW, policy=POLICY)
-    flows.record_findings(session=db_session, findings=store([fb]), now=NOW, policy=POLICY)
+    _one_batch_each(db_session, store, fa, fb)
     younger = service.require_by_ref(session=db_session, ref="INC-2026-0002")
-    service.transition(
-        session=db_session,
-        incident=younger,
-        to=IncidentStatus.TRIAGE,
-        actor_email="analyst@avmup.com",
-        now=NOW,
-    )
-    flows.record_findings(session=db_session, findings=store([fc]), now=NOW, policy=POLICY)
+    move(db_session, younger, IncidentStatus.TRIAGE, by="analyst@avmup.com")
+    _one_batch_each(db_session, store, fc)
     groups, dismissed = _groups(db_session)
     assert groups == {frozenset({"fa", "fb", "fc"})}
     assert dismissed == {"INC-2026-0001": "merged into INC-2026-0002"}
@@ -143,8 +140,7 @@ def test_two_incidents_people_acted_on_are_never_merged(
     db_session: Session, store: StoreFindings
 ) -> None:
     fa, fb, fc = _three()
-    flows.record_findings(session=db_session, findings=store([fa]), now=NOW, policy=POLICY)
-    flows.record_findings(session=db_session, findings=store([fb]), now=NOW, policy=POLICY)
+    _one_batch_each(db_session, store, fa, fb)
     # the second is protected by the guard (e.g. an approved notice), the first by a person
     first = service.require_by_ref(session=db_session, ref="INC-2026-0001")
     service.add_comment(

@@ -14,6 +14,7 @@ from incidents import audit, clocks, flows, register, retention, service
 from incidents.clocks import ClockPolicy
 from incidents.findings_store import EvidenceEvent, FindingRow
 from incidents.models import Customer, Incident, IncidentFinding
+from tests.incidents.acting import decide, move
 from tests.incidents.builders import NOW, T0, make_finding, store_findings
 
 POLICY = ClockPolicy()
@@ -52,22 +53,8 @@ def _two_incidents(session: Session) -> tuple[Incident, Incident]:
     clocks.mark_clock_met(
         session=session, incident=a, clock="customer", at=NOW + timedelta(hours=3)
     )
-    service.transition(
-        session=session,
-        incident=b,
-        to="dismissed",
-        actor_email=RSSI,
-        reason="load test by the customer",
-        now=NOW,
-    )
-    service.record_decision(
-        session=session,
-        incident=b,
-        actor_email=RSSI,
-        decision="not notified",
-        justification="no personal data reached",
-        now=NOW,
-    )
+    move(session, b, "dismissed", "load test by the customer")
+    decide(session, b, "not notified", "no personal data reached")
     return a, b
 
 

@@ -17,7 +17,9 @@ from incidents.exceptions import InvalidTransition, JustificationRequired
 from incidents.findings_store import EvidenceEvent
 from incidents.models import ClockFact, Customer, Incident, IncidentTenant
 from incidents.severity import SeverityInputs
+from tests.incidents.acting import decide, move, set_aware
 from tests.incidents.builders import NOW, make_finding, store_findings
+from tests.incidents.declaring import assess
 
 POLICY = ClockPolicy()
 RSSI = "rssi@avmup.com"
@@ -33,14 +35,7 @@ def test_full_lifecycle_is_audited_with_who_when_why(db_session: Session) -> Non
     inc = _incident(db_session)
     path = ["triage", "confirmed", "notified", "closed"]
     for i, status in enumerate(path):
-        service.transition(
-            session=db_session,
-            incident=inc,
-            to=status,
-            actor_email=RSSI,
-            reason=f"step {i}",
-            now=NOW + timedelta(hours=i),
-        )
+        move(db_session, inc, status, f"step {i}", now=NOW + timedelta(hours=i))
     assert inc.status == IncidentStatus.CLOSED
     assert inc.closed_at == NOW + timedelta(hours=3)
     assert inc.resolution_reason == "step 3"
@@ -71,38 +66,22 @@ def test_full_lifecycle_is_audited_with_who_when_why(db_session: Session) -> Non
 def test_illegal_transitions_raise(db_session: Session, start: list[str], to: str) -> None:
     inc = _incident(db_session)
     for status in start:
-        service.transition(session=db_session, incident=inc, to=status, actor_email=RSSI, now=NOW)
+        move(db_session, inc, status)
     before = len(audit.entries_for(session=db_session, subject=inc.ref))
     with pytest.raises(InvalidTransition):
-        service.transition(
-            session=db_session, incident=inc, to=to, actor_email=RSSI, reason="r", now=NOW
-        )
+        move(db_session, inc, to, "r")
     assert len(audit.entries_for(session=db_session, subject=inc.ref)) == before
 
 
 def test_dismissal_requires_a_reason(db_session: Session) -> None:
     inc = _incident(db_session)
     with pytest.raises(InvalidTransition, match="reason"):
-        service.transition(
-            session=db_session,
-            incident=inc,
-            to="dismissed",
-            actor_email=RSSI,
-            reason="   ",
-            now=NOW,
-        )
+        move(db_session, inc, "dismissed", "   ")
     assert inc.status == IncidentStatus.DETECTED
-    service.transition(
-        session=db_session,
-        incident=inc,
-        to="dismissed",
-        actor_email=RSSI,
-        reason="penetration test agreed with the customer",
-        now=NOW,
-    )
+    move(db_session, inc, "dismissed", "penetration test agreed with the customer")
     assert inc.status == IncidentStatus.DISMISSED
     with pytest.raises(InvalidTransition):
-        service.transition(session=db_session, incident=inc, to="triage", actor_email=RSSI, now=NOW)
+        move(db_session, inc, "triage")
 
 
 def test_manual_assessment_overrides_auto_and_keeps_history(db_session: Session) -> None:
@@ -118,20 +97,12 @@ def test_manual_assessment_overrides_auto_and_keeps_history(db_session: Session)
     assert inc.current_assessment is not None
     assert inc.current_assessment.source == "auto"
     with pytest.raises(JustificationRequired):
-        service.assess_severity(
-            session=db_session,
-            incident=inc,
-            inputs=SeverityInputs(dpc=2, ei=1),
-            justification="",
-            actor_email=RSSI,
-            now=NOW,
-        )
-    row = service.assess_severity(
-        session=db_session,
-        incident=inc,
-        inputs=SeverityInputs(dpc=3, ei=1, cb_confidentiality=0.5, malicious=True),
-        justification="invoices were in the exported documents",
-        actor_email=RSSI,
+        assess(db_session, inc, SeverityInputs(dpc=2, ei=1), "", now=NOW)
+    row = assess(
+        db_session,
+        inc,
+        SeverityInputs(dpc=3, ei=1, cb_confidentiality=0.5, malicious=True),
+        "invoices were in the exported documents",
         now=NOW,
         art34_exemption="a_unintelligible",
         art34_justification="AES-256 at rest, key safe",
@@ -153,12 +124,11 @@ def test_recommendation_override_needs_the_justification_and_is_flagged(
     db_session: Session,
 ) -> None:
     inc = _incident(db_session)
-    row = service.assess_severity(
-        session=db_session,
-        incident=inc,
-        inputs=SeverityInputs(dpc=1, ei=0.25),
-        justification="DPO asks to notify the CNIL anyway",
-        actor_email=RSSI,
+    row = assess(
+        db_session,
+        inc,
+        SeverityInputs(dpc=1, ei=0.25),
+        "DPO asks to notify the CNIL anyway",
         now=NOW,
         notify_cnil=True,
     )
@@ -177,22 +147,8 @@ def test_comments_decisions_and_register_fields_are_audited(db_session: Session)
         now=NOW,
     )
     with pytest.raises(JustificationRequired):
-        service.record_decision(
-            session=db_session,
-            incident=inc,
-            actor_email=RSSI,
-            decision="CNIL not notified",
-            justification="",
-            now=NOW,
-        )
-    service.record_decision(
-        session=db_session,
-        incident=inc,
-        actor_email=RSSI,
-        decision="CNIL not notified",
-        justification="unlikely to result in a risk: no data read",
-        now=NOW,
-    )
+        decide(db_session, inc, "CNIL not notified", "")
+    decide(db_session, inc, "CNIL not notified", "unlikely to result in a risk: no data read")
     service.update_register_fields(
         session=db_session,
         incident=inc,
@@ -216,22 +172,8 @@ def test_list_orders_by_nearest_open_deadline(db_session: Session) -> None:
     a = _incident(db_session, "f1", "u1")
     b = _incident(db_session, "f2", "u2")
     c = _incident(db_session, "f3", "u3")
-    service.set_aware_at(
-        session=db_session,
-        incident=b,
-        aware_at=NOW - timedelta(hours=5),
-        justification="earlier report",
-        actor_email=RSSI,
-        now=NOW,
-    )
-    service.transition(
-        session=db_session,
-        incident=c,
-        to="dismissed",
-        actor_email=RSSI,
-        reason="duplicate",
-        now=NOW,
-    )
+    set_aware(db_session, b, NOW - timedelta(hours=5), "earlier report")
+    move(db_session, c, "dismissed", "duplicate")
     refs = [i.ref for i in service.list_incidents(session=db_session, now=NOW, limit=10)]
     assert refs == [b.ref, a.ref, c.ref]
     open_only = service.list_incidents(session=db_session, status=["detected"], now=NOW)
@@ -264,14 +206,7 @@ def test_list_filters_by_band_tenant_and_text(db_session: Session) -> None:
         [make_finding("f2", rule_id="EXFIL-009", actor_ids=("u2",), tenants={"globex": (3, 0, 0)})],
     )
     [b] = flows.record_findings(session=db_session, findings=rows, now=NOW, policy=POLICY)
-    service.assess_severity(
-        session=db_session,
-        incident=b,
-        inputs=SeverityInputs(dpc=4, ei=1),
-        justification="health data",
-        actor_email=RSSI,
-        now=NOW,
-    )
+    assess(db_session, b, SeverityInputs(dpc=4, ei=1), "health data", now=NOW)
     assert b.severity_band == "very_high" and a.severity_band != "very_high"
 
     def refs(
