@@ -41,7 +41,7 @@ def _spraying(session: Session) -> Incident:
         categories=frozenset({"security"}),
     )
     [incident] = record_findings(
-        session=session, findings=store_findings(session, [finding]), now=NOW, policy=ClockPolicy()
+        session=session, findings=store_findings(session, [finding]), now=NOW
     )
     return incident
 
@@ -88,7 +88,6 @@ def test_a_success_after_the_spraying_makes_it_a_breach_with_drafts(
         session=db_session,
         findings=store_findings(db_session, [takeover]),
         now=NOW,
-        policy=ClockPolicy(),
     )
     assert same.id == incident.id
     assert same.nature == ["confidentiality"]  # the evidence shows a compromise

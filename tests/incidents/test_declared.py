@@ -269,7 +269,7 @@ def test_findings_attach_later_and_declared_facts_survive_detection(
             )
         ],
     )
-    [joined] = flows.record_findings(session=db_session, findings=more, now=NOW, policy=POLICY)
+    [joined] = flows.record_findings(session=db_session, findings=more, now=NOW)
     assert joined.id == inc.id
     assert set(inc.data_categories) >= {"content", "identification"}
     assert inc.tenants[0].persons >= 3
@@ -295,7 +295,7 @@ def test_a_declared_incident_absorbs_a_detected_one(db_session: Session, custome
         ],
     )
     [detected] = flows.record_findings(
-        session=db_session, findings=rows, now=NOW - timedelta(hours=2), policy=POLICY
+        session=db_session, findings=rows, now=NOW - timedelta(hours=2)
     )
     inc = declared.declare(session=db_session, declaration=FAX, actor_email=RSSI, now=NOW)
     declared.merge(

@@ -69,7 +69,6 @@ def test_a_bridging_finding_merges_untouched_incidents(
             session=db_session,
             findings=store([finding]),
             now=NOW,
-            policy=POLICY,
             on_merge=lambda _s, gone, keep: merged.append((gone.ref, keep.ref)),
         )
     groups, dismissed = _groups(db_session)
@@ -85,7 +84,7 @@ def test_a_bridging_finding_merges_untouched_incidents(
     later = make_finding(
         "fd", actor_ids=("u9",), tenants={"globex": (1, 0, 1)}, first_seen=T0 + timedelta(hours=3)
     )
-    got = flows.record_findings(session=db_session, findings=store([later]), now=NOW, policy=POLICY)
+    got = flows.record_findings(session=db_session, findings=store([later]), now=NOW)
     assert [i.ref for i in got] == ["INC-2026-0001"]
     actions = [e.action for e in db_session.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
     assert actions.count("incident.merged") == 1
@@ -99,9 +98,7 @@ def test_the_grouping_does_not_depend_on_the_arrival_order(
     for order in itertools.permutations(_three()):
         nested = db_session.begin_nested()
         for finding in order:
-            flows.record_findings(
-                session=db_session, findings=store([finding]), now=NOW, policy=POLICY
-            )
+            flows.record_findings(session=db_session, findings=store([finding]), now=NOW)
         groups, _ = _groups(db_session)
         results.add(frozenset(groups))
         nested.rollback()
@@ -111,9 +108,7 @@ def test_the_grouping_does_not_depend_on_the_arrival_order(
 def test_one_batch_bridging_two_new_incidents_opens_one(
     db_session: Session, store: StoreFindings
 ) -> None:
-    got = flows.record_findings(
-        session=db_session, findings=store(_three()), now=NOW, policy=POLICY
-    )
+    got = flows.record_findings(session=db_session, findings=store(_three()), now=NOW)
     assert {i.ref for i in got} == {"INC-2026-0001"}
     assert db_session.scalar(select(func.count()).select_from(Incident)) == 1
 
@@ -122,8 +117,8 @@ def test_an_incident_a_person_acted_on_keeps_its_identity(
     db_session: Session, store: StoreFindings
 ) -> None:
     fa, fb, fc = _three()
-    flows.record_findings(session=db_session, findings=store([fa]), now=NOW, policy=POLICY)
-    flows.record_findings(session=db_session, findings=store([fb]), now=NOW, policy=POLICY)
+    flows.record_findings(session=db_session, findings=store([fa]), now=NOW)
+    flows.record_findings(session=db_session, findings=store([fb]), now=NOW)
     younger = service.require_by_ref(session=db_session, ref="INC-2026-0002")
     service.transition(
         session=db_session,
@@ -132,7 +127,7 @@ def test_an_incident_a_person_acted_on_keeps_its_identity(
         actor_email="analyst@avmup.com",
         now=NOW,
     )
-    flows.record_findings(session=db_session, findings=store([fc]), now=NOW, policy=POLICY)
+    flows.record_findings(session=db_session, findings=store([fc]), now=NOW)
     groups, dismissed = _groups(db_session)
     assert groups == {frozenset({"fa", "fb", "fc"})}
     assert dismissed == {"INC-2026-0001": "merged into INC-2026-0002"}
@@ -143,8 +138,8 @@ def test_two_incidents_people_acted_on_are_never_merged(
     db_session: Session, store: StoreFindings
 ) -> None:
     fa, fb, fc = _three()
-    flows.record_findings(session=db_session, findings=store([fa]), now=NOW, policy=POLICY)
-    flows.record_findings(session=db_session, findings=store([fb]), now=NOW, policy=POLICY)
+    flows.record_findings(session=db_session, findings=store([fa]), now=NOW)
+    flows.record_findings(session=db_session, findings=store([fb]), now=NOW)
     # the second is protected by the guard (e.g. an approved notice), the first by a person
     first = service.require_by_ref(session=db_session, ref="INC-2026-0001")
     service.add_comment(
@@ -159,7 +154,6 @@ def test_two_incidents_people_acted_on_are_never_merged(
         session=db_session,
         findings=store([fc]),
         now=NOW,
-        policy=POLICY,
         merge_guard=lambda _s, ids: {second.id} & set(ids),
     )
     groups, dismissed = _groups(db_session)
