@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, inspect, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from consumers.conventions import SYSTEM_ACTOR, aware_utc
 from incidents import audit, clocks, correlation, notice_fields, service, severity, totals
@@ -42,6 +43,7 @@ from incidents.models import (
     IncidentFinding,
     IncidentTenant,
     IncidentTotal,
+    SeverityAssessment,
 )
 from incidents.totals import Part, Summary, TenantShare, Totals
 
@@ -140,15 +142,43 @@ def _open_with_keys(session: Session, keys: Sequence[str]) -> set[int]:
 
 
 def _load(session: Session, ids: set[int]) -> list[Incident]:
+    """The candidate incidents with their tenants and their current assessment."""
     if not ids:
         return []
-    return list(
+    loaded = list(
         session.scalars(
             select(Incident)
             .where(Incident.id.in_(sorted(ids)))
-            .options(selectinload(Incident.tenants), selectinload(Incident.assessments))
+            .options(selectinload(Incident.tenants))
         )
     )
+    _current_assessments(session, [i for i in loaded if "assessments" in inspect(i).unloaded])
+    return loaded
+
+
+def _current_assessments(session: Session, incidents: Sequence[Incident]) -> None:
+    """Give each incident its current assessment, not its whole history (a new automatic one
+    is added whenever the findings change the ENISA inputs: it grows with the incident).
+    Correlation reads only the current one, and whether all are automatic: automatic ones
+    never follow a manual one, so the current one tells; an incident where that would not
+    hold keeps its whole history (loaded when read)."""
+    if not incidents:
+        return
+    a = SeverityAssessment
+    ids = sorted(i.id for i in incidents)
+    latest = select(func.max(a.id)).where(a.incident_id.in_(ids)).group_by(a.incident_id)
+    current = {x.incident_id: x for x in session.scalars(select(a).where(a.id.in_(latest)))}
+    manual = set(
+        session.scalars(
+            select(a.incident_id).where(a.incident_id.in_(ids), a.source != "auto").distinct()
+        )
+    )
+    for incident in incidents:
+        now_auto = incident.id not in current or current[incident.id].source == "auto"
+        if incident.id in manual and now_auto:
+            continue
+        history = [current[incident.id]] if incident.id in current else []
+        set_committed_value(incident, "assessments", history)
 
 
 def _load_keys(
