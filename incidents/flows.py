@@ -102,6 +102,7 @@ class _Batch:
     touched: dict[int, Incident] = field(default_factory=dict)
     opened: list[int] = field(default_factory=list)
     link_of: dict[str, int] = field(default_factory=dict)  # finding id -> slot
+    was_linked: set[str] = field(default_factory=set)  # linked before this batch
     linked: dict[int, list[str]] = field(default_factory=dict)
     links: dict[int, list[IncidentFinding]] = field(default_factory=dict)  # made in this batch
     merged: list[tuple[Incident, Incident]] = field(default_factory=list)  # (absorbed, into)
@@ -297,6 +298,7 @@ def _prepare(
             )
         ).all()
     )
+    batch.was_linked = set(batch.link_of)
     _lock_identities(session, keys)
     candidates = set(batch.link_of.values()) | _open_with_keys(session, keys)
     _lock_incidents(session, candidates)
@@ -688,7 +690,8 @@ def _count_batch(
         if slot in batch.stale:
             continue  # recomputed from all its findings below
         parts = totals.parts_of(row)
-        changed = totals.replace(batch.totals[slot], old.get(row.finding_id, {}), parts)
+        counted = old.get(row.finding_id, {}) if row.finding_id in batch.was_linked else {}
+        changed = totals.replace(batch.totals[slot], counted, parts)
         batch.changed.setdefault(slot, set()).update(changed)
         values += _part_values(row.finding_id, batch.incidents[slot].id, parts)
     session.execute(
@@ -772,7 +775,7 @@ def _write_totals(session: Session, batch: _Batch) -> None:
         incident_id = batch.incidents[slot].id
         for name in sorted(names):
             gone.append((incident_id, name))
-            total = batch.totals[slot].get(name)
+            total = batch.totals.get(slot, {}).get(name)
             if total is not None:
                 values.append(_total_values(incident_id, name, total))
     t = IncidentTotal

@@ -88,7 +88,7 @@ class Incident(Base):
     aware_at: Mapped[datetime] = mapped_column(index=True)
     aware_justification: Mapped[str | None] = mapped_column(Text, nullable=True)
     aware_set_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
-    # Aggregates derived from the linked findings (recomputed, never incremented).
+    # Aggregates derived from the linked findings (from their totals, `IncidentTotal`).
     rule_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     nature: Mapped[list[str]] = mapped_column(JSON, default=list)
     data_categories: Mapped[list[str]] = mapped_column(JSON, default=list)

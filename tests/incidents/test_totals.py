@@ -208,6 +208,31 @@ def test_a_link_made_by_hand_makes_the_totals_recomputed(db_session: Session) ->
     assert other.finding_id == "h2"
 
 
+def test_a_merge_adds_the_totals_of_the_absorbed_incident(db_session: Session) -> None:
+    first = [make_finding("m1", actor_ids=("u1",), tenants={"acme": (5, 1, 1)})]
+    second = [make_finding("m2", actor_ids=("u2",), tenants={"globex": (8, 2, 2)})]
+    [a] = flows.record_findings(
+        session=db_session, findings=store_findings(db_session, first), now=NOW
+    )
+    [b] = flows.record_findings(
+        session=db_session, findings=store_findings(db_session, second), now=NOW
+    )
+    assert a.id != b.id
+    bridge = make_finding(
+        "m3", actor_ids=("u1", "u2"), tenants={"acme": (1, 0, 0), "globex": (2, 0, 0)}
+    )
+    [kept] = flows.record_findings(
+        session=db_session, findings=store_findings(db_session, [bridge]), now=NOW
+    )
+    assert kept.id == a.id
+    assert b.status == "dismissed"
+    rows = _linked_rows(db_session, kept.id)
+    assert {r.finding_id for r in rows} == {"m1", "m2", "m3"}
+    assert _stored_totals(db_session, kept.id) == totals.recompute(rows)
+    assert _stored_totals(db_session, b.id) == {}
+    assert {t.tenant_id: t.events for t in kept.tenants} == {"acme": 6, "globex": 10}
+
+
 # --- statements per finding do not grow with the incident -----------------------------------
 
 
