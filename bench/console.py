@@ -38,7 +38,6 @@ from console import security  # noqa: E402
 from console.app import create_app  # noqa: E402
 from consumers.events import AuthEvent  # noqa: E402
 from incidents import service as incident_service  # noqa: E402
-from incidents.clocks import ClockPolicy  # noqa: E402
 from incidents.db import make_engine, session_factory, transaction  # noqa: E402
 from incidents.findings_store import FindingRow, store_evidence  # noqa: E402
 from incidents.flows import record_findings  # noqa: E402
@@ -117,9 +116,7 @@ def seed_heavy(url: str) -> str:
             session.add(row)
             rows.append(row)
         session.flush()
-        [incident, *others] = record_findings(
-            session=session, findings=rows, now=now, policy=ClockPolicy()
-        )
+        [incident, *others] = record_findings(session=session, findings=rows, now=now)
         if others:
             raise SystemExit(f"the heavy findings made {len(others) + 1} incidents, not one")
         policy = DraftPolicy.from_settings(Settings(org=ORG))
@@ -178,7 +175,6 @@ def seed(url: str, n: int) -> None:
                 session=session,
                 findings=rows,
                 now=now - timedelta(minutes=base % 3000),
-                policy=ClockPolicy(),
             )
     with transaction(factory) as session:
         for incident in incident_service.list_incidents(session=session, limit=n // 5, order="ref"):

@@ -113,10 +113,10 @@ def main() -> None:
             rows2.append(row)
         session.flush()
         t = time.perf_counter()
-        got = flows.record_findings(session=session, findings=rows2, now=now, policy=POLICY)
+        got = flows.record_findings(session=session, findings=rows2, now=now)
         first = time.perf_counter() - t
         t = time.perf_counter()
-        flows.record_findings(session=session, findings=rows2, now=now, policy=POLICY)
+        flows.record_findings(session=session, findings=rows2, now=now)
         replay = time.perf_counter() - t
     print(
         f"record_findings: 200 findings → {len(got)} incidents in {first * 1000:.1f} ms; "

@@ -6,6 +6,8 @@ Legal deadlines are never stored: `incidents.clocks` computes them from the fact
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -15,12 +17,17 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    delete,
+    event,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.attributes import get_history
 
 from detectors.finding import Severity
 from incidents.db import Base, enum_type, utcnow
@@ -98,7 +105,7 @@ class Incident(Base):
     aware_at: Mapped[datetime] = mapped_column(index=True)
     aware_justification: Mapped[str | None] = mapped_column(Text, nullable=True)
     aware_set_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
-    # Aggregates derived from the linked findings (recomputed, never incremented).
+    # Aggregates derived from the linked findings (from their totals, `IncidentTotal`).
     rule_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     nature: Mapped[list[str]] = mapped_column(JSON, default=list)
     data_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -226,6 +233,76 @@ class CorrelationKey(Base):
     last_seen: Mapped[datetime]
 
     incident: Mapped[Incident] = relationship(back_populates="keys")
+
+
+class IncidentTotal(Base):
+    """What the findings linked to an incident add up to, kept up to date as findings are
+    linked or re-emitted (`incidents.totals`, `incidents.flows`), so that correlation never
+    reloads an incident's findings. `part` is "" for the whole incident, a tenant id for that
+    tenant's share; `signatures` (whole incident only) counts the findings per (rule,
+    severity, nature, data categories). No rows for an incident: not counted yet, the next
+    correlation recomputes them from the findings."""
+
+    __tablename__ = "incident_totals"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    part: Mapped[str] = mapped_column(String(64), primary_key=True)
+    findings: Mapped[int] = mapped_column(Integer)
+    events: Mapped[int] = mapped_column(BigInteger)
+    records: Mapped[int] = mapped_column(BigInteger)
+    persons: Mapped[int] = mapped_column(BigInteger)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    signatures: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+
+
+class FindingPart(Base):
+    """The version of a linked finding its incident's totals count, per part (as in
+    `IncidentTotal`): subtracted when a newer version of the finding is counted."""
+
+    __tablename__ = "incident_finding_parts"
+    __table_args__ = (
+        Index("ix_incident_finding_parts_first", "incident_id", "part", "first_seen"),
+        Index("ix_incident_finding_parts_last", "incident_id", "part", "last_seen"),
+    )
+
+    finding_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    part: Mapped[str] = mapped_column(String(64), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    events: Mapped[int] = mapped_column(BigInteger)
+    records: Mapped[int] = mapped_column(BigInteger)
+    persons: Mapped[int] = mapped_column(BigInteger)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    signature: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# Links whose finding `incidents.flows` counts in the totals itself. Any other link made,
+# moved or removed (declared incidents, merges by a person, fixtures) drops the totals of the
+# incidents concerned, which are then recomputed from their findings.
+COUNTED_LINKS: weakref.WeakSet[IncidentFinding] = weakref.WeakSet()
+
+
+def _drop_totals(connection: Connection, incident_ids: Iterable[int | None]) -> None:
+    ids = sorted({i for i in incident_ids if i is not None})
+    if ids:
+        connection.execute(delete(IncidentTotal).where(IncidentTotal.incident_id.in_(ids)))
+
+
+@event.listens_for(IncidentFinding, "after_insert")
+@event.listens_for(IncidentFinding, "after_delete")
+def _link_changed(_mapper: Any, connection: Connection, link: IncidentFinding) -> None:
+    if link not in COUNTED_LINKS:
+        _drop_totals(connection, [link.incident_id])
+
+
+@event.listens_for(IncidentFinding, "before_update")
+def _link_moved(_mapper: Any, connection: Connection, link: IncidentFinding) -> None:
+    history = get_history(link, "incident_id")
+    if history.has_changes() and link not in COUNTED_LINKS:
+        _drop_totals(connection, [*history.deleted, *history.added])
 
 
 class ClockFact(Base):

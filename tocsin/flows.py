@@ -30,7 +30,6 @@ def draft_policy(settings: Settings) -> notice_flows.DraftPolicy:
 
 
 def make_sink(settings: Settings) -> FindingsSink:
-    policy = clock_policy(settings)
     drafting = draft_policy(settings)
 
     def retire(session: Session, gone: Incident, kept: Incident) -> None:
@@ -44,7 +43,6 @@ def make_sink(settings: Settings) -> FindingsSink:
             session=session,
             findings=rows,
             now=now,
-            policy=policy,
             merge_guard=notice_flows.decided_incidents,
             on_merge=retire,
         )

@@ -24,7 +24,6 @@ from consumers.events import AuthEvent
 from detectors.finding import Finding, Nature, Severity, TenantImpact, finding_id
 from incidents import notice_fields
 from incidents import service as incident_service
-from incidents.clocks import ClockPolicy
 from incidents.db import make_engine, session_factory, transaction
 from incidents.findings_store import FindingRow, store_evidence
 from incidents.flows import record_findings
@@ -229,7 +228,7 @@ def seed_incident(
             )
         store_evidence(session=session, events=[("auth", e) for e in evs])
         rows = store_finding(session, finding)
-        incidents = record_findings(session=session, findings=rows, now=now, policy=ClockPolicy())
+        incidents = record_findings(session=session, findings=rows, now=now)
         if fields:
             changes: dict[str, Any] = {
                 k: [v] if k == "subject_categories" else v for k, v in FIELDS_FORM.items()

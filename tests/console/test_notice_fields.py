@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from detectors.finding import Nature, Severity
-from incidents.clocks import ClockPolicy
 from incidents.db import transaction
 from incidents.flows import record_findings
 from notifiers import cnil
@@ -224,7 +223,6 @@ def test_attempts_in_the_api_and_their_qualification(console: Console) -> None:
             session=session,
             findings=store_findings(session, [finding]),
             now=datetime.now(UTC),
-            policy=ClockPolicy(),
         )
         ref = incident.ref
     client = console.client()

@@ -47,7 +47,7 @@ def _from_ip(
         **more,
     )
     [incident] = record_findings(
-        session=session, findings=store_findings(session, [finding]), now=NOW, policy=ClockPolicy()
+        session=session, findings=store_findings(session, [finding]), now=NOW
     )
     return incident
 

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import text
 
 from incidents import flows
-from incidents.clocks import ClockPolicy
 from incidents.db import make_engine, session_factory, transaction
 from incidents.findings_store import EvidenceEvent
 from incidents.models import Customer
@@ -55,7 +54,7 @@ def _seed(url: str) -> str:
                 )
             ],
         )
-        [inc] = flows.record_findings(session=session, findings=rows, now=now, policy=ClockPolicy())
+        [inc] = flows.record_findings(session=session, findings=rows, now=now)
         session.add(
             EvidenceEvent(
                 event_id=str(uuid4()),

@@ -45,7 +45,7 @@ def _incident(session: Session, now: datetime = NOW, globex_role: str = "process
             )
         ],
     )
-    [incident] = flows.record_findings(session=session, findings=rows, now=now, policy=POLICY)
+    [incident] = flows.record_findings(session=session, findings=rows, now=now)
     return incident
 
 

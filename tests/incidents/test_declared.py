@@ -207,7 +207,7 @@ def test_findings_attach_later_and_declared_facts_survive_detection(
     # never erases what was declared.
     later = T0 + timedelta(minutes=30)
     more = _acme_finding(db_session, "f-next", "ACC-002", "198.51.100.9", (1, 1, 1), later)
-    [joined] = flows.record_findings(session=db_session, findings=more, now=NOW, policy=POLICY)
+    [joined] = flows.record_findings(session=db_session, findings=more, now=NOW)
     assert joined.id == inc.id
     assert set(inc.data_categories) >= {"content", "identification"}
     assert inc.tenants[0].persons >= 3
@@ -222,7 +222,7 @@ def test_findings_attach_later_and_declared_facts_survive_detection(
 def test_a_declared_incident_absorbs_a_detected_one(db_session: Session, customers: None) -> None:
     rows = _acme_finding(db_session, "f-det", "AUTH-002", "203.0.113.50", (9, 0, 0), T0)
     [detected] = flows.record_findings(
-        session=db_session, findings=rows, now=NOW - timedelta(hours=2), policy=POLICY
+        session=db_session, findings=rows, now=NOW - timedelta(hours=2)
     )
     inc = declare(db_session, FAX, now=NOW)
     declared.merge(

@@ -35,9 +35,9 @@ def test_same_tenant_and_actor_within_24h_joins_one_incident(
         source_ips=("198.51.100.9",),
         first_seen=T0 + timedelta(hours=23),
     )
-    first = flows.record_findings(session=db_session, findings=store([a]), now=NOW, policy=POLICY)
+    first = flows.record_findings(session=db_session, findings=store([a]), now=NOW)
     second = flows.record_findings(
-        session=db_session, findings=store([b]), now=NOW + timedelta(hours=23), policy=POLICY
+        session=db_session, findings=store([b]), now=NOW + timedelta(hours=23)
     )
     assert [i.ref for i in first] == ["INC-2026-0001"]
     assert [i.ref for i in second] == ["INC-2026-0001"]
@@ -58,7 +58,7 @@ def test_beyond_24h_or_other_actor_opens_new_incidents(
     )
     other = make_finding("f3", actor_ids=("u2",))
     rows = store([a, late, other])
-    got = flows.record_findings(session=db_session, findings=rows, now=NOW, policy=POLICY)
+    got = flows.record_findings(session=db_session, findings=rows, now=NOW)
     assert sorted(i.ref for i in got) == ["INC-2026-0001", "INC-2026-0002", "INC-2026-0003"]
     assert _count(db_session, Incident) == 3
 
@@ -68,7 +68,7 @@ def test_same_actor_id_in_another_tenant_is_not_the_same_attacker(
 ) -> None:
     a = make_finding("f1", actor_ids=("admin",), tenants={"acme": (1, 0, 0)})
     b = make_finding("f2", actor_ids=("admin",), tenants={"globex": (1, 0, 0)})
-    got = flows.record_findings(session=db_session, findings=store([a, b]), now=NOW, policy=POLICY)
+    got = flows.record_findings(session=db_session, findings=store([a, b]), now=NOW)
     assert len({i.id for i in got}) == 2
 
 
@@ -89,8 +89,8 @@ def test_one_ip_across_tenants_is_one_incident_with_each_tenants_counts(
         categories=frozenset({"identification"}),
         first_seen=T0 + timedelta(hours=2),
     )
-    flows.record_findings(session=db_session, findings=store([spray]), now=NOW, policy=POLICY)
-    got = flows.record_findings(session=db_session, findings=store([read]), now=NOW, policy=POLICY)
+    flows.record_findings(session=db_session, findings=store([spray]), now=NOW)
+    got = flows.record_findings(session=db_session, findings=store([read]), now=NOW)
     assert len(got) == 1
     counts = {t.tenant_id: (t.events, t.records, t.persons) for t in got[0].tenants}
     assert counts == {"acme": (30, 0, 0), "globex": (12, 0, 0), "initech": (4, 250, 40)}
@@ -112,7 +112,7 @@ def test_findings_of_one_batch_correlate_with_each_other(
             for i in range(5)
         ]
     )
-    got = flows.record_findings(session=db_session, findings=rows, now=NOW, policy=POLICY)
+    got = flows.record_findings(session=db_session, findings=rows, now=NOW)
     assert len({i.id for i in got}) == 1
     assert [t.events for t in got[0].tenants] == [1, 2, 3, 4, 5]
 
@@ -122,7 +122,6 @@ def test_closed_incidents_are_not_joined(db_session: Session, store: StoreFindin
         session=db_session,
         findings=store([make_finding("f1", actor_ids=("u1",))]),
         now=NOW,
-        policy=POLICY,
     )
     service.transition(
         session=db_session,
@@ -136,7 +135,6 @@ def test_closed_incidents_are_not_joined(db_session: Session, store: StoreFindin
         session=db_session,
         findings=store([make_finding("f2", actor_ids=("u1",))]),
         now=NOW,
-        policy=POLICY,
     )
     assert again.id != inc.id
     assert again.ref == "INC-2026-0002"
@@ -147,13 +145,13 @@ def test_replay_changes_nothing_and_updates_only_derived_counts(
 ) -> None:
     f1 = make_finding("f1", actor_ids=("u1",), tenants={"acme": (10, 5, 2)})
     rows = store([f1])
-    [inc] = flows.record_findings(session=db_session, findings=rows, now=NOW, policy=POLICY)
+    [inc] = flows.record_findings(session=db_session, findings=rows, now=NOW)
     audits = _count(db_session, AuditEntry)
     assessments = _count(db_session, SeverityAssessment)
     # Same rows again, twice: nothing new.
     for _ in range(2):
         again = flows.record_findings(
-            session=db_session, findings=rows, now=NOW + timedelta(minutes=1), policy=POLICY
+            session=db_session, findings=rows, now=NOW + timedelta(minutes=1)
         )
         assert [i.id for i in again] == [inc.id]
     assert _count(db_session, AuditEntry) == audits
@@ -163,8 +161,8 @@ def test_replay_changes_nothing_and_updates_only_derived_counts(
     # The detector re-emits the finding with larger current aggregates: counts follow
     # (derived from the findings, not incremented).
     updated = make_finding("f1", actor_ids=("u1",), tenants={"acme": (25, 9, 3)}, count=3)
-    flows.record_findings(session=db_session, findings=store([updated]), now=NOW, policy=POLICY)
-    flows.record_findings(session=db_session, findings=store([updated]), now=NOW, policy=POLICY)
+    flows.record_findings(session=db_session, findings=store([updated]), now=NOW)
+    flows.record_findings(session=db_session, findings=store([updated]), now=NOW)
     db_session.expire_all()
     fresh = service.get_by_ref(session=db_session, ref=inc.ref)
     assert fresh is not None
@@ -187,7 +185,7 @@ def test_opening_is_audited_and_severity_prefilled(
         categories=frozenset({"identification", "content"}),
         tenants={"acme": (3, 120, 80)},
     )
-    [inc] = flows.record_findings(session=db_session, findings=store([f]), now=NOW, policy=POLICY)
+    [inc] = flows.record_findings(session=db_session, findings=store([f]), now=NOW)
     actions = [e.action for e in audit.entries_for(session=db_session, subject=inc.ref)]
     assert actions == ["incident.opened", "incident.findings_linked", "severity.assessed"]
     assessment = inc.current_assessment
@@ -224,10 +222,10 @@ def test_query_count_does_not_grow_with_the_batch(
     )
     event.listen(bind, "before_cursor_execute", _count_selects)
     try:
-        flows.record_findings(session=db_session, findings=small, now=NOW, policy=POLICY)
+        flows.record_findings(session=db_session, findings=small, now=NOW)
         n_small = len(selects)
         selects.clear()
-        flows.record_findings(session=db_session, findings=big, now=NOW, policy=POLICY)
+        flows.record_findings(session=db_session, findings=big, now=NOW)
         n_big = len(selects)
     finally:
         event.remove(bind, "before_cursor_execute", _count_selects)
@@ -236,11 +234,11 @@ def test_query_count_does_not_grow_with_the_batch(
 
 def test_refs_are_sequential_per_year(db_session: Session, store: StoreFindings) -> None:
     rows = store([make_finding(f"f{i}", actor_ids=(f"u{i}",)) for i in range(3)])
-    got = flows.record_findings(session=db_session, findings=rows, now=NOW, policy=POLICY)
+    got = flows.record_findings(session=db_session, findings=rows, now=NOW)
     assert sorted(i.ref for i in got) == ["INC-2026-0001", "INC-2026-0002", "INC-2026-0003"]
     next_year = store([make_finding("g1", actor_ids=("z",))])
     [inc] = flows.record_findings(
-        session=db_session, findings=next_year, now=NOW.replace(year=2027), policy=POLICY
+        session=db_session, findings=next_year, now=NOW.replace(year=2027)
     )
     assert inc.ref == "INC-2027-0001"
 
@@ -258,7 +256,7 @@ def test_refs_allocated_concurrently_are_unique_and_gapless(fresh_db_url: str) -
                     rows = store_findings(
                         session, [make_finding(f"w{w}-{i}", actor_ids=(f"a{w}-{i}",))]
                     )
-                    flows.record_findings(session=session, findings=rows, now=NOW, policy=POLICY)
+                    flows.record_findings(session=session, findings=rows, now=NOW)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -295,7 +293,7 @@ def test_two_workers_seeing_one_ip_at_once_open_one_incident(fresh_db_url: str) 
                         )
                     ],
                 )
-                flows.record_findings(session=session, findings=rows, now=NOW, policy=POLICY)
+                flows.record_findings(session=session, findings=rows, now=NOW)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -323,7 +321,7 @@ def test_findings_without_actor_or_ip_group_by_tenant_and_rule(
             make_finding("n3", rule_id="ACC-004", first_seen=T0 + timedelta(hours=3)),
         ]
     )
-    got = flows.record_findings(session=db_session, findings=rows, now=NOW, policy=POLICY)
+    got = flows.record_findings(session=db_session, findings=rows, now=NOW)
     by_rule = {tuple(i.rule_ids) for i in got}
     assert by_rule == {("ACC-008",), ("ACC-004",)}
     assert _count(db_session, Incident) == 2

@@ -63,7 +63,7 @@ def _groups(session: Session) -> tuple[set[frozenset[str]], dict[str, str]]:
 def _one_batch_each(session: Session, store: StoreFindings, *findings: Finding) -> None:
     """Store and record `findings` in order, one batch each."""
     for finding in findings:
-        flows.record_findings(session=session, findings=store([finding]), now=NOW, policy=POLICY)
+        flows.record_findings(session=session, findings=store([finding]), now=NOW)
 
 
 def test_a_bridging_finding_merges_untouched_incidents(
@@ -76,7 +76,6 @@ def test_a_bridging_finding_merges_untouched_incidents(
             session=db_session,
             findings=store([finding]),
             now=NOW,
-            policy=POLICY,
             on_merge=lambda _s, gone, keep: merged.append((gone.ref, keep.ref)),
         )
     groups, dismissed = _groups(db_session)
@@ -92,7 +91,7 @@ def test_a_bridging_finding_merges_untouched_incidents(
     later = make_finding(
         "fd", actor_ids=("u9",), tenants={"globex": (1, 0, 1)}, first_seen=T0 + timedelta(hours=3)
     )
-    got = flows.record_findings(session=db_session, findings=store([later]), now=NOW, policy=POLICY)
+    got = flows.record_findings(session=db_session, findings=store([later]), now=NOW)
     assert [i.ref for i in got] == ["INC-2026-0001"]
     actions = [e.action for e in db_session.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
     assert actions.count("incident.merged") == 1
@@ -115,9 +114,7 @@ def test_the_grouping_does_not_depend_on_the_arrival_order(
 def test_one_batch_bridging_two_new_incidents_opens_one(
     db_session: Session, store: StoreFindings
 ) -> None:
-    got = flows.record_findings(
-        session=db_session, findings=store(_three()), now=NOW, policy=POLICY
-    )
+    got = flows.record_findings(session=db_session, findings=store(_three()), now=NOW)
     assert {i.ref for i in got} == {"INC-2026-0001"}
     assert db_session.scalar(select(func.count()).select_from(Incident)) == 1
 
@@ -155,7 +152,6 @@ def test_two_incidents_people_acted_on_are_never_merged(
         session=db_session,
         findings=store([fc]),
         now=NOW,
-        policy=POLICY,
         merge_guard=lambda _s, ids: {second.id} & set(ids),
     )
     groups, dismissed = _groups(db_session)

@@ -39,7 +39,7 @@ def _two_incidents(session: Session) -> tuple[Incident, Incident]:
         ],
     )
     a, b = sorted(
-        flows.record_findings(session=session, findings=rows, now=NOW, policy=POLICY),
+        flows.record_findings(session=session, findings=rows, now=NOW),
         key=lambda i: i.ref,
     )
     service.update_register_fields(

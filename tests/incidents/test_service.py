@@ -27,7 +27,7 @@ RSSI = "rssi@avmup.com"
 
 def _incident(session: Session, fid: str = "f1", actor: str = "u1") -> Incident:
     rows = store_findings(session, [make_finding(fid, actor_ids=(actor,))])
-    [incident] = flows.record_findings(session=session, findings=rows, now=NOW, policy=POLICY)
+    [incident] = flows.record_findings(session=session, findings=rows, now=NOW)
     return incident
 
 
@@ -116,7 +116,7 @@ def test_manual_assessment_overrides_auto_and_keeps_history(db_session: Session)
     rows = store_findings(
         db_session, [make_finding("f2", actor_ids=("u1",), categories=frozenset({"content"}))]
     )
-    flows.record_findings(session=db_session, findings=rows, now=NOW, policy=POLICY)
+    flows.record_findings(session=db_session, findings=rows, now=NOW)
     assert inc.current_assessment is row
 
 
@@ -163,7 +163,7 @@ def test_comments_decisions_and_register_fields_are_audited(db_session: Session)
     assert inc.title_edited is True
     # A later finding keeps the edited title.
     rows = store_findings(db_session, [make_finding("f2", rule_id="AUTH-003", actor_ids=("u1",))])
-    flows.record_findings(session=db_session, findings=rows, now=NOW, policy=POLICY)
+    flows.record_findings(session=db_session, findings=rows, now=NOW)
     assert inc.title == "Credential stuffing on the web portal"
     assert inc.rule_ids == ["AUTH-001", "AUTH-003"]
 
@@ -205,7 +205,7 @@ def test_list_filters_by_band_tenant_and_text(db_session: Session) -> None:
         db_session,
         [make_finding("f2", rule_id="EXFIL-009", actor_ids=("u2",), tenants={"globex": (3, 0, 0)})],
     )
-    [b] = flows.record_findings(session=db_session, findings=rows, now=NOW, policy=POLICY)
+    [b] = flows.record_findings(session=db_session, findings=rows, now=NOW)
     assess(db_session, b, SeverityInputs(dpc=4, ei=1), "health data", now=NOW)
     assert b.severity_band == "very_high" and a.severity_band != "very_high"
 
@@ -243,7 +243,7 @@ def test_findings_and_evidence_of_an_incident(db_session: Session) -> None:
         update={"evidence": ("e1", "e2", "gone")}
     )
     rows = store_findings(db_session, [later, first])
-    [inc] = flows.record_findings(session=db_session, findings=rows, now=NOW, policy=POLICY)
+    [inc] = flows.record_findings(session=db_session, findings=rows, now=NOW)
     other = _incident(db_session, "f9", "u9")
     for n, eid in enumerate(("e1", "e2", "e3")):
         db_session.add(
