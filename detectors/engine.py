@@ -183,7 +183,7 @@ def _load_event(tag: str, body: Any) -> Event:
     return (AuthEvent if tag == "u" else AccessEvent).model_validate(body)
 
 
-def _order(keymap: KeyMap) -> dict[str, int]:
+def _order(keymap: KeyMap[Any]) -> dict[str, int]:
     """Order numbers for the keys moved since the last checkpoint, after all earlier ones."""
     moved = keymap.moved_in_order()
     base = keymap.seq
@@ -507,7 +507,7 @@ class PartitionDetector:
     def restore_entries(
         cls,
         header: Any,
-        entries: Iterable[tuple[str, str, str, int, bytes]],
+        entries: Iterable[StoredEntry],
         rules: Sequence[Rule],
         *,
         stream: StreamName,
@@ -523,7 +523,8 @@ class PartitionDetector:
         det = cls(rules, stream=stream, lateness=lateness)
         grouped: dict[tuple[str, str], list[tuple[int, str, bytes]]] = {}
         for rule_id, slot, key, seq, value in entries:
-            grouped.setdefault((rule_id, slot), []).append((seq, key, value))
+            if value is not None:
+                grouped.setdefault((rule_id, slot), []).append((seq, key, value))
         try:
             det._restore_scalars(header)
             for rule, state in zip(det.rules, det.states, strict=True):

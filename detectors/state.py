@@ -10,7 +10,7 @@ import itertools
 from bisect import insort
 from collections import OrderedDict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from consumers.events import AccessEvent, DataCategory, Event, Outcome
 from detectors.finding import MAX_EVIDENCE
@@ -260,7 +260,10 @@ class Agg:
         return agg
 
 
-class KeyMap(OrderedDict[str, Any]):
+_V = TypeVar("_V")
+
+
+class KeyMap(OrderedDict[str, _V]):
     """An LRU-ordered map that remembers what changed since `settle()`, so that a checkpoint
     writes the keys that changed, not the whole map.
 
@@ -276,7 +279,7 @@ class KeyMap(OrderedDict[str, Any]):
         self.moved: set[str] = set()
         self.seq = 0  # the next order number a checkpoint hands to a moved key
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    def __setitem__(self, key: str, value: _V) -> None:
         if key not in self:
             self.moved.add(key)
         self.changed.add(key)
@@ -295,13 +298,13 @@ class KeyMap(OrderedDict[str, Any]):
         else:  # not used by the kinds; the whole order is then stale
             self.moved.update(self)
 
-    def popitem(self, last: bool = True) -> tuple[str, Any]:
+    def popitem(self, last: bool = True) -> tuple[str, _V]:
         key, value = super().popitem(last)
         self.changed.add(key)
         self.moved.discard(key)
         return key, value
 
-    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+    def pop(self, key: str, *default: Any) -> Any:
         if key in self:
             self.changed.add(key)
             self.moved.discard(key)
@@ -346,8 +349,8 @@ class RuleState:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.open: KeyMap = KeyMap()
-        self.keys: KeyMap = KeyMap()
+        self.open: KeyMap[Agg] = KeyMap()
+        self.keys: KeyMap[Any] = KeyMap()
         self.dirty: dict[str, Agg] = {}
         self.evictions = 0
         self.expired = 0
