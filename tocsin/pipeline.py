@@ -775,7 +775,6 @@ class IngestPipeline:
         writes: list[dict[str, Any]] = []
         deletes: list[dict[str, Any]] = []
         purges: list[dict[str, Any]] = []
-        cache: dict[str, list[Any]] = {}  # events encoded once per checkpoint
         for tp in tps:
             state = self.partitions[tp]
             if not state.dirty and state.checkpoint_blob is not None:
@@ -785,7 +784,7 @@ class IngestPipeline:
             if not state.stored:
                 purges.append({**where, "r": None, "s": None})
             purges.extend({**where, "r": r, "s": slot} for r, slot in detector.orphans)
-            for rule_id, slot, key, seq, value in detector.changes(cache):
+            for rule_id, slot, key, seq, value in detector.changes():
                 row = {**where, "r": rule_id, "s": slot, "k": key}
                 if value is None:
                     deletes.append(row)
