@@ -150,11 +150,15 @@ def _residual(node: Node) -> Predicate | None:
 # in its map's LRU order (-1: unchanged place); a value of None deletes the entry.
 StoredEntry = tuple[str, str, str, int, bytes | None]
 OPEN, KEYS = "o", "k"
-_COMPRESS_OVER = 512  # entries longer than this are stored zlib-compressed
+_COMPRESS_OVER = 4096  # entries longer than this are stored zlib-compressed
 
 
 def encode_entry(value: Any) -> bytes:
-    raw = json.dumps(value, separators=(",", ":")).encode()
+    return _pack(json.dumps(value, separators=(",", ":")))
+
+
+def _pack(text: str) -> bytes:
+    raw = text.encode()
     return zlib.compress(raw, 1) if len(raw) > _COMPRESS_OVER else raw
 
 
@@ -173,10 +177,6 @@ class _OneKey:
         self.open = state.open
         self.extra = state.extra
         self.keys = {key: value}
-
-
-def _dump_event(ev: Event) -> list[Any]:
-    return ["u" if isinstance(ev, AuthEvent) else "a", ev.model_dump(mode="json")]
 
 
 def _load_event(tag: str, body: Any) -> Event:
@@ -228,6 +228,9 @@ class PartitionDetector:
         self._fingerprints = [_fingerprint(r) for r in self.rules]
         # (rule id, slot) of stored entries no longer valid, deleted by the next checkpoint
         self.orphans: set[tuple[str, str]] = set()
+        # event id -> (event, its JSON text) for the entries of this and the last checkpoint
+        self._texts: dict[str, tuple[Event, str]] = {}
+        self._texts_old: dict[str, tuple[Event, str]] = {}
         # True once the caller announces watermarks (by-IP partitions): event times then
         # never move the watermark
         self.external_watermark = False
@@ -416,10 +419,11 @@ class PartitionDetector:
         """Keys (open findings and per-key state) changed since the last `settle()`."""
         return sum(len(s.keys.changed) + len(s.open.changed) for s in self.states)
 
-    def changes(self, cache: dict[str, list[Any]] | None = None) -> list[StoredEntry]:
-        """The entries to write (or delete) for what changed since the last `settle()`.
-        `cache` keeps events already encoded (one checkpoint may cite an event twice)."""
-        cache = {} if cache is None else cache
+    def changes(self) -> list[StoredEntry]:
+        """The entries to write (or delete) for what changed since the last `settle()`."""
+        # events still in a window are encoded once, not at every checkpoint that writes
+        # their key: the texts of the previous checkpoint are reused, the others dropped
+        self._texts_old, self._texts = self._texts, {}
         out: list[StoredEntry] = []
         for rule, state in zip(self.rules, self.states, strict=True):
             opened = state.open
@@ -430,13 +434,11 @@ class PartitionDetector:
                     value = None if agg is None else encode_entry(agg.dump())
                     out.append((rule.id, OPEN, key, order.get(key, -1), value))
             if state.keys.changed:
-                self._key_changes(rule, state, cache, out)
+                self._key_changes(rule, state, out)
+        self._texts_old = {}
         return out
 
-    @staticmethod
-    def _key_changes(
-        rule: Rule, state: RuleState, cache: dict[str, list[Any]], out: list[StoredEntry]
-    ) -> None:
+    def _key_changes(self, rule: Rule, state: RuleState, out: list[StoredEntry]) -> None:
         keys = state.keys
         order = _order(keys)
         custom = getattr(rule, "dump_key", None)
@@ -453,14 +455,21 @@ class PartitionDetector:
             if dumped is None:
                 out.append((rule.id, KEYS, key, -1, None))
                 continue
-            table = {}
-            for eid, ev in events.items():
-                enc = cache.get(eid)
-                if enc is None:
-                    enc = cache[eid] = _dump_event(ev)
-                table[eid] = enc
-            doc = {"v": dumped, "e": table} if table else {"v": dumped}
-            out.append((rule.id, KEYS, key, order.get(key, -1), encode_entry(doc)))
+            text = '{"v":' + json.dumps(dumped, separators=(",", ":"))
+            if events:
+                table = ",".join(
+                    f'"{eid}":{self._event_text(eid, ev)}' for eid, ev in events.items()
+                )
+                text += ',"e":{' + table + "}"
+            out.append((rule.id, KEYS, key, order.get(key, -1), _pack(text + "}")))
+
+    def _event_text(self, eid: str, ev: Event) -> str:
+        hit = self._texts.get(eid) or self._texts_old.get(eid)
+        if hit is None or hit[0] is not ev:
+            tag = "u" if isinstance(ev, AuthEvent) else "a"
+            hit = (ev, f'["{tag}",{ev.model_dump_json()}]')
+        self._texts[eid] = hit
+        return hit[1]
 
     def header(self) -> dict[str, Any]:
         """Everything but the keys (call after `changes()`: it hands out order numbers)."""

@@ -39,8 +39,7 @@ from typing import Any, cast
 
 from kafka import KafkaProducer
 from kafka.structs import TopicPartition
-from sqlalchemy import Table, bindparam, case, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from consumers import metrics
@@ -66,7 +65,21 @@ HEADER_VERSION = 2  # a header there, the keys in `partition_state_entries`
 IDLE_SECONDS = 30.0
 # a checkpoint is due once this many keys changed (across partitions), whatever the time:
 # no checkpoint encodes an unbounded set of keys
-DIRTY_KEYS_MAX = 20_000
+DIRTY_KEYS_MAX = 2_500
+# the entries of a checkpoint, as plain statements (valid for PostgreSQL and SQLite; "?" is
+# the placeholder, replaced for drivers of another style). An upsert with order -1 keeps the
+# key's stored place in its map.
+_DELETE_ENTRY = (
+    "DELETE FROM partition_state_entries WHERE consumer_group = ? AND topic = ? "
+    'AND "partition" = ? AND rule_id = ? AND slot = ? AND "key" = ?'
+)
+_UPSERT_ENTRY = (
+    'INSERT INTO partition_state_entries (consumer_group, topic, "partition", rule_id, slot, '
+    '"key", seq, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?) '
+    'ON CONFLICT (consumer_group, topic, "partition", rule_id, slot, "key") DO UPDATE SET '
+    "seq = CASE WHEN excluded.seq < 0 THEN partition_state_entries.seq ELSE excluded.seq END, "
+    "value = excluded.value"
+)
 # checkpoints take at most 1/20 of the worker's time (see `_checkpoint_due`)
 CHECKPOINT_COST_FACTOR = 20.0
 
@@ -772,8 +785,8 @@ class IngestPipeline:
         blobs: dict[TopicPartition, bytes] = {}
         now = self._now()
         started = self._clock()
-        writes: list[dict[str, Any]] = []
-        deletes: list[dict[str, Any]] = []
+        writes: list[tuple[Any, ...]] = []
+        deletes: list[tuple[Any, ...]] = []
         purges: list[dict[str, Any]] = []
         for tp in tps:
             state = self.partitions[tp]
@@ -784,12 +797,12 @@ class IngestPipeline:
             if not state.stored:
                 purges.append({**where, "r": None, "s": None})
             purges.extend({**where, "r": r, "s": slot} for r, slot in detector.orphans)
+            at = (self.group, tp.topic, tp.partition)
             for rule_id, slot, key, seq, value in detector.changes():
-                row = {**where, "r": rule_id, "s": slot, "k": key}
                 if value is None:
-                    deletes.append(row)
+                    deletes.append((*at, rule_id, slot, key))
                 else:
-                    writes.append({**row, "q": seq, "v": value})
+                    writes.append((*at, rule_id, slot, key, seq, value))
             blob = blobs[tp] = self._encode_header(state)
             self._stage_header(session, tp, state.next_offset, blob, now)
         self._write_entries(session, purges, deletes, writes)
@@ -821,8 +834,8 @@ class IngestPipeline:
     def _write_entries(
         session: Session,
         purges: list[dict[str, Any]],
-        deletes: list[dict[str, Any]],
-        writes: list[dict[str, Any]],
+        deletes: list[tuple[Any, ...]],
+        writes: list[tuple[Any, ...]],
     ) -> None:
         """Whole rules or partitions first (`purges`: rule None = every entry of the
         partition, slot None = every slot), then deleted keys, then upserts. An upsert with
@@ -842,36 +855,16 @@ class IngestPipeline:
             if purge["s"] is not None:
                 stmt = stmt.where(t.slot == bindparam("s"))
             conn.execute(stmt, [purge])
+        # plain statements, executed many times: the keys of a checkpoint are many small rows
+        qmark = conn.dialect.paramstyle == "qmark"
         if deletes:
-            stmt = delete(table).where(
-                *same,
-                t.rule_id == bindparam("r"),
-                t.slot == bindparam("s"),
-                t.key == bindparam("k"),
+            conn.exec_driver_sql(
+                _DELETE_ENTRY if qmark else _DELETE_ENTRY.replace("?", "%s"), deletes
             )
-            conn.execute(stmt, deletes)
-        if not writes:
-            return
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        ins = insert(table).values(
-            consumer_group=bindparam("g"),
-            topic=bindparam("t"),
-            partition=bindparam("p"),
-            rule_id=bindparam("r"),
-            slot=bindparam("s"),
-            key=bindparam("k"),
-            seq=bindparam("q"),
-            value=bindparam("v"),
-        )
-        ins = ins.on_conflict_do_update(
-            index_elements=["consumer_group", "topic", "partition", "rule_id", "slot", "key"],
-            set_={
-                "seq": case((ins.excluded.seq < 0, t.seq), else_=ins.excluded.seq),
-                "value": ins.excluded.value,
-            },
-        )
-        conn.execute(ins, writes)
+        if writes:
+            conn.exec_driver_sql(
+                _UPSERT_ENTRY if qmark else _UPSERT_ENTRY.replace("?", "%s"), writes
+            )
 
     def _after_checkpoint(self, blobs: Mapping[TopicPartition, bytes]) -> dict[TopicPartition, int]:
         offsets = {}
