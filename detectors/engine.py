@@ -153,8 +153,11 @@ OPEN, KEYS = "o", "k"
 _COMPRESS_OVER = 4096  # entries longer than this are stored zlib-compressed
 
 
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def encode_entry(value: Any) -> bytes:
-    return _pack(json.dumps(value, separators=(",", ":")))
+    return _pack(_dumps(value))
 
 
 def _pack(text: str) -> bytes:
@@ -455,7 +458,7 @@ class PartitionDetector:
             if dumped is None:
                 out.append((rule.id, KEYS, key, -1, None))
                 continue
-            text = '{"v":' + json.dumps(dumped, separators=(",", ":"))
+            text = '{"v":' + _dumps(dumped)
             if events:
                 table = ",".join(
                     f'"{eid}":{self._event_text(eid, ev)}' for eid, ev in events.items()
