@@ -65,7 +65,7 @@ HEADER_VERSION = 2  # a header there, the keys in `partition_state_entries`
 IDLE_SECONDS = 30.0
 # a checkpoint is due once this many keys changed (across partitions), whatever the time:
 # no checkpoint encodes an unbounded set of keys
-DIRTY_KEYS_MAX = 2_500
+DIRTY_KEYS_MAX = 1_000
 # the entries of a checkpoint, as plain statements (valid for PostgreSQL and SQLite; "?" is
 # the placeholder, replaced for drivers of another style). An upsert with order -1 keeps the
 # key's stored place in its map.
