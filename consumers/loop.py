@@ -190,6 +190,59 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self.loop._on_assigned(list(assigned))
 
 
+@dataclass(frozen=True)
+class _Checks:
+    """What one partition's records are checked against while a piece is handled: the
+    event contract, the records found to fail alone, and (input topics) the event-time
+    horizon against the wall clock read when the piece is handled."""
+
+    model: EventModel
+    poisoned: Mapping[int, str]
+    external: bool
+    now: float
+    ahead: float | None
+    age: float | None
+
+    @classmethod
+    def of(
+        cls, config: LoopConfig, tp: TopicPartition, poisoned: Mapping[int, str], now: float
+    ) -> _Checks:
+        return cls(
+            model=config.topics[tp.topic],
+            poisoned=poisoned,
+            external=tp.topic not in config.internal_topics,
+            now=now,
+            ahead=config.max_future_seconds,
+            age=config.max_age_seconds,
+        )
+
+    def event(self, offset: int, value: bytes) -> Event:
+        """The record's event, or `EventRejected` (why it goes to the DLQ)."""
+        culprit = self.poisoned.get(offset)
+        if culprit is not None:
+            raise HandlerFailed(culprit)
+        try:
+            event = parse_event(value, self.model)
+        except EventRejected:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one record's failure is its own
+            raise HandlerFailed(type(exc).__name__) from None
+        if self.external:
+            self._in_horizon(event.occurred_at.timestamp())
+        return event
+
+    def _in_horizon(self, t: float) -> None:
+        now, ahead, age = self.now, self.ahead, self.age
+        if ahead is not None and t > now + ahead:
+            raise FutureEvent(
+                f"occurred_at is {t - now:.0f} s ahead of the wall clock (tolerance {ahead:g} s)"
+            )
+        if age is not None and t < now - age:
+            raise TooOld(
+                f"occurred_at is {(now - t) / 86400:.1f} days old (maximum {age / 86400:g} days)"
+            )
+
+
 class ConsumerLoop:
     def __init__(
         self,
@@ -290,7 +343,7 @@ class ConsumerLoop:
                         if polled:
                             if _has_input(polled):  # not only Tocsin's control records
                                 last_activity = self._clock()
-                            started = time.monotonic()
+                            started = self._clock()
                             with metrics.BATCH_SECONDS.time():
                                 committable = self._process(polled)
                             self._note_activity(polled, started)
@@ -394,21 +447,15 @@ class ConsumerLoop:
     def _handle_piece(
         self, tp: TopicPartition, messages: Sequence[Any]
     ) -> Mapping[TopicPartition, int]:
-        batch = Batch(records={}, next_offsets={})
+        batch = Batch(records={}, next_offsets={}, polled_at=self._wall())
         futures: list[tuple[int, Any]] = []
         sent = self._dead_lettered.get(tp, ())
-        poisoned = self._poisoned.get(tp, {})
-        model = self.config.topics[tp.topic]
-        external = tp.topic not in self.config.internal_topics
-        now = self._wall()
-        ahead, age = self.config.max_future_seconds, self.config.max_age_seconds
-        newest = now + ahead if ahead is not None else float("inf")
-        oldest = now - age if age is not None else float("-inf")
+        checks = _Checks.of(self.config, tp, self._poisoned.get(tp, {}), self._wall())
         valid: list[ValidRecord] = []
         # offsets a failure of this piece may be blamed on: on the repartition topic, none (its
         # events are held back and run batches later; the handler sets those aside itself)
         candidates: list[int] = []
-        keys_missing = keys_differ = 0
+        keys = {"missing": 0, "different": 0}
         for msg in messages:
             if msg.headers and msg.headers[0][0] == CONTROL_HEADER:
                 # Tocsin's own control records (watermarks on the repartition topic)
@@ -416,27 +463,7 @@ class ConsumerLoop:
                 continue
             value: bytes = msg.value if msg.value is not None else b""
             try:
-                culprit = poisoned.get(msg.offset)
-                if culprit is not None:
-                    raise HandlerFailed(culprit)
-                try:
-                    event = parse_event(value, model)
-                except EventRejected:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - one record's failure is its own
-                    raise HandlerFailed(type(exc).__name__) from None
-                if external:
-                    t = event.occurred_at.timestamp()
-                    if t > newest:
-                        raise FutureEvent(
-                            f"occurred_at is {t - now:.0f} s ahead of the "
-                            f"wall clock (tolerance {ahead:g} s)"
-                        )
-                    if t < oldest:
-                        raise TooOld(
-                            f"occurred_at is {(now - t) / 86400:.1f} days old "
-                            f"(maximum {(age or 0) / 86400:g} days)"
-                        )
+                event = checks.event(msg.offset, value)
             except EventRejected as exc:
                 batch.invalid += 1
                 if msg.offset not in sent:  # not yet, or not by this process
@@ -444,32 +471,33 @@ class ConsumerLoop:
                     if isinstance(exc, HandlerFailed):
                         self.stats.isolated += 1
                 continue
-            if external and msg.key != event.tenant_id.encode():
-                if msg.key is None:
-                    keys_missing += 1
-                else:
-                    keys_differ += 1
+            if checks.external and msg.key != event.tenant_id.encode():
+                keys["missing" if msg.key is None else "different"] += 1
             valid.append(ValidRecord(msg.offset, msg.key, value, event, msg.timestamp))
-            if external:  # Tocsin's own topics hold events that were checked already
+            if checks.external:  # Tocsin's own topics hold events that were checked already
                 candidates.append(msg.offset)
-        if keys_missing or keys_differ:
-            self._count_keys(tp, messages[0].offset, keys_missing, keys_differ)
+        if keys["missing"] or keys["different"]:
+            self._count_keys(tp, messages[0].offset, keys["missing"], keys["different"])
         batch.records[tp] = valid
         batch.next_offsets[tp] = messages[-1].offset + 1
         self._inflight = (tp, candidates)
-        if futures:
-            assert self._producer is not None  # noqa: S101 - set in run()
-            self._producer.flush()
-            for offset, fut in futures:
-                fut.get(timeout=30)  # raises: the batch is retried, nothing is skipped
-                # a replay of this offset (rollback after a failure) sends no second copy
-                self._dead_lettered.setdefault(tp, set()).add(offset)
+        self._await_dead_letters(tp, futures)
         committable = self.handler.handle(batch)
         self._inflight = None
         self.stats.valid += len(valid)
         self.stats.invalid += batch.invalid
         self._positions.update(batch.next_offsets)
         return committable
+
+    def _await_dead_letters(self, tp: TopicPartition, futures: list[tuple[int, Any]]) -> None:
+        if not futures:
+            return
+        assert self._producer is not None  # noqa: S101 - set in run()
+        self._producer.flush()
+        for offset, fut in futures:
+            fut.get(timeout=30)  # raises: the batch is retried, nothing is skipped
+            # a replay of this offset (rollback after a failure) sends no second copy
+            self._dead_lettered.setdefault(tp, set()).add(offset)
 
     def _count_keys(self, tp: TopicPartition, first: int, missing: int, differ: int) -> None:
         """Kafka keys that are not the event's `tenant_id`: counted and logged (where, and
@@ -478,7 +506,7 @@ class ConsumerLoop:
             metrics.KEY_MISMATCH.labels(topic=tp.topic, kind="missing").inc(missing)
         if differ:
             metrics.KEY_MISMATCH.labels(topic=tp.topic, kind="different").inc(differ)
-        now = time.monotonic()
+        now = self._clock()
         if now - self._keys_logged.get(tp.topic, float("-inf")) >= KEY_LOG_SECONDS:
             self._keys_logged[tp.topic] = now
             log.warning(
@@ -526,7 +554,7 @@ class ConsumerLoop:
     def _note_activity(
         self, polled: Mapping[TopicPartition, Sequence[Any]], started: float
     ) -> None:
-        done = time.monotonic()
+        done = self._clock()
         activity = self.stats.topics
         for tp, messages in polled.items():
             seen = activity.get(tp.topic)
@@ -548,7 +576,7 @@ class ConsumerLoop:
         headers = [
             ("tocsin-error", f"{exc.reason}: {exc.detail}".encode()),
             ("tocsin-source", f"{tp.topic}/{tp.partition}/{msg.offset}".encode()),
-            ("tocsin-failed-at", datetime.now(UTC).isoformat().encode()),
+            ("tocsin-failed-at", datetime.fromtimestamp(self._wall(), UTC).isoformat().encode()),
         ]
         if isinstance(exc, HandlerFailed):  # the exception's class, never its message
             headers.append(("tocsin-exception", exc.detail.encode()))

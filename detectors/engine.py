@@ -28,7 +28,7 @@ import itertools
 import json
 import zlib
 from collections import Counter as Tally
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from operator import attrgetter
@@ -42,9 +42,10 @@ from detectors.errors import SnapshotError
 from detectors.filters import ALWAYS, Const, Node, Predicate, leaves, predicate, specialize
 from detectors.finding import Finding
 from detectors.rule import Rule
-from detectors.state import Agg, Clock, RuleState
+from detectors.state import Agg, Clock, KeyMap, RuleState
 
 SNAPSHOT_VERSION = 1
+ENTRIES_VERSION = 2  # `header()` + per-key entries (`changes()`), see `restore_entries`
 # kinds whose per-key state does not depend on the rule's parameters: kept across a retune
 PORTABLE_KINDS = frozenset({"new_value", "baseline", "travel"})
 
@@ -144,6 +145,55 @@ def _residual(node: Node) -> Predicate | None:
     return None if node is ALWAYS else predicate(node)
 
 
+# One stored piece of a partition's state: (rule id, slot, key, order, encoded value).
+# Slot "o" holds an open finding, "k" a kind's per-key state. The order number places the key
+# in its map's LRU order (-1: unchanged place); a value of None deletes the entry.
+StoredEntry = tuple[str, str, str, int, bytes | None]
+OPEN, KEYS = "o", "k"
+_COMPRESS_OVER = 4096  # entries longer than this are stored zlib-compressed
+
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def encode_entry(value: Any) -> bytes:
+    return _pack(_dumps(value))
+
+
+def _pack(text: str) -> bytes:
+    raw = text.encode()
+    return zlib.compress(raw, 1) if len(raw) > _COMPRESS_OVER else raw
+
+
+def decode_entry(data: bytes) -> Any:
+    # JSON never starts with "x" (0x78), the first byte of a zlib stream
+    return json.loads(zlib.decompress(data) if data[:1] == b"x" else data)
+
+
+class _OneKey:
+    """A state holding one key, for the kinds' `dump_keys` (which dump a whole state)."""
+
+    __slots__ = ("clock", "extra", "keys", "open")
+
+    def __init__(self, state: RuleState, key: str, value: Any) -> None:
+        self.clock = state.clock
+        self.open = state.open
+        self.extra = state.extra
+        self.keys = {key: value}
+
+
+def _load_event(tag: str, body: Any) -> Event:
+    return (AuthEvent if tag == "u" else AccessEvent).model_validate(body)
+
+
+def _order(keymap: KeyMap[Any]) -> dict[str, int]:
+    """Order numbers for the keys moved since the last checkpoint, after all earlier ones."""
+    moved = keymap.moved_in_order()
+    base = keymap.seq
+    keymap.seq = base + len(moved)
+    return {key: base + i for i, key in enumerate(moved)}
+
+
 def _fingerprint(rule: Rule) -> str:
     data = rule.config.model_dump(mode="json")
     text = json.dumps(data, sort_keys=True, default=str)
@@ -178,6 +228,12 @@ class PartitionDetector:
         }
         self._events = 0
         self._late = 0
+        self._fingerprints = [_fingerprint(r) for r in self.rules]
+        # (rule id, slot) of stored entries no longer valid, deleted by the next checkpoint
+        self.orphans: set[tuple[str, str]] = set()
+        # event id -> (event, its JSON text) for the entries of this and the last checkpoint
+        self._texts: dict[str, tuple[Event, str]] = {}
+        self._texts_old: dict[str, tuple[Event, str]] = {}
         # True once the caller announces watermarks (by-IP partitions): event times then
         # never move the watermark
         self.external_watermark = False
@@ -236,7 +292,9 @@ class PartitionDetector:
         for rule, state in zip(self.rules, self.states, strict=True):
             if not state.dirty:
                 continue
+            note = state.open.note  # the finding changed: its stored entry is stale
             for agg in state.dirty.values():
+                note(agg.key)
                 finding = rule.to_finding(agg)
                 cited = set(finding.evidence)
                 held = tuple(ev for ev in agg.pending if str(ev.event_id) in cited)
@@ -349,4 +407,194 @@ class PartitionDetector:
                     rule.load_keys(state, saved["keys"], events)
         except (KeyError, TypeError, ValueError, ValidationError) as exc:
             raise SnapshotError(f"corrupt detector snapshot: {type(exc).__name__}") from None
+        det.settle_keys()
         return det
+
+    # -- incremental checkpoints --------------------------------------------------------
+    #
+    # A checkpoint stores a small header (watermark, counters, per rule its kind,
+    # fingerprint and order counters) and one entry per key changed since the previous
+    # checkpoint (`changes()`); `restore_entries` rebuilds from the header and every stored
+    # entry exactly the state `restore(snapshot())` would give.
+
+    @property
+    def dirty_keys(self) -> int:
+        """Keys (open findings and per-key state) changed since the last `settle()`."""
+        return sum(len(s.keys.changed) + len(s.open.changed) for s in self.states)
+
+    def changes(self) -> list[StoredEntry]:
+        """The entries to write (or delete) for what changed since the last `settle()`."""
+        # events still in a window are encoded once, not at every checkpoint that writes
+        # their key: the texts of the previous checkpoint are reused, the others dropped
+        self._texts_old, self._texts = self._texts, {}
+        out: list[StoredEntry] = []
+        for rule, state in zip(self.rules, self.states, strict=True):
+            opened = state.open
+            if opened.changed:
+                order = _order(opened)
+                for key in opened.changed:
+                    agg = opened.get(key)
+                    value = None if agg is None else encode_entry(agg.dump())
+                    out.append((rule.id, OPEN, key, order.get(key, -1), value))
+            if state.keys.changed:
+                self._key_changes(rule, state, out)
+        self._texts_old = {}
+        return out
+
+    def _key_changes(self, rule: Rule, state: RuleState, out: list[StoredEntry]) -> None:
+        keys = state.keys
+        order = _order(keys)
+        custom = getattr(rule, "dump_key", None)
+        for key in keys.changed:
+            events: dict[str, Event] = {}
+            if custom is not None:
+                dumped = custom(state, key, events)
+            else:
+                value = keys.get(key)
+                dumped = None
+                if value is not None:
+                    view: Any = _OneKey(state, key, value)
+                    dumped = rule.dump_keys(view, events)[0]
+            if dumped is None:
+                out.append((rule.id, KEYS, key, -1, None))
+                continue
+            text = '{"v":' + _dumps(dumped)
+            if events:
+                table = ",".join(
+                    f'"{eid}":{self._event_text(eid, ev)}' for eid, ev in events.items()
+                )
+                text += ',"e":{' + table + "}"
+            out.append((rule.id, KEYS, key, order.get(key, -1), _pack(text + "}")))
+
+    def _event_text(self, eid: str, ev: Event) -> str:
+        hit = self._texts.get(eid) or self._texts_old.get(eid)
+        if hit is None or hit[0] is not ev:
+            tag = "u" if isinstance(ev, AuthEvent) else "a"
+            hit = (ev, f'["{tag}",{ev.model_dump_json()}]')
+        self._texts[eid] = hit
+        return hit[1]
+
+    def header(self) -> dict[str, Any]:
+        """Everything but the keys (call after `changes()`: it hands out order numbers)."""
+        rules = {
+            rule.id: {
+                "kind": rule.kind,
+                "fingerprint": self._fingerprints[i],
+                "evictions": state.evictions,
+                "expired": state.expired,
+                "keys_seq": state.keys.seq,
+                "open_seq": state.open.seq,
+            }
+            for i, (rule, state) in enumerate(zip(self.rules, self.states, strict=True))
+        }
+        return {
+            "version": ENTRIES_VERSION,
+            "stream": self.stream,
+            "max_time": self.max_time if self.max_time != float("-inf") else None,
+            "watermark": (
+                self.clock.watermark
+                if self.external_watermark and self.clock.watermark != float("-inf")
+                else None
+            ),
+            "external_watermark": self.external_watermark,
+            "events": self._events,
+            "late": self._late,
+            "rules": rules,
+        }
+
+    def settle(self) -> None:
+        """What `changes()` returned is stored: nothing has changed since."""
+        for state in self.states:
+            state.keys.settle()
+            state.open.settle()
+        self.orphans = set()
+
+    def mark_all(self) -> None:
+        """Every key counts as changed (nothing of this state is stored as entries yet)."""
+        for state in self.states:
+            state.keys.mark_all()
+            state.open.mark_all()
+
+    @classmethod
+    def restore_entries(
+        cls,
+        header: Any,
+        entries: Iterable[StoredEntry],
+        rules: Sequence[Rule],
+        *,
+        stream: StreamName,
+        lateness: timedelta = timedelta(seconds=60),
+    ) -> PartitionDetector:
+        """Rebuild a detector from `header()` and the stored entries, with the rules of
+        `restore()`. Entries of rules no longer configured, or no longer valid (another kind,
+        a retuned windowed rule), are listed in `orphans`: the next checkpoint deletes them."""
+        if not isinstance(header, dict) or header.get("version") != ENTRIES_VERSION:
+            raise SnapshotError("unsupported detector checkpoint version")
+        if header.get("stream") != stream:
+            raise SnapshotError(f"checkpoint of stream {header.get('stream')!r}, not {stream!r}")
+        det = cls(rules, stream=stream, lateness=lateness)
+        grouped: dict[tuple[str, str], list[tuple[int, str, bytes]]] = {}
+        for rule_id, slot, key, seq, value in entries:
+            if value is not None:
+                grouped.setdefault((rule_id, slot), []).append((seq, key, value))
+        try:
+            det._restore_scalars(header)
+            for rule, state in zip(det.rules, det.states, strict=True):
+                det._restore_rule(rule, state, header["rules"].get(rule.id), grouped)
+        except (KeyError, TypeError, ValueError, ValidationError, zlib.error) as exc:
+            raise SnapshotError(f"corrupt detector checkpoint: {type(exc).__name__}") from None
+        configured = {rule.id for rule in det.rules}
+        det.orphans |= {(rid, slot) for rid, slot in grouped if rid not in configured}
+        det.settle_keys()
+        return det
+
+    def settle_keys(self) -> None:
+        for state in self.states:
+            state.keys.settle()
+            state.open.settle()
+
+    def _restore_scalars(self, doc: dict[str, Any]) -> None:
+        if doc["max_time"] is not None:
+            self.max_time = float(doc["max_time"])
+            self.clock.watermark = self.max_time - self._lateness
+        if doc["external_watermark"]:
+            self.external_watermark = True
+            wm = doc["watermark"]
+            self.clock.watermark = float("-inf") if wm is None else float(wm)
+        self._events = int(doc["events"])
+        self._late = int(doc["late"])
+
+    def _restore_rule(
+        self,
+        rule: Rule,
+        state: RuleState,
+        saved: dict[str, Any] | None,
+        grouped: dict[tuple[str, str], list[tuple[int, str, bytes]]],
+    ) -> None:
+        if saved is None or saved["kind"] != rule.kind:
+            self.orphans |= {(rule.id, slot) for slot in (OPEN, KEYS) if (rule.id, slot) in grouped}
+            return
+        for _seq, _key, value in sorted(grouped.get((rule.id, OPEN), ())):
+            agg = Agg.load(decode_entry(value))
+            state.open[agg.key] = agg
+        state.open.seq = int(saved["open_seq"])
+        state.keys.seq = int(saved["keys_seq"])
+        state.evictions = int(saved["evictions"])
+        state.expired = int(saved["expired"])
+        rows = sorted(grouped.get((rule.id, KEYS), ()))
+        if not rows:
+            return
+        if saved["fingerprint"] != _fingerprint(rule) and rule.kind not in PORTABLE_KINDS:
+            self.orphans.add((rule.id, KEYS))
+            return
+        docs = [(key, decode_entry(value)) for _seq, key, value in rows]
+        custom = getattr(rule, "load_entries", None)
+        if custom is not None:
+            custom(state, [(key, doc["v"]) for key, doc in docs])
+            return
+        events = {
+            eid: _load_event(tag, body)
+            for _key, doc in docs
+            for eid, (tag, body) in doc.get("e", {}).items()
+        }
+        rule.load_keys(state, [doc["v"] for _key, doc in docs], events)

@@ -6,10 +6,11 @@ events' own `datetime` values so they round-trip exactly.
 
 from __future__ import annotations
 
+import itertools
 from bisect import insort
 from collections import OrderedDict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from consumers.events import AccessEvent, DataCategory, Event, Outcome
 from detectors.finding import MAX_EVIDENCE
@@ -259,6 +260,83 @@ class Agg:
         return agg
 
 
+_V = TypeVar("_V")
+
+
+class KeyMap(OrderedDict[str, _V]):
+    """An LRU-ordered map that remembers what changed since `settle()`, so that a checkpoint
+    writes the keys that changed, not the whole map.
+
+    `changed`: keys inserted, moved, replaced or removed (their stored copy is stale);
+    `moved`: keys inserted or moved to the end (their place in the order is new). Keys moved
+    since the last `settle()` are always the map's last ones, so `moved_in_order()` costs
+    what moved, not the map's size. A value changed in place without `move_to_end` must be
+    reported with `note(key)`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed: set[str] = set()
+        self.moved: set[str] = set()
+        self.seq = 0  # the next order number a checkpoint hands to a moved key
+
+    def __setitem__(self, key: str, value: _V) -> None:
+        if key not in self:
+            self.moved.add(key)
+        self.changed.add(key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.changed.add(key)
+        self.moved.discard(key)
+
+    def move_to_end(self, key: str, last: bool = True) -> None:
+        super().move_to_end(key, last)
+        self.changed.add(key)
+        if last:
+            self.moved.add(key)
+        else:  # not used by the kinds; the whole order is then stale
+            self.moved.update(self)
+
+    def popitem(self, last: bool = True) -> tuple[str, _V]:
+        key, value = super().popitem(last)
+        self.changed.add(key)
+        self.moved.discard(key)
+        return key, value
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            self.changed.add(key)
+            self.moved.discard(key)
+        return super().pop(key, *default)
+
+    def clear(self) -> None:
+        self.changed.update(self)
+        self.moved.clear()
+        super().clear()
+
+    def note(self, key: str) -> None:
+        self.changed.add(key)
+
+    def moved_in_order(self) -> list[str]:
+        """The keys moved since `settle()` that are still present, oldest first."""
+        n = sum(1 for key in self.moved if key in self)
+        if not n:
+            return []
+        out = list(itertools.islice(reversed(self), n))
+        out.reverse()
+        return out
+
+    def settle(self) -> None:
+        self.changed = set()
+        self.moved = set()
+
+    def mark_all(self) -> None:
+        """Everything counts as changed (the stored copy is missing or of another format)."""
+        self.changed.update(self)
+        self.moved.update(self)
+
+
 class RuleState:
     """Everything one rule remembers in one partition.
 
@@ -271,8 +349,8 @@ class RuleState:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.open: OrderedDict[str, Agg] = OrderedDict()
-        self.keys: OrderedDict[str, Any] = OrderedDict()
+        self.open: KeyMap[Agg] = KeyMap()
+        self.keys: KeyMap[Any] = KeyMap()
         self.dirty: dict[str, Agg] = {}
         self.evictions = 0
         self.expired = 0

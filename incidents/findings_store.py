@@ -102,6 +102,23 @@ class PartitionCheckpoint(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PartitionStateEntry(Base):
+    """One key of a partition's detector state (an open finding, slot "o", or a kind's
+    per-key state, slot "k"), written when it changed, in the transaction of its checkpoint.
+    `seq` orders the keys of one map (least recently touched first)."""
+
+    __tablename__ = "partition_state_entries"
+
+    consumer_group: Mapped[str] = mapped_column(String(255), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(255), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    rule_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    slot: Mapped[str] = mapped_column(String(1), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 def _values(finding: Finding) -> dict[str, Any]:
     data = finding.model_dump(mode="json")
     # Canonical order: a repartitioned stream receives its events in an order that depends

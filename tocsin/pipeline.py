@@ -8,8 +8,10 @@ spread over replicas or interleaved in a batch.
 Durability and restart safety (docs/architecture.md §5):
 - each batch's findings, evidence and incident changes are committed in one transaction, so
   a finding is visible about one batch after its event is produced;
-- every `checkpoint_seconds` (and on revoke or stop) the state of every partition and the
-  offset it covers are written in that same transaction (`partition_checkpoints`);
+- every `checkpoint_seconds` (and on revoke or stop, or once `DIRTY_KEYS_MAX` keys have
+  changed) what changed in each partition's state and the offset it covers are written in that
+  same transaction: a small header (`partition_checkpoints`) and the keys changed since the
+  previous checkpoint (`partition_state_entries`), so a checkpoint costs what changed;
 - on assignment a partition's state is restored from its checkpoint and consumption resumes at
   the checkpoint's offset. Events between the checkpoint and a crash are replayed; detectors
   are deterministic and findings are upserted by id with their *current* aggregates, incidents
@@ -33,11 +35,11 @@ from collections import Counter as Tally
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from kafka import KafkaProducer
 from kafka.structs import TopicPartition
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from consumers import metrics
@@ -46,20 +48,39 @@ from consumers.dedup import Deduplicator
 from consumers.errors import ReplayNow
 from consumers.events import AccessEvent, AuthEvent, Event
 from consumers.loop import CONTROL_HEADER, Batch, EventModel, ValidRecord
-from detectors.engine import Emission, PartitionDetector, needs_repartition
+from detectors.engine import Emission, PartitionDetector, StoredEntry, needs_repartition
 from detectors.finding import Finding
 from detectors.rule import Rule
 from incidents.findings_store import (
     FindingRow,
     PartitionCheckpoint,
+    PartitionStateEntry,
     store_evidence,
     upsert_findings,
 )
 
 log = logging.getLogger(__name__)
 
-STATE_VERSION = 1
+STATE_VERSION = 1  # the whole state in `partition_checkpoints.state` (still read)
+HEADER_VERSION = 2  # a header there, the keys in `partition_state_entries`
 IDLE_SECONDS = 30.0
+# a checkpoint is due once this many keys changed (across partitions), whatever the time:
+# no checkpoint encodes an unbounded set of keys
+DIRTY_KEYS_MAX = 1_000
+# the entries of a checkpoint, as plain statements (valid for PostgreSQL and SQLite; "?" is
+# the placeholder, replaced for drivers of another style). An upsert with order -1 keeps the
+# key's stored place in its map.
+_DELETE_ENTRY = (
+    "DELETE FROM partition_state_entries WHERE consumer_group = ? AND topic = ? "
+    'AND "partition" = ? AND rule_id = ? AND slot = ? AND "key" = ?'
+)
+_UPSERT_ENTRY = (
+    'INSERT INTO partition_state_entries (consumer_group, topic, "partition", rule_id, slot, '
+    '"key", seq, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?) '
+    'ON CONFLICT (consumer_group, topic, "partition", rule_id, slot, "key") DO UPDATE SET '
+    "seq = CASE WHEN excluded.seq < 0 THEN partition_state_entries.seq ELSE excluded.seq END, "
+    "value = excluded.value"
+)
 # checkpoints take at most 1/20 of the worker's time (see `_checkpoint_due`)
 CHECKPOINT_COST_FACTOR = 20.0
 
@@ -94,15 +115,20 @@ class PartitionState:
     detector: PartitionDetector
     next_offset: int
     checkpoint_offset: int
-    checkpoint_blob: bytes | None
+    checkpoint_blob: bytes | None  # the stored header (or whole state, first format)
     dirty: bool = False
+    # the stored entries are this state's keys as of the checkpoint (False: none, or a
+    # checkpoint of the first format, so the next checkpoint writes every key)
+    stored: bool = False
+    # rolled back: the state is reloaded from the database before it is used again
+    stale: bool = False
     # by_ip partitions: the watermark each upstream auth partition last announced
     origins: dict[str, float] = field(default_factory=dict)
     # by_ip partitions: events waiting for the watermark, as (event time, event id, event)
     held: list[tuple[float, str, AuthEvent]] = field(default_factory=list)
     # auth partitions: the watermark last announced downstream, and when (wall clock)
     announced: float = float("-inf")
-    active_at: float = field(default_factory=time.time)
+    active_at: float = float("-inf")
     # the log (topic id) the offsets refer to, when the broker names it
     log_id: str | None = None
 
@@ -154,6 +180,7 @@ class IngestPipeline:
         sink: FindingsSink | None = None,
         clock: Callable[[], float] = time.monotonic,
         dlq_topic: str | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.session_factory = session_factory
         self.group = consumer_group
@@ -164,7 +191,8 @@ class IngestPipeline:
         self.dedup_horizon = max(dedup_horizon, lateness)
         self.checkpoint_seconds = checkpoint_seconds
         self.sink = sink
-        self._clock = clock
+        self._clock = clock  # durations and intervals
+        self._wall = wall_clock  # dates and the idle announcements
         self._last_checkpoint = clock()
         self._checkpoint_cost = 0.0  # seconds the last checkpoint took to encode and stage
         self.lateness_s = lateness.total_seconds()
@@ -184,35 +212,54 @@ class IngestPipeline:
 
     # -- state -----------------------------------------------------------------------------
 
-    def _new_state(self, tp: TopicPartition, blob: bytes | None, offset: int) -> PartitionState:
+    def _new_state(
+        self,
+        tp: TopicPartition,
+        blob: bytes | None,
+        offset: int,
+        entries: Sequence[StoredEntry] = (),
+    ) -> PartitionState:
+        """A partition's state: fresh (no `blob`), from a header and its stored entries, or
+        from a whole state of the first format (whose keys the next checkpoint writes)."""
         stream = self.topics.stream_of(tp.topic)
         follow = stream != "by_ip"
         if blob is None:
             dedup = Deduplicator(self.dedup_horizon, follow_events=follow)
             detector = PartitionDetector(self.rules, stream=stream, lateness=self.lateness)
-        else:
-            data = json.loads(zlib.decompress(blob))
-            if data.get("v") != STATE_VERSION:
-                raise ValueError(f"unknown checkpoint version {data.get('v')!r}")
-            dedup = Deduplicator.restore(data["dedup"], self.dedup_horizon, follow_events=follow)
-            origins = {str(k): float(v) for k, v in data.get("origins", {}).items()}
-            held = [AuthEvent.model_validate(ev) for ev in data.get("held", [])]
+            state = PartitionState(stream, dedup, detector, offset, offset, blob)
+            state.active_at = self._wall()
+            return state
+        data = json.loads(zlib.decompress(blob))
+        version = data.get("v")
+        if version == HEADER_VERSION:
+            detector = PartitionDetector.restore_entries(
+                data["detector"], entries, self.rules, stream=stream, lateness=self.lateness
+            )
+        elif version == STATE_VERSION:
             detector = PartitionDetector.restore(
                 base64.b64decode(data["detector"]),
                 self.rules,
                 stream=stream,
                 lateness=self.lateness,
             )
-            state = PartitionState(stream, dedup, detector, offset, offset, blob)
-            state.log_id = data.get("log")
-            state.origins = origins
-            state.held = [(ev.occurred_at.timestamp(), str(ev.event_id), ev) for ev in held]
-            heapq.heapify(state.held)
-            return state
-        return PartitionState(stream, dedup, detector, offset, offset, blob)
+            detector.mark_all()
+        else:
+            raise ValueError(f"unknown checkpoint version {version!r}")
+        dedup = Deduplicator.restore(data["dedup"], self.dedup_horizon, follow_events=follow)
+        state = PartitionState(stream, dedup, detector, offset, offset, blob)
+        state.stored = version == HEADER_VERSION
+        state.dirty = not state.stored
+        state.active_at = self._wall()
+        state.log_id = data.get("log")
+        state.origins = {str(k): float(v) for k, v in data.get("origins", {}).items()}
+        held = [AuthEvent.model_validate(ev) for ev in data.get("held", [])]
+        state.held = [(ev.occurred_at.timestamp(), str(ev.event_id), ev) for ev in held]
+        heapq.heapify(state.held)
+        return state
 
     @staticmethod
     def _encode(state: PartitionState) -> bytes:
+        """The whole state in one blob (first format): what `end_of_input` runs a copy of."""
         data = {
             "v": STATE_VERSION,
             "log": state.log_id,
@@ -223,28 +270,67 @@ class IngestPipeline:
         }
         return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 3)
 
+    @staticmethod
+    def _encode_header(state: PartitionState) -> bytes:
+        """Everything but the detector's keys (call after the detector's `changes()`)."""
+        data = {
+            "v": HEADER_VERSION,
+            "log": state.log_id,
+            "dedup": state.dedup.snapshot(),
+            "origins": state.origins,
+            "held": [ev.model_dump(mode="json") for _t, _id, ev in sorted(state.held)],
+            "detector": state.detector.header(),
+        }
+        return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 1)
+
+    def _load(
+        self, session: Session, tps: Sequence[TopicPartition]
+    ) -> dict[TopicPartition, tuple[PartitionCheckpoint, list[StoredEntry]]]:
+        """The stored checkpoints of `tps` (those that have one), with their entries."""
+        topics = {tp.topic for tp in tps}
+        rows = session.scalars(
+            select(PartitionCheckpoint).where(
+                PartitionCheckpoint.consumer_group == self.group,
+                PartitionCheckpoint.topic.in_(topics),
+            )
+        ).all()
+        wanted = {(tp.topic, tp.partition): tp for tp in tps}
+        found: dict[TopicPartition, tuple[PartitionCheckpoint, list[StoredEntry]]] = {}
+        for row in rows:
+            tp = wanted.get((row.topic, row.partition))
+            if tp is None:
+                continue
+            entries: list[StoredEntry] = []
+            header = json.loads(zlib.decompress(row.state)) if row.state is not None else {}
+            if header.get("v") == HEADER_VERSION:
+                entries = self._entries(session, tp)
+            found[tp] = (row, entries)
+        return found
+
+    def _entries(self, session: Session, tp: TopicPartition) -> list[StoredEntry]:
+        t = PartitionStateEntry
+        result = session.execute(
+            select(t.rule_id, t.slot, t.key, t.seq, t.value).where(
+                t.consumer_group == self.group, t.topic == tp.topic, t.partition == tp.partition
+            )
+        )
+        return [(r, s, k, q, v) for r, s, k, q, v in result]
+
     def assigned(
         self, partitions: Sequence[TopicPartition], *, log_ids: Mapping[str, str] | None = None
     ) -> Mapping[TopicPartition, int]:
         log_ids = log_ids or {}
-        wanted = {(tp.topic, tp.partition): tp for tp in partitions}
         offsets: dict[TopicPartition, int] = {}
         with self.session_factory() as session:
-            rows = session.scalars(
-                select(PartitionCheckpoint).where(
-                    PartitionCheckpoint.consumer_group == self.group,
-                    PartitionCheckpoint.topic.in_({t for t, _ in wanted}),
-                )
-            ).all()
-            found = {(r.topic, r.partition): r for r in rows if (r.topic, r.partition) in wanted}
-        for key, tp in wanted.items():
-            row = found.get(key)
+            found = self._load(session, partitions)
+        for tp in partitions:
             current = log_ids.get(tp.topic)
-            if row is None:
+            if tp not in found:
                 state = self.partitions[tp] = self._new_state(tp, None, 0)
                 state.log_id = current
                 continue
-            state = self.partitions[tp] = self._new_state(tp, row.state, row.next_offset)
+            row, entries = found[tp]
+            state = self.partitions[tp] = self._new_state(tp, row.state, row.next_offset, entries)
             if current is not None and state.log_id is not None and state.log_id != current:
                 # the broker lost or recreated the log: what was learnt stays, the offsets
                 # go (the new log is read from its beginning; copies are de-duplicated)
@@ -260,30 +346,53 @@ class IngestPipeline:
         return offsets
 
     def revoked(self, partitions: Sequence[TopicPartition]) -> None:
+        # a rolled-back partition's checkpoint is already what the database holds
         owned = [tp for tp in partitions if tp in self.partitions]
-        if owned:
-            self._write_checkpoints(owned)
+        fresh = [tp for tp in owned if not self.partitions[tp].stale]
+        if fresh:
+            self._write_checkpoints(fresh)
         for tp in owned:
             del self.partitions[tp]
 
     def rollback(self) -> Mapping[TopicPartition, int]:
+        """Back to the last checkpoint. The partitions that changed since are reloaded from
+        the database before their next use (it may be down now); the others are exact."""
         self._pending = []
         offsets = {}
-        for tp, state in list(self.partitions.items()):
-            restored = self._new_state(tp, state.checkpoint_blob, state.checkpoint_offset)
-            restored.log_id = state.log_id
-            self.partitions[tp] = restored
+        for tp, state in self.partitions.items():
+            if state.dirty:
+                state.stale = True
             offsets[tp] = state.checkpoint_offset
         return offsets
+
+    def _reload_stale(self) -> None:
+        stale = [tp for tp, state in self.partitions.items() if state.stale]
+        if not stale:
+            return
+        with self.session_factory() as session:
+            found = self._load(session, stale)
+        for tp in stale:
+            old = self.partitions[tp]
+            row, entries = found.get(tp, (None, []))
+            blob = row.state if row is not None else None
+            restored = self._new_state(tp, blob, old.checkpoint_offset, entries)
+            restored.log_id = old.log_id
+            # a log recreated since: the offsets were forgotten, not yet checkpointed
+            restored.dirty = restored.dirty or (
+                row is not None and row.next_offset != old.checkpoint_offset
+            )
+            self.partitions[tp] = restored
 
     # -- batches ---------------------------------------------------------------------------
 
     def handle(self, batch: Batch) -> Mapping[TopicPartition, int]:
+        self._reload_stale()
         emissions: list[Emission] = []
         for tp, records in batch.records.items():
             state = self.partitions.get(tp)
             if state is None:  # assigned between poll and handle: cannot happen in-thread
                 raise RuntimeError(f"no state for {tp}")
+            state.dirty = True  # from now on (a failure half-way leaves it changed too)
             first_time = state.dedup.first_time
             if state.stream == "auth" and self.producer is not None:
                 fresh = self._dedup_and_republish(state, records)
@@ -312,16 +421,15 @@ class IngestPipeline:
             self.stats.events += len(fresh)
             self.stats.by_stream[state.stream] += len(fresh)
             state.next_offset = batch.next_offsets.get(tp, state.next_offset)
-            state.dirty = True
-            state.active_at = time.time()
+            state.active_at = self._wall()
         # partitions with only invalid or control records advance too
         for tp, nxt in batch.next_offsets.items():
             state = self.partitions.get(tp)
             if state is not None and tp not in batch.records:
+                state.dirty = True
                 if state.stream == "by_ip":
                     emissions.extend(self._process_by_ip(state, [], [], batch.controls.get(tp, [])))
                 state.next_offset = nxt
-                state.dirty = True
         checkpoint = self._checkpoint_due()
         if checkpoint:  # the republished copies are durable before offsets that cover them
             self._flush_producer()
@@ -367,6 +475,7 @@ class IngestPipeline:
                 state is not None
                 and state.stream == "auth"
                 and not state.dirty
+                and not state.stale
                 and state.detector.max_time == float("-inf")
             ):
                 state.active_at = float("-inf")
@@ -379,6 +488,7 @@ class IngestPipeline:
         it) and is what the final checkpoint stores, so a later run resumes exactly where
         one continuous run would be; its findings then carry the same ids and overwrite
         these with their aggregates over the events that came after."""
+        self._reload_stale()
         emissions: list[Emission] = []
         for tp, state in self.partitions.items():
             if state.stream != "by_ip" or not state.held:
@@ -411,6 +521,7 @@ class IngestPipeline:
         return self._commit(emissions, {}, checkpoint=False)
 
     def idle(self) -> Mapping[TopicPartition, int]:
+        self._reload_stale()
         if self._checkpoint_due() and any(s.dirty for s in self.partitions.values()):
             self._flush_producer()
             return self._commit([], {}, checkpoint=True)
@@ -424,7 +535,7 @@ class IngestPipeline:
         silence: an event arriving later for it may then run out of order downstream.
         A partition that has never carried an event (a topic with more partitions than
         active tenants) counts as quiet from its assignment, once read to its end."""
-        now = time.time()
+        now = self._wall()
         quiet = [
             tp
             for tp, st in self.partitions.items()
@@ -434,6 +545,7 @@ class IngestPipeline:
             self._announce(quiet, floor=now - IDLE_SECONDS - self.lateness_s)
 
     def flush(self) -> Mapping[TopicPartition, int]:
+        self._reload_stale()
         self._flush_producer()
         if not self.partitions:
             return {}
@@ -568,7 +680,7 @@ class IngestPipeline:
                 ("tocsin-exception", name.encode()),
                 ("tocsin-source", topic.encode()),
                 ("tocsin-event-id", str(event.event_id).encode()),
-                ("tocsin-failed-at", datetime.now(UTC).isoformat().encode()),
+                ("tocsin-failed-at", self._now().isoformat().encode()),
             ]
             sent = self.producer.send(
                 self.dlq_topic,
@@ -610,11 +722,20 @@ class IngestPipeline:
             fut.get(timeout=30)
 
     def _checkpoint_due(self) -> bool:
-        """`checkpoint_seconds` after the last one, or later when the state is so large that
-        writing it would take more than 1/`CHECKPOINT_COST_FACTOR` of the worker's time (a
-        longer interval only means a longer replay after a crash)."""
+        """`checkpoint_seconds` after the last one, or later when the changes are so large
+        that writing them would take more than 1/`CHECKPOINT_COST_FACTOR` of the worker's
+        time (a longer interval only means a longer replay after a crash); and at once when
+        `DIRTY_KEYS_MAX` keys changed, so that no checkpoint writes an unbounded set."""
         every = max(self.checkpoint_seconds, CHECKPOINT_COST_FACTOR * self._checkpoint_cost)
-        return self._clock() - self._last_checkpoint >= every
+        if self._clock() - self._last_checkpoint >= every:
+            return True
+        return self._dirty_keys() >= DIRTY_KEYS_MAX
+
+    def _dirty_keys(self) -> int:
+        return sum(state.detector.dirty_keys for state in self.partitions.values() if state.dirty)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._wall(), UTC)
 
     def _commit(
         self, emissions: Sequence[Emission], produced_at: Mapping[str, int], *, checkpoint: bool
@@ -632,15 +753,14 @@ class IngestPipeline:
             changed = upsert_findings(session=session, findings=list(findings.values()))
             if evidence:
                 store_evidence(session=session, events=evidence.values())
-            now = datetime.now(UTC)
             if changed and self.sink is not None:
-                self.sink(session, changed, now)
+                self.sink(session, changed, self._now())
             if checkpoint:
-                staged = time.perf_counter()
+                staged = self._clock()
                 blobs = self._stage_checkpoints(session, list(self.partitions))
-        stored_at = time.time()
+        stored_at = self._wall()
         if checkpoint:
-            pause = time.perf_counter() - staged
+            pause = self._clock() - staged
             if self._final:
                 self.stats.flush_pause = pause
             else:
@@ -660,36 +780,92 @@ class IngestPipeline:
     def _stage_checkpoints(
         self, session: Session, tps: Sequence[TopicPartition]
     ) -> dict[TopicPartition, bytes]:
-        """Encode and stage the state of the partitions among `tps` that changed since their
-        last checkpoint (the others' stored checkpoint is still exact)."""
+        """Stage, for the partitions among `tps` that changed since their last checkpoint
+        (the others' stored checkpoint is still exact), the keys that changed and a header.
+        A partition with no entries stored yet writes all its keys, after clearing any."""
         blobs: dict[TopicPartition, bytes] = {}
-        now = datetime.now(UTC)
-        started = time.perf_counter()
+        now = self._now()
+        started = self._clock()
+        writes: list[tuple[Any, ...]] = []
+        deletes: list[tuple[Any, ...]] = []
+        purges: list[dict[str, Any]] = []
         for tp in tps:
             state = self.partitions[tp]
             if not state.dirty and state.checkpoint_blob is not None:
                 continue
-            blob = self._encode(state)
-            blobs[tp] = blob
-            row = session.get(PartitionCheckpoint, (self.group, tp.topic, tp.partition))
-            if row is None:
-                session.add(
-                    PartitionCheckpoint(
-                        consumer_group=self.group,
-                        topic=tp.topic,
-                        partition=tp.partition,
-                        next_offset=state.next_offset,
-                        state=blob,
-                        updated_at=now,
-                    )
-                )
-            else:
-                row.next_offset = state.next_offset
-                row.state = blob
-                row.updated_at = now
-        self._checkpoint_cost = time.perf_counter() - started
+            where = {"g": self.group, "t": tp.topic, "p": tp.partition}
+            detector = state.detector
+            if not state.stored:
+                purges.append({**where, "r": None, "s": None})
+            purges.extend({**where, "r": r, "s": slot} for r, slot in detector.orphans)
+            at = (self.group, tp.topic, tp.partition)
+            for rule_id, slot, key, seq, value in detector.changes():
+                if value is None:
+                    deletes.append((*at, rule_id, slot, key))
+                else:
+                    writes.append((*at, rule_id, slot, key, seq, value))
+            blob = blobs[tp] = self._encode_header(state)
+            self._stage_header(session, tp, state.next_offset, blob, now)
+        self._write_entries(session, purges, deletes, writes)
+        self._checkpoint_cost = self._clock() - started
         metrics.CHECKPOINT_SECONDS.observe(self._checkpoint_cost)
         return blobs
+
+    def _stage_header(
+        self, session: Session, tp: TopicPartition, offset: int, blob: bytes, now: datetime
+    ) -> None:
+        row = session.get(PartitionCheckpoint, (self.group, tp.topic, tp.partition))
+        if row is None:
+            session.add(
+                PartitionCheckpoint(
+                    consumer_group=self.group,
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    next_offset=offset,
+                    state=blob,
+                    updated_at=now,
+                )
+            )
+        else:
+            row.next_offset = offset
+            row.state = blob
+            row.updated_at = now
+
+    @staticmethod
+    def _write_entries(
+        session: Session,
+        purges: list[dict[str, Any]],
+        deletes: list[tuple[Any, ...]],
+        writes: list[tuple[Any, ...]],
+    ) -> None:
+        """Whole rules or partitions first (`purges`: rule None = every entry of the
+        partition, slot None = every slot), then deleted keys, then upserts. An upsert with
+        order -1 keeps the key's stored place in its map."""
+        table = cast(Table, PartitionStateEntry.__table__)
+        t = table.c
+        conn = session.connection()
+        same = (
+            t.consumer_group == bindparam("g"),
+            t.topic == bindparam("t"),
+            t.partition == bindparam("p"),
+        )
+        for purge in purges:
+            stmt = delete(table).where(*same)
+            if purge["r"] is not None:
+                stmt = stmt.where(t.rule_id == bindparam("r"))
+            if purge["s"] is not None:
+                stmt = stmt.where(t.slot == bindparam("s"))
+            conn.execute(stmt, [purge])
+        # plain statements, executed many times: the keys of a checkpoint are many small rows
+        qmark = conn.dialect.paramstyle == "qmark"
+        if deletes:
+            conn.exec_driver_sql(
+                _DELETE_ENTRY if qmark else _DELETE_ENTRY.replace("?", "%s"), deletes
+            )
+        if writes:
+            conn.exec_driver_sql(
+                _UPSERT_ENTRY if qmark else _UPSERT_ENTRY.replace("?", "%s"), writes
+            )
 
     def _after_checkpoint(self, blobs: Mapping[TopicPartition, bytes]) -> dict[TopicPartition, int]:
         offsets = {}
@@ -698,6 +874,8 @@ class IngestPipeline:
             state.checkpoint_blob = blob
             state.checkpoint_offset = state.next_offset
             state.dirty = False
+            state.stored = True
+            state.detector.settle()
             offsets[tp] = state.next_offset
         self._announce(list(blobs))
         self._one_by_one = False  # whatever failed before this checkpoint is behind it

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
@@ -124,6 +124,49 @@ class Bucket:
         return b
 
 
+class BucketQueue:
+    """The open buckets of every group, (bucket end, bucket start, key) in creation order,
+    as a deque. Each entry also carries an order number, and the entries are indexed by key,
+    so that a checkpoint stores a group's entries with the group (what changed) and a
+    restore merges them back in the same order. Popping an entry marks its key changed."""
+
+    __slots__ = ("by_key", "changed", "items", "next_seq")
+
+    def __init__(self, changed: Callable[[str], None]) -> None:
+        self.items: deque[tuple[float, float, str]] = deque()
+        self.by_key: dict[str, list[list[Any]]] = {}  # key -> [[seq, end, start], ...]
+        self.next_seq = 0
+        self.changed = changed
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[float, float, str]:
+        return self.items[index]
+
+    def __iter__(self) -> Iterator[tuple[float, float, str]]:
+        return iter(self.items)
+
+    def append(self, item: tuple[float, float, str], seq: int | None = None) -> None:
+        end, start, key = item
+        if seq is None:
+            seq = self.next_seq
+        self.next_seq = max(self.next_seq, seq + 1)
+        self.items.append(item)
+        self.by_key.setdefault(key, []).append([seq, end, start])
+        self.changed(key)
+
+    def popleft(self) -> tuple[float, float, str]:
+        item = self.items.popleft()
+        key = item[2]
+        entries = self.by_key[key]
+        del entries[0]
+        if not entries:
+            del self.by_key[key]
+        self.changed(key)
+        return item
+
+
 class BaselineRule(Rule[BaselineConfig]):
     kind: ClassVar[str] = "baseline"
     Config: ClassVar[type[RuleConfig]] = BaselineConfig
@@ -149,7 +192,7 @@ class BaselineRule(Rule[BaselineConfig]):
 
     def new_state(self, clock: Clock) -> RuleState:
         state = super().new_state(clock)
-        state.extra = deque()  # (bucket end, bucket start, key) of open buckets
+        state.extra = BucketQueue(state.keys.note)  # (bucket end, bucket start, key)
         return state
 
     def threshold(self, history: list[float]) -> float:
@@ -218,7 +261,7 @@ class BaselineRule(Rule[BaselineConfig]):
 
     def sweep(self, state: RuleState) -> None:
         super().sweep(state)
-        queue: deque[tuple[float, float, str]] = state.extra
+        queue: BucketQueue = state.extra
         watermark = state.clock.watermark
         keys = state.keys
         while queue and queue[0][0] <= watermark:
@@ -247,7 +290,37 @@ class BaselineRule(Rule[BaselineConfig]):
                 {s: Bucket.load(b) for s, b in buckets},
                 self.threshold(list(history)),
             ]
-        state.extra = deque((end, start, key) for end, start, key in data["queue"])
+        queue = state.extra = BucketQueue(state.keys.note)
+        for end, start, key in data["queue"]:
+            queue.append((end, start, key))
+
+    def dump_key(self, state: RuleState, key: str, events: dict[str, Event]) -> Any:
+        """One group and its open-bucket entries (None: nothing left to store)."""
+        group = state.keys.get(key)
+        queued = state.extra.by_key.get(key)
+        if group is None and not queued:
+            return None
+        dumped = None
+        if group is not None:
+            dumped = [group[0], [[s, b.dump()] for s, b in group[1].items()]]
+        return {"g": dumped, "q": queued or []}
+
+    def load_entries(self, state: RuleState, entries: list[tuple[str, Any]]) -> None:
+        """Restore from per-key entries, in key order (see `dump_key`)."""
+        queued: list[tuple[int, float, float, str]] = []
+        for key, data in entries:
+            group = data["g"]
+            if group is not None:
+                history, buckets = group
+                state.keys[key] = [
+                    list(history),
+                    {s: Bucket.load(b) for s, b in buckets},
+                    self.threshold(list(history)),
+                ]
+            queued.extend((seq, end, start, key) for seq, end, start in data["q"])
+        queue = state.extra = BucketQueue(state.keys.note)
+        for seq, end, start, key in sorted(queued):
+            queue.append((end, start, key), seq)
 
     def summary_context(self, agg: Any) -> dict[str, Any]:
         return {
