@@ -18,6 +18,7 @@ from accounts.roles import Role
 from console import views
 from console.deps import Forbidden
 from console.errors import InvalidUserInput, SmtpNotConfigured
+from consumers.conventions import is_aware
 from incidents import audit as audit_chain
 from incidents import service as incident_service
 from incidents import severity
@@ -192,7 +193,7 @@ def assess(
 
 
 def set_aware_at(*, session: Session, user: User, ref: str, data: AwareAtIn) -> None:
-    if data.aware_at.tzinfo is None:
+    if not is_aware(data.aware_at):
         raise InvalidUserInput("naive_datetime")
     found = incident(session=session, ref=ref)
     incident_service.set_aware_at(

@@ -15,6 +15,7 @@ from console import actions, notice_fields_view
 from console.deps import DbSession, RssiUser, draft_policy_of
 from console.errors import InvalidUserInput
 from console.pages_incidents import _back, _fail
+from consumers.conventions import is_aware
 from consumers.errors import TocsinError
 
 router = APIRouter(include_in_schema=False)
@@ -64,7 +65,7 @@ def _measure_changes(
 def _ended_at(raw: str) -> datetime | None:
     """The end of the breach, with its offset; empty clears it."""
     ended = datetime.fromisoformat(raw) if raw.strip() else None
-    if ended is not None and ended.tzinfo is None:
+    if ended is not None and not is_aware(ended):
         raise InvalidUserInput("breach_ended_at: give the offset, e.g. 2026-11-20T12:00+01:00")
     return ended
 
